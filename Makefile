@@ -1,0 +1,109 @@
+# gpurun — one Makefile. Sources are discovered: any src/**/*.c joins the
+# binary, any tests/unit/**/*_test.c becomes a test program, so adding a
+# module never means editing this file.
+#
+#   make            release build -> build/gpurun
+#   make test       deps, build, unit + e2e tests (last line: N passed, N failed)
+#   make check      the same suite under ASan + UBSan (build-check/)
+#   make lint       include-direction rule, size report, clang-tidy
+#   make fmt        clang-format in place
+#   make bench      benchmarks -> docs/benchmarks.md
+#   make fuzz       libFuzzer targets, 60 s each (clang)
+#   make run        deps, build, start the server
+
+MODE    ?= release
+ifeq ($(MODE),check)
+BUILD   ?= build-check
+OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDSAN   := -fsanitize=address,undefined
+else
+BUILD   ?= build
+OPT     := -O2 -g
+LDSAN   :=
+endif
+
+CC      ?= cc
+WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wvla
+ifeq ($(CI),true)
+WARN    += -Werror
+endif
+PKGS    := libuv libcjson sqlite3 libcurl openssl libpcre2-8 yaml-0.1 libarchive
+CPPFLAGS += -Isrc -D_GNU_SOURCE -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+CFLAGS  += -std=c11 $(OPT) $(WARN) -pthread
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lwslay -lm -ldl -pthread
+LDFLAGS += $(LDSAN)
+
+# ISA variants are compiled with their own flags and chosen at run time (cpuid).
+ISA_avx2   := -mavx2 -mfma -mf16c
+ISA_avx512 := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni
+isa_flags = $(if $(findstring _avx512,$(1)),$(ISA_avx512),$(if $(findstring _avx2,$(1)),$(ISA_avx2),))
+
+SRCS     := $(shell find src -name '*.c' | sort)
+MAIN_SRC := src/cli/main.c
+LIB_SRCS := $(filter-out $(MAIN_SRC),$(SRCS))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+MAIN_OBJ := $(MAIN_SRC:%.c=$(BUILD)/obj/%.o)
+LIB      := $(BUILD)/libgpurun.a
+BIN      := $(BUILD)/gpurun
+
+TEST_SRCS := $(shell find tests/unit -name '*_test.c' 2>/dev/null | sort)
+TEST_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+TEST_SUPPORT := $(wildcard tests/unit/support/*.c)
+
+.PHONY: all deps test unit e2e check lint fmt bench fuzz run clean
+all: $(BIN)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(call isa_flags,$<) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(MAIN_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(LIB) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB) $(TEST_SUPPORT)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_SUPPORT) $(LIB) -lcmocka $(LDLIBS)
+
+deps:
+	@scripts/deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all tests-build
+	@tests/run.sh $(BUILD)
+
+tests-build: $(TEST_BINS)
+
+unit: all tests-build
+	@tests/run.sh $(BUILD) unit
+
+e2e: all
+	@tests/run.sh $(BUILD) e2e
+
+check: deps
+	@$(MAKE) --no-print-directory MODE=check all tests-build
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 tests/run.sh build-check
+
+lint:
+	@scripts/lint.sh
+
+fmt:
+	@clang-format -i $(SRCS) $(shell find src tests -name '*.h') $(TEST_SRCS)
+
+bench: deps all
+	@scripts/deps.sh --bench
+	@bench/run.sh $(BUILD)
+
+fuzz:
+	@scripts/fuzz.sh $(or $(FUZZ_SECONDS),60)
+
+run: deps all
+	@scripts/run.sh $(BIN)
+
+clean:
+	rm -rf build build-check build-fuzz
+
+-include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d)

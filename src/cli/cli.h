@@ -1,0 +1,9 @@
+/* cli.h — the command groups of the gpurun binary. Each command is
+ * `int cmd_NAME(int argc, char **argv)` (argv[0] is the verb) returning the
+ * process exit status; main.c's table maps verbs to them. */
+#ifndef GPURUN_CLI_H
+#define GPURUN_CLI_H
+
+int cmd_version(int argc, char **argv);
+
+#endif

@@ -1,0 +1,55 @@
+/* main.c — gpurun's entry point: finds the verb in the command table and
+ * runs it. Ollama-style verbs talk to a model server (or run a local GGUF
+ * file); Cloud-Run-style verbs talk to the daemon's admin API. */
+#include "cli/cli.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#define GPURUN_VERSION "0.1.0"
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+};
+
+static const struct command commands[] = {
+	{"version", cmd_version, "Print the version"},
+	{NULL, NULL, NULL},
+};
+
+int cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("gpurun version %s\n", GPURUN_VERSION);
+	return 0;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "Usage: gpurun COMMAND [ARGS]\n\nCommands:\n");
+	for (const struct command *c = commands; c->name; c++)
+		fprintf(out, "  %-12s %s\n", c->name, c->help);
+	fprintf(out, "\nRun 'gpurun COMMAND --help' for a command's flags.\n");
+}
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
+	    !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return argc < 2 ? 1 : 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-v"))
+		return cmd_version(argc - 1, argv + 1);
+	for (const struct command *c = commands; c->name; c++)
+		if (!strcmp(c->name, argv[1]))
+			return c->fn(argc - 1, argv + 1);
+	fprintf(stderr, "gpurun: unknown command '%s'\n\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,186 @@
+/* gguf.h — GGUF v2/v3 files: a reader over a read-only mmap and a writer.
+ *
+ * Reader invariants: gguf_open() validates the whole header before it
+ * returns — magic, version, every count, string length, array length, tensor
+ * shape, type and data offset — against the file size with overflow-checked
+ * arithmetic. A truncated or hostile file yields NULL and a one-line message
+ * in err naming the field and its byte offset; nothing past a successful
+ * gguf_open() can read outside the mapping.
+ *
+ * Ownership: the struct gguf_file owns the mapping. Every pointer it hands out
+ * (key names, string values, array data, tensor names, tensor data) points
+ * into the mapping or into the file's own tables and lives until
+ * gguf_close(). Strings in the file are not NUL-terminated: they are slices.
+ * Tensor data is never copied (DESIGN.md: cold start = mmap + first touch). */
+#ifndef GPURUN_GGUF_H
+#define GPURUN_GGUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+
+#define GGUF_MAGIC 0x46554747u /* "GGUF" little-endian */
+#define GGUF_DEFAULT_ALIGNMENT 32
+#define GGUF_MAX_DIMS 4
+
+/* Metadata value types, numbered as in the GGUF spec. */
+enum gguf_vtype {
+	GGUF_VT_UINT8 = 0,
+	GGUF_VT_INT8 = 1,
+	GGUF_VT_UINT16 = 2,
+	GGUF_VT_INT16 = 3,
+	GGUF_VT_UINT32 = 4,
+	GGUF_VT_INT32 = 5,
+	GGUF_VT_FLOAT32 = 6,
+	GGUF_VT_BOOL = 7,
+	GGUF_VT_STRING = 8,
+	GGUF_VT_ARRAY = 9,
+	GGUF_VT_UINT64 = 10,
+	GGUF_VT_INT64 = 11,
+	GGUF_VT_FLOAT64 = 12,
+	GGUF_VT_COUNT
+};
+
+/* Tensor element types, numbered as ggml numbers them in GGUF files. */
+enum ggml_type {
+	GGML_TYPE_F32 = 0,
+	GGML_TYPE_F16 = 1,
+	GGML_TYPE_Q4_0 = 2,
+	GGML_TYPE_Q4_1 = 3,
+	GGML_TYPE_Q5_0 = 6,
+	GGML_TYPE_Q5_1 = 7,
+	GGML_TYPE_Q8_0 = 8,
+	GGML_TYPE_Q8_1 = 9,
+	GGML_TYPE_Q2_K = 10,
+	GGML_TYPE_Q3_K = 11,
+	GGML_TYPE_Q4_K = 12,
+	GGML_TYPE_Q5_K = 13,
+	GGML_TYPE_Q6_K = 14,
+	GGML_TYPE_Q8_K = 15,
+	GGML_TYPE_I8 = 24,
+	GGML_TYPE_I16 = 25,
+	GGML_TYPE_I32 = 26,
+	GGML_TYPE_I64 = 27,
+	GGML_TYPE_F64 = 28,
+	GGML_TYPE_BF16 = 30,
+	GGML_TYPE_COUNT = 40
+};
+
+/* Storage layout of a tensor type: elements per block and bytes per block.
+ * NULL for a type number this build does not know. */
+struct ggml_type_layout {
+	const char *name;   /* "Q4_K" */
+	int64_t block_size; /* elements per block (1 for F32/F16/BF16) */
+	size_t type_size;   /* bytes per block */
+};
+const struct ggml_type_layout *ggml_type_layout(int type);
+/* Bytes of a row of n elements; 0 when n is not a multiple of the block. */
+size_t ggml_row_size(int type, int64_t n);
+
+/* A metadata value. For arrays, `arr` describes the elements; nested arrays
+ * are arrays of struct gguf_value (in `arr.values`). */
+struct gguf_value {
+	enum gguf_vtype type;
+	union {
+		uint64_t u64; /* UINT8..UINT64 and BOOL, widened */
+		int64_t i64;  /* INT8..INT64, sign-extended */
+		double f64;   /* FLOAT32, FLOAT64 */
+		struct slice str;
+		struct {
+			enum gguf_vtype type; /* element type */
+			uint64_t n;	      /* element count */
+			/* scalars: n packed little-endian elements in the mapping */
+			const void *data;
+			/* STRING elements: n slices; ARRAY elements: n values */
+			const struct slice *strs;
+			const struct gguf_value *values;
+		} arr;
+	} v;
+};
+
+struct gguf_kv {
+	struct slice key;
+	struct gguf_value value;
+	uint64_t offset; /* byte offset of the key in the file, for messages */
+};
+
+struct gguf_tensor {
+	struct slice name;
+	int n_dims;
+	int64_t ne[GGUF_MAX_DIMS]; /* ne[0] = row length; unused dims are 1 */
+	int type;		   /* enum ggml_type */
+	uint64_t offset;	   /* relative to the data section */
+	const void *data;	   /* in the mapping, aligned */
+	size_t nbytes;
+};
+
+struct gguf_file {
+	uint32_t version;
+	uint64_t n_kv;
+	struct gguf_kv *kv;
+	uint64_t n_tensors;
+	struct gguf_tensor *tensors;
+	size_t alignment;
+	uint64_t data_offset; /* start of the tensor data section */
+	const uint8_t *map;
+	size_t size;
+	char *path;
+	/* private: */
+	void *priv;
+};
+
+/* Maps and validates path. NULL and a message in err on any problem. */
+struct gguf_file *gguf_open(const char *path, char err[ERR_MSG_LEN]);
+/* Validates a file image already in memory (tests, fuzzing); the caller
+ * keeps p alive and unchanged until gguf_close(). */
+struct gguf_file *gguf_open_memory(const void *p, size_t n, char err[ERR_MSG_LEN]);
+void gguf_close(struct gguf_file *f); /* NULL is a no-op */
+
+const struct gguf_kv *gguf_find_key(const struct gguf_file *f, const char *key);
+const struct gguf_tensor *gguf_find_tensor(const struct gguf_file *f, const char *name);
+
+/* Typed getters: 0 on success; ERR_NOT_FOUND when the key is absent;
+ * ERR_INVALID (message in err, naming the key) when its type does not fit.
+ * Integer getters accept any integer type whose value fits. */
+int gguf_get_u32(const struct gguf_file *f, const char *key, uint32_t *out, char *err);
+int gguf_get_i64(const struct gguf_file *f, const char *key, int64_t *out, char *err);
+int gguf_get_f32(const struct gguf_file *f, const char *key, float *out, char *err);
+int gguf_get_bool(const struct gguf_file *f, const char *key, bool *out, char *err);
+int gguf_get_str(const struct gguf_file *f, const char *key, struct slice *out, char *err);
+/* An array of the given element type; *n and *data as in gguf_value.arr. */
+int gguf_get_arr(const struct gguf_file *f, const char *key, enum gguf_vtype elem,
+		 const struct gguf_value **out, char *err);
+/* "general.architecture", or "" when absent. Static slice into the file. */
+struct slice gguf_arch(const struct gguf_file *f);
+
+/* Writer: collect metadata and tensors, then write the file atomically.
+ * Tensor data is copied at add time (or referenced with _ref while the
+ * source stays alive); alignment comes from general.alignment if set. */
+struct gguf_writer;
+struct gguf_writer *gguf_writer_new(void);
+void gguf_writer_free(struct gguf_writer *w);
+void gguf_writer_set_u32(struct gguf_writer *w, const char *key, uint32_t v);
+void gguf_writer_set_i32(struct gguf_writer *w, const char *key, int32_t v);
+void gguf_writer_set_u64(struct gguf_writer *w, const char *key, uint64_t v);
+void gguf_writer_set_f32(struct gguf_writer *w, const char *key, float v);
+void gguf_writer_set_bool(struct gguf_writer *w, const char *key, bool v);
+void gguf_writer_set_str(struct gguf_writer *w, const char *key, const char *v);
+/* Scalar arrays: n packed elements of type elem. */
+void gguf_writer_set_arr(struct gguf_writer *w, const char *key, enum gguf_vtype elem,
+			 const void *data, uint64_t n);
+void gguf_writer_set_str_arr(struct gguf_writer *w, const char *key, const struct slice *strs,
+			     uint64_t n);
+/* Copies every key of src except those in skip (NULL-terminated, may be NULL). */
+void gguf_writer_copy_kv(struct gguf_writer *w, const struct gguf_file *src,
+			 const char *const *skip);
+int gguf_writer_add_tensor(struct gguf_writer *w, const char *name, int type, int n_dims,
+			   const int64_t *ne, const void *data, size_t nbytes);
+int gguf_writer_add_tensor_ref(struct gguf_writer *w, const char *name, int type, int n_dims,
+			       const int64_t *ne, const void *data, size_t nbytes);
+/* Writes version 3, temp file + rename. */
+int gguf_writer_write(struct gguf_writer *w, const char *path, char err[ERR_MSG_LEN]);
+
+#endif

@@ -38,7 +38,11 @@ ISA_avx2   := -mavx2 -mfma -mf16c
 ISA_avx512 := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni
 isa_flags = $(if $(findstring _avx512,$(1)),$(ISA_avx512),$(if $(findstring _avx2,$(1)),$(ISA_avx2),))
 
-SRCS     := $(shell find src -name '*.c' | sort)
+# SRC_DIRS / TEST_DIRS narrow a build to some modules (a helper working on one
+# subsystem: make BUILD=build-http SRC_DIRS='src/base src/http' TEST_DIRS=tests/unit/http tests-build)
+SRC_DIRS  ?= src
+TEST_DIRS ?= tests/unit
+SRCS     := $(shell find $(SRC_DIRS) -name '*.c' | sort)
 MAIN_SRC := src/cli/main.c
 LIB_SRCS := $(filter-out $(MAIN_SRC),$(SRCS))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -46,11 +50,11 @@ MAIN_OBJ := $(MAIN_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      := $(BUILD)/libgpurun.a
 BIN      := $(BUILD)/gpurun
 
-TEST_SRCS := $(shell find tests/unit -name '*_test.c' 2>/dev/null | sort)
+TEST_SRCS := $(shell find $(TEST_DIRS) -name '*_test.c' 2>/dev/null | sort)
 TEST_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 TEST_SUPPORT := $(wildcard tests/unit/support/*.c)
 
-.PHONY: all deps test unit e2e check lint fmt bench fuzz run clean
+.PHONY: all deps test tests-build unit e2e check lint fmt bench fuzz run clean
 all: $(BIN)
 
 $(BUILD)/obj/%.o: %.c

@@ -64,6 +64,10 @@ if [ "$what" = all ] || [ "$what" = unit ]; then
   done
 fi
 if [ "$what" = all ] || [ "$what" = e2e ]; then
+  # the real npm clients (ollama, openai, ws) the .mjs tests drive
+  if [ ! -d tests/e2e/node_modules ] && command -v npm >/dev/null; then
+    (cd tests/e2e && npm ci --no-audit --no-fund >/dev/null 2>&1) || echo "warning: npm ci failed; .mjs tests will skip"
+  fi
   for t in $(ls tests/e2e/*.sh tests/e2e/*.mjs 2>/dev/null | sort); do
     run_e2e "$t"
   done

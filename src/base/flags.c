@@ -63,7 +63,8 @@ static struct flag *find_alias(struct flag *flags, char c)
 	return NULL;
 }
 
-int flags_parse(struct flag *flags, int argc, char **argv, const char **pos, int *npos, char *err)
+int flags_parse(struct flag *flags, int argc, char **argv, const char **pos, int *npos,
+		char err[ERR_MSG_LEN])
 {
 	*npos = 0;
 	for (int i = 0; i < argc; i++) {

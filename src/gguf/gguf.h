@@ -146,6 +146,7 @@ struct gguf_tensor {
 	uint64_t offset;	   /* relative to the data section */
 	const void *data;	   /* in the mapping; offset a multiple of alignment */
 	size_t nbytes;		   /* > 0: every ne is >= 1 */
+	uint64_t info_offset;	   /* byte offset of this tensor's info, for messages */
 };
 
 struct gguf_file {

@@ -170,8 +170,9 @@ int gguf__index_kv(struct gguf_cur *c, struct gguf_file *f)
 		if (gguf__slice_cmp(a->key, b->key) == 0) {
 			char q[64];
 			gguf__quote(q, sizeof q, b->key);
+			snprintf(c->what, sizeof c->what, "kv %zu '%s'", (size_t)(b - f->kv), q);
 			return gguf__fail(c, ERR_INVALID, b->offset, "key",
-					  "duplicate key '%s' (first at offset %llu)", q,
+					  "duplicate key (first at offset %llu)",
 					  (unsigned long long)a->offset);
 		}
 	}

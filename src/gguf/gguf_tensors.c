@@ -43,12 +43,24 @@ static int read_shape(struct gguf_cur *c, struct gguf_tensor *t)
 	return 0;
 }
 
+/* File offsets of fields inside a tensor info, for messages. */
+static size_t ne0_at(const struct gguf_tensor *t)
+{
+	return (size_t)t->info_offset + 8 + t->name.n + 4;
+}
+
+static size_t offset_at(const struct gguf_tensor *t)
+{
+	return ne0_at(t) + 8 * (size_t)t->n_dims + 4;
+}
+
 static int read_info(struct gguf_cur *c, struct gguf_file *f, uint64_t i)
 {
 	struct gguf_tensor *t = &f->tensors[i];
 	size_t at = c->pos;
 	int rc;
 	snprintf(c->what, sizeof c->what, "tensor %llu", (unsigned long long)i);
+	t->info_offset = at;
 	if ((rc = gguf__read_str(c, "name", &t->name)))
 		return rc;
 	if (t->name.n == 0)
@@ -67,7 +79,7 @@ static int read_info(struct gguf_cur *c, struct gguf_file *f, uint64_t i)
 		return gguf__fail(c, ERR_UNSUPPORTED, at, "type", "unknown tensor type %u", type);
 	t->type = (int)type;
 	if (t->ne[0] % l->block_size != 0)
-		return gguf__fail(c, ERR_INVALID, at, "ne[0]",
+		return gguf__fail(c, ERR_INVALID, ne0_at(t), "ne[0]",
 				  "row length %lld is not a multiple of %s's block size %lld",
 				  (long long)t->ne[0], l->name, (long long)l->block_size);
 	at = c->pos;
@@ -108,18 +120,19 @@ static int place_data(struct gguf_cur *c, struct gguf_file *f)
 		snprintf(c->what, sizeof c->what, "tensor %llu '%s'", (unsigned long long)i, q);
 		size_t nb = ggml_row_size(t->type, t->ne[0]);
 		if (nb == 0)
-			return gguf__fail(c, ERR_TOO_LARGE, f->data_offset, "size",
+			return gguf__fail(c, ERR_TOO_LARGE, ne0_at(t), "ne[0]",
 					  "row size overflows");
 		for (int d = 1; d < GGUF_MAX_DIMS; d++)
 			if (!size_mul(nb, (size_t)t->ne[d], &nb))
-				return gguf__fail(c, ERR_TOO_LARGE, f->data_offset, "size",
+				return gguf__fail(c, ERR_TOO_LARGE, ne0_at(t), "shape",
 						  "byte size overflows");
 		t->nbytes = nb;
 		if (t->offset > room || nb > room - t->offset)
-			return gguf__fail(c, ERR_TRUNCATED, f->data_offset + t->offset, "data",
-					  "%zu bytes at data offset %llu run past the end of the "
-					  "file (%llu bytes of data)",
-					  nb, (unsigned long long)t->offset, (unsigned long long)room);
+			return gguf__fail(c, ERR_TRUNCATED, offset_at(t), "offset",
+					  "%zu bytes of data at %llu run past the end of the "
+					  "data section (%llu bytes from %llu)",
+					  nb, (unsigned long long)t->offset, (unsigned long long)room,
+					  (unsigned long long)f->data_offset);
 		t->data = f->map + f->data_offset + t->offset;
 	}
 	return 0;
@@ -143,7 +156,8 @@ static int check_layout(struct gguf_cur *c, struct gguf_file *f)
 		if (gguf__slice_cmp(a->name, b->name) == 0) {
 			char q[64];
 			gguf__quote(q, sizeof q, b->name);
-			return gguf__fail(c, ERR_INVALID, 24, "tensor name",
+			snprintf(c->what, sizeof c->what, "tensor %zu", (size_t)(b - f->tensors));
+			return gguf__fail(c, ERR_INVALID, b->info_offset, "name",
 					  "duplicate tensor name '%s' (tensors %zu and %zu)", q,
 					  (size_t)(a - f->tensors), (size_t)(b - f->tensors));
 		}
@@ -152,11 +166,14 @@ static int check_layout(struct gguf_cur *c, struct gguf_file *f)
 	for (size_t i = 1; i < n; i++) {
 		const struct gguf_tensor *a = by[i - 1], *b = by[i];
 		if (a->offset + a->nbytes > b->offset) {
-			char qa[48], qb[48];
+			char qa[40], qb[40];
 			gguf__quote(qa, sizeof qa, a->name);
 			gguf__quote(qb, sizeof qb, b->name);
-			return gguf__fail(c, ERR_INVALID, f->data_offset + b->offset, "data",
-					  "tensor '%s' overlaps tensor '%s'", qb, qa);
+			snprintf(c->what, sizeof c->what, "tensor %zu '%s'",
+				 (size_t)(b - f->tensors), qb);
+			return gguf__fail(c, ERR_INVALID, offset_at(b), "offset",
+					  "its data overlaps tensor '%s' (%zu bytes at %llu)", qa,
+					  a->nbytes, (unsigned long long)a->offset);
 		}
 	}
 	return 0;

@@ -9,7 +9,14 @@
  * Every function pointer in a traits entry starts as the scalar reference
  * (quant_*_ref.c, the spec) and is replaced by a SIMD variant at start-up
  * when cpuid allows (quant_init); callers never see the difference.
- * Counts n are elements and must be multiples of the type's block size. */
+ * Counts n are elements and must be multiples of the type's block size.
+ *
+ * Two quantizers per type: `quantize` is llama-quantize's reference
+ * rounding (what it writes into files: bit-exact for every type here);
+ * `from_float` is the conversion of activations as llama.cpp's x86 CPU
+ * backend does it before a dot product. They differ only for Q8_0 and Q8_1
+ * (SIMD path: scale 127/amax, round half to even); elsewhere they are the
+ * same function. */
 #ifndef GPURUN_ENGINE_QUANT_H
 #define GPURUN_ENGINE_QUANT_H
 
@@ -31,11 +38,17 @@ struct quant_traits {
 	int64_t block_size;
 	size_t type_size;
 	quant_to_float_fn to_float;	/* dequantize */
-	quant_from_float_fn from_float; /* quantize (reference rounding) */
+	quant_from_float_fn from_float; /* activations (llama.cpp x86 rounding) */
 	int vec_dot_type;		/* type the activations are converted to */
 	quant_vec_dot_fn vec_dot;
 	const char *isa;		/* "scalar", "avx2", "avx512" */
+	quant_from_float_fn quantize;	/* weights (llama-quantize rounding) */
+	bool is_quantized;		/* block_size > 1 */
 };
+
+/* Kernel sets, each a superset of the one below it. AVX512 means
+ * F+BW+VL+DQ+VNNI; a CPU with AVX-512 but no VNNI gets AVX2. */
+enum quant_isa { QUANT_ISA_SCALAR = 0, QUANT_ISA_AVX2 = 1, QUANT_ISA_AVX512 = 2 };
 
 /* Fills the table and picks SIMD variants by cpuid; idempotent, thread-safe.
  * GPURUN_ISA=scalar|avx2|avx512 caps the choice (tests, benchmarks). */
@@ -44,6 +57,16 @@ void quant_init(void);
 const struct quant_traits *quant_get(int type);
 /* The scalar reference entry (tests compare variants against it). */
 const struct quant_traits *quant_get_ref(int type);
+/* The entry of one kernel set, or NULL when this CPU cannot run it (tests
+ * and benchmarks compare sets; the engine uses quant_get). */
+const struct quant_traits *quant_get_isa(int type, enum quant_isa isa);
+/* The set quant_get hands out, and the best one this CPU could run. */
+enum quant_isa quant_isa_active(void);
+enum quant_isa quant_isa_supported(void);
+const char *quant_isa_name(enum quant_isa isa);
+/* Bytes of n elements of type; 0 for an unknown type or n not a multiple
+ * of the block. */
+size_t quant_row_size(int type, int64_t n);
 
 /* Half and bfloat16 conversions, exact (round to nearest even). */
 float fp16_to_f32(uint16_t h);

@@ -1,0 +1,202 @@
+/* quant_internal.h — the block structs of every quantized GGUF type (ggml's
+ * layouts, byte for byte: little-endian, no padding) and the kernels each
+ * quant_*.c file defines for quant.c's traits tables. Private to the quant
+ * module; callers use quant.h. Block layouts follow the GGUF spec and ggml's
+ * ggml-common.h (QK_K = 256 super-blocks for the K-quants). */
+#ifndef GPURUN_ENGINE_QUANT_INTERNAL_H
+#define GPURUN_ENGINE_QUANT_INTERNAL_H
+
+#include <assert.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "engine/quant.h"
+
+#define QK4_0 32
+#define QK4_1 32
+#define QK5_0 32
+#define QK5_1 32
+#define QK8_0 32
+#define QK8_1 32
+#define QK_K 256
+#define K_SCALE_SIZE 12
+
+/* Below this absolute maximum a group quantizes to all zeros (ggml's
+ * GROUP_MAX_EPS), so tiny groups do not produce inf scales. */
+#define QUANT_GROUP_MAX_EPS 1e-15f
+
+/* x[i] = d * (q[i] - 8); q[i] in 0..15: low nibbles are elements 0..15,
+ * high nibbles 16..31. */
+struct block_q4_0 {
+	uint16_t d;		/* f16 scale */
+	uint8_t qs[QK4_0 / 2];
+};
+static_assert(sizeof(struct block_q4_0) == 18, "block_q4_0 size");
+
+/* x[i] = d * q[i] + m; q[i] in 0..15, nibble order as q4_0. */
+struct block_q4_1 {
+	uint16_t d; /* f16 scale */
+	uint16_t m; /* f16 minimum */
+	uint8_t qs[QK4_1 / 2];
+};
+static_assert(sizeof(struct block_q4_1) == 20, "block_q4_1 size");
+
+/* x[i] = d * (q[i] - 16); q[i] 5 bits: nibble as q4_0, bit 4 in bit i of qh
+ * (a little-endian u32). */
+struct block_q5_0 {
+	uint16_t d;
+	uint8_t qh[4];
+	uint8_t qs[QK5_0 / 2];
+};
+static_assert(sizeof(struct block_q5_0) == 22, "block_q5_0 size");
+
+/* x[i] = d * q[i] + m; q[i] as q5_0. */
+struct block_q5_1 {
+	uint16_t d;
+	uint16_t m;
+	uint8_t qh[4];
+	uint8_t qs[QK5_1 / 2];
+};
+static_assert(sizeof(struct block_q5_1) == 24, "block_q5_1 size");
+
+/* x[i] = d * qs[i]. */
+struct block_q8_0 {
+	uint16_t d;
+	int8_t qs[QK8_0];
+};
+static_assert(sizeof(struct block_q8_0) == 34, "block_q8_0 size");
+
+/* x[i] = d * qs[i]; s = d * sum(qs) (f16), used by the q4_1/q5_1 dots. */
+struct block_q8_1 {
+	uint16_t d;
+	uint16_t s;
+	int8_t qs[QK8_1];
+};
+static_assert(sizeof(struct block_q8_1) == 36, "block_q8_1 size");
+
+/* 16 groups of 16: x = d * (scales[g] & 15) * q - dmin * (scales[g] >> 4),
+ * q 2 bits. Byte l of each 32-byte half of qs holds 4 groups' values, bit
+ * pairs 0-1, 2-3, 4-5, 6-7 for elements l, l+32, l+64, l+96 of that half. */
+struct block_q2_K {
+	uint8_t scales[QK_K / 16];
+	uint8_t qs[QK_K / 4];
+	uint16_t d;
+	uint16_t dmin;
+};
+static_assert(sizeof(struct block_q2_K) == 84, "block_q2_K size");
+
+/* 16 groups of 16: x = d * (scale6[g] - 32) * (q2 - (hmask bit ? 0 : 4)).
+ * The 6-bit scales are packed into 12 bytes (low nibbles in 0..7, high
+ * 2-bit pairs in 8..11). */
+struct block_q3_K {
+	uint8_t hmask[QK_K / 8];
+	uint8_t qs[QK_K / 4];
+	uint8_t scales[12];
+	uint16_t d;
+};
+static_assert(sizeof(struct block_q3_K) == 110, "block_q3_K size");
+
+/* 8 groups of 32: x = d * sc[g] * q - dmin * m[g], q 4 bits, sc/m 6 bits
+ * packed into 12 bytes (see quant_scale_min_k4). */
+struct block_q4_K {
+	uint16_t d;
+	uint16_t dmin;
+	uint8_t scales[K_SCALE_SIZE];
+	uint8_t qs[QK_K / 2];
+};
+static_assert(sizeof(struct block_q4_K) == 144, "block_q4_K size");
+
+/* q4_K plus a fifth bit per value in qh. */
+struct block_q5_K {
+	uint16_t d;
+	uint16_t dmin;
+	uint8_t scales[K_SCALE_SIZE];
+	uint8_t qh[QK_K / 8];
+	uint8_t qs[QK_K / 2];
+};
+static_assert(sizeof(struct block_q5_K) == 176, "block_q5_K size");
+
+/* 16 groups of 16: x = d * scales[g] * (q - 32), q 6 bits: low 4 in ql,
+ * high 2 in qh. */
+struct block_q6_K {
+	uint8_t ql[QK_K / 2];
+	uint8_t qh[QK_K / 4];
+	int8_t scales[QK_K / 16];
+	uint16_t d;
+};
+static_assert(sizeof(struct block_q6_K) == 210, "block_q6_K size");
+
+/* Activations for the K-quant dots: x = d * qs; bsums[g] = sum of group g's
+ * 16 qs. d is an f32. */
+struct block_q8_K {
+	float d;
+	int8_t qs[QK_K];
+	int16_t bsums[QK_K / 16];
+};
+static_assert(sizeof(struct block_q8_K) == 292, "block_q8_K size");
+
+/* Round to nearest, ties to even, for |f| < 2^22 (ggml's nearest_int): the
+ * add of 1.5 * 2^23 leaves the rounded integer in the low mantissa bits. */
+static inline int quant_nearest_int(float f)
+{
+	float v = f + 12582912.f;
+	int32_t i;
+	memcpy(&i, &v, sizeof i);
+	return (i & 0x007fffff) - 0x00400000;
+}
+
+/* The j-th (0..7) 6-bit scale and min of a q4_K/q5_K block. */
+static inline void quant_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m)
+{
+	if (j < 4) {
+		*d = q[j] & 63;
+		*m = q[j + 4] & 63;
+	} else {
+		*d = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+		*m = (q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4);
+	}
+}
+
+/* The 16 signed 6-bit scales (-32..31) of a q3_K block. */
+void quant_q3_K_scales(const uint8_t packed[12], int8_t out[16]);
+
+/* Scalar references (quant_legacy_ref.c, quant_kquants_ref.c,
+ * quant_kquantize_ref.c): the spec every variant is tested against. */
+#define QUANT_DECL_TYPE(t)                                                                         \
+	void quant_##t##_to_float_ref(const void *src, float *dst, int64_t n);                      \
+	void quant_##t##_quantize_ref(const float *src, void *dst, int64_t n);                      \
+	void quant_##t##_vec_dot_ref(int64_t n, float *s, const void *x, const void *y);
+QUANT_DECL_TYPE(f32)
+QUANT_DECL_TYPE(f16)
+QUANT_DECL_TYPE(bf16)
+QUANT_DECL_TYPE(q4_0)
+QUANT_DECL_TYPE(q4_1)
+QUANT_DECL_TYPE(q5_0)
+QUANT_DECL_TYPE(q5_1)
+QUANT_DECL_TYPE(q8_0)
+QUANT_DECL_TYPE(q8_1)
+QUANT_DECL_TYPE(q2_K)
+QUANT_DECL_TYPE(q3_K)
+QUANT_DECL_TYPE(q4_K)
+QUANT_DECL_TYPE(q5_K)
+QUANT_DECL_TYPE(q6_K)
+QUANT_DECL_TYPE(q8_K)
+#undef QUANT_DECL_TYPE
+
+/* Activation conversion as llama.cpp's x86 CPU backend does it (its SIMD
+ * quantize_row_q8_0/q8_1): scale 127/amax and round half to even. The
+ * weight quantizers above use 1/(amax/127) and round half away from zero,
+ * as llama-quantize writes files. */
+void quant_q8_0_from_float_ref(const float *src, void *dst, int64_t n);
+void quant_q8_1_from_float_ref(const float *src, void *dst, int64_t n);
+
+/* SIMD variants (quant_*_avx2.c, quant_*_avx512.c). Each fills the entries
+ * it implements into a table (indexed by type, GGML_TYPE_COUNT entries) that
+ * starts as a copy of the level below. */
+void quant__fill_legacy_avx2(struct quant_traits *table);
+void quant__fill_kquants_avx2(struct quant_traits *table);
+void quant__fill_legacy_avx512(struct quant_traits *table);
+void quant__fill_kquants_avx512(struct quant_traits *table);
+
+#endif

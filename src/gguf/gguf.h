@@ -125,8 +125,8 @@ struct gguf_value {
 
 /* Element i of a scalar array (caller keeps i < arr.n). The data in the
  * mapping may be unaligned: read elements through these, not by casting.
- * _i64 takes any integer or bool element (UINT64 past INT64_MAX wraps);
- * _f64 takes floats and integers. */
+ * _i64 takes any integer or bool element (UINT64 past INT64_MAX wraps;
+ * 0 for float elements); _f64 takes floats and integers. */
 int64_t gguf_arr_get_i64(const struct gguf_value *a, uint64_t i);
 double gguf_arr_get_f64(const struct gguf_value *a, uint64_t i);
 /* Element i of a STRING array. */

@@ -156,9 +156,9 @@ int64_t gguf_arr_get_i64(const struct gguf_value *a, uint64_t i)
 		return 0;
 	struct gguf_cur c = {.p = (const uint8_t *)a->v.arr.data + i * sz, .size = sz};
 	gguf__read_value(&c, a->v.arr.type, &v);
-	return is_unsigned(v.type) || v.type == GGUF_VT_BOOL ? (int64_t)v.v.u64
-	       : is_signed(v.type)			     ? v.v.i64
-							     : (int64_t)v.v.f64;
+	if (is_unsigned(v.type) || v.type == GGUF_VT_BOOL)
+		return (int64_t)v.v.u64;
+	return is_signed(v.type) ? v.v.i64 : 0;
 }
 
 double gguf_arr_get_f64(const struct gguf_value *a, uint64_t i)

@@ -69,6 +69,39 @@ static int check_bools(struct gguf_cur *c, const uint8_t *p, uint64_t n)
 	return 0;
 }
 
+/* Arrays of arrays: the table grows as elements parse, so a claimed count
+ * costs memory only for elements the file really holds. */
+static int read_nested(struct gguf_cur *c, struct gguf_value *out, uint64_t n, size_t at)
+{
+	size_t cap = n < 16 ? (size_t)n : 16, i = 0;
+	struct gguf_value *tmp = malloc((cap ? cap : 1) * sizeof *tmp), *vals = NULL;
+	int rc = 0;
+	if (!tmp)
+		return gguf__fail(c, ERR_NOMEM, at, "array count", "out of memory");
+	c->depth++;
+	for (; i < n && !rc; i++) {
+		if (i == cap) {
+			cap = n - cap < cap ? (size_t)n : 2 * cap;
+			struct gguf_value *t2 = realloc(tmp, cap * sizeof *tmp);
+			if (!t2) {
+				rc = gguf__fail(c, ERR_NOMEM, at, "array count", "out of memory");
+				break;
+			}
+			tmp = t2;
+		}
+		rc = gguf__read_value(c, GGUF_VT_ARRAY, &tmp[i]);
+	}
+	c->depth--;
+	if (!rc && !(vals = gguf__alloc(c->pv, (size_t)n * sizeof *vals)))
+		rc = gguf__fail(c, ERR_NOMEM, at, "array count", "out of memory");
+	if (!rc) {
+		memcpy(vals, tmp, (size_t)n * sizeof *vals);
+		out->v.arr.values = vals;
+	}
+	free(tmp);
+	return rc;
+}
+
 static int read_array(struct gguf_cur *c, struct gguf_value *out)
 {
 	size_t at = c->pos;
@@ -113,16 +146,7 @@ static int read_array(struct gguf_cur *c, struct gguf_value *out)
 		out->v.arr.strs = s;
 		return 0;
 	}
-	struct gguf_value *vals = gguf__alloc(c->pv, (size_t)n * sizeof *vals);
-	if (!vals && n)
-		return gguf__fail(c, ERR_NOMEM, at, "array count", "out of memory");
-	c->depth++;
-	for (uint64_t i = 0; i < n; i++)
-		if ((rc = gguf__read_value(c, GGUF_VT_ARRAY, &vals[i])))
-			return rc;
-	c->depth--;
-	out->v.arr.values = vals;
-	return 0;
+	return read_nested(c, out, n, at);
 }
 
 int gguf__read_value(struct gguf_cur *c, uint32_t t, struct gguf_value *out)

@@ -5,5 +5,6 @@
 #define GPURUN_CLI_H
 
 int cmd_version(int argc, char **argv);
+int cmd_show(int argc, char **argv);
 
 #endif

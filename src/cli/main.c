@@ -17,6 +17,7 @@ struct command {
 
 static const struct command commands[] = {
 	{"version", cmd_version, "Print the version"},
+	{"show", cmd_show, "Show information for a model"},
 	{NULL, NULL, NULL},
 };
 

@@ -27,7 +27,7 @@ static int read_shape(struct gguf_cur *c, struct gguf_tensor *t)
 	int64_t total = 1;
 	for (int d = 0; d < GGUF_MAX_DIMS; d++) {
 		uint64_t ne = 1;
-		char field[8];
+		char field[16];
 		snprintf(field, sizeof field, "ne[%d]", d);
 		at = c->pos;
 		if (d < t->n_dims && (rc = gguf__read_u64(c, field, &ne)))

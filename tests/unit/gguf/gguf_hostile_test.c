@@ -325,7 +325,8 @@ static void test_gguf_hostile_tensor_infos(void **state)
 	expect_ok(&b);
 	one_tensor(&b, "t", 0, ne, GGML_TYPE_F32, 0, 256);
 	expect_fail(&b, "tensor 0 't' n_dims", "offset 33");
-	one_tensor(&b, "t", 5, ne, GGML_TYPE_F32, 0, 256);
+	const int64_t ne5[5] = {32, 2, 1, 1, 1};
+	one_tensor(&b, "t", 5, ne5, GGML_TYPE_F32, 0, 256);
 	expect_fail(&b, "n_dims", "5 dimensions");
 	one_tensor(&b, "", 2, ne, GGML_TYPE_F32, 0, 256);
 	expect_fail(&b, "name", "empty");

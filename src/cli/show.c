@@ -16,7 +16,7 @@
 #include <string.h>
 
 static void row(FILE *out, const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void row(FILE *out, const char *key, const char *fmt, ...)
 {
 	va_list ap;
@@ -72,7 +72,7 @@ static bool arch_row(FILE *out, const struct gguf_file *f, const char *suffix, c
 			hi = x > hi ? x : hi;
 		}
 		snprintf(s, sizeof s, lo == hi ? "%" PRId64 : "%" PRId64 "-%" PRId64 " (per layer)",
-			 lo, hi);
+		         lo, hi);
 	} else {
 		value_str(v, s, sizeof s);
 	}
@@ -113,7 +113,8 @@ static void layer_pattern(FILE *out, const struct gguf_file *f, struct slice arc
 	snprintf(key, sizeof key, "%.*s.attention.sliding_window", (int)arch.n, arch.p);
 	bool has_window = gguf_get_u32(f, key, &window, NULL) == 0;
 	if (slice_eq(arch, "gemma3"))
-		row(out, "layer pattern", "5 local : 1 global (layer i is global when i %% 6 == 5)");
+		row(out, "layer pattern",
+		    "5 local : 1 global (layer i is global when i %% 6 == 5)");
 	else if (slice_eq(arch, "gemma2"))
 		row(out, "layer pattern", "alternating: even layers local, odd layers global");
 	else if (has_window)
@@ -128,27 +129,27 @@ static void arch_section(FILE *out, const struct gguf_file *f)
 	static const struct {
 		const char *suffix, *label;
 	} keys[] = {
-		{"block_count", "block count"},
-		{"feed_forward_length", "feed forward length"},
-		{"attention.head_count", "attention heads"},
-		{"attention.head_count_kv", "key/value heads"},
-		{"attention.key_length", "key length"},
-		{"attention.value_length", "value length"},
-		{"attention.layer_norm_rms_epsilon", "rms norm epsilon"},
-		{"attention.layer_norm_epsilon", "norm epsilon"},
-		{"attention.sliding_window", "sliding window"},
-		{"attn_logit_softcapping", "attention logit softcap"},
-		{"final_logit_softcapping", "final logit softcap"},
-		{"rope.dimension_count", "rope dimensions"},
-		{"rope.freq_base", "rope base"},
-		{"rope.global.freq_base", "rope base (global layers)"},
-		{"rope.local.freq_base", "rope base (local layers)"},
-		{"rope.scaling.type", "rope scaling"},
-		{"rope.scaling.factor", "rope scaling factor"},
-		{"rope.scaling.original_context_length", "rope original context"},
-		{"vocab_size", "vocab size"},
-		{"expert_count", "experts"},
-		{"expert_used_count", "experts used"},
+	    {"block_count", "block count"},
+	    {"feed_forward_length", "feed forward length"},
+	    {"attention.head_count", "attention heads"},
+	    {"attention.head_count_kv", "key/value heads"},
+	    {"attention.key_length", "key length"},
+	    {"attention.value_length", "value length"},
+	    {"attention.layer_norm_rms_epsilon", "rms norm epsilon"},
+	    {"attention.layer_norm_epsilon", "norm epsilon"},
+	    {"attention.sliding_window", "sliding window"},
+	    {"attn_logit_softcapping", "attention logit softcap"},
+	    {"final_logit_softcapping", "final logit softcap"},
+	    {"rope.dimension_count", "rope dimensions"},
+	    {"rope.freq_base", "rope base"},
+	    {"rope.global.freq_base", "rope base (global layers)"},
+	    {"rope.local.freq_base", "rope base (local layers)"},
+	    {"rope.scaling.type", "rope scaling"},
+	    {"rope.scaling.factor", "rope scaling factor"},
+	    {"rope.scaling.original_context_length", "rope original context"},
+	    {"vocab_size", "vocab size"},
+	    {"expert_count", "experts"},
+	    {"expert_used_count", "experts used"},
 	};
 	struct slice arch = gguf_arch(f);
 	if (arch.n == 0)
@@ -175,7 +176,7 @@ static void tokenizer_section(FILE *out, const struct gguf_file *f)
 	if (gguf_get_arr(f, "tokenizer.ggml.merges", GGUF_VT_STRING, &a, NULL) == 0)
 		row(out, "merges", "%" PRIu64, a->v.arr.n);
 	static const char *const ids[][2] = {{"tokenizer.ggml.bos_token_id", "bos token id"},
-					     {"tokenizer.ggml.eos_token_id", "eos token id"}};
+	                                     {"tokenizer.ggml.eos_token_id", "eos token id"}};
 	for (size_t i = 0; i < 2; i++) {
 		uint32_t id;
 		if (gguf_get_u32(f, ids[i][0], &id, NULL) == 0)
@@ -202,7 +203,7 @@ static void verbose_sections(FILE *out, const struct gguf_file *f)
 		int k = snprintf(s, sizeof s, "%-6s [", ggml_type_name(t->type));
 		for (int d = 0; d < t->n_dims && k > 0 && (size_t)k < sizeof s; d++)
 			k += snprintf(s + k, sizeof s - (size_t)k, d ? ", %" PRId64 : "%" PRId64,
-				      t->ne[d]);
+			              t->ne[d]);
 		fprintf(out, "    %-36.*s %s]\n", (int)t->name.n, t->name.p, s);
 	}
 	fputc('\n', out);
@@ -231,9 +232,9 @@ int cmd_show(int argc, char **argv)
 {
 	bool verbose = false, help = false;
 	struct flag flags[] = {
-		{"verbose", 'v', FLAG_BOOL, &verbose, "Show every metadata key and tensor", false},
-		{"help", 'h', FLAG_BOOL, &help, "Show this help", false},
-		{NULL, 0, FLAG_BOOL, NULL, NULL, false},
+	    {"verbose", 'v', FLAG_BOOL, &verbose, "Show every metadata key and tensor", false},
+	    {"help", 'h', FLAG_BOOL, &help, "Show this help", false},
+	    {NULL, 0, FLAG_BOOL, NULL, NULL, false},
 	};
 	const char **pos = xcalloc((size_t)(argc > 0 ? argc : 1), sizeof *pos);
 	int npos = 0, rc;

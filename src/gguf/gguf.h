@@ -22,9 +22,9 @@
 #include "base/buf.h"
 #include "base/err.h"
 
-#define GGUF_MAGIC 0x46554747u /* "GGUF" little-endian */
+#define GGUF_MAGIC             0x46554747u /* "GGUF" little-endian */
 #define GGUF_DEFAULT_ALIGNMENT 32
-#define GGUF_MAX_DIMS 4
+#define GGUF_MAX_DIMS          4
 
 /* Metadata value types, numbered as in the GGUF spec. */
 enum gguf_vtype {
@@ -113,7 +113,7 @@ struct gguf_value {
 		struct slice str;
 		struct {
 			enum gguf_vtype type; /* element type */
-			uint64_t n;	      /* element count */
+			uint64_t n;           /* element count */
 			/* scalars: n packed little-endian elements in the mapping */
 			const void *data;
 			/* STRING elements: n slices; ARRAY elements: n values */
@@ -142,11 +142,11 @@ struct gguf_tensor {
 	struct slice name;
 	int n_dims;
 	int64_t ne[GGUF_MAX_DIMS]; /* ne[0] = row length; unused dims are 1 */
-	int type;		   /* enum ggml_type */
-	uint64_t offset;	   /* relative to the data section */
-	const void *data;	   /* in the mapping; offset a multiple of alignment */
-	size_t nbytes;		   /* > 0: every ne is >= 1 */
-	uint64_t info_offset;	   /* byte offset of this tensor's info, for messages */
+	int type;                  /* enum ggml_type */
+	uint64_t offset;           /* relative to the data section */
+	const void *data;          /* in the mapping; offset a multiple of alignment */
+	size_t nbytes;             /* > 0: every ne is >= 1 */
+	uint64_t info_offset;      /* byte offset of this tensor's info, for messages */
 };
 
 struct gguf_file {
@@ -192,7 +192,7 @@ int gguf_get_str(const struct gguf_file *f, const char *key, struct slice *out, 
 /* The ARRAY value of key, whose elements must be of type elem (GGUF_VT_COUNT:
  * any element type); read it through out->v.arr and gguf_arr_get_*. */
 int gguf_get_arr(const struct gguf_file *f, const char *key, enum gguf_vtype elem,
-		 const struct gguf_value **out, char *err);
+                 const struct gguf_value **out, char *err);
 /* "general.architecture", or "" when absent. Static slice into the file. */
 struct slice gguf_arch(const struct gguf_file *f);
 /* Looks up "<general.architecture>.<suffix>" ("context_length"). */
@@ -226,26 +226,26 @@ void gguf_writer_set_bool(struct gguf_writer *w, const char *key, bool v);
 void gguf_writer_set_str(struct gguf_writer *w, const char *key, const char *v);
 /* Scalar arrays: n packed elements of type elem. */
 void gguf_writer_set_arr(struct gguf_writer *w, const char *key, enum gguf_vtype elem,
-			 const void *data, uint64_t n);
+                         const void *data, uint64_t n);
 void gguf_writer_set_str_arr(struct gguf_writer *w, const char *key, const struct slice *strs,
-			     uint64_t n);
+                             uint64_t n);
 /* Any value, including nested arrays (as the reader returns them). */
 void gguf_writer_set_value(struct gguf_writer *w, const char *key, const struct gguf_value *v);
 /* Removes key if set. */
 void gguf_writer_remove(struct gguf_writer *w, const char *key);
 /* Copies every key of src except those in skip (NULL-terminated, may be NULL). */
 void gguf_writer_copy_kv(struct gguf_writer *w, const struct gguf_file *src,
-			 const char *const *skip);
+                         const char *const *skip);
 int gguf_writer_add_tensor(struct gguf_writer *w, const char *name, int type, int n_dims,
-			   const int64_t *ne, const void *data, size_t nbytes);
+                           const int64_t *ne, const void *data, size_t nbytes);
 int gguf_writer_add_tensor_ref(struct gguf_writer *w, const char *name, int type, int n_dims,
-			       const int64_t *ne, const void *data, size_t nbytes);
+                               const int64_t *ne, const void *data, size_t nbytes);
 /* A tensor whose bytes fn writes into dst (nbytes = the type's size for ne)
  * during gguf_writer_write, one tensor at a time, so a large model never
  * sits whole in memory. fn returns 0 or a negative code with err filled. */
 typedef int (*gguf_tensor_fill_fn)(void *ctx, void *dst, size_t nbytes, char *err);
 int gguf_writer_add_tensor_fn(struct gguf_writer *w, const char *name, int type, int n_dims,
-			      const int64_t *ne, gguf_tensor_fill_fn fn, void *ctx);
+                              const int64_t *ne, gguf_tensor_fill_fn fn, void *ctx);
 /* The add_tensor calls return ERR_INVALID for an empty or duplicate name,
  * n_dims outside 1..4, ne < 1, a row length that is not a multiple of the
  * block, an unknown type, or nbytes different from the shape's size. */

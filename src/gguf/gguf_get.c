@@ -8,8 +8,7 @@
 
 static bool is_signed(int t)
 {
-	return t == GGUF_VT_INT8 || t == GGUF_VT_INT16 || t == GGUF_VT_INT32 ||
-	       t == GGUF_VT_INT64;
+	return t == GGUF_VT_INT8 || t == GGUF_VT_INT16 || t == GGUF_VT_INT32 || t == GGUF_VT_INT64;
 }
 
 static bool is_unsigned(int t)
@@ -18,8 +17,7 @@ static bool is_unsigned(int t)
 	       t == GGUF_VT_UINT64;
 }
 
-static const struct gguf_kv *lookup(const struct gguf_file *f, const char *key, char *err,
-				    int *rc)
+static const struct gguf_kv *lookup(const struct gguf_file *f, const char *key, char *err, int *rc)
 {
 	const struct gguf_kv *kv = gguf_find_key(f, key);
 	*rc = kv ? 0 : err_set(err, ERR_NOT_FOUND, "gguf: key '%s' not found", key);
@@ -29,12 +27,12 @@ static const struct gguf_kv *lookup(const struct gguf_file *f, const char *key, 
 static int bad_type(const struct gguf_kv *kv, const char *key, const char *want, char *err)
 {
 	return err_set(err, ERR_INVALID, "gguf: key '%s' at offset %llu: type %s, expected %s", key,
-		       (unsigned long long)kv->offset, gguf_vtype_name(kv->value.type), want);
+	               (unsigned long long)kv->offset, gguf_vtype_name(kv->value.type), want);
 }
 
 /* Any integer value as a sign flag plus magnitude-preserving pair. */
 static int get_int(const struct gguf_file *f, const char *key, int64_t lo, uint64_t hi,
-		   uint64_t *out, bool *neg, const char *want, char *err)
+                   uint64_t *out, bool *neg, const char *want, char *err)
 {
 	int rc;
 	const struct gguf_kv *kv = lookup(f, key, err, &rc);
@@ -52,8 +50,9 @@ static int get_int(const struct gguf_file *f, const char *key, int64_t lo, uint6
 	}
 	bool ok = *neg ? v->v.i64 >= lo : *out <= hi;
 	if (!ok)
-		return err_set(err, ERR_INVALID, "gguf: key '%s' at offset %llu: value out of %s range",
-			       key, (unsigned long long)kv->offset, want);
+		return err_set(err, ERR_INVALID,
+		               "gguf: key '%s' at offset %llu: value out of %s range", key,
+		               (unsigned long long)kv->offset, want);
 	return 0;
 }
 
@@ -130,7 +129,7 @@ int gguf_get_str(const struct gguf_file *f, const char *key, struct slice *out, 
 }
 
 int gguf_get_arr(const struct gguf_file *f, const char *key, enum gguf_vtype elem,
-		 const struct gguf_value **out, char *err)
+                 const struct gguf_value **out, char *err)
 {
 	int rc;
 	const struct gguf_kv *kv = lookup(f, key, err, &rc);
@@ -141,9 +140,9 @@ int gguf_get_arr(const struct gguf_file *f, const char *key, enum gguf_vtype ele
 		return bad_type(kv, key, "array", err);
 	if (elem != GGUF_VT_COUNT && v->v.arr.type != elem)
 		return err_set(err, ERR_INVALID,
-			       "gguf: key '%s' at offset %llu: array of %s, expected array of %s",
-			       key, (unsigned long long)kv->offset, gguf_vtype_name(v->v.arr.type),
-			       gguf_vtype_name(elem));
+		               "gguf: key '%s' at offset %llu: array of %s, expected array of %s",
+		               key, (unsigned long long)kv->offset, gguf_vtype_name(v->v.arr.type),
+		               gguf_vtype_name(elem));
 	*out = v;
 	return 0;
 }
@@ -193,8 +192,8 @@ const struct gguf_kv *gguf_find_arch_key(const struct gguf_file *f, const char *
 {
 	struct slice a = gguf_arch(f);
 	char key[256];
-	if (a.n == 0 || (size_t)snprintf(key, sizeof key, "%.*s.%s", (int)a.n, a.p, suffix) >=
-				sizeof key)
+	if (a.n == 0 ||
+	    (size_t)snprintf(key, sizeof key, "%.*s.%s", (int)a.n, a.p, suffix) >= sizeof key)
 		return NULL;
 	return gguf_find_key(f, key);
 }
@@ -224,7 +223,7 @@ void gguf_format_count(uint64_t n, char out[16])
 		/* Ollama's rule: no decimals for a whole number, else one. */
 		double x = (double)n / units[i].div;
 		snprintf(out, 16, x == (double)(uint64_t)x ? "%.0f%c" : "%.1f%c", x,
-			 units[i].suffix);
+		         units[i].suffix);
 		return;
 	}
 	snprintf(out, 16, "%llu", (unsigned long long)n);

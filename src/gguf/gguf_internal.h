@@ -14,10 +14,10 @@
 struct gguf_alloc; /* one heap block owned by the file */
 
 struct gguf_priv {
-	struct gguf_alloc *allocs;	       /* every table, freed at close */
-	const struct gguf_kv **kv_by_key;      /* n_kv, sorted by key bytes */
-	const struct gguf_tensor **t_by_name;  /* n_tensors, sorted by name */
-	bool mapped;			       /* map came from mmap (unmap at close) */
+	struct gguf_alloc *allocs;            /* every table, freed at close */
+	const struct gguf_kv **kv_by_key;     /* n_kv, sorted by key bytes */
+	const struct gguf_tensor **t_by_name; /* n_tensors, sorted by name */
+	bool mapped;                          /* map came from mmap (unmap at close) */
 };
 
 /* A read position in the file image; every read is checked against size. */
@@ -28,7 +28,7 @@ struct gguf_cur {
 	char *err;
 	struct gguf_priv *pv;
 	char what[112]; /* context for messages: "kv 3 'general.name'" */
-	int depth;	/* array nesting */
+	int depth;      /* array nesting */
 };
 
 /* Allocates n bytes owned by pv (zeroed); NULL when malloc fails. */
@@ -38,7 +38,7 @@ void gguf__free_allocs(struct gguf_priv *pv);
 /* Fills c->err with "gguf: <what> <field> at offset <off>: <detail>" and
  * returns code. */
 int gguf__fail(struct gguf_cur *c, int code, size_t off, const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+    __attribute__((format(printf, 5, 6)));
 int gguf__need(struct gguf_cur *c, size_t k, const char *field);
 int gguf__read_u32(struct gguf_cur *c, const char *field, uint32_t *out);
 int gguf__read_u64(struct gguf_cur *c, const char *field, uint64_t *out);

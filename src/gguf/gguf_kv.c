@@ -29,8 +29,8 @@ size_t gguf__vtype_size(uint32_t t)
 const char *gguf_vtype_name(int t)
 {
 	static const char *const names[GGUF_VT_COUNT] = {
-		"uint8", "int8",  "uint16", "int16", "uint32", "int32",	 "float32",
-		"bool",	 "string", "array", "uint64", "int64", "float64",
+	    "uint8", "int8",   "uint16", "int16",  "uint32", "int32",   "float32",
+	    "bool",  "string", "array",  "uint64", "int64",  "float64",
 	};
 	return t >= 0 && t < GGUF_VT_COUNT ? names[t] : "unknown";
 }
@@ -65,7 +65,7 @@ static int check_bools(struct gguf_cur *c, const uint8_t *p, uint64_t n)
 	for (uint64_t i = 0; i < n; i++)
 		if (p[i] > 1)
 			return gguf__fail(c, ERR_INVALID, c->pos + i, "bool",
-					  "value %u is neither 0 nor 1", p[i]);
+			                  "value %u is neither 0 nor 1", p[i]);
 	return 0;
 }
 
@@ -111,11 +111,11 @@ static int read_array(struct gguf_cur *c, struct gguf_value *out)
 	if ((rc = gguf__read_u32(c, "array element type", &et)))
 		return rc;
 	if (et >= GGUF_VT_COUNT)
-		return gguf__fail(c, ERR_INVALID, at, "array element type",
-				  "unknown value type %u", et);
+		return gguf__fail(c, ERR_INVALID, at, "array element type", "unknown value type %u",
+		                  et);
 	if (et == GGUF_VT_ARRAY && c->depth >= GGUF_MAX_NESTING)
 		return gguf__fail(c, ERR_UNSUPPORTED, at, "array element type",
-				  "arrays nested deeper than %d levels", GGUF_MAX_NESTING);
+		                  "arrays nested deeper than %d levels", GGUF_MAX_NESTING);
 	at = c->pos;
 	if ((rc = gguf__read_u64(c, "array count", &n)))
 		return rc;
@@ -125,8 +125,8 @@ static int read_array(struct gguf_cur *c, struct gguf_value *out)
 	size_t left = c->size - c->pos;
 	if (n > left / min)
 		return gguf__fail(c, ERR_TRUNCATED, at, "array count",
-				  "%llu %s elements cannot fit in the %zu bytes left",
-				  (unsigned long long)n, gguf_vtype_name((int)et), left);
+		                  "%llu %s elements cannot fit in the %zu bytes left",
+		                  (unsigned long long)n, gguf_vtype_name((int)et), left);
 	out->v.arr.type = et;
 	out->v.arr.n = n;
 	if (esz) {
@@ -196,8 +196,8 @@ int gguf__index_kv(struct gguf_cur *c, struct gguf_file *f)
 			gguf__quote(q, sizeof q, b->key);
 			snprintf(c->what, sizeof c->what, "kv %zu '%s'", (size_t)(b - f->kv), q);
 			return gguf__fail(c, ERR_INVALID, b->offset, "key",
-					  "duplicate key (first at offset %llu)",
-					  (unsigned long long)a->offset);
+			                  "duplicate key (first at offset %llu)",
+			                  (unsigned long long)a->offset);
 		}
 	}
 	f->alignment = GGUF_DEFAULT_ALIGNMENT;
@@ -206,17 +206,17 @@ int gguf__index_kv(struct gguf_cur *c, struct gguf_file *f)
 		return 0;
 	const struct gguf_value *v = &al->value;
 	int64_t a;
-	bool isint = v->type <= GGUF_VT_INT32 || v->type == GGUF_VT_UINT64 ||
-		     v->type == GGUF_VT_INT64;
+	bool isint =
+	    v->type <= GGUF_VT_INT32 || v->type == GGUF_VT_UINT64 || v->type == GGUF_VT_INT64;
 	if (!isint)
 		return gguf__fail(c, ERR_INVALID, al->offset, "general.alignment",
-				  "type %s, expected uint32", gguf_vtype_name(v->type));
+		                  "type %s, expected uint32", gguf_vtype_name(v->type));
 	bool is_signed = v->type == GGUF_VT_INT8 || v->type == GGUF_VT_INT16 ||
-			 v->type == GGUF_VT_INT32 || v->type == GGUF_VT_INT64;
+	                 v->type == GGUF_VT_INT32 || v->type == GGUF_VT_INT64;
 	a = is_signed ? v->v.i64 : (v->v.u64 > UINT32_MAX ? -1 : (int64_t)v->v.u64);
 	if (a <= 0 || a > UINT32_MAX || (a & (a - 1)) != 0)
 		return gguf__fail(c, ERR_INVALID, al->offset, "general.alignment",
-				  "%lld is not a power of two in 1..2^31", (long long)a);
+		                  "%lld is not a power of two in 1..2^31", (long long)a);
 	f->alignment = (size_t)a;
 	return 0;
 }

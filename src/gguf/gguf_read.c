@@ -55,7 +55,7 @@ int gguf__fail(struct gguf_cur *c, int code, size_t off, const char *field, cons
 	vsnprintf(detail, sizeof detail, fmt, ap);
 	va_end(ap);
 	return err_set(c->err, code, "gguf: %s%s%s at offset %zu: %s", c->what,
-		       c->what[0] ? " " : "", field, off, detail);
+	               c->what[0] ? " " : "", field, off, detail);
 }
 
 int gguf__need(struct gguf_cur *c, size_t k, const char *field)
@@ -63,8 +63,8 @@ int gguf__need(struct gguf_cur *c, size_t k, const char *field)
 	if (c->size - c->pos >= k)
 		return 0;
 	return gguf__fail(c, ERR_TRUNCATED, c->pos, field,
-			  "needs %zu bytes but the file ends after %zu (truncated)", k,
-			  c->size - c->pos);
+	                  "needs %zu bytes but the file ends after %zu (truncated)", k,
+	                  c->size - c->pos);
 }
 
 int gguf__read_u32(struct gguf_cur *c, const char *field, uint32_t *out)
@@ -96,8 +96,8 @@ int gguf__read_str(struct gguf_cur *c, const char *field, struct slice *out)
 		return rc;
 	if (n > c->size - c->pos)
 		return gguf__fail(c, ERR_TRUNCATED, at, field,
-				  "length %llu runs past the end of the file (%zu bytes left)",
-				  (unsigned long long)n, c->size - c->pos);
+		                  "length %llu runs past the end of the file (%zu bytes left)",
+		                  (unsigned long long)n, c->size - c->pos);
 	out->p = (const char *)c->p + c->pos;
 	out->n = (size_t)n;
 	c->pos += (size_t)n;
@@ -134,16 +134,16 @@ static int read_header(struct gguf_cur *c, struct gguf_file *f)
 		return rc;
 	if (magic != GGUF_MAGIC)
 		return gguf__fail(c, ERR_INVALID, 0, "magic",
-				  "not a GGUF file (first bytes %02x %02x %02x %02x)", c->p[0],
-				  c->p[1], c->p[2], c->p[3]);
+		                  "not a GGUF file (first bytes %02x %02x %02x %02x)", c->p[0],
+		                  c->p[1], c->p[2], c->p[3]);
 	if ((rc = gguf__read_u32(c, "version", &f->version)))
 		return rc;
 	if (f->version == 0x02000000u || f->version == 0x03000000u)
 		return gguf__fail(c, ERR_UNSUPPORTED, 4, "version",
-				  "big-endian GGUF files are not supported");
+		                  "big-endian GGUF files are not supported");
 	if (f->version != 2 && f->version != 3)
 		return gguf__fail(c, ERR_UNSUPPORTED, 4, "version",
-				  "GGUF version %u is not supported (only 2 and 3)", f->version);
+		                  "GGUF version %u is not supported (only 2 and 3)", f->version);
 	if ((rc = gguf__read_u64(c, "n_tensors", &f->n_tensors)))
 		return rc;
 	return gguf__read_u64(c, "n_kv", &f->n_kv);
@@ -153,12 +153,12 @@ static int read_kvs(struct gguf_cur *c, struct gguf_file *f)
 {
 	if (f->n_kv > (c->size - c->pos) / MIN_KV_BYTES)
 		return gguf__fail(c, ERR_TOO_LARGE, 16, "n_kv",
-				  "%llu entries cannot fit in the %zu bytes left",
-				  (unsigned long long)f->n_kv, c->size - c->pos);
+		                  "%llu entries cannot fit in the %zu bytes left",
+		                  (unsigned long long)f->n_kv, c->size - c->pos);
 	f->kv = gguf__alloc(c->pv, (size_t)f->n_kv * sizeof *f->kv);
 	if (!f->kv)
 		return gguf__fail(c, ERR_NOMEM, 16, "n_kv", "out of memory for %llu entries",
-				  (unsigned long long)f->n_kv);
+		                  (unsigned long long)f->n_kv);
 	for (uint64_t i = 0; i < f->n_kv; i++) {
 		struct gguf_kv *kv = &f->kv[i];
 		int rc;
@@ -176,8 +176,8 @@ static int read_kvs(struct gguf_cur *c, struct gguf_file *f)
 		if ((rc = gguf__read_u32(c, "value type", &t)))
 			return rc;
 		if (t >= GGUF_VT_COUNT)
-			return gguf__fail(c, ERR_INVALID, at, "value type",
-					  "unknown value type %u", t);
+			return gguf__fail(c, ERR_INVALID, at, "value type", "unknown value type %u",
+			                  t);
 		if ((rc = gguf__read_value(c, t, &kv->value)))
 			return rc;
 	}

@@ -21,8 +21,8 @@ static int read_shape(struct gguf_cur *c, struct gguf_tensor *t)
 	if ((rc = gguf__read_u32(c, "n_dims", &nd)))
 		return rc;
 	if (nd < 1 || nd > GGUF_MAX_DIMS)
-		return gguf__fail(c, ERR_INVALID, at, "n_dims", "%u dimensions (must be 1..%d)",
-				  nd, GGUF_MAX_DIMS);
+		return gguf__fail(c, ERR_INVALID, at, "n_dims", "%u dimensions (must be 1..%d)", nd,
+		                  GGUF_MAX_DIMS);
 	t->n_dims = (int)nd;
 	int64_t total = 1;
 	for (int d = 0; d < GGUF_MAX_DIMS; d++) {
@@ -33,11 +33,11 @@ static int read_shape(struct gguf_cur *c, struct gguf_tensor *t)
 		if (d < t->n_dims && (rc = gguf__read_u64(c, field, &ne)))
 			return rc;
 		if (ne == 0 || ne > INT64_MAX)
-			return gguf__fail(c, ERR_INVALID, at, field, "dimension %lld is not positive",
-					  (long long)ne);
+			return gguf__fail(c, ERR_INVALID, at, field,
+			                  "dimension %lld is not positive", (long long)ne);
 		if (__builtin_mul_overflow(total, (int64_t)ne, &total))
 			return gguf__fail(c, ERR_TOO_LARGE, at, field,
-					  "element count overflows 64 bits");
+			                  "element count overflows 64 bits");
 		t->ne[d] = (int64_t)ne;
 	}
 	return 0;
@@ -80,15 +80,15 @@ static int read_info(struct gguf_cur *c, struct gguf_file *f, uint64_t i)
 	t->type = (int)type;
 	if (t->ne[0] % l->block_size != 0)
 		return gguf__fail(c, ERR_INVALID, ne0_at(t), "ne[0]",
-				  "row length %lld is not a multiple of %s's block size %lld",
-				  (long long)t->ne[0], l->name, (long long)l->block_size);
+		                  "row length %lld is not a multiple of %s's block size %lld",
+		                  (long long)t->ne[0], l->name, (long long)l->block_size);
 	at = c->pos;
 	if ((rc = gguf__read_u64(c, "offset", &t->offset)))
 		return rc;
 	if (t->offset % f->alignment != 0)
 		return gguf__fail(c, ERR_INVALID, at, "offset",
-				  "data offset %llu is not a multiple of the alignment %zu",
-				  (unsigned long long)t->offset, f->alignment);
+		                  "data offset %llu is not a multiple of the alignment %zu",
+		                  (unsigned long long)t->offset, f->alignment);
 	return 0;
 }
 
@@ -121,18 +121,19 @@ static int place_data(struct gguf_cur *c, struct gguf_file *f)
 		size_t nb = ggml_row_size(t->type, t->ne[0]);
 		if (nb == 0)
 			return gguf__fail(c, ERR_TOO_LARGE, ne0_at(t), "ne[0]",
-					  "row size overflows");
+			                  "row size overflows");
 		for (int d = 1; d < GGUF_MAX_DIMS; d++)
 			if (!size_mul(nb, (size_t)t->ne[d], &nb))
 				return gguf__fail(c, ERR_TOO_LARGE, ne0_at(t), "shape",
-						  "byte size overflows");
+				                  "byte size overflows");
 		t->nbytes = nb;
 		if (t->offset > room || nb > room - t->offset)
 			return gguf__fail(c, ERR_TRUNCATED, offset_at(t), "offset",
-					  "%zu bytes of data at %llu run past the end of the "
-					  "data section (%llu bytes from %llu)",
-					  nb, (unsigned long long)t->offset, (unsigned long long)room,
-					  (unsigned long long)f->data_offset);
+			                  "%zu bytes of data at %llu run past the end of the "
+			                  "data section (%llu bytes from %llu)",
+			                  nb, (unsigned long long)t->offset,
+			                  (unsigned long long)room,
+			                  (unsigned long long)f->data_offset);
 		t->data = f->map + f->data_offset + t->offset;
 	}
 	return 0;
@@ -158,8 +159,8 @@ static int check_layout(struct gguf_cur *c, struct gguf_file *f)
 			gguf__quote(q, sizeof q, b->name);
 			snprintf(c->what, sizeof c->what, "tensor %zu", (size_t)(b - f->tensors));
 			return gguf__fail(c, ERR_INVALID, b->info_offset, "name",
-					  "duplicate tensor name '%s' (tensors %zu and %zu)", q,
-					  (size_t)(a - f->tensors), (size_t)(b - f->tensors));
+			                  "duplicate tensor name '%s' (tensors %zu and %zu)", q,
+			                  (size_t)(a - f->tensors), (size_t)(b - f->tensors));
 		}
 	}
 	qsort(by, n, sizeof *by, offset_cmp);
@@ -170,10 +171,10 @@ static int check_layout(struct gguf_cur *c, struct gguf_file *f)
 			gguf__quote(qa, sizeof qa, a->name);
 			gguf__quote(qb, sizeof qb, b->name);
 			snprintf(c->what, sizeof c->what, "tensor %zu '%s'",
-				 (size_t)(b - f->tensors), qb);
+			         (size_t)(b - f->tensors), qb);
 			return gguf__fail(c, ERR_INVALID, offset_at(b), "offset",
-					  "its data overlaps tensor '%s' (%zu bytes at %llu)", qa,
-					  a->nbytes, (unsigned long long)a->offset);
+			                  "its data overlaps tensor '%s' (%zu bytes at %llu)", qa,
+			                  a->nbytes, (unsigned long long)a->offset);
 		}
 	}
 	return 0;
@@ -185,8 +186,8 @@ int gguf__read_tensors(struct gguf_cur *c, struct gguf_file *f)
 	size_t left = c->size - c->pos;
 	if (f->n_tensors > left / MIN_TENSOR_INFO_BYTES)
 		return gguf__fail(c, ERR_TOO_LARGE, 8, "n_tensors",
-				  "%llu tensors cannot fit in the %zu bytes left",
-				  (unsigned long long)f->n_tensors, left);
+		                  "%llu tensors cannot fit in the %zu bytes left",
+		                  (unsigned long long)f->n_tensors, left);
 	f->tensors = gguf__alloc(c->pv, (size_t)f->n_tensors * sizeof *f->tensors);
 	if (!f->tensors)
 		return gguf__fail(c, ERR_NOMEM, 8, "n_tensors", "out of memory");
@@ -201,8 +202,8 @@ int gguf__read_tensors(struct gguf_cur *c, struct gguf_file *f)
 	if (f->data_offset > f->size) {
 		if (f->n_tensors > 0)
 			return gguf__fail(c, ERR_TRUNCATED, c->pos, "data section",
-					  "starts at %llu, past the end of the file (%zu bytes)",
-					  (unsigned long long)f->data_offset, f->size);
+			                  "starts at %llu, past the end of the file (%zu bytes)",
+			                  (unsigned long long)f->data_offset, f->size);
 		f->data_offset = f->size; /* metadata-only files may omit the padding */
 	}
 	if ((rc = place_data(c, f)))

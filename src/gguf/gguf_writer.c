@@ -27,7 +27,7 @@ struct wtensor {
 	int64_t ne[GGUF_MAX_DIMS];
 	size_t nbytes;
 	const void *data; /* NULL for a callback tensor */
-	void *owned;	  /* our copy, for gguf_writer_add_tensor */
+	void *owned;      /* our copy, for gguf_writer_add_tensor */
 	gguf_tensor_fill_fn fn;
 	void *ctx;
 	uint64_t offset; /* assigned at write time */
@@ -167,12 +167,12 @@ void gguf_writer_remove(struct gguf_writer *w, const char *key)
 	w->n_kv--;
 }
 
-#define SETTER(fn, ctype, vt, field)                                                     \
-	void fn(struct gguf_writer *w, const char *key, ctype v)                         \
-	{                                                                                \
-		struct gguf_value gv = {.type = vt};                                     \
-		gv.v.field = v;                                                          \
-		gguf_writer_set_value(w, key, &gv);                                      \
+#define SETTER(fn, ctype, vt, field)                                                               \
+	void fn(struct gguf_writer *w, const char *key, ctype v)                                   \
+	{                                                                                          \
+		struct gguf_value gv = {.type = vt};                                               \
+		gv.v.field = v;                                                                    \
+		gguf_writer_set_value(w, key, &gv);                                                \
 	}
 SETTER(gguf_writer_set_u32, uint32_t, GGUF_VT_UINT32, u64)
 SETTER(gguf_writer_set_i32, int32_t, GGUF_VT_INT32, i64)
@@ -191,7 +191,7 @@ void gguf_writer_set_str(struct gguf_writer *w, const char *key, const char *v)
 }
 
 void gguf_writer_set_arr(struct gguf_writer *w, const char *key, enum gguf_vtype elem,
-			 const void *data, uint64_t n)
+                         const void *data, uint64_t n)
 {
 	struct gguf_value gv = {.type = GGUF_VT_ARRAY};
 	gv.v.arr.type = elem;
@@ -203,7 +203,7 @@ void gguf_writer_set_arr(struct gguf_writer *w, const char *key, enum gguf_vtype
 }
 
 void gguf_writer_set_str_arr(struct gguf_writer *w, const char *key, const struct slice *strs,
-			     uint64_t n)
+                             uint64_t n)
 {
 	struct gguf_value gv = {.type = GGUF_VT_ARRAY};
 	gv.v.arr.type = GGUF_VT_STRING;
@@ -213,7 +213,7 @@ void gguf_writer_set_str_arr(struct gguf_writer *w, const char *key, const struc
 }
 
 void gguf_writer_copy_kv(struct gguf_writer *w, const struct gguf_file *src,
-			 const char *const *skip)
+                         const char *const *skip)
 {
 	for (uint64_t i = 0; i < src->n_kv; i++) {
 		const struct gguf_kv *kv = &src->kv[i];
@@ -228,7 +228,7 @@ void gguf_writer_copy_kv(struct gguf_writer *w, const struct gguf_file *src,
 }
 
 static int check_tensor(struct gguf_writer *w, const char *name, int type, int n_dims,
-			const int64_t *ne, size_t *nbytes)
+                        const int64_t *ne, size_t *nbytes)
 {
 	if (!name || !*name || n_dims < 1 || n_dims > GGUF_MAX_DIMS || !ggml_type_layout(type))
 		return ERR_INVALID;
@@ -246,7 +246,7 @@ static int check_tensor(struct gguf_writer *w, const char *name, int type, int n
 }
 
 static struct wtensor *add(struct gguf_writer *w, const char *name, int type, int n_dims,
-			   const int64_t *ne, size_t nbytes)
+                           const int64_t *ne, size_t nbytes)
 {
 	if (w->n_t == w->cap_t) {
 		w->cap_t = w->cap_t ? 2 * w->cap_t : 64;
@@ -264,7 +264,7 @@ static struct wtensor *add(struct gguf_writer *w, const char *name, int type, in
 }
 
 int gguf_writer_add_tensor_ref(struct gguf_writer *w, const char *name, int type, int n_dims,
-			       const int64_t *ne, const void *data, size_t nbytes)
+                               const int64_t *ne, const void *data, size_t nbytes)
 {
 	size_t want;
 	int rc = check_tensor(w, name, type, n_dims, ne, &want);
@@ -275,7 +275,7 @@ int gguf_writer_add_tensor_ref(struct gguf_writer *w, const char *name, int type
 }
 
 int gguf_writer_add_tensor(struct gguf_writer *w, const char *name, int type, int n_dims,
-			   const int64_t *ne, const void *data, size_t nbytes)
+                           const int64_t *ne, const void *data, size_t nbytes)
 {
 	size_t want;
 	int rc = check_tensor(w, name, type, n_dims, ne, &want);
@@ -291,7 +291,7 @@ int gguf_writer_add_tensor(struct gguf_writer *w, const char *name, int type, in
 }
 
 int gguf_writer_add_tensor_fn(struct gguf_writer *w, const char *name, int type, int n_dims,
-			      const int64_t *ne, gguf_tensor_fill_fn fn, void *ctx)
+                              const int64_t *ne, gguf_tensor_fill_fn fn, void *ctx)
 {
 	size_t nbytes;
 	int rc = check_tensor(w, name, type, n_dims, ne, &nbytes);
@@ -366,12 +366,13 @@ static int write_tensor(FILE *fp, struct wtensor *t, size_t align, char *err)
 	if (t->fn) {
 		tmp = malloc(t->nbytes);
 		if (!tmp)
-			return err_set(err, ERR_NOMEM, "gguf: tensor '%s': out of memory (%zu bytes)",
-				       t->name, t->nbytes);
+			return err_set(err, ERR_NOMEM,
+			               "gguf: tensor '%s': out of memory (%zu bytes)", t->name,
+			               t->nbytes);
 		char sub[ERR_MSG_LEN] = "";
 		if ((rc = t->fn(t->ctx, tmp, t->nbytes, sub))) {
 			err_set(err, rc, "gguf: tensor '%s': %s", t->name,
-				sub[0] ? sub : err_str(rc));
+			        sub[0] ? sub : err_str(rc));
 			goto out_free;
 		}
 		src = tmp;
@@ -406,7 +407,7 @@ int gguf_writer_write(struct gguf_writer *w, const char *path, char err[ERR_MSG_
 	size_t align = writer_alignment(w);
 	if (!align)
 		return err_set(err, ERR_INVALID,
-			       "gguf: general.alignment must be a uint32 power of two");
+		               "gguf: general.alignment must be a uint32 power of two");
 	size_t n = strlen(path);
 	char *tmp = xmalloc(n + 16);
 	snprintf(tmp, n + 16, "%s.tmp-XXXXXX", path);

@@ -46,7 +46,7 @@ static void kv_u32(struct buf *b, const char *key, uint32_t v)
 }
 
 static void tinfo(struct buf *b, const char *name, uint32_t n_dims, const int64_t *ne,
-		  uint32_t type, uint64_t off)
+                  uint32_t type, uint64_t off)
 {
 	str(b, name);
 	u32(b, n_dims);
@@ -83,11 +83,11 @@ static struct gguf_file *open_n(const struct buf *b, size_t n, char *err)
 	return f;
 }
 
-#define expect_ok(b)                                                                     \
-	do {                                                                             \
-		char e_[ERR_MSG_LEN];                                                     \
-		if (!open_n((b), (b)->len, e_))                                          \
-			fail_msg("valid file rejected: %s", e_);                        \
+#define expect_ok(b)                                                                               \
+	do {                                                                                       \
+		char e_[ERR_MSG_LEN];                                                              \
+		if (!open_n((b), (b)->len, e_))                                                    \
+			fail_msg("valid file rejected: %s", e_);                                   \
 	} while (0)
 
 /* Must fail, with "offset" and every given fragment in the message. */
@@ -103,8 +103,7 @@ static void expect_fail_(const struct buf *b, const char *const *frags, const ch
 		if (!strstr(err, *frags))
 			fail_msg("%s: message '%s' does not mention '%s'", where, err, *frags);
 }
-#define expect_fail(b, ...)                                                              \
-	expect_fail_((b), (const char *const[]){__VA_ARGS__, NULL}, __func__)
+#define expect_fail(b, ...) expect_fail_((b), (const char *const[]){__VA_ARGS__, NULL}, __func__)
 
 /* A valid file with kvs of several types and three tensors; the last tensor
  * ends exactly at the end of the file, so every shorter prefix is invalid. */
@@ -309,7 +308,7 @@ static void test_gguf_hostile_alignment(void **state)
 
 /* One tensor info with the given fields after a header with no kvs. */
 static void one_tensor(struct buf *b, const char *name, uint32_t nd, const int64_t *ne,
-		       uint32_t type, uint64_t off, size_t data)
+                       uint32_t type, uint64_t off, size_t data)
 {
 	header(b, 1, 0);
 	tinfo(b, name, nd, ne, type, off);
@@ -419,14 +418,14 @@ static void test_gguf_hostile_vocab_only_unpadded(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_gguf_hostile_truncated_at_every_byte),
-		cmocka_unit_test(test_gguf_hostile_every_byte_corrupted),
-		cmocka_unit_test(test_gguf_hostile_header),
-		cmocka_unit_test(test_gguf_hostile_kv),
-		cmocka_unit_test(test_gguf_hostile_alignment),
-		cmocka_unit_test(test_gguf_hostile_tensor_infos),
-		cmocka_unit_test(test_gguf_hostile_tensor_layout),
-		cmocka_unit_test(test_gguf_hostile_vocab_only_unpadded),
+	    cmocka_unit_test(test_gguf_hostile_truncated_at_every_byte),
+	    cmocka_unit_test(test_gguf_hostile_every_byte_corrupted),
+	    cmocka_unit_test(test_gguf_hostile_header),
+	    cmocka_unit_test(test_gguf_hostile_kv),
+	    cmocka_unit_test(test_gguf_hostile_alignment),
+	    cmocka_unit_test(test_gguf_hostile_tensor_infos),
+	    cmocka_unit_test(test_gguf_hostile_tensor_layout),
+	    cmocka_unit_test(test_gguf_hostile_vocab_only_unpadded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

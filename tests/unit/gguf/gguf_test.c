@@ -57,10 +57,10 @@ static void test_gguf_stories260k_facts(void **state)
 	assert_true(slice_eq(gguf_arr_get_str(toks, 3), "<0x00>"));
 	const struct gguf_value *scores;
 	assert_int_equal(gguf_get_arr(f, "tokenizer.ggml.scores", GGUF_VT_FLOAT32, &scores, err),
-			 0);
+	                 0);
 	assert_int_equal(scores->v.arr.n, 512);
 	assert_int_equal(gguf_get_arr(f, "tokenizer.ggml.scores", GGUF_VT_INT32, &scores, err),
-			 ERR_INVALID);
+	                 ERR_INVALID);
 	assert_int_equal(gguf_param_count(f), 292800);
 	char cnt[16];
 	gguf_format_count(gguf_param_count(f), cnt);
@@ -92,7 +92,8 @@ static int open_all(const char *dir, bool expect_tensors)
 		else if (expect_tensors)
 			assert_true(f->n_tensors > 0);
 		const struct gguf_value *toks;
-		assert_int_equal(gguf_get_arr(f, "tokenizer.ggml.tokens", GGUF_VT_STRING, &toks, err), 0);
+		assert_int_equal(
+		    gguf_get_arr(f, "tokenizer.ggml.tokens", GGUF_VT_STRING, &toks, err), 0);
 		assert_true(toks->v.arr.n >= 512);
 		assert_true(gguf_arch(f).n > 0);
 		n++;
@@ -172,10 +173,10 @@ static void test_gguf_type_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_gguf_stories260k_facts),
-		cmocka_unit_test(test_gguf_open_every_model),
-		cmocka_unit_test(test_gguf_synth_gemma3_facts),
-		cmocka_unit_test(test_gguf_type_table),
+	    cmocka_unit_test(test_gguf_stories260k_facts),
+	    cmocka_unit_test(test_gguf_open_every_model),
+	    cmocka_unit_test(test_gguf_synth_gemma3_facts),
+	    cmocka_unit_test(test_gguf_type_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -57,8 +57,8 @@ static void set_all_values(struct gguf_writer *w)
 	/* [[1,2],[],[3]] of uint32 and [["x"],["y","z"]] of strings, nested in
 	 * an array of arrays of arrays. */
 	static const uint32_t a12[] = {1, 2}, a3[] = {3};
-	struct gguf_value inner[3] = {{.type = GGUF_VT_ARRAY}, {.type = GGUF_VT_ARRAY},
-				      {.type = GGUF_VT_ARRAY}};
+	struct gguf_value inner[3] = {
+	    {.type = GGUF_VT_ARRAY}, {.type = GGUF_VT_ARRAY}, {.type = GGUF_VT_ARRAY}};
 	inner[0].v.arr.type = inner[1].v.arr.type = inner[2].v.arr.type = GGUF_VT_UINT32;
 	inner[0].v.arr.n = 2, inner[0].v.arr.data = a12;
 	inner[2].v.arr.n = 1, inner[2].v.arr.data = a3;
@@ -184,13 +184,14 @@ static void test_gguf_writer_round_trip(void **state)
 		for (int i = 0; i < (int)sizeof q; i++)
 			q[i] = (uint8_t)i;
 		const int64_t ne_a[2] = {7, 3}, ne_q[2] = {32, 2}, ne_big[3] = {256, 3, 2};
-		assert_int_equal(gguf_writer_add_tensor(w, "a", GGML_TYPE_F32, 2, ne_a, a, sizeof a), 0);
-		assert_int_equal(gguf_writer_add_tensor_ref(w, "q", GGML_TYPE_Q8_0, 2, ne_q, q, sizeof q),
-				 0);
+		assert_int_equal(
+		    gguf_writer_add_tensor(w, "a", GGML_TYPE_F32, 2, ne_a, a, sizeof a), 0);
+		assert_int_equal(
+		    gguf_writer_add_tensor_ref(w, "q", GGML_TYPE_Q8_0, 2, ne_q, q, sizeof q), 0);
 		struct fill_ctx fc = {0};
-		assert_int_equal(gguf_writer_add_tensor_fn(w, "k", GGML_TYPE_Q4_K, 3, ne_big, fill_ramp,
-							   &fc),
-				 0);
+		assert_int_equal(
+		    gguf_writer_add_tensor_fn(w, "k", GGML_TYPE_Q4_K, 3, ne_big, fill_ramp, &fc),
+		    0);
 		memset(a, 0, sizeof a); /* add_tensor copied it */
 		char err[ERR_MSG_LEN] = "";
 		const char *path = tmp_path("rt.gguf");
@@ -233,11 +234,13 @@ static void test_gguf_writer_rejects_bad_tensors(void **state)
 	assert_int_equal(gguf_writer_add_tensor(w, "y", GGML_TYPE_F32, 0, ne, x, 32), ERR_INVALID);
 	assert_int_equal(gguf_writer_add_tensor(w, "y", GGML_TYPE_F32, 5, ne, x, 32), ERR_INVALID);
 	assert_int_equal(gguf_writer_add_tensor(w, "y", GGML_TYPE_F32, 2, zero, x, 0), ERR_INVALID);
-	assert_int_equal(gguf_writer_add_tensor(w, "y", GGML_TYPE_Q8_0, 1, odd, x, 34), ERR_INVALID);
+	assert_int_equal(gguf_writer_add_tensor(w, "y", GGML_TYPE_Q8_0, 1, odd, x, 34),
+	                 ERR_INVALID);
 	assert_int_equal(gguf_writer_add_tensor(w, "y", 4, 1, ne, x, 32), ERR_INVALID);
 	assert_int_equal(gguf_writer_add_tensor(w, "y", GGML_TYPE_F32, 4, ne, x, 256), 0);
 	/* A failing fill callback fails the write and leaves no file behind. */
-	assert_int_equal(gguf_writer_add_tensor_fn(w, "z", GGML_TYPE_F32, 1, ne, fill_fail, NULL), 0);
+	assert_int_equal(gguf_writer_add_tensor_fn(w, "z", GGML_TYPE_F32, 1, ne, fill_fail, NULL),
+	                 0);
 	char err[ERR_MSG_LEN] = "";
 	const char *path = tmp_path("fail.gguf");
 	assert_int_equal(gguf_writer_write(w, path, err), ERR_INVALID);
@@ -269,8 +272,8 @@ static void test_gguf_writer_copy_is_byte_identical(void **state)
 		const struct gguf_tensor *t = &f->tensors[i];
 		char *name = slice_dup(t->name);
 		assert_int_equal(gguf_writer_add_tensor_ref(w, name, t->type, t->n_dims, t->ne,
-							    t->data, t->nbytes),
-				 0);
+		                                            t->data, t->nbytes),
+		                 0);
 		free(name);
 	}
 	const char *out = tmp_path("copy.gguf");
@@ -301,9 +304,9 @@ static void test_gguf_writer_copy_is_byte_identical(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_gguf_writer_round_trip),
-		cmocka_unit_test(test_gguf_writer_rejects_bad_tensors),
-		cmocka_unit_test(test_gguf_writer_copy_is_byte_identical),
+	    cmocka_unit_test(test_gguf_writer_round_trip),
+	    cmocka_unit_test(test_gguf_writer_rejects_bad_tensors),
+	    cmocka_unit_test(test_gguf_writer_copy_is_byte_identical),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

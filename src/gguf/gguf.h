@@ -11,7 +11,9 @@
  * (key names, string values, array data, tensor names, tensor data) points
  * into the mapping or into the file's own tables and lives until
  * gguf_close(). Strings in the file are not NUL-terminated: they are slices.
- * Tensor data is never copied (DESIGN.md: cold start = mmap + first touch). */
+ * Tensor data is never copied (DESIGN.md: cold start = mmap + first touch).
+ * An open gguf_file is immutable: any number of threads may read it.
+ * Little-endian hosts only. */
 #ifndef GPURUN_GGUF_H
 #define GPURUN_GGUF_H
 

@@ -402,38 +402,46 @@ static int write_all(struct gguf_writer *w, FILE *fp, size_t align, char *err)
 	return rc;
 }
 
+/* Writes everything to fd and makes it durable; closes fd. */
+static int write_fd(struct gguf_writer *w, int fd, size_t align, const char *tmp, char *err)
+{
+	FILE *fp = fdopen(fd, "wb");
+	if (!fp) {
+		int rc = err_set(err, -errno, "gguf: %s: %s", tmp, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	int rc = write_all(w, fp, align, err);
+	if (!rc && (fflush(fp) != 0 || fsync(fileno(fp)) != 0))
+		rc = err_set(err, -errno, "gguf: %s: %s", tmp, strerror(errno));
+	if (fclose(fp) != 0 && !rc)
+		rc = err_set(err, -errno, "gguf: %s: %s", tmp, strerror(errno));
+	return rc;
+}
+
 int gguf_writer_write(struct gguf_writer *w, const char *path, char err[ERR_MSG_LEN])
 {
 	size_t align = writer_alignment(w);
 	if (!align)
 		return err_set(err, ERR_INVALID,
-		               "gguf: general.alignment must be a uint32 power of two");
-	size_t n = strlen(path);
-	char *tmp = xmalloc(n + 16);
-	snprintf(tmp, n + 16, "%s.tmp-XXXXXX", path);
-	int fd = mkstemp(tmp);
+			       "gguf: general.alignment must be a uint32 power of two");
+	size_t n = strlen(path) + 16;
+	char *tmp = xmalloc(n);
+	snprintf(tmp, n, "%s.tmp-XXXXXX", path);
+	int rc, fd = mkstemp(tmp);
 	if (fd < 0) {
-		int rc = -errno;
-		free(tmp);
-		return err_set(err, rc, "gguf: %s: %s", path, err_str(rc));
+		rc = err_set(err, -errno, "gguf: %s: %s", path, strerror(errno));
+		goto out_free;
 	}
-	fchmod(fd, 0644);
-	FILE *fp = fdopen(fd, "wb");
-	if (!fp) {
-		close(fd);
-		fp = NULL;
-	}
-	int rc = fp ? write_all(w, fp, align, err) : err_set(err, -errno, "gguf: fdopen failed");
-	if (fp && !rc && (fflush(fp) != 0 || fsync(fileno(fp)) != 0))
-		rc = err_set(err, -errno, "gguf: %s: %s", tmp, strerror(errno));
-	if (fp && fclose(fp) != 0 && !rc)
-		rc = err_set(err, -errno, "gguf: %s: %s", tmp, strerror(errno));
+	(void)fchmod(fd, 0644); /* mkstemp makes 0600; models are shared read-only */
+	rc = write_fd(w, fd, align, tmp, err);
 	if (!rc && rename(tmp, path) != 0)
 		rc = err_set(err, -errno, "gguf: rename to %s: %s", path, strerror(errno));
 	if (rc)
 		unlink(tmp);
 	else
 		file_sync_dir_of(path);
+out_free:
 	free(tmp);
 	return rc;
 }

@@ -249,6 +249,8 @@ static void test_gguf_writer_rejects_bad_tensors(void **state)
 	assert_false(file_exists(path));
 	gguf_writer_free(w);
 	w = gguf_writer_new();
+	assert_int_equal(gguf_writer_write(w, "/nonexistent-dir/x.gguf", err), -ENOENT);
+	assert_non_null(strstr(err, "/nonexistent-dir/x.gguf"));
 	gguf_writer_set_u32(w, "general.alignment", 48);
 	assert_int_equal(gguf_writer_write(w, path, err), ERR_INVALID);
 	assert_non_null(strstr(err, "general.alignment"));

@@ -86,10 +86,13 @@ static void init_once(void)
 		memcpy(tables[QUANT_ISA_AVX2], ref_table, sizeof ref_table);
 		set_isa_name(tables[QUANT_ISA_AVX2], QUANT_ISA_AVX2);
 		quant__fill_legacy_avx2(tables[QUANT_ISA_AVX2]);
+		quant__fill_kquants_avx2(tables[QUANT_ISA_AVX2]);
 	}
 	if (isa_supported >= QUANT_ISA_AVX512) {
 		memcpy(tables[QUANT_ISA_AVX512], tables[QUANT_ISA_AVX2], sizeof ref_table);
 		set_isa_name(tables[QUANT_ISA_AVX512], QUANT_ISA_AVX512);
+		quant__fill_legacy_avx512(tables[QUANT_ISA_AVX512]);
+		quant__fill_kquants_avx512(tables[QUANT_ISA_AVX512]);
 	}
 	isa_active = isa_supported;
 	const char *cap = getenv("GPURUN_ISA");

@@ -158,8 +158,36 @@ static inline void quant_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8
 	}
 }
 
-/* The 16 signed 6-bit scales (-32..31) of a q3_K block. */
-void quant_q3_K_scales(const uint8_t packed[12], int8_t out[16]);
+/* The 16 signed 6-bit scales (-32..31) of a q3_K block: low nibbles in
+ * bytes 0..7 (groups 0..7 low, 8..15 high), high bit pairs in bytes 8..11
+ * (group j: byte 8 + j%4, pair j/4). Four 32-bit steps. */
+static inline void quant_q3_K_scales(const uint8_t packed[12], int8_t out[16])
+{
+	uint32_t a[4], tmp;
+	memcpy(a, packed, 12);
+	tmp = a[2];
+	a[2] = ((a[0] >> 4) & 0x0f0f0f0fu) | (((tmp >> 4) & 0x03030303u) << 4);
+	a[3] = ((a[1] >> 4) & 0x0f0f0f0fu) | (((tmp >> 6) & 0x03030303u) << 4);
+	a[0] = (a[0] & 0x0f0f0f0fu) | (((tmp >> 0) & 0x03030303u) << 4);
+	a[1] = (a[1] & 0x0f0f0f0fu) | (((tmp >> 2) & 0x03030303u) << 4);
+	memcpy(out, a, 16);
+	for (int j = 0; j < 16; j++)
+		out[j] = (int8_t)(out[j] - 32);
+}
+
+/* The 8 scales (out[0..7]) and 8 mins (out[8..15]) of a q4_K/q5_K block,
+ * as quant_scale_min_k4 reads them, in four 32-bit steps. */
+static inline void quant_k4_scales(const uint8_t packed[12], uint8_t out[16])
+{
+	uint32_t u[4];
+	memcpy(u, packed, 12);
+	u[3] = ((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4);
+	uint32_t mins_lo = u[1] & 0x3f3f3f3fu;
+	u[1] = (u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4);
+	u[2] = mins_lo;
+	u[0] &= 0x3f3f3f3fu;
+	memcpy(out, u, 16);
+}
 
 /* Scalar references (quant_legacy_ref.c, quant_kquants_ref.c,
  * quant_kquantize_ref.c): the spec every variant is tested against. */

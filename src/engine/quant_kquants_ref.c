@@ -7,15 +7,6 @@
  * variants that compute the same integers give identical results. */
 #include "engine/quant_internal.h"
 
-void quant_q3_K_scales(const uint8_t packed[12], int8_t out[16])
-{
-	for (int j = 0; j < 16; j++) {
-		int lo = j < 8 ? packed[j] & 0xF : packed[j - 8] >> 4;
-		int hi = (packed[8 + j % 4] >> (2 * (j / 4))) & 3;
-		out[j] = (int8_t)((lo | (hi << 4)) - 32);
-	}
-}
-
 /* ---- element values: each block unpacked to its integer codes */
 
 /* q2_K: element e of the block is in byte 32*(e/128) + e%32 of qs, bit

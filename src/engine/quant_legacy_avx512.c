@@ -1,0 +1,221 @@
+/* quant_legacy_avx512.c — AVX-512 (F/BW/VL/DQ + VNNI) kernels for the float
+ * types and the 32-element block types. Two blocks per 512-bit step: the
+ * weight codes as unsigned bytes, vpdpbusd against the int8 activations,
+ * and the code offset (8, 16, or 128 for Q8_0's sign flip) taken back out
+ * with a second vpdpbusd of the offset. An odd last block takes a 256-bit
+ * tail. Tested against quant_legacy_ref.c; only float order differs. */
+#include "engine/quant_internal.h"
+
+#include <immintrin.h>
+
+static inline float h2f(uint16_t h)
+{
+	return _cvtsh_ss(h);
+}
+
+static inline __m512i load512(const void *p)
+{
+	return _mm512_loadu_si512(p);
+}
+
+/* 64 activations of two consecutive 32-element blocks' qs. */
+static inline __m512i pair256(const int8_t *a, const int8_t *b)
+{
+	__m256i lo = _mm256_loadu_si256((const __m256i *)a);
+	__m256i hi = _mm256_loadu_si256((const __m256i *)b);
+	return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
+/* The 64 nibble codes of two q4 blocks, each block in element order. */
+static inline __m512i nibbles2(const uint8_t *qa, const uint8_t *qb)
+{
+	__m256i a = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qa));
+	__m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qb));
+	__m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
+	v = _mm512_srlv_epi64(v, _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4));
+	return _mm512_and_si512(v, _mm512_set1_epi8(0x0F));
+}
+
+/* 0x10 in byte i where bit i of the 64-bit (qh_b << 32 | qh_a) is set. */
+static inline __m512i high_bits2(const uint8_t *qha, const uint8_t *qhb)
+{
+	uint32_t a, b;
+	memcpy(&a, qha, 4);
+	memcpy(&b, qhb, 4);
+	return _mm512_maskz_mov_epi8(((uint64_t)b << 32) | a, _mm512_set1_epi8(0x10));
+}
+
+/* Sixteen int32 sums of (code - off) * y, four bytes each. */
+static inline __m512i dot_off(__m512i codes, __m512i y, __m512i off)
+{
+	__m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), codes, y);
+	return _mm512_sub_epi32(p, _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, y));
+}
+
+static inline __m512 scales2(float a, float b)
+{
+	return _mm512_insertf32x8(_mm512_set1_ps(a), _mm256_set1_ps(b), 1);
+}
+
+/* ---- float types: four 16-wide FMA chains, then 8-wide, then scalar */
+
+#define FLOAT_DOT(name, T, load16, tofloat)                                                        \
+	static void name(int64_t n, float *s, const void *vx, const void *vy)                      \
+	{                                                                                          \
+		const T *x = vx, *y = vy;                                                          \
+		__m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),    \
+				 _mm512_setzero_ps()};                                             \
+		int64_t i = 0;                                                                     \
+		for (; i + 64 <= n; i += 64)                                                       \
+			for (int k = 0; k < 4; k++)                                                \
+				acc[k] = _mm512_fmadd_ps(load16(x + i + 16 * k),                   \
+							 load16(y + i + 16 * k), acc[k]);          \
+		for (; i + 16 <= n; i += 16)                                                       \
+			acc[0] = _mm512_fmadd_ps(load16(x + i), load16(y + i), acc[0]);            \
+		float sum = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]),      \
+							       _mm512_add_ps(acc[2], acc[3])));    \
+		for (; i < n; i++)                                                                 \
+			sum += tofloat(x[i]) * tofloat(y[i]);                                      \
+		*s = sum;                                                                          \
+	}
+
+static inline __m512 load_f32(const float *p)
+{
+	return _mm512_loadu_ps(p);
+}
+
+static inline float id_f32(float f)
+{
+	return f;
+}
+
+static inline __m512 load_f16(const uint16_t *p)
+{
+	return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+}
+
+static inline __m512 load_bf16(const uint16_t *p)
+{
+	__m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p));
+	return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+}
+
+FLOAT_DOT(f32_vec_dot, float, load_f32, id_f32)
+FLOAT_DOT(f16_vec_dot, uint16_t, load_f16, h2f)
+FLOAT_DOT(bf16_vec_dot, uint16_t, load_bf16, bf16_to_f32)
+
+/* ---- block types: pairs of blocks, then one 256-bit block */
+
+/* One block with a 256-bit VNNI step: (codes - off) . y as 8 int32. */
+static inline __m256 dot1(__m256i codes, const int8_t *yq, __m256i off)
+{
+	__m256i y = _mm256_loadu_si256((const __m256i *)yq);
+	__m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), codes, y);
+	p = _mm256_sub_epi32(p, _mm256_dpbusd_epi32(_mm256_setzero_si256(), off, y));
+	return _mm256_cvtepi32_ps(p);
+}
+
+static inline __m256i nibbles1(const uint8_t *qs)
+{
+	__m128i t = _mm_loadu_si128((const __m128i *)qs);
+	__m256i v = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
+	return _mm256_and_si256(v, _mm256_set1_epi8(0x0F));
+}
+
+static inline __m256i high_bits1(const uint8_t *qh)
+{
+	uint32_t a;
+	memcpy(&a, qh, 4);
+	return _mm256_maskz_mov_epi8(a, _mm256_set1_epi8(0x10));
+}
+
+static inline float hsum256(__m256 v)
+{
+	__m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+	h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+	h = _mm_add_ss(h, _mm_movehdup_ps(h));
+	return _mm_cvtss_f32(h);
+}
+
+/* One function per type: the pair loop, then the odd block. CODES2/CODES1
+ * build the unsigned codes of blocks (i, i+1) / i; OFF is the code offset;
+ * MIN adds the per-block m * s term of the _1 types (0 otherwise). */
+#define BLOCK_DOT(name, TX, TY, QK, OFF, CODES2, CODES1, MIN)                                     \
+	static void name(int64_t n, float *s, const void *vx, const void *vy)                      \
+	{                                                                                          \
+		const TX *x = vx;                                                                  \
+		const TY *y = vy;                                                                  \
+		const __m512i off = _mm512_set1_epi8((char)(OFF));                                 \
+		__m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};                        \
+		float summs = 0;                                                                   \
+		int64_t nb = n / (QK), i = 0;                                                      \
+		for (; i + 1 < nb; i += 2) {                                                       \
+			__m512i p = dot_off(CODES2, pair256(y[i].qs, y[i + 1].qs), off);           \
+			__m512 d = scales2(h2f(x[i].d) * h2f(y[i].d),                              \
+					   h2f(x[i + 1].d) * h2f(y[i + 1].d));                     \
+			acc[(i >> 1) & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), d,              \
+							    acc[(i >> 1) & 1]);                    \
+			summs += MIN(i) + MIN(i + 1);                                              \
+		}                                                                                  \
+		float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]));                   \
+		if (i < nb) {                                                                      \
+			__m256 p = dot1(CODES1, y[i].qs, _mm256_set1_epi8((char)(OFF)));           \
+			sum += hsum256(p) * (h2f(x[i].d) * h2f(y[i].d));                           \
+			summs += MIN(i);                                                           \
+		}                                                                                  \
+		*s = sum + summs;                                                                  \
+	}
+
+#define NO_MIN(i) 0.0f
+#define WITH_MIN(i) (h2f(x[i].m) * h2f(y[i].s))
+
+#define Q4_CODES2 nibbles2(x[i].qs, x[i + 1].qs)
+#define Q4_CODES1 nibbles1(x[i].qs)
+#define Q5_CODES2 _mm512_or_si512(nibbles2(x[i].qs, x[i + 1].qs), high_bits2(x[i].qh, x[i + 1].qh))
+#define Q5_CODES1 _mm256_or_si256(nibbles1(x[i].qs), high_bits1(x[i].qh))
+#define Q8_CODES2 _mm512_xor_si512(pair256(x[i].qs, x[i + 1].qs), _mm512_set1_epi8((char)0x80))
+#define Q8_CODES1                                                                                  \
+	_mm256_xor_si256(_mm256_loadu_si256((const __m256i *)x[i].qs), _mm256_set1_epi8((char)0x80))
+
+BLOCK_DOT(q4_0_vec_dot, struct block_q4_0, struct block_q8_0, QK4_0, 8, Q4_CODES2, Q4_CODES1,
+	  NO_MIN)
+BLOCK_DOT(q4_1_vec_dot, struct block_q4_1, struct block_q8_1, QK4_1, 0, Q4_CODES2, Q4_CODES1,
+	  WITH_MIN)
+BLOCK_DOT(q5_0_vec_dot, struct block_q5_0, struct block_q8_0, QK5_0, 16, Q5_CODES2, Q5_CODES1,
+	  NO_MIN)
+BLOCK_DOT(q5_1_vec_dot, struct block_q5_1, struct block_q8_1, QK5_1, 0, Q5_CODES2, Q5_CODES1,
+	  WITH_MIN)
+BLOCK_DOT(q8_0_vec_dot, struct block_q8_0, struct block_q8_0, QK8_0, 0x80, Q8_CODES2, Q8_CODES1,
+	  NO_MIN)
+
+/* ---- activations to Q8_0 (same rounding as quant_q8_0_from_float_ref) */
+
+static void q8_0_from_float(const float *x, void *vy, int64_t n)
+{
+	struct block_q8_0 *y = vy;
+	for (int64_t i = 0; i < n / QK8_0; i++, x += QK8_0) {
+		__m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16);
+		float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
+		float id = amax != 0.0f ? 127.f / amax : 0.0f;
+		y[i].d = f32_to_fp16(amax / 127.f);
+		__m512 m = _mm512_set1_ps(id);
+		/* cvtps rounds half to even in the default MXCSR mode */
+		__m512i qa = _mm512_cvtps_epi32(_mm512_mul_ps(a, m));
+		__m512i qb = _mm512_cvtps_epi32(_mm512_mul_ps(b, m));
+		_mm_storeu_si128((__m128i *)y[i].qs, _mm512_cvtsepi32_epi8(qa));
+		_mm_storeu_si128((__m128i *)(y[i].qs + 16), _mm512_cvtsepi32_epi8(qb));
+	}
+}
+
+void quant__fill_legacy_avx512(struct quant_traits *t)
+{
+	t[GGML_TYPE_F32].vec_dot = f32_vec_dot;
+	t[GGML_TYPE_F16].vec_dot = f16_vec_dot;
+	t[GGML_TYPE_BF16].vec_dot = bf16_vec_dot;
+	t[GGML_TYPE_Q4_0].vec_dot = q4_0_vec_dot;
+	t[GGML_TYPE_Q4_1].vec_dot = q4_1_vec_dot;
+	t[GGML_TYPE_Q5_0].vec_dot = q5_0_vec_dot;
+	t[GGML_TYPE_Q5_1].vec_dot = q5_1_vec_dot;
+	t[GGML_TYPE_Q8_0].vec_dot = q8_0_vec_dot;
+	t[GGML_TYPE_Q8_0].from_float = q8_0_from_float;
+}

@@ -1,0 +1,268 @@
+/* engine_internal.h — the engine's private structures: hyperparameters,
+ * weight views, the model, the runner (thread pool + scratch) and the
+ * sequence, and the helpers shared by model.c, arch_*.c, forward.c, seq.c
+ * and generate.c. Nothing here is part of the public API (engine.h). */
+#ifndef GPURUN_ENGINE_ENGINE_INTERNAL_H
+#define GPURUN_ENGINE_ENGINE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+#include "engine/engine.h"
+#include "engine/quant.h"
+#include "engine/sampler.h"
+#include "engine/threadpool.h"
+#include "engine/tokenizer.h"
+#include "gguf/gguf.h"
+
+#define ENGINE_MAX_ROPE_CFG 2 /* global and local (sliding-window) layers */
+
+enum rope_mode { ROPE_NORMAL, ROPE_NEOX };
+enum ffn_act { ACT_SILU, ACT_GELU };
+
+/* A weight matrix view into the mapping: n_out rows of n_in elements. */
+struct tensor {
+	const uint8_t *data; /* NULL when absent */
+	int type;	     /* enum ggml_type */
+	int64_t n_in, n_out;
+	size_t row_bytes;
+	const struct quant_traits *qt;
+};
+
+struct rope_cfg {
+	float base;	  /* rope.freq_base */
+	float freq_scale; /* 1 / linear scaling factor */
+};
+
+/* Everything the block needs to know, filled by the architecture's loader. */
+struct hparams {
+	int64_t n_vocab, n_ctx_train;
+	int n_embd, n_layer, n_head, n_head_kv;
+	int head_dim_k, head_dim_v; /* attention.key_length / value_length */
+	int n_ff, n_rot;	    /* rope.dimension_count (<= head_dim_k) */
+	float eps;
+	enum rope_mode rope_mode;
+	struct rope_cfg rope[ENGINE_MAX_ROPE_CFG]; /* [0] global, [1] local */
+	int n_rope_cfg;				   /* configs the layers use */
+	const float *rope_freqs;		   /* (n_rot / 2) divisors or NULL */
+	enum ffn_act act;
+	float embd_scale;    /* input embedding multiplier (gemma: sqrt(n_embd)) */
+	float kq_scale;	     /* 1/sqrt(d) */
+	bool q_prescale;     /* scale Q after RoPE instead of the scores (gemma, phi3) */
+	float attn_softcap;  /* 0: off */
+	float final_softcap; /* 0: off */
+	int n_swa;	     /* sliding window; 0: none */
+	int swa_pattern;     /* see engine_model_info.swa_pattern */
+};
+
+struct layer {
+	const float *attn_norm; /* (n_embd) */
+	struct tensor wq, wk, wv, wo;
+	const float *bq, *bk, *bv;	     /* biases or NULL */
+	const float *q_norm, *k_norm;	     /* (head_dim_k) per-head RMS weights or NULL */
+	const float *post_attn_norm;	     /* (n_embd) or NULL */
+	const float *ffn_norm;		     /* (n_embd) */
+	struct tensor ffn_gate, ffn_up, ffn_down;
+	const float *post_ffn_norm;	     /* (n_embd) or NULL */
+	int window;			     /* 0: full causal, else p - k < window */
+	int rope_cfg;			     /* index into hparams.rope */
+};
+
+/* Scratch of one thread; grown (never shrunk) under the runner lock. */
+struct thread_scratch {
+	float *h;	   /* (cap_rows, max_in) normed activations */
+	uint8_t *q;	   /* (cap_rows, q_row_cap) activations in vec_dot_type */
+	size_t q_row_cap;  /* bytes per row of q */
+	const void *q_src; /* what q currently holds (src pointer + type) */
+	int q_type;
+	float *scores;	/* (cap_ctx) attention scores */
+	uint8_t *conv;	/* (cap_ctx + head_dim) * 4 bytes: q and p in the KV type */
+};
+
+/* Runs forward passes: one thread pool and the buffers it writes. */
+struct runner {
+	pthread_mutex_t mu;
+	struct threadpool *tp;
+	int n_threads;
+	int64_t cap_rows; /* rows the shared buffers hold */
+	int64_t cap_ctx;  /* positions the score buffers hold */
+	float *x;	  /* (cap_rows, n_embd) residual stream */
+	float *qkv;	  /* (cap_rows, qkv_dim) projections: q | k | v */
+	float *attn;	  /* (cap_rows, n_head * head_dim_v) */
+	float *o;	  /* (cap_rows, n_embd) block outputs */
+	float *gate;	  /* (cap_rows, n_ff) */
+	float *up;	  /* (cap_rows, n_ff) */
+	float *rope;	  /* (n_rope_cfg, cap_rows, n_rot) cos/sin pairs */
+	int64_t *out_rows; /* (cap_rows) rows whose logits are wanted */
+	struct fwd_row *rows; /* (cap_rows) the batch being run */
+	struct thread_scratch *ts;
+};
+
+struct engine_model {
+	struct gguf_file *gguf;
+	const struct arch_desc *arch;
+	struct hparams hp;
+	struct engine_model_info info;
+	char *name, *arch_name;
+	struct tensor tok_embd, output;
+	const float *output_norm; /* (n_embd) */
+	const float *output_bias; /* (n_vocab) or NULL */
+	struct layer *layers;	  /* (n_layer) */
+	struct tokenizer *tok;
+	int n_batch;
+	int64_t n_ctx_default;
+	int kv_type; /* GGML_TYPE_F16 or GGML_TYPE_F32 */
+	struct runner run;
+};
+
+/* An architecture: reads its keys and binds its tensors into the model. */
+struct loader {
+	struct engine_model *m;
+	const struct gguf_file *f;
+	char *err;
+};
+struct arch_desc {
+	const char *name;
+	/* After arch__read_common(): the architecture's own keys and defaults,
+	 * per-layer settings (window, rope config) and block flags. */
+	int (*hparams)(struct loader *ld);
+	/* Binds layer il's tensors (token_embd and the output are generic). */
+	int (*layer)(struct loader *ld, int il);
+};
+
+enum gen_phase { GEN_IDLE, GEN_RUNNING, GEN_DONE };
+
+/* Generation state of a sequence (engine_gen_*). */
+struct gen_state {
+	enum gen_phase phase;
+	struct engine_gen_params params;
+	engine_token_cb cb;
+	void *user;
+	int64_t n_generated;
+	int32_t pending_tok; /* sampled, not yet evaluated */
+	struct buf text;     /* detokenized text not yet handed to cb */
+	struct tokenizer_detok detok;
+	int err;
+	struct engine_gen_result res;
+};
+
+struct engine_seq {
+	struct engine_model *m;
+	int64_t n_ctx, n_past;
+	/* Per layer: K as (n_ctx, kv_dim_k), then V transposed as (kv_dim_v,
+	 * n_ctx), in kv_type (F16 as llama.cpp's default, or F32). */
+	uint8_t *kv;
+	int kv_type;
+	size_t kv_es; /* bytes per element */
+	const struct quant_traits *kv_qt;
+	int32_t *tokens; /* (n_ctx) evaluated tokens */
+	float *logits;	 /* (n_vocab) of the last evaluated token */
+	bool has_logits;
+	int32_t *hist; /* (n_ctx + 1) tokens for the penalties */
+	struct sampler *smp;
+	atomic_bool cancel;
+	struct gen_state gen;
+};
+
+/* K and V of layer il at position 0 inside a sequence's cache. */
+static inline int64_t hp_kv_dim_k(const struct hparams *hp)
+{
+	return (int64_t)hp->n_head_kv * hp->head_dim_k;
+}
+static inline int64_t hp_kv_dim_v(const struct hparams *hp)
+{
+	return (int64_t)hp->n_head_kv * hp->head_dim_v;
+}
+static inline uint8_t *seq_k(const struct engine_seq *s, int il)
+{
+	const struct hparams *hp = &s->m->hp;
+	return s->kv + (size_t)il * s->n_ctx * (hp_kv_dim_k(hp) + hp_kv_dim_v(hp)) * s->kv_es;
+}
+static inline uint8_t *seq_vt(const struct engine_seq *s, int il)
+{
+	return seq_k(s, il) + (size_t)s->n_ctx * hp_kv_dim_k(&s->m->hp) * s->kv_es;
+}
+
+/* ---- loader helpers (arch.c) ---- */
+int arch__read_common(struct loader *ld);
+/* Checks eps (required unless the architecture set a default) and shapes. */
+int arch__finish_hparams(struct loader *ld);
+int arch__get_u32(struct loader *ld, const char *suffix, uint32_t *out, bool required);
+int arch__get_f32(struct loader *ld, const char *suffix, float *out, bool required);
+int arch__get_str(struct loader *ld, const char *suffix, struct slice *out);
+int arch__matrix(struct loader *ld, struct tensor *t, const char *name, int64_t n_in,
+		 int64_t n_out, bool required);
+int arch__vector(struct loader *ld, const float **v, const char *name, int64_t n, bool required);
+/* Rows [row0, row0 + n) of t as a tensor of its own (fused QKV, gate|up). */
+struct tensor arch__rows(const struct tensor *t, int64_t row0, int64_t n);
+int arch__rope_scaling(struct loader *ld);
+/* Standard tensors: attention (separate q/k/v, optional biases), SwiGLU-style
+ * gate/up/down, norms, and the output (tied to token_embd when absent). */
+int arch__bind_attn(struct loader *ld, int il, bool biases);
+int arch__bind_ffn(struct loader *ld, int il);
+int arch__bind_post_norms(struct loader *ld, int il);
+int arch__bind_output(struct loader *ld);
+/* <arch>.attention.sliding_window into hp->n_swa, default_window when absent
+ * (a negative default makes the key required). */
+int arch__gemma_swa(struct loader *ld, int default_window);
+const struct arch_desc *arch__find(struct slice name);
+
+/* ---- ops (ops.c) ---- */
+void ops_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps);
+void ops_rope_cache(float *cs, int n_rot, int64_t pos, const struct rope_cfg *rc,
+		    const float *freqs);
+void ops_rope(float *x, const float *cs, int n_rot, enum rope_mode mode);
+void ops_silu_mul(float *g, const float *u, int64_t n);
+void ops_gelu_mul(float *g, const float *u, int64_t n);
+void ops_softcap(float *x, int64_t n, float cap);
+float ops_gelu(float x);
+
+/* ---- attention over a sequence's KV cache (attention.c) ---- */
+/* Stores K and V of kv head g at position pos of layer il. */
+void attn__store(struct engine_seq *s, int il, int64_t pos, int g, const float *k, const float *v);
+/* out (head_dim_v) = softmax(scale * softcap(q . K[k0..k1])) . V[k0..k1] for
+ * kv head g, with q and the probabilities rounded to the KV type first, as
+ * llama.cpp's matmuls against an F16 cache do. */
+void attn__head(float *out, const float *q, const struct engine_seq *s, int il, int g, int64_t k0,
+		int64_t k1, float scale, float softcap, struct thread_scratch *ts);
+
+/* ---- matmul (matmul.c) ---- */
+struct mm_job {
+	const struct tensor *w;
+	float *y;     /* y[r * ldy + j] */
+	int64_t ldy;
+};
+/* Rows [j0, j1) of the jobs' weights laid end to end, for n_rows activation
+ * rows x (stride ldx floats). Converts x to each weight's vec_dot_type in the
+ * thread's scratch (once per source and type). */
+int mm_run(const struct mm_job *jobs, int n_jobs, const float *x, int64_t ldx, int64_t n_rows,
+	   int64_t j0, int64_t j1, struct thread_scratch *ts);
+/* Bytes one activation row of n elements needs in any vec_dot_type. */
+size_t mm_row_cap(int64_t n);
+
+/* ---- runner and forward (forward.c, runner.c) ---- */
+struct fwd_row {
+	struct engine_seq *seq;
+	int32_t token;
+	int64_t pos;
+	float *logits; /* (n_vocab) destination, or NULL */
+};
+int runner__init(struct engine_model *m, int n_threads, char *err);
+void runner__release(struct runner *r);
+/* Grows the buffers for n rows and n_ctx positions; caller holds r->mu. */
+int runner__reserve(struct engine_model *m, int64_t n_rows, int64_t n_ctx);
+/* One forward pass over n rows (n <= n_batch); embd_sum (n_embd) receives
+ * the sum of the normalised final hidden states when not NULL. Caller holds
+ * the runner lock. */
+int forward__run(struct engine_model *m, const struct fwd_row *rows, int64_t n, float *embd_sum,
+		 const atomic_bool *cancel);
+
+/* ---- architectures ---- */
+extern const struct arch_desc arch_llama, arch_qwen2, arch_gemma, arch_gemma2, arch_gemma3,
+	arch_phi3;
+
+#endif

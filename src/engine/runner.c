@@ -1,0 +1,131 @@
+/* runner.c — the part of a model that runs forward passes: its thread pool,
+ * the lock that serialises passes, and the scratch buffers, which grow to
+ * the largest batch and context seen and are then reused (nothing is
+ * allocated per token). Not here: the pass itself (forward.c). */
+#include "engine/engine_internal.h"
+
+#include "base/mem.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int runner__init(struct engine_model *m, int n_threads, char *err)
+{
+	struct runner *r = &m->run;
+	memset(r, 0, sizeof *r);
+	pthread_mutex_init(&r->mu, NULL);
+	r->n_threads = n_threads;
+	r->tp = threadpool_new(n_threads);
+	if (!r->tp)
+		return err_set(err, ERR_NOMEM, "cannot start %d threads", n_threads);
+	r->ts = xcalloc((size_t)n_threads, sizeof *r->ts);
+	return 0;
+}
+
+static void free_buffers(struct runner *r)
+{
+	free(r->x);
+	free(r->qkv);
+	free(r->attn);
+	free(r->o);
+	free(r->gate);
+	free(r->up);
+	free(r->rope);
+	free(r->out_rows);
+	free(r->rows);
+	r->rows = NULL;
+	r->x = r->qkv = r->attn = r->o = r->gate = r->up = r->rope = NULL;
+	r->out_rows = NULL;
+	for (int i = 0; r->ts && i < r->n_threads; i++) {
+		free(r->ts[i].h);
+		free(r->ts[i].q);
+		r->ts[i].h = NULL;
+		r->ts[i].q = NULL;
+	}
+	r->cap_rows = 0;
+}
+
+void runner__release(struct runner *r)
+{
+	if (r->tp)
+		threadpool_free(r->tp);
+	free_buffers(r);
+	for (int i = 0; r->ts && i < r->n_threads; i++) {
+		free(r->ts[i].scores);
+		free(r->ts[i].conv);
+	}
+	free(r->ts);
+	pthread_mutex_destroy(&r->mu);
+	memset(r, 0, sizeof *r);
+}
+
+static float *falloc(int64_t rows, int64_t cols)
+{
+	return try_malloc_array((size_t)rows, (size_t)cols * sizeof(float));
+}
+
+static int grow_rows(struct engine_model *m, int64_t n)
+{
+	struct runner *r = &m->run;
+	const struct hparams *hp = &m->hp;
+	int64_t nq = (int64_t)hp->n_head * hp->head_dim_k;
+	int64_t qkv = nq + hp_kv_dim_k(hp) + hp_kv_dim_v(hp);
+	int64_t nattn = (int64_t)hp->n_head * hp->head_dim_v;
+	int64_t max_in = hp->n_embd > hp->n_ff ? hp->n_embd : hp->n_ff;
+	if (nattn > max_in)
+		max_in = nattn;
+	free_buffers(r);
+	r->x = falloc(n, hp->n_embd);
+	r->qkv = falloc(n, qkv);
+	r->attn = falloc(n, nattn);
+	r->o = falloc(n, hp->n_embd);
+	r->gate = falloc(n, hp->n_ff);
+	r->up = falloc(n, hp->n_ff);
+	r->rope = falloc(n * (hp->n_rope_cfg > 0 ? hp->n_rope_cfg : 1), hp->n_rot);
+	r->out_rows = try_malloc_array((size_t)n, sizeof *r->out_rows);
+	r->rows = try_malloc_array((size_t)n, sizeof *r->rows);
+	bool ok = r->x && r->qkv && r->attn && r->o && r->gate && r->up && r->rope && r->out_rows &&
+		  r->rows;
+	for (int i = 0; ok && i < r->n_threads; i++) {
+		struct thread_scratch *ts = &r->ts[i];
+		ts->q_row_cap = mm_row_cap(max_in);
+		ts->h = falloc(n, hp->n_embd);
+		ts->q = try_malloc_array((size_t)n, ts->q_row_cap);
+		ts->q_src = NULL;
+		ok = ts->h && ts->q;
+	}
+	if (!ok) {
+		free_buffers(r);
+		return ERR_NOMEM;
+	}
+	r->cap_rows = n;
+	return 0;
+}
+
+int runner__reserve(struct engine_model *m, int64_t n_rows, int64_t n_ctx)
+{
+	struct runner *r = &m->run;
+	if (n_rows > r->cap_rows) {
+		int rc = grow_rows(m, n_rows);
+		if (rc)
+			return rc;
+	}
+	if (n_ctx > r->cap_ctx) {
+		size_t conv = ((size_t)n_ctx + (size_t)m->hp.head_dim_k) * 4 + 64;
+		for (int i = 0; i < r->n_threads; i++) {
+			float *s = try_malloc_array((size_t)n_ctx, sizeof(float));
+			uint8_t *c = try_malloc_array(conv, 1);
+			if (!s || !c) {
+				free(s);
+				free(c);
+				return ERR_NOMEM;
+			}
+			free(r->ts[i].scores);
+			free(r->ts[i].conv);
+			r->ts[i].scores = s;
+			r->ts[i].conv = c;
+		}
+		r->cap_ctx = n_ctx;
+	}
+	return 0;
+}

@@ -47,11 +47,22 @@ static int on_url(http_parser *hp, const char *at, size_t n)
 	return 0;
 }
 
+/* RFC 9110 5.6.2 token characters (header names). */
+static bool is_tchar(unsigned char c)
+{
+	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+		return true;
+	return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
 static int on_field(http_parser *hp, const char *at, size_t n)
 {
 	struct http__parser *p = hp->data;
 	if (p->head_done)
 		return 0; /* trailers are read and dropped */
+	for (size_t i = 0; i < n; i++)
+		if (!is_tchar((unsigned char)at[i]))
+			return fail(p, 400, "invalid character in a header name");
 	if (p->last != 1) {
 		if (p->nhdrs >= p->max_hdrs)
 			return fail(p, 431, "too many header fields");
@@ -71,6 +82,11 @@ static int on_value(http_parser *hp, const char *at, size_t n)
 	struct http__parser *p = hp->data;
 	if (p->head_done)
 		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)at[i];
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+			return fail(p, 400, "invalid character in a header value");
+	}
 	struct http__hdr *h = &p->hdrs[p->nhdrs - 1];
 	if (p->last != 2) {
 		h->vo = (uint32_t)p->head.len;

@@ -215,6 +215,8 @@ void http__req_take_q(struct http_req *r)
 	buf_release(&out);
 	pthread_mutex_lock(&s->mu);
 	r->unsent = http__raw_unsent(raw);
+	if (r->unsent + r->q.len <= raw->high_water / 2)
+		pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&s->mu);
 	if (end && !r->finished)
 		http__req_finish(r);

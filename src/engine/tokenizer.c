@@ -13,31 +13,60 @@
 
 #define KEY(s) "tokenizer.ggml." s
 
+/* A multiply-xorshift hash, 8 bytes at a time: token texts are short. */
 uint64_t tok__hash(const void *p, size_t n)
 {
 	const uint8_t *s = p;
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ s[i]) * 0x100000001b3ull;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+	while (n >= 8) {
+		uint64_t w;
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+		h ^= h >> 31;
+		s += 8;
+		n -= 8;
+	}
+	if (n > 0) {
+		uint64_t w = 0;
+		memcpy(&w, s, n);
+		h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+	}
+	h ^= h >> 32;
+	h *= 0x94d049bb133111ebull;
 	return h ^ (h >> 29);
 }
 
+/* Hash slots hold (upper 32 bits of the hash) << 32 | (index + 1); 0 is
+ * empty. The tag settles most mismatches without touching the entries. */
+#define SLOT_TAG(h) ((h) >> 32)
+#define SLOT_MAKE(h, idx) (((h) & 0xffffffff00000000ull) | (uint64_t)((idx) + 1))
+#define SLOT_IDX(v) ((int64_t)(uint32_t)(v)-1)
+
 int32_t tok__lookup(const struct tokenizer *t, const char *s, size_t n)
 {
-	uint64_t i = tok__hash(s, n) & t->tok_mask;
-	for (;; i = (i + 1) & t->tok_mask) {
-		int32_t v = t->tok_hash[i];
+	uint64_t h = tok__hash(s, n);
+	for (uint64_t i = h & t->tok_mask;; i = (i + 1) & t->tok_mask) {
+		uint64_t v = t->tok_hash[i];
 		if (v == 0)
 			return -1;
-		const struct tok_entry *e = &t->tok[v - 1];
+		if (SLOT_TAG(v) != SLOT_TAG(h))
+			continue;
+		const struct tok_entry *e = &t->tok[SLOT_IDX(v)];
 		if (e->len == n && memcmp(t->blob + e->off, s, n) == 0)
-			return v - 1;
+			return (int32_t)SLOT_IDX(v);
 	}
 }
 
 static uint64_t pair_hash(const char *a, size_t na, const char *b, size_t nb)
 {
-	return tok__hash(a, na) * 31 + tok__hash(b, nb);
+	return tok__hash(a, na) * 0x9e3779b97f4a7c15ull + tok__hash(b, nb);
+}
+
+static bool merge_is(const struct tokenizer *t, const struct tok_merge *m, const char *a,
+		     size_t na, const char *b, size_t nb)
+{
+	return m->a_len == na && m->b_len == nb && memcmp(t->blob + m->a_off, a, na) == 0 &&
+	       memcmp(t->blob + m->b_off, b, nb) == 0;
 }
 
 int32_t tok__merge_rank(const struct tokenizer *t, const char *a, size_t na, const char *b,
@@ -45,15 +74,13 @@ int32_t tok__merge_rank(const struct tokenizer *t, const char *a, size_t na, con
 {
 	if (!t->merge_hash)
 		return -1;
-	uint64_t i = pair_hash(a, na, b, nb) & t->merge_mask;
-	for (;; i = (i + 1) & t->merge_mask) {
-		int32_t v = t->merge_hash[i];
+	uint64_t h = pair_hash(a, na, b, nb);
+	for (uint64_t i = h & t->merge_mask;; i = (i + 1) & t->merge_mask) {
+		uint64_t v = t->merge_hash[i];
 		if (v == 0)
 			return -1;
-		const struct tok_merge *m = &t->merges[v - 1];
-		if (m->a_len == na && m->b_len == nb && memcmp(t->blob + m->a_off, a, na) == 0 &&
-		    memcmp(t->blob + m->b_off, b, nb) == 0)
-			return v - 1;
+		if (SLOT_TAG(v) == SLOT_TAG(h) && merge_is(t, &t->merges[SLOT_IDX(v)], a, na, b, nb))
+			return (int32_t)SLOT_IDX(v);
 	}
 }
 
@@ -79,47 +106,79 @@ static uint64_t table_size(int64_t n)
 	return s;
 }
 
-/* Later duplicates win, as llama.cpp's token_to_id[word] = i. */
+#define PREFETCH_AHEAD 16
+
+/* Later duplicates win, as llama.cpp's token_to_id[word] = i. The table is
+ * bigger than the caches: hashes are computed PREFETCH_AHEAD entries early
+ * and their slots prefetched. */
 static int build_token_hash(struct tokenizer *t)
 {
-	uint64_t size = table_size(t->n_vocab);
-	t->tok_hash = try_calloc(size, sizeof(int32_t));
+	uint64_t size = table_size(t->n_vocab), ring[PREFETCH_AHEAD];
+	t->tok_hash = try_calloc(size, sizeof(uint64_t));
 	if (!t->tok_hash)
 		return -ENOMEM;
 	t->tok_mask = size - 1;
-	for (int32_t id = 0; id < t->n_vocab; id++) {
-		const struct tok_entry *e = &t->tok[id];
-		uint64_t i = tok__hash(t->blob + e->off, e->len) & t->tok_mask;
-		for (;; i = (i + 1) & t->tok_mask) {
-			int32_t v = t->tok_hash[i];
-			if (v == 0)
-				break;
-			const struct tok_entry *o = &t->tok[v - 1];
-			if (o->len == e->len && memcmp(t->blob + o->off, t->blob + e->off, e->len) == 0)
-				break;
+	for (int64_t id = 0; id < t->n_vocab + PREFETCH_AHEAD; id++) {
+		int64_t k = id - PREFETCH_AHEAD; /* insert k, then hash id into its ring slot */
+		if (k >= 0) {
+			const struct tok_entry *e = &t->tok[k];
+			uint64_t h = ring[k % PREFETCH_AHEAD], i = h & t->tok_mask;
+			for (;; i = (i + 1) & t->tok_mask) {
+				uint64_t v = t->tok_hash[i];
+				if (v == 0 || (SLOT_TAG(v) == SLOT_TAG(h) &&
+					       t->tok[SLOT_IDX(v)].len == e->len &&
+					       memcmp(t->blob + t->tok[SLOT_IDX(v)].off,
+						      t->blob + e->off, e->len) == 0))
+					break;
+			}
+			t->tok_hash[i] = SLOT_MAKE(h, k);
 		}
-		t->tok_hash[i] = id + 1;
+		if (id < t->n_vocab) {
+			const struct tok_entry *e = &t->tok[id];
+			uint64_t h = tok__hash(t->blob + e->off, e->len);
+			ring[id % PREFETCH_AHEAD] = h;
+			__builtin_prefetch(&t->tok_hash[h & t->tok_mask], 1);
+		}
 	}
 	return 0;
 }
 
-/* Earlier duplicates win, as llama.cpp's bpe_ranks.emplace. */
+static void merge_insert(struct tokenizer *t, int64_t k, uint64_t h)
+{
+	const struct tok_merge *m = &t->merges[k];
+	for (uint64_t i = h & t->merge_mask;; i = (i + 1) & t->merge_mask) {
+		uint64_t v = t->merge_hash[i];
+		if (v == 0) {
+			t->merge_hash[i] = SLOT_MAKE(h, k);
+			return;
+		}
+		if (SLOT_TAG(v) == SLOT_TAG(h) &&
+		    merge_is(t, &t->merges[SLOT_IDX(v)], t->blob + m->a_off, m->a_len,
+			     t->blob + m->b_off, m->b_len))
+			return;
+	}
+}
+
+/* Earlier duplicates win, as llama.cpp's bpe_ranks.emplace. Prefetched as
+ * build_token_hash. */
 static int build_merge_hash(struct tokenizer *t)
 {
-	uint64_t size = table_size(t->n_merges);
-	t->merge_hash = try_calloc(size, sizeof(int32_t));
+	uint64_t size = table_size(t->n_merges), ring[PREFETCH_AHEAD];
+	t->merge_hash = try_calloc(size, sizeof(uint64_t));
 	if (!t->merge_hash)
 		return -ENOMEM;
 	t->merge_mask = size - 1;
-	for (int64_t r = 0; r < t->n_merges; r++) {
-		const struct tok_merge *m = &t->merges[r];
-		const char *a = t->blob + m->a_off, *b = t->blob + m->b_off;
-		if (tok__merge_rank(t, a, m->a_len, b, m->b_len) >= 0)
-			continue;
-		uint64_t i = pair_hash(a, m->a_len, b, m->b_len) & t->merge_mask;
-		while (t->merge_hash[i] != 0)
-			i = (i + 1) & t->merge_mask;
-		t->merge_hash[i] = (int32_t)r + 1;
+	for (int64_t r = 0; r < t->n_merges + PREFETCH_AHEAD; r++) {
+		int64_t k = r - PREFETCH_AHEAD;
+		if (k >= 0)
+			merge_insert(t, k, ring[k % PREFETCH_AHEAD]);
+		if (r < t->n_merges) {
+			const struct tok_merge *m = &t->merges[r];
+			uint64_t h = pair_hash(t->blob + m->a_off, m->a_len, t->blob + m->b_off,
+					       m->b_len);
+			ring[r % PREFETCH_AHEAD] = h;
+			__builtin_prefetch(&t->merge_hash[h & t->merge_mask], 1);
+		}
 	}
 	return 0;
 }

@@ -95,14 +95,17 @@ static size_t decode_bpe(const struct tokenizer *t, const char *s, size_t n, cha
 {
 	size_t m = 0;
 	for (size_t i = 0; i < n;) {
-		size_t l = tok__utf8_valid_len((const uint8_t *)s + i, n - i);
+		uint8_t c = (uint8_t)s[i];
 		uint32_t cp = 0x7fffffff;
-		if (l == 1)
-			cp = (uint8_t)s[i];
-		else if (l == 2)
-			cp = ((uint32_t)(s[i] & 0x1f) << 6) | (uint32_t)(s[i + 1] & 0x3f);
-		if (l == 0)
-			l = 1;
+		size_t l;
+		if (c < 0x80) {
+			cp = c, l = 1;
+		} else if (c >= 0xc2 && c <= 0xdf && i + 1 < n && ((uint8_t)s[i + 1] & 0xc0) == 0x80) {
+			cp = ((uint32_t)(c & 0x1f) << 6) | (uint32_t)(s[i + 1] & 0x3f), l = 2;
+		} else {
+			l = tok__utf8_valid_len((const uint8_t *)s + i, n - i);
+			l = l ? l : 1;
+		}
 		if (cp < sizeof t->cp_byte / sizeof t->cp_byte[0] && t->cp_byte[cp] >= 0) {
 			out[m++] = (char)t->cp_byte[cp];
 		} else {

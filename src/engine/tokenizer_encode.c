@@ -158,16 +158,23 @@ struct spm_sym {
 	uint32_t off, n;
 };
 
+/* A queued pair. key orders the max-heap: the score's bits made monotonic
+ * in the high half, ~left in the low half (ties go to the leftmost pair), so
+ * one integer compare does what llama.cpp's comparator does. */
 struct spm_big {
-	float score;
+	uint64_t key;
 	int32_t left, right;
 	uint32_t size;
 };
 
-/* Max-heap order: higher score first, then the leftmost pair. */
-static bool spm_before(const struct spm_big *a, const struct spm_big *b)
+static uint64_t spm_key(float score, int32_t left)
 {
-	return a->score > b->score || (a->score == b->score && a->left < b->left);
+	uint32_t b;
+	if (score == 0)
+		score = 0; /* -0.0 ties +0.0, as float comparison has it */
+	memcpy(&b, &score, 4);
+	b = (b & 0x80000000u) ? ~b : b | 0x80000000u;
+	return (uint64_t)b << 32 | (uint32_t)~(uint32_t)left;
 }
 
 struct spm_heap {
@@ -186,7 +193,7 @@ static int spm_heap_push(struct spm_heap *h, struct spm_big b)
 		h->cap = cap;
 	}
 	int64_t i = h->n++;
-	while (i > 0 && spm_before(&b, &h->v[(i - 1) / 2])) {
+	while (i > 0 && b.key > h->v[(i - 1) / 2].key) {
 		h->v[i] = h->v[(i - 1) / 2];
 		i = (i - 1) / 2;
 	}
@@ -202,9 +209,8 @@ static struct spm_big spm_heap_pop(struct spm_heap *h)
 		int64_t c = 2 * i + 1;
 		if (c >= h->n)
 			break;
-		if (c + 1 < h->n && spm_before(&h->v[c + 1], &h->v[c]))
-			c++;
-		if (!spm_before(&h->v[c], &last))
+		c += c + 1 < h->n && h->v[c + 1].key > h->v[c].key;
+		if (h->v[c].key <= last.key)
 			break;
 		h->v[i] = h->v[c];
 		i = c;
@@ -223,7 +229,7 @@ static int spm_try_pair(const struct tokenizer *t, const char *s, const struct s
 	int32_t id = tok__lookup(t, s + sym[l].off, size);
 	if (id < 0)
 		return 0;
-	return spm_heap_push(h, (struct spm_big){t->tok[id].score, l, r, size});
+	return spm_heap_push(h, (struct spm_big){spm_key(t->tok[id].score, l), l, r, size});
 }
 
 static int spm_merge_all(const struct tokenizer *t, const char *s, struct spm_sym *sym,

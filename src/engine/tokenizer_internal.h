@@ -37,13 +37,13 @@ struct tokenizer {
 	char *blob;	       /* token texts, pieces, merge texts */
 	size_t blob_len;
 
-	/* text -> id, open addressing; slot holds id + 1, 0 = empty */
-	int32_t *tok_hash;
+	/* text -> id, open addressing; slot: hash tag << 32 | (id + 1), 0 = empty */
+	uint64_t *tok_hash;
 	uint64_t tok_mask;
 
 	int64_t n_merges;
 	struct tok_merge *merges; /* (n_merges) */
-	int32_t *merge_hash;	  /* slot holds rank + 1 */
+	uint64_t *merge_hash;	  /* slot: hash tag << 32 | (rank + 1) */
 	uint64_t merge_mask;
 
 	/* tokens matched in text before the model runs: CONTROL, USER_DEFINED

@@ -5,6 +5,7 @@
 #define GPURUN_CLI_H
 
 int cmd_version(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 int cmd_hello(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 

@@ -111,6 +111,23 @@ static uint64_t table_size(int64_t n)
 /* Later duplicates win, as llama.cpp's token_to_id[word] = i. The table is
  * bigger than the caches: hashes are computed PREFETCH_AHEAD entries early
  * and their slots prefetched. */
+static bool same_token(const struct tokenizer *t, int64_t a, int64_t b)
+{
+	const struct tok_entry *x = &t->tok[a], *y = &t->tok[b];
+	return x->len == y->len && memcmp(t->blob + x->off, t->blob + y->off, x->len) == 0;
+}
+
+static void token_insert(struct tokenizer *t, int64_t k, uint64_t h)
+{
+	uint64_t i = h & t->tok_mask;
+	for (;; i = (i + 1) & t->tok_mask) {
+		uint64_t v = t->tok_hash[i];
+		if (v == 0 || (SLOT_TAG(v) == SLOT_TAG(h) && same_token(t, SLOT_IDX(v), k)))
+			break;
+	}
+	t->tok_hash[i] = SLOT_MAKE(h, k);
+}
+
 static int build_token_hash(struct tokenizer *t)
 {
 	uint64_t size = table_size(t->n_vocab), ring[PREFETCH_AHEAD];
@@ -120,19 +137,8 @@ static int build_token_hash(struct tokenizer *t)
 	t->tok_mask = size - 1;
 	for (int64_t id = 0; id < t->n_vocab + PREFETCH_AHEAD; id++) {
 		int64_t k = id - PREFETCH_AHEAD; /* insert k, then hash id into its ring slot */
-		if (k >= 0) {
-			const struct tok_entry *e = &t->tok[k];
-			uint64_t h = ring[k % PREFETCH_AHEAD], i = h & t->tok_mask;
-			for (;; i = (i + 1) & t->tok_mask) {
-				uint64_t v = t->tok_hash[i];
-				if (v == 0 || (SLOT_TAG(v) == SLOT_TAG(h) &&
-					       t->tok[SLOT_IDX(v)].len == e->len &&
-					       memcmp(t->blob + t->tok[SLOT_IDX(v)].off,
-						      t->blob + e->off, e->len) == 0))
-					break;
-			}
-			t->tok_hash[i] = SLOT_MAKE(h, k);
-		}
+		if (k >= 0)
+			token_insert(t, k, ring[k % PREFETCH_AHEAD]);
 		if (id < t->n_vocab) {
 			const struct tok_entry *e = &t->tok[id];
 			uint64_t h = tok__hash(t->blob + e->off, e->len);

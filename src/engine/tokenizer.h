@@ -59,7 +59,8 @@ void tokenizer_free(struct tokenizer *t); /* NULL is a no-op */
  * ("<|im_start|>", "<start_of_turn>") becomes that token; USER_DEFINED
  * tokens are always matched, as in llama.cpp. On success *ids is a malloc'd
  * array of *n_ids ids (NULL when empty) that the caller free()s.
- * Returns 0 or -ENOMEM. */
+ * Returns 0, -ENOMEM, or ERR_TOO_LARGE for text over 512 MiB or input
+ * that exhausts the pre-tokenizer regex engine's limits. */
 int tokenizer_encode(const struct tokenizer *t, const char *text, size_t n, bool add_special,
 		     bool parse_special, int32_t **ids, int64_t *n_ids);
 

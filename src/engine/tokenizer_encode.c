@@ -346,6 +346,8 @@ int tokenizer_encode(const struct tokenizer *t, const char *text, size_t n, bool
 	int rc = 0;
 	*ids = NULL;
 	*n_ids = 0;
+	if (n > INT32_MAX / 4) /* symbol indexes are int32 */
+		return ERR_TOO_LARGE;
 	if (add_special && tokenizer_add_bos(t))
 		rc = tok__ids_push(&out, t->bos);
 	if (!rc)

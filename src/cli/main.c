@@ -20,6 +20,8 @@ static const struct command commands[] = {
 	{"run", cmd_run, "Run a model on a prompt"},
 	{"hello", cmd_hello, "Serve Cloud Run's hello sample (HTTP test service)"},
 	{"show", cmd_show, "Show information for a model"},
+	{"quantize", cmd_quantize, "Quantize a GGUF model (Q8_0, Q4_0, Q4_K_M, ...)"},
+	{"synth", cmd_synth, "Write a random-weight llama GGUF (benchmarks, tests)"},
 	{NULL, NULL, NULL},
 };
 

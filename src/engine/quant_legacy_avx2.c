@@ -152,87 +152,68 @@ static void bf16_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
 	*s = sum;
 }
 
-/* ---- block types x Q8_0 / Q8_1. Two accumulators hide FMA latency. */
+/* ---- block types x Q8_0 / Q8_1: the exact int32 sums of one block as
+ * floats; the loop scales them by d_x * d_y into two named accumulators
+ * (an indexed pair would live in memory) and adds the m * s terms. */
 
-static void q4_0_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
+static inline __m256 q4_0_block(const struct block_q4_0 *x, const struct block_q8_0 *y)
 {
-	const struct block_q4_0 *x = vx;
-	const struct block_q8_0 *y = vy;
-	const __m256i eight = _mm256_set1_epi8(8);
-	__m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-	int64_t nb = n / QK4_0;
-	for (int64_t i = 0; i < nb; i++) {
-		__m256i q = _mm256_sub_epi8(nibbles(x[i].qs), eight);
-		__m256 p = _mm256_cvtepi32_ps(dot_s8(q, load256(y[i].qs)));
-		__m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
-		acc[i & 1] = _mm256_fmadd_ps(d, p, acc[i & 1]);
-	}
-	*s = hsum_ps(_mm256_add_ps(acc[0], acc[1]));
+	__m256i q = _mm256_sub_epi8(nibbles(x->qs), _mm256_set1_epi8(8));
+	return _mm256_cvtepi32_ps(dot_s8(q, load256(y->qs)));
 }
 
-static void q4_1_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
+static inline __m256 q4_1_block(const struct block_q4_1 *x, const struct block_q8_1 *y)
 {
-	const struct block_q4_1 *x = vx;
-	const struct block_q8_1 *y = vy;
-	__m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-	float summs = 0;
-	int64_t nb = n / QK4_1;
-	for (int64_t i = 0; i < nb; i++) {
-		__m256 p = _mm256_cvtepi32_ps(dot_u8(nibbles(x[i].qs), load256(y[i].qs)));
-		__m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
-		acc[i & 1] = _mm256_fmadd_ps(d, p, acc[i & 1]);
-		summs += h2f(x[i].m) * h2f(y[i].s);
-	}
-	*s = hsum_ps(_mm256_add_ps(acc[0], acc[1])) + summs;
+	return _mm256_cvtepi32_ps(dot_u8(nibbles(x->qs), load256(y->qs)));
 }
 
-static void q5_0_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
+static inline __m256 q5_0_block(const struct block_q5_0 *x, const struct block_q8_0 *y)
 {
-	const struct block_q5_0 *x = vx;
-	const struct block_q8_0 *y = vy;
-	const __m256i sixteen = _mm256_set1_epi8(16);
-	__m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-	int64_t nb = n / QK5_0;
-	for (int64_t i = 0; i < nb; i++) {
-		__m256i q = _mm256_or_si256(nibbles(x[i].qs), high_bits(x[i].qh));
-		q = _mm256_sub_epi8(q, sixteen);
-		__m256 p = _mm256_cvtepi32_ps(dot_s8(q, load256(y[i].qs)));
-		__m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
-		acc[i & 1] = _mm256_fmadd_ps(d, p, acc[i & 1]);
-	}
-	*s = hsum_ps(_mm256_add_ps(acc[0], acc[1]));
+	__m256i q = _mm256_or_si256(nibbles(x->qs), high_bits(x->qh));
+	q = _mm256_sub_epi8(q, _mm256_set1_epi8(16));
+	return _mm256_cvtepi32_ps(dot_s8(q, load256(y->qs)));
 }
 
-static void q5_1_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
+static inline __m256 q5_1_block(const struct block_q5_1 *x, const struct block_q8_1 *y)
 {
-	const struct block_q5_1 *x = vx;
-	const struct block_q8_1 *y = vy;
-	__m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-	float summs = 0;
-	int64_t nb = n / QK5_1;
-	for (int64_t i = 0; i < nb; i++) {
-		__m256i q = _mm256_or_si256(nibbles(x[i].qs), high_bits(x[i].qh));
-		__m256 p = _mm256_cvtepi32_ps(dot_u8(q, load256(y[i].qs)));
-		__m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
-		acc[i & 1] = _mm256_fmadd_ps(d, p, acc[i & 1]);
-		summs += h2f(x[i].m) * h2f(y[i].s);
-	}
-	*s = hsum_ps(_mm256_add_ps(acc[0], acc[1])) + summs;
+	__m256i q = _mm256_or_si256(nibbles(x->qs), high_bits(x->qh));
+	return _mm256_cvtepi32_ps(dot_u8(q, load256(y->qs)));
 }
 
-static void q8_0_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
+static inline __m256 q8_0_block(const struct block_q8_0 *x, const struct block_q8_0 *y)
 {
-	const struct block_q8_0 *x = vx;
-	const struct block_q8_0 *y = vy;
-	__m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-	int64_t nb = n / QK8_0;
-	for (int64_t i = 0; i < nb; i++) {
-		__m256 p = _mm256_cvtepi32_ps(dot_s8(load256(x[i].qs), load256(y[i].qs)));
-		__m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
-		acc[i & 1] = _mm256_fmadd_ps(d, p, acc[i & 1]);
-	}
-	*s = hsum_ps(_mm256_add_ps(acc[0], acc[1]));
+	return _mm256_cvtepi32_ps(dot_s8(load256(x->qs), load256(y->qs)));
 }
+
+#define NO_MIN(i) 0.0f
+#define WITH_MIN(i) (h2f(x[i].m) * h2f(y[i].s))
+#define SCALE(i) _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d))
+
+#define BLOCK_DOT(name, TX, TY, QK, BLOCK, MIN)                                                    \
+	static void name(int64_t n, float *s, const void *vx, const void *vy)                      \
+	{                                                                                          \
+		const TX *x = vx;                                                                  \
+		const TY *y = vy;                                                                  \
+		__m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                     \
+		float summs = 0;                                                                   \
+		int64_t nb = n / (QK), i = 0;                                                      \
+		for (; i + 1 < nb; i += 2) {                                                       \
+			acc0 = _mm256_fmadd_ps(SCALE(i), BLOCK(&x[i], &y[i]), acc0);               \
+			acc1 = _mm256_fmadd_ps(SCALE(i + 1), BLOCK(&x[i + 1], &y[i + 1]), acc1);   \
+			summs += MIN(i) + MIN(i + 1);                                              \
+		}                                                                                  \
+		if (i < nb) {                                                                      \
+			acc0 = _mm256_fmadd_ps(SCALE(i), BLOCK(&x[i], &y[i]), acc0);               \
+			summs += MIN(i);                                                           \
+		}                                                                                  \
+		*s = hsum_ps(_mm256_add_ps(acc0, acc1)) + summs;                                   \
+	}
+
+BLOCK_DOT(q4_0_vec_dot, struct block_q4_0, struct block_q8_0, QK4_0, q4_0_block, NO_MIN)
+BLOCK_DOT(q4_1_vec_dot, struct block_q4_1, struct block_q8_1, QK4_1, q4_1_block, WITH_MIN)
+BLOCK_DOT(q5_0_vec_dot, struct block_q5_0, struct block_q8_0, QK5_0, q5_0_block, NO_MIN)
+BLOCK_DOT(q5_1_vec_dot, struct block_q5_1, struct block_q8_1, QK5_1, q5_1_block, WITH_MIN)
+BLOCK_DOT(q8_0_vec_dot, struct block_q8_0, struct block_q8_0, QK8_0, q8_0_block, NO_MIN)
 
 /* ---- activations to Q8_0 / Q8_1 (same rounding as the _from_float_ref) */
 

@@ -146,18 +146,22 @@ static inline float hsum256(__m256 v)
 		const TX *x = vx;                                                                  \
 		const TY *y = vy;                                                                  \
 		const __m512i off = _mm512_set1_epi8((char)(OFF));                                 \
-		__m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};                        \
+		__m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();                     \
 		float summs = 0;                                                                   \
 		int64_t nb = n / (QK), i = 0;                                                      \
+		for (; i + 3 < nb; i += 4) {                                                       \
+			acc0 = PAIR_STEP(acc0, CODES2, OFF_Y);                                     \
+			summs += MIN(i) + MIN(i + 1);                                              \
+			i += 2;                                                                    \
+			acc1 = PAIR_STEP(acc1, CODES2, OFF_Y);                                     \
+			summs += MIN(i) + MIN(i + 1);                                              \
+			i -= 2;                                                                    \
+		}                                                                                  \
 		for (; i + 1 < nb; i += 2) {                                                       \
-			__m512i p = dot_off(CODES2, pair256(y[i].qs, y[i + 1].qs), off);           \
-			__m512 d = scales2(h2f(x[i].d) * h2f(y[i].d),                              \
-					   h2f(x[i + 1].d) * h2f(y[i + 1].d));                     \
-			acc[(i >> 1) & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), d,              \
-							    acc[(i >> 1) & 1]);                    \
+			acc0 = PAIR_STEP(acc0, CODES2, OFF_Y);                                     \
 			summs += MIN(i) + MIN(i + 1);                                              \
 		}                                                                                  \
-		float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]));                   \
+		float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));                       \
 		if (i < nb) {                                                                      \
 			__m256 p = dot1(CODES1, y[i].qs, _mm256_set1_epi8((char)(OFF)));           \
 			sum += hsum256(p) * (h2f(x[i].d) * h2f(y[i].d));                           \
@@ -165,6 +169,12 @@ static inline float hsum256(__m256 v)
 		}                                                                                  \
 		*s = sum + summs;                                                                  \
 	}
+
+/* acc += float(codes . y - off . y) * [d_i | d_i+1] for blocks i, i+1 */
+#define OFF_Y pair256(y[i].qs, y[i + 1].qs), off
+#define PAIR_STEP(acc, codes, yoff)                                                                \
+	_mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_off(codes, yoff)),                                  \
+			scales2(h2f(x[i].d) * h2f(y[i].d), h2f(x[i + 1].d) * h2f(y[i + 1].d)), acc)
 
 #define NO_MIN(i) 0.0f
 #define WITH_MIN(i) (h2f(x[i].m) * h2f(y[i].s))

@@ -38,9 +38,9 @@ uint64_t tok__hash(const void *p, size_t n)
 
 /* Hash slots hold (upper 32 bits of the hash) << 32 | (index + 1); 0 is
  * empty. The tag settles most mismatches without touching the entries. */
-#define SLOT_TAG(h) ((h) >> 32)
-#define SLOT_MAKE(h, idx) (((h) & 0xffffffff00000000ull) | (uint64_t)((idx) + 1))
-#define SLOT_IDX(v) ((int64_t)(uint32_t)(v)-1)
+#define SLOT_TAG(h)       ((h) >> 32)
+#define SLOT_MAKE(h, idx) (((h)&0xffffffff00000000ull) | (uint64_t)((idx) + 1))
+#define SLOT_IDX(v)       ((int64_t)(uint32_t)(v)-1)
 
 int32_t tok__lookup(const struct tokenizer *t, const char *s, size_t n)
 {
@@ -62,15 +62,15 @@ static uint64_t pair_hash(const char *a, size_t na, const char *b, size_t nb)
 	return tok__hash(a, na) * 0x9e3779b97f4a7c15ull + tok__hash(b, nb);
 }
 
-static bool merge_is(const struct tokenizer *t, const struct tok_merge *m, const char *a,
-		     size_t na, const char *b, size_t nb)
+static bool merge_is(const struct tokenizer *t, const struct tok_merge *m, const char *a, size_t na,
+                     const char *b, size_t nb)
 {
 	return m->a_len == na && m->b_len == nb && memcmp(t->blob + m->a_off, a, na) == 0 &&
 	       memcmp(t->blob + m->b_off, b, nb) == 0;
 }
 
 int32_t tok__merge_rank(const struct tokenizer *t, const char *a, size_t na, const char *b,
-			size_t nb)
+                        size_t nb)
 {
 	if (!t->merge_hash)
 		return -1;
@@ -79,7 +79,8 @@ int32_t tok__merge_rank(const struct tokenizer *t, const char *a, size_t na, con
 		uint64_t v = t->merge_hash[i];
 		if (v == 0)
 			return -1;
-		if (SLOT_TAG(v) == SLOT_TAG(h) && merge_is(t, &t->merges[SLOT_IDX(v)], a, na, b, nb))
+		if (SLOT_TAG(v) == SLOT_TAG(h) &&
+		    merge_is(t, &t->merges[SLOT_IDX(v)], a, na, b, nb))
 			return (int32_t)SLOT_IDX(v);
 	}
 }
@@ -160,7 +161,7 @@ static void merge_insert(struct tokenizer *t, int64_t k, uint64_t h)
 		}
 		if (SLOT_TAG(v) == SLOT_TAG(h) &&
 		    merge_is(t, &t->merges[SLOT_IDX(v)], t->blob + m->a_off, m->a_len,
-			     t->blob + m->b_off, m->b_len))
+		             t->blob + m->b_off, m->b_len))
 			return;
 	}
 }
@@ -180,8 +181,8 @@ static int build_merge_hash(struct tokenizer *t)
 			merge_insert(t, k, ring[k % PREFETCH_AHEAD]);
 		if (r < t->n_merges) {
 			const struct tok_merge *m = &t->merges[r];
-			uint64_t h = pair_hash(t->blob + m->a_off, m->a_len, t->blob + m->b_off,
-					       m->b_len);
+			uint64_t h =
+			    pair_hash(t->blob + m->a_off, m->a_len, t->blob + m->b_off, m->b_len);
 			ring[r % PREFETCH_AHEAD] = h;
 			__builtin_prefetch(&t->merge_hash[h & t->merge_mask], 1);
 		}
@@ -190,7 +191,7 @@ static int build_merge_hash(struct tokenizer *t)
 }
 
 static int get_array(const struct gguf_file *f, const char *key, enum gguf_vtype elem,
-		     bool required, const struct gguf_value **out, char *err)
+                     bool required, const struct gguf_value **out, char *err)
 {
 	int rc = gguf_get_arr(f, key, elem, out, err);
 	if (rc == ERR_NOT_FOUND) {
@@ -225,8 +226,7 @@ static int blob_add(struct buf *blob, const void *p, size_t n, uint32_t *off, ch
 }
 
 /* Token texts, scores and types. Empty texts become "[EMPTY_i]" as in llama.cpp. */
-static int load_tokens(struct tokenizer *t, const struct gguf_file *f, struct buf *blob,
-		       char *err)
+static int load_tokens(struct tokenizer *t, const struct gguf_file *f, struct buf *blob, char *err)
 {
 	const struct gguf_value *tv, *sv, *yv;
 	int rc = get_array(f, KEY("tokens"), GGUF_VT_STRING, true, &tv, err);
@@ -234,18 +234,19 @@ static int load_tokens(struct tokenizer *t, const struct gguf_file *f, struct bu
 		return rc;
 	if (tv->v.arr.n == 0 || tv->v.arr.n > INT32_MAX)
 		return err_set(err, ERR_INVALID, "bad token count %llu in %s",
-			       (unsigned long long)tv->v.arr.n, KEY("tokens"));
+		               (unsigned long long)tv->v.arr.n, KEY("tokens"));
 	t->n_vocab = (int64_t)tv->v.arr.n;
 	if ((rc = get_array(f, KEY("scores"), GGUF_VT_FLOAT32, false, &sv, err)) ||
 	    (rc = get_array(f, KEY("token_type"), GGUF_VT_INT32, false, &yv, err)))
 		return rc;
 	if (sv && sv->v.arr.n < tv->v.arr.n)
-		return err_set(err, ERR_INVALID, "%s has %llu entries for %lld tokens", KEY("scores"),
-			       (unsigned long long)sv->v.arr.n, (long long)t->n_vocab);
+		return err_set(err, ERR_INVALID, "%s has %llu entries for %lld tokens",
+		               KEY("scores"), (unsigned long long)sv->v.arr.n,
+		               (long long)t->n_vocab);
 	if (yv && yv->v.arr.n < tv->v.arr.n)
 		return err_set(err, ERR_INVALID, "%s has %llu entries for %lld tokens",
-			       KEY("token_type"), (unsigned long long)yv->v.arr.n,
-			       (long long)t->n_vocab);
+		               KEY("token_type"), (unsigned long long)yv->v.arr.n,
+		               (long long)t->n_vocab);
 	t->tok = try_calloc((size_t)t->n_vocab, sizeof(*t->tok));
 	if (!t->tok)
 		return -ENOMEM;
@@ -276,8 +277,7 @@ static int load_tokens(struct tokenizer *t, const struct gguf_file *f, struct bu
 }
 
 /* Merges "A B": split at the first space after the first byte (llama.cpp). */
-static int load_merges(struct tokenizer *t, const struct gguf_file *f, struct buf *blob,
-		       char *err)
+static int load_merges(struct tokenizer *t, const struct gguf_file *f, struct buf *blob, char *err)
 {
 	const struct gguf_value *mv;
 	int rc = get_array(f, KEY("merges"), GGUF_VT_STRING, true, &mv, err);
@@ -313,7 +313,7 @@ static int load_merges(struct tokenizer *t, const struct gguf_file *f, struct bu
 
 /* An optional token-id key: kept only when it names a token. */
 static int read_id(const struct tokenizer *t, const struct gguf_file *f, const char *key,
-		   int32_t *id, char *err)
+                   int32_t *id, char *err)
 {
 	int64_t v;
 	int rc = gguf_get_i64(f, key, &v, err);
@@ -367,20 +367,20 @@ static void eog_add(struct tokenizer *t, int32_t id)
 
 static int load_special_ids(struct tokenizer *t, const struct gguf_file *f, char *err)
 {
-	static const char *const eot_names[] = {"<|eot_id|>", "<|im_end|>", "<|end|>",
-						"<end_of_turn>", "<|endoftext|>", "<EOT>", NULL};
+	static const char *const eot_names[] = {
+	    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>", NULL};
 	static const char *const eom_names[] = {"<|eom_id|>", NULL};
 	static const char *const fim_names[6][5] = {
-		{"<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<PRE>", NULL},
-		{"<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<SUF>", NULL},
-		{"<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<MID>", NULL},
-		{"<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", NULL},
-		{"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", NULL},
-		{"<|file_sep|>", NULL},
+	    {"<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<PRE>", NULL},
+	    {"<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<SUF>", NULL},
+	    {"<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<MID>", NULL},
+	    {"<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", NULL},
+	    {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", NULL},
+	    {"<|file_sep|>", NULL},
 	};
 	static const char *const fim_keys[6] = {KEY("fim_pre_token_id"), KEY("fim_suf_token_id"),
-						KEY("fim_mid_token_id"), KEY("fim_pad_token_id"),
-						KEY("fim_rep_token_id"), KEY("fim_sep_token_id")};
+	                                        KEY("fim_mid_token_id"), KEY("fim_pad_token_id"),
+	                                        KEY("fim_rep_token_id"), KEY("fim_sep_token_id")};
 	int32_t fim[6] = {-1, -1, -1, -1, -1, -1};
 	int rc = 0;
 	if ((rc = read_id(t, f, KEY("bos_token_id"), &t->bos, err)) ||
@@ -402,9 +402,9 @@ static int load_special_ids(struct tokenizer *t, const struct gguf_file *f, char
 			fim[i] = first_named(t, fim_names[i]);
 	for (int i = 3; i < 6; i++)
 		eog_add(t, fim[i]);
-	static const char *const eog_names[] = {"<|eot_id|>",	 "<|im_end|>",	  "<|end|>",
-						"<end_of_turn>", "<|endoftext|>", "<|eom_id|>",
-						"<EOT>",	 NULL};
+	static const char *const eog_names[] = {
+	    "<|eot_id|>",    "<|im_end|>", "<|end|>", "<end_of_turn>",
+	    "<|endoftext|>", "<|eom_id|>", "<EOT>",   NULL};
 	for (const char *const *p = eog_names; *p; p++)
 		eog_add(t, control_named(t, *p));
 	eog_add(t, t->eos);
@@ -439,7 +439,7 @@ static int cmp_lex(const void *a, const void *b, void *ctx)
 static int build_special(struct tokenizer *t)
 {
 	const uint32_t mask =
-		TOKENIZER_ATTR_CONTROL | TOKENIZER_ATTR_USER_DEFINED | TOKENIZER_ATTR_UNKNOWN;
+	    TOKENIZER_ATTR_CONTROL | TOKENIZER_ATTR_USER_DEFINED | TOKENIZER_ATTR_UNKNOWN;
 	int64_t n = 0;
 	for (int64_t i = 0; i < t->n_vocab; i++)
 		n += (t->tok[i].attr & mask) != 0;
@@ -472,7 +472,8 @@ static void name_fixes(struct tokenizer *t, const struct gguf_file *f)
 		return;
 	size_t n = name.n < sizeof lower - 1 ? name.n : sizeof lower - 1;
 	for (size_t i = 0; i < n; i++)
-		lower[i] = (char)((name.p[i] >= 'A' && name.p[i] <= 'Z') ? name.p[i] + 32 : name.p[i]);
+		lower[i] =
+		    (char)((name.p[i] >= 'A' && name.p[i] <= 'Z') ? name.p[i] + 32 : name.p[i]);
 	lower[n] = 0;
 	if (!strstr(lower, "phi-3") && !strstr(lower, "phi3"))
 		return;
@@ -522,7 +523,7 @@ static int load_model(struct tokenizer *t, const struct gguf_file *f, char *err)
 		return 0;
 	}
 	return err_set(err, ERR_UNSUPPORTED, "unsupported tokenizer model '%.*s' (%s)",
-		       (int)(model.n > 32 ? 32 : model.n), model.p, KEY("model"));
+	               (int)(model.n > 32 ? 32 : model.n), model.p, KEY("model"));
 }
 
 static int load_all(struct tokenizer *t, const struct gguf_file *f, struct buf *blob, char *err)

@@ -62,7 +62,7 @@ void tokenizer_free(struct tokenizer *t); /* NULL is a no-op */
  * Returns 0, -ENOMEM, or ERR_TOO_LARGE for text over 512 MiB or input
  * that exhausts the pre-tokenizer regex engine's limits. */
 int tokenizer_encode(const struct tokenizer *t, const char *text, size_t n, bool add_special,
-		     bool parse_special, int32_t **ids, int64_t *n_ids);
+                     bool parse_special, int32_t **ids, int64_t *n_ids);
 
 /* The text of token id as llama_token_to_piece(special = true) gives it:
  * SPM "▁" shown as " ", byte tokens as their byte, BPE pieces byte-decoded,
@@ -112,7 +112,7 @@ enum tokenizer_detok_flags {
 struct tokenizer_detok {
 	const struct tokenizer *t;
 	unsigned flags;
-	bool started;	 /* a token other than a leading BOS was seen */
+	bool started;    /* a token other than a leading BOS was seen */
 	uint8_t pend[4]; /* bytes of an incomplete character */
 	int npend;
 	int need; /* total length of that character */
@@ -131,6 +131,6 @@ void tokenizer_detok_release(struct tokenizer_detok *d);
 
 /* Whole-sequence decode: init, push each id, flush. Appends to out. */
 int tokenizer_decode(const struct tokenizer *t, const int32_t *ids, int64_t n, unsigned flags,
-		     struct buf *out);
+                     struct buf *out);
 
 #endif

@@ -32,27 +32,27 @@ enum tok_pre {
 
 /* \s as llama.cpp's unicode tables have it: White_Space, which adds U+0085
  * to PCRE2's UCP \s. */
-#define WS "\\s\\x{85}"
-#define SP "[" WS "]"
+#define WS     "\\s\\x{85}"
+#define SP     "[" WS "]"
 #define NOT_SP "[^" WS "]"
 
-#define GPT2_RE                                                                                 \
-	"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" WS "\\p{L}\\p{N}]+|" SP "+(?!" NOT_SP \
-	")"
+#define GPT2_RE                                                                                    \
+	"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" WS "\\p{L}\\p{N}]+|" SP "+(?!" NOT_SP ")"
 
-#define LLAMA3_RE(num)                                                                        \
-	"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|" \
-	num "| ?[^" WS "\\p{L}\\p{N}]+[\\r\\n]*|" SP "*[\\r\\n]+|" SP "+(?!" NOT_SP ")|" SP "+"
+#define LLAMA3_RE(num)                                                                             \
+	"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+"  \
+	"|" num "| ?[^" WS "\\p{L}\\p{N}]+[\\r\\n]*|" SP "*[\\r\\n]+|" SP "+(?!" NOT_SP ")|" SP    \
+	"+"
 
 /* [一-龥ࠀ-一가-퟿] less the whitespace inside it, which llama.cpp's wregex path
  * never lets this class see. */
-#define CJK                                                                                   \
-	"[\\x{4E00}-\\x{9FA5}\\x{800}-\\x{167F}\\x{1681}-\\x{1FFF}\\x{200B}-\\x{2027}"         \
-	"\\x{202A}-\\x{202E}\\x{2030}-\\x{205E}\\x{2060}-\\x{2FFF}\\x{3001}-\\x{4E00}"         \
+#define CJK                                                                                        \
+	"[\\x{4E00}-\\x{9FA5}\\x{800}-\\x{167F}\\x{1681}-\\x{1FFF}\\x{200B}-\\x{2027}"             \
+	"\\x{202A}-\\x{202E}\\x{2030}-\\x{205E}\\x{2060}-\\x{2FFF}\\x{3001}-\\x{4E00}"             \
 	"\\x{AC00}-\\x{D7FF}]+"
 
 /* DeepSeek-LLM's cased-letter class, as its tokenizer.json spells it. */
-#define DS_LETTERS                                                                            \
+#define DS_LETTERS                                                                                 \
 	"A-Za-z\\x{B5}\\x{C0}-\\x{D6}\\x{D8}-\\x{F6}\\x{F8}-\\x{1BA}\\x{1BC}-\\x{1BF}"             \
 	"\\x{1C4}-\\x{293}\\x{295}-\\x{2AF}\\x{370}-\\x{373}\\x{376}\\x{377}\\x{37B}-\\x{37D}"     \
 	"\\x{37F}\\x{386}\\x{388}-\\x{38A}\\x{38C}\\x{38E}-\\x{3A1}\\x{3A3}-\\x{3F5}"              \
@@ -73,30 +73,30 @@ enum tok_pre {
 	"\\x{118A0}-\\x{118DF}\\x{1E900}-\\x{1E943}"
 
 /* [!-/:-~！-／：-～‘-‟　-。] without U+3000 (whitespace, see CJK). */
-#define DS_PUNCT "!-/:-~\\x{FF01}-\\x{FF0F}\\x{FF1A}-\\x{FF5E}\\x{2018}-\\x{201F}\\x{3001}-\\x{3002}"
+#define DS_PUNCT                                                                                   \
+	"!-/:-~\\x{FF01}-\\x{FF0F}\\x{FF1A}-\\x{FF5E}\\x{2018}-\\x{201F}\\x{3001}-\\x{3002}"
 
 /* [^(\s|.,!?…。，、।۔،)] */
-#define PORO_RE                                                                               \
-	" ?[^(" WS "|.,!?\\x{2026}\\x{3002}\\x{FF0C}\\x{3001}\\x{964}\\x{6D4}\\x{60C})]+"
+#define PORO_RE " ?[^(" WS "|.,!?\\x{2026}\\x{3002}\\x{FF0C}\\x{3001}\\x{964}\\x{6D4}\\x{60C})]+"
 
-#define TEKKEN_RE                                                                             \
-	"[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))*((?=[\\p{L}])([^A-Z]))+|"                  \
-	"[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))+((?=[\\p{L}])([^A-Z]))*|\\p{N}|"           \
+#define TEKKEN_RE                                                                                  \
+	"[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))*((?=[\\p{L}])([^A-Z]))+|"                    \
+	"[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))+((?=[\\p{L}])([^A-Z]))*|\\p{N}|"             \
 	" ?[^" WS "\\p{L}\\p{N}]+[\\r\\n/]*|" SP "*[\\r\\n]+|" SP "+(?!" NOT_SP ")|" SP "+"
 
 static const char *const pre_regex[PRE_COUNT][TOK_MAX_REGEX] = {
-	[PRE_DEFAULT] = {"[\\p{P}\\$\\+<=>\\^~\\|]+", GPT2_RE, "\\p{N}+", "[0-9][0-9][0-9]"},
-	[PRE_GPT2] = {GPT2_RE},
-	[PRE_LLAMA3] = {LLAMA3_RE("\\p{N}{1,3}")},
-	[PRE_QWEN2] = {LLAMA3_RE("\\p{N}")},
-	[PRE_DEEPSEEK_LLM] = {"[\\r\\n]", SP "?[" DS_LETTERS "]+", SP "?[" DS_PUNCT "]+",
-			      SP "+$", CJK, "\\p{N}+"},
-	[PRE_DEEPSEEK_CODER] = {"[\\r\\n]", SP "?\\p{L}+", SP "?\\p{P}+", CJK, "\\p{N}"},
-	[PRE_FALCON] = {"[\\p{P}\\$\\+<=>\\^~\\|`]+", GPT2_RE, "[0-9][0-9][0-9]"},
-	[PRE_STARCODER] = {"\\p{N}", GPT2_RE},
-	[PRE_PORO] = {PORO_RE},
-	[PRE_VIKING] = {PORO_RE, "\\p{N}"},
-	[PRE_TEKKEN] = {TEKKEN_RE},
+    [PRE_DEFAULT] = {"[\\p{P}\\$\\+<=>\\^~\\|]+", GPT2_RE, "\\p{N}+", "[0-9][0-9][0-9]"},
+    [PRE_GPT2] = {GPT2_RE},
+    [PRE_LLAMA3] = {LLAMA3_RE("\\p{N}{1,3}")},
+    [PRE_QWEN2] = {LLAMA3_RE("\\p{N}")},
+    [PRE_DEEPSEEK_LLM] = {"[\\r\\n]", SP "?[" DS_LETTERS "]+", SP "?[" DS_PUNCT "]+", SP "+$", CJK,
+                          "\\p{N}+"},
+    [PRE_DEEPSEEK_CODER] = {"[\\r\\n]", SP "?\\p{L}+", SP "?\\p{P}+", CJK, "\\p{N}"},
+    [PRE_FALCON] = {"[\\p{P}\\$\\+<=>\\^~\\|`]+", GPT2_RE, "[0-9][0-9][0-9]"},
+    [PRE_STARCODER] = {"\\p{N}", GPT2_RE},
+    [PRE_PORO] = {PORO_RE},
+    [PRE_VIKING] = {PORO_RE, "\\p{N}"},
+    [PRE_TEKKEN] = {TEKKEN_RE},
 };
 
 enum { F_IGNORE_MERGES = 1, F_ADD_BOS = 2, F_NO_BOS = 4 };
@@ -106,46 +106,46 @@ static const struct {
 	int pre;
 	int flags;
 } pre_names[] = {
-	{"default", PRE_DEFAULT, 0},
-	{"llama3", PRE_LLAMA3, F_IGNORE_MERGES | F_ADD_BOS},
-	{"llama-v3", PRE_LLAMA3, F_IGNORE_MERGES | F_ADD_BOS},
-	{"llama-bpe", PRE_LLAMA3, F_IGNORE_MERGES | F_ADD_BOS},
-	{"falcon3", PRE_LLAMA3, F_IGNORE_MERGES | F_ADD_BOS},
-	{"dbrx", PRE_LLAMA3, 0},
-	{"smaug-bpe", PRE_LLAMA3, 0},
-	{"chatglm-bpe", PRE_LLAMA3, F_NO_BOS},
-	{"deepseek-llm", PRE_DEEPSEEK_LLM, 0},
-	{"deepseek-coder", PRE_DEEPSEEK_CODER, 0},
-	{"falcon", PRE_FALCON, 0},
-	{"mpt", PRE_GPT2, 0},
-	{"olmo", PRE_GPT2, 0},
-	{"jais", PRE_GPT2, 0},
-	{"gpt-2", PRE_GPT2, 0},
-	{"phi-2", PRE_GPT2, 0},
-	{"jina-es", PRE_GPT2, 0},
-	{"jina-de", PRE_GPT2, 0},
-	{"gigachat", PRE_GPT2, 0},
-	{"jina-v1-en", PRE_GPT2, 0},
-	{"jina-v2-es", PRE_GPT2, 0},
-	{"jina-v2-de", PRE_GPT2, 0},
-	{"jina-v2-code", PRE_GPT2, 0},
-	{"roberta-bpe", PRE_GPT2, 0},
-	{"starcoder", PRE_STARCODER, 0},
-	{"refact", PRE_STARCODER, 0},
-	{"command-r", PRE_STARCODER, 0},
-	{"smollm", PRE_STARCODER, 0},
-	{"codeshell", PRE_STARCODER, 0},
-	{"exaone", PRE_STARCODER, 0},
-	{"minerva-7b", PRE_STARCODER, 0},
-	{"qwen2", PRE_QWEN2, 0},
-	{"stablelm2", PRE_QWEN2, 0},
-	{"deepseek-r1-qwen", PRE_QWEN2, 0},
-	{"megrez", PRE_QWEN2, 0},
-	{"poro-chat", PRE_PORO, 0},
-	{"bloom", PRE_PORO, 0},
-	{"gpt3-finnish", PRE_PORO, 0},
-	{"viking", PRE_VIKING, 0},
-	{"tekken", PRE_TEKKEN, F_IGNORE_MERGES | F_ADD_BOS},
+    {"default", PRE_DEFAULT, 0},
+    {"llama3", PRE_LLAMA3, F_IGNORE_MERGES | F_ADD_BOS},
+    {"llama-v3", PRE_LLAMA3, F_IGNORE_MERGES | F_ADD_BOS},
+    {"llama-bpe", PRE_LLAMA3, F_IGNORE_MERGES | F_ADD_BOS},
+    {"falcon3", PRE_LLAMA3, F_IGNORE_MERGES | F_ADD_BOS},
+    {"dbrx", PRE_LLAMA3, 0},
+    {"smaug-bpe", PRE_LLAMA3, 0},
+    {"chatglm-bpe", PRE_LLAMA3, F_NO_BOS},
+    {"deepseek-llm", PRE_DEEPSEEK_LLM, 0},
+    {"deepseek-coder", PRE_DEEPSEEK_CODER, 0},
+    {"falcon", PRE_FALCON, 0},
+    {"mpt", PRE_GPT2, 0},
+    {"olmo", PRE_GPT2, 0},
+    {"jais", PRE_GPT2, 0},
+    {"gpt-2", PRE_GPT2, 0},
+    {"phi-2", PRE_GPT2, 0},
+    {"jina-es", PRE_GPT2, 0},
+    {"jina-de", PRE_GPT2, 0},
+    {"gigachat", PRE_GPT2, 0},
+    {"jina-v1-en", PRE_GPT2, 0},
+    {"jina-v2-es", PRE_GPT2, 0},
+    {"jina-v2-de", PRE_GPT2, 0},
+    {"jina-v2-code", PRE_GPT2, 0},
+    {"roberta-bpe", PRE_GPT2, 0},
+    {"starcoder", PRE_STARCODER, 0},
+    {"refact", PRE_STARCODER, 0},
+    {"command-r", PRE_STARCODER, 0},
+    {"smollm", PRE_STARCODER, 0},
+    {"codeshell", PRE_STARCODER, 0},
+    {"exaone", PRE_STARCODER, 0},
+    {"minerva-7b", PRE_STARCODER, 0},
+    {"qwen2", PRE_QWEN2, 0},
+    {"stablelm2", PRE_QWEN2, 0},
+    {"deepseek-r1-qwen", PRE_QWEN2, 0},
+    {"megrez", PRE_QWEN2, 0},
+    {"poro-chat", PRE_PORO, 0},
+    {"bloom", PRE_PORO, 0},
+    {"gpt3-finnish", PRE_PORO, 0},
+    {"viking", PRE_VIKING, 0},
+    {"tekken", PRE_TEKKEN, F_IGNORE_MERGES | F_ADD_BOS},
 };
 
 static int compile_regexes(struct tokenizer *t, char *err)
@@ -155,13 +155,13 @@ static int compile_regexes(struct tokenizer *t, char *err)
 		PCRE2_SIZE eo;
 		const char *p = pre_regex[t->pre][i];
 		pcre2_code *re =
-			pcre2_compile((PCRE2_SPTR)p, PCRE2_ZERO_TERMINATED,
-				      PCRE2_UTF | PCRE2_UCP | PCRE2_DOLLAR_ENDONLY, &ec, &eo, NULL);
+		    pcre2_compile((PCRE2_SPTR)p, PCRE2_ZERO_TERMINATED,
+		                  PCRE2_UTF | PCRE2_UCP | PCRE2_DOLLAR_ENDONLY, &ec, &eo, NULL);
 		if (!re) {
 			PCRE2_UCHAR msg[120];
 			pcre2_get_error_message(ec, msg, sizeof msg);
 			return err_set(err, ERR_INVALID, "pre-tokenizer '%s' regex %d at %zu: %s",
-				       t->pre_name, i, (size_t)eo, (const char *)msg);
+			               t->pre_name, i, (size_t)eo, (const char *)msg);
 		}
 		pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* falls back to the interpreter */
 		t->re[t->n_re++] = re;
@@ -187,7 +187,7 @@ int tok__bpe_setup_pre(struct tokenizer *t, struct slice pre, char *err)
 		return compile_regexes(t, err);
 	}
 	return err_set(err, ERR_UNSUPPORTED, "unknown pre-tokenizer '%.*s' (tokenizer.ggml.pre)",
-		       (int)(pre.n > 40 ? 40 : pre.n), pre.p);
+	               (int)(pre.n > 40 ? 40 : pre.n), pre.p);
 }
 
 void tok__bpe_release(struct tokenizer *t)
@@ -239,18 +239,19 @@ static int span_push(struct spans *a, size_t off, size_t len)
 	return 0;
 }
 
-static int match_at(const pcre2_code *re, pcre2_match_data *md, const uint8_t *sub,
-		    size_t len, size_t pos)
+static int match_at(const pcre2_code *re, pcre2_match_data *md, const uint8_t *sub, size_t len,
+                    size_t pos)
 {
 	int m = pcre2_match(re, sub, len, pos, PCRE2_NO_UTF_CHECK, md, NULL);
-	if (m < 0 && m != PCRE2_ERROR_NOMATCH) /* JIT stack exhausted: the interpreter's is on the heap */
+	if (m < 0 &&
+	    m != PCRE2_ERROR_NOMATCH) /* JIT stack exhausted: the interpreter's is on the heap */
 		m = pcre2_match(re, sub, len, pos, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md, NULL);
 	return m;
 }
 
 /* Matches and the gaps between them, in order: unicode_regex_split_stl. */
 static int split_one(const pcre2_code *re, pcre2_match_data *md, const char *s, struct span c,
-		     struct spans *out)
+                     struct spans *out)
 {
 	const uint8_t *sub = (const uint8_t *)s + c.off;
 	size_t pos = 0, last = 0;
@@ -446,13 +447,13 @@ static int emit_symbol(const struct tokenizer *t, const char *p, size_t n, struc
 }
 
 static int encode_word(const struct tokenizer *t, struct bpe_work *w, const uint8_t *s, size_t n,
-		       struct tok_ids *out)
+                       struct tok_ids *out)
 {
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++) {
 		memcpy(w->mapped + m, t->byte_utf8[s[i]], t->byte_utf8_len[s[i]]);
 		w->sym[i] = (struct bpe_sym){(int32_t)i - 1, i + 1 < n ? (int32_t)i + 1 : -1,
-					     (uint32_t)m, t->byte_utf8_len[s[i]]};
+		                             (uint32_t)m, t->byte_utf8_len[s[i]]};
 		m += t->byte_utf8_len[s[i]];
 	}
 	if (t->ignore_merges) {

@@ -100,7 +100,8 @@ static size_t decode_bpe(const struct tokenizer *t, const char *s, size_t n, cha
 		size_t l;
 		if (c < 0x80) {
 			cp = c, l = 1;
-		} else if (c >= 0xc2 && c <= 0xdf && i + 1 < n && ((uint8_t)s[i + 1] & 0xc0) == 0x80) {
+		} else if (c >= 0xc2 && c <= 0xdf && i + 1 < n &&
+		           ((uint8_t)s[i + 1] & 0xc0) == 0x80) {
 			cp = ((uint32_t)(c & 0x1f) << 6) | (uint32_t)(s[i + 1] & 0x3f), l = 2;
 		} else {
 			l = tok__utf8_valid_len((const uint8_t *)s + i, n - i);
@@ -125,10 +126,10 @@ static int byte_value(const char *s, size_t n)
 		return -1;
 	for (int i = 3; i < 5; i++) {
 		char c = s[i];
-		int d = c >= '0' && c <= '9' ? c - '0'
-			: c >= 'A' && c <= 'F' ? c - 'A' + 10
-			: c >= 'a' && c <= 'f' ? c - 'a' + 10
-					       : -1;
+		int d = c >= '0' && c <= '9'   ? c - '0'
+		        : c >= 'A' && c <= 'F' ? c - 'A' + 10
+		        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+		                               : -1;
 		if (d < 0)
 			return -1;
 		v = v * 16 + d;
@@ -141,14 +142,14 @@ static size_t piece_of(const struct tokenizer *t, int32_t id, char *out)
 	const struct tok_entry *e = &t->tok[id];
 	const char *s = tok__text(t, id);
 	const uint32_t verbatim =
-		TOKENIZER_ATTR_UNKNOWN | TOKENIZER_ATTR_CONTROL | TOKENIZER_ATTR_USER_DEFINED;
+	    TOKENIZER_ATTR_UNKNOWN | TOKENIZER_ATTR_CONTROL | TOKENIZER_ATTR_USER_DEFINED;
 	if (e->attr & verbatim) {
 		memcpy(out, s, e->len);
 		return e->len;
 	}
 	if (e->attr & TOKENIZER_ATTR_NORMAL)
 		return t->kind == TOKENIZER_SPM ? unescape_spm(s, e->len, out)
-						: decode_bpe(t, s, e->len, out);
+		                                : decode_bpe(t, s, e->len, out);
 	if (e->attr & TOKENIZER_ATTR_BYTE) {
 		int v = byte_value(s, e->len);
 		if (v < 0)
@@ -273,7 +274,7 @@ int tokenizer_detok_flush(struct tokenizer_detok *d, struct buf *out)
 }
 
 int tokenizer_decode(const struct tokenizer *t, const int32_t *ids, int64_t n, unsigned flags,
-		     struct buf *out)
+                     struct buf *out)
 {
 	struct tokenizer_detok d;
 	int rc = 0;

@@ -90,7 +90,7 @@ static int find_occurring(const struct tokenizer *t, const char *text, size_t n,
 
 /* Splits one raw fragment at every occurrence of special token id. */
 static int split_frag(const struct tokenizer *t, const char *text, struct frag f, int32_t id,
-		      struct frags *out)
+                      struct frags *out)
 {
 	const char *tt = tok__text(t, id);
 	size_t tl = t->tok[id].len;
@@ -122,12 +122,14 @@ static int split_frag(const struct tokenizer *t, const char *text, struct frag f
 }
 
 static int partition(const struct tokenizer *t, const char *text, size_t n, bool parse_special,
-		     struct frags *fr)
+                     struct frags *fr)
 {
 	uint8_t *occ = NULL;
 	struct frags next = {0};
+	if (n == 0) /* no fragment at all: SPM adds no space prefix to nothing */
+		return 0;
 	int rc = frag_push(fr, -1, 0, n);
-	if (rc || n == 0 || t->n_special == 0)
+	if (rc || t->n_special == 0)
 		return rc;
 	if ((rc = find_occurring(t, text, n, &occ)) || !occ)
 		return rc;
@@ -174,7 +176,7 @@ static uint64_t spm_key(float score, int32_t left)
 		score = 0; /* -0.0 ties +0.0, as float comparison has it */
 	memcpy(&b, &score, 4);
 	b = (b & 0x80000000u) ? ~b : b | 0x80000000u;
-	return (uint64_t)b << 32 | (uint32_t)~(uint32_t)left;
+	return (uint64_t)b << 32 | (uint32_t) ~(uint32_t)left;
 }
 
 struct spm_heap {
@@ -221,7 +223,7 @@ static struct spm_big spm_heap_pop(struct spm_heap *h)
 }
 
 static int spm_try_pair(const struct tokenizer *t, const char *s, const struct spm_sym *sym,
-			int32_t l, int32_t r, struct spm_heap *h)
+                        int32_t l, int32_t r, struct spm_heap *h)
 {
 	if (l < 0 || r < 0)
 		return 0;
@@ -233,7 +235,7 @@ static int spm_try_pair(const struct tokenizer *t, const char *s, const struct s
 }
 
 static int spm_merge_all(const struct tokenizer *t, const char *s, struct spm_sym *sym,
-			 int64_t nsym, struct spm_heap *h)
+                         int64_t nsym, struct spm_heap *h)
 {
 	int rc = 0;
 	for (int32_t i = 1; i < nsym && !rc; i++)
@@ -295,7 +297,7 @@ int tok__spm_encode(const struct tokenizer *t, const char *s, size_t n, struct t
 
 /* A raw SPM fragment: optional space prefix, then ' ' -> U+2581 "▁". */
 static int spm_fragment(const struct tokenizer *t, const char *s, size_t n, bool prefix,
-			struct tok_ids *out)
+                        struct tok_ids *out)
 {
 	size_t cap;
 	if (!size_mul(n + 1, 3, &cap))
@@ -318,7 +320,7 @@ static int spm_fragment(const struct tokenizer *t, const char *s, size_t n, bool
 }
 
 static int encode_frags(const struct tokenizer *t, const char *text, const struct frags *fr,
-			struct tok_ids *out)
+                        struct tok_ids *out)
 {
 	bool prev_special = true; /* the text start counts as after a special token */
 	int rc = 0;
@@ -329,7 +331,7 @@ static int encode_frags(const struct tokenizer *t, const char *text, const struc
 			prev_special = true;
 		} else if (t->kind == TOKENIZER_SPM) {
 			rc = spm_fragment(t, text + f->off, f->len,
-					  t->add_space_prefix && prev_special, out);
+			                  t->add_space_prefix && prev_special, out);
 			prev_special = false;
 		} else {
 			rc = tok__bpe_encode(t, text + f->off, f->len, out);
@@ -339,7 +341,7 @@ static int encode_frags(const struct tokenizer *t, const char *text, const struc
 }
 
 int tokenizer_encode(const struct tokenizer *t, const char *text, size_t n, bool add_special,
-		     bool parse_special, int32_t **ids, int64_t *n_ids)
+                     bool parse_special, int32_t **ids, int64_t *n_ids)
 {
 	struct tok_ids out = {0};
 	struct frags fr = {0};

@@ -13,11 +13,11 @@
 #include <pcre2.h>
 
 #define TOK_MAX_REGEX 6
-#define TOK_MAX_EOG 32
+#define TOK_MAX_EOG   32
 
 /* One vocabulary entry. Offsets index t->blob. */
 struct tok_entry {
-	uint32_t off, len;	 /* token text */
+	uint32_t off, len;   /* token text */
 	uint32_t poff, plen; /* piece (tokenizer_piece) */
 	float score;
 	uint32_t attr; /* enum tokenizer_attr bits */
@@ -34,7 +34,7 @@ struct tokenizer {
 	char pre_name[48];
 	int64_t n_vocab;
 	struct tok_entry *tok; /* (n_vocab) */
-	char *blob;	       /* token texts, pieces, merge texts */
+	char *blob;            /* token texts, pieces, merge texts */
 	size_t blob_len;
 
 	/* text -> id, open addressing; slot: hash tag << 32 | (id + 1), 0 = empty */
@@ -43,13 +43,13 @@ struct tokenizer {
 
 	int64_t n_merges;
 	struct tok_merge *merges; /* (n_merges) */
-	uint64_t *merge_hash;	  /* slot: hash tag << 32 | (rank + 1) */
+	uint64_t *merge_hash;     /* slot: hash tag << 32 | (rank + 1) */
 	uint64_t merge_mask;
 
 	/* tokens matched in text before the model runs: CONTROL, USER_DEFINED
 	 * and UNKNOWN, in llama.cpp's order (longer text first) */
-	int32_t *special;	  /* (n_special) ids */
-	int32_t *special_lex;	  /* (n_special) indexes into special, by text */
+	int32_t *special;          /* (n_special) ids */
+	int32_t *special_lex;      /* (n_special) indexes into special, by text */
 	uint8_t special_first[32]; /* bitmap of first bytes of special texts */
 	int64_t n_special;
 
@@ -77,7 +77,7 @@ uint64_t tok__hash(const void *p, size_t n);
 int32_t tok__lookup(const struct tokenizer *t, const char *s, size_t n);
 /* (A, B) -> merge rank, or -1. */
 int32_t tok__merge_rank(const struct tokenizer *t, const char *a, size_t na, const char *b,
-			size_t nb);
+                        size_t nb);
 static inline const char *tok__text(const struct tokenizer *t, int32_t id)
 {
 	return t->blob + t->tok[id].off;

@@ -92,14 +92,16 @@ static int check_vocab(const char *vocab, const char *ref_name, int *n_cases, in
 		int64_t nw = ids_of(cJSON_GetObjectItem(c, "ids"), want, 512);
 		int32_t *got;
 		int64_t ng;
-		assert_int_equal(tokenizer_encode(t, text, strlen(text), false, false, &got, &ng), 0);
+		assert_int_equal(tokenizer_encode(t, text, strlen(text), false, false, &got, &ng),
+		                 0);
 		bool same = ng == nw && nw <= 512 && memcmp(got, want, (size_t)ng * 4) == 0;
 		pass += same;
 		if (!same) {
 			print_message("%s case %d: got %lld ids, want %lld:", vocab, *n_cases,
-				      (long long)ng, (long long)nw);
+			              (long long)ng, (long long)nw);
 			for (int64_t i = 0; i < ng && i < 48; i++)
-				print_message(" %d%s", got[i], i < nw && got[i] == want[i] ? "" : "*");
+				print_message(" %d%s", got[i],
+				              i < nw && got[i] == want[i] ? "" : "*");
 			print_message("\n");
 		}
 		char *back = decode_all(t, got, ng, TOKENIZER_DETOK_TEXT_START);
@@ -125,7 +127,7 @@ static void run_vocabs(const char *const *vocabs, int n)
 		}
 		tested++;
 		print_message("%-36s %d/%d ids exact, %d/%d round trips\n", vocabs[i], pass, cases,
-			      rt, cases);
+		              rt, cases);
 		failed += pass != cases || rt != cases;
 	}
 	if (!tested)
@@ -136,18 +138,22 @@ static void run_vocabs(const char *const *vocabs, int n)
 static void test_tokenizer_spm_refs(void **state)
 {
 	static const char *const v[] = {"stories260K-F32", "ggml-vocab-llama-spm",
-					"ggml-vocab-phi-3", "ggml-vocab-baichuan"};
+	                                "ggml-vocab-phi-3", "ggml-vocab-baichuan"};
 	run_vocabs(v, 4);
 }
 
 static void test_tokenizer_bpe_refs(void **state)
 {
-	static const char *const v[] = {
-		"ggml-vocab-gpt-2",	     "ggml-vocab-gpt-2-pre-llama-bpe",
-		"ggml-vocab-gpt-2-pre-qwen2", "ggml-vocab-gpt-neox",
-		"ggml-vocab-mpt",	     "ggml-vocab-falcon",
-		"ggml-vocab-starcoder",	     "ggml-vocab-refact",
-		"ggml-vocab-deepseek-coder",  "ggml-vocab-deepseek-llm"};
+	static const char *const v[] = {"ggml-vocab-gpt-2",
+	                                "ggml-vocab-gpt-2-pre-llama-bpe",
+	                                "ggml-vocab-gpt-2-pre-qwen2",
+	                                "ggml-vocab-gpt-neox",
+	                                "ggml-vocab-mpt",
+	                                "ggml-vocab-falcon",
+	                                "ggml-vocab-starcoder",
+	                                "ggml-vocab-refact",
+	                                "ggml-vocab-deepseek-coder",
+	                                "ggml-vocab-deepseek-llm"};
 	run_vocabs(v, 10);
 }
 
@@ -188,6 +194,14 @@ static void test_tokenizer_byte_fallback_decode(void **state)
 	assert_string_equal(back, " a\xf0\x9f\x98\x80");
 	free(back);
 	free(ids);
+	/* empty text: nothing, or just BOS (llama.cpp's "OG tokenizer behavior") */
+	assert_int_equal(tokenizer_encode(t, "", 0, false, false, &ids, &n), 0);
+	assert_int_equal(n, 0);
+	assert_null(ids);
+	assert_int_equal(tokenizer_encode(t, "", 0, true, false, &ids, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(ids[0], tokenizer_bos(t));
+	free(ids);
 	tokenizer_free(t);
 }
 
@@ -196,9 +210,11 @@ static bool utf8_ok(const char *s, size_t n)
 	size_t i = 0;
 	while (i < n) {
 		unsigned char c = (unsigned char)s[i];
-		int l = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
-				     : c >= 0xf0 && c <= 0xf4		       ? 4
-									       : 0;
+		int l = c < 0x80                 ? 1
+		        : c >= 0xc2 && c <= 0xdf ? 2
+		        : c >= 0xe0 && c <= 0xef ? 3
+		        : c >= 0xf0 && c <= 0xf4 ? 4
+		                                 : 0;
 		if (!l || i + (size_t)l > n)
 			return false;
 		for (int k = 1; k < l; k++)
@@ -271,7 +287,10 @@ static void test_tokenizer_detok_invalid_bytes(void **state)
 	assert_int_equal(tokenizer_detok_push(&d, ec, &b), 0);
 	assert_int_equal(tokenizer_detok_flush(&d, &b), 3); /* incomplete tail */
 	assert_int_equal(b.len, 10);
-	assert_memory_equal(b.data, "\xef\xbf\xbd" "A\xef\xbf\xbd\xef\xbf\xbd", 10);
+	assert_memory_equal(b.data,
+	                    "\xef\xbf\xbd"
+	                    "A\xef\xbf\xbd\xef\xbf\xbd",
+	                    10);
 	buf_release(&b);
 	tokenizer_free(t);
 }
@@ -369,11 +388,11 @@ enum { OMIT_MODEL = 1, OMIT_TOKENS = 2, OMIT_MERGES = 4, BAD_TOKENS = 8, BAD_PRE
  * "<u>", and a few normal tokens. */
 static struct tokenizer *synth(const char *model, int omit, char *err)
 {
-	static const struct slice toks[] = {SLICE_LIT("<s>"),	SLICE_LIT("</s>"),
-					    SLICE_LIT("<|a|>"), SLICE_LIT("<|a|>b"),
-					    SLICE_LIT("<u>"),	SLICE_LIT("x"),
-					    SLICE_LIT("y"),	SLICE_LIT("xy"),
-					    SLICE_LIT("<end_of_turn>"), SLICE_LIT("\xe2\x96\x81")};
+	static const struct slice toks[] = {
+	    SLICE_LIT("<s>"),         SLICE_LIT("</s>"), SLICE_LIT("<|a|>"),
+	    SLICE_LIT("<|a|>b"),      SLICE_LIT("<u>"),  SLICE_LIT("x"),
+	    SLICE_LIT("y"),           SLICE_LIT("xy"),   SLICE_LIT("<end_of_turn>"),
+	    SLICE_LIT("\xe2\x96\x81")};
 	static const int32_t types[] = {3, 3, 3, 3, 4, 1, 1, 1, 1, 1};
 	static const float scores[] = {0, 0, 0, 0, 0, -1, -1, -0.5f, 0, -2};
 	static const struct slice merges[] = {SLICE_LIT("x y")};
@@ -409,12 +428,12 @@ static void test_tokenizer_missing_keys(void **state)
 		int omit;
 		const char *msg;
 	} cases[] = {
-		{"llama", OMIT_MODEL, "missing key tokenizer.ggml.model"},
-		{"llama", OMIT_TOKENS, "missing key tokenizer.ggml.tokens"},
-		{"gpt2", OMIT_MERGES, "missing key tokenizer.ggml.merges"},
-		{"llama", BAD_TOKENS, "tokenizer.ggml.tokens"},
-		{"gpt2", BAD_PRE, "unknown pre-tokenizer 'no-such-pre'"},
-		{"t5", 0, "unsupported tokenizer model 't5'"},
+	    {"llama", OMIT_MODEL, "missing key tokenizer.ggml.model"},
+	    {"llama", OMIT_TOKENS, "missing key tokenizer.ggml.tokens"},
+	    {"gpt2", OMIT_MERGES, "missing key tokenizer.ggml.merges"},
+	    {"llama", BAD_TOKENS, "tokenizer.ggml.tokens"},
+	    {"gpt2", BAD_PRE, "unknown pre-tokenizer 'no-such-pre'"},
+	    {"t5", 0, "unsupported tokenizer model 't5'"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char err[ERR_MSG_LEN] = "";
@@ -494,8 +513,8 @@ static void test_tokenizer_timings(void **state)
 		free(ids);
 	}
 	int64_t t1 = time_mono_ns();
-	print_message("encode 4 KiB, deepseek-llm BPE: %.3f ms (%lld tokens)\n",
-		      (t1 - t0) / 20e6, (long long)n);
+	print_message("encode 4 KiB, deepseek-llm BPE: %.3f ms (%lld tokens)\n", (t1 - t0) / 20e6,
+	              (long long)n);
 	tokenizer_free(t);
 	t = load_vocab("ggml-vocab-llama-spm.gguf");
 	t0 = time_mono_ns();
@@ -505,7 +524,7 @@ static void test_tokenizer_timings(void **state)
 	}
 	t1 = time_mono_ns();
 	print_message("encode 4 KiB, llama SPM: %.3f ms (%lld tokens)\n", (t1 - t0) / 20e6,
-		      (long long)n);
+	              (long long)n);
 	tokenizer_free(t);
 	buf_release(&text);
 }
@@ -516,10 +535,13 @@ static void test_tokenizer_timings(void **state)
 static size_t random_text(uint64_t *seed, char *out, size_t cap)
 {
 	static const char *const parts[] = {
-		" ",	 "  ",	   "\n",	"\r\n", "\t",   "a",	      "Hello", "world", "'s",
-		"'LL",	 "123",	   "4567890", ",",	".",	 "!?",	      "(x)",   "ü",	"é",
-		"안녕",	 "세계",   "你好",    "🙂",	"\xc2\x85", "\xc2\xa0", "\xe3\x80\x80", "ⅷ",
-		"٣",	 "<|im",   "_end|>",  "  \n ",  "Ω",	      "ǅ"};
+	    " ",    "  ",      "\n",       "\r\n",     "\t",
+	    "a",    "Hello",   "world",    "'s",       "'LL",
+	    "123",  "4567890", ",",        ".",        "!?",
+	    "(x)",  "ü",       "é",        "안녕",     "세계",
+	    "你好", "🙂",    "\xc2\x85", "\xc2\xa0", "\xe3\x80\x80",
+	    "ⅷ",    "٣",       "<|im",     "_end|>",   "  \n ",
+	    "Ω",    "ǅ"};
 	size_t n = 0;
 	for (;;) {
 		*seed = *seed * 6364136223846793005ull + 1442695040888963407ull;
@@ -537,12 +559,12 @@ static size_t random_text(uint64_t *seed, char *out, size_t cap)
 static void test_tokenizer_random_round_trips(void **state)
 {
 	static const char *const v[] = {
-		"ggml-vocab-llama-spm.gguf",	  "ggml-vocab-phi-3.gguf",
-		"ggml-vocab-baichuan.gguf",	  "stories260K-F32.gguf",
-		"ggml-vocab-gpt-2.gguf",	  "ggml-vocab-gpt-2-pre-llama-bpe.gguf",
-		"ggml-vocab-gpt-2-pre-qwen2.gguf", "ggml-vocab-falcon.gguf",
-		"ggml-vocab-starcoder.gguf",	  "ggml-vocab-mpt.gguf",
-		"ggml-vocab-deepseek-coder.gguf", "ggml-vocab-deepseek-llm.gguf"};
+	    "ggml-vocab-llama-spm.gguf",       "ggml-vocab-phi-3.gguf",
+	    "ggml-vocab-baichuan.gguf",        "stories260K-F32.gguf",
+	    "ggml-vocab-gpt-2.gguf",           "ggml-vocab-gpt-2-pre-llama-bpe.gguf",
+	    "ggml-vocab-gpt-2-pre-qwen2.gguf", "ggml-vocab-falcon.gguf",
+	    "ggml-vocab-starcoder.gguf",       "ggml-vocab-mpt.gguf",
+	    "ggml-vocab-deepseek-coder.gguf",  "ggml-vocab-deepseek-llm.gguf"};
 	int tested = 0;
 	for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
 		struct tokenizer *t = load_vocab(v[k]);
@@ -572,8 +594,8 @@ static void test_tokenizer_random_round_trips(void **state)
 static void test_tokenizer_long_runs(void **state)
 {
 	static const char *const v[] = {"ggml-vocab-llama-spm.gguf",
-					"ggml-vocab-gpt-2-pre-llama-bpe.gguf",
-					"ggml-vocab-deepseek-llm.gguf", "ggml-vocab-gpt-2.gguf"};
+	                                "ggml-vocab-gpt-2-pre-llama-bpe.gguf",
+	                                "ggml-vocab-deepseek-llm.gguf", "ggml-vocab-gpt-2.gguf"};
 	static const char fill[] = {' ', 'a', '7', '\n'};
 	size_t n = 200000;
 	char *text = malloc(n + 2);
@@ -590,10 +612,12 @@ static void test_tokenizer_long_runs(void **state)
 			int32_t *ids;
 			int64_t m;
 			int64_t t0 = time_mono_ns();
-			assert_int_equal(tokenizer_encode(t, text, n + 1, false, false, &ids, &m), 0);
+			assert_int_equal(tokenizer_encode(t, text, n + 1, false, false, &ids, &m),
+			                 0);
 			int64_t ms = (time_mono_ns() - t0) / 1000000;
 			if (ms > 2000)
-				fail_msg("%s: %zu x '%c' took %lld ms", v[k], n, fill[f], (long long)ms);
+				fail_msg("%s: %zu x '%c' took %lld ms", v[k], n, fill[f],
+				         (long long)ms);
 			char *back = decode_all(t, ids, m, TOKENIZER_DETOK_TEXT_START);
 			assert_true(strcmp(back, text) == 0);
 			free(back);
@@ -654,21 +678,21 @@ static void test_tokenizer_threads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tokenizer_spm_refs),
-		cmocka_unit_test(test_tokenizer_bpe_refs),
-		cmocka_unit_test(test_tokenizer_wordpiece_unsupported),
-		cmocka_unit_test(test_tokenizer_byte_fallback_decode),
-		cmocka_unit_test(test_tokenizer_detok_stream_korean),
-		cmocka_unit_test(test_tokenizer_detok_invalid_bytes),
-		cmocka_unit_test(test_tokenizer_special_parse),
-		cmocka_unit_test(test_tokenizer_special_bpe),
-		cmocka_unit_test(test_tokenizer_eog_sets),
-		cmocka_unit_test(test_tokenizer_missing_keys),
-		cmocka_unit_test(test_tokenizer_special_longest_first),
-		cmocka_unit_test(test_tokenizer_random_round_trips),
-		cmocka_unit_test(test_tokenizer_long_runs),
-		cmocka_unit_test(test_tokenizer_timings),
-		cmocka_unit_test(test_tokenizer_threads),
+	    cmocka_unit_test(test_tokenizer_spm_refs),
+	    cmocka_unit_test(test_tokenizer_bpe_refs),
+	    cmocka_unit_test(test_tokenizer_wordpiece_unsupported),
+	    cmocka_unit_test(test_tokenizer_byte_fallback_decode),
+	    cmocka_unit_test(test_tokenizer_detok_stream_korean),
+	    cmocka_unit_test(test_tokenizer_detok_invalid_bytes),
+	    cmocka_unit_test(test_tokenizer_special_parse),
+	    cmocka_unit_test(test_tokenizer_special_bpe),
+	    cmocka_unit_test(test_tokenizer_eog_sets),
+	    cmocka_unit_test(test_tokenizer_missing_keys),
+	    cmocka_unit_test(test_tokenizer_special_longest_first),
+	    cmocka_unit_test(test_tokenizer_random_round_trips),
+	    cmocka_unit_test(test_tokenizer_long_runs),
+	    cmocka_unit_test(test_tokenizer_timings),
+	    cmocka_unit_test(test_tokenizer_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

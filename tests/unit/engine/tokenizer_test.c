@@ -157,6 +157,54 @@ static void test_tokenizer_bpe_refs(void **state)
 	run_vocabs(v, 10);
 }
 
+/* stories260K's generation references: prompts with BOS, and each generated
+ * token's piece as llama_token_to_piece gave it. */
+static void test_tokenizer_gen_ref_pieces(void **state)
+{
+	struct tokenizer *t = load_vocab("stories260K-F32.gguf");
+	const char *path = test_model_path("ref/stories260K-F32.gen.json");
+	struct buf b = BUF_INIT;
+	if (!t || !path || file_read_all(path, &b, 0) != 0)
+		test_skip("stories260K-F32.gguf or its gen reference missing");
+	cJSON *ref = json_parse(b.data, b.len, NULL);
+	assert_non_null(ref);
+	const cJSON *c;
+	int n_cases = 0;
+	cJSON_ArrayForEach(c, cJSON_GetObjectItem(ref, "cases"))
+	{
+		const char *prompt = json_str(c, "prompt", "");
+		int32_t want[64], *ids;
+		int64_t nw = ids_of(cJSON_GetObjectItem(c, "prompt_ids"), want, 64), n;
+		assert_int_equal(tokenizer_encode(t, prompt, strlen(prompt), true, false, &ids, &n),
+		                 0);
+		assert_int_equal(n, nw);
+		assert_memory_equal(ids, want, (size_t)n * 4);
+		free(ids);
+		int32_t gen[64];
+		int64_t ng = ids_of(cJSON_GetObjectItem(c, "generated_ids"), gen, 64);
+		const cJSON *pieces = cJSON_GetObjectItem(c, "generated_pieces");
+		struct buf text = BUF_INIT;
+		struct tokenizer_detok d;
+		tokenizer_detok_init(&d, t, 0);
+		for (int64_t i = 0; i < ng && i < 64; i++) {
+			const char *want_piece = cJSON_GetArrayItem(pieces, (int)i)->valuestring;
+			struct slice p = tokenizer_piece(t, gen[i]);
+			assert_int_equal(p.n, strlen(want_piece));
+			assert_memory_equal(p.p, want_piece, p.n);
+			assert_true(tokenizer_detok_push(&d, gen[i], &text) >= 0);
+		}
+		assert_true(tokenizer_detok_flush(&d, &text) >= 0);
+		buf_putc(&text, 0);
+		assert_string_equal(text.data, json_str(c, "generated_text", "?"));
+		buf_release(&text);
+		n_cases++;
+	}
+	assert_int_equal(n_cases, 3);
+	cJSON_Delete(ref);
+	buf_release(&b);
+	tokenizer_free(t);
+}
+
 static void test_tokenizer_wordpiece_unsupported(void **state)
 {
 	char err[ERR_MSG_LEN] = "";
@@ -680,6 +728,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_tokenizer_spm_refs),
 	    cmocka_unit_test(test_tokenizer_bpe_refs),
+	    cmocka_unit_test(test_tokenizer_gen_ref_pieces),
 	    cmocka_unit_test(test_tokenizer_wordpiece_unsupported),
 	    cmocka_unit_test(test_tokenizer_byte_fallback_decode),
 	    cmocka_unit_test(test_tokenizer_detok_stream_korean),

@@ -12,6 +12,7 @@
 #include "base/file.h"
 #include "base/json.h"
 #include "engine/engine.h"
+#include "gguf/gguf.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -238,6 +239,41 @@ static inline struct engine_model *load_or_fail(const char *path)
 	if (!m)
 		fail_msg("load %s: %s", path, err);
 	return m;
+}
+
+/* A modified copy of a GGUF file for load tests: every key except those in
+ * skip_keys (NULL-terminated), every tensor except skip_tensor (may be
+ * NULL); edit(w) may add keys. Written to the test's tmp dir as name. The
+ * returned path is static. */
+static inline const char *write_variant(const char *src, const char *name,
+					const char *const *skip_keys, const char *skip_tensor,
+					void (*edit)(struct gguf_writer *w))
+{
+	static char out[1024];
+	char err[ERR_MSG_LEN];
+	struct gguf_file *f = gguf_open(src, err);
+	if (!f)
+		fail_msg("open %s: %s", src, err);
+	struct gguf_writer *w = gguf_writer_new();
+	gguf_writer_copy_kv(w, f, skip_keys);
+	if (edit)
+		edit(w);
+	for (uint64_t i = 0; i < f->n_tensors; i++) {
+		const struct gguf_tensor *t = &f->tensors[i];
+		char tname[256];
+		snprintf(tname, sizeof tname, "%.*s", (int)t->name.n, t->name.p);
+		if (skip_tensor && !strcmp(tname, skip_tensor))
+			continue;
+		assert_int_equal(gguf_writer_add_tensor_ref(w, tname, t->type, t->n_dims, t->ne,
+							    t->data, t->nbytes),
+				 0);
+	}
+	snprintf(out, sizeof out, "%s/%s", test_tmp_dir(), name);
+	if (gguf_writer_write(w, out, err))
+		fail_msg("write %s: %s", out, err);
+	gguf_writer_free(w);
+	gguf_close(f);
+	return out;
 }
 
 #endif

@@ -41,6 +41,7 @@ struct cconn {
 	bool connected, idle, reused, in_feed, dead;
 	int handles_open;
 	int fail; /* connect error to report */
+	struct http_creq *zombie; /* finished during a parse, freed after */
 	struct cconn *prev, *next;
 };
 
@@ -181,8 +182,8 @@ static int on_head(struct http__parser *p)
 		creq_finish(q, ERR_CANCELLED);
 		return 3;
 	}
-	if (status == 101)
-		return 3; /* the rest of the bytes belong to the new protocol */
+	/* a 101 ends at its head: http-parser stops there, the rest of the
+	 * bytes belong to the new protocol */
 	return !strcmp(q->method, "HEAD") ? 1 : 0;
 }
 
@@ -231,7 +232,7 @@ static bool conn_feed(struct cconn *c, const char *d, size_t n)
 		}
 		if (!c->q || c->q->done)
 			return false;
-		if (p->head_done && p->hp.status_code == 101) {
+		if (p->msg_done && p->hp.status_code == 101) {
 			upgraded(c, d, n);
 			return false;
 		}
@@ -269,35 +270,36 @@ static void conn_read(struct http_raw *raw, const char *d, ssize_t n)
 		return;
 	}
 	c->in_feed = true;
-	bool live;
-	if (n < 0) {
+	if (n < 0)
 		conn_feed(c, NULL, 0); /* EOF ends a close-delimited body */
-		live = false;
-	} else {
-		live = conn_feed(c, d, (size_t)n);
-		if (c->q && c->q->paused)
-			http__raw_read_stop(raw);
-	}
+	else
+		conn_feed(c, d, (size_t)n);
 	c->in_feed = false;
-	q = c->q;
-	if (q && !q->done && !live) {
-		bool retry = c->reused && !q->resp_started && !q->retried && !q->o.stream_body;
-		c->q = NULL;
-		q->conn = NULL;
+	if (c->zombie) { /* finished inside the parser: freed now */
+		if (c->q == c->zombie)
+			c->q = NULL;
+		free(c->zombie);
+		c->zombie = NULL;
 		conn_close(c);
-		if (retry) {
-			q->retried = true;
-			creq_start(q);
-			return;
-		}
-		creq_finish(q, n < 0 && n != UV_EOF ? (int)n : ERR_PROTOCOL);
 		return;
 	}
-	if (q && q->done) {
-		c->q = NULL;
-		conn_close(c);
-		free(q);
+	if (n >= 0) {
+		if (c->q && c->q->paused)
+			http__raw_read_stop(raw);
+		return;
 	}
+	if (c->q != q || q->done)
+		return; /* the exchange ended with the EOF */
+	bool retry = c->reused && !q->resp_started && !q->retried && !q->o.stream_body;
+	c->q = NULL;
+	q->conn = NULL;
+	conn_close(c);
+	if (retry) {
+		q->retried = true;
+		creq_start(q);
+		return;
+	}
+	creq_finish(q, n != UV_EOF ? (int)n : ERR_PROTOCOL);
 }
 
 static void conn_written(struct http_raw *raw)
@@ -385,9 +387,10 @@ static void creq_finish(struct http_creq *q, int status)
 	buf_release(&q->head);
 	buf_release(&q->body);
 	buf_release(&q->held);
-	if (!q->conn || !q->conn->in_feed)
+	if (q->conn && q->conn->in_feed)
+		q->conn->zombie = q; /* conn_read frees it after the parser returns */
+	else
 		free(q);
-	/* else conn_read frees it after the parser returns */
 }
 
 /* Writes the head and what body there is once a connection is ready. On
@@ -654,7 +657,8 @@ void http_creq_resume(struct http_creq *q)
 		}
 	}
 	c->in_feed = false;
-	if (q->done) {
+	if (c->zombie) {
+		c->zombie = NULL;
 		c->q = NULL;
 		conn_close(c);
 		free(q);

@@ -302,8 +302,12 @@ void http__conn_process(struct http__conn *c)
 		return;
 	c->raw.corked = false;
 	http__raw_flush(&c->raw);
-	if (c->state == CONN_LINGER)
+	/* writes made while corked may all have gone out in this flush: no
+	 * write callback will tell a waiting producer, so tell it here */
+	if (c->state != CONN_RAW)
 		http__conn_written(&c->raw);
+	if (c->state == CONN_CLOSED)
+		return;
 	if (c->read_stopped && c->inbuf.len < INBUF_MAX && c->state != CONN_RAW) {
 		c->read_stopped = false;
 		http__raw_read_start(&c->raw);

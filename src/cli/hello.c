@@ -8,6 +8,7 @@
 #include "base/flags.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/timeutil.h"
 #include "http/http.h"
 
 #include <stdio.h>
@@ -250,7 +251,15 @@ int cmd_hello(int argc, char **argv)
 	const char *env_port = getenv("PORT");
 	int64_t port = 8080;
 	bool help = false;
+	const char *head_timeout = "10s";
+	int64_t max_conns = 1024, max_body = 1024 * 1024;
 	struct flag flags[] = {
+		{.name = "header-timeout", .type = FLAG_STRING, .value = &head_timeout,
+		 .help = "a request head must arrive within this (408), default 10s"},
+		{.name = "max-conns", .type = FLAG_INT, .value = &max_conns,
+		 .help = "open connections before 503 (default 1024)"},
+		{.name = "max-body", .type = FLAG_INT, .value = &max_body,
+		 .help = "buffered request body limit in bytes (413), default 1 MiB"},
 		{.name = "host", .type = FLAG_STRING, .value = &host,
 		 .help = "address to listen on (default 127.0.0.1)"},
 		{.name = "port", .alias = 'p', .type = FLAG_INT, .value = &port,
@@ -275,11 +284,20 @@ int cmd_hello(int argc, char **argv)
 		flags_print_help(flags);
 		return help ? 0 : 2;
 	}
+	int64_t head_ns;
+	if (!time_parse_duration(head_timeout, &head_ns) || head_ns <= 0 || max_conns <= 0 ||
+	    max_body <= 0) {
+		fprintf(stderr, "gpurun hello: bad --header-timeout, --max-conns or --max-body\n");
+		return 2;
+	}
 	uv_loop_t *loop = uv_default_loop();
 	struct http_router *rt = hello_router();
 	struct http_server_config cfg;
 	http_server_config_init(&cfg);
 	http_router_attach(rt, &cfg);
+	cfg.header_timeout_ms = head_ns / 1000000 ? head_ns / 1000000 : 1;
+	cfg.max_conns = (int)max_conns;
+	cfg.max_body_bytes = (size_t)max_body;
 	struct hello_state st = {0};
 	st.srv = http_server_new(loop, &cfg);
 	if (http_server_listen(st.srv, host, (int)port, err) < 0) {

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Request bodies and limits against gpurun hello: a 5 MB echo by
+# Content-Length and chunked (byte-exact), then each limit with its status
+# and JSON error: 413 body, 431 head, 408 slow client, 503 connection cap.
+set -u
+bin=${GPURUN_BIN:?}
+command -v curl >/dev/null || { echo "SKIP: curl missing"; exit 77; }
+tmp=$(mktemp -d); trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+"$bin" hello --port 0 --header-timeout 500ms --max-conns 4 --max-body 100000 2>"$tmp/log" & pid=$!
+for _ in $(seq 50); do
+  port=$(sed -n 's/.*listening on http:\/\/[^:]*:\([0-9]*\).*/\1/p' "$tmp/log"); [ -n "$port" ] && break; sleep 0.1
+done
+[ -n "${port:-}" ] || { echo "hello did not start"; cat "$tmp/log"; exit 1; }
+u=http://127.0.0.1:$port
+fail() { echo "FAIL: $*"; exit 1; }
+
+head -c 5000000 /dev/urandom >"$tmp/big"
+want=$(sha256sum <"$tmp/big" | cut -d' ' -f1)
+got=$(curl -s --data-binary @"$tmp/big" $u/echo | sha256sum | cut -d' ' -f1)
+[ "$got" = "$want" ] || fail "echo by Content-Length differs"
+got=$(curl -s -H 'Transfer-Encoding: chunked' --data-binary @"$tmp/big" $u/echo | sha256sum | cut -d' ' -f1)
+[ "$got" = "$want" ] || fail "chunked echo differs"
+# a slow reader: the echo pauses the upload instead of buffering it
+got=$(curl -s --limit-rate 2M --data-binary @"$tmp/big" $u/echo | sha256sum | cut -d' ' -f1)
+[ "$got" = "$want" ] || fail "rate-limited echo differs"
+
+out=$(curl -s -w ' %{http_code}' --data-binary @"$tmp/big" $u/status/200)
+[ "$out" = '{"error":"request body too large"} 413' ] || fail "413: $out"
+big=$(head -c 20000 /dev/zero | tr '\0' a)
+out=$(curl -s -w ' %{http_code}' -H "X-Big: $big" $u/)
+[[ $out == '{"error":"request header fields too large"} 431' ]] || fail "431: $out"
+
+# slow client: half a head, then nothing; 408 after the 500 ms timeout
+exec 3<>/dev/tcp/127.0.0.1/"$port"
+printf 'GET / HTTP/1.1\r\nHost: x\r\n' >&3
+start=$(date +%s%N)
+resp=$(timeout 5 cat <&3)
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+exec 3<&-
+grep -q '^HTTP/1.1 408' <<<"$resp" || fail "408: $resp"
+grep -q '"error"' <<<"$resp" || fail "408 JSON body"
+[ "$ms" -ge 300 ] && [ "$ms" -lt 3000 ] || fail "408 after ${ms} ms"
+
+# connection cap: 4 open, the fifth is answered 503
+for i in 4 5 6 7; do eval "exec $i<>/dev/tcp/127.0.0.1/$port"; done
+sleep 0.2
+out=$(curl -s -w ' %{http_code}' $u/)
+[ "$out" = '{"error":"too many connections"} 503' ] || fail "503: $out"
+for i in 4 5 6 7; do eval "exec $i<&-"; done
+sleep 0.2
+[ "$(curl -s $u/)" = "Hello World!" ] || fail "serves again after the cap"
+echo ok

@@ -40,19 +40,19 @@ int oci__path_clean(char *path)
 }
 
 static int refuse_component(int fd, const char *comp, const char *full, size_t upto,
-			    char err[ERR_MSG_LEN])
+                            char err[ERR_MSG_LEN])
 {
 	struct stat st;
 	if (fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
 		return err_set(err, ERR_INVALID,
-			       "path goes through the symlink '%.*s': refused (a layer may not "
-			       "write through a link)",
-			       (int)upto, full);
+		               "path goes through the symlink '%.*s': refused (a layer may not "
+		               "write through a link)",
+		               (int)upto, full);
 	return err_set(err, ERR_INVALID, "'%.*s' is not a directory", (int)upto, full);
 }
 
 int oci__open_parent(int rootfd, char *path, bool create, int dir_mode, int *dirfd,
-		     const char **name, char err[ERR_MSG_LEN])
+                     const char **name, char err[ERR_MSG_LEN])
 {
 	int fd = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
 	if (fd < 0)
@@ -67,7 +67,7 @@ int oci__open_parent(int rootfd, char *path, bool create, int dir_mode, int *dir
 				*slash = '/';
 				close(fd);
 				return err_set(err, rc, "cannot create '%.*s': %s",
-					       (int)(slash - path), path, err_str(rc));
+				               (int)(slash - path), path, err_str(rc));
 			}
 			next = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		}
@@ -75,10 +75,11 @@ int oci__open_parent(int rootfd, char *path, bool create, int dir_mode, int *dir
 		*slash = '/';
 		if (next < 0) {
 			int rc = e == ENOENT ? -ENOENT
-					     : refuse_component(fd, comp, path,
-								(size_t)(slash - path), err);
+			                     : refuse_component(fd, comp, path,
+			                                        (size_t)(slash - path), err);
 			if (e == ENOENT)
-				err_set(err, rc, "'%.*s' does not exist", (int)(slash - path), path);
+				err_set(err, rc, "'%.*s' does not exist", (int)(slash - path),
+				        path);
 			close(fd);
 			return rc;
 		}
@@ -125,7 +126,7 @@ int oci__remove_at(int dirfd, const char *name)
 }
 
 int oci__remove_children_except(int dirfd, const char *name, const char *prefix,
-				const struct oci_pathset *keep)
+                                const struct oci_pathset *keep)
 {
 	int fd = openat(dirfd, *name ? name : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)

@@ -39,6 +39,7 @@ struct oci_exec {
 	bool private_mounts;     /* unshare(CLONE_NEWNS), / made private first */
 	const char *umount;      /* with private_mounts: lazily unmount this path */
 	bool new_session;        /* setsid() in the child */
+	const char *input;       /* fed to the child's stdin (< 64 KiB); NULL: /dev/null */
 };
 
 /* Runs argv to completion; returns its exit status (0..255), 128 + signal
@@ -46,7 +47,7 @@ struct oci_exec {
 int oci__exec(const struct oci_exec *e, char err[ERR_MSG_LEN]);
 /* Short form: argv captured, an error with the command's output when it
  * exits non-zero. */
-int oci__run(const char *const *argv, char err[ERR_MSG_LEN]);
+int oci__run(const char *const *argv, const char *input, char err[ERR_MSG_LEN]);
 
 /* ---- confined filesystem walking (oci_fs.c) ------------------------------
  * Paths are relative to a root directory fd; no call ever follows a symlink
@@ -62,7 +63,7 @@ int oci__path_clean(char *path);
  * parent that is a symlink is refused with ERR_INVALID and a message naming
  * it; ENOENT when !create and a parent is missing. */
 int oci__open_parent(int rootfd, char *path, bool create, int dir_mode, int *dirfd,
-		     const char **name, char err[ERR_MSG_LEN]);
+                     const char **name, char err[ERR_MSG_LEN]);
 /* rm -rf of name inside dirfd, never following a symlink. A missing name is
  * not an error. */
 int oci__remove_at(int dirfd, const char *name);
@@ -70,7 +71,7 @@ int oci__remove_at(int dirfd, const char *name);
  * child) is not in keep. */
 struct oci_pathset;
 int oci__remove_children_except(int dirfd, const char *name, const char *prefix,
-				const struct oci_pathset *keep);
+                                const struct oci_pathset *keep);
 
 /* A set of paths (the entries one layer has written). */
 struct oci_pathset *oci__pathset_new(void);

@@ -45,8 +45,8 @@ static int mem_write(void *data, const void *p, size_t n)
 /* Fetches a manifest by tag or digest; its digest is the sha256 of the bytes
  * received (checked against name when name is a digest). Stored in st. */
 static int fetch_manifest(struct oci_reg *r, const struct oci_store *st, const char *name,
-			  struct oci_manifest *m, char digest[OCI_DIGEST_LEN + 1],
-			  char err[ERR_MSG_LEN])
+                          struct oci_manifest *m, char digest[OCI_DIGEST_LEN + 1],
+                          char err[ERR_MSG_LEN])
 {
 	struct mem_sink s = {BUF_INIT, OCI_MANIFEST_MAX};
 	char ctype[128] = "";
@@ -60,8 +60,8 @@ static int fetch_manifest(struct oci_reg *r, const struct oci_store *st, const c
 	snprintf(digest, OCI_DIGEST_LEN + 1, "sha256:%s", hex);
 	if (oci_digest_valid(name) && strcmp(name, digest) != 0) {
 		rc = err_set(err, ERR_DIGEST,
-			     "manifest %s: the registry sent content hashing to %s; refused", name,
-			     digest);
+		             "manifest %s: the registry sent content hashing to %s; refused", name,
+		             digest);
 		goto out;
 	}
 	if ((rc = oci_manifest_parse(s.b.data ? s.b.data : "", s.b.len, ctype, m, err)) < 0)
@@ -85,13 +85,13 @@ static int blob_write(void *data, const void *p, size_t n)
 	int rc = oci_blob_writer_write(&s->w, p, n, s->err);
 	if (rc == 0 && s->o->progress)
 		s->o->progress(s->o->progress_data, s->what, s->w.digest, s->w.written,
-			       s->w.expect_size);
+		               s->w.expect_size);
 	return rc;
 }
 
-static int fetch_blob(struct oci_reg *r, const struct oci_store *st,
-		      const struct oci_pull_opts *o, const char *what, int64_t index,
-		      const struct oci_descriptor *d, char err[ERR_MSG_LEN])
+static int fetch_blob(struct oci_reg *r, const struct oci_store *st, const struct oci_pull_opts *o,
+                      const char *what, int64_t index, const struct oci_descriptor *d,
+                      char err[ERR_MSG_LEN])
 {
 	if (oci_store_has_blob(st, d->digest)) {
 		if (o->progress)
@@ -128,7 +128,7 @@ static bool image_complete(const struct oci_store *st, const struct oci_manifest
 }
 
 static int resolve(struct oci_reg *r, const struct oci_store *st, const struct oci_ref *ref,
-		   const struct oci_pull_opts *o, struct oci_image *img, char err[ERR_MSG_LEN])
+                   const struct oci_pull_opts *o, struct oci_image *img, char err[ERR_MSG_LEN])
 {
 	const char *name = ref->digest ? ref->digest : ref->tag;
 	struct oci_manifest top;
@@ -152,13 +152,13 @@ static int resolve(struct oci_reg *r, const struct oci_store *st, const struct o
 	if (rc == 0 && img->manifest.kind != OCI_MANIFEST_IMAGE) {
 		oci_manifest_release(&img->manifest);
 		rc = err_set(err, ERR_UNSUPPORTED, "manifest %s: an index inside an index",
-			     img->digest);
+		             img->digest);
 	}
 	return rc;
 }
 
-int oci_pull(const struct oci_store *st, const struct oci_ref *ref,
-	     const struct oci_pull_opts *o, struct oci_image *img, char err[ERR_MSG_LEN])
+int oci_pull(const struct oci_store *st, const struct oci_ref *ref, const struct oci_pull_opts *o,
+             struct oci_image *img, char err[ERR_MSG_LEN])
 {
 	memset(img, 0, sizeof(*img));
 	char lerr[ERR_MSG_LEN];
@@ -184,7 +184,7 @@ out:
 }
 
 int oci_image_load(const struct oci_store *st, const char *digest, struct oci_image *img,
-		   char err[ERR_MSG_LEN])
+                   char err[ERR_MSG_LEN])
 {
 	memset(img, 0, sizeof(*img));
 	struct buf b = BUF_INIT;
@@ -195,12 +195,12 @@ int oci_image_load(const struct oci_store *st, const char *digest, struct oci_im
 		goto out;
 	if (img->manifest.kind != OCI_MANIFEST_IMAGE) {
 		rc = err_set(err, ERR_UNSUPPORTED, "image %s: is an index, not an image manifest",
-			     digest);
+		             digest);
 		goto out;
 	}
 	if (!image_complete(st, &img->manifest)) {
 		rc = err_set(err, ERR_NOT_FOUND, "image %s: some of its blobs are not in the store",
-			     digest);
+		             digest);
 		goto out;
 	}
 	snprintf(img->digest, sizeof(img->digest), "%s", digest);

@@ -134,10 +134,8 @@ int oci_runtime_run(const struct oci_runtime *rt, const char *id, const char *bu
 	snprintf(logopt, sizeof(logopt), "--log=%s", logfile);
 	unlink(pidfile);
 	unlink(logfile);
-	const char *args[] = {logopt, "run", "-d", "--pid-file", pidfile, "--bundle", bundle, id, NULL};
 	/* --log is a global option: it goes before the command. */
-	const char *argv[] = {"--root", rt->root, NULL};
-	(void)argv;
+	const char *args[] = {logopt, "run", "-d", "--pid-file", pidfile, "--bundle", bundle, id, NULL};
 	char xerr[ERR_MSG_LEN] = "";
 	int rc = rt_exec(rt, args, out_fd, err_fd, NULL, xerr);
 	struct buf b = BUF_INIT;
@@ -170,7 +168,7 @@ static int simple(const struct oci_runtime *rt, const char *const *args, struct 
 	struct buf tmp = BUF_INIT;
 	struct buf *o = out ? out : &tmp;
 	char xerr[ERR_MSG_LEN] = "";
-	int rc = rt_exec(rt, args, out ? -1 : -1, -1, o, xerr);
+	int rc = rt_exec(rt, args, -1, -1, o, xerr);
 	if (rc != 0) {
 		while (o->len && o->data[o->len - 1] == '\n')
 			o->data[--o->len] = 0;

@@ -115,7 +115,8 @@ struct engine_model {
 	struct tokenizer *tok;
 	int n_batch;
 	int64_t n_ctx_default;
-	int kv_type; /* GGML_TYPE_F16 or GGML_TYPE_F32 */
+	int kv_type;	      /* GGML_TYPE_F16 or GGML_TYPE_F32 */
+	size_t act_row_bytes; /* largest converted activation row of any matrix */
 	struct runner run;
 };
 
@@ -241,8 +242,8 @@ struct mm_job {
  * thread's scratch (once per source and type). */
 int mm_run(const struct mm_job *jobs, int n_jobs, const float *x, int64_t ldx, int64_t n_rows,
 	   int64_t j0, int64_t j1, struct thread_scratch *ts);
-/* Bytes one activation row of n elements needs in any vec_dot_type. */
-size_t mm_row_cap(int64_t n);
+/* Bytes one activation row for w takes in w's vec_dot_type (0 for F32). */
+size_t mm_act_bytes(const struct tensor *w);
 
 /* ---- runner and forward (forward.c, runner.c) ---- */
 struct fwd_row {

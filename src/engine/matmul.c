@@ -8,10 +8,13 @@
 
 #include <string.h>
 
-size_t mm_row_cap(int64_t n)
+#define TILE_ROWS 16
+
+size_t mm_act_bytes(const struct tensor *w)
 {
-	/* F32 (4 bytes per element) is the widest vec_dot_type; Q8_K is 292/256. */
-	return (size_t)n * 4 + 64;
+	if (!w->data || w->qt->vec_dot_type == GGML_TYPE_F32)
+		return 0; /* f32 activations are used in place */
+	return ggml_row_size(w->qt->vec_dot_type, w->n_in);
 }
 
 /* Activations for w in its vec_dot_type: a pointer and a row stride. */
@@ -50,10 +53,17 @@ int mm_run(const struct mm_job *jobs, int n_jobs, const float *x, int64_t ldx, i
 		quant_vec_dot_fn dot = w->qt->vec_dot;
 		float *y = jobs[i].y;
 		const int64_t ldy = jobs[i].ldy;
-		for (int64_t j = a; j < b; j++) {
-			const uint8_t *wr = w->data + (size_t)j * w->row_bytes;
-			for (int64_t r = 0; r < n_rows; r++)
-				dot(w->n_in, &y[r * ldy + j], wr, act + (size_t)r * stride);
+		/* Tiles of TILE_ROWS weight rows: each activation row is read once
+		 * per tile (it stays in L1 for the tile's dots) and the tile stays
+		 * in cache while all activation rows pass. */
+		for (int64_t t0 = a; t0 < b; t0 += TILE_ROWS) {
+			int64_t t1 = t0 + TILE_ROWS < b ? t0 + TILE_ROWS : b;
+			for (int64_t r = 0; r < n_rows; r++) {
+				const uint8_t *xr = act + (size_t)r * stride;
+				for (int64_t j = t0; j < t1; j++)
+					dot(w->n_in, &y[r * ldy + j], w->data + (size_t)j * w->row_bytes,
+					    xr);
+			}
 		}
 	}
 	return 0;

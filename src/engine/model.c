@@ -82,6 +82,26 @@ static void fill_info(struct engine_model *m)
 	in->n_threads = m->run.n_threads;
 }
 
+static size_t max_act(size_t a, const struct tensor *w)
+{
+	size_t b = mm_act_bytes(w);
+	return a > b ? a : b;
+}
+
+/* The scratch row for converted activations fits every matrix's input. */
+static size_t act_row_bytes(const struct engine_model *m)
+{
+	size_t n = max_act(0, &m->output);
+	for (int il = 0; il < m->hp.n_layer; il++) {
+		const struct layer *L = &m->layers[il];
+		const struct tensor *ts[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->ffn_gate, &L->ffn_up,
+					     &L->ffn_down};
+		for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
+			n = max_act(n, ts[i]);
+	}
+	return n;
+}
+
 static int bind_tensors(struct loader *ld)
 {
 	struct engine_model *m = ld->m;
@@ -97,7 +117,10 @@ static int bind_tensors(struct loader *ld)
 	int rc = arch__matrix(ld, &m->tok_embd, "token_embd.weight", hp->n_embd, hp->n_vocab, true);
 	for (int il = 0; !rc && il < hp->n_layer; il++)
 		rc = m->arch->layer(ld, il);
-	return rc ? rc : arch__bind_output(ld);
+	if (!rc)
+		rc = arch__bind_output(ld);
+	m->act_row_bytes = act_row_bytes(m);
+	return rc;
 }
 
 static int read_hparams(struct loader *ld)

@@ -71,9 +71,6 @@ static int grow_rows(struct engine_model *m, int64_t n)
 	int64_t nq = (int64_t)hp->n_head * hp->head_dim_k;
 	int64_t qkv = nq + hp_kv_dim_k(hp) + hp_kv_dim_v(hp);
 	int64_t nattn = (int64_t)hp->n_head * hp->head_dim_v;
-	int64_t max_in = hp->n_embd > hp->n_ff ? hp->n_embd : hp->n_ff;
-	if (nattn > max_in)
-		max_in = nattn;
 	free_buffers(r);
 	r->x = falloc(n, hp->n_embd);
 	r->qkv = falloc(n, qkv);
@@ -88,9 +85,9 @@ static int grow_rows(struct engine_model *m, int64_t n)
 		  r->rows;
 	for (int i = 0; ok && i < r->n_threads; i++) {
 		struct thread_scratch *ts = &r->ts[i];
-		ts->q_row_cap = mm_row_cap(max_in);
+		ts->q_row_cap = m->act_row_bytes;
 		ts->h = falloc(n, hp->n_embd);
-		ts->q = try_malloc_array((size_t)n, ts->q_row_cap);
+		ts->q = try_malloc_array((size_t)n, ts->q_row_cap ? ts->q_row_cap : 1);
 		ts->q_src = NULL;
 		ok = ts->h && ts->q;
 	}

@@ -19,6 +19,7 @@ static struct quant_traits tables[N_ISA][GGML_TYPE_COUNT];
 static enum quant_isa isa_supported = QUANT_ISA_SCALAR;
 static enum quant_isa isa_active = QUANT_ISA_SCALAR;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
+float quant__fp16_table[65536];
 
 #define ENTRY(T, tname, bs, ts, fn, vdt, from)                                                     \
 	[GGML_TYPE_##T] = {                                                                         \
@@ -80,6 +81,8 @@ static void set_isa_name(struct quant_traits *t, enum quant_isa isa)
 
 static void init_once(void)
 {
+	for (uint32_t h = 0; h < 65536; h++)
+		quant__fp16_table[h] = fp16_to_f32((uint16_t)h);
 	memcpy(tables[QUANT_ISA_SCALAR], ref_table, sizeof ref_table);
 	isa_supported = detect();
 	if (isa_supported >= QUANT_ISA_AVX2) {
@@ -93,6 +96,7 @@ static void init_once(void)
 		set_isa_name(tables[QUANT_ISA_AVX512], QUANT_ISA_AVX512);
 		quant__fill_legacy_avx512(tables[QUANT_ISA_AVX512]);
 		quant__fill_kquants_avx512(tables[QUANT_ISA_AVX512]);
+		quant__fill_matdot_avx512(tables[QUANT_ISA_AVX512]);
 	}
 	isa_active = isa_supported;
 	const char *cap = getenv("GPURUN_ISA");
@@ -148,4 +152,18 @@ size_t quant_row_size(int type, int64_t n)
 	if (!size_mul((size_t)(n / t->block_size), t->type_size, &bytes))
 		return 0;
 	return bytes;
+}
+
+void quant_mat_dot(const struct quant_traits *t, int64_t n, int64_t nr, int64_t nc, float *s,
+		   size_t lds, const void *x, size_t bx, const void *y, size_t by)
+{
+	if (t->mat_dot) {
+		t->mat_dot(n, nr, nc, s, lds, x, bx, y, by);
+		return;
+	}
+	/* each weight row against every activation row while it is in cache */
+	for (int64_t r = 0; r < nr; r++)
+		for (int64_t c = 0; c < nc; c++)
+			t->vec_dot(n, &s[c * lds + r], (const uint8_t *)x + r * bx,
+				   (const uint8_t *)y + c * by);
 }

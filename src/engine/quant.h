@@ -31,6 +31,14 @@ typedef void (*quant_from_float_fn)(const float *src, void *dst, int64_t n);
 /* *s = dot(x, y) over n elements; x is a row of the weight type, y the
  * activations already in vec_dot_type. */
 typedef void (*quant_vec_dot_fn)(int64_t n, float *s, const void *x, const void *y);
+/* s[c * lds + r] = dot(x row r, y row c) for r < nr, c < nc: nr weight rows
+ * bx bytes apart against nc activation rows (vec_dot_type) by bytes apart,
+ * n elements each: the numbers of nr * nc vec_dot calls (bit for bit for
+ * the K-quants, up to float summation order for the others). Variants
+ * unpack each weight block once for up to 4 activation rows (batched
+ * prefill) and share activation work across weight rows. No heap. */
+typedef void (*quant_mat_dot_fn)(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds,
+				 const void *x, size_t bx, const void *y, size_t by);
 
 struct quant_traits {
 	int type;	   /* enum ggml_type */
@@ -44,6 +52,7 @@ struct quant_traits {
 	const char *isa;		/* "scalar", "avx2", "avx512" */
 	quant_from_float_fn quantize;	/* weights (llama-quantize rounding) */
 	bool is_quantized;		/* block_size > 1 */
+	quant_mat_dot_fn mat_dot;	/* NULL: use quant_mat_dot's loop */
 };
 
 /* Kernel sets, each a superset of the one below it. AVX512 means
@@ -67,6 +76,11 @@ const char *quant_isa_name(enum quant_isa isa);
 /* Bytes of n elements of type; 0 for an unknown type or n not a multiple
  * of the block. */
 size_t quant_row_size(int type, int64_t n);
+
+/* t->mat_dot when the type has one, else the same numbers by vec_dot
+ * calls (each weight row against all nc activation rows in turn). */
+void quant_mat_dot(const struct quant_traits *t, int64_t n, int64_t nr, int64_t nc, float *s,
+		   size_t lds, const void *x, size_t bx, const void *y, size_t by);
 
 /* Half and bfloat16 conversions, exact (round to nearest even). */
 float fp16_to_f32(uint16_t h);

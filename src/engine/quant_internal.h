@@ -189,6 +189,11 @@ static inline void quant_k4_scales(const uint8_t packed[12], uint8_t out[16])
 	memcpy(out, u, 16);
 }
 
+/* f16 -> f32 for every half (filled by quant_init): SIMD kernels read
+ * block scales with a broadcast load from it instead of converting in the
+ * shuffle port. */
+extern float quant__fp16_table[65536];
+
 /* Scalar references (quant_legacy_ref.c, quant_kquants_ref.c,
  * quant_kquantize_ref.c): the spec every variant is tested against. */
 #define QUANT_DECL_TYPE(t)                                                                         \
@@ -226,5 +231,6 @@ void quant__fill_legacy_avx2(struct quant_traits *table);
 void quant__fill_kquants_avx2(struct quant_traits *table);
 void quant__fill_legacy_avx512(struct quant_traits *table);
 void quant__fill_kquants_avx512(struct quant_traits *table);
+void quant__fill_matdot_avx512(struct quant_traits *table);
 
 #endif

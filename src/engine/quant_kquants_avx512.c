@@ -4,83 +4,9 @@
  * scales. The integers equal the reference's and the float expression per
  * block is the reference's, so results match quant_kquants_ref.c exactly.
  * Code offsets (-4 in Q3_K, -32 in Q6_K) and mins go through bsums. */
-#include "engine/quant_internal.h"
+#include "engine/quant_avx512.h"
 
-#include <immintrin.h>
-
-static inline __m512i load512(const void *p)
-{
-	return _mm512_loadu_si512(p);
-}
-
-static inline __m256i load256(const void *p)
-{
-	return _mm256_loadu_si256((const __m256i *)p);
-}
-
-static inline int hsum256_i32(__m256i v)
-{
-	__m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-	s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
-	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
-	return _mm_cvtsi128_si32(s);
-}
-
-/* sum over the 16 groups of w[g] * bsums[g]. */
-static inline int bsum_dot(const int16_t *bsums, __m256i w16)
-{
-	return hsum256_i32(_mm256_madd_epi16(load256(bsums), w16));
-}
-
-/* Index vectors for vpermw: lane j of a 64-code step takes the scale of
- * group base + j / width (width 8 int16 lanes = 16 codes, or 16 = 32). */
-struct scale_idx {
-	__m512i v[4];
-};
-
-static struct scale_idx make_idx(int groups_per_step, int lanes_per_group)
-{
-	struct scale_idx r;
-	for (int step = 0; step < 4; step++) {
-		int16_t lanes[32];
-		for (int j = 0; j < 32; j++)
-			lanes[j] = (int16_t)(groups_per_step * step + j / lanes_per_group);
-		r.v[step] = _mm512_loadu_si512(lanes);
-	}
-	return r;
-}
-
-/* acc += vpdpwssd(maddubs(codes, q8), scales picked from sc16 by idx). */
-static inline __m512i mac64(__m512i acc, __m512i codes, const int8_t *q8, __m512i sc16,
-			    __m512i idx)
-{
-	__m512i p = _mm512_maddubs_epi16(codes, load512(q8));
-	return _mm512_dpwssd_epi32(acc, p, _mm512_permutexvar_epi16(idx, sc16));
-}
-
-/* [v >> a | v >> b] & mask on 16-bit lanes of a 256-bit v doubled. */
-static inline __m512i shift2(__m512i v2, int a, int b, __m512i mask)
-{
-	__m512i cnt = _mm512_inserti64x4(_mm512_set1_epi16((short)a), _mm256_set1_epi16((short)b), 1);
-	return _mm512_and_si512(_mm512_srlv_epi16(v2, cnt), mask);
-}
-
-static inline __m512i dup256(const uint8_t *p)
-{
-	return _mm512_broadcast_i64x4(load256(p));
-}
-
-/* byte value `val` where bit a (first 32 bytes) / bit b (last 32) of v2 is set */
-static inline __m512i bits2(__m512i v2, int a, int b, char val)
-{
-	__m512i sel = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << a)),
-					 _mm256_set1_epi8((char)(1 << b)), 1);
-	return _mm512_maskz_mov_epi8(_mm512_test_epi8_mask(v2, sel), _mm512_set1_epi8(val));
-}
-
-/* Steps of 64 codes cover 4 groups of 16 (Q2_K, Q3_K, Q6_K) or 2 groups
- * of 32 (Q4_K, Q5_K). */
-static struct scale_idx idx16, idx32;
+struct scale_idx quant__idx16, quant__idx32;
 
 static void q2_K_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
 {
@@ -97,8 +23,8 @@ static void q2_K_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
 		for (int h = 0; h < 2; h++) {
 			__m512i q2 = dup256(x[i].qs + 32 * h);
 			const int8_t *q8 = y[i].qs + 128 * h;
-			acc = mac64(acc, shift2(q2, 0, 2, m3), q8, sc16, idx16.v[2 * h]);
-			acc = mac64(acc, shift2(q2, 4, 6, m3), q8 + 64, sc16, idx16.v[2 * h + 1]);
+			acc = mac64(acc, shift2(q2, 0, 2, m3), q8, sc16, quant__idx16.v[2 * h]);
+			acc = mac64(acc, shift2(q2, 4, 6, m3), q8 + 64, sc16, quant__idx16.v[2 * h + 1]);
 		}
 		int isum = _mm512_reduce_add_epi32(acc);
 		float d = y[i].d * fp16_to_f32(x[i].d);
@@ -128,29 +54,13 @@ static void q3_K_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
 			__m512i a = _mm512_or_si512(shift2(q3, 0, 2, m3), bits2(hm, 4 * h, 4 * h + 1, 4));
 			__m512i b = _mm512_or_si512(shift2(q3, 4, 6, m3),
 						    bits2(hm, 4 * h + 2, 4 * h + 3, 4));
-			acc = mac64(acc, a, q8, sc16, idx16.v[2 * h]);
-			acc = mac64(acc, b, q8 + 64, sc16, idx16.v[2 * h + 1]);
+			acc = mac64(acc, a, q8, sc16, quant__idx16.v[2 * h]);
+			acc = mac64(acc, b, q8 + 64, sc16, quant__idx16.v[2 * h + 1]);
 		}
 		int isum = _mm512_reduce_add_epi32(acc) - 4 * corr;
 		sum += y[i].d * fp16_to_f32(x[i].d) * (float)isum;
 	}
 	*s = sum;
-}
-
-/* The 64 nibble codes of 32 q4_K bytes: low nibbles, then high nibbles. */
-static inline __m512i nibbles64(const uint8_t *qs)
-{
-	const __m256i m4 = _mm256_set1_epi8(0xF);
-	__m256i q = load256(qs);
-	__m256i lo = _mm256_and_si256(q, m4);
-	__m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-	return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-}
-
-static inline int k4_summs(const struct block_q8_K *y, const uint8_t *mins8)
-{
-	__m128i m = _mm_loadl_epi64((const __m128i *)mins8);
-	return bsum_dot(y->bsums, _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m, m)));
 }
 
 static void q4_K_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
@@ -167,7 +77,7 @@ static void q4_K_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
 		__m512i acc = _mm512_setzero_si512();
 		for (int c = 0; c < 4; c++)
 			acc = mac64(acc, nibbles64(x[i].qs + 32 * c), y[i].qs + 64 * c, sc16,
-				    idx32.v[c]);
+				    quant__idx32.v[c]);
 		int isum = _mm512_reduce_add_epi32(acc);
 		float d = y[i].d * fp16_to_f32(x[i].d);
 		float dmin = y[i].d * fp16_to_f32(x[i].dmin);
@@ -192,7 +102,7 @@ static void q5_K_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
 		for (int c = 0; c < 4; c++) {
 			__m512i codes = _mm512_or_si512(nibbles64(x[i].qs + 32 * c),
 							 bits2(qh, 2 * c, 2 * c + 1, 16));
-			acc = mac64(acc, codes, y[i].qs + 64 * c, sc16, idx32.v[c]);
+			acc = mac64(acc, codes, y[i].qs + 64 * c, sc16, quant__idx32.v[c]);
 		}
 		int isum = _mm512_reduce_add_epi32(acc);
 		float d = y[i].d * fp16_to_f32(x[i].d);
@@ -222,8 +132,8 @@ static void q6_K_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
 			__m512i b = _mm512_and_si512(_mm512_srli_epi16(ql, 4), m4);
 			a = _mm512_or_si512(a, _mm512_slli_epi16(shift2(qh, 0, 2, m3), 4));
 			b = _mm512_or_si512(b, _mm512_slli_epi16(shift2(qh, 4, 6, m3), 4));
-			acc = mac64(acc, a, q8, sc16, idx16.v[2 * h]);
-			acc = mac64(acc, b, q8 + 64, sc16, idx16.v[2 * h + 1]);
+			acc = mac64(acc, a, q8, sc16, quant__idx16.v[2 * h]);
+			acc = mac64(acc, b, q8 + 64, sc16, quant__idx16.v[2 * h + 1]);
 		}
 		int isum = _mm512_reduce_add_epi32(acc) - 32 * corr;
 		sum += y[i].d * fp16_to_f32(x[i].d) * (float)isum;
@@ -233,8 +143,8 @@ static void q6_K_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
 
 void quant__fill_kquants_avx512(struct quant_traits *t)
 {
-	idx16 = make_idx(4, 8);
-	idx32 = make_idx(2, 16);
+	quant__idx16 = quant__make_idx(4, 8);
+	quant__idx32 = quant__make_idx(2, 16);
 	t[GGML_TYPE_Q2_K].vec_dot = q2_K_vec_dot;
 	t[GGML_TYPE_Q3_K].vec_dot = q3_K_vec_dot;
 	t[GGML_TYPE_Q4_K].vec_dot = q4_K_vec_dot;

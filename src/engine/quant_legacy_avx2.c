@@ -35,11 +35,12 @@ static inline __m256i dot_u8(__m256i x, __m256i y)
 	return _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), _mm256_set1_epi16(1));
 }
 
-/* 32 nibbles of a 16-byte q4 array in element order (low nibbles first). */
+/* 32 nibbles of a 16-byte q4 array in element order (low nibbles first):
+ * the bytes in both lanes, the upper lane shifted by 4. */
 static inline __m256i nibbles(const uint8_t *qs)
 {
-	__m128i t = _mm_loadu_si128((const __m128i *)qs);
-	__m256i v = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
+	__m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
+	v = _mm256_srlv_epi64(v, _mm256_setr_epi64x(0, 0, 4, 4));
 	return _mm256_and_si256(v, _mm256_set1_epi8(0x0F));
 }
 
@@ -186,8 +187,11 @@ static inline __m256 q8_0_block(const struct block_q8_0 *x, const struct block_q
 }
 
 #define NO_MIN(i) 0.0f
-#define WITH_MIN(i) (h2f(x[i].m) * h2f(y[i].s))
-#define SCALE(i) _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d))
+#define WITH_MIN(i) (quant__fp16_table[x[i].m] * quant__fp16_table[y[i].s])
+/* broadcast loads from the f16 table and a vector multiply: no shuffles */
+#define SCALE(i)                                                                                   \
+	_mm256_mul_ps(_mm256_broadcast_ss(&quant__fp16_table[x[i].d]),                              \
+		      _mm256_broadcast_ss(&quant__fp16_table[y[i].d]))
 
 #define BLOCK_DOT(name, TX, TY, QK, BLOCK, MIN)                                                    \
 	static void name(int64_t n, float *s, const void *vx, const void *vy)                      \

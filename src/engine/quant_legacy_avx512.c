@@ -4,57 +4,11 @@
  * and the code offset (8, 16, or 128 for Q8_0's sign flip) taken back out
  * with a second vpdpbusd of the offset. An odd last block takes a 256-bit
  * tail. Tested against quant_legacy_ref.c; only float order differs. */
-#include "engine/quant_internal.h"
-
-#include <immintrin.h>
+#include "engine/quant_avx512.h"
 
 static inline float h2f(uint16_t h)
 {
 	return _cvtsh_ss(h);
-}
-
-static inline __m512i load512(const void *p)
-{
-	return _mm512_loadu_si512(p);
-}
-
-/* 64 activations of two consecutive 32-element blocks' qs. */
-static inline __m512i pair256(const int8_t *a, const int8_t *b)
-{
-	__m256i lo = _mm256_loadu_si256((const __m256i *)a);
-	__m256i hi = _mm256_loadu_si256((const __m256i *)b);
-	return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-}
-
-/* The 64 nibble codes of two q4 blocks, each block in element order. */
-static inline __m512i nibbles2(const uint8_t *qa, const uint8_t *qb)
-{
-	__m256i a = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qa));
-	__m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qb));
-	__m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
-	v = _mm512_srlv_epi64(v, _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4));
-	return _mm512_and_si512(v, _mm512_set1_epi8(0x0F));
-}
-
-/* 0x10 in byte i where bit i of the 64-bit (qh_b << 32 | qh_a) is set. */
-static inline __m512i high_bits2(const uint8_t *qha, const uint8_t *qhb)
-{
-	uint32_t a, b;
-	memcpy(&a, qha, 4);
-	memcpy(&b, qhb, 4);
-	return _mm512_maskz_mov_epi8(((uint64_t)b << 32) | a, _mm512_set1_epi8(0x10));
-}
-
-/* Sixteen int32 sums of (code - off) * y, four bytes each. */
-static inline __m512i dot_off(__m512i codes, __m512i y, __m512i off)
-{
-	__m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), codes, y);
-	return _mm512_sub_epi32(p, _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, y));
-}
-
-static inline __m512 scales2(float a, float b)
-{
-	return _mm512_insertf32x8(_mm512_set1_ps(a), _mm256_set1_ps(b), 1);
 }
 
 /* ---- float types: four 16-wide FMA chains, then 8-wide, then scalar */
@@ -106,37 +60,6 @@ FLOAT_DOT(bf16_vec_dot, uint16_t, load_bf16, bf16_to_f32)
 
 /* ---- block types: pairs of blocks, then one 256-bit block */
 
-/* One block with a 256-bit VNNI step: (codes - off) . y as 8 int32. */
-static inline __m256 dot1(__m256i codes, const int8_t *yq, __m256i off)
-{
-	__m256i y = _mm256_loadu_si256((const __m256i *)yq);
-	__m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), codes, y);
-	p = _mm256_sub_epi32(p, _mm256_dpbusd_epi32(_mm256_setzero_si256(), off, y));
-	return _mm256_cvtepi32_ps(p);
-}
-
-static inline __m256i nibbles1(const uint8_t *qs)
-{
-	__m128i t = _mm_loadu_si128((const __m128i *)qs);
-	__m256i v = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
-	return _mm256_and_si256(v, _mm256_set1_epi8(0x0F));
-}
-
-static inline __m256i high_bits1(const uint8_t *qh)
-{
-	uint32_t a;
-	memcpy(&a, qh, 4);
-	return _mm256_maskz_mov_epi8(a, _mm256_set1_epi8(0x10));
-}
-
-static inline float hsum256(__m256 v)
-{
-	__m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-	h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-	h = _mm_add_ss(h, _mm_movehdup_ps(h));
-	return _mm_cvtss_f32(h);
-}
-
 /* One function per type: the pair loop, then the odd block. CODES2/CODES1
  * build the unsigned codes of blocks (i, i+1) / i; OFF is the code offset;
  * MIN adds the per-block m * s term of the _1 types (0 otherwise). */
@@ -146,6 +69,7 @@ static inline float hsum256(__m256 v)
 		const TX *x = vx;                                                                  \
 		const TY *y = vy;                                                                  \
 		const __m512i off = _mm512_set1_epi8((char)(OFF));                                 \
+		const int has_off = (OFF) != 0;                                                    \
 		__m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();                     \
 		float summs = 0;                                                                   \
 		int64_t nb = n / (QK), i = 0;                                                      \
@@ -163,21 +87,21 @@ static inline float hsum256(__m256 v)
 		}                                                                                  \
 		float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));                       \
 		if (i < nb) {                                                                      \
-			__m256 p = dot1(CODES1, y[i].qs, _mm256_set1_epi8((char)(OFF)));           \
-			sum += hsum256(p) * (h2f(x[i].d) * h2f(y[i].d));                           \
+			__m256 p = dot1(CODES1, y[i].qs, _mm256_set1_epi8((char)(OFF)), has_off);           \
+			sum += hsum256(p) * (quant__fp16_table[x[i].d] * quant__fp16_table[y[i].d]); \
 			summs += MIN(i);                                                           \
 		}                                                                                  \
 		*s = sum + summs;                                                                  \
 	}
 
 /* acc += float(codes . y - off . y) * [d_i | d_i+1] for blocks i, i+1 */
-#define OFF_Y pair256(y[i].qs, y[i + 1].qs), off
+#define OFF_Y pair256(y[i].qs, y[i + 1].qs), off, has_off
 #define PAIR_STEP(acc, codes, yoff)                                                                \
 	_mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_off(codes, yoff)),                                  \
-			scales2(h2f(x[i].d) * h2f(y[i].d), h2f(x[i + 1].d) * h2f(y[i + 1].d)), acc)
+			_mm512_mul_ps(halves2(x[i].d, x[i + 1].d), halves2(y[i].d, y[i + 1].d)), acc)
 
 #define NO_MIN(i) 0.0f
-#define WITH_MIN(i) (h2f(x[i].m) * h2f(y[i].s))
+#define WITH_MIN(i) (quant__fp16_table[x[i].m] * quant__fp16_table[y[i].s])
 
 #define Q4_CODES2 nibbles2(x[i].qs, x[i + 1].qs)
 #define Q4_CODES1 nibbles1(x[i].qs)

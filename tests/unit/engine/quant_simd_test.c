@@ -8,7 +8,10 @@
  * reference's order). The other dots differ from the reference only in the
  * order of float additions: |simd - ref| <= 1e-5 * sum |x_i y_i| (a
  * reordered float32 sum of <= 4096 terms stays within a few 2^-24 of it in
- * practice; 1e-5 is ~170 ulps of margin). A set this CPU cannot run SKIPs. */
+ * practice; 1e-5 is ~170 ulps of margin). quant_mat_dot tiles are held to
+ * the same rule against reference vec_dots, on 1 to 130 blocks (several
+ * activation chunks, odd counts) and 1x1 to 5x4 and 4x9 tiles.
+ * A set this CPU cannot run SKIPs. */
 #include "support/support.h"
 
 #include <math.h>
@@ -109,6 +112,55 @@ static void check_size(enum quant_isa isa, int type, int64_t n, int kind)
 	free(ry);
 }
 
+/* quant_mat_dot of the set against reference vec_dots, element by element:
+ * nr weight rows, nc activation rows, padded strides, lds > nr. */
+static void check_mat_dot(enum quant_isa isa, int type, int64_t n, int64_t nr, int64_t nc)
+{
+	const struct quant_traits *v = quant_get_isa(type, isa), *r = quant_get_ref(type);
+	const struct quant_traits *vd = quant_get_ref(v->vec_dot_type);
+	size_t bx = quant_row_size(type, n) + 40, by = quant_row_size(v->vec_dot_type, n) + 24;
+	size_t lds = (size_t)nr + 3;
+	float *f = malloc(n * 4), *out = malloc(lds * nc * 4), *mag = malloc(n * 4);
+	uint8_t *x = calloc(nr, bx), *y = calloc(nc, by);
+	for (int64_t i = 0; i < nr; i++) {
+		fill(f, n, 0, 100 + i * 7 + type);
+		r->quantize(f, x + i * bx, n);
+	}
+	for (int64_t c = 0; c < nc; c++) {
+		fill(f, n, 0, 900 + c * 13);
+		vd->from_float(f, y + c * by, n);
+	}
+	for (size_t i = 0; i < lds * nc; i++)
+		out[i] = NAN;
+	quant_mat_dot(v, n, nr, nc, out, lds, x, bx, y, by);
+	for (int64_t c = 0; c < nc; c++)
+		for (int64_t i = 0; i < nr; i++) {
+			float want;
+			r->vec_dot(n, &want, x + i * bx, y + c * by);
+			float got = out[c * lds + i];
+			/* bound: the dot of |dequantized| operands */
+			float *dx = f, *dy = mag;
+			r->to_float(x + i * bx, dx, n);
+			vd->to_float(y + c * by, dy, n);
+			double m = 0;
+			for (int64_t k = 0; k < n; k++)
+				m += fabs((double)dx[k] * dy[k]);
+			bool ok = is_k_quant(type) ? !memcmp(&got, &want, 4)
+						   : fabs((double)got - want) <= 1e-5 * m;
+			if (!ok)
+				fail_msg("%s mat_dot (%s) n=%lld %lldx%lld at row %lld col %lld: %.9g, "
+					 "reference %.9g", v->name, v->isa, (long long)n, (long long)nr,
+					 (long long)nc, (long long)i, (long long)c, got, want);
+		}
+	for (int64_t c = 0; c < nc; c++)
+		assert_true(isnan(out[c * lds + nr])); /* nothing past nr rows */
+	free(f);
+	free(out);
+	free(mag);
+	free(x);
+	free(y);
+}
+
 static void test_quant_simd_matches_ref(void **state)
 {
 	const struct simd_case *c = *state;
@@ -122,6 +174,12 @@ static void test_quant_simd_matches_ref(void **state)
 	assert_string_equal(v->isa, quant_isa_name(c->isa));
 	static const int64_t float_sizes[] = {1, 7, 31, 33, 255, 1023, 4096};
 	static const int64_t block_counts[] = {1, 3, 33, 128};
+	static const int64_t shapes[][2] = {{1, 1}, {3, 2}, {5, 4}, {2, 5}, {4, 9}};
+	static const int64_t mat_blocks[] = {1, 3, 64, 67, 130};
+	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+		for (size_t b = 0; b < sizeof mat_blocks / sizeof mat_blocks[0]; b++)
+			check_mat_dot(c->isa, c->type, mat_blocks[b] * v->block_size, shapes[i][0],
+				      shapes[i][1]);
 	for (int kind = 0; kind < 3; kind++) {
 		if (v->block_size == 1)
 			for (size_t i = 0; i < sizeof float_sizes / sizeof float_sizes[0]; i++)
@@ -141,13 +199,14 @@ static const int simd_types[] = {
 
 int main(void)
 {
-	static struct simd_case cases[2][N_SIMD_TYPES];
-	static struct CMUnitTest tests[2 * N_SIMD_TYPES];
-	static char names[2 * N_SIMD_TYPES][64];
+	/* scalar: the generic quant_mat_dot loop; avx2, avx512: the variants */
+	static struct simd_case cases[3][N_SIMD_TYPES];
+	static struct CMUnitTest tests[3 * N_SIMD_TYPES];
+	static char names[3 * N_SIMD_TYPES][64];
 	int nt = 0;
-	for (int s = 0; s < 2; s++)
+	for (int s = 0; s < 3; s++)
 		for (size_t i = 0; i < N_SIMD_TYPES; i++) {
-			cases[s][i].isa = s ? QUANT_ISA_AVX512 : QUANT_ISA_AVX2;
+			cases[s][i].isa = (enum quant_isa)s;
 			cases[s][i].type = simd_types[i];
 			snprintf(names[nt], sizeof names[nt], "test_quant_simd_%s_%s_matches_ref",
 				 quant_isa_name(cases[s][i].isa), ggml_type_name(simd_types[i]));

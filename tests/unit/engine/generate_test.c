@@ -276,6 +276,38 @@ static void test_generate_reuses_prompt_prefix(void **state)
 	engine_seq_free(s);
 }
 
+/* Three sequences stepping together (continuous batching) produce what each
+ * produces alone, and finish independently (different num_predict). */
+static void test_generate_steps_in_one_batch(void **state)
+{
+	NEED_MODEL();
+	struct engine_seq *seqs[3];
+	struct collect c[3];
+	struct engine_gen_params p[3];
+	for (int k = 0; k < 3; k++) {
+		seqs[k] = new_seq(128);
+		c[k] = (struct collect){.text = BUF_INIT};
+		greedy_params(&p[k], &rf.cases[k], 20 + 10 * k);
+		assert_int_equal(engine_gen_start(seqs[k], &p[k], on_token, &c[k]), 0);
+	}
+	int running, steps = 0;
+	while ((running = engine_gen_step(seqs, 3)) > 0)
+		steps++;
+	assert_int_equal(running, 0);
+	assert_int_equal(steps, 39); /* the longest: 40 tokens, the last not evaluated */
+	for (int k = 0; k < 3; k++) {
+		struct engine_gen_result res;
+		assert_false(engine_gen_running(seqs[k]));
+		engine_gen_result(seqs[k], &res);
+		assert_int_equal(c[k].n, 20 + 10 * k);
+		assert_int_equal(res.eval_count, 20 + 10 * k);
+		assert_string_equal(res.done_reason, "length");
+		assert_memory_equal(c[k].ids, rf.cases[k].gen, (size_t)c[k].n * sizeof(int32_t));
+		buf_release(&c[k].text);
+		engine_seq_free(seqs[k]);
+	}
+}
+
 static void eval_ok(struct engine_seq *s, const int32_t *t, int64_t n)
 {
 	assert_int_equal(engine_seq_eval(s, t, n, NULL), 0);
@@ -402,6 +434,7 @@ int main(void)
 		cmocka_unit_test(test_generate_seed_reproducible),
 		cmocka_unit_test(test_generate_cancel),
 		cmocka_unit_test(test_generate_reuses_prompt_prefix),
+		cmocka_unit_test(test_generate_steps_in_one_batch),
 		cmocka_unit_test(test_seq_batching_is_exact),
 		cmocka_unit_test(test_seq_threads_are_exact),
 		cmocka_unit_test(test_seq_all_logits),

@@ -20,7 +20,7 @@
 #include "platform/oci_internal.h"
 
 #define CGROUP2_MAGIC 0x63677270
-#define TMPFS_MAGIC 0x01021994
+#define TMPFS_MAGIC   0x01021994
 
 static bool in_path(const char *name, char *out, size_t cap)
 {
@@ -45,13 +45,14 @@ bool oci_cgroup_hybrid(const char *cgroup_fs)
 		return false; /* pure v2 */
 	snprintf(p, sizeof(p), "%s/unified/cgroup.controllers", cgroup_fs);
 	struct buf b = BUF_INIT;
-	bool hybrid = file_read_all(p, &b, 4096) == 0 && slice_trim((struct slice){b.data ? b.data : "", b.len}).n > 0;
+	bool hybrid = file_read_all(p, &b, 4096) == 0 &&
+	              slice_trim((struct slice){b.data ? b.data : "", b.len}).n > 0;
 	buf_release(&b);
 	return hybrid;
 }
 
 int oci_runtime_detect(struct oci_runtime *rt, const char *want, const char *state_root,
-		       const char *cgroup_fs, char err[ERR_MSG_LEN])
+                       const char *cgroup_fs, char err[ERR_MSG_LEN])
 {
 	memset(rt, 0, sizeof(*rt));
 	if (!want || !*want)
@@ -63,14 +64,15 @@ int oci_runtime_detect(struct oci_runtime *rt, const char *want, const char *sta
 		if (!in_path(names[i], rt->bin, sizeof(rt->bin)))
 			continue;
 		rt->kind = i == 0 ? OCI_RUNTIME_CRUN : OCI_RUNTIME_RUNC;
-		snprintf(rt->root, sizeof(rt->root), "%s/%s", state_root ? state_root : OCI_STATE_ROOT,
-			 names[i]);
-		rt->hybrid_workaround =
-			rt->kind == OCI_RUNTIME_CRUN && oci_cgroup_hybrid(cgroup_fs ? cgroup_fs : OCI_CGROUP_FS);
+		snprintf(rt->root, sizeof(rt->root), "%s/%s",
+		         state_root ? state_root : OCI_STATE_ROOT, names[i]);
+		rt->hybrid_workaround = rt->kind == OCI_RUNTIME_CRUN &&
+		                        oci_cgroup_hybrid(cgroup_fs ? cgroup_fs : OCI_CGROUP_FS);
 		return 0;
 	}
-	return err_set(err, ERR_NOT_FOUND, "no OCI runtime: %s is not installed (apt-get install %s)",
-		       want && *want ? want : "neither crun nor runc", want && *want ? want : "crun");
+	return err_set(
+	    err, ERR_NOT_FOUND, "no OCI runtime: %s is not installed (apt-get install %s)",
+	    want && *want ? want : "neither crun nor runc", want && *want ? want : "crun");
 }
 
 const char *oci_runtime_name(const struct oci_runtime *rt)
@@ -80,7 +82,7 @@ const char *oci_runtime_name(const struct oci_runtime *rt)
 
 /* Runs `<bin> --root R <args...>`, the hybrid workaround applied for crun. */
 static int rt_exec(const struct oci_runtime *rt, const char *const *args, int out_fd, int err_fd,
-		   struct buf *out, char err[ERR_MSG_LEN])
+                   struct buf *out, char err[ERR_MSG_LEN])
 {
 	const char *argv[24];
 	int n = 0;
@@ -91,13 +93,13 @@ static int rt_exec(const struct oci_runtime *rt, const char *const *args, int ou
 		argv[n++] = args[i];
 	argv[n] = NULL;
 	struct oci_exec e = {
-		.argv = argv,
-		.out_fd = out_fd,
-		.err_fd = err_fd,
-		.out = out,
-		.private_mounts = rt->hybrid_workaround,
-		.umount = rt->hybrid_workaround ? OCI_CGROUP_UNIFIED : NULL,
-		.new_session = true,
+	    .argv = argv,
+	    .out_fd = out_fd,
+	    .err_fd = err_fd,
+	    .out = out,
+	    .private_mounts = rt->hybrid_workaround,
+	    .umount = rt->hybrid_workaround ? OCI_CGROUP_UNIFIED : NULL,
+	    .new_session = true,
 	};
 	return oci__exec(&e, err);
 }
@@ -126,7 +128,7 @@ static void log_reason(const char *log, char *out, size_t cap)
 }
 
 int oci_runtime_run(const struct oci_runtime *rt, const char *id, const char *bundle, int out_fd,
-		    int err_fd, pid_t *pid, char err[ERR_MSG_LEN])
+                    int err_fd, pid_t *pid, char err[ERR_MSG_LEN])
 {
 	char *pidfile = file_path_join(bundle, "init.pid");
 	char *logfile = file_path_join(bundle, "runtime.log");
@@ -135,7 +137,8 @@ int oci_runtime_run(const struct oci_runtime *rt, const char *id, const char *bu
 	unlink(pidfile);
 	unlink(logfile);
 	/* --log is a global option: it goes before the command. */
-	const char *args[] = {logopt, "run", "-d", "--pid-file", pidfile, "--bundle", bundle, id, NULL};
+	const char *args[] = {logopt,     "run",  "-d", "--pid-file", pidfile,
+	                      "--bundle", bundle, id,   NULL};
 	char xerr[ERR_MSG_LEN] = "";
 	int rc = rt_exec(rt, args, out_fd, err_fd, NULL, xerr);
 	struct buf b = BUF_INIT;
@@ -145,15 +148,16 @@ int oci_runtime_run(const struct oci_runtime *rt, const char *id, const char *bu
 			b.data[--b.len] = 0;
 		*pid = str_to_i64(b.data ? b.data : "", &v) && v > 0 ? (pid_t)v : 0;
 		if (*pid == 0)
-			rc = err_set(err, ERR_PROTOCOL, "%s: unreadable pid file %s", rt->bin, pidfile);
+			rc = err_set(err, ERR_PROTOCOL, "%s: unreadable pid file %s", rt->bin,
+			             pidfile);
 	} else if (rc == 0) {
 		rc = err_set(err, ERR_PROTOCOL, "%s run %s: no pid file", oci_runtime_name(rt), id);
 	} else {
 		char reason[ERR_MSG_LEN];
 		if (rc > 0)
 			log_reason(logfile, reason, sizeof(reason));
-		rc = err_set(err, rc < 0 ? rc : ERR_PROTOCOL, "%s run %s: %s", oci_runtime_name(rt), id,
-			     rc < 0 ? xerr : reason);
+		rc = err_set(err, rc < 0 ? rc : ERR_PROTOCOL, "%s run %s: %s", oci_runtime_name(rt),
+		             id, rc < 0 ? xerr : reason);
 		oci_runtime_delete(rt, id, NULL);
 	}
 	buf_release(&b);
@@ -163,7 +167,7 @@ int oci_runtime_run(const struct oci_runtime *rt, const char *id, const char *bu
 }
 
 static int simple(const struct oci_runtime *rt, const char *const *args, struct buf *out,
-		  char err[ERR_MSG_LEN])
+                  char err[ERR_MSG_LEN])
 {
 	struct buf tmp = BUF_INIT;
 	struct buf *o = out ? out : &tmp;
@@ -173,15 +177,17 @@ static int simple(const struct oci_runtime *rt, const char *const *args, struct 
 		while (o->len && o->data[o->len - 1] == '\n')
 			o->data[--o->len] = 0;
 		rc = err_set(err, rc < 0 ? rc : ERR_PROTOCOL, "%s %s %s: %s", oci_runtime_name(rt),
-			     args[0], args[1] ? args[1] : "",
-			     rc < 0 ? xerr : o->len ? o->data : "failed");
+		             args[0], args[1] ? args[1] : "",
+		             rc < 0   ? xerr
+		             : o->len ? o->data
+		                      : "failed");
 	}
 	buf_release(&tmp);
 	return rc;
 }
 
 int oci_runtime_kill(const struct oci_runtime *rt, const char *id, int sig, bool all,
-		     char err[ERR_MSG_LEN])
+                     char err[ERR_MSG_LEN])
 {
 	char num[16];
 	snprintf(num, sizeof(num), "%d", sig);
@@ -201,7 +207,7 @@ int oci_runtime_delete(const struct oci_runtime *rt, const char *id, char err[ER
 }
 
 int oci_runtime_state(const struct oci_runtime *rt, const char *id, char *status, pid_t *pid,
-		      char err[ERR_MSG_LEN])
+                      char err[ERR_MSG_LEN])
 {
 	char path[600];
 	snprintf(path, sizeof(path), "%s/%s", rt->root, id);
@@ -225,7 +231,7 @@ int oci_runtime_state(const struct oci_runtime *rt, const char *id, char *status
 }
 
 int oci_runtime_list(const struct oci_runtime *rt, const char *prefix, struct spec_strv *ids,
-		     char err[ERR_MSG_LEN])
+                     char err[ERR_MSG_LEN])
 {
 	/* Each container is a folder under --root named by its id: reading it
 	 * needs no fork and no parsing of a table. */
@@ -274,7 +280,7 @@ void oci_cgroup_sweep(const char *cgroup_fs)
 bool oci_cgroup_oom_killed(const char *cgroup_fs, const char *id)
 {
 	static const char *const files[] = {"memory/" OCI_CGROUP_PARENT "/%s/memory.oom_control",
-					    OCI_CGROUP_PARENT "/%s/memory.events"};
+	                                    OCI_CGROUP_PARENT "/%s/memory.events"};
 	for (int i = 0; i < 2; i++) {
 		char rel[300], path[900];
 		snprintf(rel, sizeof(rel), files[i], id);

@@ -20,17 +20,17 @@
 #include "base/err.h"
 #include "platform/spec.h"
 
-#define OCI_STATE_ROOT "/run/gpurun"   /* <root>/crun or <root>/runc */
-#define OCI_CGROUP_PARENT "gpurun"     /* cgroupsPath = /gpurun/<id> */
-#define OCI_CGROUP_FS "/sys/fs/cgroup"
+#define OCI_STATE_ROOT     "/run/gpurun" /* <root>/crun or <root>/runc */
+#define OCI_CGROUP_PARENT  "gpurun"      /* cgroupsPath = /gpurun/<id> */
+#define OCI_CGROUP_FS      "/sys/fs/cgroup"
 #define OCI_CGROUP_UNIFIED "/sys/fs/cgroup/unified"
 
 enum oci_runtime_kind { OCI_RUNTIME_CRUN, OCI_RUNTIME_RUNC };
 
 struct oci_runtime {
 	enum oci_runtime_kind kind;
-	char bin[256];		/* the executable, as found in PATH */
-	char root[256];		/* --root: the runtime's state folder */
+	char bin[256];          /* the executable, as found in PATH */
+	char root[256];         /* --root: the runtime's state folder */
 	bool hybrid_workaround; /* crun on a hybrid host: see above */
 };
 
@@ -38,7 +38,7 @@ struct oci_runtime {
  * name one). state_root NULL: OCI_STATE_ROOT. cgroup_fs NULL: OCI_CGROUP_FS
  * (tests pass a fake tree). ERR_NOT_FOUND when neither is installed. */
 int oci_runtime_detect(struct oci_runtime *rt, const char *want, const char *state_root,
-		       const char *cgroup_fs, char err[ERR_MSG_LEN]);
+                       const char *cgroup_fs, char err[ERR_MSG_LEN]);
 /* True when cgroup_fs is a v1 tree whose "unified" cgroup2 mount lists
  * controllers in cgroup.controllers. */
 bool oci_cgroup_hybrid(const char *cgroup_fs);
@@ -49,20 +49,20 @@ const char *oci_runtime_name(const struct oci_runtime *rt);
  * keeps the read ends). *pid: the container's init, in our pid namespace.
  * On failure the runtime's own message is in err and nothing is left. */
 int oci_runtime_run(const struct oci_runtime *rt, const char *id, const char *bundle, int out_fd,
-		    int err_fd, pid_t *pid, char err[ERR_MSG_LEN]);
+                    int err_fd, pid_t *pid, char err[ERR_MSG_LEN]);
 /* Sends sig to the container's init (all=true: every process in it). */
 int oci_runtime_kill(const struct oci_runtime *rt, const char *id, int sig, bool all,
-		     char err[ERR_MSG_LEN]);
+                     char err[ERR_MSG_LEN]);
 /* `delete -f`: kills what is left, removes the cgroup and the state. A
  * container that does not exist is not an error. */
 int oci_runtime_delete(const struct oci_runtime *rt, const char *id, char err[ERR_MSG_LEN]);
 /* status: "creating", "created", "running", "stopped" (>= 16 bytes);
  * ERR_NOT_FOUND when there is no such container. */
 int oci_runtime_state(const struct oci_runtime *rt, const char *id, char *status, pid_t *pid,
-		      char err[ERR_MSG_LEN]);
+                      char err[ERR_MSG_LEN]);
 /* Ids of the containers under our --root whose id starts with prefix. */
 int oci_runtime_list(const struct oci_runtime *rt, const char *prefix, struct spec_strv *ids,
-		     char err[ERR_MSG_LEN]);
+                     char err[ERR_MSG_LEN]);
 /* rmdir of the empty cgroups under every controller's /gpurun parent (and
  * the parents themselves): what `delete` leaves behind. */
 void oci_cgroup_sweep(const char *cgroup_fs);

@@ -17,8 +17,8 @@
 static void usage(FILE *out, const struct flag *flags)
 {
 	fprintf(out, "Usage: gpurun quantize [flags] IN.gguf OUT.gguf TYPE\n\n"
-		     "Converts the model's matrices; norms and vectors stay as they are.\n\n"
-		     "Types:\n");
+	             "Converts the model's matrices; norms and vectors stay as they are.\n\n"
+	             "Types:\n");
 	for (const struct quantize_ftype *f = quantize_ftype_list(); f->name; f++)
 		fprintf(out, "  %-8s %s\n", f->name, f->help);
 	fprintf(out, "\nFlags:\n");
@@ -33,8 +33,8 @@ static void print_progress(void *ctx, const struct quantize_progress *p)
 	int n = snprintf(shape, sizeof shape, "%lld", (long long)p->ne[0]);
 	for (int d = 1; d < p->n_dims && n < (int)sizeof shape; d++)
 		n += snprintf(shape + n, sizeof shape - (size_t)n, " x %lld", (long long)p->ne[d]);
-	printf("[%4d/%4d] %-32s [%-18s] %5s -> %-5s %9.2f MiB -> %9.2f MiB%s\n", p->index,
-	       p->count, p->name, shape, ggml_type_name(p->src_type), ggml_type_name(p->dst_type),
+	printf("[%4d/%4d] %-32s [%-18s] %5s -> %-5s %9.2f MiB -> %9.2f MiB%s\n", p->index, p->count,
+	       p->name, shape, ggml_type_name(p->src_type), ggml_type_name(p->dst_type),
 	       p->src_bytes / 1048576.0, p->dst_bytes / 1048576.0,
 	       p->fallback ? "  (row length fallback)" : "");
 	fflush(stdout);
@@ -45,12 +45,12 @@ int cmd_quantize(int argc, char **argv)
 	bool pure = false, requant = false, help = false;
 	int64_t threads = 0;
 	struct flag flags[] = {
-		{"pure", 0, FLAG_BOOL, &pure, "every matrix gets TYPE (no mix rules)", false},
-		{"allow-requantize", 0, FLAG_BOOL, &requant,
-		 "convert tensors that are already quantized", false},
-		{"threads", 't', FLAG_INT, &threads, "threads (default: physical cores)", false},
-		{"help", 'h', FLAG_BOOL, &help, "show this help", false},
-		{NULL, 0, FLAG_BOOL, NULL, NULL, false},
+	    {"pure", 0, FLAG_BOOL, &pure, "every matrix gets TYPE (no mix rules)", false},
+	    {"allow-requantize", 0, FLAG_BOOL, &requant,
+	     "convert tensors that are already quantized", false},
+	    {"threads", 't', FLAG_INT, &threads, "threads (default: physical cores)", false},
+	    {"help", 'h', FLAG_BOOL, &help, "show this help", false},
+	    {NULL, 0, FLAG_BOOL, NULL, NULL, false},
 	};
 	const char **pos = calloc((size_t)argc + 1, sizeof *pos);
 	int npos = 0, rc = 2;

@@ -54,7 +54,7 @@ static void gen_row(const struct synth_tensor *t, int64_t row, float *out)
 	for (int64_t i = 0; i < t->ne[0]; i++) {
 		uint64_t a = splitmix(&s), b = splitmix(&s);
 		uint32_t u = (uint32_t)(a & 0xffff) + (uint32_t)((a >> 16) & 0xffff) +
-			     (uint32_t)(b & 0xffff) + (uint32_t)((b >> 16) & 0xffff);
+		             (uint32_t)(b & 0xffff) + (uint32_t)((b >> 16) & 0xffff);
 		out[i] = t->mean + ((float)u - 131070.0f) * k;
 	}
 }
@@ -194,7 +194,8 @@ static int64_t copy_vocab(struct gguf_writer *w, const struct gguf_file *v, char
 static void set_hparams(struct gguf_writer *w, const struct synth_shape *s, uint32_t ftype)
 {
 	char name[96];
-	snprintf(name, sizeof name, "synth-llama-%lldx%lld", (long long)s->dim, (long long)s->layers);
+	snprintf(name, sizeof name, "synth-llama-%lldx%lld", (long long)s->dim,
+	         (long long)s->layers);
 	gguf_writer_set_str(w, "general.architecture", "llama");
 	gguf_writer_set_str(w, "general.name", name);
 	gguf_writer_set_u32(w, "llama.context_length", (uint32_t)s->ctx);
@@ -211,7 +212,7 @@ static void set_hparams(struct gguf_writer *w, const struct synth_shape *s, uint
 }
 
 static void add(struct synth_tensor *t, int *n, const char *name, int64_t ne0, int64_t ne1,
-		float mean, float std)
+                float mean, float std)
 {
 	struct synth_tensor *x = &t[(*n)++];
 	snprintf(x->name, sizeof x->name, "%s", name);
@@ -235,9 +236,9 @@ static int list_tensors(const struct synth_shape *s, struct synth_tensor *t)
 	static const struct {
 		const char *suffix;
 		int rows; /* 0: dim, 1: kv_dim, 2: ffn, 3: norm; columns dim unless down */
-	} blk[] = {{"attn_norm", 3}, {"attn_q", 0},   {"attn_k", 1},  {"attn_v", 1},
-		   {"attn_output", 0}, {"ffn_norm", 3}, {"ffn_gate", 2}, {"ffn_up", 2},
-		   {"ffn_down", 4}};
+	} blk[] = {{"attn_norm", 3}, {"attn_q", 0},      {"attn_k", 1},
+	           {"attn_v", 1},    {"attn_output", 0}, {"ffn_norm", 3},
+	           {"ffn_gate", 2},  {"ffn_up", 2},      {"ffn_down", 4}};
 	for (int64_t l = 0; l < s->layers; l++)
 		for (size_t k = 0; k < sizeof blk / sizeof blk[0]; k++) {
 			char nm[64];
@@ -257,19 +258,21 @@ static int check_shape(const struct synth_shape *s, char *err)
 {
 	if (s->dim < 32 || s->dim > 65536 || s->layers < 1 || s->layers > 1024 || s->heads < 1 ||
 	    s->kv_heads < 1 || s->ffn < 32 || s->ffn > 1 << 20 || s->ctx < 1 || s->ctx > 1 << 24)
-		return err_set(err, ERR_INVALID, "shape out of range (dim 32..65536, layers "
-						 "1..1024, ffn 32..1048576, ctx 1..16M)");
+		return err_set(err, ERR_INVALID,
+		               "shape out of range (dim 32..65536, layers "
+		               "1..1024, ffn 32..1048576, ctx 1..16M)");
 	if (s->dim % s->heads || s->heads % s->kv_heads)
 		return err_set(err, ERR_INVALID, "dim must divide by heads, heads by kv-heads");
 	if (s->vocab < 259 || s->vocab > 1 << 22)
-		return err_set(err, ERR_INVALID, "vocab must be 259..4194304 (3 specials + 256 bytes)");
+		return err_set(err, ERR_INVALID,
+		               "vocab must be 259..4194304 (3 specials + 256 bytes)");
 	return 0;
 }
 
 /* Builds the writer's keys and tensors and writes path. */
 static int write_model(const char *path, const struct synth_shape *s,
-		       const struct quantize_ftype *ft, bool pure, const struct gguf_file *vocab,
-		       uint64_t seed, int n_threads, size_t *total, char *err)
+                       const struct quantize_ftype *ft, bool pure, const struct gguf_file *vocab,
+                       uint64_t seed, int n_threads, size_t *total, char *err)
 {
 	struct gguf_writer *w = gguf_writer_new();
 	struct synth_shape shape = *s;
@@ -296,15 +299,15 @@ static int write_model(const char *path, const struct synth_shape *s,
 	pol.n_gqa = (int)(shape.heads / shape.kv_heads);
 	pol.model_70b = shape.layers == 80;
 	for (int i = 0; i < count && !rc; i++) {
-		t[i].type = quantize_policy_type(&pol, t[i].name, t[i].n_dims, t[i].ne[0],
-						 GGML_TYPE_F32);
+		t[i].type =
+		    quantize_policy_type(&pol, t[i].name, t[i].n_dims, t[i].ne[0], GGML_TYPE_F32);
 		t[i].seed = seed * 0x2545F4914F6CDD1DULL + (uint64_t)i * 0x9E3779B97F4A7C15ULL;
 		t[i].index = i + 1;
 		t[i].count = count;
 		t[i].n_threads = n_threads;
 		t[i].total = total;
 		rc = gguf_writer_add_tensor_fn(w, t[i].name, t[i].type, t[i].n_dims, t[i].ne, fill,
-					       &t[i]);
+		                               &t[i]);
 		if (rc)
 			err_set(err, rc, "%s: the writer refused the tensor", t[i].name);
 	}
@@ -323,21 +326,23 @@ int cmd_synth(int argc, char **argv)
 	int64_t seed = 1, threads = 0;
 	bool pure = false, help = false;
 	struct flag flags[] = {
-		{"arch", 0, FLAG_STRING, &arch, "architecture (llama)", false},
-		{"type", 0, FLAG_STRING, &type, "file type, as for quantize (Q4_0)", false},
-		{"pure", 0, FLAG_BOOL, &pure, "every matrix of TYPE (no mix rules)", false},
-		{"dim", 0, FLAG_INT, &s.dim, "embedding length (2048)", false},
-		{"layers", 0, FLAG_INT, &s.layers, "blocks (22)", false},
-		{"heads", 0, FLAG_INT, &s.heads, "attention heads (32)", false},
-		{"kv-heads", 0, FLAG_INT, &s.kv_heads, "key/value heads (4)", false},
-		{"ffn", 0, FLAG_INT, &s.ffn, "feed-forward length (5632)", false},
-		{"vocab", 0, FLAG_STRING, &vocab, "vocab size (32000), or a GGUF to copy the "
-						  "tokenizer from", false},
-		{"ctx", 0, FLAG_INT, &s.ctx, "context length (2048)", false},
-		{"seed", 0, FLAG_INT, &seed, "random seed (1)", false},
-		{"threads", 't', FLAG_INT, &threads, "threads (default: physical cores)", false},
-		{"help", 'h', FLAG_BOOL, &help, "show this help", false},
-		{NULL, 0, FLAG_BOOL, NULL, NULL, false},
+	    {"arch", 0, FLAG_STRING, &arch, "architecture (llama)", false},
+	    {"type", 0, FLAG_STRING, &type, "file type, as for quantize (Q4_0)", false},
+	    {"pure", 0, FLAG_BOOL, &pure, "every matrix of TYPE (no mix rules)", false},
+	    {"dim", 0, FLAG_INT, &s.dim, "embedding length (2048)", false},
+	    {"layers", 0, FLAG_INT, &s.layers, "blocks (22)", false},
+	    {"heads", 0, FLAG_INT, &s.heads, "attention heads (32)", false},
+	    {"kv-heads", 0, FLAG_INT, &s.kv_heads, "key/value heads (4)", false},
+	    {"ffn", 0, FLAG_INT, &s.ffn, "feed-forward length (5632)", false},
+	    {"vocab", 0, FLAG_STRING, &vocab,
+	     "vocab size (32000), or a GGUF to copy the "
+	     "tokenizer from",
+	     false},
+	    {"ctx", 0, FLAG_INT, &s.ctx, "context length (2048)", false},
+	    {"seed", 0, FLAG_INT, &seed, "random seed (1)", false},
+	    {"threads", 't', FLAG_INT, &threads, "threads (default: physical cores)", false},
+	    {"help", 'h', FLAG_BOOL, &help, "show this help", false},
+	    {NULL, 0, FLAG_BOOL, NULL, NULL, false},
 	};
 	const char **pos = calloc((size_t)argc + 1, sizeof *pos);
 	int npos = 0, rc = 2;
@@ -349,7 +354,7 @@ int cmd_synth(int argc, char **argv)
 	}
 	if (help || npos != 1) {
 		fprintf(help ? stdout : stderr, "Usage: gpurun synth [flags] OUT.gguf\n\n"
-						"Writes a random-weight llama model.\n\nFlags:\n");
+		                                "Writes a random-weight llama model.\n\nFlags:\n");
 		if (help)
 			flags_print_help(flags);
 		rc = help ? 0 : 2;
@@ -358,7 +363,7 @@ int cmd_synth(int argc, char **argv)
 	const struct quantize_ftype *ft = quantize_ftype_find(type);
 	if (strcmp(arch, "llama") || !ft) {
 		fprintf(stderr, "gpurun synth: %s '%s'\n", ft ? "unsupported arch" : "unknown type",
-			ft ? arch : type);
+		        ft ? arch : type);
 		goto out;
 	}
 	if (vocab && !str_to_i64(vocab, &s.vocab)) {
@@ -370,14 +375,16 @@ int cmd_synth(int argc, char **argv)
 		s.vocab = 32000; /* replaced by the file's count */
 	}
 	if (check_shape(&s, err) || threads < 0 || threads > 64) {
-		fprintf(stderr, "gpurun synth: %s\n", threads < 0 || threads > 64 ? "--threads must be 0..64" : err);
+		fprintf(stderr, "gpurun synth: %s\n",
+		        threads < 0 || threads > 64 ? "--threads must be 0..64" : err);
 		goto out;
 	}
 	int nt = threads ? (int)threads : cpu_features_get()->n_physical;
 	size_t total = 0;
-	printf("writing %s: llama dim %lld, %lld layers, %lld/%lld heads, ffn %lld, %s, seed %lld\n",
-	       pos[0], (long long)s.dim, (long long)s.layers, (long long)s.heads,
-	       (long long)s.kv_heads, (long long)s.ffn, ft->name, (long long)seed);
+	printf(
+	    "writing %s: llama dim %lld, %lld layers, %lld/%lld heads, ffn %lld, %s, seed %lld\n",
+	    pos[0], (long long)s.dim, (long long)s.layers, (long long)s.heads,
+	    (long long)s.kv_heads, (long long)s.ffn, ft->name, (long long)seed);
 	rc = 1;
 	if (write_model(pos[0], &s, ft, pure, vf, (uint64_t)seed, nt, &total, err)) {
 		fprintf(stderr, "gpurun synth: %s\n", err);

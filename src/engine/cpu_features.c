@@ -66,8 +66,8 @@ static int count_physical(int n_logical)
 		const char *names[2] = {"physical_package_id", "core_id"};
 		for (int k = 0; k < 2; k++) {
 			char path[128];
-			snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/topology/%s", cpu,
-				 names[k]);
+			snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/topology/%s",
+			         cpu, names[k]);
 			FILE *fp = fopen(path, "r");
 			if (!fp)
 				return n_logical;

@@ -22,37 +22,37 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 float quant__fp16_table[65536];
 
 #define ENTRY(T, tname, bs, ts, fn, vdt, from)                                                     \
-	[GGML_TYPE_##T] = {                                                                         \
-		.type = GGML_TYPE_##T,                                                              \
-		.name = tname,                                                                      \
-		.block_size = bs,                                                                   \
-		.type_size = ts,                                                                    \
-		.to_float = quant_##fn##_to_float_ref,                                              \
-		.from_float = from,                                                                 \
-		.vec_dot_type = GGML_TYPE_##vdt,                                                    \
-		.vec_dot = quant_##fn##_vec_dot_ref,                                                \
-		.isa = "scalar",                                                                    \
-		.quantize = quant_##fn##_quantize_ref,                                              \
-		.is_quantized = (bs) > 1,                                                           \
+	[GGML_TYPE_##T] = {                                                                        \
+	    .type = GGML_TYPE_##T,                                                                 \
+	    .name = tname,                                                                         \
+	    .block_size = bs,                                                                      \
+	    .type_size = ts,                                                                       \
+	    .to_float = quant_##fn##_to_float_ref,                                                 \
+	    .from_float = from,                                                                    \
+	    .vec_dot_type = GGML_TYPE_##vdt,                                                       \
+	    .vec_dot = quant_##fn##_vec_dot_ref,                                                   \
+	    .isa = "scalar",                                                                       \
+	    .quantize = quant_##fn##_quantize_ref,                                                 \
+	    .is_quantized = (bs) > 1,                                                              \
 	}
 #define PLAIN(T, tname, bs, ts, fn, vdt) ENTRY(T, tname, bs, ts, fn, vdt, quant_##fn##_quantize_ref)
 
 static const struct quant_traits ref_table[GGML_TYPE_COUNT] = {
-	PLAIN(F32, "F32", 1, 4, f32, F32),
-	PLAIN(F16, "F16", 1, 2, f16, F16),
-	PLAIN(BF16, "BF16", 1, 2, bf16, BF16),
-	PLAIN(Q4_0, "Q4_0", QK4_0, sizeof(struct block_q4_0), q4_0, Q8_0),
-	PLAIN(Q4_1, "Q4_1", QK4_1, sizeof(struct block_q4_1), q4_1, Q8_1),
-	PLAIN(Q5_0, "Q5_0", QK5_0, sizeof(struct block_q5_0), q5_0, Q8_0),
-	PLAIN(Q5_1, "Q5_1", QK5_1, sizeof(struct block_q5_1), q5_1, Q8_1),
-	ENTRY(Q8_0, "Q8_0", QK8_0, sizeof(struct block_q8_0), q8_0, Q8_0, quant_q8_0_from_float_ref),
-	ENTRY(Q8_1, "Q8_1", QK8_1, sizeof(struct block_q8_1), q8_1, Q8_1, quant_q8_1_from_float_ref),
-	PLAIN(Q2_K, "Q2_K", QK_K, sizeof(struct block_q2_K), q2_K, Q8_K),
-	PLAIN(Q3_K, "Q3_K", QK_K, sizeof(struct block_q3_K), q3_K, Q8_K),
-	PLAIN(Q4_K, "Q4_K", QK_K, sizeof(struct block_q4_K), q4_K, Q8_K),
-	PLAIN(Q5_K, "Q5_K", QK_K, sizeof(struct block_q5_K), q5_K, Q8_K),
-	PLAIN(Q6_K, "Q6_K", QK_K, sizeof(struct block_q6_K), q6_K, Q8_K),
-	PLAIN(Q8_K, "Q8_K", QK_K, sizeof(struct block_q8_K), q8_K, Q8_K),
+    PLAIN(F32, "F32", 1, 4, f32, F32),
+    PLAIN(F16, "F16", 1, 2, f16, F16),
+    PLAIN(BF16, "BF16", 1, 2, bf16, BF16),
+    PLAIN(Q4_0, "Q4_0", QK4_0, sizeof(struct block_q4_0), q4_0, Q8_0),
+    PLAIN(Q4_1, "Q4_1", QK4_1, sizeof(struct block_q4_1), q4_1, Q8_1),
+    PLAIN(Q5_0, "Q5_0", QK5_0, sizeof(struct block_q5_0), q5_0, Q8_0),
+    PLAIN(Q5_1, "Q5_1", QK5_1, sizeof(struct block_q5_1), q5_1, Q8_1),
+    ENTRY(Q8_0, "Q8_0", QK8_0, sizeof(struct block_q8_0), q8_0, Q8_0, quant_q8_0_from_float_ref),
+    ENTRY(Q8_1, "Q8_1", QK8_1, sizeof(struct block_q8_1), q8_1, Q8_1, quant_q8_1_from_float_ref),
+    PLAIN(Q2_K, "Q2_K", QK_K, sizeof(struct block_q2_K), q2_K, Q8_K),
+    PLAIN(Q3_K, "Q3_K", QK_K, sizeof(struct block_q3_K), q3_K, Q8_K),
+    PLAIN(Q4_K, "Q4_K", QK_K, sizeof(struct block_q4_K), q4_K, Q8_K),
+    PLAIN(Q5_K, "Q5_K", QK_K, sizeof(struct block_q5_K), q5_K, Q8_K),
+    PLAIN(Q6_K, "Q6_K", QK_K, sizeof(struct block_q6_K), q6_K, Q8_K),
+    PLAIN(Q8_K, "Q8_K", QK_K, sizeof(struct block_q8_K), q8_K, Q8_K),
 };
 
 static const char *const isa_names[N_ISA] = {"scalar", "avx2", "avx512"};
@@ -155,7 +155,7 @@ size_t quant_row_size(int type, int64_t n)
 }
 
 void quant_mat_dot(const struct quant_traits *t, int64_t n, int64_t nr, int64_t nc, float *s,
-		   size_t lds, const void *x, size_t bx, const void *y, size_t by)
+                   size_t lds, const void *x, size_t bx, const void *y, size_t by)
 {
 	if (t->mat_dot) {
 		t->mat_dot(n, nr, nc, s, lds, x, bx, y, by);
@@ -165,5 +165,5 @@ void quant_mat_dot(const struct quant_traits *t, int64_t n, int64_t nr, int64_t 
 	for (int64_t r = 0; r < nr; r++)
 		for (int64_t c = 0; c < nc; c++)
 			t->vec_dot(n, &s[c * lds + r], (const uint8_t *)x + r * bx,
-				   (const uint8_t *)y + c * by);
+			           (const uint8_t *)y + c * by);
 }

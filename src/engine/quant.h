@@ -38,21 +38,21 @@ typedef void (*quant_vec_dot_fn)(int64_t n, float *s, const void *x, const void 
  * unpack each weight block once for up to 4 activation rows (batched
  * prefill) and share activation work across weight rows. No heap. */
 typedef void (*quant_mat_dot_fn)(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds,
-				 const void *x, size_t bx, const void *y, size_t by);
+                                 const void *x, size_t bx, const void *y, size_t by);
 
 struct quant_traits {
-	int type;	   /* enum ggml_type */
+	int type; /* enum ggml_type */
 	const char *name;
 	int64_t block_size;
 	size_t type_size;
-	quant_to_float_fn to_float;	/* dequantize */
+	quant_to_float_fn to_float;     /* dequantize */
 	quant_from_float_fn from_float; /* activations (llama.cpp x86 rounding) */
-	int vec_dot_type;		/* type the activations are converted to */
+	int vec_dot_type;               /* type the activations are converted to */
 	quant_vec_dot_fn vec_dot;
-	const char *isa;		/* "scalar", "avx2", "avx512" */
-	quant_from_float_fn quantize;	/* weights (llama-quantize rounding) */
-	bool is_quantized;		/* block_size > 1 */
-	quant_mat_dot_fn mat_dot;	/* NULL: use quant_mat_dot's loop */
+	const char *isa;              /* "scalar", "avx2", "avx512" */
+	quant_from_float_fn quantize; /* weights (llama-quantize rounding) */
+	bool is_quantized;            /* block_size > 1 */
+	quant_mat_dot_fn mat_dot;     /* NULL: use quant_mat_dot's loop */
 };
 
 /* Kernel sets, each a superset of the one below it. AVX512 means
@@ -80,7 +80,7 @@ size_t quant_row_size(int type, int64_t n);
 /* t->mat_dot when the type has one, else the same numbers by vec_dot
  * calls (each weight row against all nc activation rows in turn). */
 void quant_mat_dot(const struct quant_traits *t, int64_t n, int64_t nr, int64_t nc, float *s,
-		   size_t lds, const void *x, size_t bx, const void *y, size_t by);
+                   size_t lds, const void *x, size_t bx, const void *y, size_t by);
 
 /* Half and bfloat16 conversions, exact (round to nearest even). */
 float fp16_to_f32(uint16_t h);

@@ -54,7 +54,7 @@ static inline __m512i dot_off(__m512i codes, __m512i y, __m512i off, int has_off
 static inline __m512 halves2(uint16_t a, uint16_t b)
 {
 	return _mm512_mask_broadcastss_ps(_mm512_set1_ps(quant__fp16_table[a]), 0xFF00,
-					  _mm_load_ss(&quant__fp16_table[b]));
+	                                  _mm_load_ss(&quant__fp16_table[b]));
 }
 
 /* One block with a 256-bit VNNI step: (codes - off) . y as 8 int32. */
@@ -133,8 +133,7 @@ static inline struct scale_idx quant__make_idx(int groups_per_step, int lanes_pe
 }
 
 /* acc += vpdpwssd(maddubs(codes, q8), scales picked from sc16 by idx). */
-static inline __m512i mac64(__m512i acc, __m512i codes, const int8_t *q8, __m512i sc16,
-			    __m512i idx)
+static inline __m512i mac64(__m512i acc, __m512i codes, const int8_t *q8, __m512i sc16, __m512i idx)
 {
 	__m512i p = _mm512_maddubs_epi16(codes, load512(q8));
 	return _mm512_dpwssd_epi32(acc, p, _mm512_permutexvar_epi16(idx, sc16));
@@ -143,7 +142,8 @@ static inline __m512i mac64(__m512i acc, __m512i codes, const int8_t *q8, __m512
 /* [v >> a | v >> b] & mask on 16-bit lanes of a 256-bit v doubled. */
 static inline __m512i shift2(__m512i v2, int a, int b, __m512i mask)
 {
-	__m512i cnt = _mm512_inserti64x4(_mm512_set1_epi16((short)a), _mm256_set1_epi16((short)b), 1);
+	__m512i cnt =
+	    _mm512_inserti64x4(_mm512_set1_epi16((short)a), _mm256_set1_epi16((short)b), 1);
 	return _mm512_and_si512(_mm512_srlv_epi16(v2, cnt), mask);
 }
 
@@ -156,7 +156,7 @@ static inline __m512i dup256(const uint8_t *p)
 static inline __m512i bits2(__m512i v2, int a, int b, char val)
 {
 	__m512i sel = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << a)),
-					 _mm256_set1_epi8((char)(1 << b)), 1);
+	                                 _mm256_set1_epi8((char)(1 << b)), 1);
 	return _mm512_maskz_mov_epi8(_mm512_test_epi8_mask(v2, sel), _mm512_set1_epi8(val));
 }
 

@@ -13,13 +13,13 @@
 
 #include "engine/quant.h"
 
-#define QK4_0 32
-#define QK4_1 32
-#define QK5_0 32
-#define QK5_1 32
-#define QK8_0 32
-#define QK8_1 32
-#define QK_K 256
+#define QK4_0        32
+#define QK4_1        32
+#define QK5_0        32
+#define QK5_1        32
+#define QK8_0        32
+#define QK8_1        32
+#define QK_K         256
 #define K_SCALE_SIZE 12
 
 /* Below this absolute maximum a group quantizes to all zeros (ggml's
@@ -29,7 +29,7 @@
 /* x[i] = d * (q[i] - 8); q[i] in 0..15: low nibbles are elements 0..15,
  * high nibbles 16..31. */
 struct block_q4_0 {
-	uint16_t d;		/* f16 scale */
+	uint16_t d; /* f16 scale */
 	uint8_t qs[QK4_0 / 2];
 };
 static_assert(sizeof(struct block_q4_0) == 18, "block_q4_0 size");
@@ -197,8 +197,8 @@ extern float quant__fp16_table[65536];
 /* Scalar references (quant_legacy_ref.c, quant_kquants_ref.c,
  * quant_kquantize_ref.c): the spec every variant is tested against. */
 #define QUANT_DECL_TYPE(t)                                                                         \
-	void quant_##t##_to_float_ref(const void *src, float *dst, int64_t n);                      \
-	void quant_##t##_quantize_ref(const float *src, void *dst, int64_t n);                      \
+	void quant_##t##_to_float_ref(const void *src, float *dst, int64_t n);                     \
+	void quant_##t##_quantize_ref(const float *src, void *dst, int64_t n);                     \
 	void quant_##t##_vec_dot_ref(int64_t n, float *s, const void *x, const void *y);
 QUANT_DECL_TYPE(f32)
 QUANT_DECL_TYPE(f16)

@@ -28,7 +28,8 @@ static float make_qx_quants(int n, int nmax, const float *x, int8_t *L, int rmse
 	float iscale = -nmax / max;
 	if (rmse_type == 0) {
 		for (int i = 0; i < n; i++)
-			L[i] = (int8_t)(nmax + clampi(quant_nearest_int(iscale * x[i]), -nmax, nmax - 1));
+			L[i] = (int8_t)(nmax +
+			                clampi(quant_nearest_int(iscale * x[i]), -nmax, nmax - 1));
 		return 1 / iscale;
 	}
 	float sumlx = 0, suml2 = 0;
@@ -54,8 +55,8 @@ static float make_qx_quants(int n, int nmax, const float *x, int8_t *L, int rmse
 		}
 		if (suml2 > 0 && sumlx * sumlx > best * suml2) {
 			for (int i = 0; i < n; i++)
-				L[i] = (int8_t)(nmax + clampi(quant_nearest_int(iscale * x[i]), -nmax,
-							       nmax - 1));
+				L[i] = (int8_t)(nmax + clampi(quant_nearest_int(iscale * x[i]),
+				                              -nmax, nmax - 1));
 			scale = sumlx / suml2;
 			best = scale * sumlx;
 		}
@@ -65,7 +66,7 @@ static float make_qx_quants(int n, int nmax, const float *x, int8_t *L, int rmse
 
 /* sum of w * |error| (use_mad) or w * error^2 of x ~ scale * L + min. */
 static float weighted_err(int n, const float *x, const float *w, const uint8_t *L, float scale,
-			  float min, bool use_mad)
+                          float min, bool use_mad)
 {
 	float err = 0;
 	for (int i = 0; i < n; i++) {
@@ -78,8 +79,8 @@ static float weighted_err(int n, const float *x, const float *w, const uint8_t *
 /* Asymmetric codes 0..nmax: x ~ scale * L - the_min, min <= 0, searching
  * nstep+1 inverse scales (rmin + rdelta*is + nmax)/(max - min). */
 static float make_qkx2_quants(int n, int nmax, const float *x, const float *weights, uint8_t *L,
-			      float *the_min, uint8_t *Laux, float rmin, float rdelta, int nstep,
-			      bool use_mad)
+                              float *the_min, uint8_t *Laux, float rmin, float rdelta, int nstep,
+                              bool use_mad)
 {
 	float min = x[0], max = x[0];
 	float sum_w = weights[0], sum_x = sum_w * x[0];
@@ -193,7 +194,7 @@ static void pack_2bit(const uint8_t *L, uint8_t *qs)
 	for (int j = 0; j < QK_K; j += 128)
 		for (int l = 0; l < 32; ++l)
 			qs[j / 4 + l] = L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) |
-					(L[j + l + 96] << 6);
+			                (L[j + l + 96] << 6);
 }
 
 static void q2_K_block(const float *x, struct block_q2_K *y)
@@ -205,8 +206,8 @@ static void q2_K_block(const float *x, struct block_q2_K *y)
 	for (int j = 0; j < QK_K / 16; ++j) {
 		for (int l = 0; l < 16; ++l)
 			weights[l] = fabsf(x[16 * j + l]);
-		scales[j] = make_qkx2_quants(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j],
-					     Laux, -0.5f, 0.1f, 15, true);
+		scales[j] = make_qkx2_quants(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux,
+		                             -0.5f, 0.1f, 15, true);
 		if (scales[j] > max_scale)
 			max_scale = scales[j];
 		if (mins[j] > max_min)
@@ -233,7 +234,8 @@ static void q2_K_block(const float *x, struct block_q2_K *y)
 			continue;
 		float dm = fp16_to_f32(y->dmin) * (y->scales[j] >> 4);
 		for (int ii = 0; ii < 16; ++ii)
-			L[16 * j + ii] = (uint8_t)clampi(quant_nearest_int((x[16 * j + ii] + dm) / d), 0, 3);
+			L[16 * j + ii] =
+			    (uint8_t)clampi(quant_nearest_int((x[16 * j + ii] + dm) / d), 0, 3);
 	}
 	pack_2bit(L, y->qs);
 }
@@ -284,7 +286,7 @@ static void q3_K_block(const float *x, struct block_q3_K *y)
 			continue;
 		for (int ii = 0; ii < 16; ++ii)
 			L[16 * j + ii] =
-				(int8_t)(clampi(quant_nearest_int(x[16 * j + ii] / d), -4, 3) + 4);
+			    (int8_t)(clampi(quant_nearest_int(x[16 * j + ii] / d), -4, 3) + 4);
 	}
 	memset(y->hmask, 0, sizeof y->hmask);
 	for (int j = 0; j < QK_K; ++j)
@@ -306,7 +308,7 @@ void quant_q3_K_quantize_ref(const float *src, void *dst, int64_t n)
  * and mins become 6-bit codes packed as quant_scale_min_k4 reads them.
  * Fills L (final codes), d and dmin, and the 12 scale bytes. */
 static void k4_block(const float *x, int nmax, float rmin, int nstep, uint8_t *L, uint16_t *d,
-		     uint16_t *dmin, uint8_t packed[12])
+                     uint16_t *dmin, uint8_t packed[12])
 {
 	uint8_t Laux[32];
 	float weights[32], mins[8], scales[8], max_scale = 0, max_min = 0;
@@ -318,7 +320,7 @@ static void k4_block(const float *x, int nmax, float rmin, int nstep, uint8_t *L
 		for (int l = 0; l < 32; ++l)
 			weights[l] = av_x + fabsf(x[32 * j + l]);
 		scales[j] = make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j],
-					     Laux, rmin, 0.1f, nstep, false);
+		                             Laux, rmin, 0.1f, nstep, false);
 		if (scales[j] > max_scale)
 			max_scale = scales[j];
 		if (mins[j] > max_min)
@@ -352,7 +354,7 @@ static void k4_block(const float *x, int nmax, float rmin, int nstep, uint8_t *L
 		float dm = fp16_to_f32(*dmin) * m;
 		for (int ii = 0; ii < 32; ++ii)
 			L[32 * j + ii] =
-				(uint8_t)clampi(quant_nearest_int((x[32 * j + ii] + dm) / dd), 0, nmax);
+			    (uint8_t)clampi(quant_nearest_int((x[32 * j + ii] + dm) / dd), 0, nmax);
 	}
 }
 
@@ -382,7 +384,8 @@ void quant_q5_K_quantize_ref(const float *src, void *dst, int64_t n)
 		for (int c = 0; c < QK_K / 64; c++, ql += 32)
 			for (int j = 0; j < 32; ++j) {
 				uint8_t l1 = L[64 * c + j], l2 = L[64 * c + j + 32];
-				y[i].qh[j] |= (uint8_t)(((l1 >> 4) << (2 * c)) | ((l2 >> 4) << (2 * c + 1)));
+				y[i].qh[j] |=
+				    (uint8_t)(((l1 >> 4) << (2 * c)) | ((l2 >> 4) << (2 * c + 1)));
 				ql[j] = (l1 & 0xF) | (uint8_t)((l2 & 0xF) << 4);
 			}
 	}
@@ -415,7 +418,7 @@ static void q6_K_block(const float *x, struct block_q6_K *y)
 			continue;
 		for (int ii = 0; ii < 16; ++ii)
 			L[16 * j + ii] =
-				(int8_t)(clampi(quant_nearest_int(x[16 * j + ii] / d), -32, 31) + 32);
+			    (int8_t)(clampi(quant_nearest_int(x[16 * j + ii] / d), -32, 31) + 32);
 	}
 	for (int h = 0; h < 2; h++) {
 		const int8_t *Lh = L + 128 * h;
@@ -424,7 +427,7 @@ static void q6_K_block(const float *x, struct block_q6_K *y)
 			ql[l] = (Lh[l] & 0xF) | (uint8_t)((Lh[l + 64] & 0xF) << 4);
 			ql[l + 32] = (Lh[l + 32] & 0xF) | (uint8_t)((Lh[l + 96] & 0xF) << 4);
 			qh[l] = (uint8_t)((Lh[l] >> 4) | ((Lh[l + 32] >> 4) << 2) |
-					  ((Lh[l + 64] >> 4) << 4) | ((Lh[l + 96] >> 4) << 6));
+			                  ((Lh[l + 64] >> 4) << 4) | ((Lh[l + 96] >> 4) << 6));
 		}
 	}
 }

@@ -61,7 +61,7 @@ static void q2_K_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
 				__m256i c = _mm256_and_si256(_mm256_srli_epi16(q2, 2 * j), m3);
 				int g = 8 * h + 2 * j;
 				acc = mac32(acc, c, q8,
-					    scale2(x[i].scales[g] & 0xF, x[i].scales[g + 1] & 0xF));
+				            scale2(x[i].scales[g] & 0xF, x[i].scales[g + 1] & 0xF));
 			}
 		}
 		int isum = hsum_i32(acc);
@@ -95,7 +95,8 @@ static void q3_K_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
 				hb = _mm256_and_si256(hb, _mm256_set1_epi8(4));
 				__m256i c = _mm256_and_si256(_mm256_srli_epi16(q3, 2 * j), m3);
 				int g = 8 * h + 2 * j;
-				acc = mac32(acc, _mm256_or_si256(c, hb), q8, scale2(sc[g], sc[g + 1]));
+				acc = mac32(acc, _mm256_or_si256(c, hb), q8,
+				            scale2(sc[g], sc[g + 1]));
 			}
 		}
 		int isum = hsum_i32(acc) - 4 * corr;
@@ -159,10 +160,10 @@ static void q5_K_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
 			__m256i bhi = _mm256_set1_epi8((char)(2 << (2 * c)));
 			__m256i hlo = _mm256_cmpeq_epi8(_mm256_and_si256(qh, blo), blo);
 			__m256i hhi = _mm256_cmpeq_epi8(_mm256_and_si256(qh, bhi), bhi);
-			__m256i lo = _mm256_or_si256(_mm256_and_si256(q5, m4),
-						     _mm256_and_si256(hlo, b16));
+			__m256i lo =
+			    _mm256_or_si256(_mm256_and_si256(q5, m4), _mm256_and_si256(hlo, b16));
 			__m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q5, 4), m4),
-						     _mm256_and_si256(hhi, b16));
+			                             _mm256_and_si256(hhi, b16));
 			acc = mac32(acc, lo, q8, _mm256_set1_epi16(sm[2 * c]));
 			acc = mac32(acc, hi, q8 + 32, _mm256_set1_epi16(sm[2 * c + 1]));
 		}
@@ -193,8 +194,8 @@ static void q6_K_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
 			__m256i qh = load256(x[i].qh + 32 * h);
 			/* chunk k: nibble k/2 of ql[32*(k&1)..], bit pair k of qh */
 			__m256i lo[4] = {_mm256_and_si256(ql0, m4), _mm256_and_si256(ql1, m4),
-					 _mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
-					 _mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4)};
+			                 _mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+			                 _mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4)};
 			for (int k = 0; k < 4; k++, q8 += 32) {
 				__m256i hb = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), m3);
 				__m256i c = _mm256_or_si256(lo[k], _mm256_slli_epi16(hb, 4));

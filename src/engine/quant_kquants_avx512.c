@@ -24,7 +24,8 @@ static void q2_K_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
 			__m512i q2 = dup256(x[i].qs + 32 * h);
 			const int8_t *q8 = y[i].qs + 128 * h;
 			acc = mac64(acc, shift2(q2, 0, 2, m3), q8, sc16, quant__idx16.v[2 * h]);
-			acc = mac64(acc, shift2(q2, 4, 6, m3), q8 + 64, sc16, quant__idx16.v[2 * h + 1]);
+			acc = mac64(acc, shift2(q2, 4, 6, m3), q8 + 64, sc16,
+			            quant__idx16.v[2 * h + 1]);
 		}
 		int isum = _mm512_reduce_add_epi32(acc);
 		float d = y[i].d * fp16_to_f32(x[i].d);
@@ -51,9 +52,10 @@ static void q3_K_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
 		for (int h = 0; h < 2; h++) {
 			__m512i q3 = dup256(x[i].qs + 32 * h);
 			const int8_t *q8 = y[i].qs + 128 * h;
-			__m512i a = _mm512_or_si512(shift2(q3, 0, 2, m3), bits2(hm, 4 * h, 4 * h + 1, 4));
+			__m512i a =
+			    _mm512_or_si512(shift2(q3, 0, 2, m3), bits2(hm, 4 * h, 4 * h + 1, 4));
 			__m512i b = _mm512_or_si512(shift2(q3, 4, 6, m3),
-						    bits2(hm, 4 * h + 2, 4 * h + 3, 4));
+			                            bits2(hm, 4 * h + 2, 4 * h + 3, 4));
 			acc = mac64(acc, a, q8, sc16, quant__idx16.v[2 * h]);
 			acc = mac64(acc, b, q8 + 64, sc16, quant__idx16.v[2 * h + 1]);
 		}
@@ -72,12 +74,12 @@ static void q4_K_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
 	for (int64_t i = 0; i < n / QK_K; i++) {
 		quant_k4_scales(x[i].scales, sm);
 		int summs = k4_summs(&y[i], sm + 8);
-		__m512i sc16 = _mm512_castsi128_si512(
-			_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sm)));
+		__m512i sc16 =
+		    _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sm)));
 		__m512i acc = _mm512_setzero_si512();
 		for (int c = 0; c < 4; c++)
 			acc = mac64(acc, nibbles64(x[i].qs + 32 * c), y[i].qs + 64 * c, sc16,
-				    quant__idx32.v[c]);
+			            quant__idx32.v[c]);
 		int isum = _mm512_reduce_add_epi32(acc);
 		float d = y[i].d * fp16_to_f32(x[i].d);
 		float dmin = y[i].d * fp16_to_f32(x[i].dmin);
@@ -95,13 +97,13 @@ static void q5_K_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
 	for (int64_t i = 0; i < n / QK_K; i++) {
 		quant_k4_scales(x[i].scales, sm);
 		int summs = k4_summs(&y[i], sm + 8);
-		__m512i sc16 = _mm512_castsi128_si512(
-			_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sm)));
+		__m512i sc16 =
+		    _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sm)));
 		__m512i qh = dup256(x[i].qh);
 		__m512i acc = _mm512_setzero_si512();
 		for (int c = 0; c < 4; c++) {
 			__m512i codes = _mm512_or_si512(nibbles64(x[i].qs + 32 * c),
-							 bits2(qh, 2 * c, 2 * c + 1, 16));
+			                                bits2(qh, 2 * c, 2 * c + 1, 16));
 			acc = mac64(acc, codes, y[i].qs + 64 * c, sc16, quant__idx32.v[c]);
 		}
 		int isum = _mm512_reduce_add_epi32(acc);

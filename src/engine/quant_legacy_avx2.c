@@ -49,8 +49,8 @@ static inline __m256i high_bits(const uint8_t qh4[4])
 {
 	uint32_t qh;
 	memcpy(&qh, qh4, 4);
-	const __m256i shuf = _mm256_setr_epi64x(0, 0x0101010101010101LL, 0x0202020202020202LL,
-						0x0303030303030303LL);
+	const __m256i shuf =
+	    _mm256_setr_epi64x(0, 0x0101010101010101LL, 0x0202020202020202LL, 0x0303030303030303LL);
 	const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
 	__m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), shuf);
 	v = _mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit);
@@ -68,16 +68,16 @@ static void f32_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
 {
 	const float *x = vx, *y = vy;
 	__m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-			 _mm256_setzero_ps()};
+	                 _mm256_setzero_ps()};
 	int64_t i = 0;
 	for (; i + 32 <= n; i += 32)
 		for (int k = 0; k < 4; k++)
 			acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8 * k),
-						 _mm256_loadu_ps(y + i + 8 * k), acc[k]);
+			                         _mm256_loadu_ps(y + i + 8 * k), acc[k]);
 	for (; i + 8 <= n; i += 8)
 		acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc[0]);
-	float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]),
-					  _mm256_add_ps(acc[2], acc[3])));
+	float sum =
+	    hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
 	for (; i < n; i++)
 		sum += x[i] * y[i];
 	*s = sum;
@@ -92,16 +92,16 @@ static void f16_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
 {
 	const uint16_t *x = vx, *y = vy;
 	__m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-			 _mm256_setzero_ps()};
+	                 _mm256_setzero_ps()};
 	int64_t i = 0;
 	for (; i + 32 <= n; i += 32)
 		for (int k = 0; k < 4; k++)
 			acc[k] = _mm256_fmadd_ps(load_f16(x + i + 8 * k), load_f16(y + i + 8 * k),
-						 acc[k]);
+			                         acc[k]);
 	for (; i + 8 <= n; i += 8)
 		acc[0] = _mm256_fmadd_ps(load_f16(x + i), load_f16(y + i), acc[0]);
-	float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]),
-					  _mm256_add_ps(acc[2], acc[3])));
+	float sum =
+	    hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
 	for (; i < n; i++)
 		sum += h2f(x[i]) * h2f(y[i]);
 	*s = sum;
@@ -112,8 +112,8 @@ static void f16_from_float(const float *x, void *vy, int64_t n)
 	uint16_t *y = vy;
 	int64_t i = 0;
 	for (; i + 8 <= n; i += 8)
-		_mm_storeu_si128((__m128i *)(y + i),
-				 _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+		_mm_storeu_si128((__m128i *)(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i),
+		                                                     _MM_FROUND_TO_NEAREST_INT));
 	for (; i < n; i++)
 		y[i] = f32_to_fp16(x[i]);
 }
@@ -138,16 +138,16 @@ static void bf16_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
 {
 	const uint16_t *x = vx, *y = vy;
 	__m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-			 _mm256_setzero_ps()};
+	                 _mm256_setzero_ps()};
 	int64_t i = 0;
 	for (; i + 32 <= n; i += 32)
 		for (int k = 0; k < 4; k++)
 			acc[k] = _mm256_fmadd_ps(load_bf16(x + i + 8 * k), load_bf16(y + i + 8 * k),
-						 acc[k]);
+			                         acc[k]);
 	for (; i + 8 <= n; i += 8)
 		acc[0] = _mm256_fmadd_ps(load_bf16(x + i), load_bf16(y + i), acc[0]);
-	float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]),
-					  _mm256_add_ps(acc[2], acc[3])));
+	float sum =
+	    hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
 	for (; i < n; i++)
 		sum += bf16_to_f32(x[i]) * bf16_to_f32(y[i]);
 	*s = sum;
@@ -186,12 +186,12 @@ static inline __m256 q8_0_block(const struct block_q8_0 *x, const struct block_q
 	return _mm256_cvtepi32_ps(dot_s8(load256(x->qs), load256(y->qs)));
 }
 
-#define NO_MIN(i) 0.0f
+#define NO_MIN(i)   0.0f
 #define WITH_MIN(i) (quant__fp16_table[x[i].m] * quant__fp16_table[y[i].s])
 /* broadcast loads from the f16 table and a vector multiply: no shuffles */
 #define SCALE(i)                                                                                   \
-	_mm256_mul_ps(_mm256_broadcast_ss(&quant__fp16_table[x[i].d]),                              \
-		      _mm256_broadcast_ss(&quant__fp16_table[y[i].d]))
+	_mm256_mul_ps(_mm256_broadcast_ss(&quant__fp16_table[x[i].d]),                             \
+	              _mm256_broadcast_ss(&quant__fp16_table[y[i].d]))
 
 #define BLOCK_DOT(name, TX, TY, QK, BLOCK, MIN)                                                    \
 	static void name(int64_t n, float *s, const void *vx, const void *vy)                      \

@@ -18,16 +18,16 @@ static inline float h2f(uint16_t h)
 	{                                                                                          \
 		const T *x = vx, *y = vy;                                                          \
 		__m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),    \
-				 _mm512_setzero_ps()};                                             \
+		                 _mm512_setzero_ps()};                                             \
 		int64_t i = 0;                                                                     \
 		for (; i + 64 <= n; i += 64)                                                       \
 			for (int k = 0; k < 4; k++)                                                \
 				acc[k] = _mm512_fmadd_ps(load16(x + i + 16 * k),                   \
-							 load16(y + i + 16 * k), acc[k]);          \
+				                         load16(y + i + 16 * k), acc[k]);          \
 		for (; i + 16 <= n; i += 16)                                                       \
 			acc[0] = _mm512_fmadd_ps(load16(x + i), load16(y + i), acc[0]);            \
-		float sum = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]),      \
-							       _mm512_add_ps(acc[2], acc[3])));    \
+		float sum = _mm512_reduce_add_ps(                                                  \
+		    _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));  \
 		for (; i < n; i++)                                                                 \
 			sum += tofloat(x[i]) * tofloat(y[i]);                                      \
 		*s = sum;                                                                          \
@@ -63,7 +63,7 @@ FLOAT_DOT(bf16_vec_dot, uint16_t, load_bf16, bf16_to_f32)
 /* One function per type: the pair loop, then the odd block. CODES2/CODES1
  * build the unsigned codes of blocks (i, i+1) / i; OFF is the code offset;
  * MIN adds the per-block m * s term of the _1 types (0 otherwise). */
-#define BLOCK_DOT(name, TX, TY, QK, OFF, CODES2, CODES1, MIN)                                     \
+#define BLOCK_DOT(name, TX, TY, QK, OFF, CODES2, CODES1, MIN)                                      \
 	static void name(int64_t n, float *s, const void *vx, const void *vy)                      \
 	{                                                                                          \
 		const TX *x = vx;                                                                  \
@@ -87,8 +87,9 @@ FLOAT_DOT(bf16_vec_dot, uint16_t, load_bf16, bf16_to_f32)
 		}                                                                                  \
 		float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));                       \
 		if (i < nb) {                                                                      \
-			__m256 p = dot1(CODES1, y[i].qs, _mm256_set1_epi8((char)(OFF)), has_off);           \
-			sum += hsum256(p) * (quant__fp16_table[x[i].d] * quant__fp16_table[y[i].d]); \
+			__m256 p = dot1(CODES1, y[i].qs, _mm256_set1_epi8((char)(OFF)), has_off);  \
+			sum +=                                                                     \
+			    hsum256(p) * (quant__fp16_table[x[i].d] * quant__fp16_table[y[i].d]);  \
 			summs += MIN(i);                                                           \
 		}                                                                                  \
 		*s = sum + summs;                                                                  \
@@ -98,9 +99,10 @@ FLOAT_DOT(bf16_vec_dot, uint16_t, load_bf16, bf16_to_f32)
 #define OFF_Y pair256(y[i].qs, y[i + 1].qs), off, has_off
 #define PAIR_STEP(acc, codes, yoff)                                                                \
 	_mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_off(codes, yoff)),                                  \
-			_mm512_mul_ps(halves2(x[i].d, x[i + 1].d), halves2(y[i].d, y[i + 1].d)), acc)
+	                _mm512_mul_ps(halves2(x[i].d, x[i + 1].d), halves2(y[i].d, y[i + 1].d)),   \
+	                acc)
 
-#define NO_MIN(i) 0.0f
+#define NO_MIN(i)   0.0f
 #define WITH_MIN(i) (quant__fp16_table[x[i].m] * quant__fp16_table[y[i].s])
 
 #define Q4_CODES2 nibbles2(x[i].qs, x[i + 1].qs)
@@ -112,15 +114,15 @@ FLOAT_DOT(bf16_vec_dot, uint16_t, load_bf16, bf16_to_f32)
 	_mm256_xor_si256(_mm256_loadu_si256((const __m256i *)x[i].qs), _mm256_set1_epi8((char)0x80))
 
 BLOCK_DOT(q4_0_vec_dot, struct block_q4_0, struct block_q8_0, QK4_0, 8, Q4_CODES2, Q4_CODES1,
-	  NO_MIN)
+          NO_MIN)
 BLOCK_DOT(q4_1_vec_dot, struct block_q4_1, struct block_q8_1, QK4_1, 0, Q4_CODES2, Q4_CODES1,
-	  WITH_MIN)
+          WITH_MIN)
 BLOCK_DOT(q5_0_vec_dot, struct block_q5_0, struct block_q8_0, QK5_0, 16, Q5_CODES2, Q5_CODES1,
-	  NO_MIN)
+          NO_MIN)
 BLOCK_DOT(q5_1_vec_dot, struct block_q5_1, struct block_q8_1, QK5_1, 0, Q5_CODES2, Q5_CODES1,
-	  WITH_MIN)
+          WITH_MIN)
 BLOCK_DOT(q8_0_vec_dot, struct block_q8_0, struct block_q8_0, QK8_0, 0x80, Q8_CODES2, Q8_CODES1,
-	  NO_MIN)
+          NO_MIN)
 
 /* ---- activations to Q8_0 (same rounding as quant_q8_0_from_float_ref) */
 
@@ -129,7 +131,8 @@ static void q8_0_from_float(const float *x, void *vy, int64_t n)
 	struct block_q8_0 *y = vy;
 	for (int64_t i = 0; i < n / QK8_0; i++, x += QK8_0) {
 		__m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16);
-		float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
+		float amax =
+		    _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
 		float id = amax != 0.0f ? 127.f / amax : 0.0f;
 		y[i].d = f32_to_fp16(amax / 127.f);
 		__m512 m = _mm512_set1_ps(id);

@@ -409,7 +409,7 @@ void quant_q4_0_vec_dot_ref(int64_t n, float *s, const void *vx, const void *vy)
 		int isum = 0;
 		for (int j = 0; j < QK4_0 / 2; j++)
 			isum += ((x[i].qs[j] & 0x0F) - 8) * y[i].qs[j] +
-				((x[i].qs[j] >> 4) - 8) * y[i].qs[j + QK4_0 / 2];
+			        ((x[i].qs[j] >> 4) - 8) * y[i].qs[j + QK4_0 / 2];
 		sum += (float)isum * (fp16_to_f32(x[i].d) * fp16_to_f32(y[i].d));
 	}
 	*s = sum;
@@ -424,7 +424,7 @@ void quant_q4_1_vec_dot_ref(int64_t n, float *s, const void *vx, const void *vy)
 		int isum = 0;
 		for (int j = 0; j < QK4_1 / 2; j++)
 			isum += (x[i].qs[j] & 0x0F) * y[i].qs[j] +
-				(x[i].qs[j] >> 4) * y[i].qs[j + QK4_1 / 2];
+			        (x[i].qs[j] >> 4) * y[i].qs[j + QK4_1 / 2];
 		sum += (float)isum * (fp16_to_f32(x[i].d) * fp16_to_f32(y[i].d)) +
 		       fp16_to_f32(x[i].m) * fp16_to_f32(y[i].s);
 	}

@@ -7,7 +7,7 @@
  * float expression, so they equal quant_kquants_ref.c bit for bit. */
 #include "engine/quant_avx512.h"
 
-#define MD_COLS 4
+#define MD_COLS  4
 #define MD_PAIRS 32 /* block pairs per prepared activation chunk */
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
@@ -15,9 +15,9 @@
 /* ---- Q4_0, Q5_0, Q8_0 x Q8_0 */
 
 struct ychunk {
-	__m512i y[MD_PAIRS];  /* the 64 activations of blocks 2k, 2k+1 */
-	__m512 ys[MD_PAIRS];  /* [d_2k x8 | d_2k+1 x8] */
-	__m512 yo[MD_PAIRS];  /* ys * (off . y): the code offset's share */
+	__m512i y[MD_PAIRS]; /* the 64 activations of blocks 2k, 2k+1 */
+	__m512 ys[MD_PAIRS]; /* [d_2k x8 | d_2k+1 x8] */
+	__m512 yo[MD_PAIRS]; /* ys * (off . y): the code offset's share */
 };
 
 static void prep(const struct block_q8_0 *y, int64_t p0, int np, int off, struct ychunk *o)
@@ -36,15 +36,16 @@ static void prep(const struct block_q8_0 *y, int64_t p0, int np, int off, struct
 
 /* acc += ((codes . y) * ys - yo) * xs, for one prepared column */
 #define LSTEP(acc, codes, xs, ch, k)                                                               \
-	acc = _mm512_fmadd_ps(                                                                     \
-		_mm512_fmsub_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(),     \
-									(codes), (ch).y[k])),      \
-				(ch).ys[k], (ch).yo[k]),                                           \
-		(xs), acc)
+	acc = _mm512_fmadd_ps(_mm512_fmsub_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(              \
+	                                          _mm512_setzero_si512(), (codes), (ch).y[k])),    \
+	                                      (ch).ys[k], (ch).yo[k]),                             \
+	                      (xs), acc)
 
 #define Q4_CODES(xr, i) nibbles2(xr[i].qs, xr[i + 1].qs)
-#define Q5_CODES(xr, i) _mm512_or_si512(nibbles2(xr[i].qs, xr[i + 1].qs), high_bits2(xr[i].qh, xr[i + 1].qh))
-#define Q8_CODES(xr, i) _mm512_xor_si512(pair256(xr[i].qs, xr[i + 1].qs), _mm512_set1_epi8((char)0x80))
+#define Q5_CODES(xr, i)                                                                            \
+	_mm512_or_si512(nibbles2(xr[i].qs, xr[i + 1].qs), high_bits2(xr[i].qh, xr[i + 1].qh))
+#define Q8_CODES(xr, i)                                                                            \
+	_mm512_xor_si512(pair256(xr[i].qs, xr[i + 1].qs), _mm512_set1_epi8((char)0x80))
 #define Q4_CODES1(b) nibbles1((b)->qs)
 #define Q5_CODES1(b) _mm256_or_si256(nibbles1((b)->qs), high_bits1((b)->qh))
 #define Q8_CODES1(b) _mm256_xor_si256(load256((b)->qs), _mm256_set1_epi8((char)0x80))
@@ -52,8 +53,8 @@ static void prep(const struct block_q8_0 *y, int64_t p0, int np, int off, struct
 /* The rows kernel of one type for a fixed column count (inlined per count
  * so the accumulators stay in registers), two pairs per step. */
 #define LEGACY_ROWS(name, TX, CODES)                                                               \
-	ALWAYS_INLINE void name(const uint8_t *x, size_t bx, int64_t nr, int64_t p0, int np,      \
-				const struct ychunk *ch, float *s, size_t lds, const int cols)     \
+	ALWAYS_INLINE void name(const uint8_t *x, size_t bx, int64_t nr, int64_t p0, int np,       \
+	                        const struct ychunk *ch, float *s, size_t lds, const int cols)     \
 	{                                                                                          \
 		for (int64_t r = 0; r < nr; r++) {                                                 \
 			const TX *xr = (const TX *)(x + r * bx);                                   \
@@ -79,14 +80,15 @@ static void prep(const struct block_q8_0 *y, int64_t p0, int np, int off, struct
 					LSTEP(a0[c], c0, x0, ch[c], k);                            \
 			}                                                                          \
 			for (int c = 0; c < cols; c++)                                             \
-				s[c * lds + r] += _mm512_reduce_add_ps(_mm512_add_ps(a0[c], a1[c])); \
+				s[c * lds + r] +=                                                  \
+				    _mm512_reduce_add_ps(_mm512_add_ps(a0[c], a1[c]));             \
 		}                                                                                  \
 	}
 
 /* The whole tile: columns by 4, activation chunks, then the odd block. */
 #define LEGACY_MATDOT(name, rows, TX, QK, OFF, CODES1)                                             \
-	static void name(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *vx, \
-			 size_t bx, const void *vy, size_t by)                                     \
+	static void name(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *vx,  \
+	                 size_t bx, const void *vy, size_t by)                                     \
 	{                                                                                          \
 		struct ychunk ch[MD_COLS];                                                         \
 		const int64_t nb = n / (QK), npairs = nb / 2;                                      \
@@ -109,7 +111,7 @@ static void prep(const struct block_q8_0 *y, int64_t p0, int np, int off, struct
 			}                                                                          \
 			if (nb % 2)                                                                \
 				odd_block(nb - 1, nr, cols, sc, lds, vx, bx, yc, by, sizeof(TX),   \
-					  OFF, CODES1##_fn);                                       \
+				          OFF, CODES1##_fn);                                       \
 		}                                                                                  \
 	}
 
@@ -117,7 +119,8 @@ typedef __m256i (*codes1_fn)(const void *block);
 
 /* The last block of an odd count, one (row, column) at a time. */
 static void odd_block(int64_t i, int64_t nr, int cols, float *s, size_t lds, const void *vx,
-		      size_t bx, const uint8_t *y, size_t by, size_t tsize, int off, codes1_fn codes)
+                      size_t bx, const uint8_t *y, size_t by, size_t tsize, int off,
+                      codes1_fn codes)
 {
 	const __m256i offv = _mm256_set1_epi8((char)off);
 	for (int64_t r = 0; r < nr; r++) {
@@ -128,7 +131,8 @@ static void odd_block(int64_t i, int64_t nr, int cols, float *s, size_t lds, con
 		for (int c = 0; c < cols; c++) {
 			const struct block_q8_0 *yb = (const void *)(y + c * by);
 			__m256 p = dot1(cd, yb[i].qs, offv, 1);
-			s[c * lds + r] += hsum256(p) * (quant__fp16_table[xd] * quant__fp16_table[yb[i].d]);
+			s[c * lds + r] +=
+			    hsum256(p) * (quant__fp16_table[xd] * quant__fp16_table[yb[i].d]);
 		}
 	}
 }
@@ -159,7 +163,7 @@ LEGACY_MATDOT(q8_0_mat_dot, q8_0_rows, struct block_q8_0, QK8_0, 0x80, Q8_CODES1
  * once, then each column's integer sums and the reference's float step. */
 
 ALWAYS_INLINE void q4_K_rows(int64_t nb, int64_t nr, float *s, size_t lds, const uint8_t *x,
-			     size_t bx, const uint8_t *y, size_t by, const int cols)
+                             size_t bx, const uint8_t *y, size_t by, const int cols)
 {
 	uint8_t sm[16];
 	for (int64_t r = 0; r < nr; r++) {
@@ -168,7 +172,7 @@ ALWAYS_INLINE void q4_K_rows(int64_t nb, int64_t nr, float *s, size_t lds, const
 		for (int64_t i = 0; i < nb; i++) {
 			quant_k4_scales(xr[i].scales, sm);
 			__m512i sc16 = _mm512_castsi128_si512(
-				_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sm)));
+			    _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sm)));
 			__m512i codes[4], sv[4];
 			for (int c = 0; c < 4; c++) {
 				codes[c] = nibbles64(xr[i].qs + 32 * c);
@@ -182,8 +186,10 @@ ALWAYS_INLINE void q4_K_rows(int64_t nb, int64_t nr, float *s, size_t lds, const
 				__m512i acc = _mm512_setzero_si512();
 				for (int k = 0; k < 4; k++)
 					acc = _mm512_dpwssd_epi32(
-						acc, _mm512_maddubs_epi16(codes[k], load512(yb->qs + 64 * k)),
-						sv[k]);
+					    acc,
+					    _mm512_maddubs_epi16(codes[k],
+					                         load512(yb->qs + 64 * k)),
+					    sv[k]);
 				int isum = _mm512_reduce_add_epi32(acc);
 				float d = yb->d * xd, dmin = yb->d * xm;
 				sum[c] += d * (float)isum - dmin * (float)summs;
@@ -195,15 +201,15 @@ ALWAYS_INLINE void q4_K_rows(int64_t nb, int64_t nr, float *s, size_t lds, const
 }
 
 ALWAYS_INLINE void q6_K_rows(int64_t nb, int64_t nr, float *s, size_t lds, const uint8_t *x,
-			     size_t bx, const uint8_t *y, size_t by, const int cols)
+                             size_t bx, const uint8_t *y, size_t by, const int cols)
 {
 	const __m512i m4 = _mm512_set1_epi8(0xF), m3 = _mm512_set1_epi8(3);
 	for (int64_t r = 0; r < nr; r++) {
 		const struct block_q6_K *xr = (const void *)(x + r * bx);
 		float sum[MD_COLS] = {0};
 		for (int64_t i = 0; i < nb; i++) {
-			__m256i sc16y = _mm256_cvtepi8_epi16(
-				_mm_loadu_si128((const __m128i *)xr[i].scales));
+			__m256i sc16y =
+			    _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)xr[i].scales));
 			__m512i sc16 = _mm512_castsi256_si512(sc16y);
 			__m512i codes[4], sv[4];
 			for (int h = 0; h < 2; h++) {
@@ -211,11 +217,13 @@ ALWAYS_INLINE void q6_K_rows(int64_t nb, int64_t nr, float *s, size_t lds, const
 				__m512i qh = dup256(xr[i].qh + 32 * h);
 				__m512i a = _mm512_and_si512(ql, m4);
 				__m512i b = _mm512_and_si512(_mm512_srli_epi16(ql, 4), m4);
-				codes[2 * h] = _mm512_or_si512(a, _mm512_slli_epi16(shift2(qh, 0, 2, m3), 4));
+				codes[2 * h] =
+				    _mm512_or_si512(a, _mm512_slli_epi16(shift2(qh, 0, 2, m3), 4));
 				codes[2 * h + 1] =
-					_mm512_or_si512(b, _mm512_slli_epi16(shift2(qh, 4, 6, m3), 4));
+				    _mm512_or_si512(b, _mm512_slli_epi16(shift2(qh, 4, 6, m3), 4));
 				sv[2 * h] = _mm512_permutexvar_epi16(quant__idx16.v[2 * h], sc16);
-				sv[2 * h + 1] = _mm512_permutexvar_epi16(quant__idx16.v[2 * h + 1], sc16);
+				sv[2 * h + 1] =
+				    _mm512_permutexvar_epi16(quant__idx16.v[2 * h + 1], sc16);
 			}
 			float xd = quant__fp16_table[xr[i].d];
 			for (int c = 0; c < cols; c++) {
@@ -225,8 +233,10 @@ ALWAYS_INLINE void q6_K_rows(int64_t nb, int64_t nr, float *s, size_t lds, const
 				__m512i acc = _mm512_setzero_si512();
 				for (int k = 0; k < 4; k++)
 					acc = _mm512_dpwssd_epi32(
-						acc, _mm512_maddubs_epi16(codes[k], load512(yb->qs + 64 * k)),
-						sv[k]);
+					    acc,
+					    _mm512_maddubs_epi16(codes[k],
+					                         load512(yb->qs + 64 * k)),
+					    sv[k]);
 				int isum = _mm512_reduce_add_epi32(acc) - 32 * corr;
 				sum[c] += yb->d * xd * (float)isum;
 			}
@@ -237,8 +247,8 @@ ALWAYS_INLINE void q6_K_rows(int64_t nb, int64_t nr, float *s, size_t lds, const
 }
 
 #define K_MATDOT(name, rows)                                                                       \
-	static void name(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *vx, \
-			 size_t bx, const void *vy, size_t by)                                     \
+	static void name(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *vx,  \
+	                 size_t bx, const void *vy, size_t by)                                     \
 	{                                                                                          \
 		for (int64_t c0 = 0; c0 < nc; c0 += MD_COLS) {                                     \
 			const int cols = nc - c0 < MD_COLS ? (int)(nc - c0) : MD_COLS;             \

@@ -16,26 +16,26 @@
 #include "engine/quant.h"
 
 static const struct quantize_ftype ftypes[] = {
-	{"F32", 0, GGML_TYPE_F32, true, "32-bit floats (no quantization)"},
-	{"F16", 1, GGML_TYPE_F16, true, "16-bit floats"},
-	{"BF16", 32, GGML_TYPE_BF16, true, "bfloat16"},
-	{"Q8_0", 7, GGML_TYPE_Q8_0, false, "8.5 bits per weight"},
-	{"Q4_0", 2, GGML_TYPE_Q4_0, false, "4.5 bpw; output Q6_K"},
-	{"Q4_1", 3, GGML_TYPE_Q4_1, false, "5.0 bpw; output Q6_K"},
-	{"Q5_0", 8, GGML_TYPE_Q5_0, false, "5.5 bpw; output Q6_K"},
-	{"Q5_1", 9, GGML_TYPE_Q5_1, false, "6.0 bpw; output Q6_K"},
-	{"Q2_K", 10, GGML_TYPE_Q2_K, false, "Q2_K mix (attn_v, ffn_down, attn_output Q3_K+)"},
-	{"Q3_K_M", 12, GGML_TYPE_Q3_K, false, "Q3_K mix (attn_v, ffn_down, attn_output Q4_K+)"},
-	{"Q4_K_S", 14, GGML_TYPE_Q4_K, false, "Q4_K, first attn_v/ffn_down layers Q5_K"},
-	{"Q4_K_M", 15, GGML_TYPE_Q4_K, false, "Q4_K, half of attn_v/ffn_down Q6_K"},
-	{"Q5_K_S", 16, GGML_TYPE_Q5_K, false, "Q5_K, output Q6_K"},
-	{"Q5_K_M", 17, GGML_TYPE_Q5_K, false, "Q5_K, half of attn_v/ffn_down Q6_K"},
-	{"Q6_K", 18, GGML_TYPE_Q6_K, false, "6.6 bits per weight"},
-	/* plain names: every convertible tensor of one type (--pure) */
-	{"Q3_K", 12, GGML_TYPE_Q3_K, true, "every matrix Q3_K (= --pure Q3_K_M)"},
-	{"Q4_K", 15, GGML_TYPE_Q4_K, true, "every matrix Q4_K (= --pure Q4_K_M)"},
-	{"Q5_K", 17, GGML_TYPE_Q5_K, true, "every matrix Q5_K (= --pure Q5_K_M)"},
-	{NULL, 0, 0, false, NULL},
+    {"F32", 0, GGML_TYPE_F32, true, "32-bit floats (no quantization)"},
+    {"F16", 1, GGML_TYPE_F16, true, "16-bit floats"},
+    {"BF16", 32, GGML_TYPE_BF16, true, "bfloat16"},
+    {"Q8_0", 7, GGML_TYPE_Q8_0, false, "8.5 bits per weight"},
+    {"Q4_0", 2, GGML_TYPE_Q4_0, false, "4.5 bpw; output Q6_K"},
+    {"Q4_1", 3, GGML_TYPE_Q4_1, false, "5.0 bpw; output Q6_K"},
+    {"Q5_0", 8, GGML_TYPE_Q5_0, false, "5.5 bpw; output Q6_K"},
+    {"Q5_1", 9, GGML_TYPE_Q5_1, false, "6.0 bpw; output Q6_K"},
+    {"Q2_K", 10, GGML_TYPE_Q2_K, false, "Q2_K mix (attn_v, ffn_down, attn_output Q3_K+)"},
+    {"Q3_K_M", 12, GGML_TYPE_Q3_K, false, "Q3_K mix (attn_v, ffn_down, attn_output Q4_K+)"},
+    {"Q4_K_S", 14, GGML_TYPE_Q4_K, false, "Q4_K, first attn_v/ffn_down layers Q5_K"},
+    {"Q4_K_M", 15, GGML_TYPE_Q4_K, false, "Q4_K, half of attn_v/ffn_down Q6_K"},
+    {"Q5_K_S", 16, GGML_TYPE_Q5_K, false, "Q5_K, output Q6_K"},
+    {"Q5_K_M", 17, GGML_TYPE_Q5_K, false, "Q5_K, half of attn_v/ffn_down Q6_K"},
+    {"Q6_K", 18, GGML_TYPE_Q6_K, false, "6.6 bits per weight"},
+    /* plain names: every convertible tensor of one type (--pure) */
+    {"Q3_K", 12, GGML_TYPE_Q3_K, true, "every matrix Q3_K (= --pure Q3_K_M)"},
+    {"Q4_K", 15, GGML_TYPE_Q4_K, true, "every matrix Q4_K (= --pure Q4_K_M)"},
+    {"Q5_K", 17, GGML_TYPE_Q5_K, true, "every matrix Q5_K (= --pure Q5_K_M)"},
+    {NULL, 0, 0, false, NULL},
 };
 
 const struct quantize_ftype *quantize_ftype_list(void)
@@ -61,9 +61,9 @@ bool quantize_tensor_is_convertible(const char *name, int n_dims)
 {
 	if (n_dims < 2 || !has_suffix(name, "weight"))
 		return false;
-	static const char *const never[] = {"_norm.weight", "ffn_gate_inp.weight",
-					    "ssm_conv1d.weight", "ssm_x.weight", "ssm_dt.weight",
-					    "attn_rel_b.weight"};
+	static const char *const never[] = {"_norm.weight",      "ffn_gate_inp.weight",
+	                                    "ssm_conv1d.weight", "ssm_x.weight",
+	                                    "ssm_dt.weight",     "attn_rel_b.weight"};
 	for (size_t i = 0; i < sizeof never / sizeof never[0]; i++)
 		if (strstr(name, never[i]))
 			return false;
@@ -71,7 +71,7 @@ bool quantize_tensor_is_convertible(const char *name, int n_dims)
 }
 
 void quantize_policy_init(struct quantize_policy *p, const struct quantize_ftype *ft, bool pure,
-			  const struct gguf_file *f)
+                          const struct gguf_file *f)
 {
 	memset(p, 0, sizeof *p);
 	p->ft = ft;
@@ -177,27 +177,20 @@ static int mix_type(struct quantize_policy *p, const char *name, int64_t ne0, in
 static int fallback_type(int t, int64_t ne0)
 {
 	switch (t) {
-	case GGML_TYPE_Q4_K:
-		t = GGML_TYPE_Q5_0;
-		break;
-	case GGML_TYPE_Q5_K:
-		t = GGML_TYPE_Q5_1;
-		break;
-	case GGML_TYPE_Q6_K:
-		t = GGML_TYPE_Q8_0;
-		break;
+	case GGML_TYPE_Q4_K: t = GGML_TYPE_Q5_0; break;
+	case GGML_TYPE_Q5_K: t = GGML_TYPE_Q5_1; break;
+	case GGML_TYPE_Q6_K: t = GGML_TYPE_Q8_0; break;
 	case GGML_TYPE_Q2_K:
 	case GGML_TYPE_Q3_K:
 		t = GGML_TYPE_Q4_0; /* llama.cpp: IQ4_NL, which we do not write */
 		break;
-	default:
-		break;
+	default: break;
 	}
 	return ne0 % quant_get(t)->block_size ? GGML_TYPE_F16 : t;
 }
 
 int quantize_policy_type(struct quantize_policy *p, const char *name, int n_dims, int64_t ne0,
-			 int src_type)
+                         int src_type)
 {
 	if (!quantize_tensor_is_convertible(name, n_dims))
 		return src_type;
@@ -241,7 +234,7 @@ static void *rows_worker(void *arg)
 }
 
 int quantize_rows(int src_type, const void *src, int dst_type, void *dst, int64_t ne0,
-		  int64_t n_rows, int n_threads)
+                  int64_t n_rows, int n_threads)
 {
 	const struct quant_traits *s = quant_get(src_type), *d = quant_get(dst_type);
 	if (!s || !d || ne0 <= 0 || ne0 % s->block_size || ne0 % d->block_size)
@@ -255,9 +248,15 @@ int quantize_rows(int src_type, const void *src, int dst_type, void *dst, int64_
 	struct rows_job jobs[64];
 	pthread_t th[64];
 	for (int t = 0; t < n_threads; t++) {
-		jobs[t] = (struct rows_job){s, d, src, dst, ne0, n_rows * t / n_threads,
-					    n_rows * (t + 1) / n_threads, quant_row_size(src_type, ne0),
-					    quant_row_size(dst_type, ne0)};
+		jobs[t] = (struct rows_job){s,
+		                            d,
+		                            src,
+		                            dst,
+		                            ne0,
+		                            n_rows * t / n_threads,
+		                            n_rows * (t + 1) / n_threads,
+		                            quant_row_size(src_type, ne0),
+		                            quant_row_size(dst_type, ne0)};
 	}
 	int started = 1;
 	for (int t = 1; t < n_threads; t++, started++)
@@ -294,17 +293,18 @@ static int fill_tensor(void *ctx, void *dst, size_t nbytes, char *err)
 		int64_t rows = 1;
 		for (int d = 1; d < GGUF_MAX_DIMS; d++)
 			rows *= t->ne[d];
-		int rc = quantize_rows(t->type, t->data, j->dst_type, dst, t->ne[0], rows,
-				       j->n_threads);
+		int rc =
+		    quantize_rows(t->type, t->data, j->dst_type, dst, t->ne[0], rows, j->n_threads);
 		if (rc)
 			return err_set(err, rc, "%s: cannot convert %s to %s", j->name,
-				       ggml_type_name(t->type), ggml_type_name(j->dst_type));
+			               ggml_type_name(t->type), ggml_type_name(j->dst_type));
 		j->res->n_converted++;
 	}
 	j->res->out_bytes += nbytes;
 	if (j->o->progress) {
-		struct quantize_progress p = {j->index, j->count, j->name, t->ne, t->n_dims,
-					      t->type, j->dst_type, t->nbytes, nbytes, j->fallback};
+		struct quantize_progress p = {j->index,  j->count,   j->name,     t->ne,
+		                              t->n_dims, t->type,    j->dst_type, t->nbytes,
+		                              nbytes,    j->fallback};
 		j->o->progress(j->o->progress_ctx, &p);
 	}
 	return 0;
@@ -312,8 +312,8 @@ static int fill_tensor(void *ctx, void *dst, size_t nbytes, char *err)
 
 /* Picks every tensor's type and registers its fill callback. */
 static int plan_tensors(struct gguf_writer *w, const struct gguf_file *f,
-			const struct quantize_options *o, struct tensor_job *jobs,
-			struct quantize_result *res, char *err)
+                        const struct quantize_options *o, struct tensor_job *jobs,
+                        struct quantize_result *res, char *err)
 {
 	struct quantize_policy pol;
 	quantize_policy_init(&pol, o->ft, o->pure, f);
@@ -321,10 +321,15 @@ static int plan_tensors(struct gguf_writer *w, const struct gguf_file *f,
 	for (uint64_t i = 0; i < f->n_tensors; i++) {
 		struct tensor_job *j = &jobs[i];
 		const struct gguf_tensor *t = &f->tensors[i];
-		*j = (struct tensor_job){.t = t, .index = (int)i + 1, .count = (int)f->n_tensors,
-					 .o = o, .res = res, .n_threads = n_threads};
+		*j = (struct tensor_job){.t = t,
+		                         .index = (int)i + 1,
+		                         .count = (int)f->n_tensors,
+		                         .o = o,
+		                         .res = res,
+		                         .n_threads = n_threads};
 		if (t->name.n >= sizeof j->name)
-			return err_set(err, ERR_INVALID, "tensor name too long (%zu bytes)", t->name.n);
+			return err_set(err, ERR_INVALID, "tensor name too long (%zu bytes)",
+			               t->name.n);
 		memcpy(j->name, t->name.p, t->name.n);
 		int before = pol.n_fallback;
 		j->dst_type = quantize_policy_type(&pol, j->name, t->n_dims, t->ne[0], t->type);
@@ -333,15 +338,15 @@ static int plan_tensors(struct gguf_writer *w, const struct gguf_file *f,
 		bool src_quantized = quant_get(t->type) && quant_get(t->type)->is_quantized;
 		if (j->dst_type != t->type && !quant_get(t->type))
 			return err_set(err, ERR_UNSUPPORTED, "%s: cannot convert type %s", j->name,
-				       ggml_type_name(t->type));
+			               ggml_type_name(t->type));
 		if (j->dst_type != t->type && src_quantized && !o->allow_requantize)
 			return err_set(err, ERR_INVALID,
-				       "%s is already %s: converting it again loses precision "
-				       "(allow it with --allow-requantize)",
-				       j->name, ggml_type_name(t->type));
+			               "%s is already %s: converting it again loses precision "
+			               "(allow it with --allow-requantize)",
+			               j->name, ggml_type_name(t->type));
 		res->in_bytes += t->nbytes;
 		int rc = gguf_writer_add_tensor_fn(w, j->name, j->dst_type, t->n_dims, t->ne,
-						   fill_tensor, j);
+		                                   fill_tensor, j);
 		if (rc)
 			return err_set(err, rc, "%s: the writer refused the tensor", j->name);
 	}
@@ -350,7 +355,7 @@ static int plan_tensors(struct gguf_writer *w, const struct gguf_file *f,
 }
 
 int quantize_model_file(const char *in, const char *out, const struct quantize_options *o,
-			struct quantize_result *res, char err[ERR_MSG_LEN])
+                        struct quantize_result *res, char err[ERR_MSG_LEN])
 {
 	struct quantize_result local;
 	if (!res)

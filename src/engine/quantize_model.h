@@ -25,11 +25,11 @@
 
 /* A target file type: llama.cpp's enum llama_ftype number and name. */
 struct quantize_ftype {
-	const char *name;   /* "Q4_K_M" */
-	uint32_t ftype;	    /* general.file_type */
-	int base_type;	    /* enum ggml_type most tensors get */
-	bool pure;	    /* a plain type name ("Q4_K"): no mix rules */
-	const char *help;   /* one line for --help */
+	const char *name; /* "Q4_K_M" */
+	uint32_t ftype;   /* general.file_type */
+	int base_type;    /* enum ggml_type most tensors get */
+	bool pure;        /* a plain type name ("Q4_K"): no mix rules */
+	const char *help; /* one line for --help */
 };
 
 /* The file type named (case-insensitive), or NULL. */
@@ -42,45 +42,45 @@ const struct quantize_ftype *quantize_ftype_list(void);
 struct quantize_policy {
 	const struct quantize_ftype *ft;
 	bool pure;
-	bool has_output;  /* the model has output.weight */
-	int n_attn_v;	  /* tensors named *attn_v.weight (or attn_qkv: none) */
-	int n_ffn_down;	  /* tensors named *ffn_down* */
-	int n_gqa;	  /* head_count / head_count_kv, 1 when unknown */
-	bool model_70b;	  /* llama with 80 layers (attn_v gets Q5_K) */
+	bool has_output; /* the model has output.weight */
+	int n_attn_v;    /* tensors named *attn_v.weight (or attn_qkv: none) */
+	int n_ffn_down;  /* tensors named *ffn_down* */
+	int n_gqa;       /* head_count / head_count_kv, 1 when unknown */
+	bool model_70b;  /* llama with 80 layers (attn_v gets Q5_K) */
 	int i_attn_v, i_ffn_down;
-	int n_fallback;	  /* tensors whose row length forced a fallback type */
+	int n_fallback; /* tensors whose row length forced a fallback type */
 };
 
 /* Initializes from the model's tensor names (in file order) and metadata
  * (head counts, block count); f may be NULL when the caller fills the
  * model facts itself (the synthetic-model writer). */
 void quantize_policy_init(struct quantize_policy *p, const struct quantize_ftype *ft, bool pure,
-			  const struct gguf_file *f);
+                          const struct gguf_file *f);
 /* Whether a tensor is converted at all (2-D+, name ends in "weight", not a
  * norm, not a positional/type embedding). */
 bool quantize_tensor_is_convertible(const char *name, int n_dims);
 /* The type tensor `name` (row length ne0) gets; src_type when it is not
  * convertible. Call once per tensor, in file order. */
 int quantize_policy_type(struct quantize_policy *p, const char *name, int n_dims, int64_t ne0,
-			 int src_type);
+                         int src_type);
 
 /* One line of progress per tensor, as it is written. */
 struct quantize_progress {
-	int index, count;	    /* 1-based tensor number, tensor count */
+	int index, count; /* 1-based tensor number, tensor count */
 	const char *name;
 	const int64_t *ne;
 	int n_dims;
 	int src_type, dst_type;
 	size_t src_bytes, dst_bytes;
-	bool fallback;		    /* dst_type is a row-length fallback */
+	bool fallback; /* dst_type is a row-length fallback */
 };
 typedef void (*quantize_progress_fn)(void *ctx, const struct quantize_progress *p);
 
 struct quantize_options {
 	const struct quantize_ftype *ft;
 	bool pure;
-	bool allow_requantize;	    /* convert already-quantized tensors */
-	int n_threads;		    /* 0 = all physical cores */
+	bool allow_requantize; /* convert already-quantized tensors */
+	int n_threads;         /* 0 = all physical cores */
 	quantize_progress_fn progress;
 	void *progress_ctx;
 };
@@ -94,12 +94,12 @@ struct quantize_result {
  * is copied, general.file_type and general.quantization_version (2) are
  * set, tensors keep their order. 0, or a negative code with err filled. */
 int quantize_model_file(const char *in, const char *out, const struct quantize_options *o,
-			struct quantize_result *res, char err[ERR_MSG_LEN]);
+                        struct quantize_result *res, char err[ERR_MSG_LEN]);
 
 /* Converts rows of a tensor: src (n_rows rows of src_type, row length ne0)
  * into dst (dst_type), through f32 in chunks, on n_threads threads (<= 1:
  * the caller's). 0, or ERR_UNSUPPORTED for a type without kernels. */
 int quantize_rows(int src_type, const void *src, int dst_type, void *dst, int64_t ne0,
-		  int64_t n_rows, int n_threads);
+                  int64_t n_rows, int n_threads);
 
 #endif

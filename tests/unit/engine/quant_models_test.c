@@ -22,9 +22,9 @@ struct synth_case {
 };
 
 static const struct synth_case synth_cases[] = {
-	{"F16", 0.000206756}, {"BF16", 0.0016571}, {"Q8_0", 0.00534504}, {"Q6_K", 0.0177073},
-	{"Q5_K", 0.036087},   {"Q5_1", 0.0378194}, {"Q5_0", 0.0426654}, {"Q4_K", 0.0712797},
-	{"Q4_1", 0.0781544},  {"Q4_0", 0.085804},  {"Q3_K", 0.150704},  {"Q2_K", 0.296538},
+    {"F16", 0.000206756}, {"BF16", 0.0016571}, {"Q8_0", 0.00534504}, {"Q6_K", 0.0177073},
+    {"Q5_K", 0.036087},   {"Q5_1", 0.0378194}, {"Q5_0", 0.0426654},  {"Q4_K", 0.0712797},
+    {"Q4_1", 0.0781544},  {"Q4_0", 0.085804},  {"Q3_K", 0.150704},   {"Q2_K", 0.296538},
 };
 
 static struct gguf_file *open_model(const char *rel)
@@ -51,9 +51,10 @@ static const struct gguf_tensor *twin(const struct gguf_file *f32, const struct 
 
 /* Runs fn over every quantized tensor of synth-llama-<type> with its F32
  * twin; returns false (after SKIP) when the models are missing. */
-static bool each_tensor(const char *type, void (*fn)(const struct gguf_tensor *q,
-						      const struct gguf_tensor *f, void *ctx),
-			void *ctx)
+static bool each_tensor(const char *type,
+                        void (*fn)(const struct gguf_tensor *q, const struct gguf_tensor *f,
+                                   void *ctx),
+                        void *ctx)
 {
 	struct gguf_file *f32 = open_model("synth/synth-llama-F32.gguf");
 	char rel[128];
@@ -84,7 +85,7 @@ struct exact_ctx {
 };
 
 static void quantize_and_compare(const struct gguf_tensor *t, const struct gguf_tensor *f,
-				 void *vctx)
+                                 void *vctx)
 {
 	struct exact_ctx *c = vctx;
 	const struct quant_traits *tr = quant_get(t->type);
@@ -104,14 +105,15 @@ static void test_quant_matches_llama_quantize(void **state)
 	for (size_t i = 0; i < sizeof synth_cases / sizeof synth_cases[0]; i++) {
 		struct exact_ctx c = {0, 0};
 		if (!each_tensor(synth_cases[i].type, quantize_and_compare, &c)) {
-			test_skip("synth models not found in %s", test_models_dir() ? test_models_dir() : "../shared/models");
+			test_skip("synth models not found in %s",
+			          test_models_dir() ? test_models_dir() : "../shared/models");
 			return;
 		}
 		print_message("  %-5s %ld/%ld blocks identical to llama-quantize\n",
-			      synth_cases[i].type, c.same, c.blocks);
+		              synth_cases[i].type, c.same, c.blocks);
 		if (c.same != c.blocks)
 			fail_msg("%s: %ld of %ld blocks differ", synth_cases[i].type,
-				 c.blocks - c.same, c.blocks);
+			         c.blocks - c.same, c.blocks);
 	}
 }
 
@@ -144,7 +146,7 @@ static void test_quant_synth_dequant_error(void **state)
 		}
 		double e = sqrt(c.se / c.sr), want = synth_cases[i].rel_rms;
 		print_message("  %-5s dequantized vs F32: rel RMS %.6g (expected %.6g)\n",
-			      synth_cases[i].type, e, want);
+		              synth_cases[i].type, e, want);
 		if (e < want * 0.99 || e > want * 1.01)
 			fail_msg("%s: rel RMS %g outside %g +- 1%%", synth_cases[i].type, e, want);
 	}
@@ -153,8 +155,8 @@ static void test_quant_synth_dequant_error(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_quant_matches_llama_quantize),
-		cmocka_unit_test(test_quant_synth_dequant_error),
+	    cmocka_unit_test(test_quant_matches_llama_quantize),
+	    cmocka_unit_test(test_quant_synth_dequant_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

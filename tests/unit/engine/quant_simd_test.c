@@ -60,7 +60,7 @@ static bool is_k_quant(int type)
 }
 
 static void expect_same_bytes(const char *what, const struct quant_traits *t, const void *a,
-			      const void *b, size_t n)
+                              const void *b, size_t n)
 {
 	if (!memcmp(a, b, n))
 		return;
@@ -101,7 +101,7 @@ static void check_size(enum quant_isa isa, int type, int64_t n, int kind)
 	bool exact = is_k_quant(v->type);
 	if (exact ? memcmp(&sv, &sr, 4) != 0 : !(fabs((double)sv - sr) <= 1e-5 * mag))
 		fail_msg("%s vec_dot (%s) n=%lld kind %d: %.9g, reference %.9g (mag %g)", v->name,
-			 v->isa, (long long)n, kind, sv, sr, mag);
+		         v->isa, (long long)n, kind, sv, sr, mag);
 	free(x);
 	free(y);
 	free(dv);
@@ -146,11 +146,13 @@ static void check_mat_dot(enum quant_isa isa, int type, int64_t n, int64_t nr, i
 			for (int64_t k = 0; k < n; k++)
 				m += fabs((double)dx[k] * dy[k]);
 			bool ok = is_k_quant(type) ? !memcmp(&got, &want, 4)
-						   : fabs((double)got - want) <= 1e-5 * m;
+			                           : fabs((double)got - want) <= 1e-5 * m;
 			if (!ok)
-				fail_msg("%s mat_dot (%s) n=%lld %lldx%lld at row %lld col %lld: %.9g, "
-					 "reference %.9g", v->name, v->isa, (long long)n, (long long)nr,
-					 (long long)nc, (long long)i, (long long)c, got, want);
+				fail_msg(
+				    "%s mat_dot (%s) n=%lld %lldx%lld at row %lld col %lld: %.9g, "
+				    "reference %.9g",
+				    v->name, v->isa, (long long)n, (long long)nr, (long long)nc,
+				    (long long)i, (long long)c, got, want);
 		}
 	for (int64_t c = 0; c < nc; c++)
 		assert_true(isnan(out[c * lds + nr])); /* nothing past nr rows */
@@ -166,7 +168,7 @@ static void test_quant_simd_matches_ref(void **state)
 	const struct simd_case *c = *state;
 	if (quant_isa_supported() < c->isa) {
 		test_skip("%s: this CPU cannot run the %s kernels", quant_get_ref(c->type)->name,
-			  quant_isa_name(c->isa));
+		          quant_isa_name(c->isa));
 		return;
 	}
 	const struct quant_traits *v = quant_get_isa(c->type, c->isa);
@@ -179,7 +181,7 @@ static void test_quant_simd_matches_ref(void **state)
 	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
 		for (size_t b = 0; b < sizeof mat_blocks / sizeof mat_blocks[0]; b++)
 			check_mat_dot(c->isa, c->type, mat_blocks[b] * v->block_size, shapes[i][0],
-				      shapes[i][1]);
+			              shapes[i][1]);
 	for (int kind = 0; kind < 3; kind++) {
 		if (v->block_size == 1)
 			for (size_t i = 0; i < sizeof float_sizes / sizeof float_sizes[0]; i++)
@@ -191,9 +193,9 @@ static void test_quant_simd_matches_ref(void **state)
 }
 
 static const int simd_types[] = {
-	GGML_TYPE_F32,	GGML_TYPE_F16,	GGML_TYPE_BF16, GGML_TYPE_Q4_0, GGML_TYPE_Q4_1,
-	GGML_TYPE_Q5_0, GGML_TYPE_Q5_1, GGML_TYPE_Q8_0, GGML_TYPE_Q2_K, GGML_TYPE_Q3_K,
-	GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K,
+    GGML_TYPE_F32,  GGML_TYPE_F16,  GGML_TYPE_BF16, GGML_TYPE_Q4_0, GGML_TYPE_Q4_1,
+    GGML_TYPE_Q5_0, GGML_TYPE_Q5_1, GGML_TYPE_Q8_0, GGML_TYPE_Q2_K, GGML_TYPE_Q3_K,
+    GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K,
 };
 #define N_SIMD_TYPES (sizeof simd_types / sizeof simd_types[0])
 
@@ -209,9 +211,9 @@ int main(void)
 			cases[s][i].isa = (enum quant_isa)s;
 			cases[s][i].type = simd_types[i];
 			snprintf(names[nt], sizeof names[nt], "test_quant_simd_%s_%s_matches_ref",
-				 quant_isa_name(cases[s][i].isa), ggml_type_name(simd_types[i]));
-			tests[nt] = (struct CMUnitTest){names[nt], test_quant_simd_matches_ref, NULL,
-							NULL, &cases[s][i]};
+			         quant_isa_name(cases[s][i].isa), ggml_type_name(simd_types[i]));
+			tests[nt] = (struct CMUnitTest){names[nt], test_quant_simd_matches_ref,
+			                                NULL, NULL, &cases[s][i]};
 			nt++;
 		}
 	return _cmocka_run_group_tests("quant_simd", tests, (size_t)nt, NULL, NULL);

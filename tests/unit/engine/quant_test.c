@@ -64,9 +64,9 @@ static double rel_rms(const float *a, const float *ref, int64_t n)
 }
 
 static const int all_types[] = {
-	GGML_TYPE_F32,	GGML_TYPE_F16,	GGML_TYPE_BF16, GGML_TYPE_Q4_0, GGML_TYPE_Q4_1,
-	GGML_TYPE_Q5_0, GGML_TYPE_Q5_1, GGML_TYPE_Q8_0, GGML_TYPE_Q8_1, GGML_TYPE_Q2_K,
-	GGML_TYPE_Q3_K, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K, GGML_TYPE_Q8_K,
+    GGML_TYPE_F32,  GGML_TYPE_F16,  GGML_TYPE_BF16, GGML_TYPE_Q4_0, GGML_TYPE_Q4_1,
+    GGML_TYPE_Q5_0, GGML_TYPE_Q5_1, GGML_TYPE_Q8_0, GGML_TYPE_Q8_1, GGML_TYPE_Q2_K,
+    GGML_TYPE_Q3_K, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K, GGML_TYPE_Q8_K,
 };
 #define N_TYPES (int)(sizeof all_types / sizeof all_types[0])
 
@@ -97,26 +97,27 @@ static void test_quant_fp16_rounding(void **state)
 		float f;
 		uint16_t h;
 	} cases[] = {
-		{1.0f, 0x3c00},
-		{-2.0f, 0xc000},
-		{65504.0f, 0x7bff},
-		{65519.99f, 0x7bff},
-		{65520.0f, 0x7c00},	     /* rounds to infinity */
-		{1e10f, 0x7c00},
-		{0x1p-24f, 0x0001},	     /* smallest subnormal */
-		{0x1p-25f, 0x0000},	     /* tie to even: 0 */
-		{0x1.8p-24f, 0x0002},	     /* tie to even: 2 */
-		{0x1p-14f, 0x0400},	     /* smallest normal */
-		{0x1.ffcp-15f, 0x0400},	     /* largest subnormal + half ulp rounds up */
-		{1.0f + 0x1p-11f, 0x3c00},   /* tie, even stays */
-		{1.0f + 0x3p-11f, 0x3c02},   /* tie, odd rounds up */
-		{1.0f + 0x1.02p-11f, 0x3c01}, /* just above the tie */
-		{-0.0f, 0x8000},
+	    {1.0f, 0x3c00},
+	    {-2.0f, 0xc000},
+	    {65504.0f, 0x7bff},
+	    {65519.99f, 0x7bff},
+	    {65520.0f, 0x7c00}, /* rounds to infinity */
+	    {1e10f, 0x7c00},
+	    {0x1p-24f, 0x0001},           /* smallest subnormal */
+	    {0x1p-25f, 0x0000},           /* tie to even: 0 */
+	    {0x1.8p-24f, 0x0002},         /* tie to even: 2 */
+	    {0x1p-14f, 0x0400},           /* smallest normal */
+	    {0x1.ffcp-15f, 0x0400},       /* largest subnormal + half ulp rounds up */
+	    {1.0f + 0x1p-11f, 0x3c00},    /* tie, even stays */
+	    {1.0f + 0x3p-11f, 0x3c02},    /* tie, odd rounds up */
+	    {1.0f + 0x1.02p-11f, 0x3c01}, /* just above the tie */
+	    {-0.0f, 0x8000},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		uint16_t h = f32_to_fp16(cases[i].f);
 		if (h != cases[i].h)
-			fail_msg("f32_to_fp16(%a) = 0x%04x, want 0x%04x", cases[i].f, h, cases[i].h);
+			fail_msg("f32_to_fp16(%a) = 0x%04x, want 0x%04x", cases[i].f, h,
+			         cases[i].h);
 	}
 	assert_true(fp16_to_f32(0x0001) == 0x1p-24f);
 	assert_true(fp16_to_f32(0xfbff) == -65504.0f);
@@ -250,7 +251,7 @@ static void test_quant_dequant_known_blocks_legacy(void **state)
 	memset(b50.qs, 0x21, 16);
 	for (int j = 0; j < 32; j++)
 		want[j] = j < 16 ? -15.f : -14.f;
-	want[0] = 1.f;	/* 17 - 16 */
+	want[0] = 1.f;  /* 17 - 16 */
 	want[31] = 2.f; /* 18 - 16 */
 	dequant(GGML_TYPE_Q5_0, &b50, out, 32);
 	expect_floats("q5_0", out, want, 32);
@@ -302,8 +303,8 @@ static void test_quant_dequant_known_blocks_k(void **state)
 	struct block_q3_K b3 = {.d = 0x3c00};
 	memset(b3.scales, 0x11, 8);
 	memset(b3.scales + 8, 0xAA, 4);
-	b3.scales[5] = 0x1E;   /* group 5 low nibble 14, group 13 keeps 1 */
-	b3.scales[9] = 0xA6;   /* byte 8 + 5 % 4, pair 5 / 4 = 1 -> 01: code 0x10 | 14 = 30 */
+	b3.scales[5] = 0x1E; /* group 5 low nibble 14, group 13 keeps 1 */
+	b3.scales[9] = 0xA6; /* byte 8 + 5 % 4, pair 5 / 4 = 1 -> 01: code 0x10 | 14 = 30 */
 	memset(b3.hmask, 0x0F, 32);
 	memset(b3.qs, 0xE4, 64);
 	for (int e = 0; e < 256; e++) {
@@ -314,8 +315,8 @@ static void test_quant_dequant_known_blocks_k(void **state)
 	expect_floats("q3_K", out, want, 256);
 	/* Q4_K: d = dmin = 1; scales 1..7 and 40, mins 0 except group 7 = 33;
 	 * nibbles 1 (low) and 2 (high) */
-	struct block_q4_K b4 = {.d = 0x3c00, .dmin = 0x3c00,
-				.scales = {1, 2, 3, 0x84, 0, 0, 0, 0x80, 5, 6, 7, 0x18}};
+	struct block_q4_K b4 = {
+	    .d = 0x3c00, .dmin = 0x3c00, .scales = {1, 2, 3, 0x84, 0, 0, 0, 0x80, 5, 6, 7, 0x18}};
 	memset(b4.qs, 0x21, 128);
 	static const float sc[8] = {1, 2, 3, 4, 5, 6, 7, 40}, mn[8] = {0, 0, 0, 0, 0, 0, 0, 33};
 	for (int e = 0; e < 256; e++)
@@ -363,14 +364,21 @@ struct rt_case {
 static void test_quant_round_trip_within_tolerance(void **state)
 {
 	static const struct rt_case cases[] = {
-		{GGML_TYPE_F32, 0},	      {GGML_TYPE_F16, 2.1e-4 * 1.15},
-		{GGML_TYPE_BF16, 1.7e-3 * 1.15}, {GGML_TYPE_Q8_0, 5.4e-3 * 1.15},
-		{GGML_TYPE_Q8_1, 5.4e-3 * 1.15}, {GGML_TYPE_Q8_K, 7.0e-3 * 1.15},
-		{GGML_TYPE_Q6_K, 1.8e-2 * 1.15}, {GGML_TYPE_Q5_K, 3.6e-2 * 1.15},
-		{GGML_TYPE_Q5_1, 3.8e-2 * 1.15}, {GGML_TYPE_Q5_0, 4.3e-2 * 1.15},
-		{GGML_TYPE_Q4_K, 7.1e-2 * 1.15}, {GGML_TYPE_Q4_1, 7.8e-2 * 1.15},
-		{GGML_TYPE_Q4_0, 8.6e-2 * 1.15}, {GGML_TYPE_Q3_K, 0.151 * 1.15},
-		{GGML_TYPE_Q2_K, 0.297 * 1.15},
+	    {GGML_TYPE_F32, 0},
+	    {GGML_TYPE_F16, 2.1e-4 * 1.15},
+	    {GGML_TYPE_BF16, 1.7e-3 * 1.15},
+	    {GGML_TYPE_Q8_0, 5.4e-3 * 1.15},
+	    {GGML_TYPE_Q8_1, 5.4e-3 * 1.15},
+	    {GGML_TYPE_Q8_K, 7.0e-3 * 1.15},
+	    {GGML_TYPE_Q6_K, 1.8e-2 * 1.15},
+	    {GGML_TYPE_Q5_K, 3.6e-2 * 1.15},
+	    {GGML_TYPE_Q5_1, 3.8e-2 * 1.15},
+	    {GGML_TYPE_Q5_0, 4.3e-2 * 1.15},
+	    {GGML_TYPE_Q4_K, 7.1e-2 * 1.15},
+	    {GGML_TYPE_Q4_1, 7.8e-2 * 1.15},
+	    {GGML_TYPE_Q4_0, 8.6e-2 * 1.15},
+	    {GGML_TYPE_Q3_K, 0.151 * 1.15},
+	    {GGML_TYPE_Q2_K, 0.297 * 1.15},
 	};
 	const int64_t n = 64 * 4096;
 	float *x = gauss_array(n, 7);
@@ -384,7 +392,7 @@ static void test_quant_round_trip_within_tolerance(void **state)
 			t->to_float(q, back, n);
 			double e = rel_rms(back, x, n);
 			print_message("  %-5s %s rel RMS %.3g (limit %.3g)\n", t->name,
-				      pass ? "from_float" : "quantize  ", e, cases[c].max_rel_rms);
+			              pass ? "from_float" : "quantize  ", e, cases[c].max_rel_rms);
 			if (e > cases[c].max_rel_rms)
 				fail_msg("%s: rel RMS %g > %g", t->name, e, cases[c].max_rel_rms);
 		}
@@ -405,12 +413,15 @@ static void test_quant_degenerate_rows(void **state)
 		const struct quant_traits *t = quant_get_ref(all_types[i]);
 		for (int kind = 0; kind < 3; kind++) {
 			for (int k = 0; k < n; k++)
-				x[k] = kind == 0 ? 0.f : kind == 1 ? 0.75f : (k == 5 ? 3e4f : 1e-3f);
+				x[k] = kind == 0   ? 0.f
+				       : kind == 1 ? 0.75f
+				                   : (k == 5 ? 3e4f : 1e-3f);
 			t->quantize(x, q, n);
 			t->to_float(q, back, n);
 			for (int k = 0; k < n; k++) {
 				if (!isfinite(back[k]))
-					fail_msg("%s kind %d: element %d is %g", t->name, kind, k, back[k]);
+					fail_msg("%s kind %d: element %d is %g", t->name, kind, k,
+					         back[k]);
 				if (kind == 0)
 					assert_true(back[k] == 0.f);
 			}
@@ -442,8 +453,8 @@ static void test_quant_vec_dot_ref_matches_dequantized(void **state)
 		float got;
 		t->vec_dot(n, &got, qx, qy);
 		if (fabs(got - exact) > 1e-5 * mag)
-			fail_msg("%s x %s: dot %.9g, dequantized %.9g (mag %g)", t->name, v->name, got,
-				 exact, mag);
+			fail_msg("%s x %s: dot %.9g, dequantized %.9g (mag %g)", t->name, v->name,
+			         got, exact, mag);
 	}
 	free(x);
 	free(y);
@@ -456,17 +467,17 @@ static void test_quant_vec_dot_ref_matches_dequantized(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_quant_fp16_every_half_round_trips),
-		cmocka_unit_test(test_quant_fp16_rounding),
-		cmocka_unit_test(test_quant_bf16_rounding),
-		cmocka_unit_test(test_quant_traits_match_layouts),
-		cmocka_unit_test(test_quant_row_size),
-		cmocka_unit_test(test_quant_k4_scales_match_spec),
-		cmocka_unit_test(test_quant_dequant_known_blocks_legacy),
-		cmocka_unit_test(test_quant_dequant_known_blocks_k),
-		cmocka_unit_test(test_quant_round_trip_within_tolerance),
-		cmocka_unit_test(test_quant_degenerate_rows),
-		cmocka_unit_test(test_quant_vec_dot_ref_matches_dequantized),
+	    cmocka_unit_test(test_quant_fp16_every_half_round_trips),
+	    cmocka_unit_test(test_quant_fp16_rounding),
+	    cmocka_unit_test(test_quant_bf16_rounding),
+	    cmocka_unit_test(test_quant_traits_match_layouts),
+	    cmocka_unit_test(test_quant_row_size),
+	    cmocka_unit_test(test_quant_k4_scales_match_spec),
+	    cmocka_unit_test(test_quant_dequant_known_blocks_legacy),
+	    cmocka_unit_test(test_quant_dequant_known_blocks_k),
+	    cmocka_unit_test(test_quant_round_trip_within_tolerance),
+	    cmocka_unit_test(test_quant_degenerate_rows),
+	    cmocka_unit_test(test_quant_vec_dot_ref_matches_dequantized),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -53,15 +53,15 @@ static void count_mix(const char *ftype, int layers, int64_t dim, int64_t ffn, i
 	counts[quantize_policy_type(&p, "token_embd.weight", 2, dim, GGML_TYPE_F32)]++;
 	counts[quantize_policy_type(&p, "output_norm.weight", 1, dim, GGML_TYPE_F32)]++;
 	counts[quantize_policy_type(&p, "output.weight", 2, dim, GGML_TYPE_F32)]++;
-	static const char *names[] = {"attn_norm", "attn_q",   "attn_k", "attn_v",	"attn_output",
-				      "ffn_norm",  "ffn_gate", "ffn_up", "ffn_down"};
+	static const char *names[] = {"attn_norm", "attn_q",   "attn_k", "attn_v",  "attn_output",
+	                              "ffn_norm",  "ffn_gate", "ffn_up", "ffn_down"};
 	for (int l = 0; l < layers; l++)
 		for (int k = 0; k < 9; k++) {
 			char nm[64];
 			snprintf(nm, sizeof nm, "blk.%d.%s.weight", l, names[k]);
 			bool norm = strstr(names[k], "norm") != NULL;
 			counts[quantize_policy_type(&p, nm, norm ? 1 : 2, k == 8 ? ffn : dim,
-						    GGML_TYPE_F32)]++;
+			                            GGML_TYPE_F32)]++;
 		}
 }
 
@@ -92,18 +92,18 @@ static void test_quantize_row_length_fallbacks(void **state)
 	/* stories260K: rows of 64 and 172 */
 	assert_int_equal(quantize_policy_type(&p, "blk.0.attn_q.weight", 2, 64, 0), GGML_TYPE_Q5_0);
 	assert_int_equal(quantize_policy_type(&p, "blk.0.ffn_down.weight", 2, 172, 0),
-			 GGML_TYPE_F16);
+	                 GGML_TYPE_F16);
 	assert_int_equal(quantize_policy_type(&p, "output.weight", 2, 64, 0), GGML_TYPE_Q8_0);
 	assert_int_equal(quantize_policy_type(&p, "output.weight", 2, 172, 0), GGML_TYPE_F16);
 	assert_int_equal(p.n_fallback, 3);
 	quantize_policy_init(&p, quantize_ftype_find("Q4_0"), true, NULL);
 	assert_int_equal(quantize_policy_type(&p, "blk.0.ffn_down.weight", 2, 172, 0),
-			 GGML_TYPE_F16);
+	                 GGML_TYPE_F16);
 	assert_int_equal(quantize_policy_type(&p, "output.weight", 2, 64, 0), GGML_TYPE_Q4_0);
 	quantize_policy_init(&p, quantize_ftype_find("Q6_K"), false, NULL);
 	assert_int_equal(quantize_policy_type(&p, "blk.0.attn_q.weight", 2, 96, 0), GGML_TYPE_Q8_0);
 	assert_int_equal(quantize_policy_type(&p, "blk.0.attn_norm.weight", 1, 96, 0),
-			 GGML_TYPE_F32);
+	                 GGML_TYPE_F32);
 }
 
 static int compare_tensors(const char *a_path, const char *b_path)
@@ -143,7 +143,8 @@ static void test_quantize_file_matches_llama_quantize(void **state)
 	char out[512], err[ERR_MSG_LEN], ref_rel[128];
 	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
 		snprintf(out, sizeof out, "%s/q-%s.gguf", test_tmp_dir(), types[i]);
-		struct quantize_options o = {quantize_ftype_find(types[i]), true, false, 2, NULL, NULL};
+		struct quantize_options o = {
+		    quantize_ftype_find(types[i]), true, false, 2, NULL, NULL};
 		struct quantize_result res;
 		if (quantize_model_file(src, out, &o, &res, err))
 			fail_msg("%s: %s", types[i], err);
@@ -182,9 +183,10 @@ static void test_quantize_file_rejects_requantize(void **state)
 
 static void run_synth(const char *out, const char *threads)
 {
-	char *argv[] = {"synth",  "--dim",	  "256", "--layers", "2",    "--heads",	   "4",
-			"--kv-heads", "2",	  "--ffn", "512",      "--vocab", "300",   "--type",
-			"Q4_K_M", "--threads", (char *)threads, (char *)out};
+	char *argv[] = {
+	    "synth",      "--dim",     "256",           "--layers", "2",       "--heads", "4",
+	    "--kv-heads", "2",         "--ffn",         "512",      "--vocab", "300",     "--type",
+	    "Q4_K_M",     "--threads", (char *)threads, (char *)out};
 	assert_int_equal(cmd_synth((int)(sizeof argv / sizeof argv[0]), argv), 0);
 }
 
@@ -220,7 +222,8 @@ static void test_quantize_synth_model(void **state)
 	float row[256];
 	double ss = 0;
 	for (int r = 0; r < 300; r++) {
-		quant_get(e->type)->to_float((const uint8_t *)e->data + r * quant_row_size(e->type, 256), row, 256);
+		quant_get(e->type)->to_float(
+		    (const uint8_t *)e->data + r * quant_row_size(e->type, 256), row, 256);
 		for (int k = 0; k < 256; k++)
 			ss += row[k] * row[k];
 	}
@@ -238,8 +241,9 @@ static void test_quantize_synth_copies_vocab(void **state)
 	}
 	char out[512], err[ERR_MSG_LEN];
 	snprintf(out, sizeof out, "%s/synth-vocab.gguf", test_tmp_dir());
-	char *argv[] = {"synth", "--dim", "64", "--layers", "1", "--heads", "2", "--kv-heads", "1",
-			"--ffn", "128", "--vocab", (char *)vocab, "--type", "F16", out};
+	char *argv[] = {"synth",       "--dim",      "64",  "--layers", "1",   "--heads",
+	                "2",           "--kv-heads", "1",   "--ffn",    "128", "--vocab",
+	                (char *)vocab, "--type",     "F16", out};
 	assert_int_equal(cmd_synth((int)(sizeof argv / sizeof argv[0]), argv), 0);
 	struct gguf_file *f = gguf_open(out, err);
 	assert_non_null(f);
@@ -259,14 +263,14 @@ static void test_quantize_synth_copies_vocab(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_quantize_ftype_names),
-		cmocka_unit_test(test_quantize_convertible_tensors),
-		cmocka_unit_test(test_quantize_q4_k_m_mix_tinyllama),
-		cmocka_unit_test(test_quantize_row_length_fallbacks),
-		cmocka_unit_test(test_quantize_file_matches_llama_quantize),
-		cmocka_unit_test(test_quantize_file_rejects_requantize),
-		cmocka_unit_test(test_quantize_synth_model),
-		cmocka_unit_test(test_quantize_synth_copies_vocab),
+	    cmocka_unit_test(test_quantize_ftype_names),
+	    cmocka_unit_test(test_quantize_convertible_tensors),
+	    cmocka_unit_test(test_quantize_q4_k_m_mix_tinyllama),
+	    cmocka_unit_test(test_quantize_row_length_fallbacks),
+	    cmocka_unit_test(test_quantize_file_matches_llama_quantize),
+	    cmocka_unit_test(test_quantize_file_rejects_requantize),
+	    cmocka_unit_test(test_quantize_synth_model),
+	    cmocka_unit_test(test_quantize_synth_copies_vocab),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -93,7 +93,7 @@ static void gen_params(const struct run_opts *o, struct engine_gen_params *gp)
 }
 
 static int tokenize_prompt(struct engine_model *m, const char *prompt, const struct run_opts *o,
-			   int32_t **ids, int64_t *n)
+                           int32_t **ids, int64_t *n)
 {
 	if (o->prompt_ids) {
 		if (parse_ids(o->prompt_ids, ids, n)) {
@@ -103,8 +103,9 @@ static int tokenize_prompt(struct engine_model *m, const char *prompt, const str
 		int64_t n_vocab = engine_model_info(m)->n_vocab;
 		for (int64_t i = 0; i < *n; i++)
 			if ((*ids)[i] >= n_vocab) {
-				fprintf(stderr, "gpurun run: token id %d is out of range (%lld tokens)\n",
-					(*ids)[i], (long long)n_vocab);
+				fprintf(stderr,
+				        "gpurun run: token id %d is out of range (%lld tokens)\n",
+				        (*ids)[i], (long long)n_vocab);
 				return -EINVAL;
 			}
 		return 0;
@@ -124,13 +125,13 @@ static void print_timings(const struct engine_gen_result *r)
 {
 	double pe = (double)r->prompt_eval_ns / 1e9, ev = (double)r->eval_ns / 1e9;
 	fprintf(stderr,
-		"load: %.1f ms\nprompt eval: %lld tokens (%lld cached), %.1f ms, %.1f tokens/s\n"
-		"eval: %lld tokens, %.1f ms, %.1f tokens/s\ndone: %s\n",
-		(double)r->load_ns / 1e6, (long long)r->prompt_eval_count,
-		(long long)r->prompt_cached, pe * 1e3,
-		pe > 0 ? (double)(r->prompt_eval_count - r->prompt_cached) / pe : 0.0,
-		(long long)r->eval_count, ev * 1e3, ev > 0 ? (double)r->eval_count / ev : 0.0,
-		r->done_reason);
+	        "load: %.1f ms\nprompt eval: %lld tokens (%lld cached), %.1f ms, %.1f tokens/s\n"
+	        "eval: %lld tokens, %.1f ms, %.1f tokens/s\ndone: %s\n",
+	        (double)r->load_ns / 1e6, (long long)r->prompt_eval_count,
+	        (long long)r->prompt_cached, pe * 1e3,
+	        pe > 0 ? (double)(r->prompt_eval_count - r->prompt_cached) / pe : 0.0,
+	        (long long)r->eval_count, ev * 1e3, ev > 0 ? (double)r->eval_count / ev : 0.0,
+	        r->done_reason);
 }
 
 /* Runs prompt on the model file at path; the process exit status. */
@@ -166,7 +167,8 @@ static int cli_run_file(const char *path, const char *prompt, const struct run_o
 	int rc = engine_generate(st.seq, &gp, on_token, &st, &res);
 	if (rc) {
 		fprintf(stderr, "gpurun run: %s\n",
-			rc == ERR_TOO_LARGE ? "the prompt does not fit in the context" : err_str(rc));
+		        rc == ERR_TOO_LARGE ? "the prompt does not fit in the context"
+		                            : err_str(rc));
 		goto out_seq;
 	}
 	if (o->print_ids)
@@ -193,30 +195,40 @@ static bool is_file(const char *path)
 
 int cmd_run(int argc, char **argv)
 {
-	struct run_opts o = {.temperature = 0.8, .top_p = 0.9, .repeat_penalty = 1.0,
-			     .repeat_last_n = 64, .seed = -1, .n_predict = -1, .top_k = 40};
+	struct run_opts o = {.temperature = 0.8,
+	                     .top_p = 0.9,
+	                     .repeat_penalty = 1.0,
+	                     .repeat_last_n = 64,
+	                     .seed = -1,
+	                     .n_predict = -1,
+	                     .top_k = 40};
 	bool help = false;
 	struct flag flags[] = {
-		{"temperature", 0, FLAG_DOUBLE, &o.temperature, "sampling temperature (0: greedy)", false},
-		{"seed", 0, FLAG_INT, &o.seed, "random seed (-1: random)", false},
-		{"num-predict", 'n', FLAG_INT, &o.n_predict, "tokens to generate (-1: until EOS)", false},
-		{"top-k", 0, FLAG_INT, &o.top_k, "top-k sampling (0: off)", false},
-		{"top-p", 0, FLAG_DOUBLE, &o.top_p, "top-p sampling (1: off)", false},
-		{"min-p", 0, FLAG_DOUBLE, &o.min_p, "min-p sampling (0: off)", false},
-		{"repeat-penalty", 0, FLAG_DOUBLE, &o.repeat_penalty, "repetition penalty (1: off)", false},
-		{"repeat-last-n", 0, FLAG_INT, &o.repeat_last_n, "tokens the penalty looks back", false},
-		{"stop", 0, FLAG_LIST, &o.stop, "stop string (repeatable)", false},
-		{"ctx", 0, FLAG_INT, &o.n_ctx, "context length (0: the model's, at most 4096)", false},
-		{"threads", 0, FLAG_INT, &o.n_threads, "threads (0: physical cores)", false},
-		{"prompt-ids", 0, FLAG_STRING, &o.prompt_ids, "feed token ids: 1,495,323", false},
-		{"print-ids", 0, FLAG_BOOL, &o.print_ids, "print the generated ids on one line", false},
-		{"print-logits", 0, FLAG_BOOL, &o.print_logits,
-		 "print the first generated position's logits as a JSON array", false},
-		{"ignore-eos", 0, FLAG_BOOL, &o.ignore_eos, "do not stop at end-of-generation tokens", false},
-		{"kv-f32", 0, FLAG_BOOL, &o.kv_f32, "F32 KV cache (default F16)", false},
-		{"verbose", 'v', FLAG_BOOL, &o.verbose, "print timings to stderr", false},
-		{"help", 'h', FLAG_BOOL, &help, "show this help", false},
-		{NULL, 0, 0, NULL, NULL, false},
+	    {"temperature", 0, FLAG_DOUBLE, &o.temperature, "sampling temperature (0: greedy)",
+	     false},
+	    {"seed", 0, FLAG_INT, &o.seed, "random seed (-1: random)", false},
+	    {"num-predict", 'n', FLAG_INT, &o.n_predict, "tokens to generate (-1: until EOS)",
+	     false},
+	    {"top-k", 0, FLAG_INT, &o.top_k, "top-k sampling (0: off)", false},
+	    {"top-p", 0, FLAG_DOUBLE, &o.top_p, "top-p sampling (1: off)", false},
+	    {"min-p", 0, FLAG_DOUBLE, &o.min_p, "min-p sampling (0: off)", false},
+	    {"repeat-penalty", 0, FLAG_DOUBLE, &o.repeat_penalty, "repetition penalty (1: off)",
+	     false},
+	    {"repeat-last-n", 0, FLAG_INT, &o.repeat_last_n, "tokens the penalty looks back",
+	     false},
+	    {"stop", 0, FLAG_LIST, &o.stop, "stop string (repeatable)", false},
+	    {"ctx", 0, FLAG_INT, &o.n_ctx, "context length (0: the model's, at most 4096)", false},
+	    {"threads", 0, FLAG_INT, &o.n_threads, "threads (0: physical cores)", false},
+	    {"prompt-ids", 0, FLAG_STRING, &o.prompt_ids, "feed token ids: 1,495,323", false},
+	    {"print-ids", 0, FLAG_BOOL, &o.print_ids, "print the generated ids on one line", false},
+	    {"print-logits", 0, FLAG_BOOL, &o.print_logits,
+	     "print the first generated position's logits as a JSON array", false},
+	    {"ignore-eos", 0, FLAG_BOOL, &o.ignore_eos, "do not stop at end-of-generation tokens",
+	     false},
+	    {"kv-f32", 0, FLAG_BOOL, &o.kv_f32, "F32 KV cache (default F16)", false},
+	    {"verbose", 'v', FLAG_BOOL, &o.verbose, "print timings to stderr", false},
+	    {"help", 'h', FLAG_BOOL, &help, "show this help", false},
+	    {NULL, 0, 0, NULL, NULL, false},
 	};
 	const char **pos = calloc((size_t)argc + 1, sizeof *pos);
 	int npos = 0, status = 2;

@@ -9,7 +9,7 @@
 #include <string.h>
 
 static const struct arch_desc *const archs[] = {
-	&arch_llama, &arch_qwen2, &arch_gemma, &arch_gemma2, &arch_gemma3, &arch_phi3,
+    &arch_llama, &arch_qwen2, &arch_gemma, &arch_gemma2, &arch_gemma3, &arch_phi3,
 };
 
 const struct arch_desc *arch__find(struct slice name)
@@ -76,7 +76,7 @@ static int req_int(struct loader *ld, const char *suffix, int *out, int max)
 		return rc;
 	if (v < 1 || v > (uint32_t)max)
 		return err_set(ld->err, ERR_INVALID, "key %s.%s: %u is out of range (1..%d)",
-			       ld->m->arch_name, suffix, v, max);
+		               ld->m->arch_name, suffix, v, max);
 	*out = (int)v;
 	return 0;
 }
@@ -87,16 +87,16 @@ static int check_shape(struct loader *ld)
 	const char *a = ld->m->arch_name;
 	if (hp->n_head_kv < 1 || hp->n_head % hp->n_head_kv != 0)
 		return err_set(ld->err, ERR_INVALID,
-			       "%s.attention.head_count_kv (%d) must divide head_count (%d)", a,
-			       hp->n_head_kv, hp->n_head);
+		               "%s.attention.head_count_kv (%d) must divide head_count (%d)", a,
+		               hp->n_head_kv, hp->n_head);
 	if (hp->head_dim_k < 2 || hp->head_dim_k > 4096 || hp->head_dim_v < 1 ||
 	    hp->head_dim_v > 4096)
 		return err_set(ld->err, ERR_INVALID, "%s: bad head size (key %d, value %d)", a,
-			       hp->head_dim_k, hp->head_dim_v);
+		               hp->head_dim_k, hp->head_dim_v);
 	if (hp->n_rot < 2 || hp->n_rot > hp->head_dim_k || hp->n_rot % 2)
 		return err_set(ld->err, ERR_INVALID,
-			       "%s.rope.dimension_count (%d) must be even and <= head size %d", a,
-			       hp->n_rot, hp->head_dim_k);
+		               "%s.rope.dimension_count (%d) must be even and <= head size %d", a,
+		               hp->n_rot, hp->head_dim_k);
 	if (!(hp->eps > 0.0f) || hp->eps > 1.0f)
 		return err_set(ld->err, ERR_INVALID, "%s: bad rms epsilon %g", a, hp->eps);
 	return 0;
@@ -130,8 +130,8 @@ int arch__read_common(struct loader *ld)
 	uint32_t experts = 0;
 	if (arch__get_u32(ld, "expert_count", &experts, false) == 0 && experts > 0)
 		return err_set(ld->err, ERR_UNSUPPORTED,
-			       "%s.expert_count = %u: mixture-of-experts models are not supported",
-			       ld->m->arch_name, experts);
+		               "%s.expert_count = %u: mixture-of-experts models are not supported",
+		               ld->m->arch_name, experts);
 	hp->kq_scale = 1.0f / sqrtf((float)hp->head_dim_k);
 	hp->embd_scale = 1.0f;
 	hp->rope_mode = ROPE_NORMAL;
@@ -142,13 +142,12 @@ int arch__read_common(struct loader *ld)
 int arch__finish_hparams(struct loader *ld)
 {
 	if (ld->m->hp.eps == 0.0f)
-		return err_set(ld->err, ERR_INVALID, "missing key %s.attention.layer_norm_rms_epsilon",
-			       ld->m->arch_name);
+		return err_set(ld->err, ERR_INVALID,
+		               "missing key %s.attention.layer_norm_rms_epsilon", ld->m->arch_name);
 	return check_shape(ld);
 }
 
-static const struct gguf_tensor *find(struct loader *ld, const char *name, bool required,
-				      int *rc)
+static const struct gguf_tensor *find(struct loader *ld, const char *name, bool required, int *rc)
 {
 	const struct gguf_tensor *t = gguf_find_tensor(ld->f, name);
 	*rc = 0;
@@ -158,7 +157,7 @@ static const struct gguf_tensor *find(struct loader *ld, const char *name, bool 
 }
 
 int arch__matrix(struct loader *ld, struct tensor *out, const char *name, int64_t n_in,
-		 int64_t n_out, bool required)
+                 int64_t n_out, bool required)
 {
 	int rc;
 	memset(out, 0, sizeof *out);
@@ -167,19 +166,19 @@ int arch__matrix(struct loader *ld, struct tensor *out, const char *name, int64_
 		return rc;
 	if (t->ne[0] != n_in || t->ne[1] != n_out || t->ne[2] != 1 || t->ne[3] != 1)
 		return err_set(ld->err, ERR_INVALID,
-			       "tensor %s has shape [%lld, %lld, %lld], expected [%lld, %lld]", name,
-			       (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2],
-			       (long long)n_in, (long long)n_out);
+		               "tensor %s has shape [%lld, %lld, %lld], expected [%lld, %lld]",
+		               name, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2],
+		               (long long)n_in, (long long)n_out);
 	const struct quant_traits *qt = quant_get(t->type);
 	const struct ggml_type_layout *lay = ggml_type_layout(t->type);
 	if (!qt || !qt->vec_dot || !qt->to_float || !quant_get(qt->vec_dot_type))
 		return err_set(ld->err, ERR_UNSUPPORTED,
-			       "tensor %s has type %s, which this build cannot compute", name,
-			       lay ? lay->name : "unknown");
+		               "tensor %s has type %s, which this build cannot compute", name,
+		               lay ? lay->name : "unknown");
 	if (n_in % qt->block_size)
 		return err_set(ld->err, ERR_INVALID,
-			       "tensor %s: row length %lld is not a multiple of %s blocks (%lld)",
-			       name, (long long)n_in, qt->name, (long long)qt->block_size);
+		               "tensor %s: row length %lld is not a multiple of %s blocks (%lld)",
+		               name, (long long)n_in, qt->name, (long long)qt->block_size);
 	out->data = t->data;
 	out->type = t->type;
 	out->n_in = n_in;
@@ -200,8 +199,8 @@ int arch__vector(struct loader *ld, const float **v, const char *name, int64_t n
 		return err_set(ld->err, ERR_UNSUPPORTED, "tensor %s must be F32", name);
 	if (t->ne[0] != n || t->ne[1] != 1 || t->ne[2] != 1 || t->ne[3] != 1)
 		return err_set(ld->err, ERR_INVALID, "tensor %s has %lld elements, expected %lld",
-			       name, (long long)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]),
-			       (long long)n);
+		               name, (long long)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]),
+		               (long long)n);
 	*v = t->data;
 	return 0;
 }
@@ -236,11 +235,12 @@ int arch__rope_scaling(struct loader *ld)
 	if (!type.n || slice_eq(type, "none"))
 		return 0;
 	if (!slice_eq(type, "linear"))
-		return err_set(ld->err, ERR_UNSUPPORTED, "%s.rope.scaling.type '%.*s' is not supported",
-			       ld->m->arch_name, (int)type.n, type.p);
+		return err_set(ld->err, ERR_UNSUPPORTED,
+		               "%s.rope.scaling.type '%.*s' is not supported", ld->m->arch_name,
+		               (int)type.n, type.p);
 	if (factor != 0.0f && !(factor > 0.0f))
 		return err_set(ld->err, ERR_INVALID, "%s.rope.scaling.factor %g is not positive",
-			       ld->m->arch_name, factor);
+		               ld->m->arch_name, factor);
 	hp->rope[0].freq_scale = factor > 0.0f ? 1.0f / factor : 1.0f;
 	return 0;
 }
@@ -278,10 +278,11 @@ int arch__bind_ffn(struct loader *ld, int il)
 #define NAME(s) (snprintf(name, sizeof name, "blk.%d." s, il), name)
 	if ((rc = arch__vector(ld, &L->ffn_norm, NAME("ffn_norm.weight"), hp->n_embd, true)) ||
 	    (rc = arch__matrix(ld, &L->ffn_gate, NAME("ffn_gate.weight"), hp->n_embd, hp->n_ff,
-			       true)) ||
-	    (rc = arch__matrix(ld, &L->ffn_up, NAME("ffn_up.weight"), hp->n_embd, hp->n_ff, true)) ||
+	                       true)) ||
+	    (rc =
+	         arch__matrix(ld, &L->ffn_up, NAME("ffn_up.weight"), hp->n_embd, hp->n_ff, true)) ||
 	    (rc = arch__matrix(ld, &L->ffn_down, NAME("ffn_down.weight"), hp->n_ff, hp->n_embd,
-			       true)))
+	                       true)))
 		return rc;
 #undef NAME
 	return 0;

@@ -18,8 +18,8 @@ static int phi3_hparams(struct loader *ld)
 		return rc;
 	if (gguf_find_tensor(ld->f, "rope_factors_long.weight"))
 		return err_set(ld->err, ERR_UNSUPPORTED,
-			       "rope_factors_long.weight: long-context Phi-3 rope scaling is not "
-			       "supported");
+		               "rope_factors_long.weight: long-context Phi-3 rope scaling is not "
+		               "supported");
 	hp->swa_pattern = hp->n_swa > 0 ? 1 : 0;
 	for (int il = 0; il < hp->n_layer; il++)
 		ld->m->layers[il].window = hp->n_swa;
@@ -37,14 +37,15 @@ static int phi3_layer(struct loader *ld, int il)
 	int rc;
 #define NAME(s) (snprintf(name, sizeof name, "blk.%d." s, il), name)
 	if ((rc = arch__vector(ld, &L->attn_norm, NAME("attn_norm.weight"), hp->n_embd, true)) ||
-	    (rc = arch__matrix(ld, &qkv, NAME("attn_qkv.weight"), hp->n_embd, nq + nk + nv, true)) ||
-	    (rc = arch__matrix(ld, &L->wo, NAME("attn_output.weight"), (int64_t)hp->n_head *
-			       hp->head_dim_v, hp->n_embd, true)) ||
+	    (rc =
+	         arch__matrix(ld, &qkv, NAME("attn_qkv.weight"), hp->n_embd, nq + nk + nv, true)) ||
+	    (rc = arch__matrix(ld, &L->wo, NAME("attn_output.weight"),
+	                       (int64_t)hp->n_head * hp->head_dim_v, hp->n_embd, true)) ||
 	    (rc = arch__vector(ld, &L->ffn_norm, NAME("ffn_norm.weight"), hp->n_embd, true)) ||
-	    (rc = arch__matrix(ld, &gate_up, NAME("ffn_up.weight"), hp->n_embd, 2 * (int64_t)hp->n_ff,
-			       true)) ||
+	    (rc = arch__matrix(ld, &gate_up, NAME("ffn_up.weight"), hp->n_embd,
+	                       2 * (int64_t)hp->n_ff, true)) ||
 	    (rc = arch__matrix(ld, &L->ffn_down, NAME("ffn_down.weight"), hp->n_ff, hp->n_embd,
-			       true)))
+	                       true)))
 		return rc;
 #undef NAME
 	L->wq = arch__rows(&qkv, 0, nq);

@@ -28,7 +28,7 @@ void attn__store(struct engine_seq *s, int il, int64_t pos, int g, const float *
 }
 
 void attn__head(float *out, const float *q, const struct engine_seq *s, int il, int g, int64_t k0,
-		int64_t k1, float scale, float softcap, struct thread_scratch *ts)
+                int64_t k1, float scale, float softcap, struct thread_scratch *ts)
 {
 	const struct hparams *hp = &s->m->hp;
 	const int dk = hp->head_dim_k, dv = hp->head_dim_v;

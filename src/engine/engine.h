@@ -40,12 +40,12 @@ struct tokenizer;
 enum engine_kv_type { ENGINE_KV_F16 = 0, ENGINE_KV_F32 = 1 };
 
 struct engine_load_params {
-	int n_threads;		      /* 0: physical cores (GPURUN_NUM_THREAD overrides) */
-	int64_t n_ctx;		      /* default context of new sequences; 0: the model's,
-				       * at most 4096 */
-	int n_batch;		      /* rows per forward pass (prompt chunk); 0: 512 */
+	int n_threads;               /* 0: physical cores (GPURUN_NUM_THREAD overrides) */
+	int64_t n_ctx;               /* default context of new sequences; 0: the model's,
+	                              * at most 4096 */
+	int n_batch;                 /* rows per forward pass (prompt chunk); 0: 512 */
 	enum engine_kv_type kv_type; /* of every sequence of this model */
-	bool vocab_only;	      /* tokenizer and metadata only, no tensors */
+	bool vocab_only;             /* tokenizer and metadata only, no tensors */
 };
 void engine_load_params_default(struct engine_load_params *p);
 
@@ -53,32 +53,32 @@ void engine_load_params_default(struct engine_load_params *p);
  * tensor (shape- and type-checked) and loads the tokenizer. A missing or bad
  * key or tensor fails with a message naming it. NULL on error. */
 struct engine_model *engine_model_load(const char *path, const struct engine_load_params *p,
-				       char err[ERR_MSG_LEN]);
+                                       char err[ERR_MSG_LEN]);
 void engine_model_free(struct engine_model *m); /* NULL is a no-op */
 
 /* Everything `show` prints; strings live as long as the model. */
 struct engine_model_info {
-	const char *arch;	    /* "llama", "gemma3", ... */
-	const char *name;	    /* general.name, or "" */
-	const char *file_type;	    /* "Q4_K_M", "F16", ... from general.file_type */
-	int64_t n_params;	    /* elements of all tensors */
-	int64_t n_bytes;	    /* bytes of all tensor data */
-	int64_t n_ctx_train;	    /* <arch>.context_length */
-	int64_t n_ctx;		    /* default context of new sequences */
+	const char *arch;      /* "llama", "gemma3", ... */
+	const char *name;      /* general.name, or "" */
+	const char *file_type; /* "Q4_K_M", "F16", ... from general.file_type */
+	int64_t n_params;      /* elements of all tensors */
+	int64_t n_bytes;       /* bytes of all tensor data */
+	int64_t n_ctx_train;   /* <arch>.context_length */
+	int64_t n_ctx;         /* default context of new sequences */
 	int64_t n_vocab;
 	int n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff;
 	float rms_eps;
-	float rope_freq_base;	    /* global layers */
-	float rope_freq_scale;	    /* 1 / linear scaling factor */
+	float rope_freq_base;  /* global layers */
+	float rope_freq_scale; /* 1 / linear scaling factor */
 	bool rope_neox;
-	int sliding_window;	    /* 0: none */
-	int swa_pattern;	    /* n: layers with il % n < n - 1 are local; 1: every
-				     * layer (phi3), 2: even layers (gemma2), 0: none */
+	int sliding_window;         /* 0: none */
+	int swa_pattern;            /* n: layers with il % n < n - 1 are local; 1: every
+	                             * layer (phi3), 2: even layers (gemma2), 0: none */
 	float rope_local_freq_base; /* local (sliding) layers, when swa_pattern > 1 */
-	float attn_softcap;	    /* 0: none */
-	float final_softcap;	    /* 0: none */
-	int n_threads;		    /* of the model's thread pool */
-	int64_t load_ns;	    /* time engine_model_load() took */
+	float attn_softcap;         /* 0: none */
+	float final_softcap;        /* 0: none */
+	int n_threads;              /* of the model's thread pool */
+	int64_t load_ns;            /* time engine_model_load() took */
 };
 const struct engine_model_info *engine_model_info(const struct engine_model *m);
 /* The open GGUF file (metadata for /api/show); lives as long as the model. */
@@ -93,11 +93,11 @@ const struct tokenizer *engine_model_tokenizer(const struct engine_model *m);
  * that token. Writes at most cap ids; returns the full count (may exceed
  * cap: call again with a larger buffer) or a negative error. */
 int64_t engine_tokenize(const struct engine_model *m, const char *text, size_t len,
-			bool add_special, bool parse_special, int32_t *ids, int64_t cap);
+                        bool add_special, bool parse_special, int32_t *ids, int64_t cap);
 /* Appends the text of ids to out (control tokens rendered as their text when
  * render_special). An incomplete UTF-8 character at the end becomes U+FFFD. */
 int engine_detokenize(const struct engine_model *m, const int32_t *ids, int64_t n,
-		      bool render_special, struct buf *out);
+                      bool render_special, struct buf *out);
 bool engine_token_is_eog(const struct engine_model *m, int32_t id);
 int32_t engine_token_bos(const struct engine_model *m); /* -1 when none */
 int32_t engine_token_eos(const struct engine_model *m); /* -1 when none */
@@ -129,7 +129,7 @@ int engine_seq_eval(struct engine_seq *s, const int32_t *tokens, int64_t n, floa
 /* Several sequences in one forward pass: seqs[i] gets tokens[i][0..n[i]).
  * Same semantics as engine_seq_eval for each; all seqs of the same model. */
 int engine_seq_eval_multi(struct engine_seq *const *seqs, const int32_t *const *tokens,
-			  const int64_t *n, int n_seqs);
+                          const int64_t *n, int n_seqs);
 
 /* (n_vocab) f32 logits of the last evaluated token; NULL before any eval. */
 const float *engine_seq_logits(const struct engine_seq *s);
@@ -149,11 +149,11 @@ void engine_seq_cancel_clear(struct engine_seq *s);
 #define ENGINE_MAX_STOP 16
 
 struct engine_gen_params {
-	const int32_t *prompt; /* token ids (BOS included when wanted) */
-	int64_t n_prompt;      /* >= 1 */
-	int64_t num_predict;   /* max new tokens; < 0: until EOG or context full */
+	const int32_t *prompt;             /* token ids (BOS included when wanted) */
+	int64_t n_prompt;                  /* >= 1 */
+	int64_t num_predict;               /* max new tokens; < 0: until EOG or context full */
 	const char *stop[ENGINE_MAX_STOP]; /* stop strings, NULL-terminated list */
-	bool ignore_eos;		   /* keep going past EOS/EOG tokens */
+	bool ignore_eos;                   /* keep going past EOS/EOG tokens */
 	struct sampler_params sampling;
 };
 void engine_gen_params_default(struct engine_gen_params *p);
@@ -166,14 +166,14 @@ typedef int (*engine_token_cb)(void *user, int32_t token, const char *text, size
 enum engine_done { ENGINE_DONE_NONE, ENGINE_DONE_STOP, ENGINE_DONE_LENGTH };
 
 struct engine_gen_result {
-	enum engine_done done;	   /* STOP: EOG or stop string; LENGTH: num_predict or context */
+	enum engine_done done;     /* STOP: EOG or stop string; LENGTH: num_predict or context */
 	const char *done_reason;   /* "stop" / "length", as Ollama */
 	int64_t prompt_eval_count; /* prompt tokens */
-	int64_t prompt_cached;	   /* of which reused from the cache, not evaluated */
+	int64_t prompt_cached;     /* of which reused from the cache, not evaluated */
 	int64_t prompt_eval_ns;
-	int64_t eval_count;	   /* generated tokens */
+	int64_t eval_count; /* generated tokens */
 	int64_t eval_ns;
-	int64_t load_ns;	   /* the model's load time */
+	int64_t load_ns; /* the model's load time */
 };
 
 /* The whole loop: prompt (reusing the cached common prefix), then sample,
@@ -181,14 +181,14 @@ struct engine_gen_result {
  * the text) or a full context. Returns 0 (result in *res), ERR_CANCELLED
  * (callback or engine_seq_cancel), or another error. */
 int engine_generate(struct engine_seq *s, const struct engine_gen_params *p, engine_token_cb cb,
-		    void *user, struct engine_gen_result *res);
+                    void *user, struct engine_gen_result *res);
 
 /* The same loop in steps, for running many sequences in one forward pass:
  * engine_gen_start() evaluates the prompt; engine_gen_step() samples one token
  * for every seq still running and evaluates them together; it returns the
  * number still running or an error. engine_gen_result() reads the outcome. */
 int engine_gen_start(struct engine_seq *s, const struct engine_gen_params *p, engine_token_cb cb,
-		     void *user);
+                     void *user);
 int engine_gen_step(struct engine_seq *const *seqs, int n_seqs);
 bool engine_gen_running(const struct engine_seq *s);
 void engine_gen_result(const struct engine_seq *s, struct engine_gen_result *res);

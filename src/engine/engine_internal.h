@@ -27,14 +27,14 @@ enum ffn_act { ACT_SILU, ACT_GELU };
 /* A weight matrix view into the mapping: n_out rows of n_in elements. */
 struct tensor {
 	const uint8_t *data; /* NULL when absent */
-	int type;	     /* enum ggml_type */
+	int type;            /* enum ggml_type */
 	int64_t n_in, n_out;
 	size_t row_bytes;
 	const struct quant_traits *qt;
 };
 
 struct rope_cfg {
-	float base;	  /* rope.freq_base */
+	float base;       /* rope.freq_base */
 	float freq_scale; /* 1 / linear scaling factor */
 };
 
@@ -43,44 +43,44 @@ struct hparams {
 	int64_t n_vocab, n_ctx_train;
 	int n_embd, n_layer, n_head, n_head_kv;
 	int head_dim_k, head_dim_v; /* attention.key_length / value_length */
-	int n_ff, n_rot;	    /* rope.dimension_count (<= head_dim_k) */
+	int n_ff, n_rot;            /* rope.dimension_count (<= head_dim_k) */
 	float eps;
 	enum rope_mode rope_mode;
 	struct rope_cfg rope[ENGINE_MAX_ROPE_CFG]; /* [0] global, [1] local */
-	int n_rope_cfg;				   /* configs the layers use */
-	const float *rope_freqs;		   /* (n_rot / 2) divisors or NULL */
+	int n_rope_cfg;                            /* configs the layers use */
+	const float *rope_freqs;                   /* (n_rot / 2) divisors or NULL */
 	enum ffn_act act;
 	float embd_scale;    /* input embedding multiplier (gemma: sqrt(n_embd)) */
-	float kq_scale;	     /* 1/sqrt(d) */
+	float kq_scale;      /* 1/sqrt(d) */
 	bool q_prescale;     /* scale Q after RoPE instead of the scores (gemma, phi3) */
 	float attn_softcap;  /* 0: off */
 	float final_softcap; /* 0: off */
-	int n_swa;	     /* sliding window; 0: none */
+	int n_swa;           /* sliding window; 0: none */
 	int swa_pattern;     /* see engine_model_info.swa_pattern */
 };
 
 struct layer {
 	const float *attn_norm; /* (n_embd) */
 	struct tensor wq, wk, wv, wo;
-	const float *bq, *bk, *bv;	     /* biases or NULL */
-	const float *q_norm, *k_norm;	     /* (head_dim_k) per-head RMS weights or NULL */
-	const float *post_attn_norm;	     /* (n_embd) or NULL */
-	const float *ffn_norm;		     /* (n_embd) */
+	const float *bq, *bk, *bv;    /* biases or NULL */
+	const float *q_norm, *k_norm; /* (head_dim_k) per-head RMS weights or NULL */
+	const float *post_attn_norm;  /* (n_embd) or NULL */
+	const float *ffn_norm;        /* (n_embd) */
 	struct tensor ffn_gate, ffn_up, ffn_down;
-	const float *post_ffn_norm;	     /* (n_embd) or NULL */
-	int window;			     /* 0: full causal, else p - k < window */
-	int rope_cfg;			     /* index into hparams.rope */
+	const float *post_ffn_norm; /* (n_embd) or NULL */
+	int window;                 /* 0: full causal, else p - k < window */
+	int rope_cfg;               /* index into hparams.rope */
 };
 
 /* Scratch of one thread; grown (never shrunk) under the runner lock. */
 struct thread_scratch {
-	float *h;	   /* (cap_rows, max_in) normed activations */
-	uint8_t *q;	   /* (cap_rows, q_row_cap) activations in vec_dot_type */
+	float *h;          /* (cap_rows, max_in) normed activations */
+	uint8_t *q;        /* (cap_rows, q_row_cap) activations in vec_dot_type */
 	size_t q_row_cap;  /* bytes per row of q */
 	const void *q_src; /* what q currently holds (src pointer + type) */
 	int q_type;
-	float *scores;	/* (cap_ctx) attention scores */
-	uint8_t *conv;	/* (cap_ctx + head_dim) * 4 bytes: q and p in the KV type */
+	float *scores; /* (cap_ctx) attention scores */
+	uint8_t *conv; /* (cap_ctx + head_dim) * 4 bytes: q and p in the KV type */
 };
 
 /* Runs forward passes: one thread pool and the buffers it writes. */
@@ -88,16 +88,16 @@ struct runner {
 	pthread_mutex_t mu;
 	struct threadpool *tp;
 	int n_threads;
-	int64_t cap_rows; /* rows the shared buffers hold */
-	int64_t cap_ctx;  /* positions the score buffers hold */
-	float *x;	  /* (cap_rows, n_embd) residual stream */
-	float *qkv;	  /* (cap_rows, qkv_dim) projections: q | k | v */
-	float *attn;	  /* (cap_rows, n_head * head_dim_v) */
-	float *o;	  /* (cap_rows, n_embd) block outputs */
-	float *gate;	  /* (cap_rows, n_ff) */
-	float *up;	  /* (cap_rows, n_ff) */
-	float *rope;	  /* (n_rope_cfg, cap_rows, n_rot) cos/sin pairs */
-	int64_t *out_rows; /* (cap_rows) rows whose logits are wanted */
+	int64_t cap_rows;     /* rows the shared buffers hold */
+	int64_t cap_ctx;      /* positions the score buffers hold */
+	float *x;             /* (cap_rows, n_embd) residual stream */
+	float *qkv;           /* (cap_rows, qkv_dim) projections: q | k | v */
+	float *attn;          /* (cap_rows, n_head * head_dim_v) */
+	float *o;             /* (cap_rows, n_embd) block outputs */
+	float *gate;          /* (cap_rows, n_ff) */
+	float *up;            /* (cap_rows, n_ff) */
+	float *rope;          /* (n_rope_cfg, cap_rows, n_rot) cos/sin pairs */
+	int64_t *out_rows;    /* (cap_rows) rows whose logits are wanted */
 	struct fwd_row *rows; /* (cap_rows) the batch being run */
 	struct thread_scratch *ts;
 };
@@ -111,11 +111,11 @@ struct engine_model {
 	struct tensor tok_embd, output;
 	const float *output_norm; /* (n_embd) */
 	const float *output_bias; /* (n_vocab) or NULL */
-	struct layer *layers;	  /* (n_layer) */
+	struct layer *layers;     /* (n_layer) */
 	struct tokenizer *tok;
 	int n_batch;
 	int64_t n_ctx_default;
-	int kv_type;	      /* GGML_TYPE_F16 or GGML_TYPE_F32 */
+	int kv_type;          /* GGML_TYPE_F16 or GGML_TYPE_F32 */
 	size_t act_row_bytes; /* largest converted activation row of any matrix */
 	struct runner run;
 };
@@ -161,7 +161,7 @@ struct engine_seq {
 	size_t kv_es; /* bytes per element */
 	const struct quant_traits *kv_qt;
 	int32_t *tokens; /* (n_ctx) evaluated tokens */
-	float *logits;	 /* (n_vocab) of the last evaluated token */
+	float *logits;   /* (n_vocab) of the last evaluated token */
 	bool has_logits;
 	int32_t *hist; /* (n_ctx + 1) tokens for the penalties */
 	struct sampler *smp;
@@ -195,8 +195,8 @@ int arch__finish_hparams(struct loader *ld);
 int arch__get_u32(struct loader *ld, const char *suffix, uint32_t *out, bool required);
 int arch__get_f32(struct loader *ld, const char *suffix, float *out, bool required);
 int arch__get_str(struct loader *ld, const char *suffix, struct slice *out);
-int arch__matrix(struct loader *ld, struct tensor *t, const char *name, int64_t n_in,
-		 int64_t n_out, bool required);
+int arch__matrix(struct loader *ld, struct tensor *t, const char *name, int64_t n_in, int64_t n_out,
+                 bool required);
 int arch__vector(struct loader *ld, const float **v, const char *name, int64_t n, bool required);
 /* Rows [row0, row0 + n) of t as a tensor of its own (fused QKV, gate|up). */
 struct tensor arch__rows(const struct tensor *t, int64_t row0, int64_t n);
@@ -215,7 +215,7 @@ const struct arch_desc *arch__find(struct slice name);
 /* ---- ops (ops.c) ---- */
 void ops_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps);
 void ops_rope_cache(float *cs, int n_rot, int64_t pos, const struct rope_cfg *rc,
-		    const float *freqs);
+                    const float *freqs);
 void ops_rope(float *x, const float *cs, int n_rot, enum rope_mode mode);
 void ops_silu_mul(float *g, const float *u, int64_t n);
 void ops_gelu_mul(float *g, const float *u, int64_t n);
@@ -229,19 +229,19 @@ void attn__store(struct engine_seq *s, int il, int64_t pos, int g, const float *
  * kv head g, with q and the probabilities rounded to the KV type first, as
  * llama.cpp's matmuls against an F16 cache do. */
 void attn__head(float *out, const float *q, const struct engine_seq *s, int il, int g, int64_t k0,
-		int64_t k1, float scale, float softcap, struct thread_scratch *ts);
+                int64_t k1, float scale, float softcap, struct thread_scratch *ts);
 
 /* ---- matmul (matmul.c) ---- */
 struct mm_job {
 	const struct tensor *w;
-	float *y;     /* y[r * ldy + j] */
+	float *y; /* y[r * ldy + j] */
 	int64_t ldy;
 };
 /* Rows [j0, j1) of the jobs' weights laid end to end, for n_rows activation
  * rows x (stride ldx floats). Converts x to each weight's vec_dot_type in the
  * thread's scratch (once per source and type). */
 int mm_run(const struct mm_job *jobs, int n_jobs, const float *x, int64_t ldx, int64_t n_rows,
-	   int64_t j0, int64_t j1, struct thread_scratch *ts);
+           int64_t j0, int64_t j1, struct thread_scratch *ts);
 /* Bytes one activation row for w takes in w's vec_dot_type (0 for F32). */
 size_t mm_act_bytes(const struct tensor *w);
 
@@ -260,10 +260,10 @@ int runner__reserve(struct engine_model *m, int64_t n_rows, int64_t n_ctx);
  * the sum of the normalised final hidden states when not NULL. Caller holds
  * the runner lock. */
 int forward__run(struct engine_model *m, const struct fwd_row *rows, int64_t n, float *embd_sum,
-		 const atomic_bool *cancel);
+                 const atomic_bool *cancel);
 
 /* ---- architectures ---- */
 extern const struct arch_desc arch_llama, arch_qwen2, arch_gemma, arch_gemma2, arch_gemma3,
-	arch_phi3;
+    arch_phi3;
 
 #endif

@@ -41,7 +41,7 @@ static void stage_embed(struct fwd *f, int ith, int nth)
 				x[j] *= hp->embd_scale;
 		for (int c = 0; c < hp->n_rope_cfg; c++)
 			ops_rope_cache(r->rope + (c * r->cap_rows + i) * hp->n_rot, hp->n_rot,
-				       f->rows[i].pos, &hp->rope[c], hp->rope_freqs);
+			               f->rows[i].pos, &hp->rope[c], hp->rope_freqs);
 	}
 }
 
@@ -51,19 +51,19 @@ static void norm_rows(const struct fwd *f, struct thread_scratch *ts, const floa
 	const struct hparams *hp = &f->m->hp;
 	for (int64_t i = 0; i < f->n; i++)
 		ops_rmsnorm(ts->h + i * hp->n_embd, f->m->run.x + i * hp->n_embd, w, hp->n_embd,
-			    hp->eps);
+		            hp->eps);
 	ts->q_src = NULL; /* h changed: its quantized copy is stale */
 }
 
 static void stage_qkv(struct fwd *f, const struct layer *L, int ith, int nth,
-		      struct thread_scratch *ts)
+                      struct thread_scratch *ts)
 {
 	const struct hparams *hp = &f->m->hp;
 	const struct runner *r = &f->m->run;
 	int64_t nq = (int64_t)hp->n_head * hp->head_dim_k, nk = hp_kv_dim_k(hp);
 	int64_t ld = nq + nk + hp_kv_dim_v(hp);
 	struct mm_job jobs[3] = {
-		{&L->wq, r->qkv, ld}, {&L->wk, r->qkv + nq, ld}, {&L->wv, r->qkv + nq + nk, ld}};
+	    {&L->wq, r->qkv, ld}, {&L->wk, r->qkv + nq, ld}, {&L->wv, r->qkv + nq + nk, ld}};
 	int64_t a, b;
 	norm_rows(f, ts, L->attn_norm);
 	split(ld, ith, nth, &a, &b);
@@ -132,8 +132,9 @@ static void stage_attn(struct fwd *f, int il, int ith, int nth, struct thread_sc
 		int h = (int)(u % nh), g = h / group;
 		const struct fwd_row *fr = &f->rows[i];
 		int64_t k0 = L->window > 0 && fr->pos >= L->window ? fr->pos - L->window + 1 : 0;
-		attn__head(r->attn + i * nh * dv + (int64_t)h * dv, r->qkv + i * ld + (int64_t)h * dk,
-			   fr->seq, il, g, k0, fr->pos, scale, hp->attn_softcap, ts);
+		attn__head(r->attn + i * nh * dv + (int64_t)h * dv,
+		           r->qkv + i * ld + (int64_t)h * dk, fr->seq, il, g, k0, fr->pos, scale,
+		           hp->attn_softcap, ts);
 	}
 }
 
@@ -154,7 +155,7 @@ static void stage_residual(struct fwd *f, const float *post_norm, int ith, int n
 }
 
 static void stage_ffn_up(struct fwd *f, const struct layer *L, int ith, int nth,
-			 struct thread_scratch *ts)
+                         struct thread_scratch *ts)
 {
 	const struct hparams *hp = &f->m->hp;
 	const struct runner *r = &f->m->run;
@@ -212,7 +213,8 @@ static void stage_output(struct fwd *f, int ith, int nth, struct thread_scratch 
 	const struct runner *r = &m->run;
 	if (f->embd_sum && ith == 0) {
 		for (int64_t i = 0; i < f->n; i++) {
-			ops_rmsnorm(ts->h, r->x + i * hp->n_embd, m->output_norm, hp->n_embd, hp->eps);
+			ops_rmsnorm(ts->h, r->x + i * hp->n_embd, m->output_norm, hp->n_embd,
+			            hp->eps);
 			for (int j = 0; j < hp->n_embd; j++)
 				f->embd_sum[j] += ts->h[j];
 		}
@@ -249,7 +251,7 @@ static void fwd_thread(void *arg, int ith, int nth)
 }
 
 int forward__run(struct engine_model *m, const struct fwd_row *rows, int64_t n, float *embd_sum,
-		 const atomic_bool *cancel)
+                 const atomic_bool *cancel)
 {
 	struct runner *r = &m->run;
 	if (n < 1 || n > r->cap_rows)

@@ -135,7 +135,7 @@ static bool sample_one(struct engine_seq *s)
 }
 
 int engine_gen_start(struct engine_seq *s, const struct engine_gen_params *p, engine_token_cb cb,
-		     void *user)
+                     void *user)
 {
 	struct gen_state *g = &s->gen;
 	if (g->phase == GEN_RUNNING)
@@ -232,7 +232,7 @@ void engine_gen_result(const struct engine_seq *s, struct engine_gen_result *res
 }
 
 int engine_generate(struct engine_seq *s, const struct engine_gen_params *p, engine_token_cb cb,
-		    void *user, struct engine_gen_result *res)
+                    void *user, struct engine_gen_result *res)
 {
 	int rc = engine_gen_start(s, p, cb, user);
 	while (!rc && engine_gen_running(s)) {

@@ -19,7 +19,7 @@ size_t mm_act_bytes(const struct tensor *w)
 
 /* Activations for w in its vec_dot_type: a pointer and a row stride. */
 static const uint8_t *activations(const struct tensor *w, const float *x, int64_t ldx,
-				  int64_t n_rows, struct thread_scratch *ts, size_t *stride)
+                                  int64_t n_rows, struct thread_scratch *ts, size_t *stride)
 {
 	int vdt = w->qt->vec_dot_type;
 	if (vdt == GGML_TYPE_F32) {
@@ -38,7 +38,7 @@ static const uint8_t *activations(const struct tensor *w, const float *x, int64_
 }
 
 int mm_run(const struct mm_job *jobs, int n_jobs, const float *x, int64_t ldx, int64_t n_rows,
-	   int64_t j0, int64_t j1, struct thread_scratch *ts)
+           int64_t j0, int64_t j1, struct thread_scratch *ts)
 {
 	int64_t base = 0;
 	for (int i = 0; i < n_jobs; i++) {
@@ -61,8 +61,8 @@ int mm_run(const struct mm_job *jobs, int n_jobs, const float *x, int64_t ldx, i
 			for (int64_t r = 0; r < n_rows; r++) {
 				const uint8_t *xr = act + (size_t)r * stride;
 				for (int64_t j = t0; j < t1; j++)
-					dot(w->n_in, &y[r * ldy + j], w->data + (size_t)j * w->row_bytes,
-					    xr);
+					dot(w->n_in, &y[r * ldy + j],
+					    w->data + (size_t)j * w->row_bytes, xr);
 			}
 		}
 	}

@@ -25,12 +25,12 @@ void engine_load_params_default(struct engine_load_params *p)
 static const char *ftype_name(uint32_t ft)
 {
 	static const char *const names[] = {
-		[0] = "F32",	 [1] = "F16",	   [2] = "Q4_0",    [3] = "Q4_1",    [7] = "Q8_0",
-		[8] = "Q5_0",	 [9] = "Q5_1",	   [10] = "Q2_K",   [11] = "Q3_K_S", [12] = "Q3_K_M",
-		[13] = "Q3_K_L", [14] = "Q4_K_S",  [15] = "Q4_K_M", [16] = "Q5_K_S", [17] = "Q5_K_M",
-		[18] = "Q6_K",	 [19] = "IQ2_XXS", [20] = "IQ2_XS", [21] = "Q2_K_S", [22] = "IQ3_XS",
-		[23] = "IQ3_XXS", [24] = "IQ1_S",  [25] = "IQ4_NL", [26] = "IQ3_S",  [27] = "IQ3_M",
-		[28] = "IQ2_S",	 [29] = "IQ2_M",   [30] = "IQ4_XS", [31] = "IQ1_M",  [32] = "BF16",
+	    [0] = "F32",      [1] = "F16",      [2] = "Q4_0",    [3] = "Q4_1",    [7] = "Q8_0",
+	    [8] = "Q5_0",     [9] = "Q5_1",     [10] = "Q2_K",   [11] = "Q3_K_S", [12] = "Q3_K_M",
+	    [13] = "Q3_K_L",  [14] = "Q4_K_S",  [15] = "Q4_K_M", [16] = "Q5_K_S", [17] = "Q5_K_M",
+	    [18] = "Q6_K",    [19] = "IQ2_XXS", [20] = "IQ2_XS", [21] = "Q2_K_S", [22] = "IQ3_XS",
+	    [23] = "IQ3_XXS", [24] = "IQ1_S",   [25] = "IQ4_NL", [26] = "IQ3_S",  [27] = "IQ3_M",
+	    [28] = "IQ2_S",   [29] = "IQ2_M",   [30] = "IQ4_XS", [31] = "IQ1_M",  [32] = "BF16",
 	};
 	ft &= ~1024u; /* LLAMA_FTYPE_GUESSED */
 	if (ft < sizeof names / sizeof names[0] && names[ft])
@@ -54,8 +54,8 @@ static void fill_info(struct engine_model *m)
 	in->arch = m->arch_name;
 	in->name = m->name;
 	in->file_type = gguf_get_u32(m->gguf, "general.file_type", &ft, NULL) == 0
-				? ftype_name(ft)
-				: guess_ftype(m->gguf);
+	                    ? ftype_name(ft)
+	                    : guess_ftype(m->gguf);
 	for (uint64_t i = 0; i < m->gguf->n_tensors; i++) {
 		const struct gguf_tensor *t = &m->gguf->tensors[i];
 		in->n_params += t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
@@ -94,8 +94,8 @@ static size_t act_row_bytes(const struct engine_model *m)
 	size_t n = max_act(0, &m->output);
 	for (int il = 0; il < m->hp.n_layer; il++) {
 		const struct layer *L = &m->layers[il];
-		const struct tensor *ts[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->ffn_gate, &L->ffn_up,
-					     &L->ffn_down};
+		const struct tensor *ts[] = {&L->wq,       &L->wk,     &L->wv,      &L->wo,
+		                             &L->ffn_gate, &L->ffn_up, &L->ffn_down};
 		for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
 			n = max_act(n, ts[i]);
 	}
@@ -112,8 +112,8 @@ static int bind_tensors(struct loader *ld)
 	hp->n_vocab = e->ne[1];
 	if (hp->n_vocab < tokenizer_n_vocab(m->tok))
 		return err_set(ld->err, ERR_INVALID,
-			       "token_embd.weight has %lld rows but the vocabulary %lld tokens",
-			       (long long)hp->n_vocab, (long long)tokenizer_n_vocab(m->tok));
+		               "token_embd.weight has %lld rows but the vocabulary %lld tokens",
+		               (long long)hp->n_vocab, (long long)tokenizer_n_vocab(m->tok));
 	int rc = arch__matrix(ld, &m->tok_embd, "token_embd.weight", hp->n_embd, hp->n_vocab, true);
 	for (int il = 0; !rc && il < hp->n_layer; il++)
 		rc = m->arch->layer(ld, il);
@@ -131,14 +131,15 @@ static int read_hparams(struct loader *ld)
 		return err_set(ld->err, ERR_INVALID, "missing key general.architecture");
 	m->arch = arch__find(arch);
 	if (!m->arch)
-		return err_set(ld->err, ERR_UNSUPPORTED,
-			       "unknown architecture '%.*s' (supported: llama, qwen2, gemma, gemma2, "
-			       "gemma3, phi3)",
-			       (int)(arch.n > 64 ? 64 : arch.n), arch.p);
+		return err_set(
+		    ld->err, ERR_UNSUPPORTED,
+		    "unknown architecture '%.*s' (supported: llama, qwen2, gemma, gemma2, "
+		    "gemma3, phi3)",
+		    (int)(arch.n > 64 ? 64 : arch.n), arch.p);
 	m->arch_name = slice_dup(arch);
 	struct slice name = {0};
-	m->name = gguf_get_str(ld->f, "general.name", &name, NULL) == 0 ? slice_dup(name)
-									  : xstrdup("");
+	m->name =
+	    gguf_get_str(ld->f, "general.name", &name, NULL) == 0 ? slice_dup(name) : xstrdup("");
 	int rc = arch__read_common(ld);
 	if (rc)
 		return rc;
@@ -164,7 +165,7 @@ static int pick_threads(const struct engine_load_params *p)
 }
 
 struct engine_model *engine_model_load(const char *path, const struct engine_load_params *p,
-				       char err[ERR_MSG_LEN])
+                                       char err[ERR_MSG_LEN])
 {
 	int64_t t0 = time_mono_ns();
 	struct engine_load_params def;
@@ -192,9 +193,9 @@ struct engine_model *engine_model_load(const char *path, const struct engine_loa
 		goto out_free;
 	m->n_batch = p->n_batch > 0 ? p->n_batch : DEFAULT_N_BATCH;
 	m->kv_type = p->kv_type == ENGINE_KV_F32 ? GGML_TYPE_F32 : GGML_TYPE_F16;
-	m->n_ctx_default = p->n_ctx > 0 ? p->n_ctx
-			   : m->hp.n_ctx_train < DEFAULT_MAX_CTX ? m->hp.n_ctx_train
-								 : DEFAULT_MAX_CTX;
+	m->n_ctx_default = p->n_ctx > 0                          ? p->n_ctx
+	                   : m->hp.n_ctx_train < DEFAULT_MAX_CTX ? m->hp.n_ctx_train
+	                                                         : DEFAULT_MAX_CTX;
 	if (runner__init(m, p->vocab_only ? 1 : pick_threads(p), err))
 		goto out_free;
 	fill_info(m);
@@ -235,7 +236,7 @@ const struct tokenizer *engine_model_tokenizer(const struct engine_model *m)
 }
 
 int64_t engine_tokenize(const struct engine_model *m, const char *text, size_t len,
-			bool add_special, bool parse_special, int32_t *ids, int64_t cap)
+                        bool add_special, bool parse_special, int32_t *ids, int64_t cap)
 {
 	int32_t *out = NULL;
 	int64_t n = 0;
@@ -249,9 +250,10 @@ int64_t engine_tokenize(const struct engine_model *m, const char *text, size_t l
 }
 
 int engine_detokenize(const struct engine_model *m, const int32_t *ids, int64_t n,
-		      bool render_special, struct buf *out)
+                      bool render_special, struct buf *out)
 {
-	int rc = tokenizer_decode(m->tok, ids, n, render_special ? TOKENIZER_DETOK_SPECIAL : 0, out);
+	int rc =
+	    tokenizer_decode(m->tok, ids, n, render_special ? TOKENIZER_DETOK_SPECIAL : 0, out);
 	return rc < 0 ? rc : 0;
 }
 

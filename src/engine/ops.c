@@ -22,7 +22,7 @@ void ops_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps)
 
 /* cs[2i], cs[2i+1] = cos, sin of the angle of pair i at position pos. */
 void ops_rope_cache(float *cs, int n_rot, int64_t pos, const struct rope_cfg *rc,
-		    const float *freqs)
+                    const float *freqs)
 {
 	const float theta_scale = powf(rc->base, -2.0f / (float)n_rot);
 	float theta = (float)pos;

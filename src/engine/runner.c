@@ -82,7 +82,7 @@ static int grow_rows(struct engine_model *m, int64_t n)
 	r->out_rows = try_malloc_array((size_t)n, sizeof *r->out_rows);
 	r->rows = try_malloc_array((size_t)n, sizeof *r->rows);
 	bool ok = r->x && r->qkv && r->attn && r->o && r->gate && r->up && r->rope && r->out_rows &&
-		  r->rows;
+	          r->rows;
 	for (int i = 0; ok && i < r->n_threads; i++) {
 		struct thread_scratch *ts = &r->ts[i];
 		ts->q_row_cap = m->act_row_bytes;

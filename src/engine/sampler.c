@@ -30,23 +30,23 @@ struct sampler {
 void sampler_params_default(struct sampler_params *p)
 {
 	*p = (struct sampler_params){
-		.temperature = 0.8f,
-		.top_k = 40,
-		.top_p = 0.9f,
-		.min_p = 0.0f,
-		.repeat_penalty = 1.1f,
-		.repeat_last_n = 64,
-		.seed = -1,
+	    .temperature = 0.8f,
+	    .top_k = 40,
+	    .top_p = 0.9f,
+	    .min_p = 0.0f,
+	    .repeat_penalty = 1.1f,
+	    .repeat_last_n = 64,
+	    .seed = -1,
 	};
 }
 
 void sampler_params_greedy(struct sampler_params *p)
 {
 	*p = (struct sampler_params){
-		.temperature = 0.0f,
-		.top_p = 1.0f,
-		.repeat_penalty = 1.0f,
-		.seed = -1,
+	    .temperature = 0.0f,
+	    .top_p = 1.0f,
+	    .repeat_penalty = 1.0f,
+	    .seed = -1,
 	};
 }
 
@@ -143,7 +143,7 @@ static void apply_penalties(struct sampler *s, const int32_t *hist, int64_t n_hi
 	if (last_n > n_hist)
 		last_n = n_hist;
 	bool on = p->repeat_penalty != 1.0f || p->presence_penalty != 0.0f ||
-		  p->frequency_penalty != 0.0f;
+	          p->frequency_penalty != 0.0f;
 	if (!on || last_n <= 0)
 		return;
 	const int32_t *win = hist + (n_hist - last_n);
@@ -261,7 +261,7 @@ static int32_t draw(struct sampler *s, const struct cand *c, int64_t n)
 }
 
 int32_t sampler_sample(struct sampler *s, const float *logits, const int32_t *history,
-		       int64_t n_history)
+                       int64_t n_history)
 {
 	const struct sampler_params *p = &s->params;
 	int64_t n = s->n_vocab;

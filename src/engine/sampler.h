@@ -14,12 +14,12 @@
 #include <stdint.h>
 
 struct sampler_params {
-	float temperature;	/* <= 0: greedy */
-	int top_k;		/* <= 0: off */
-	float top_p;		/* >= 1: off */
-	float min_p;		/* <= 0: off */
-	float repeat_penalty;	/* 1: off */
-	int repeat_last_n;	/* 0: off, -1: the whole history */
+	float temperature;      /* <= 0: greedy */
+	int top_k;              /* <= 0: off */
+	float top_p;            /* >= 1: off */
+	float min_p;            /* <= 0: off */
+	float repeat_penalty;   /* 1: off */
+	int repeat_last_n;      /* 0: off, -1: the whole history */
 	float presence_penalty; /* 0: off */
 	float frequency_penalty;
 	int64_t seed; /* < 0: from the clock and urandom */
@@ -40,7 +40,7 @@ void sampler_free(struct sampler *s); /* NULL is a no-op */
 void sampler_reset(struct sampler *s, const struct sampler_params *p);
 /* Picks a token from logits (n_vocab); history: previous tokens, oldest first. */
 int32_t sampler_sample(struct sampler *s, const float *logits, const int32_t *history,
-		       int64_t n_history);
+                       int64_t n_history);
 
 /* Index of the largest value; ties go to the lowest index. */
 int32_t sampler_argmax(const float *logits, int64_t n);

@@ -20,7 +20,8 @@ struct engine_seq *engine_seq_new(struct engine_model *m, int64_t n_ctx, char er
 	if (n_ctx <= 0)
 		n_ctx = m->n_ctx_default;
 	if (n_ctx > INT32_MAX) {
-		err_set(err, ERR_TOO_LARGE, "context of %lld tokens is too large", (long long)n_ctx);
+		err_set(err, ERR_TOO_LARGE, "context of %lld tokens is too large",
+		        (long long)n_ctx);
 		return NULL;
 	}
 	const struct quant_traits *kv_qt = quant_get(m->kv_type);
@@ -51,8 +52,9 @@ struct engine_seq *engine_seq_new(struct engine_model *m, int64_t n_ctx, char er
 		rc = ERR_NOMEM;
 	}
 	if (rc) {
-		err_set(err, ERR_NOMEM, "cannot allocate a context of %lld tokens (%zu MiB KV cache)",
-			(long long)n_ctx, kv_bytes >> 20);
+		err_set(err, ERR_NOMEM,
+		        "cannot allocate a context of %lld tokens (%zu MiB KV cache)",
+		        (long long)n_ctx, kv_bytes >> 20);
 		engine_seq_free(s);
 		return NULL;
 	}
@@ -223,7 +225,7 @@ int engine_seq_eval(struct engine_seq *s, const int32_t *tokens, int64_t n, floa
 }
 
 int engine_seq_eval_multi(struct engine_seq *const *seqs, const int32_t *const *tokens,
-			  const int64_t *n, int n_seqs)
+                          const int64_t *n, int n_seqs)
 {
 	if (n_seqs < 1)
 		return 0;

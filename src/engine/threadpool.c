@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #define SPIN_BEFORE_SLEEP 20000 /* polls of the generation before sleeping */
-#define SPIN_BEFORE_YIELD 256	/* barrier polls between sched_yield calls */
+#define SPIN_BEFORE_YIELD 256   /* barrier polls between sched_yield calls */
 
 struct worker {
 	struct threadpool *tp;
@@ -29,8 +29,8 @@ struct threadpool {
 	struct worker *workers; /* n - 1 workers; thread 0 is the caller */
 	threadpool_fn fn;
 	void *arg;
-	atomic_uint gen;    /* bumped once per region */
-	atomic_int n_done;  /* workers finished with the current region */
+	atomic_uint gen;   /* bumped once per region */
+	atomic_int n_done; /* workers finished with the current region */
 	atomic_int bar_count;
 	atomic_uint bar_phase;
 	atomic_bool stop;
@@ -185,7 +185,7 @@ int threadpool_physical_cores(void)
 		snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/topology/core_id", cpu);
 		int core = read_int_file(path);
 		snprintf(path, sizeof path,
-			 "/sys/devices/system/cpu/cpu%d/topology/physical_package_id", cpu);
+		         "/sys/devices/system/cpu/cpu%d/topology/physical_package_id", cpu);
 		int pkg = read_int_file(path);
 		if (core < 0) {
 			n_seen = 0;

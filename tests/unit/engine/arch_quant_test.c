@@ -17,10 +17,10 @@
 
 #include "engine/quant.h"
 
-#define TOL 0.15f /* Q8 activation rounding flips: measured up to 0.13 */
-#define HALF_TOL 0.03f /* F16 / BF16 rounding flips: measured 0.0023 / 0.015 */
-#define EXACT 1e-4f /* a top-10 list with no flip upstream: measured ~1e-6 */
-#define MIN_COS 0.9995 /* llama.cpp with f32 activations reaches only 0.996-0.999 */
+#define TOL      0.15f  /* Q8 activation rounding flips: measured up to 0.13 */
+#define HALF_TOL 0.03f  /* F16 / BF16 rounding flips: measured 0.0023 / 0.015 */
+#define EXACT    1e-4f  /* a top-10 list with no flip upstream: measured ~1e-6 */
+#define MIN_COS  0.9995 /* llama.cpp with f32 activations reaches only 0.996-0.999 */
 #define NEAR_TIE 0.1f
 
 static int all_checked, all_exact; /* top-10 lists over every file */
@@ -30,7 +30,8 @@ static float step_err(const struct ref_case *rc, const struct run_out *o, int t)
 {
 	float worst = 0;
 	for (int k = 0; k < 10; k++) {
-		float d = fabsf(o->logits[rc->top_steps[t]][rc->top_ids[t][k]] - rc->top_vals[t][k]);
+		float d =
+		    fabsf(o->logits[rc->top_steps[t]][rc->top_ids[t][k]] - rc->top_vals[t][k]);
 		worst = d > worst ? d : worst;
 	}
 	return worst;
@@ -74,11 +75,11 @@ static void check_quant(const char *name, int type, float tol)
 			n_exact += e <= EXACT;
 			bad += e > tol;
 			snprintf(steps + strlen(steps), sizeof steps - strlen(steps), " %d:%.1e",
-				 rc->top_steps[t], e);
+			         rc->top_steps[t], e);
 		}
 		print_message("%s case %d: %lld/%lld ids, logits_first max err %.2g cos %.7f, "
-			      "top-10 at%s\n",
-			      name, c, (long long)match, (long long)rc->n_gen, lerr, cos, steps);
+		              "top-10 at%s\n",
+		              name, c, (long long)match, (long long)rc->n_gen, lerr, cos, steps);
 		int64_t must = 0;
 		while (must < rc->n_gen && rc->gaps[must] >= NEAR_TIE)
 			must++;
@@ -92,7 +93,7 @@ static void check_quant(const char *name, int type, float tol)
 	}
 	if (bad)
 		fail_msg("%s: %d checks outside max err %g / cos %g / ids before a near-tie", name,
-			 bad, tol, MIN_COS);
+		         bad, tol, MIN_COS);
 }
 
 /* Runs last: the share of top-10 lists that match llama.cpp to EXACT. */
@@ -106,11 +107,11 @@ static void test_arch_quant_rounding_matches_llama_cpp(void **state)
 	assert_true(all_exact * 2 >= all_checked);
 }
 
-#define QTEST(fn, name, type)                                                            \
-	static void fn(void **state)                                                     \
-	{                                                                                \
-		bool half = type == GGML_TYPE_F16 || type == GGML_TYPE_BF16;             \
-		check_quant(name, type, half ? HALF_TOL : TOL);                          \
+#define QTEST(fn, name, type)                                                                      \
+	static void fn(void **state)                                                               \
+	{                                                                                          \
+		bool half = type == GGML_TYPE_F16 || type == GGML_TYPE_BF16;                       \
+		check_quant(name, type, half ? HALF_TOL : TOL);                                    \
 	}
 
 QTEST(test_arch_quant_llama_f16, "synth-llama-F16", GGML_TYPE_F16)
@@ -131,21 +132,21 @@ QTEST(test_arch_quant_gemma3_q4_k, "synth-gemma3-Q4_K", GGML_TYPE_Q4_K)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_arch_quant_llama_f16),
-		cmocka_unit_test(test_arch_quant_llama_bf16),
-		cmocka_unit_test(test_arch_quant_llama_q8_0),
-		cmocka_unit_test(test_arch_quant_llama_q6_k),
-		cmocka_unit_test(test_arch_quant_llama_q5_k),
-		cmocka_unit_test(test_arch_quant_llama_q5_1),
-		cmocka_unit_test(test_arch_quant_llama_q5_0),
-		cmocka_unit_test(test_arch_quant_llama_q4_k),
-		cmocka_unit_test(test_arch_quant_llama_q4_1),
-		cmocka_unit_test(test_arch_quant_llama_q4_0),
-		cmocka_unit_test(test_arch_quant_llama_q3_k),
-		cmocka_unit_test(test_arch_quant_llama_q2_k),
-		cmocka_unit_test(test_arch_quant_gemma3_q8_0),
-		cmocka_unit_test(test_arch_quant_gemma3_q4_k),
-		cmocka_unit_test(test_arch_quant_rounding_matches_llama_cpp),
+	    cmocka_unit_test(test_arch_quant_llama_f16),
+	    cmocka_unit_test(test_arch_quant_llama_bf16),
+	    cmocka_unit_test(test_arch_quant_llama_q8_0),
+	    cmocka_unit_test(test_arch_quant_llama_q6_k),
+	    cmocka_unit_test(test_arch_quant_llama_q5_k),
+	    cmocka_unit_test(test_arch_quant_llama_q5_1),
+	    cmocka_unit_test(test_arch_quant_llama_q5_0),
+	    cmocka_unit_test(test_arch_quant_llama_q4_k),
+	    cmocka_unit_test(test_arch_quant_llama_q4_1),
+	    cmocka_unit_test(test_arch_quant_llama_q4_0),
+	    cmocka_unit_test(test_arch_quant_llama_q3_k),
+	    cmocka_unit_test(test_arch_quant_llama_q2_k),
+	    cmocka_unit_test(test_arch_quant_gemma3_q8_0),
+	    cmocka_unit_test(test_arch_quant_gemma3_q4_k),
+	    cmocka_unit_test(test_arch_quant_rounding_matches_llama_cpp),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

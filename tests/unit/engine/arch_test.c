@@ -10,7 +10,7 @@
  * llama.cpp versions differ by 3e-3 on gemma2; we require GEMMA_TOL. */
 #include "engine_test_util.h"
 
-#define TOL 1e-3f
+#define TOL       1e-3f
 #define GEMMA_TOL 5e-3f
 
 static struct engine_model *load_f32_kv(const char *path)
@@ -45,10 +45,10 @@ static void check_synth(const char *name, float tol)
 		float lerr = max_abs_diff(o.logits[0], rc->logits_first, n_vocab);
 		float terr = top10_err(rc, &o, match);
 		print_message("%s case %d: %lld/%lld ids, logits_first max err %.2g, top-10 %.2g\n",
-			      name, c, (long long)match, (long long)rc->n_gen, lerr, terr);
+		              name, c, (long long)match, (long long)rc->n_gen, lerr, terr);
 		if (match < rc->n_gen)
 			fail_msg("%s case %d: ids differ from step %lld (ours %d, ref %d)", name, c,
-				 (long long)match, o.gen[match], rc->gen[match]);
+			         (long long)match, o.gen[match], rc->gen[match]);
 		if (lerr > tol || terr > tol)
 			fail_msg("%s case %d: logit error %g / %g > %g", name, c, lerr, terr, tol);
 		run_out_free(&o);
@@ -109,10 +109,13 @@ static void test_arch_info_gemma3_pattern(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_arch_llama),  cmocka_unit_test(test_arch_qwen2),
-		cmocka_unit_test(test_arch_gemma),  cmocka_unit_test(test_arch_gemma2),
-		cmocka_unit_test(test_arch_gemma3), cmocka_unit_test(test_arch_phi3),
-		cmocka_unit_test(test_arch_info_gemma3_pattern),
+	    cmocka_unit_test(test_arch_llama),
+	    cmocka_unit_test(test_arch_qwen2),
+	    cmocka_unit_test(test_arch_gemma),
+	    cmocka_unit_test(test_arch_gemma2),
+	    cmocka_unit_test(test_arch_gemma3),
+	    cmocka_unit_test(test_arch_phi3),
+	    cmocka_unit_test(test_arch_info_gemma3_pattern),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,7 +35,7 @@ struct ref_case {
 	float top_vals[REF_MAX_TOP][10];
 	int n_top;
 	float gaps[REF_MAX_IDS]; /* v2 top2_gaps, else 1e9 */
-	char text[4096];	 /* generated_text */
+	char text[4096];         /* generated_text */
 	char prompt_text[256];
 };
 
@@ -101,7 +101,7 @@ static inline void read_case(const cJSON *c, struct ref_case *rc)
 				break;
 			rc->top_steps[rc->n_top] = (int)json_i64(it, "step", 0);
 			read_top(cJSON_GetObjectItem(it, "top10"), rc->top_ids[rc->n_top],
-				 rc->top_vals[rc->n_top]);
+			         rc->top_vals[rc->n_top]);
 			rc->n_top++;
 		}
 	} else {
@@ -163,7 +163,7 @@ static inline void run_out_free(struct run_out *o)
 /* Greedy decoding of n_gen tokens after the prompt (whole prompt in one eval,
  * then one token per eval; no stop at EOS), recording every step's logits. */
 static inline void run_greedy(struct engine_model *m, int64_t n_ctx, const int32_t *prompt,
-		       int64_t n_prompt, int64_t n_gen, struct run_out *o)
+                              int64_t n_prompt, int64_t n_gen, struct run_out *o)
 {
 	char err[ERR_MSG_LEN];
 	struct engine_seq *s = engine_seq_new(m, n_ctx, err);
@@ -246,8 +246,8 @@ static inline struct engine_model *load_or_fail(const char *path)
  * NULL); edit(w) may add keys. Written to the test's tmp dir as name. The
  * returned path is static. */
 static inline const char *write_variant(const char *src, const char *name,
-					const char *const *skip_keys, const char *skip_tensor,
-					void (*edit)(struct gguf_writer *w))
+                                        const char *const *skip_keys, const char *skip_tensor,
+                                        void (*edit)(struct gguf_writer *w))
 {
 	static char out[1024];
 	char err[ERR_MSG_LEN];
@@ -265,8 +265,8 @@ static inline const char *write_variant(const char *src, const char *name,
 		if (skip_tensor && !strcmp(tname, skip_tensor))
 			continue;
 		assert_int_equal(gguf_writer_add_tensor_ref(w, tname, t->type, t->n_dims, t->ne,
-							    t->data, t->nbytes),
-				 0);
+		                                            t->data, t->nbytes),
+		                 0);
 	}
 	snprintf(out, sizeof out, "%s/%s", test_tmp_dir(), name);
 	if (gguf_writer_write(w, out, err))

@@ -28,7 +28,8 @@ static char path[1024];
 
 static int setup(void **state)
 {
-	if (!model_path("stories260K-F32.gguf", path) || !ref_load("ref/stories260K-F32.gen.json", &rf))
+	if (!model_path("stories260K-F32.gguf", path) ||
+	    !ref_load("ref/stories260K-F32.gen.json", &rf))
 		return 0;
 	model = load_or_fail(path);
 	return 0;
@@ -41,12 +42,12 @@ static int teardown(void **state)
 	return 0;
 }
 
-#define NEED_MODEL()                                                                     \
-	do {                                                                             \
-		if (!model) {                                                            \
-			test_skip("../shared/models/stories260K-F32.gguf is missing");   \
-			return;                                                          \
-		}                                                                        \
+#define NEED_MODEL()                                                                               \
+	do {                                                                                       \
+		if (!model) {                                                                      \
+			test_skip("../shared/models/stories260K-F32.gguf is missing");             \
+			return;                                                                    \
+		}                                                                                  \
 	} while (0)
 
 static struct engine_seq *new_seq(int64_t n_ctx)
@@ -69,7 +70,7 @@ static void greedy_params(struct engine_gen_params *p, const struct ref_case *rc
 }
 
 static void run(struct engine_seq *s, const struct engine_gen_params *p, struct collect *c,
-		struct engine_gen_result *res, int want_rc)
+                struct engine_gen_result *res, int want_rc)
 {
 	memset(c->ids, 0, sizeof c->ids);
 	c->n = 0;
@@ -120,11 +121,12 @@ static void test_generate_stop_strings(void **state)
 	/* ", there was a little girl named Lily. She loved ..." */
 	check_stop(s, " Lily", ", there was a little girl named", "stop");
 	check_stop(s, "irl na", ", there was a little g", "stop"); /* spans two tokens */
-	check_stop(s, ",", "", "stop");				 /* the very first byte */
-	check_stop(s, "said", ", there was a little girl named Lily. She loved to play outside in "
-			      "the park. One day, she saw a big, red ball. She wanted to play with "
-			      "it, but it was too high.\nLily's mom ",
-		   "stop");
+	check_stop(s, ",", "", "stop");                            /* the very first byte */
+	check_stop(s, "said",
+	           ", there was a little girl named Lily. She loved to play outside in "
+	           "the park. One day, she saw a big, red ball. She wanted to play with "
+	           "it, but it was too high.\nLily's mom ",
+	           "stop");
 	/* a prefix held back at the end is released when generation ends */
 	check_stop(s, "said!", rf.cases[0].text, "length");
 	engine_seq_free(s);
@@ -427,18 +429,18 @@ static void test_embed_pooled_normalised(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_generate_reference_story),
-		cmocka_unit_test(test_generate_stop_strings),
-		cmocka_unit_test(test_generate_num_predict_and_context),
-		cmocka_unit_test(test_generate_stops_at_eog),
-		cmocka_unit_test(test_generate_seed_reproducible),
-		cmocka_unit_test(test_generate_cancel),
-		cmocka_unit_test(test_generate_reuses_prompt_prefix),
-		cmocka_unit_test(test_generate_steps_in_one_batch),
-		cmocka_unit_test(test_seq_batching_is_exact),
-		cmocka_unit_test(test_seq_threads_are_exact),
-		cmocka_unit_test(test_seq_all_logits),
-		cmocka_unit_test(test_embed_pooled_normalised),
+	    cmocka_unit_test(test_generate_reference_story),
+	    cmocka_unit_test(test_generate_stop_strings),
+	    cmocka_unit_test(test_generate_num_predict_and_context),
+	    cmocka_unit_test(test_generate_stops_at_eog),
+	    cmocka_unit_test(test_generate_seed_reproducible),
+	    cmocka_unit_test(test_generate_cancel),
+	    cmocka_unit_test(test_generate_reuses_prompt_prefix),
+	    cmocka_unit_test(test_generate_steps_in_one_batch),
+	    cmocka_unit_test(test_seq_batching_is_exact),
+	    cmocka_unit_test(test_seq_threads_are_exact),
+	    cmocka_unit_test(test_seq_all_logits),
+	    cmocka_unit_test(test_embed_pooled_normalised),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -18,12 +18,12 @@ static void expect_error(const char *file, const char *want)
 	print_message("ok: %s\n", err);
 }
 
-#define NEED(rel, buf)                                                                   \
-	do {                                                                             \
-		if (!model_path(rel, buf)) {                                             \
-			test_skip("../shared/models/%s is missing", rel);                \
-			return;                                                          \
-		}                                                                        \
+#define NEED(rel, buf)                                                                             \
+	do {                                                                                       \
+		if (!model_path(rel, buf)) {                                                       \
+			test_skip("../shared/models/%s is missing", rel);                          \
+			return;                                                                    \
+		}                                                                                  \
 	} while (0)
 
 static void test_load_missing_keys_named(void **state)
@@ -31,10 +31,10 @@ static void test_load_missing_keys_named(void **state)
 	char src[1024];
 	NEED("synth/synth-llama-F32.gguf", src);
 	static const char *const keys[] = {
-		"llama.context_length",	      "llama.embedding_length",
-		"llama.block_count",	      "llama.feed_forward_length",
-		"llama.attention.head_count", "llama.attention.layer_norm_rms_epsilon",
-		"general.architecture",
+	    "llama.context_length",       "llama.embedding_length",
+	    "llama.block_count",          "llama.feed_forward_length",
+	    "llama.attention.head_count", "llama.attention.layer_norm_rms_epsilon",
+	    "general.architecture",
 	};
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
 		const char *skip[] = {keys[i], NULL};
@@ -48,11 +48,11 @@ static void test_load_missing_arch_keys_named(void **state)
 	NEED("synth/synth-phi3-F32.gguf", src);
 	const char *skip[] = {"phi3.attention.sliding_window", NULL};
 	expect_error(write_variant(src, "nophi.gguf", skip, NULL, NULL),
-		     "phi3.attention.sliding_window");
+	             "phi3.attention.sliding_window");
 	NEED("synth/synth-gemma3-F32.gguf", src);
 	const char *skip3[] = {"gemma3.attention.sliding_window", NULL};
 	expect_error(write_variant(src, "nog3.gguf", skip3, NULL, NULL),
-		     "gemma3.attention.sliding_window");
+	             "gemma3.attention.sliding_window");
 }
 
 static void test_load_missing_tensors_named(void **state)
@@ -60,13 +60,14 @@ static void test_load_missing_tensors_named(void **state)
 	char src[1024];
 	NEED("synth/synth-qwen2-F32.gguf", src);
 	static const char *const tensors[] = {"token_embd.weight", "blk.1.attn_q.weight",
-					      "blk.0.attn_k.bias", "blk.1.ffn_down.weight",
-					      "output_norm.weight"};
+	                                      "blk.0.attn_k.bias", "blk.1.ffn_down.weight",
+	                                      "output_norm.weight"};
 	for (size_t i = 0; i < sizeof tensors / sizeof tensors[0]; i++)
-		expect_error(write_variant(src, "notensor.gguf", NULL, tensors[i], NULL), tensors[i]);
+		expect_error(write_variant(src, "notensor.gguf", NULL, tensors[i], NULL),
+		             tensors[i]);
 	NEED("synth/synth-gemma3-F32.gguf", src);
 	expect_error(write_variant(src, "noqn.gguf", NULL, "blk.3.attn_q_norm.weight", NULL),
-		     "blk.3.attn_q_norm.weight");
+	             "blk.3.attn_q_norm.weight");
 }
 
 static void set_arch_foo(struct gguf_writer *w)
@@ -105,17 +106,17 @@ static void test_load_bad_values_named(void **state)
 	NEED("synth/synth-llama-F32.gguf", src);
 	const char *arch[] = {"general.architecture", NULL};
 	expect_error(write_variant(src, "arch.gguf", arch, NULL, set_arch_foo),
-		     "unknown architecture 'mamba'");
+	             "unknown architecture 'mamba'");
 	const char *kv[] = {"llama.attention.head_count_kv", NULL};
 	expect_error(write_variant(src, "kv.gguf", kv, NULL, set_bad_heads), "head_count_kv");
 	const char *hc[] = {"llama.attention.head_count", NULL};
 	expect_error(write_variant(src, "hc.gguf", hc, NULL, set_heads_str),
-		     "llama.attention.head_count");
+	             "llama.attention.head_count");
 	expect_error(write_variant(src, "yarn.gguf", NULL, NULL, set_yarn), "yarn");
 	expect_error(write_variant(src, "moe.gguf", NULL, NULL, set_experts), "expert_count");
 	const char *ff[] = {"llama.feed_forward_length", NULL};
 	expect_error(write_variant(src, "ff.gguf", ff, NULL, set_ff),
-		     "blk.0.ffn_gate.weight has shape [256, 768");
+	             "blk.0.ffn_gate.weight has shape [256, 768");
 }
 
 static void test_load_not_a_model(void **state)
@@ -145,12 +146,12 @@ static void test_load_info_every_arch(void **state)
 		bool neox;
 		float softcap;
 	} want[] = {
-		{"synth/synth-llama-F32.gguf", "llama", 2, 2, 0, 0, false, 0},
-		{"synth/synth-qwen2-F32.gguf", "qwen2", 2, 2, 0, 0, true, 0},
-		{"synth/synth-gemma-F32.gguf", "gemma", 2, 4, 0, 0, true, 0},
-		{"synth/synth-gemma2-F32.gguf", "gemma2", 26, 2, 12, 2, true, 20},
-		{"synth/synth-gemma3-Q4_K.gguf", "gemma3", 8, 2, 8, 6, true, 0},
-		{"synth/synth-phi3-F32.gguf", "phi3", 2, 4, 20, 1, true, 0},
+	    {"synth/synth-llama-F32.gguf", "llama", 2, 2, 0, 0, false, 0},
+	    {"synth/synth-qwen2-F32.gguf", "qwen2", 2, 2, 0, 0, true, 0},
+	    {"synth/synth-gemma-F32.gguf", "gemma", 2, 4, 0, 0, true, 0},
+	    {"synth/synth-gemma2-F32.gguf", "gemma2", 26, 2, 12, 2, true, 20},
+	    {"synth/synth-gemma3-Q4_K.gguf", "gemma3", 8, 2, 8, 6, true, 0},
+	    {"synth/synth-phi3-F32.gguf", "phi3", 2, 4, 20, 1, true, 0},
 	};
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
 		char path[1024];
@@ -174,12 +175,12 @@ static void test_load_info_every_arch(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_load_missing_keys_named),
-		cmocka_unit_test(test_load_missing_arch_keys_named),
-		cmocka_unit_test(test_load_missing_tensors_named),
-		cmocka_unit_test(test_load_bad_values_named),
-		cmocka_unit_test(test_load_not_a_model),
-		cmocka_unit_test(test_load_info_every_arch),
+	    cmocka_unit_test(test_load_missing_keys_named),
+	    cmocka_unit_test(test_load_missing_arch_keys_named),
+	    cmocka_unit_test(test_load_missing_tensors_named),
+	    cmocka_unit_test(test_load_bad_values_named),
+	    cmocka_unit_test(test_load_not_a_model),
+	    cmocka_unit_test(test_load_info_every_arch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,9 +14,9 @@
 
 #include "engine/tokenizer.h"
 
-#define F32_TOL 1e-3f
-#define F16_TOL 0.01f
-#define QUANT_TOL 1e-3f
+#define F32_TOL         1e-3f
+#define F16_TOL         0.01f
+#define QUANT_TOL       1e-3f
 #define QUANT_MIN_MATCH 16
 
 static void check_file(const char *model_rel, const char *ref_rel, float tol, int64_t min_match)
@@ -34,11 +34,11 @@ static void check_file(const char *model_rel, const char *ref_rel, float tol, in
 		run_greedy(m, rf.n_ctx, rc->prompt, rc->n_prompt, rc->n_gen, &o);
 		int64_t match = prefix_match(o.gen, rc->gen, rc->n_gen);
 		float terr = top10_err(rc, &o, match);
-		print_message("%s case %d: %lld/%lld ids match, top-10 max err %.2g\n", model_rel, c,
-			      (long long)match, (long long)rc->n_gen, terr);
+		print_message("%s case %d: %lld/%lld ids match, top-10 max err %.2g\n", model_rel,
+		              c, (long long)match, (long long)rc->n_gen, terr);
 		if (match < (min_match < rc->n_gen ? min_match : rc->n_gen))
 			fail_msg("%s case %d: only %lld leading ids match", model_rel, c,
-				 (long long)match);
+			         (long long)match);
 		if (terr > tol)
 			fail_msg("%s case %d: top-10 logit error %g > %g", model_rel, c, terr, tol);
 		run_out_free(&o);
@@ -53,19 +53,20 @@ static void test_model_stories_f32_exact(void **state)
 
 static void test_model_stories_f16(void **state)
 {
-	check_file("stories260K-F16.gguf", "ref/stories260K-F16.gen.json", F16_TOL, QUANT_MIN_MATCH);
+	check_file("stories260K-F16.gguf", "ref/stories260K-F16.gen.json", F16_TOL,
+	           QUANT_MIN_MATCH);
 }
 
 static void test_model_stories_q8_0(void **state)
 {
 	check_file("stories260K-Q8_0.gguf", "ref/stories260K-Q8_0.gen.json", QUANT_TOL,
-		   QUANT_MIN_MATCH);
+	           QUANT_MIN_MATCH);
 }
 
 static void test_model_stories_q4_0(void **state)
 {
 	check_file("stories260K-Q4_0.gguf", "ref/stories260K-Q4_0.gen.json", QUANT_TOL,
-		   QUANT_MIN_MATCH);
+	           QUANT_MIN_MATCH);
 }
 
 /* The prompt text tokenizes to the reference ids, and the generated ids
@@ -74,7 +75,8 @@ static void test_model_stories_text_round_trip(void **state)
 {
 	static struct ref_file rf;
 	char path[1024];
-	if (!model_path("stories260K-F32.gguf", path) || !ref_load("ref/stories260K-F32.gen.json", &rf)) {
+	if (!model_path("stories260K-F32.gguf", path) ||
+	    !ref_load("ref/stories260K-F32.gen.json", &rf)) {
 		test_skip("../shared/models/stories260K-F32.gguf is missing");
 		return;
 	}
@@ -82,8 +84,8 @@ static void test_model_stories_text_round_trip(void **state)
 	for (int c = 0; c < rf.n_cases; c++) {
 		const struct ref_case *rc = &rf.cases[c];
 		int32_t ids[64];
-		int64_t n = engine_tokenize(m, rc->prompt_text, strlen(rc->prompt_text), true, false,
-					    ids, 64);
+		int64_t n = engine_tokenize(m, rc->prompt_text, strlen(rc->prompt_text), true,
+		                            false, ids, 64);
 		assert_int_equal(n, rc->n_prompt);
 		assert_memory_equal(ids, rc->prompt, (size_t)n * sizeof *ids);
 		struct buf out = BUF_INIT;
@@ -126,12 +128,12 @@ static void test_model_info_stories(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_model_stories_f32_exact),
-		cmocka_unit_test(test_model_stories_f16),
-		cmocka_unit_test(test_model_stories_q8_0),
-		cmocka_unit_test(test_model_stories_q4_0),
-		cmocka_unit_test(test_model_stories_text_round_trip),
-		cmocka_unit_test(test_model_info_stories),
+	    cmocka_unit_test(test_model_stories_f32_exact),
+	    cmocka_unit_test(test_model_stories_f16),
+	    cmocka_unit_test(test_model_stories_q8_0),
+	    cmocka_unit_test(test_model_stories_q4_0),
+	    cmocka_unit_test(test_model_stories_text_round_trip),
+	    cmocka_unit_test(test_model_info_stories),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

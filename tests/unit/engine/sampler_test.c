@@ -138,10 +138,10 @@ static void test_sampler_penalties(void **state)
 	float pos[] = {2.0f, 1.9f, 0.0f}, neg[] = {-1.0f, -1.05f, -9.0f};
 	int32_t h0[] = {0}, far[] = {0, 2, 2};
 	struct sampler *s = with(3, set_penalty);
-	assert_int_equal(sampler_sample(s, pos, h0, 1), 1); /* 2 / 1.1 < 1.9 */
-	assert_int_equal(sampler_sample(s, neg, h0, 1), 1); /* -1 * 1.1 < -1.05 */
+	assert_int_equal(sampler_sample(s, pos, h0, 1), 1);  /* 2 / 1.1 < 1.9 */
+	assert_int_equal(sampler_sample(s, neg, h0, 1), 1);  /* -1 * 1.1 < -1.05 */
 	assert_int_equal(sampler_sample(s, pos, far, 3), 0); /* 0 is outside the window */
-	assert_true(pos[0] == 2.0f && neg[0] == -1.0f);	     /* logits untouched */
+	assert_true(pos[0] == 2.0f && neg[0] == -1.0f);      /* logits untouched */
 	sampler_free(s);
 	/* 2.0 - 0.5 - 2 * 0.2 = 1.1 and 1.9 - 0.5 - 0.2 = 1.2, both under 1.25 */
 	int32_t h[] = {0, 1, 0};
@@ -179,12 +179,12 @@ static void test_sampler_seed_reproducible(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sampler_argmax_ties_to_lowest),
-		cmocka_unit_test(test_sampler_top_k_one_is_greedy),
-		cmocka_unit_test(test_sampler_distribution),
-		cmocka_unit_test(test_sampler_truncation),
-		cmocka_unit_test(test_sampler_penalties),
-		cmocka_unit_test(test_sampler_seed_reproducible),
+	    cmocka_unit_test(test_sampler_argmax_ties_to_lowest),
+	    cmocka_unit_test(test_sampler_top_k_one_is_greedy),
+	    cmocka_unit_test(test_sampler_distribution),
+	    cmocka_unit_test(test_sampler_truncation),
+	    cmocka_unit_test(test_sampler_penalties),
+	    cmocka_unit_test(test_sampler_seed_reproducible),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #define PHASES 200
-#define MAXT 8
+#define MAXT   8
 
 struct job {
 	struct threadpool *tp;
@@ -80,9 +80,9 @@ static void test_threadpool_physical_cores(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_threadpool_regions_and_barriers),
-		cmocka_unit_test(test_threadpool_wakes_after_idle),
-		cmocka_unit_test(test_threadpool_physical_cores),
+	    cmocka_unit_test(test_threadpool_regions_and_barriers),
+	    cmocka_unit_test(test_threadpool_wakes_after_idle),
+	    cmocka_unit_test(test_threadpool_physical_cores),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -192,6 +193,13 @@ static int write_config(struct oci_host *h, const struct oci_instance_spec *s,
 	int rc = oci_user_resolve(inst->rootfs, img->user, &uid, &gid, err);
 	if (rc < 0)
 		return rc;
+	/* Cloud Run's 25000, unless our own hard limit is lower: the runtime
+	 * cannot raise it once capabilities are dropped. */
+	struct rlimit rl;
+	int64_t nofile = OCI_NOFILE_LIMIT;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
+	    (int64_t)rl.rlim_max < nofile)
+		nofile = (int64_t)rl.rlim_max;
 	char cgpath[128], *hosts = file_path_join(inst->bundle, "hosts");
 	snprintf(cgpath, sizeof(cgpath), "/%s/%s", OCI_CGROUP_PARENT, inst->id);
 	struct oci_run_config rc_cfg = {
@@ -212,6 +220,7 @@ static int write_config(struct oci_host *h, const struct oci_instance_spec *s,
 	    .memory_bytes = s->spec->memory_bytes,
 	    .cpu_milli = s->spec->cpu_milli,
 	    .pids_limit = s->pids_limit > 0 ? s->pids_limit : OCI_PIDS_DEFAULT,
+	    .nofile = nofile,
 	    .models_dir = h->models_dir,
 	    .hosts_file = hosts,
 	    .gpu = gpu,
@@ -277,6 +286,7 @@ static int prepare(struct oci_host *h, const struct oci_instance_spec *s, struct
 		if ((rc = oci_net_setup(&inst->net, err)) < 0)
 			goto out;
 		snprintf(inst->addr, sizeof(inst->addr), "%s", inst->net.ctr_ip);
+		inst->net_ns = time_mono_ns();
 	} else {
 		snprintf(inst->addr, sizeof(inst->addr), "127.0.0.1");
 	}
@@ -307,6 +317,7 @@ int oci_instance_start(struct oci_host *h, const struct oci_instance_spec *s,
 	inst->port = s->port > 0 ? s->port : s->spec->port;
 	int outp[2] = {-1, -1}, errp[2] = {-1, -1};
 	int rc = prepare(h, s, inst, err);
+	inst->prepared_ns = time_mono_ns();
 	if (rc == 0)
 		rc = open_pipes(outp, errp, err);
 	if (rc == 0)

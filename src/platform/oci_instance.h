@@ -103,6 +103,8 @@ struct oci_instance {
 	bool mounted;     /* rootfs is an overlay mount */
 	bool oom_killed;  /* set by oci_instance_stop when the memory limit killed it */
 	int64_t start_ns; /* mono: oci_instance_start called */
+	int64_t net_ns;      /* mono: its network namespace was ready (= start_ns without one) */
+	int64_t prepared_ns; /* mono: bundle, rootfs and config.json written */
 	int64_t run_ns;   /* mono: the runtime reported the container started */
 };
 

@@ -154,8 +154,9 @@ static cJSON *process_json(const struct oci_run_config *rc, char err[ERR_MSG_LEN
 	cJSON *rl = cJSON_AddArrayToObject(p, "rlimits");
 	cJSON *nofile = cJSON_CreateObject();
 	cJSON_AddStringToObject(nofile, "type", "RLIMIT_NOFILE");
-	cJSON_AddNumberToObject(nofile, "hard", OCI_NOFILE_LIMIT);
-	cJSON_AddNumberToObject(nofile, "soft", OCI_NOFILE_LIMIT);
+	double nf = rc->nofile > 0 ? (double)rc->nofile : OCI_NOFILE_LIMIT;
+	cJSON_AddNumberToObject(nofile, "hard", nf);
+	cJSON_AddNumberToObject(nofile, "soft", nf);
 	cJSON_AddItemToArray(rl, nofile);
 	cJSON_AddBoolToObject(p, "noNewPrivileges", true);
 	return p;

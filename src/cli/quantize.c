@@ -21,9 +21,10 @@ static void usage(FILE *out, const struct flag *flags)
 	             "Types:\n");
 	for (const struct quantize_ftype *f = quantize_ftype_list(); f->name; f++)
 		fprintf(out, "  %-8s %s\n", f->name, f->help);
-	fprintf(out, "\nFlags:\n");
-	if (out == stdout)
+	if (out == stdout) {
+		fprintf(out, "\nFlags:\n");
 		flags_print_help(flags);
+	}
 }
 
 static void print_progress(void *ctx, const struct quantize_progress *p)

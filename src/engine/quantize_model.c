@@ -213,16 +213,25 @@ struct rows_job {
 	uint8_t *out;
 	int64_t ne0, r0, r1;
 	size_t in_row, out_row;
+	int rc;
 };
 
+/* Rows r0..r1 through an f32 chunk of about 4 MiB (F32 input that is
+ * 4-byte aligned is read in place). */
 static void *rows_worker(void *arg)
 {
 	struct rows_job *j = arg;
 	int64_t chunk = (1 << 20) / j->ne0 + 1;
-	float *buf = j->src->type == GGML_TYPE_F32 ? NULL : xmalloc((size_t)(chunk * j->ne0) * 4);
+	bool in_place =
+	    j->src->type == GGML_TYPE_F32 && !((uintptr_t)j->in & 3) && !(j->in_row & 3);
+	float *buf = NULL;
+	if (!in_place && !(buf = try_malloc_array((size_t)(chunk * j->ne0), sizeof(float)))) {
+		j->rc = ERR_NOMEM;
+		return NULL;
+	}
 	for (int64_t r = j->r0; r < j->r1; r += chunk) {
 		int64_t rows = j->r1 - r < chunk ? j->r1 - r : chunk, n = rows * j->ne0;
-		const float *f = (const float *)(j->in + r * j->in_row);
+		const float *f = (const float *)(const void *)(j->in + r * j->in_row);
 		if (buf) {
 			j->src->to_float(j->in + r * j->in_row, buf, n);
 			f = buf;
@@ -256,7 +265,8 @@ int quantize_rows(int src_type, const void *src, int dst_type, void *dst, int64_
 		                            n_rows * t / n_threads,
 		                            n_rows * (t + 1) / n_threads,
 		                            quant_row_size(src_type, ne0),
-		                            quant_row_size(dst_type, ne0)};
+		                            quant_row_size(dst_type, ne0),
+		                            0};
 	}
 	int started = 1;
 	for (int t = 1; t < n_threads; t++, started++)
@@ -267,6 +277,9 @@ int quantize_rows(int src_type, const void *src, int dst_type, void *dst, int64_
 	rows_worker(&jobs[0]);
 	for (int t = 1; t < started; t++)
 		pthread_join(th[t], NULL);
+	for (int t = 0; t < n_threads; t++)
+		if (jobs[t].rc)
+			return jobs[t].rc;
 	return 0;
 }
 
@@ -296,8 +309,9 @@ static int fill_tensor(void *ctx, void *dst, size_t nbytes, char *err)
 		int rc =
 		    quantize_rows(t->type, t->data, j->dst_type, dst, t->ne[0], rows, j->n_threads);
 		if (rc)
-			return err_set(err, rc, "%s: cannot convert %s to %s", j->name,
-			               ggml_type_name(t->type), ggml_type_name(j->dst_type));
+			return err_set(err, rc, "%s: cannot convert %s to %s: %s", j->name,
+			               ggml_type_name(t->type), ggml_type_name(j->dst_type),
+			               err_str(rc));
 		j->res->n_converted++;
 	}
 	j->res->out_bytes += nbytes;

@@ -98,7 +98,8 @@ int quantize_model_file(const char *in, const char *out, const struct quantize_o
 
 /* Converts rows of a tensor: src (n_rows rows of src_type, row length ne0)
  * into dst (dst_type), through f32 in chunks, on n_threads threads (<= 1:
- * the caller's). 0, or ERR_UNSUPPORTED for a type without kernels. */
+ * the caller's). 0, ERR_UNSUPPORTED for a type without kernels, or
+ * ERR_NOMEM. */
 int quantize_rows(int src_type, const void *src, int dst_type, void *dst, int64_t ne0,
                   int64_t n_rows, int n_threads);
 

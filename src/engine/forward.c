@@ -9,6 +9,11 @@
 
 #include <string.h>
 
+/* Weight bytes x rows one extra thread must have to be worth waking: below
+ * it (tiny models, single tokens of small ones) barriers cost more than the
+ * work they split. */
+#define WORK_PER_THREAD (4ll << 20)
+
 struct fwd {
 	struct engine_model *m;
 	const struct fwd_row *rows;
@@ -260,6 +265,7 @@ int forward__run(struct engine_model *m, const struct fwd_row *rows, int64_t n, 
 	for (int64_t i = 0; i < n; i++)
 		if (rows[i].logits)
 			r->out_rows[f.n_out++] = i;
-	threadpool_run(r->tp, fwd_thread, &f);
+	int64_t work = m->info.n_bytes * n / WORK_PER_THREAD + 1;
+	threadpool_run_n(r->tp, fwd_thread, &f, work < r->n_threads ? (int)work : r->n_threads);
 	return atomic_load(&f.stop) ? ERR_CANCELLED : 0;
 }

@@ -29,6 +29,7 @@ struct threadpool {
 	struct worker *workers; /* n - 1 workers; thread 0 is the caller */
 	threadpool_fn fn;
 	void *arg;
+	int n_active;      /* threads in the current region (the caller's view) */
 	atomic_uint gen;   /* bumped once per region */
 	atomic_int n_done; /* workers finished with the current region */
 	atomic_int bar_count;
@@ -45,16 +46,16 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static unsigned wait_gen(struct threadpool *tp, unsigned last)
+static unsigned long wait_gen(struct threadpool *tp, unsigned long last)
 {
 	for (int i = 0; i < SPIN_BEFORE_SLEEP; i++) {
-		unsigned g = atomic_load(&tp->gen);
+		unsigned long g = atomic_load(&tp->gen);
 		if (g != last || atomic_load(&tp->stop))
 			return g;
 		cpu_relax();
 	}
 	pthread_mutex_lock(&tp->mu);
-	unsigned g;
+	unsigned long g;
 	while ((g = atomic_load(&tp->gen)) == last && !atomic_load(&tp->stop))
 		pthread_cond_wait(&tp->cv, &tp->mu);
 	pthread_mutex_unlock(&tp->mu);
@@ -65,13 +66,16 @@ static void *worker_main(void *p)
 {
 	struct worker *w = p;
 	struct threadpool *tp = w->tp;
-	unsigned last = 0;
+	unsigned long last = 0;
 	for (;;) {
 		last = wait_gen(tp, last);
 		if (atomic_load(&tp->stop))
 			break;
-		tp->fn(tp->arg, w->ith, tp->n);
-		atomic_fetch_add(&tp->n_done, 1);
+		int n = (int)(last & 0xffff);
+		if (w->ith < n) {
+			tp->fn(tp->arg, w->ith, n);
+			atomic_fetch_add(&tp->n_done, 1);
+		}
 	}
 	return NULL;
 }
@@ -80,6 +84,8 @@ struct threadpool *threadpool_new(int n_threads)
 {
 	if (n_threads < 1)
 		n_threads = 1;
+	if (n_threads > 4096)
+		n_threads = 4096;
 	struct threadpool *tp = xcalloc(1, sizeof *tp);
 	tp->n = n_threads;
 	pthread_mutex_init(&tp->mu, NULL);
@@ -121,7 +127,14 @@ int threadpool_size(const struct threadpool *tp)
 
 void threadpool_run(struct threadpool *tp, threadpool_fn fn, void *arg)
 {
-	if (tp->n == 1) {
+	threadpool_run_n(tp, fn, arg, tp->n);
+}
+
+void threadpool_run_n(struct threadpool *tp, threadpool_fn fn, void *arg, int n)
+{
+	n = n < 1 ? 1 : n > tp->n ? tp->n : n;
+	tp->n_active = n;
+	if (n == 1) {
 		fn(arg, 0, 1);
 		return;
 	}
@@ -129,11 +142,12 @@ void threadpool_run(struct threadpool *tp, threadpool_fn fn, void *arg)
 	tp->arg = arg;
 	atomic_store(&tp->n_done, 0);
 	pthread_mutex_lock(&tp->mu);
-	atomic_fetch_add(&tp->gen, 1);
+	unsigned long g = atomic_load(&tp->gen);
+	atomic_store(&tp->gen, ((g >> 16) + 1) << 16 | (unsigned long)n);
 	pthread_cond_broadcast(&tp->cv);
 	pthread_mutex_unlock(&tp->mu);
-	fn(arg, 0, tp->n);
-	for (int i = 0; atomic_load(&tp->n_done) != tp->n - 1; i++) {
+	fn(arg, 0, n);
+	for (int i = 0; atomic_load(&tp->n_done) != n - 1; i++) {
 		if (i % SPIN_BEFORE_YIELD == SPIN_BEFORE_YIELD - 1)
 			sched_yield();
 		else
@@ -143,10 +157,10 @@ void threadpool_run(struct threadpool *tp, threadpool_fn fn, void *arg)
 
 void threadpool_barrier(struct threadpool *tp)
 {
-	if (tp->n == 1)
+	if (tp->n_active <= 1)
 		return;
 	unsigned phase = atomic_load(&tp->bar_phase);
-	if (atomic_fetch_add(&tp->bar_count, 1) == tp->n - 1) {
+	if (atomic_fetch_add(&tp->bar_count, 1) == tp->n_active - 1) {
 		atomic_store(&tp->bar_count, 0);
 		atomic_fetch_add(&tp->bar_phase, 1);
 		return;

@@ -23,7 +23,10 @@ int threadpool_size(const struct threadpool *tp);
 
 /* Runs fn(arg, ith, nth) on all nth threads; returns when all returned. */
 void threadpool_run(struct threadpool *tp, threadpool_fn fn, void *arg);
-/* Inside a region: returns when every thread of the pool has arrived. Writes
+/* The same on the first n threads only (1 <= n <= size; small jobs, where
+ * waking and synchronising more threads costs more than it saves). */
+void threadpool_run_n(struct threadpool *tp, threadpool_fn fn, void *arg, int n);
+/* Inside a region: returns when every thread of the region has arrived. Writes
  * made before the barrier are visible to every thread after it. */
 void threadpool_barrier(struct threadpool *tp);
 

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define PHASES 200
+#define PHASES 50
 #define MAXT   8
 
 struct job {
@@ -70,6 +70,24 @@ static void test_threadpool_wakes_after_idle(void **state)
 	threadpool_free(tp);
 }
 
+/* Regions on fewer threads than the pool has, alternating with full ones:
+ * each thread of a region runs once and barriers count only those threads. */
+static void test_threadpool_partial_regions(void **state)
+{
+	struct threadpool *tp = threadpool_new(4);
+	for (int r = 0; r < 200; r++) {
+		int n = 1 + r % 4;
+		struct job j = {.tp = tp};
+		threadpool_run_n(tp, region, &j, n);
+		assert_int_equal(atomic_load(&j.calls), n);
+		assert_int_equal(j.bad, 0);
+	}
+	atomic_int c = 0;
+	threadpool_run_n(tp, add_one, &c, 99); /* clamped to the pool */
+	assert_int_equal(atomic_load(&c), 10);
+	threadpool_free(tp);
+}
+
 static void test_threadpool_physical_cores(void **state)
 {
 	int n = threadpool_physical_cores();
@@ -82,6 +100,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_threadpool_regions_and_barriers),
 	    cmocka_unit_test(test_threadpool_wakes_after_idle),
+	    cmocka_unit_test(test_threadpool_partial_regions),
 	    cmocka_unit_test(test_threadpool_physical_cores),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

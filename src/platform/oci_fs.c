@@ -72,17 +72,19 @@ int oci__open_parent(int rootfd, char *path, bool create, int dir_mode, int *dir
 			next = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		}
 		int e = errno;
-		*slash = '/';
 		if (next < 0) {
+			/* still cut at the slash: comp names this one component */
 			int rc = e == ENOENT ? -ENOENT
 			                     : refuse_component(fd, comp, path,
 			                                        (size_t)(slash - path), err);
 			if (e == ENOENT)
 				err_set(err, rc, "'%.*s' does not exist", (int)(slash - path),
 				        path);
+			*slash = '/';
 			close(fd);
 			return rc;
 		}
+		*slash = '/';
 		close(fd);
 		fd = next;
 	}

@@ -6,6 +6,8 @@
  * embeddings). Model: stories260K-F32 with its llama.cpp reference. */
 #include "engine_test_util.h"
 
+#include <pthread.h>
+
 struct collect {
 	int32_t ids[1024];
 	int n;
@@ -310,6 +312,44 @@ static void test_generate_steps_in_one_batch(void **state)
 	}
 }
 
+struct worker {
+	pthread_t th;
+	int k;
+	struct collect c;
+	int rc;
+};
+
+static void *gen_thread(void *p)
+{
+	struct worker *w = p;
+	char err[ERR_MSG_LEN];
+	struct engine_seq *s = engine_seq_new(model, 128, err);
+	struct engine_gen_params gp;
+	struct engine_gen_result res;
+	greedy_params(&gp, &rf.cases[w->k], 40);
+	w->rc = s ? engine_generate(s, &gp, on_token, &w->c, &res) : -1;
+	engine_seq_free(s);
+	return NULL;
+}
+
+/* Threads generating on their own sequences of one shared model at once. */
+static void test_generate_concurrent_threads(void **state)
+{
+	NEED_MODEL();
+	struct worker w[3];
+	for (int k = 0; k < 3; k++) {
+		w[k] = (struct worker){.k = k, .c = {.text = BUF_INIT}};
+		assert_int_equal(pthread_create(&w[k].th, NULL, gen_thread, &w[k]), 0);
+	}
+	for (int k = 0; k < 3; k++) {
+		pthread_join(w[k].th, NULL);
+		assert_int_equal(w[k].rc, 0);
+		assert_int_equal(w[k].c.n, 40);
+		assert_memory_equal(w[k].c.ids, rf.cases[k].gen, 40 * sizeof(int32_t));
+		buf_release(&w[k].c.text);
+	}
+}
+
 static void eval_ok(struct engine_seq *s, const int32_t *t, int64_t n)
 {
 	assert_int_equal(engine_seq_eval(s, t, n, NULL), 0);
@@ -437,6 +477,7 @@ int main(void)
 	    cmocka_unit_test(test_generate_cancel),
 	    cmocka_unit_test(test_generate_reuses_prompt_prefix),
 	    cmocka_unit_test(test_generate_steps_in_one_batch),
+	    cmocka_unit_test(test_generate_concurrent_threads),
 	    cmocka_unit_test(test_seq_batching_is_exact),
 	    cmocka_unit_test(test_seq_threads_are_exact),
 	    cmocka_unit_test(test_seq_all_logits),

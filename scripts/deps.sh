@@ -10,6 +10,7 @@ pkgs=(
   libcurl4-openssl-dev libssl-dev libpcre2-dev libyaml-dev libarchive-dev
   libcmocka-dev
   curl docker-registry
+  crun runc umoci busybox-static iproute2   # OCI image instances (issue 6) and their e2e test
 )
 # Node.js with npm drives the real-client tests; a nodesource build bundles npm,
 # Debian's splits it, so ask for the commands rather than for package names.

@@ -141,7 +141,8 @@ static void builtin_vocab(struct gguf_writer *w, int64_t n)
 				else
 					buf_putc(&piece, (char)('a' + v % 27 - 1));
 			}
-			if (len > 1 && !strncmp(piece.data + piece.len - 3, "\xe2\x96\x81", 3)) {
+			if (len > 1 && piece.len >= 3 &&
+			    !memcmp(piece.data + piece.len - 3, "\xe2\x96\x81", 3)) {
 				buf_release(&piece); /* no piece ends in ▁ */
 				continue;
 			}

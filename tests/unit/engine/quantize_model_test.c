@@ -217,6 +217,11 @@ static void test_quantize_synth_model(void **state)
 	assert_true(slice_eq(gguf_arr_get_str(toks, 3), "<0x00>"));
 	assert_true(slice_eq(gguf_arr_get_str(toks, 258), "<0xFF>"));
 	assert_true(slice_eq(gguf_arr_get_str(toks, 259), "\xe2\x96\x81"));
+	for (uint64_t i = 0; i < toks->v.arr.n; i++) /* every piece once */
+		for (uint64_t k = i + 1; k < toks->v.arr.n; k++) {
+			struct slice a = gguf_arr_get_str(toks, i), b = gguf_arr_get_str(toks, k);
+			assert_false(a.n == b.n && !memcmp(a.p, b.p, a.n));
+		}
 	/* the weights are what we asked for: token_embd ~ N(0, 1) */
 	const struct gguf_tensor *e = gguf_find_tensor(f, "token_embd.weight");
 	float row[256];

@@ -120,7 +120,7 @@ static int fake_read_request(int fd, struct fake_req *r, struct buf *in)
 	char *end;
 	while (!(in->data && (end = strstr(in->data, "\r\n\r\n")))) {
 		ssize_t k = recv(fd, chunk, sizeof chunk, 0);
-		if (k <= 0 || in->len > 65536)
+		if (k <= 0 || in->len > 65536 || chunk[0] == 0x16) /* 0x16: a TLS handshake */
 			return -1;
 		buf_append(in, chunk, (size_t)k);
 	}

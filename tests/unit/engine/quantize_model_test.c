@@ -219,8 +219,8 @@ static void test_quantize_synth_model(void **state)
 	assert_true(slice_eq(gguf_arr_get_str(toks, 259), "\xe2\x96\x81"));
 	for (uint64_t i = 0; i < toks->v.arr.n; i++) /* every piece once */
 		for (uint64_t k = i + 1; k < toks->v.arr.n; k++) {
-			struct slice a = gguf_arr_get_str(toks, i), b = gguf_arr_get_str(toks, k);
-			assert_false(a.n == b.n && !memcmp(a.p, b.p, a.n));
+			struct slice p = gguf_arr_get_str(toks, i), q = gguf_arr_get_str(toks, k);
+			assert_false(p.n == q.n && !memcmp(p.p, q.p, p.n));
 		}
 	/* the weights are what we asked for: token_embd ~ N(0, 1) */
 	const struct gguf_tensor *e = gguf_find_tensor(f, "token_embd.weight");

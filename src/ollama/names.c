@@ -183,8 +183,8 @@ int names_from_rel_path(const char *rel, struct model_name *out)
 	}
 	strcpy(out->scheme, "https");
 	if (put(out->host, sizeof out->host, parts[0]) && put(out->ns, sizeof out->ns, parts[1]) &&
-	    put(out->model, sizeof out->model, parts[2]) && put(out->tag, sizeof out->tag, parts[3]) &&
-	    names_valid(out))
+	    put(out->model, sizeof out->model, parts[2]) &&
+	    put(out->tag, sizeof out->tag, parts[3]) && names_valid(out))
 		rc = 0;
 out_copy:
 	free(copy);

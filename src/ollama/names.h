@@ -18,11 +18,11 @@
 
 #include "base/err.h"
 
-#define NAMES_DEFAULT_HOST "registry.ollama.ai"
+#define NAMES_DEFAULT_HOST      "registry.ollama.ai"
 #define NAMES_DEFAULT_NAMESPACE "library"
-#define NAMES_DEFAULT_TAG "latest"
-#define NAMES_HOST_MAX 350 /* bytes, Ollama's limit for the host part */
-#define NAMES_PART_MAX 80  /* bytes, for namespace, model and tag */
+#define NAMES_DEFAULT_TAG       "latest"
+#define NAMES_HOST_MAX          350 /* bytes, Ollama's limit for the host part */
+#define NAMES_PART_MAX          80  /* bytes, for namespace, model and tag */
 /* Enough for "host/namespace/model:tag" and for "host/namespace/model/tag". */
 #define NAMES_STR_MAX (NAMES_HOST_MAX + 3 * NAMES_PART_MAX + 4)
 

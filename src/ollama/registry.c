@@ -91,7 +91,7 @@ void registry_progress_json(const struct registry_progress *p, struct buf *out)
 }
 
 void reg__emit(const struct registry_request *req, const char *status, const char *digest,
-	       int64_t total, int64_t completed)
+               int64_t total, int64_t completed)
 {
 	if (!req->progress)
 		return;
@@ -112,7 +112,7 @@ bool reg__cancelled(const atomic_bool *cancel)
 /* ---- sessions ---- */
 
 void reg__session_init(struct reg_session *s, struct registry *r, const struct model_name *n,
-		       const struct registry_request *req)
+                       const struct registry_request *req)
 {
 	memset(s, 0, sizeof *s);
 	s->r = r;
@@ -179,12 +179,12 @@ struct xfer {
 	const struct reg_req *q;
 	struct reg_resp *resp;
 	bool too_large;
-	int64_t off;	     /* upload read position */
+	int64_t off; /* upload read position */
 	int64_t last_emit_ms;
 };
 
 static bool header_is(const char *line, size_t n, const char *name, const char **value,
-		      size_t *vlen)
+                      size_t *vlen)
 {
 	size_t k = strlen(name);
 	if (n <= k || strncasecmp(line, name, k) != 0 || line[k] != ':')
@@ -267,7 +267,7 @@ static int on_seek(void *ud, curl_off_t offset, int origin)
 }
 
 static int on_xfer(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-		   curl_off_t ulnow)
+                   curl_off_t ulnow)
 {
 	struct xfer *x = ud;
 	if (reg__cancelled(x->s->cancel))
@@ -302,7 +302,7 @@ static void set_method(CURL *h, const struct reg_req *q, struct xfer *x)
 }
 
 static int perform(struct reg_session *s, const struct reg_req *q, struct reg_resp *resp,
-		   char err[ERR_MSG_LEN])
+                   char err[ERR_MSG_LEN])
 {
 	CURL *h = curl_easy_init();
 	if (!h)
@@ -343,13 +343,13 @@ static int perform(struct reg_session *s, const struct reg_req *q, struct reg_re
 		return err_set(err, ERR_CANCELLED, "context canceled");
 	if (x.too_large)
 		return err_set(err, ERR_TOO_LARGE, "%s \"%s\": response larger than %zu bytes",
-			       q->method, q->url, q->max_body);
+		               q->method, q->url, q->max_body);
 	return err_set(err, cc == CURLE_OPERATION_TIMEDOUT ? ERR_TIMEOUT : ERR_PROTOCOL,
-		       "%s \"%s\": %s", q->method, q->url, curl_easy_strerror(cc));
+	               "%s \"%s\": %s", q->method, q->url, curl_easy_strerror(cc));
 }
 
 int reg__do(struct reg_session *s, const struct reg_req *q, struct reg_resp *resp,
-	    char err[ERR_MSG_LEN])
+            char err[ERR_MSG_LEN])
 {
 	memset(resp, 0, sizeof *resp);
 	for (int attempt = 0;; attempt++) {
@@ -363,7 +363,7 @@ int reg__do(struct reg_session *s, const struct reg_req *q, struct reg_resp *res
 		char *challenge = resp->www_auth ? xstrdup(resp->www_auth) : NULL;
 		reg__resp_release(resp);
 		rc = attempt == 0 ? reg__authorize(s, challenge, err)
-				  : err_set(err, ERR_AUTH, "unauthorized: access denied");
+		                  : err_set(err, ERR_AUTH, "unauthorized: access denied");
 		free(challenge);
 		if (rc < 0)
 			return rc;
@@ -438,8 +438,8 @@ static int fetch_token(struct reg_session *s, const char *params, char err[ERR_M
 	struct reg_session ts = *s;
 	ts.token = NULL;
 	ts.use_basic = s->username != NULL;
-	struct reg_req q = {.method = "GET", .url = url.data, .body_fd = -1, .max_body = 1 << 20,
-			    .follow = true};
+	struct reg_req q = {
+	    .method = "GET", .url = url.data, .body_fd = -1, .max_body = 1 << 20, .follow = true};
 	struct reg_resp resp;
 	memset(&resp, 0, sizeof resp);
 	rc = perform(&ts, &q, &resp, err);
@@ -447,8 +447,8 @@ static int fetch_token(struct reg_session *s, const char *params, char err[ERR_M
 		rc = err_set(err, ERR_AUTH, "unauthorized: access denied");
 	else if (rc == 0 && resp.status != 200)
 		rc = reg__status_error(&resp, err);
-	cJSON *j = rc == 0 ? json_parse(resp.body.data ? resp.body.data : "", resp.body.len, NULL)
-			   : NULL;
+	cJSON *j =
+	    rc == 0 ? json_parse(resp.body.data ? resp.body.data : "", resp.body.len, NULL) : NULL;
 	const char *tok = json_str(j, "token", NULL);
 	if (!tok || !*tok)
 		tok = json_str(j, "access_token", NULL);

@@ -44,7 +44,7 @@
 struct registry_progress {
 	const char *status; /* "pulling manifest", "pulling 0123456789ab", ... */
 	const char *digest; /* "sha256:<hex>" on layer lines, else NULL */
-	int64_t total;	    /* bytes; 0 means absent (omitempty) */
+	int64_t total;      /* bytes; 0 means absent (omitempty) */
 	int64_t completed;  /* bytes; 0 means absent (omitempty) */
 };
 typedef void (*registry_progress_fn)(const struct registry_progress *p, void *ud);
@@ -55,15 +55,15 @@ typedef void (*registry_progress_fn)(const struct registry_progress *p, void *ud
 void registry_progress_json(const struct registry_progress *p, struct buf *out);
 
 struct registry_config {
-	int max_parts;		/* parallel ranged parts per blob: 16 */
-	int64_t part_min;	/* part size = total/max_parts clamped to [part_min, */
-	int64_t part_max;	/*   part_max]: 100 MB, 1000 MB (decimal, as Ollama) */
-	int max_retries;	/* per part, after the first try: 6 */
-	int retry_base_ms;	/* back-off before try k is retry_base_ms << (k-1): 1000 */
-	int stall_s;		/* a part that receives nothing this long is retried: 30 */
-	int connect_timeout_s;	/* 30 */
-	int progress_ms;	/* 60, Ollama's ticker */
-	char user_agent[128];	/* "gpurun/0.1 (amd64 linux)" */
+	int max_parts;         /* parallel ranged parts per blob: 16 */
+	int64_t part_min;      /* part size = total/max_parts clamped to [part_min, */
+	int64_t part_max;      /*   part_max]: 100 MB, 1000 MB (decimal, as Ollama) */
+	int max_retries;       /* per part, after the first try: 6 */
+	int retry_base_ms;     /* back-off before try k is retry_base_ms << (k-1): 1000 */
+	int stall_s;           /* a part that receives nothing this long is retried: 30 */
+	int connect_timeout_s; /* 30 */
+	int progress_ms;       /* 60, Ollama's ticker */
+	char user_agent[128];  /* "gpurun/0.1 (amd64 linux)" */
 };
 
 void registry_config_default(struct registry_config *c);
@@ -77,11 +77,11 @@ int registry_new(struct store *s, const struct registry_config *cfg, struct regi
 void registry_free(struct registry *r);
 
 struct registry_request {
-	bool insecure;		  /* plain http (loopback registries) */
-	const atomic_bool *cancel; /* set by the caller (client disconnect); may be NULL */
+	bool insecure;                 /* plain http (loopback registries) */
+	const atomic_bool *cancel;     /* set by the caller (client disconnect); may be NULL */
 	registry_progress_fn progress; /* may be NULL */
 	void *progress_ud;
-	const char *username;	  /* optional basic credentials for token realms */
+	const char *username; /* optional basic credentials for token realms */
 	const char *password;
 };
 
@@ -100,13 +100,13 @@ struct registry_request {
  *   ERR_CANCELLED  "context canceled"
  *   ERR_INVALID    "insecure protocol http" */
 int registry_pull(struct registry *r, const struct model_name *name,
-		  const struct registry_request *req, char err[ERR_MSG_LEN]);
+                  const struct registry_request *req, char err[ERR_MSG_LEN]);
 
 /* Pushes the local model name to its registry. Stream: "retrieving manifest";
  * per layer then config "pushing <12 hex>" (digest, total, completed);
  * "pushing manifest"; "success". ERR_NOT_FOUND when name is not in the store
  * (after the status "couldn't retrieve manifest", as Ollama). */
 int registry_push(struct registry *r, const struct model_name *name,
-		  const struct registry_request *req, char err[ERR_MSG_LEN]);
+                  const struct registry_request *req, char err[ERR_MSG_LEN]);
 
 #endif

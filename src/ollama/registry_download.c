@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 /* A part's sidecar is rewritten after this many new bytes (and at the end). */
-#define CHECKPOINT_BYTES (16LL << 20)
+#define CHECKPOINT_BYTES  (16LL << 20)
 #define MAX_PARTS_ON_DISK 10000
 
 struct reg_flight;
@@ -38,14 +38,14 @@ struct part {
 	int64_t offset, size; /* the byte range [offset, offset + size) */
 	int64_t completed;    /* bytes of the range on disk, from its start */
 	int64_t checkpointed; /* completed as of the last sidecar write */
-	int tries;	      /* failed attempts so far */
+	int tries;            /* failed attempts so far */
 	int64_t not_before_ms;
 	bool auth_tried;
 	/* the transfer in progress */
 	CURL *h;
 	struct curl_slist *hdrs;
 	long status;
-	int64_t skip; /* bytes to discard: the server ignored our Range */
+	int64_t skip;        /* bytes to discard: the server ignored our Range */
 	int64_t range_start; /* Content-Range start of a 206, -1 if none */
 	bool checked, bad_status, overflow, reached_end, write_failed;
 	int write_errno;
@@ -86,8 +86,8 @@ static int sidecar_write(struct reg_flight *f, struct part *p)
 {
 	char json[160];
 	int len = snprintf(json, sizeof json,
-			   "{\"N\":%d,\"Offset\":%lld,\"Size\":%lld,\"Completed\":%lld}", p->n,
-			   (long long)p->offset, (long long)p->size, (long long)p->completed);
+	                   "{\"N\":%d,\"Offset\":%lld,\"Size\":%lld,\"Completed\":%lld}", p->n,
+	                   (long long)p->offset, (long long)p->size, (long long)p->completed);
 	char *path = sidecar_path(f->partial, p->n);
 	int rc = file_write_atomic(path, json, (size_t)len, 0644);
 	free(path);
@@ -136,10 +136,13 @@ static bool sidecars_load(struct reg_flight *f)
 		free(path);
 		cJSON *j = rc == 0 ? json_parse(b.data ? b.data : "", b.len, NULL) : NULL;
 		buf_release(&b);
-		struct part p = {.f = f, .n = n, .offset = json_i64(j, "Offset", -1),
-				 .size = json_i64(j, "Size", -1), .completed = json_i64(j, "Completed", -1)};
+		struct part p = {.f = f,
+		                 .n = n,
+		                 .offset = json_i64(j, "Offset", -1),
+		                 .size = json_i64(j, "Size", -1),
+		                 .completed = json_i64(j, "Completed", -1)};
 		bool ok = j && json_i64(j, "N", -1) == n && p.offset == end && p.size > 0 &&
-			  p.size <= f->total - end && p.completed >= 0 && p.completed <= p.size;
+		          p.size <= f->total - end && p.completed >= 0 && p.completed <= p.size;
 		cJSON_Delete(j);
 		if (!ok)
 			return false;
@@ -164,8 +167,8 @@ static void plan_parts(struct reg_flight *f)
 	for (int64_t off = 0; off < f->total; off += size) {
 		f->parts = xrealloc(f->parts, (size_t)(f->n_parts + 1) * sizeof *f->parts);
 		int64_t len = f->total - off < size ? f->total - off : size;
-		f->parts[f->n_parts] = (struct part){.f = f, .n = f->n_parts, .offset = off,
-						     .size = len};
+		f->parts[f->n_parts] =
+		    (struct part){.f = f, .n = f->n_parts, .offset = off, .size = len};
 		f->n_parts++;
 	}
 }
@@ -180,7 +183,7 @@ static int prepare(struct reg_flight *f)
 			have += f->parts[i].completed;
 		atomic_store(&f->completed, have);
 		log_info("registry: resuming %s at %lld of %lld bytes", f->digest, (long long)have,
-			 (long long)f->total);
+		         (long long)f->total);
 		f->fd = open(f->partial, O_RDWR | O_CLOEXEC);
 	} else {
 		free(f->parts);
@@ -301,7 +304,7 @@ static int part_start(CURLM *m, struct part *pt)
 	buf_reset(&pt->errbody);
 	char range[96];
 	snprintf(range, sizeof range, "Range: bytes=%lld-%lld",
-		 (long long)(pt->offset + pt->completed), (long long)(pt->offset + pt->size - 1));
+	         (long long)(pt->offset + pt->completed), (long long)(pt->offset + pt->size - 1));
 	pt->hdrs = reg__prepare(pt->h, &f->sess, curl_slist_append(NULL, range));
 	curl_easy_setopt(pt->h, CURLOPT_URL, f->url);
 	curl_easy_setopt(pt->h, CURLOPT_HTTPHEADER, pt->hdrs);
@@ -339,10 +342,11 @@ static int part_retry(struct part *pt, const char *cause)
 	pt->tries++;
 	if (pt->tries > f->r->cfg.max_retries)
 		return err_set(f->err, ERR_TIMEOUT, "max retries exceeded: %s", cause);
-	int64_t delay = (int64_t)f->r->cfg.retry_base_ms << (pt->tries - 1 < 20 ? pt->tries - 1 : 20);
+	int64_t delay = (int64_t)f->r->cfg.retry_base_ms
+	                << (pt->tries - 1 < 20 ? pt->tries - 1 : 20);
 	pt->not_before_ms = time_mono_ns() / 1000000 + delay;
 	log_warn("registry: %s part %d: %s; retry %d in %lld ms", f->digest, pt->n, cause,
-		 pt->tries, (long long)delay);
+	         pt->tries, (long long)delay);
 	return 0;
 }
 
@@ -359,7 +363,7 @@ static int part_bad_status(struct part *pt)
 	char cause[ERR_MSG_LEN];
 	if (pt->status == 206) /* a Content-Range we did not ask for */
 		return err_set(f->err, ERR_PROTOCOL, "registry answered %s with the wrong range",
-			       f->digest);
+		               f->digest);
 	reg__status_error(&r, cause);
 	if (retryable_status(pt->status))
 		return part_retry(pt, cause);
@@ -372,10 +376,10 @@ static int part_done(struct part *pt, CURLcode cc)
 	struct reg_flight *f = pt->f;
 	if (pt->write_failed)
 		return err_set(f->err, -pt->write_errno, "write %s: %s", f->partial,
-			       strerror(pt->write_errno));
+		               strerror(pt->write_errno));
 	if (pt->overflow)
 		return err_set(f->err, ERR_PROTOCOL, "registry sent more bytes than asked for %s",
-			       f->digest);
+		               f->digest);
 	if (cc == CURLE_OK && !pt->checked) { /* an empty body */
 		curl_easy_getinfo(pt->h, CURLINFO_RESPONSE_CODE, &pt->status);
 		pt->bad_status = pt->status != 200 && pt->status != 206;
@@ -513,8 +517,8 @@ static int verify(struct reg_flight *f)
 		return 0;
 	remove_partial_files(f->partial); /* the bytes are wrong: start over next time */
 	return err_set(f->err, ERR_DIGEST,
-		       "digest mismatch, file must be downloaded again: want %s, got sha256:%s",
-		       f->digest, hex);
+	               "digest mismatch, file must be downloaded again: want %s, got sha256:%s",
+	               f->digest, hex);
 }
 
 static int run(struct reg_flight *f)
@@ -578,7 +582,7 @@ static struct reg_flight *flight_find(struct registry *r, const char *digest)
 
 /* A new flight with its thread running. Caller holds r->lock. */
 static int flight_start(struct reg_session *s, const struct store_layer *layer,
-			struct reg_flight **out, char err[ERR_MSG_LEN])
+                        struct reg_flight **out, char err[ERR_MSG_LEN])
 {
 	struct registry *r = s->r;
 	struct reg_flight *f = xcalloc(1, sizeof *f);
@@ -622,7 +626,7 @@ static void deadline_after(struct timespec *ts, int ms)
 /* Waits for f, emitting its progress every progress_ms. Caller holds the lock
  * and one waiter reference, which this gives back. */
 static int flight_wait(struct reg_flight *f, const struct registry_request *req,
-		       char err[ERR_MSG_LEN])
+                       char err[ERR_MSG_LEN])
 {
 	struct registry *r = f->r;
 	char status[32];
@@ -657,7 +661,7 @@ static int flight_wait(struct reg_flight *f, const struct registry_request *req,
 }
 
 int reg__blob_fetch(struct reg_session *s, const struct store_layer *layer,
-		    const struct registry_request *req, char err[ERR_MSG_LEN])
+                    const struct registry_request *req, char err[ERR_MSG_LEN])
 {
 	struct registry *r = s->r;
 	pthread_mutex_lock(&r->lock);

@@ -16,30 +16,35 @@
 #define ACCEPT_MANIFESTS STORE_MT_MANIFEST ", " STORE_MT_OCI_MANIFEST
 
 static int fetch_manifest(struct reg_session *s, const struct model_name *n,
-			  struct store_manifest *m, char err[ERR_MSG_LEN])
+                          struct store_manifest *m, char err[ERR_MSG_LEN])
 {
 	char url[sizeof s->base + sizeof s->repo + NAMES_PART_MAX + 32];
 	snprintf(url, sizeof url, "%s/v2/%s/manifests/%s", s->base, s->repo, n->tag);
-	struct reg_req q = {.method = "GET", .url = url, .accept = ACCEPT_MANIFESTS,
-			    .body_fd = -1, .max_body = STORE_MANIFEST_MAX, .follow = true};
+	struct reg_req q = {.method = "GET",
+	                    .url = url,
+	                    .accept = ACCEPT_MANIFESTS,
+	                    .body_fd = -1,
+	                    .max_body = STORE_MANIFEST_MAX,
+	                    .follow = true};
 	struct reg_resp resp;
 	char why[ERR_MSG_LEN];
 	int rc = reg__do(s, &q, &resp, why);
 	if (rc < 0)
-		return err_set(err, rc, "%s%s", rc == ERR_CANCELLED ? "" : "pull model manifest: ",
-			       why);
+		return err_set(err, rc, "%s%s",
+		               rc == ERR_CANCELLED ? "" : "pull model manifest: ", why);
 	if (resp.status == 404)
 		rc = err_set(err, ERR_NOT_FOUND, "pull model manifest: file does not exist");
 	else if (resp.status >= 300 || resp.status < 200) {
 		reg__status_error(&resp, why);
 		rc = err_set(err, ERR_PROTOCOL, "pull model manifest: %s", why);
 	} else if ((rc = store_manifest_parse(resp.body.data ? resp.body.data : "", resp.body.len,
-					    m, why)) < 0)
+	                                      m, why)) < 0)
 		err_set(err, rc, "pull model manifest: %s", why);
 	else if (strstr(m->media_type, "index") || strstr(m->media_type, "list")) {
 		store_manifest_release(m);
-		rc = err_set(err, ERR_UNSUPPORTED, "pull model manifest: unsupported manifest type %s",
-			     resp.content_type ? resp.content_type : "");
+		rc = err_set(err, ERR_UNSUPPORTED,
+		             "pull model manifest: unsupported manifest type %s",
+		             resp.content_type ? resp.content_type : "");
 	}
 	reg__resp_release(&resp);
 	return rc;
@@ -67,7 +72,7 @@ static bool seen_before(const struct store_layer **ls, size_t i)
 
 /* Downloads what is missing; fetched[i] marks the blobs that must be adopted. */
 static int fetch_layers(struct reg_session *s, const struct store_layer **ls, size_t n,
-			bool *fetched, const struct registry_request *req, char err[ERR_MSG_LEN])
+                        bool *fetched, const struct registry_request *req, char err[ERR_MSG_LEN])
 {
 	struct store *st = s->r->store;
 	for (size_t i = 0; i < n; i++) {
@@ -91,7 +96,7 @@ static int fetch_layers(struct reg_session *s, const struct store_layer **ls, si
 }
 
 static int adopt_layers(struct store *st, const struct store_layer **ls, size_t n,
-			const bool *fetched, char err[ERR_MSG_LEN])
+                        const bool *fetched, char err[ERR_MSG_LEN])
 {
 	for (size_t i = 0; i < n; i++) {
 		if (!fetched[i])
@@ -120,7 +125,7 @@ static bool in_manifest(const struct store_manifest *m, const char *digest)
 
 /* "removing unused layers": what the tag used to reference and no longer does. */
 static void remove_replaced(struct store *st, const struct store_manifest *prev,
-			    const struct store_manifest *now, const struct registry_request *req)
+                            const struct store_manifest *now, const struct registry_request *req)
 {
 	const struct store_layer **ls;
 	size_t n = layer_list(prev, &ls), k = 0;
@@ -137,8 +142,8 @@ static void remove_replaced(struct store *st, const struct store_manifest *prev,
 }
 
 static int pull_layers(struct reg_session *s, const struct model_name *name,
-		       struct store_manifest *m, const struct registry_request *req,
-		       char err[ERR_MSG_LEN])
+                       struct store_manifest *m, const struct registry_request *req,
+                       char err[ERR_MSG_LEN])
 {
 	struct store *st = s->r->store;
 	const struct store_layer **ls;
@@ -168,7 +173,7 @@ static int pull_layers(struct reg_session *s, const struct model_name *name,
 }
 
 int registry_pull(struct registry *r, const struct model_name *name,
-		  const struct registry_request *req, char err[ERR_MSG_LEN])
+                  const struct registry_request *req, char err[ERR_MSG_LEN])
 {
 	if (!names_valid(name))
 		return err_set(err, ERR_INVALID, NAMES_ERR_INVALID);

@@ -55,7 +55,8 @@ static int start_upload(struct reg_session *s, char **location, char err[ERR_MSG
 	if (resp.status != 202 && resp.status != 201)
 		rc = reg__status_error(&resp, err);
 	else if (!resp.location)
-		rc = err_set(err, ERR_PROTOCOL, "registry did not say where to upload (no Location)");
+		rc = err_set(err, ERR_PROTOCOL,
+		             "registry did not say where to upload (no Location)");
 	else
 		*location = xstrdup(resp.location);
 	reg__resp_release(&resp);
@@ -63,7 +64,7 @@ static int start_upload(struct reg_session *s, char **location, char err[ERR_MSG
 }
 
 static int put_blob(struct reg_session *s, const char *url, const struct store_layer *layer,
-		    struct upload_progress *up, char err[ERR_MSG_LEN])
+                    struct upload_progress *up, char err[ERR_MSG_LEN])
 {
 	struct store *st = s->r->store;
 	char *path = store_blob_path(st, layer->digest);
@@ -72,9 +73,14 @@ static int put_blob(struct reg_session *s, const char *url, const struct store_l
 	if (fd < 0)
 		return err_set(err, ERR_NOT_FOUND, "blob %s not found", layer->digest);
 	off_t size = lseek(fd, 0, SEEK_END);
-	struct reg_req q = {.method = "PUT", .url = url, .content_type = "application/octet-stream",
-			    .body_fd = fd, .body_size = size, .max_body = 1 << 16,
-			    .on_upload = on_upload, .ud = up};
+	struct reg_req q = {.method = "PUT",
+	                    .url = url,
+	                    .content_type = "application/octet-stream",
+	                    .body_fd = fd,
+	                    .body_size = size,
+	                    .max_body = 1 << 16,
+	                    .on_upload = on_upload,
+	                    .ud = up};
 	struct reg_resp resp;
 	int rc = reg__do(s, &q, &resp, err);
 	close(fd);
@@ -85,7 +91,7 @@ static int put_blob(struct reg_session *s, const char *url, const struct store_l
 }
 
 static int push_blob(struct reg_session *s, const struct store_layer *layer,
-		     const struct registry_request *req, char err[ERR_MSG_LEN])
+                     const struct registry_request *req, char err[ERR_MSG_LEN])
 {
 	struct upload_progress up = {req, layer, ""};
 	reg__layer_status(up.status, "pushing", layer->digest);
@@ -120,16 +126,19 @@ static int push_blob(struct reg_session *s, const struct store_layer *layer,
 }
 
 static int put_manifest(struct reg_session *s, const struct model_name *name,
-			const struct store_manifest *m, char err[ERR_MSG_LEN])
+                        const struct store_manifest *m, char err[ERR_MSG_LEN])
 {
 	char url[sizeof s->base + sizeof s->repo + NAMES_PART_MAX + 32];
 	snprintf(url, sizeof url, "%s/v2/%s/manifests/%s", s->base, s->repo, name->tag);
 	struct buf body = BUF_INIT;
 	store_manifest_serialize(m, &body);
-	struct reg_req q = {.method = "PUT", .url = url,
-			    .content_type = m->media_type ? m->media_type : STORE_MT_MANIFEST,
-			    .body = body.data, .body_len = body.len, .body_fd = -1,
-			    .max_body = 1 << 16};
+	struct reg_req q = {.method = "PUT",
+	                    .url = url,
+	                    .content_type = m->media_type ? m->media_type : STORE_MT_MANIFEST,
+	                    .body = body.data,
+	                    .body_len = body.len,
+	                    .body_fd = -1,
+	                    .max_body = 1 << 16};
 	struct reg_resp resp;
 	int rc = reg__do(s, &q, &resp, err);
 	if (rc == 0) {
@@ -142,7 +151,7 @@ static int put_manifest(struct reg_session *s, const struct model_name *name,
 }
 
 int registry_push(struct registry *r, const struct model_name *name,
-		  const struct registry_request *req, char err[ERR_MSG_LEN])
+                  const struct registry_request *req, char err[ERR_MSG_LEN])
 {
 	if (!names_valid(name))
 		return err_set(err, ERR_INVALID, NAMES_ERR_INVALID);

@@ -167,7 +167,7 @@ void store_resolve(struct store *s, const struct model_name *n, struct model_nam
 }
 
 static int read_manifest_bytes(struct store *s, const struct model_name *n, struct buf *b,
-			       char err[ERR_MSG_LEN])
+                               char err[ERR_MSG_LEN])
 {
 	char *path = store_manifest_path(s, n);
 	int rc = file_read_all(path, b, STORE_MANIFEST_MAX);
@@ -175,7 +175,7 @@ static int read_manifest_bytes(struct store *s, const struct model_name *n, stru
 	if (rc == -ENOENT || rc == -ENOTDIR || rc == -EISDIR) {
 		char full[NAMES_STR_MAX];
 		return err_set(err, ERR_NOT_FOUND, "manifest for %s not found",
-			       names_full(n, full, sizeof full));
+		               names_full(n, full, sizeof full));
 	}
 	if (rc < 0)
 		return err_set(err, rc, "read manifest: %s", err_str(rc));
@@ -183,7 +183,7 @@ static int read_manifest_bytes(struct store *s, const struct model_name *n, stru
 }
 
 int store_manifest_read(struct store *s, const struct model_name *n, struct store_manifest *out,
-			char digest_hex[65], char err[ERR_MSG_LEN])
+                        char digest_hex[65], char err[ERR_MSG_LEN])
 {
 	struct buf b = BUF_INIT;
 	memset(out, 0, sizeof *out);
@@ -204,13 +204,13 @@ static int check_blobs(struct store *s, const struct store_manifest *m, char err
 	for (size_t i = 0; i < m->n_layers; i++)
 		if (!store_blob_exists(s, m->layers[i].digest))
 			return err_set(err, ERR_NOT_FOUND, "blob %s not found",
-				       m->layers[i].digest);
+			               m->layers[i].digest);
 	return 0;
 }
 
 /* Writes bytes as n's manifest. Caller holds s->lock. */
 static int put_manifest_locked(struct store *s, const struct model_name *n, const char *data,
-			       size_t len, char err[ERR_MSG_LEN])
+                               size_t len, char err[ERR_MSG_LEN])
 {
 	char *path = store_manifest_path(s, n);
 	char *dir = xstrdup(path);
@@ -226,8 +226,8 @@ static int put_manifest_locked(struct store *s, const struct model_name *n, cons
 }
 
 int store_manifest_write(struct store *s, const struct model_name *n,
-			 const struct store_manifest *m, struct store_manifest *previous,
-			 char err[ERR_MSG_LEN])
+                         const struct store_manifest *m, struct store_manifest *previous,
+                         char err[ERR_MSG_LEN])
 {
 	if (previous)
 		memset(previous, 0, sizeof *previous);
@@ -252,7 +252,7 @@ int store_manifest_write(struct store *s, const struct model_name *n,
 }
 
 int store_copy(struct store *s, const struct model_name *src, const struct model_name *dst,
-	       char err[ERR_MSG_LEN])
+               char err[ERR_MSG_LEN])
 {
 	if (!names_valid(src) || !names_valid(dst))
 		return err_set(err, ERR_INVALID, NAMES_ERR_INVALID);
@@ -439,7 +439,8 @@ static int prune_locked(struct store *s, int64_t keep_ns, int *removed)
 				       !store__pinned(s, e->d_name);
 			else
 				drop = now_ns - ((int64_t)st.st_mtim.tv_sec * 1000000000 +
-						 st.st_mtim.tv_nsec) > keep_ns;
+				                 st.st_mtim.tv_nsec) >
+				       keep_ns;
 		}
 		if (drop && unlink(path) == 0 && removed)
 			(*removed)++;

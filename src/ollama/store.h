@@ -35,18 +35,18 @@
 #include "base/err.h"
 #include "ollama/names.h"
 
-#define STORE_MT_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define STORE_MT_MANIFEST     "application/vnd.docker.distribution.manifest.v2+json"
 #define STORE_MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
-#define STORE_MT_CONFIG "application/vnd.docker.container.image.v1+json"
-#define STORE_MT_MODEL "application/vnd.ollama.image.model"
-#define STORE_MT_TEMPLATE "application/vnd.ollama.image.template"
-#define STORE_MT_PROMPT "application/vnd.ollama.image.prompt" /* legacy template */
-#define STORE_MT_SYSTEM "application/vnd.ollama.image.system"
-#define STORE_MT_PARAMS "application/vnd.ollama.image.params"
-#define STORE_MT_LICENSE "application/vnd.ollama.image.license"
-#define STORE_MT_MESSAGES "application/vnd.ollama.image.messages"
-#define STORE_MT_PROJECTOR "application/vnd.ollama.image.projector"
-#define STORE_MT_ADAPTER "application/vnd.ollama.image.adapter"
+#define STORE_MT_CONFIG       "application/vnd.docker.container.image.v1+json"
+#define STORE_MT_MODEL        "application/vnd.ollama.image.model"
+#define STORE_MT_TEMPLATE     "application/vnd.ollama.image.template"
+#define STORE_MT_PROMPT       "application/vnd.ollama.image.prompt" /* legacy template */
+#define STORE_MT_SYSTEM       "application/vnd.ollama.image.system"
+#define STORE_MT_PARAMS       "application/vnd.ollama.image.params"
+#define STORE_MT_LICENSE      "application/vnd.ollama.image.license"
+#define STORE_MT_MESSAGES     "application/vnd.ollama.image.messages"
+#define STORE_MT_PROJECTOR    "application/vnd.ollama.image.projector"
+#define STORE_MT_ADAPTER      "application/vnd.ollama.image.adapter"
 
 /* "sha256:" + 64 hex digits. */
 #define STORE_DIGEST_LEN 71
@@ -66,11 +66,11 @@ int store_digest_normalize(const char *digest, char out[STORE_DIGEST_LEN + 1]);
 /* ---- manifests (the JSON document) ---- */
 
 struct store_layer {
-	char *media_type;			/* never NULL after a parse */
-	char digest[STORE_DIGEST_LEN + 1];	/* "" for an absent config */
-	int64_t size;				/* bytes */
-	char *from;				/* optional, NULL when absent */
-	char *name;				/* optional, NULL when absent */
+	char *media_type;                  /* never NULL after a parse */
+	char digest[STORE_DIGEST_LEN + 1]; /* "" for an absent config */
+	int64_t size;                      /* bytes */
+	char *from;                        /* optional, NULL when absent */
+	char *name;                        /* optional, NULL when absent */
 };
 
 struct store_manifest {
@@ -86,7 +86,7 @@ void store_manifest_init(struct store_manifest *m);
 void store_manifest_release(struct store_manifest *m);
 /* Parses an untrusted manifest; every digest and size is checked. */
 int store_manifest_parse(const char *json, size_t len, struct store_manifest *out,
-			 char err[ERR_MSG_LEN]);
+                         char err[ERR_MSG_LEN]);
 /* Appends the manifest as Go's json.Marshal of Ollama's Manifest writes it
  * (compact; schemaVersion, mediaType, config, layers; from/name omitted when
  * empty), so its sha256 matches what Ollama computes for the same model. */
@@ -94,14 +94,14 @@ void store_manifest_serialize(const struct store_manifest *m, struct buf *out);
 /* Appends a layer (copies the strings). Use for config with
  * store_manifest_set_config. */
 void store_manifest_add_layer(struct store_manifest *m, const char *media_type, const char *digest,
-			      int64_t size);
-void store_manifest_set_config(struct store_manifest *m, const char *media_type,
-			       const char *digest, int64_t size);
+                              int64_t size);
+void store_manifest_set_config(struct store_manifest *m, const char *media_type, const char *digest,
+                               int64_t size);
 /* Sum of layer sizes plus the config size (Ollama's Manifest.Size). */
 int64_t store_manifest_size(const struct store_manifest *m);
 /* The first layer with that media type, or NULL. */
 const struct store_layer *store_manifest_find(const struct store_manifest *m,
-					      const char *media_type);
+                                              const char *media_type);
 
 /* ---- the store ---- */
 
@@ -135,19 +135,20 @@ int store_blob_size(const struct store *s, const char *digest, int64_t *size);
  * A writer is used by one thread at a time. */
 struct store_blob_writer;
 int store_blob_writer_new(struct store *s, const char *expect_digest,
-			  struct store_blob_writer **out, char err[ERR_MSG_LEN]);
+                          struct store_blob_writer **out, char err[ERR_MSG_LEN]);
 int store_blob_writer_write(struct store_blob_writer *w, const void *p, size_t n,
-			    char err[ERR_MSG_LEN]);
+                            char err[ERR_MSG_LEN]);
 /* Frees w whatever the result; digest_out (may be NULL) gets "sha256:<hex>". */
 int store_blob_writer_commit(struct store_blob_writer *w, char digest_out[STORE_DIGEST_LEN + 1],
-			     char err[ERR_MSG_LEN]);
+                             char err[ERR_MSG_LEN]);
 /* Discards the temporary file and frees w. NULL is a no-op. */
 void store_blob_writer_abort(struct store_blob_writer *w);
 /* One-shot forms: from memory, and from a file (copied, not moved). */
 int store_blob_put(struct store *s, const void *p, size_t n, const char *expect_digest,
-		   char digest_out[STORE_DIGEST_LEN + 1], char err[ERR_MSG_LEN]);
+                   char digest_out[STORE_DIGEST_LEN + 1], char err[ERR_MSG_LEN]);
 int store_blob_put_file(struct store *s, const char *path, const char *expect_digest,
-			char digest_out[STORE_DIGEST_LEN + 1], int64_t *size, char err[ERR_MSG_LEN]);
+                        char digest_out[STORE_DIGEST_LEN + 1], int64_t *size,
+                        char err[ERR_MSG_LEN]);
 /* Moves a file already verified to hold digest's bytes (it must be on the
  * store's filesystem, e.g. a finished partial download) into place as that
  * blob. If the blob already exists the file is removed instead. */
@@ -166,23 +167,23 @@ void store_resolve(struct store *s, const struct model_name *n, struct model_nam
 /* Reads and parses n's manifest. ERR_NOT_FOUND when there is none.
  * digest_hex (may be NULL) gets the sha256 of the file's bytes. */
 int store_manifest_read(struct store *s, const struct model_name *n, struct store_manifest *out,
-			char digest_hex[65], char err[ERR_MSG_LEN]);
+                        char digest_hex[65], char err[ERR_MSG_LEN]);
 /* Writes n's manifest atomically after checking every referenced blob
  * exists (ERR_NOT_FOUND otherwise). When previous is not NULL it receives the
  * manifest this write replaced (empty when there was none). */
 int store_manifest_write(struct store *s, const struct model_name *n,
-			 const struct store_manifest *m, struct store_manifest *previous,
-			 char err[ERR_MSG_LEN]);
+                         const struct store_manifest *m, struct store_manifest *previous,
+                         char err[ERR_MSG_LEN]);
 
 /* ---- models ---- */
 
 struct store_entry {
 	struct model_name name;
-	char digest[65];		/* sha256 hex of the manifest file */
-	int64_t size;			/* store_manifest_size */
-	int64_t modified_ns;		/* manifest mtime, wall-clock ns */
+	char digest[65];     /* sha256 hex of the manifest file */
+	int64_t size;        /* store_manifest_size */
+	int64_t modified_ns; /* manifest mtime, wall-clock ns */
 	struct store_manifest manifest;
-	char *config_json;		/* the config blob, NULL if absent/unreadable */
+	char *config_json; /* the config blob, NULL if absent/unreadable */
 };
 
 /* Every valid manifest, most recently modified first (Ollama's /api/tags
@@ -192,17 +193,17 @@ void store_entries_free(struct store_entry *e, size_t n);
 
 struct store_model {
 	struct store_entry entry;
-	char *model_path;	/* the GGUF (model layer) blob, NULL when none */
-	char *parent;		/* the model layer's "from", NULL when none */
-	char *template_text;	/* template (or legacy prompt) layer, NULL when none */
+	char *model_path;    /* the GGUF (model layer) blob, NULL when none */
+	char *parent;        /* the model layer's "from", NULL when none */
+	char *template_text; /* template (or legacy prompt) layer, NULL when none */
 	char *system_text;
-	char *params_json;	/* JSON object of options, NULL when none */
-	char *messages_json;	/* JSON array of messages, NULL when none */
-	char **licenses;	/* n_licenses texts */
+	char *params_json;   /* JSON object of options, NULL when none */
+	char *messages_json; /* JSON array of messages, NULL when none */
+	char **licenses;     /* n_licenses texts */
 	size_t n_licenses;
-	char **projectors;	/* blob paths */
+	char **projectors; /* blob paths */
 	size_t n_projectors;
-	char **adapters;	/* blob paths */
+	char **adapters; /* blob paths */
 	size_t n_adapters;
 };
 
@@ -210,13 +211,13 @@ struct store_model {
  * ERR_NOT_FOUND when n has no manifest; an error naming the digest when a
  * layer's blob is missing or a text layer is too large. */
 int store_model_load(struct store *s, const struct model_name *n, struct store_model *out,
-		     char err[ERR_MSG_LEN]);
+                     char err[ERR_MSG_LEN]);
 void store_model_release(struct store_model *m);
 
 /* Writes dst's manifest with the bytes of src's (same blobs). ERR_NOT_FOUND
  * when src has none. */
 int store_copy(struct store *s, const struct model_name *src, const struct model_name *dst,
-	       char err[ERR_MSG_LEN]);
+               char err[ERR_MSG_LEN]);
 /* Removes n's manifest, prunes the folders it leaves empty, then removes the
  * blobs of n no longer referenced by any manifest (Ollama's Manifest.Remove
  * then RemoveLayers). ERR_NOT_FOUND when n has no manifest. */

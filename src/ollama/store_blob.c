@@ -116,7 +116,7 @@ int store__write_atomic(const char *path, const void *data, size_t len, char err
 }
 
 int store__read_blob(const struct store *s, const char *digest, size_t max, char **out,
-		     char err[ERR_MSG_LEN])
+                     char err[ERR_MSG_LEN])
 {
 	*out = NULL;
 	char *path = store_blob_path(s, digest);
@@ -129,7 +129,7 @@ int store__read_blob(const struct store *s, const char *digest, size_t max, char
 		rc = err_set(err, ERR_TOO_LARGE, "blob %s is larger than %zu bytes", digest, max);
 	else if (rc < 0)
 		rc = err_set(err, rc == -ENOENT ? ERR_NOT_FOUND : rc, "read blob %s: %s", digest,
-			     err_str(rc));
+		             err_str(rc));
 	if (rc < 0) {
 		buf_release(&b);
 		return rc;
@@ -149,7 +149,7 @@ struct store_blob_writer {
 };
 
 int store_blob_writer_new(struct store *s, const char *expect_digest,
-			  struct store_blob_writer **out, char err[ERR_MSG_LEN])
+                          struct store_blob_writer **out, char err[ERR_MSG_LEN])
 {
 	*out = NULL;
 	struct store_blob_writer *w = xcalloc(1, sizeof *w);
@@ -170,7 +170,7 @@ int store_blob_writer_new(struct store *s, const char *expect_digest,
 }
 
 int store_blob_writer_write(struct store_blob_writer *w, const void *p, size_t n,
-			    char err[ERR_MSG_LEN])
+                            char err[ERR_MSG_LEN])
 {
 	int rc = write_full(w->fd, p, n);
 	if (rc < 0)
@@ -191,7 +191,7 @@ void store_blob_writer_abort(struct store_blob_writer *w)
 }
 
 int store_blob_writer_commit(struct store_blob_writer *w, char digest_out[STORE_DIGEST_LEN + 1],
-			     char err[ERR_MSG_LEN])
+                             char err[ERR_MSG_LEN])
 {
 	char hex[SHA256_HEX_LEN + 1], got[STORE_DIGEST_LEN + 1];
 	sha256_final_hex(&w->sha, hex);
@@ -201,7 +201,7 @@ int store_blob_writer_commit(struct store_blob_writer *w, char digest_out[STORE_
 	int rc = 0;
 	if (w->expect[0] && strcasecmp(w->expect + 7, hex) != 0) {
 		rc = err_set(err, ERR_DIGEST, "digest mismatch, expected \"%s\", got \"%s\"",
-			     w->expect, got);
+		             w->expect, got);
 	} else if (fsync(w->fd) < 0) {
 		rc = -errno;
 		err_set(err, rc, "fsync blob: %s", err_str(rc));
@@ -218,7 +218,7 @@ int store_blob_writer_commit(struct store_blob_writer *w, char digest_out[STORE_
 }
 
 int store_blob_put(struct store *s, const void *p, size_t n, const char *expect_digest,
-		   char digest_out[STORE_DIGEST_LEN + 1], char err[ERR_MSG_LEN])
+                   char digest_out[STORE_DIGEST_LEN + 1], char err[ERR_MSG_LEN])
 {
 	struct store_blob_writer *w;
 	int rc = store_blob_writer_new(s, expect_digest, &w, err);
@@ -232,7 +232,7 @@ int store_blob_put(struct store *s, const void *p, size_t n, const char *expect_
 }
 
 int store_blob_put_file(struct store *s, const char *path, const char *expect_digest,
-			char digest_out[STORE_DIGEST_LEN + 1], int64_t *size, char err[ERR_MSG_LEN])
+                        char digest_out[STORE_DIGEST_LEN + 1], int64_t *size, char err[ERR_MSG_LEN])
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {

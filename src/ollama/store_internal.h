@@ -14,8 +14,8 @@ struct store_pin_slot {
 
 struct store {
 	char *root;
-	char *blobs;	 /* root/blobs */
-	char *manifests; /* root/manifests */
+	char *blobs;          /* root/blobs */
+	char *manifests;      /* root/manifests */
 	pthread_mutex_t lock; /* manifest writes, deletes, adoption, GC, pins */
 	struct store_pin_slot *pins;
 	size_t n_pins, cap_pins;
@@ -28,7 +28,7 @@ int store__write_atomic(const char *path, const void *data, size_t len, char err
 bool store__pinned(const struct store *s, const char *digest);
 /* Reads a blob into a NUL-terminated heap string, at most max bytes. */
 int store__read_blob(const struct store *s, const char *digest, size_t max, char **out,
-		     char err[ERR_MSG_LEN]);
+                     char err[ERR_MSG_LEN]);
 /* Adds every digest referenced by any manifest to *set (xmalloc'd array of
  * normalized digests, *n entries). -errno / ERR_INVALID when some manifest
  * cannot be read or parsed. Caller holds s->lock. */

@@ -75,15 +75,15 @@ static void layer_set(struct store_layer *l, const char *mt, const char *digest,
 }
 
 void store_manifest_add_layer(struct store_manifest *m, const char *media_type, const char *digest,
-			      int64_t size)
+                              int64_t size)
 {
 	m->layers = xrealloc(m->layers, (m->n_layers + 1) * sizeof *m->layers);
 	memset(&m->layers[m->n_layers], 0, sizeof *m->layers);
 	layer_set(&m->layers[m->n_layers++], media_type, digest, size);
 }
 
-void store_manifest_set_config(struct store_manifest *m, const char *media_type,
-			       const char *digest, int64_t size)
+void store_manifest_set_config(struct store_manifest *m, const char *media_type, const char *digest,
+                               int64_t size)
 {
 	layer_set(&m->config, media_type, digest, size);
 }
@@ -97,7 +97,7 @@ int64_t store_manifest_size(const struct store_manifest *m)
 }
 
 const struct store_layer *store_manifest_find(const struct store_manifest *m,
-					      const char *media_type)
+                                              const char *media_type)
 {
 	for (size_t i = 0; i < m->n_layers; i++)
 		if (!strcmp(m->layers[i].media_type, media_type))
@@ -109,7 +109,7 @@ const struct store_layer *store_manifest_find(const struct store_manifest *m,
 #define SIZE_LIMIT 9007199254740992.0
 
 static int parse_layer(const cJSON *j, struct store_layer *l, const char *what,
-		       char err[ERR_MSG_LEN])
+                       char err[ERR_MSG_LEN])
 {
 	memset(l, 0, sizeof *l);
 	if (!cJSON_IsObject(j))
@@ -145,8 +145,8 @@ static int parse_doc(const cJSON *doc, struct store_manifest *m, char err[ERR_MS
 	const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(doc, "config");
 	int rc;
 	/* Go writes an absent config as {"mediaType":"","digest":"","size":0} */
-	bool no_cfg = !cfg || cJSON_IsNull(cfg) ||
-		      (cJSON_IsObject(cfg) && !*json_str(cfg, "digest", ""));
+	bool no_cfg =
+	    !cfg || cJSON_IsNull(cfg) || (cJSON_IsObject(cfg) && !*json_str(cfg, "digest", ""));
 	if (!no_cfg && (rc = parse_layer(cfg, &m->config, "config", err)) < 0)
 		return rc;
 	const cJSON *layers = cJSON_GetObjectItemCaseSensitive(doc, "layers");
@@ -157,7 +157,8 @@ static int parse_doc(const cJSON *doc, struct store_manifest *m, char err[ERR_MS
 		return err_set(err, ERR_TOO_LARGE, "manifest: too many layers (%d)", n);
 	m->layers = n ? xcalloc((size_t)n, sizeof *m->layers) : NULL;
 	const cJSON *l;
-	cJSON_ArrayForEach(l, layers) {
+	cJSON_ArrayForEach(l, layers)
+	{
 		char what[32];
 		snprintf(what, sizeof what, "layer %zu", m->n_layers);
 		if ((rc = parse_layer(l, &m->layers[m->n_layers], what, err)) < 0)
@@ -168,12 +169,12 @@ static int parse_doc(const cJSON *doc, struct store_manifest *m, char err[ERR_MS
 }
 
 int store_manifest_parse(const char *json, size_t len, struct store_manifest *out,
-			 char err[ERR_MSG_LEN])
+                         char err[ERR_MSG_LEN])
 {
 	memset(out, 0, sizeof *out);
 	if (len > STORE_MANIFEST_MAX)
 		return err_set(err, ERR_TOO_LARGE, "manifest: larger than %u bytes",
-			       STORE_MANIFEST_MAX);
+		               STORE_MANIFEST_MAX);
 	char perr[ERR_MSG_LEN];
 	cJSON *doc = json_parse(json, len, perr);
 	if (!doc)
@@ -189,7 +190,7 @@ static void put_layer(struct buf *out, const struct store_layer *l)
 {
 	buf_puts(out, "{\"mediaType\":");
 	gojson_append_str(out, l->media_type ? l->media_type : "",
-			  l->media_type ? strlen(l->media_type) : 0);
+	                  l->media_type ? strlen(l->media_type) : 0);
 	buf_puts(out, ",\"digest\":");
 	gojson_append_str(out, l->digest, strlen(l->digest));
 	buf_printf(out, ",\"size\":%lld", (long long)l->size);

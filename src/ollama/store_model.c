@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 
 static int load_entry(struct store *s, const struct model_name *n, struct store_entry *e,
-		      char err[ERR_MSG_LEN])
+                      char err[ERR_MSG_LEN])
 {
 	memset(e, 0, sizeof *e);
 	e->name = *n;
@@ -34,7 +34,7 @@ static int load_entry(struct store *s, const struct model_name *n, struct store_
 	if (e->manifest.config.digest[0]) {
 		char ignored[ERR_MSG_LEN];
 		if (store__read_blob(s, e->manifest.config.digest, 1u << 20, &e->config_json,
-				     ignored) < 0)
+		                     ignored) < 0)
 			e->config_json = NULL;
 	}
 	return 0;
@@ -110,7 +110,7 @@ static void push_path(char ***v, size_t *n, char *path)
 /* Replaces *dst with the blob's text (the last layer of a kind wins, as in
  * Ollama's GetModel). */
 static int read_text(struct store *s, const struct store_layer *l, char **dst,
-		     char err[ERR_MSG_LEN])
+                     char err[ERR_MSG_LEN])
 {
 	char *text;
 	int rc = store__read_blob(s, l->digest, STORE_TEXT_MAX, &text, err);
@@ -122,11 +122,11 @@ static int read_text(struct store *s, const struct store_layer *l, char **dst,
 }
 
 static int load_layer(struct store *s, const struct store_layer *l, struct store_model *m,
-		      char err[ERR_MSG_LEN])
+                      char err[ERR_MSG_LEN])
 {
 	const char *mt = l->media_type;
 	bool is_file = !strcmp(mt, STORE_MT_MODEL) || !strcmp(mt, STORE_MT_PROJECTOR) ||
-		       !strcmp(mt, STORE_MT_ADAPTER);
+	               !strcmp(mt, STORE_MT_ADAPTER);
 	if (is_file && !store_blob_exists(s, l->digest))
 		return err_set(err, ERR_NOT_FOUND, "blob %s not found", l->digest);
 	if (!strcmp(mt, STORE_MT_MODEL)) {
@@ -157,7 +157,7 @@ static int load_layer(struct store *s, const struct store_layer *l, struct store
 }
 
 int store_model_load(struct store *s, const struct model_name *n, struct store_model *out,
-		     char err[ERR_MSG_LEN])
+                     char err[ERR_MSG_LEN])
 {
 	memset(out, 0, sizeof *out);
 	int rc = load_entry(s, n, &out->entry, err);

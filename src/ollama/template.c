@@ -47,7 +47,7 @@ int template_parse(const char *text, size_t len, struct template **out, char err
 	*out = NULL;
 	if (len > TEMPLATE_OUTPUT_MAX)
 		return err_set(err, ERR_TOO_LARGE, "template: larger than %u bytes",
-			       TEMPLATE_OUTPUT_MAX);
+		               TEMPLATE_OUTPUT_MAX);
 	struct template *t = xcalloc(1, sizeof *t);
 	t->src = xmalloc(len + 1);
 	memcpy(t->src, text, len);

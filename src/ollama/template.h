@@ -57,7 +57,7 @@ struct template_value *template_value_nil(void);
 struct template_value *template_value_bool(bool b);
 struct template_value *template_value_int(int64_t i);
 struct template_value *template_value_float(double f);
-struct template_value *template_value_str(const char *s);	/* copies; NULL = "" */
+struct template_value *template_value_str(const char *s);            /* copies; NULL = "" */
 struct template_value *template_value_strn(const char *s, size_t n); /* copies */
 struct template_value *template_value_list(void);
 struct template_value *template_value_map(void);
@@ -94,8 +94,8 @@ void template_free(struct template *t);
 /* Executes with dot = data (may be NULL: nil), appending to out at most
  * max_output bytes (0 = TEMPLATE_OUTPUT_MAX). On an error out keeps what was
  * written before it. */
-int template_execute(const struct template *t, const struct template_value *data,
-		     struct buf *out, size_t max_output, char err[ERR_MSG_LEN]);
+int template_execute(const struct template *t, const struct template_value *data, struct buf *out,
+                     size_t max_output, char err[ERR_MSG_LEN]);
 /* True when a field or $-variable path anywhere in the template names ident
  * (ASCII case-insensitive): Ollama's Template.Vars() membership. */
 bool template_uses(const struct template *t, const char *ident);
@@ -109,22 +109,22 @@ bool template_uses(const struct template *t, const char *ident);
  * .Messages nor .Response, {{ .Response }} is appended. Also prepares the
  * "cut" copy legacy rendering needs. */
 int template_ollama_parse(const char *text, size_t len, struct template **out,
-			  char err[ERR_MSG_LEN]);
+                          char err[ERR_MSG_LEN]);
 
 struct template_message {
-	const char *role;	  /* "system", "user", "assistant", "tool" */
-	const char *content;	  /* NULL = "" */
-	const char *thinking;	  /* NULL = "" */
+	const char *role;                  /* "system", "user", "assistant", "tool" */
+	const char *content;               /* NULL = "" */
+	const char *thinking;              /* NULL = "" */
 	struct template_value *tool_calls; /* borrowed list, or NULL (empty) */
-	const char *tool_name;	  /* NULL = "" */
-	const char *tool_call_id; /* NULL = "" */
+	const char *tool_name;             /* NULL = "" */
+	const char *tool_call_id;          /* NULL = "" */
 };
 
 struct template_values {
 	const struct template_message *messages;
 	size_t n_messages;
 	struct template_value *tools; /* borrowed list, or NULL */
-	const char *prompt;	      /* with suffix: fill-in-the-middle */
+	const char *prompt;           /* with suffix: fill-in-the-middle */
 	const char *suffix;
 	bool think;
 	const char *think_level; /* NULL = "" */
@@ -142,6 +142,6 @@ struct template_values {
  * set, only {Prompt, Suffix, Response ""} are given. t must come from
  * template_ollama_parse. */
 int template_render(const struct template *t, const struct template_values *v, struct buf *out,
-		    char err[ERR_MSG_LEN]);
+                    char err[ERR_MSG_LEN]);
 
 #endif

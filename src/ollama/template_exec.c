@@ -50,7 +50,7 @@ struct template_value *tmpl__fail(struct tmpl_exec *x, const char *fmt, ...)
 	}
 	int n = x->at_len > 40 ? 40 : (int)x->at_len;
 	x->rc = err_set(x->err, ERR_INVALID, "template: :%d:%d: executing \"\" at <%.*s>: %s", line,
-			col, n, x->t->src + x->at_off, msg);
+	                col, n, x->t->src + x->at_off, msg);
 	return NULL;
 }
 
@@ -104,7 +104,7 @@ static void set_var(struct tmpl_exec *x, const char *name, struct template_value
 /* ---- evaluation ---- */
 
 static struct template_value *eval_pipe(struct tmpl_exec *x, struct template_value *dot,
-					const struct tmpl_pipe *pipe, bool declare);
+                                        const struct tmpl_pipe *pipe, bool declare);
 
 static void at(struct tmpl_exec *x, const struct tmpl_arg *a)
 {
@@ -114,7 +114,7 @@ static void at(struct tmpl_exec *x, const struct tmpl_arg *a)
 
 /* recv.name; takes the reference to recv, returns a new one. */
 static struct template_value *field(struct tmpl_exec *x, struct template_value *recv,
-				    const char *name)
+                                    const char *name)
 {
 	struct template_value *r = NULL;
 	if (recv->kind == TEMPLATE_MAP) {
@@ -137,7 +137,7 @@ static struct template_value *field(struct tmpl_exec *x, struct template_value *
 }
 
 static struct template_value *fields(struct tmpl_exec *x, struct template_value *v,
-				     char *const *ident, int n)
+                                     char *const *ident, int n)
 {
 	for (int i = 0; i < n && v; i++)
 		v = field(x, v, ident[i]);
@@ -145,10 +145,10 @@ static struct template_value *fields(struct tmpl_exec *x, struct template_value 
 }
 
 static struct template_value *call(struct tmpl_exec *x, struct template_value *dot,
-				   const struct tmpl_cmd *cmd, struct template_value *final);
+                                   const struct tmpl_cmd *cmd, struct template_value *final);
 
 static struct template_value *eval_arg(struct tmpl_exec *x, struct template_value *dot,
-				       const struct tmpl_arg *a)
+                                       const struct tmpl_arg *a)
 {
 	if (!step(x))
 		return NULL;
@@ -182,13 +182,13 @@ static struct template_value *eval_arg(struct tmpl_exec *x, struct template_valu
 
 /* and / or: evaluate lazily, return the deciding operand. */
 static struct template_value *and_or(struct tmpl_exec *x, struct template_value *dot,
-				     const struct tmpl_cmd *cmd, struct template_value *final,
-				     bool is_or)
+                                     const struct tmpl_cmd *cmd, struct template_value *final,
+                                     bool is_or)
 {
 	int n = cmd->n_args - 1 + (final != NULL);
 	if (n < 1)
 		return tmpl__fail(x, "wrong number of args for %s: want at least 1 got 0",
-				  is_or ? "or" : "and");
+		                  is_or ? "or" : "and");
 	struct template_value *v = NULL;
 	for (int i = 1; i < cmd->n_args; i++) {
 		template_value_free(v);
@@ -205,7 +205,7 @@ static struct template_value *and_or(struct tmpl_exec *x, struct template_value 
 }
 
 static struct template_value *call(struct tmpl_exec *x, struct template_value *dot,
-				   const struct tmpl_cmd *cmd, struct template_value *final)
+                                   const struct tmpl_cmd *cmd, struct template_value *final)
 {
 	const struct tmpl_arg *fa = cmd->args[0];
 	if (!strcmp(fa->s, "and") || !strcmp(fa->s, "or"))
@@ -235,7 +235,7 @@ static struct template_value *call(struct tmpl_exec *x, struct template_value *d
 }
 
 static struct template_value *eval_command(struct tmpl_exec *x, struct template_value *dot,
-					   const struct tmpl_cmd *cmd, struct template_value *final)
+                                           const struct tmpl_cmd *cmd, struct template_value *final)
 {
 	const struct tmpl_arg *first = cmd->args[0];
 	if (first->type == ARG_IDENT)
@@ -244,10 +244,10 @@ static struct template_value *eval_command(struct tmpl_exec *x, struct template_
 	if (cmd->n_args > 1 || final) {
 		if (first->type == ARG_FIELD || first->type == ARG_CHAIN)
 			return tmpl__fail(x, "%s is not a method but has arguments",
-					  first->ident[first->n_ident - 1]);
+			                  first->ident[first->n_ident - 1]);
 		int n = first->len > 60 ? 60 : (int)first->len;
 		return tmpl__fail(x, "can't give argument to non-function %.*s", n,
-				  x->t->src + first->off);
+		                  x->t->src + first->off);
 	}
 	if (first->type == ARG_NIL)
 		return tmpl__fail(x, "nil is not a command");
@@ -255,7 +255,7 @@ static struct template_value *eval_command(struct tmpl_exec *x, struct template_
 }
 
 static struct template_value *eval_pipe(struct tmpl_exec *x, struct template_value *dot,
-					const struct tmpl_pipe *pipe, bool declare)
+                                        const struct tmpl_pipe *pipe, bool declare)
 {
 	struct template_value *v = NULL;
 	for (int i = 0; i < pipe->n_cmds; i++) {
@@ -294,8 +294,7 @@ static void print_value(struct tmpl_exec *x, const struct template_value *v)
 	buf_release(&tmp);
 }
 
-static void walk_if_with(struct tmpl_exec *x, struct template_value *dot,
-			 const struct tmpl_node *n)
+static void walk_if_with(struct tmpl_exec *x, struct template_value *dot, const struct tmpl_node *n)
 {
 	int mark = x->n_vars;
 	struct template_value *v = eval_pipe(x, dot, n->pipe, true);
@@ -309,7 +308,7 @@ static void walk_if_with(struct tmpl_exec *x, struct template_value *dot,
 
 /* One range iteration: key/index and element into the declared variables. */
 static bool iterate(struct tmpl_exec *x, const struct tmpl_node *n, struct template_value *key,
-		    struct template_value *elem)
+                    struct template_value *elem)
 {
 	if (!step(x)) {
 		template_value_free(key);
@@ -345,9 +344,8 @@ static void walk_range(struct tmpl_exec *x, struct template_value *dot, const st
 	size_t count = 0;
 	if (v->kind == TEMPLATE_LIST) {
 		count = v->list.n;
-		for (size_t i = 0; i < count && iterate(x, n, template_value_int((int64_t)i),
-							    v->list.v[i]);
-		     i++)
+		for (size_t i = 0;
+		     i < count && iterate(x, n, template_value_int((int64_t)i), v->list.v[i]); i++)
 			;
 	} else if (v->kind == TEMPLATE_MAP) {
 		count = v->map.n;
@@ -355,14 +353,15 @@ static void walk_range(struct tmpl_exec *x, struct template_value *dot, const st
 		for (size_t i = 0; i < count; i++)
 			order[i] = i;
 		qsort_r(order, count, sizeof *order, cmp_key, v);
-		for (size_t i = 0; i < count && iterate(x, n, template_value_str(v->map.keys[order[i]]),
-							    v->map.vals[order[i]]);
+		for (size_t i = 0;
+		     i < count && iterate(x, n, template_value_str(v->map.keys[order[i]]),
+		                          v->map.vals[order[i]]);
 		     i++)
 			;
 		free(order);
 	} else if (v->kind == TEMPLATE_INT && n->pipe->n_decl > 1) {
 		tmpl__fail(x, "can't use %lld to iterate over more than one variable",
-			   (long long)v->i);
+		           (long long)v->i);
 	} else if (v->kind == TEMPLATE_INT) {
 		count = v->i > 0 ? (size_t)v->i : 0;
 		for (int64_t i = 0; i < v->i; i++) {
@@ -409,12 +408,15 @@ static void walk_list(struct tmpl_exec *x, struct template_value *dot, const str
 }
 
 int tmpl__execute_list(const struct template *t, const struct tmpl_list *list,
-		       const struct template_value *data, struct buf *out, size_t max_output,
-		       char err[ERR_MSG_LEN])
+                       const struct template_value *data, struct buf *out, size_t max_output,
+                       char err[ERR_MSG_LEN])
 {
 	struct template_value *dot = (struct template_value *)(data ? data : template_value_nil());
-	struct tmpl_exec x = {.t = t, .out = out, .start = out->len, .err = err,
-			      .max_out = max_output ? max_output : TEMPLATE_OUTPUT_MAX};
+	struct tmpl_exec x = {.t = t,
+	                      .out = out,
+	                      .start = out->len,
+	                      .err = err,
+	                      .max_out = max_output ? max_output : TEMPLATE_OUTPUT_MAX};
 	push_var(&x, "$", dot);
 	walk_list(&x, dot, list);
 	pop_vars(&x, 0);
@@ -422,8 +424,8 @@ int tmpl__execute_list(const struct template *t, const struct tmpl_list *list,
 	return x.rc;
 }
 
-int template_execute(const struct template *t, const struct template_value *data,
-		     struct buf *out, size_t max_output, char err[ERR_MSG_LEN])
+int template_execute(const struct template *t, const struct template_value *data, struct buf *out,
+                     size_t max_output, char err[ERR_MSG_LEN])
 {
 	return tmpl__execute_list(t, &t->root, data, out, max_output, err);
 }

@@ -45,7 +45,7 @@ static bool int_arg(struct tmpl_exec *x, const value *v, const char *fn, int64_t
 {
 	if (v->kind != TEMPLATE_INT) {
 		tmpl__fail(x, "error calling %s: cannot index slice/array with type %s", fn,
-			   tmpl__type_name(v));
+		           tmpl__type_name(v));
 		return false;
 	}
 	if (v->i < 0 || v->i > max) {
@@ -71,15 +71,16 @@ static value *index_one(struct tmpl_exec *x, const value *item, const value *key
 		return template_value_int((unsigned char)item->s.p[k]);
 	case TEMPLATE_MAP: {
 		if (key->kind != TEMPLATE_STRING)
-			return tmpl__fail(x, "error calling index: value has type %s; should be string",
-					  tmpl__type_name(key));
+			return tmpl__fail(
+			    x, "error calling index: value has type %s; should be string",
+			    tmpl__type_name(key));
 		value *v = template_map_get(item, key->s.p);
 		return v ? template_value_ref(v) : template_value_nil();
 	}
 	case TEMPLATE_NIL: return tmpl__fail(x, "error calling index: index of untyped nil");
 	default:
 		return tmpl__fail(x, "error calling index: can't index item of type %s",
-				  tmpl__type_name(item));
+		                  tmpl__type_name(item));
 	}
 }
 
@@ -107,7 +108,7 @@ static value *fn_slice(struct tmpl_exec *x, value **a, int n)
 		return tmpl__fail(x, "error calling slice: slice of untyped nil");
 	if (item->kind != TEMPLATE_LIST && item->kind != TEMPLATE_STRING)
 		return tmpl__fail(x, "error calling slice: can't slice item of type %s",
-				  tmpl__type_name(item));
+		                  tmpl__type_name(item));
 	if (item->kind == TEMPLATE_STRING && n == 4)
 		return tmpl__fail(x, "error calling slice: cannot 3-index slice a string");
 	size_t len = item->kind == TEMPLATE_LIST ? item->list.n : item->s.n;
@@ -117,7 +118,7 @@ static value *fn_slice(struct tmpl_exec *x, value **a, int n)
 			return NULL;
 	if (n == 3 && idx[0] > idx[1])
 		return tmpl__fail(x, "error calling slice: invalid slice index: %lld > %lld",
-				  (long long)idx[0], (long long)idx[1]);
+		                  (long long)idx[0], (long long)idx[1]);
 	if (n == 4 && (idx[0] > idx[1] || idx[1] > idx[2]))
 		return tmpl__fail(x, "error calling slice: invalid slice index");
 	if (item->kind == TEMPLATE_STRING)
@@ -192,8 +193,8 @@ static int order(struct tmpl_exec *x, const char *fn, const value *a, const valu
 {
 	enum basic ka = basic(a), kb = basic(b);
 	*ok = false;
-	if (ka == B_INVALID || kb == B_INVALID || ka == B_BOOL || ka == B_OTHER ||
-	    kb == B_BOOL || kb == B_OTHER) {
+	if (ka == B_INVALID || kb == B_INVALID || ka == B_BOOL || ka == B_OTHER || kb == B_BOOL ||
+	    kb == B_OTHER) {
 		tmpl__fail(x, "error calling %s: invalid type for comparison", fn);
 		return 0;
 	}
@@ -211,14 +212,14 @@ static int order(struct tmpl_exec *x, const char *fn, const value *a, const valu
 	return c ? c : (a->s.n > b->s.n) - (a->s.n < b->s.n);
 }
 
-#define ORDER_FN(NAME, TEST)                                                                   \
-	static value *fn_##NAME(struct tmpl_exec *x, value **a, int n)                         \
-	{                                                                                      \
-		if (n != 2)                                                                    \
-			return arity(x, #NAME, 2, n);                                          \
-		bool ok;                                                                       \
-		int c = order(x, #NAME, a[0], a[1], &ok);                                      \
-		return ok ? template_value_bool(TEST) : NULL;                                  \
+#define ORDER_FN(NAME, TEST)                                                                       \
+	static value *fn_##NAME(struct tmpl_exec *x, value **a, int n)                             \
+	{                                                                                          \
+		if (n != 2)                                                                        \
+			return arity(x, #NAME, 2, n);                                              \
+		bool ok;                                                                           \
+		int c = order(x, #NAME, a[0], a[1], &ok);                                          \
+		return ok ? template_value_bool(TEST) : NULL;                                      \
 	}
 ORDER_FN(lt, c < 0)
 ORDER_FN(le, c <= 0)
@@ -262,8 +263,12 @@ static void quote(struct buf *b, const char *s, size_t n)
 	buf_putc(b, '"');
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		const char *e = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n"
-			      : c == '\t' ? "\\t" : c == '\r' ? "\\r" : NULL;
+		const char *e = c == '"'    ? "\\\""
+		                : c == '\\' ? "\\\\"
+		                : c == '\n' ? "\\n"
+		                : c == '\t' ? "\\t"
+		                : c == '\r' ? "\\r"
+		                            : NULL;
 		if (e)
 			buf_puts(b, e);
 		else if (c < 0x20 || c == 0x7f)
@@ -306,7 +311,8 @@ static void format_float(struct buf *b, const struct spec *sp, double f)
 		gojson_append_float_v(b, f);
 		return;
 	}
-	snprintf(fmt, sizeof fmt, "%%%s.*%c", sp->plus ? "+" : "", sp->verb == 'v' ? 'g' : sp->verb);
+	snprintf(fmt, sizeof fmt, "%%%s.*%c", sp->plus ? "+" : "",
+	         sp->verb == 'v' ? 'g' : sp->verb);
 	buf_printf(b, fmt, sp->prec < 0 ? 6 : sp->prec, f);
 }
 
@@ -349,15 +355,16 @@ static void format_one(struct buf *out, const struct spec *sp, const value *v)
 	} else if (verb == 'c' && v->kind == TEMPLATE_INT && v->i >= 0 && v->i < 0x110000) {
 		char tmp[8];
 		uint32_t c = (uint32_t)v->i;
-		int k = c < 0x80 ? (tmp[0] = (char)c, 1)
-		      : c < 0x800 ? (tmp[0] = (char)(0xc0 | c >> 6), tmp[1] = (char)(0x80 | (c & 0x3f)), 2)
-		      : c < 0x10000 ? (tmp[0] = (char)(0xe0 | c >> 12),
-				       tmp[1] = (char)(0x80 | ((c >> 6) & 0x3f)),
-				       tmp[2] = (char)(0x80 | (c & 0x3f)), 3)
-				    : (tmp[0] = (char)(0xf0 | c >> 18),
-				       tmp[1] = (char)(0x80 | ((c >> 12) & 0x3f)),
-				       tmp[2] = (char)(0x80 | ((c >> 6) & 0x3f)),
-				       tmp[3] = (char)(0x80 | (c & 0x3f)), 4);
+		int k = c < 0x80      ? (tmp[0] = (char)c, 1)
+		        : c < 0x800   ? (tmp[0] = (char)(0xc0 | c >> 6),
+                                       tmp[1] = (char)(0x80 | (c & 0x3f)), 2)
+		        : c < 0x10000 ? (tmp[0] = (char)(0xe0 | c >> 12),
+		                         tmp[1] = (char)(0x80 | ((c >> 6) & 0x3f)),
+		                         tmp[2] = (char)(0x80 | (c & 0x3f)), 3)
+		                      : (tmp[0] = (char)(0xf0 | c >> 18),
+		                         tmp[1] = (char)(0x80 | ((c >> 12) & 0x3f)),
+		                         tmp[2] = (char)(0x80 | ((c >> 6) & 0x3f)),
+		                         tmp[3] = (char)(0x80 | (c & 0x3f)), 4);
 		buf_append(&b, tmp, (size_t)k);
 	} else {
 		bad_verb(&b, sp->verb, v);
@@ -466,13 +473,24 @@ static const struct {
 	const char *name;
 	tmpl_fn fn;
 } funcs[] = {
-	{"and", NULL},	     {"or", NULL},		{"not", fn_not},
-	{"len", fn_len},     {"index", fn_index},	{"slice", fn_slice},
-	{"eq", fn_eq},	     {"ne", fn_ne},		{"lt", fn_lt},
-	{"le", fn_le},	     {"gt", fn_gt},		{"ge", fn_ge},
-	{"print", fn_print}, {"printf", fn_printf},	{"println", fn_println},
-	{"json", fn_json},   {"currentDate", fn_current_date},
-	{"yesterdayDate", fn_yesterday_date},
+    {"and", NULL},
+    {"or", NULL},
+    {"not", fn_not},
+    {"len", fn_len},
+    {"index", fn_index},
+    {"slice", fn_slice},
+    {"eq", fn_eq},
+    {"ne", fn_ne},
+    {"lt", fn_lt},
+    {"le", fn_le},
+    {"gt", fn_gt},
+    {"ge", fn_ge},
+    {"print", fn_print},
+    {"printf", fn_printf},
+    {"println", fn_println},
+    {"json", fn_json},
+    {"currentDate", fn_current_date},
+    {"yesterdayDate", fn_yesterday_date},
 };
 
 static int lookup(const char *name, size_t n)

@@ -57,7 +57,7 @@ enum tmpl_tok {
 	TK_LEFT,  /* {{ */
 	TK_RIGHT, /* }} */
 	TK_FIELD, /* .Name */
-	TK_VAR,	  /* $ or $name */
+	TK_VAR,   /* $ or $name */
 	TK_IDENT, /* a function name */
 	TK_DOT,
 	TK_STRING,
@@ -93,14 +93,14 @@ struct tmpl_token {
 
 /* Tokenizes the whole source; *toks xmalloc'd, ending with TK_EOF. */
 int tmpl__lex(const char *src, size_t len, struct tmpl_token **toks, size_t *n,
-	      char err[ERR_MSG_LEN]);
+              char err[ERR_MSG_LEN]);
 
 /* ---- nodes ---- */
 
 enum tmpl_arg_type {
-	ARG_FIELD,  /* .A.B: ident = {"A","B"} */
-	ARG_VAR,    /* $x.A: ident = {"$x","A"} */
-	ARG_CHAIN,  /* (pipe).A.B: term, ident = {"A","B"} */
+	ARG_FIELD, /* .A.B: ident = {"A","B"} */
+	ARG_VAR,   /* $x.A: ident = {"$x","A"} */
+	ARG_CHAIN, /* (pipe).A.B: term, ident = {"A","B"} */
 	ARG_DOT,
 	ARG_NIL,
 	ARG_BOOL,
@@ -117,7 +117,7 @@ struct tmpl_arg {
 	uint32_t off, len; /* source text, for error messages */
 	char **ident;
 	int n_ident;
-	struct tmpl_arg *term; /* ARG_CHAIN */
+	struct tmpl_arg *term;  /* ARG_CHAIN */
 	struct tmpl_pipe *pipe; /* ARG_PIPE */
 	bool b;
 	bool is_int;
@@ -136,14 +136,21 @@ struct tmpl_pipe {
 	uint32_t off, len;
 	int line;
 	bool is_assign; /* = rather than := */
-	char **decl;	/* variable names, "$x" */
+	char **decl;    /* variable names, "$x" */
 	int n_decl;
 	struct tmpl_cmd **cmds;
 	int n_cmds;
 };
 
-enum tmpl_node_type { NODE_TEXT, NODE_ACTION, NODE_IF, NODE_RANGE, NODE_WITH, NODE_BREAK,
-		      NODE_CONTINUE };
+enum tmpl_node_type {
+	NODE_TEXT,
+	NODE_ACTION,
+	NODE_IF,
+	NODE_RANGE,
+	NODE_WITH,
+	NODE_BREAK,
+	NODE_CONTINUE
+};
 
 struct tmpl_list {
 	struct tmpl_node **nodes;
@@ -163,7 +170,8 @@ struct tmpl_node {
 
 struct tmpl_arena_chunk;
 
-struct template {
+struct template
+{
 	char *src; /* owned copy of the source */
 	size_t src_len;
 	struct tmpl_arena_chunk *arena;
@@ -182,19 +190,18 @@ int tmpl__parse(struct template *t, char err[ERR_MSG_LEN]);
 /* ---- functions ---- */
 
 struct tmpl_exec;
-typedef struct template_value *(*tmpl_fn)(struct tmpl_exec *x, struct template_value **args,
-					  int n);
+typedef struct template_value *(*tmpl_fn)(struct tmpl_exec *x, struct template_value **args, int n);
 /* The function named name (n bytes), or NULL. and/or are special forms
  * handled by the executor, but are found here so the parser knows them. */
 tmpl_fn tmpl__func(const char *name, size_t n);
 bool tmpl__is_func(const char *name, size_t n);
 /* Records an execution error (the first one wins); returns NULL. */
 struct template_value *tmpl__fail(struct tmpl_exec *x, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* Executes list with dot (used by template_exec and template_ollama). */
 int tmpl__execute_list(const struct template *t, const struct tmpl_list *list,
-		       const struct template_value *data, struct buf *out, size_t max_output,
-		       char err[ERR_MSG_LEN]);
+                       const struct template_value *data, struct buf *out, size_t max_output,
+                       char err[ERR_MSG_LEN]);
 
 #endif

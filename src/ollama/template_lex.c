@@ -58,8 +58,8 @@ static void emit(struct lexer *l, enum tmpl_tok type, size_t start, size_t end, 
 		l->cap = l->cap ? 2 * l->cap : 64;
 		l->toks = xrealloc(l->toks, l->cap * sizeof *l->toks);
 	}
-	l->toks[l->nt++] = (struct tmpl_token){type, (uint32_t)start, (uint32_t)(end - start),
-					       l->line, space};
+	l->toks[l->nt++] =
+	    (struct tmpl_token){type, (uint32_t)start, (uint32_t)(end - start), l->line, space};
 }
 
 /* Moves to pos, counting the newlines passed. */
@@ -103,11 +103,19 @@ static const struct {
 	const char *word;
 	enum tmpl_tok tok;
 } keywords[] = {
-	{"if", TK_IF},		 {"else", TK_ELSE},	    {"end", TK_END},
-	{"range", TK_RANGE},	 {"with", TK_WITH},	    {"break", TK_BREAK},
-	{"continue", TK_CONTINUE}, {"define", TK_DEFINE},   {"template", TK_TEMPLATE},
-	{"block", TK_BLOCK},	 {"nil", TK_NIL},	    {"true", TK_BOOL},
-	{"false", TK_BOOL},
+    {"if", TK_IF},
+    {"else", TK_ELSE},
+    {"end", TK_END},
+    {"range", TK_RANGE},
+    {"with", TK_WITH},
+    {"break", TK_BREAK},
+    {"continue", TK_CONTINUE},
+    {"define", TK_DEFINE},
+    {"template", TK_TEMPLATE},
+    {"block", TK_BLOCK},
+    {"nil", TK_NIL},
+    {"true", TK_BOOL},
+    {"false", TK_BOOL},
 };
 
 static int lex_word(struct lexer *l, bool space)
@@ -197,9 +205,10 @@ static int lex_quote(struct lexer *l, char q, enum tmpl_tok tok, bool space)
 		l->pos++;
 	}
 	if (l->pos >= l->n || l->s[l->pos] != q)
-		return fail(l, "%s", q == '"' ? "unterminated quoted string"
-				     : q == '`' ? "unterminated raw quoted string"
-						: "unterminated character constant");
+		return fail(l, "%s",
+		            q == '"'   ? "unterminated quoted string"
+		            : q == '`' ? "unterminated raw quoted string"
+		                       : "unterminated character constant");
 	l->pos++;
 	emit(l, tok, start, l->pos, space);
 	for (size_t i = start; i < l->pos; i++) /* raw strings may hold newlines */
@@ -291,8 +300,8 @@ static int lex_comment(struct lexer *l)
 		return fail(l, "unclosed comment%s", "");
 	advance(l, (size_t)(end - l->s) + 2);
 	const char *s = l->s + l->pos;
-	bool trim = l->pos + 4 <= l->n && is_space(s[0]) && s[1] == '-' && s[2] == '}' &&
-		    s[3] == '}';
+	bool trim =
+	    l->pos + 4 <= l->n && is_space(s[0]) && s[1] == '-' && s[2] == '}' && s[3] == '}';
 	if (!trim && !at_right(l))
 		return fail(l, "comment ends before closing delimiter%s", "");
 	advance(l, l->pos + (trim ? 4 : 2));
@@ -310,8 +319,8 @@ static int lex_text_and_action(struct lexer *l)
 		while (a < b && is_space(l->s[a]))
 			a++;
 	l->trim_next = false;
-	bool trim_left = open && stop + 3 < l->n && l->s[stop + 2] == '-' &&
-			 is_space(l->s[stop + 3]);
+	bool trim_left =
+	    open && stop + 3 < l->n && l->s[stop + 2] == '-' && is_space(l->s[stop + 3]);
 	if (trim_left)
 		while (b > a && is_space(l->s[b - 1]))
 			b--;
@@ -333,7 +342,7 @@ static int lex_text_and_action(struct lexer *l)
 }
 
 int tmpl__lex(const char *src, size_t len, struct tmpl_token **toks, size_t *n,
-	      char err[ERR_MSG_LEN])
+              char err[ERR_MSG_LEN])
 {
 	struct lexer l = {.s = src, .n = len, .line = 1, .err = err};
 	int rc = 0;

@@ -133,7 +133,7 @@ static void cut_list(struct cutter *c, const struct tmpl_list *in, struct tmpl_l
 }
 
 int template_ollama_parse(const char *text, size_t len, struct template **out,
-			  char err[ERR_MSG_LEN])
+                          char err[ERR_MSG_LEN])
 {
 	int rc = template_parse(text, len, out, err);
 	if (rc < 0)
@@ -152,7 +152,7 @@ int template_ollama_parse(const char *text, size_t len, struct template **out,
 
 struct collated {
 	const struct template_message *m; /* the first message of the run */
-	struct buf content;		  /* merged contents */
+	struct buf content;               /* merged contents */
 };
 
 /* Ollama's collate(): system texts joined for .System; consecutive messages
@@ -192,11 +192,12 @@ static struct template_value *message_value(const struct collated *c)
 	const struct template_message *m = c->m;
 	struct template_value *v = template_value_map();
 	template_map_set(v, "Role", str_or_empty(m->role));
-	template_map_set(v, "Content", template_value_strn(c->content.data ? c->content.data : "",
-							   c->content.len));
+	template_map_set(
+	    v, "Content",
+	    template_value_strn(c->content.data ? c->content.data : "", c->content.len));
 	template_map_set(v, "Thinking", str_or_empty(m->thinking));
-	template_map_set(v, "ToolCalls", m->tool_calls ? template_value_ref(m->tool_calls)
-						       : template_value_list());
+	template_map_set(v, "ToolCalls",
+	                 m->tool_calls ? template_value_ref(m->tool_calls) : template_value_list());
 	template_map_set(v, "ToolName", str_or_empty(m->tool_name));
 	template_map_set(v, "ToolCallID", str_or_empty(m->tool_call_id));
 	return v;
@@ -210,7 +211,7 @@ static void think_fields(struct template_value *d, const struct template_values 
 }
 
 static struct template_value *legacy_data(const char *system, const char *prompt,
-					  const char *response, const struct template_values *v)
+                                          const char *response, const struct template_values *v)
 {
 	struct template_value *d = template_value_map();
 	template_map_set(d, "System", template_value_str(system));
@@ -238,7 +239,8 @@ static int legacy_round(struct legacy *l)
 }
 
 static int render_legacy(const struct template *t, const struct template_values *v,
-			 const struct collated *msgs, size_t n, struct buf *out, char err[ERR_MSG_LEN])
+                         const struct collated *msgs, size_t n, struct buf *out,
+                         char err[ERR_MSG_LEN])
 {
 	struct legacy l = {t, v, out, err, "", "", ""};
 	int rc = 0;
@@ -266,8 +268,8 @@ static int render_legacy(const struct template *t, const struct template_values 
 }
 
 static struct template_value *messages_data(const struct template_values *v,
-					    const struct collated *msgs, size_t n,
-					    const char *system)
+                                            const struct collated *msgs, size_t n,
+                                            const char *system)
 {
 	struct template_value *d = template_value_map();
 	template_map_set(d, "System", template_value_str(system));
@@ -275,7 +277,8 @@ static struct template_value *messages_data(const struct template_values *v,
 	for (size_t i = 0; i < n; i++)
 		template_list_append(list, message_value(&msgs[i]));
 	template_map_set(d, "Messages", list);
-	struct template_value *tools = v->tools ? template_value_ref(v->tools) : template_value_list();
+	struct template_value *tools =
+	    v->tools ? template_value_ref(v->tools) : template_value_list();
 	template_value_set_json(tools, true);
 	template_map_set(d, "Tools", tools);
 	template_map_set(d, "Response", template_value_str(""));
@@ -284,7 +287,7 @@ static struct template_value *messages_data(const struct template_values *v,
 }
 
 int template_render(const struct template *t, const struct template_values *v, struct buf *out,
-		    char err[ERR_MSG_LEN])
+                    char err[ERR_MSG_LEN])
 {
 	if (v->prompt && *v->prompt && v->suffix && *v->suffix) {
 		struct template_value *d = template_value_map();

@@ -302,7 +302,7 @@ static bool parse_number(struct parser *p, const struct tmpl_token *t, struct tm
 static struct tmpl_pipe *pipeline(struct parser *p, const char *context, enum tmpl_tok end);
 
 static struct tmpl_arg *new_arg(struct parser *p, enum tmpl_arg_type type,
-				const struct tmpl_token *t)
+                                const struct tmpl_token *t)
 {
 	struct tmpl_arg *a = tmpl__alloc(p->t, sizeof *a);
 	a->type = type;
@@ -500,7 +500,8 @@ static struct tmpl_pipe *pipeline(struct parser *p, const char *context, enum tm
 		}
 		if (t->type == TK_EOF || t->type == TK_RIGHT || t->type == TK_RPAREN ||
 		    t->type == TK_PIPE || t->type == TK_COMMA || t->type == TK_DECLARE ||
-		    t->type == TK_ASSIGN || (t->type >= TK_IF && t->type != TK_NIL && t->type != TK_BOOL)) {
+		    t->type == TK_ASSIGN ||
+		    (t->type >= TK_IF && t->type != TK_NIL && t->type != TK_BOOL)) {
 			unexpected(p, next(p), context);
 			break;
 		}
@@ -546,7 +547,7 @@ static void list_add(struct parser *p, struct tmpl_list *l, struct tmpl_node *n)
 }
 
 static struct tmpl_node *new_node(struct parser *p, enum tmpl_node_type type,
-				  const struct tmpl_token *t)
+                                  const struct tmpl_token *t)
 {
 	struct tmpl_node *n = tmpl__alloc(p->t, sizeof *n);
 	n->type = type;
@@ -557,9 +558,10 @@ static struct tmpl_node *new_node(struct parser *p, enum tmpl_node_type type,
 }
 
 static struct tmpl_node *control(struct parser *p, enum tmpl_node_type type,
-				 const struct tmpl_token *kw)
+                                 const struct tmpl_token *kw)
 {
-	static const char *names[] = {[NODE_IF] = "if", [NODE_RANGE] = "range", [NODE_WITH] = "with"};
+	static const char *names[] = {
+	    [NODE_IF] = "if", [NODE_RANGE] = "range", [NODE_WITH] = "with"};
 	if (++p->depth > TMPL_MAX_DEPTH) {
 		perr(p, "max depth exceeded");
 		return NULL;
@@ -574,15 +576,19 @@ static struct tmpl_node *control(struct parser *p, enum tmpl_node_type type,
 	p->range_depth -= type == NODE_RANGE;
 	if (!failed(p) && stop == STOP_ELSE) {
 		n->has_else = true;
-		enum tmpl_tok chain = type == NODE_IF ? TK_IF : type == NODE_WITH ? TK_WITH : TK_EOF;
+		enum tmpl_tok chain = type == NODE_IF     ? TK_IF
+		                      : type == NODE_WITH ? TK_WITH
+		                                          : TK_EOF;
 		if (peek(p)->type == chain && chain != TK_EOF) {
-			/* {{else if x}} is {{else}}{{if x}}...{{end}}{{end}}: one {{end}} closes both */
+			/* {{else if x}} is {{else}}{{if x}}...{{end}}{{end}}: one {{end}} closes
+			 * both */
 			const struct tmpl_token *kw2 = next(p);
 			list_add(p, &n->else_list, control(p, type, kw2));
 		} else if (expect(p, TK_RIGHT, "else")) {
 			parse_list(p, &n->else_list, &stop);
 			if (!failed(p) && stop != STOP_END)
-				perr(p, "expected end; found %s", stop == STOP_EOF ? "EOF" : "{{else}}");
+				perr(p, "expected end; found %s",
+				     stop == STOP_EOF ? "EOF" : "{{else}}");
 		}
 	} else if (!failed(p) && stop != STOP_END) {
 		perr(p, "unexpected EOF");
@@ -623,9 +629,7 @@ static struct tmpl_node *action(struct parser *p, enum stop *stop)
 		return NULL;
 	case TK_DEFINE:
 	case TK_TEMPLATE:
-	case TK_BLOCK:
-		perr(p, "{{%s}} is not supported", tok_text(p, t));
-		return NULL;
+	case TK_BLOCK: perr(p, "{{%s}} is not supported", tok_text(p, t)); return NULL;
 	default: break;
 	}
 	p->pos--;

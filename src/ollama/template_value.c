@@ -187,12 +187,13 @@ struct template_value *template_value_from_json(const cJSON *j, bool as_json)
 	struct template_value *v = cJSON_IsArray(j) ? template_value_list() : template_value_map();
 	v->as_json = as_json;
 	const cJSON *c;
-	cJSON_ArrayForEach(c, j) {
+	cJSON_ArrayForEach(c, j)
+	{
 		if (v->kind == TEMPLATE_LIST)
 			template_list_append(v, template_value_from_json(c, as_json));
 		else
 			template_map_set(v, c->string ? c->string : "",
-					 template_value_from_json(c, as_json));
+			                 template_value_from_json(c, as_json));
 	}
 	return v;
 }
@@ -216,8 +217,13 @@ bool tmpl__truth(const struct template_value *v)
 
 const char *tmpl__type_name(const struct template_value *v)
 {
-	static const char *names[] = {"<nil>", "bool", "int", "float64", "string",
-				      "[]interface {}", "map[string]interface {}"};
+	static const char *names[] = {"<nil>",
+	                              "bool",
+	                              "int",
+	                              "float64",
+	                              "string",
+	                              "[]interface {}",
+	                              "map[string]interface {}"};
 	return names[v ? v->kind : TEMPLATE_NIL];
 }
 

@@ -51,7 +51,7 @@ struct fake_registry {
 	enum fake_mode mode;
 	bool require_token, corrupt;
 	long drop_after; /* bytes of a blob body before the connection is cut, once; -1 */
-	int slow_ms;	 /* pause per 4 KiB of blob body */
+	int slow_ms;     /* pause per 4 KiB of blob body */
 	/* observations */
 	int token_requests, manifest_gets, auth_on_redirect;
 	char ranges[64][64];
@@ -80,8 +80,8 @@ static void fake_reply(int fd, int status, const char *extra, const char *body)
 	char head[1024];
 	size_t n = body ? strlen(body) : 0;
 	int k = snprintf(head, sizeof head,
-			 "HTTP/1.1 %d X\r\nConnection: close\r\nContent-Length: %zu\r\n%s\r\n", status,
-			 n, extra ? extra : "");
+	                 "HTTP/1.1 %d X\r\nConnection: close\r\nContent-Length: %zu\r\n%s\r\n",
+	                 status, n, extra ? extra : "");
 	fake_send(fd, head, (size_t)k);
 	if (n)
 		fake_send(fd, body, n);
@@ -146,7 +146,7 @@ static int fake_read_request(int fd, struct fake_req *r, struct buf *in)
 }
 
 static void fake_serve_blob(struct fake_registry *f, int fd, struct fake_blob *b,
-			    const struct fake_req *r)
+                            const struct fake_req *r)
 {
 	pthread_mutex_lock(&f->lock);
 	b->gets++;
@@ -165,14 +165,14 @@ static void fake_serve_blob(struct fake_registry *f, int fd, struct fake_blob *b
 	if (r->range[0] && f->mode != FAKE_PLAIN_200 &&
 	    sscanf(r->range, "bytes=%lld-%lld", &a, &z) >= 1 && z < (long long)b->len) {
 		k = snprintf(head, sizeof head,
-			     "HTTP/1.1 206 Partial\r\nConnection: close\r\nContent-Length: %lld\r\n"
-			     "Content-Range: bytes %lld-%lld/%zu\r\n\r\n",
-			     z - a + 1, a, z, b->len);
+		             "HTTP/1.1 206 Partial\r\nConnection: close\r\nContent-Length: %lld\r\n"
+		             "Content-Range: bytes %lld-%lld/%zu\r\n\r\n",
+		             z - a + 1, a, z, b->len);
 	} else {
 		a = 0, z = (long long)b->len - 1;
 		k = snprintf(head, sizeof head,
-			     "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n",
-			     b->len);
+		             "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n",
+		             b->len);
 	}
 	fake_send(fd, head, (size_t)k);
 	long long sent = 0, n = z - a + 1;
@@ -196,15 +196,15 @@ static bool fake_authorized(struct fake_registry *f, int fd, const struct fake_r
 		return true;
 	char hdr[256];
 	snprintf(hdr, sizeof hdr,
-		 "WWW-Authenticate: Bearer realm=\"http://127.0.0.1:%d/token\",service=\"fake\","
-		 "scope=\"repository:library/m:pull\"\r\n",
-		 f->port);
+	         "WWW-Authenticate: Bearer realm=\"http://127.0.0.1:%d/token\",service=\"fake\","
+	         "scope=\"repository:library/m:pull\"\r\n",
+	         f->port);
 	fake_reply(fd, 401, hdr, "{\"errors\":[{\"code\":\"UNAUTHORIZED\"}]}");
 	return false;
 }
 
 static void fake_push_routes(struct fake_registry *f, int fd, const struct fake_req *r,
-			     struct buf *body)
+                             struct buf *body)
 {
 	char hdr[256];
 	const char *q = strstr(r->path, "digest=");
@@ -240,7 +240,8 @@ static void fake_handle(struct fake_registry *f, int fd)
 		pthread_mutex_lock(&f->lock);
 		f->token_requests++;
 		pthread_mutex_unlock(&f->lock);
-		fake_reply(fd, 200, "Content-Type: application/json\r\n", "{\"token\":\"tok-123\"}");
+		fake_reply(fd, 200, "Content-Type: application/json\r\n",
+		           "{\"token\":\"tok-123\"}");
 	} else if (!strncmp(r.path, "/data/", 6)) {
 		struct fake_blob *b = fake_find(f, r.path + 6);
 		if (r.auth[0])
@@ -256,23 +257,26 @@ static void fake_handle(struct fake_registry *f, int fd)
 		const char *tag = strrchr(r.path, '/') + 1;
 		if (f->manifest && !strcmp(tag, f->tag))
 			fake_reply(fd, 200,
-				   "Content-Type: application/vnd.docker.distribution.manifest.v2+json\r\n",
-				   f->manifest);
+			           "Content-Type: "
+			           "application/vnd.docker.distribution.manifest.v2+json\r\n",
+			           f->manifest);
 		else
-			fake_reply(fd, 404, NULL,
-				   "{\"errors\":[{\"code\":\"MANIFEST_UNKNOWN\",\"message\":\"manifest "
-				   "unknown\"}]}");
+			fake_reply(
+			    fd, 404, NULL,
+			    "{\"errors\":[{\"code\":\"MANIFEST_UNKNOWN\",\"message\":\"manifest "
+			    "unknown\"}]}");
 	} else if (blobs && (!strcmp(r.method, "GET") || !strcmp(r.method, "HEAD"))) {
 		struct fake_blob *b = fake_find(f, blobs + 7);
 		char hdr[256];
 		if (!b) {
-			fake_reply(fd, 404, NULL, strcmp(r.method, "HEAD") ? "{\"errors\":[]}" : NULL);
+			fake_reply(fd, 404, NULL,
+			           strcmp(r.method, "HEAD") ? "{\"errors\":[]}" : NULL);
 		} else if (!strcmp(r.method, "HEAD")) {
 			snprintf(hdr, sizeof hdr, "Docker-Content-Digest: %s\r\n", b->digest);
 			fake_reply(fd, 200, hdr, NULL);
 		} else if (f->mode == FAKE_REDIRECT) {
-			snprintf(hdr, sizeof hdr, "Location: http://localhost:%d/data/%s\r\n", f->port,
-				 b->digest);
+			snprintf(hdr, sizeof hdr, "Location: http://localhost:%d/data/%s\r\n",
+			         f->port, b->digest);
 			fake_reply(fd, 307, hdr, NULL);
 		} else {
 			fake_serve_blob(f, fd, b, &r);

@@ -14,19 +14,19 @@ static void test_names_parse_defaults_table(void **state)
 	static const struct {
 		const char *in, *host, *ns, *model, *tag, *scheme;
 	} cases[] = {
-		{"gemma3", "registry.ollama.ai", "library", "gemma3", "latest", "https"},
-		{"library/gemma3:4b", "registry.ollama.ai", "library", "gemma3", "4b", "https"},
-		{"mattw/pygmalion", "registry.ollama.ai", "mattw", "pygmalion", "latest", "https"},
-		{"localhost:5000/mitja/phi", "localhost:5000", "mitja", "phi", "latest", "https"},
-		{"hf.co/bartowski/X-GGUF:Q4_K_M", "hf.co", "bartowski", "X-GGUF", "Q4_K_M", "https"},
-		{"127.0.0.1:5000/library/stories260k", "127.0.0.1:5000", "library", "stories260k",
-		 "latest", "https"},
-		{"http://127.0.0.1:5000/library/stories260k:v1", "127.0.0.1:5000", "library",
-		 "stories260k", "v1", "http"},
-		{"https://example.com/a/b:c", "example.com", "a", "b", "c", "https"},
-		{"llama3.2:1b-instruct-q4_K_M", "registry.ollama.ai", "library", "llama3.2",
-		 "1b-instruct-q4_K_M", "https"},
-		{"_x/_y:_z", "registry.ollama.ai", "_x", "_y", "_z", "https"},
+	    {"gemma3", "registry.ollama.ai", "library", "gemma3", "latest", "https"},
+	    {"library/gemma3:4b", "registry.ollama.ai", "library", "gemma3", "4b", "https"},
+	    {"mattw/pygmalion", "registry.ollama.ai", "mattw", "pygmalion", "latest", "https"},
+	    {"localhost:5000/mitja/phi", "localhost:5000", "mitja", "phi", "latest", "https"},
+	    {"hf.co/bartowski/X-GGUF:Q4_K_M", "hf.co", "bartowski", "X-GGUF", "Q4_K_M", "https"},
+	    {"127.0.0.1:5000/library/stories260k", "127.0.0.1:5000", "library", "stories260k",
+	     "latest", "https"},
+	    {"http://127.0.0.1:5000/library/stories260k:v1", "127.0.0.1:5000", "library",
+	     "stories260k", "v1", "http"},
+	    {"https://example.com/a/b:c", "example.com", "a", "b", "c", "https"},
+	    {"llama3.2:1b-instruct-q4_K_M", "registry.ollama.ai", "library", "llama3.2",
+	     "1b-instruct-q4_K_M", "https"},
+	    {"_x/_y:_z", "registry.ollama.ai", "_x", "_y", "_z", "https"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct model_name n;
@@ -50,9 +50,9 @@ static void test_names_parse_rejects_invalid(void **state)
 	memcpy(long_tag, "m:", 2);
 	long_tag[2 + 81] = '\0'; /* an 81-byte tag: one past the limit */
 	static const char *bad[] = {
-		"", ":", "a:", ":b", "/a", "a/", "a//b", "a b", "ns.x/m", "-abc", "m:-t",
-		".x", "a/b/c/d", "ftp://h/n/m", "x@y", "h/n/m:t:u/", "a:b/c", "m:t/",
-		"lib/ra:ry/m",
+	    "",    ":",          "a:",    ":b",   "/a",          "a/",      "a//b",
+	    "a b", "ns.x/m",     "-abc",  "m:-t", ".x",          "a/b/c/d", "ftp://h/n/m",
+	    "x@y", "h/n/m:t:u/", "a:b/c", "m:t/", "lib/ra:ry/m",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		struct model_name n;
@@ -74,11 +74,11 @@ static void test_names_display_forms(void **state)
 	static const struct {
 		const char *in, *shortest, *full;
 	} cases[] = {
-		{"gemma3", "gemma3:latest", "registry.ollama.ai/library/gemma3:latest"},
-		{"mattw/x:1", "mattw/x:1", "registry.ollama.ai/mattw/x:1"},
-		{"REGISTRY.OLLAMA.AI/Library/x", "x:latest", "REGISTRY.OLLAMA.AI/Library/x:latest"},
-		{"127.0.0.1:5000/library/stories260k", "127.0.0.1:5000/library/stories260k:latest",
-		 "127.0.0.1:5000/library/stories260k:latest"},
+	    {"gemma3", "gemma3:latest", "registry.ollama.ai/library/gemma3:latest"},
+	    {"mattw/x:1", "mattw/x:1", "registry.ollama.ai/mattw/x:1"},
+	    {"REGISTRY.OLLAMA.AI/Library/x", "x:latest", "REGISTRY.OLLAMA.AI/Library/x:latest"},
+	    {"127.0.0.1:5000/library/stories260k", "127.0.0.1:5000/library/stories260k:latest",
+	     "127.0.0.1:5000/library/stories260k:latest"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct model_name n;
@@ -105,7 +105,7 @@ static void test_names_case_is_kept_and_folded(void **state)
 	assert_false(names_equal_fold(&a, &c));
 	char rel[NAMES_STR_MAX];
 	assert_string_equal(names_rel_path(&a, rel, sizeof rel),
-			    "registry.ollama.ai/library/Llama3/Latest");
+	                    "registry.ollama.ai/library/Llama3/Latest");
 }
 
 static void test_names_rel_path_round_trip(void **state)
@@ -141,8 +141,8 @@ static void test_names_list_walks_four_levels(void **state)
 	touch(root, "registry.ollama.ai/library/alpha/1b");
 	touch(root, "127.0.0.1:5000/library/stories260k/latest");
 	touch(root, "registry.ollama.ai/library/alpha/.tmp-123456"); /* a write in progress */
-	touch(root, "registry.ollama.ai/bad.ns/m/t");		  /* namespace with a dot */
-	touch(root, "registry.ollama.ai/library/deep/x/y");	  /* five levels */
+	touch(root, "registry.ollama.ai/bad.ns/m/t");                /* namespace with a dot */
+	touch(root, "registry.ollama.ai/library/deep/x/y");          /* five levels */
 	touch(root, "toplevel");
 	struct model_name *names;
 	size_t n;
@@ -150,13 +150,13 @@ static void test_names_list_walks_four_levels(void **state)
 	assert_int_equal(n, 4);
 	char s[NAMES_STR_MAX];
 	assert_string_equal(names_full(&names[0], s, sizeof s),
-			    "127.0.0.1:5000/library/stories260k:latest");
+	                    "127.0.0.1:5000/library/stories260k:latest");
 	assert_string_equal(names_full(&names[1], s, sizeof s),
-			    "registry.ollama.ai/library/alpha:1b");
+	                    "registry.ollama.ai/library/alpha:1b");
 	assert_string_equal(names_full(&names[2], s, sizeof s),
-			    "registry.ollama.ai/library/alpha:7b");
+	                    "registry.ollama.ai/library/alpha:7b");
 	assert_string_equal(names_full(&names[3], s, sizeof s),
-			    "registry.ollama.ai/library/zeta:latest");
+	                    "registry.ollama.ai/library/zeta:latest");
 	free(names);
 	char *missing = file_path_join(test_tmp_dir(), "nothing-here");
 	assert_int_equal(names_list(missing, &names, &n), 0);
@@ -175,12 +175,12 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_names_parse_defaults_table),
-		cmocka_unit_test(test_names_parse_rejects_invalid),
-		cmocka_unit_test(test_names_display_forms),
-		cmocka_unit_test(test_names_case_is_kept_and_folded),
-		cmocka_unit_test(test_names_rel_path_round_trip),
-		cmocka_unit_test(test_names_list_walks_four_levels),
+	    cmocka_unit_test(test_names_parse_defaults_table),
+	    cmocka_unit_test(test_names_parse_rejects_invalid),
+	    cmocka_unit_test(test_names_display_forms),
+	    cmocka_unit_test(test_names_case_is_kept_and_folded),
+	    cmocka_unit_test(test_names_rel_path_round_trip),
+	    cmocka_unit_test(test_names_list_walks_four_levels),
 	};
 	return cmocka_run_group_tests(tests, NULL, teardown);
 }

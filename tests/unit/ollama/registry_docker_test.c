@@ -26,9 +26,10 @@
 #include <unistd.h>
 
 /* The phi3 library template, 149 bytes with its trailing newline. */
-static const char PHI3[] = "{{ if .System }}<|system|>\n{{ .System }}<|end|>\n{{ end }}"
-			   "{{ if .Prompt }}<|user|>\n{{ .Prompt }}<|end|>\n{{ end }}<|assistant|>\n"
-			   "{{ .Response }}<|end|>\n";
+static const char PHI3[] =
+    "{{ if .System }}<|system|>\n{{ .System }}<|end|>\n{{ end }}"
+    "{{ if .Prompt }}<|user|>\n{{ .Prompt }}<|end|>\n{{ end }}<|assistant|>\n"
+    "{{ .Response }}<|end|>\n";
 
 struct reg_proc {
 	pid_t pid;
@@ -86,7 +87,8 @@ static void print_log(const struct reg_proc *p)
 {
 	struct buf b = BUF_INIT;
 	if (file_read_all(p->log, &b, 1 << 20) == 0 && b.len)
-		print_message("docker-registry log:\n%s\n", b.data + (b.len > 2000 ? b.len - 2000 : 0));
+		print_message("docker-registry log:\n%s\n",
+		              b.data + (b.len > 2000 ? b.len - 2000 : 0));
 	buf_release(&b);
 }
 
@@ -98,10 +100,10 @@ static int start_registry(struct reg_proc *p)
 	char *cfg = file_path_join(test_tmp_dir(), "registry.yml");
 	struct buf y = BUF_INIT;
 	buf_printf(&y,
-		   "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n"
-		   "storage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\n"
-		   "http:\n  addr: 127.0.0.1:%d\n",
-		   p->storage, p->port);
+	           "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n"
+	           "storage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\n"
+	           "http:\n  addr: 127.0.0.1:%d\n",
+	           p->storage, p->port);
 	assert_int_equal(file_mkdir_p(p->storage, 0755), 0);
 	assert_int_equal(file_write_atomic(cfg, y.data, y.len, 0644), 0);
 	buf_release(&y);
@@ -175,7 +177,8 @@ static char *collapse(const char *text)
 	size_t prev_len = 0;
 	while (*line) {
 		size_t len = strcspn(line, "\n");
-		const char *st = strstr(line, "\"status\":\""), *pst = prev ? strstr(prev, "\"status\":\"") : NULL;
+		const char *st = strstr(line, "\"status\":\""),
+		           *pst = prev ? strstr(prev, "\"status\":\"") : NULL;
 		size_t sl = strcspn(st + 10, "\"");
 		bool same = pst && strcspn(pst + 10, "\"") == sl && !strncmp(st + 10, pst + 10, sl);
 		if (prev && !same) {
@@ -199,13 +202,12 @@ struct model {
 };
 
 #define PUSH_TAIL "{\"status\":\"pushing manifest\"}\n{\"status\":\"success\"}\n"
-#define PULL_TAIL                                                                              \
-	"{\"status\":\"verifying sha256 digest\"}\n{\"status\":\"writing manifest\"}\n"          \
+#define PULL_TAIL                                                                                  \
+	"{\"status\":\"verifying sha256 digest\"}\n{\"status\":\"writing manifest\"}\n"            \
 	"{\"status\":\"success\"}\n"
 
 /* first line, one line per layer then config, tail. */
-static char *expected(const char *verb, const char *first, const struct model *m,
-		      const char *tail)
+static char *expected(const char *verb, const char *first, const struct model *m, const char *tail)
 {
 	struct buf b = BUF_INIT;
 	buf_printf(&b, "{\"status\":\"%s\"}\n", first);
@@ -213,9 +215,9 @@ static char *expected(const char *verb, const char *first, const struct model *m
 	int64_t n[3] = {m->gguf_size, (int64_t)sizeof PHI3 - 1, m->cfg_size};
 	for (int i = 0; i < 3; i++)
 		buf_printf(&b,
-			   "{\"status\":\"%s %.12s\",\"digest\":\"%s\",\"total\":%lld,"
-			   "\"completed\":%lld}\n",
-			   verb, d[i] + 7, d[i], (long long)n[i], (long long)n[i]);
+		           "{\"status\":\"%s %.12s\",\"digest\":\"%s\",\"total\":%lld,"
+		           "\"completed\":%lld}\n",
+		           verb, d[i] + 7, d[i], (long long)n[i], (long long)n[i]);
 	buf_puts(&b, tail);
 	return buf_steal(&b);
 }
@@ -223,11 +225,12 @@ static char *expected(const char *verb, const char *first, const struct model *m
 static void make_model(struct store *s, const struct model_name *n, struct model *m)
 {
 	char err[ERR_MSG_LEN];
-	const char *cfg = "{\"model_format\":\"gguf\",\"model_family\":\"llama\",\"model_families\":"
-			  "[\"llama\"],\"model_type\":\"260K\",\"file_type\":\"F32\"}";
+	const char *cfg =
+	    "{\"model_format\":\"gguf\",\"model_family\":\"llama\",\"model_families\":"
+	    "[\"llama\"],\"model_type\":\"260K\",\"file_type\":\"F32\"}";
 	assert_int_equal(store_blob_put_file(s, test_model_path("stories260K-F32.gguf"), NULL,
-					     m->gguf, &m->gguf_size, err),
-			 0);
+	                                     m->gguf, &m->gguf_size, err),
+	                 0);
 	assert_int_equal(store_blob_put(s, PHI3, sizeof PHI3 - 1, NULL, m->tmpl, err), 0);
 	assert_int_equal(store_blob_put(s, cfg, strlen(cfg), NULL, m->cfg, err), 0);
 	m->cfg_size = (int64_t)strlen(cfg);
@@ -253,9 +256,9 @@ static int count_blobs(struct store *s)
 
 static void corrupt_in_registry(const struct reg_proc *p, const char *digest)
 {
-	char rel[256];
+	char rel[512];
 	snprintf(rel, sizeof rel, "docker/registry/v2/blobs/sha256/%.2s/%s/data", digest + 7,
-		 digest + 7);
+	         digest + 7);
 	char *path = file_path_join(p->storage, rel);
 	struct buf b = BUF_INIT;
 	assert_int_equal(file_read_all(path, &b, 0), 0);
@@ -265,99 +268,118 @@ static void corrupt_in_registry(const struct reg_proc *p, const char *digest)
 	free(path);
 }
 
+struct round_trip {
+	struct reg_proc *p;
+	struct store *s;
+	struct registry *r;
+	struct model_name n;
+	struct model m;
+	char local_digest[65];
+	struct buf lines;
+	struct registry_request req;
+};
+
+/* Push, then push again (every blob present: one line per layer). */
+static void push_twice(struct round_trip *t)
+{
+	char err[ERR_MSG_LEN];
+	if (registry_push(t->r, &t->n, &t->req, err) != 0) {
+		print_log(t->p);
+		fail_msg("push: %s", err);
+	}
+	char *got = collapse(t->lines.data);
+	char *want = expected("pushing", "retrieving manifest", &t->m, PUSH_TAIL);
+	assert_string_equal(got, want);
+	free(got);
+	buf_reset(&t->lines);
+	assert_int_equal(registry_push(t->r, &t->n, &t->req, err), 0);
+	assert_string_equal(t->lines.data, want);
+	free(want);
+}
+
+/* Delete locally, pull back: same manifest bytes, same blobs. */
+static void delete_and_pull(struct round_trip *t)
+{
+	char err[ERR_MSG_LEN], pulled[65], hex[65];
+	assert_int_equal(store_delete(t->s, &t->n, err), 0);
+	assert_int_equal(count_blobs(t->s), 0);
+	buf_reset(&t->lines);
+	if (registry_pull(t->r, &t->n, &t->req, err) != 0)
+		fail_msg("pull: %s", err);
+	char *got = collapse(t->lines.data);
+	char *want = expected("pulling", "pulling manifest", &t->m, PULL_TAIL);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+	struct store_manifest man;
+	assert_int_equal(store_manifest_read(t->s, &t->n, &man, pulled, err), 0);
+	store_manifest_release(&man);
+	assert_string_equal(pulled, t->local_digest);
+	char *blob = store_blob_path(t->s, t->m.gguf);
+	assert_int_equal(sha256_file_hex(blob, hex), 0);
+	assert_string_equal(hex, t->m.gguf + 7);
+	free(blob);
+	struct store_model sm;
+	assert_int_equal(store_model_load(t->s, &t->n, &sm, err), 0);
+	assert_string_equal(sm.template_text, PHI3);
+	store_model_release(&sm);
+}
+
+/* The registry serves wrong bytes for the template: a digest error, and the
+ * store shows no model and no blob. */
+static void pull_corrupted(struct round_trip *t)
+{
+	char err[ERR_MSG_LEN];
+	corrupt_in_registry(t->p, t->m.tmpl);
+	assert_int_equal(store_delete(t->s, &t->n, err), 0);
+	buf_reset(&t->lines);
+	assert_int_equal(registry_pull(t->r, &t->n, &t->req, err), ERR_DIGEST);
+	assert_true(str_has_prefix(err, "digest mismatch, file must be downloaded again: want "));
+	assert_non_null(strstr(err, t->m.tmpl));
+	assert_null(strstr(t->lines.data, "writing manifest"));
+	assert_int_equal(count_blobs(t->s), 0);
+	char *path = store_manifest_path(t->s, &t->n);
+	assert_false(file_exists(path));
+	free(path);
+	struct store_entry *e;
+	size_t count;
+	assert_int_equal(store_list(t->s, &e, &count), 0);
+	assert_int_equal(count, 0);
+	store_entries_free(e, count);
+}
+
 static void test_registry_docker_push_pull_round_trip(void **state)
 {
 	struct reg_proc *p = *state;
 	if (p->skip)
 		test_skip("%s", p->skip);
+	struct round_trip t = {.p = p};
 	char *root = file_path_join(test_tmp_dir(), "store");
-	struct store *s;
-	struct registry *r;
 	char err[ERR_MSG_LEN], name[96];
-	assert_int_equal(store_open(root, &s, err), 0);
-	assert_int_equal(registry_new(s, NULL, &r), 0);
+	assert_int_equal(store_open(root, &t.s, err), 0);
+	assert_int_equal(registry_new(t.s, NULL, &t.r), 0);
 	snprintf(name, sizeof name, "127.0.0.1:%d/library/stories260k", p->port);
-	struct model_name n;
-	assert_int_equal(names_parse(name, &n, err), 0);
-	struct model m;
-	make_model(s, &n, &m);
-	char local_digest[65];
+	assert_int_equal(names_parse(name, &t.n, err), 0);
+	make_model(t.s, &t.n, &t.m);
 	struct store_manifest man;
-	assert_int_equal(store_manifest_read(s, &n, &man, local_digest, err), 0);
+	assert_int_equal(store_manifest_read(t.s, &t.n, &man, t.local_digest, err), 0);
 	store_manifest_release(&man);
-
-	struct buf lines = BUF_INIT;
-	struct registry_request req = {.insecure = true, .progress = collect, .progress_ud = &lines};
-	if (registry_push(r, &n, &req, err) != 0) {
-		print_log(p);
-		fail_msg("push: %s", err);
-	}
-	char *got = collapse(lines.data);
-	char *want = expected("pushing", "retrieving manifest", &m, PUSH_TAIL);
-	assert_string_equal(got, want);
-	free(got);
-	free(want);
-
-	/* every blob is there now: one line per layer, nothing uploaded */
-	buf_reset(&lines);
-	assert_int_equal(registry_push(r, &n, &req, err), 0);
-	want = expected("pushing", "retrieving manifest", &m, PUSH_TAIL);
-	assert_string_equal(lines.data, want);
-	free(want);
-
-	assert_int_equal(store_delete(s, &n, err), 0);
-	assert_int_equal(count_blobs(s), 0);
-	buf_reset(&lines);
-	if (registry_pull(r, &n, &req, err) != 0)
-		fail_msg("pull: %s", err);
-	got = collapse(lines.data);
-	want = expected("pulling", "pulling manifest", &m, PULL_TAIL);
-	assert_string_equal(got, want);
-	free(got);
-	free(want);
-	char pulled_digest[65];
-	assert_int_equal(store_manifest_read(s, &n, &man, pulled_digest, err), 0);
-	store_manifest_release(&man);
-	assert_string_equal(pulled_digest, local_digest);
-	char hex[65];
-	char *blob = store_blob_path(s, m.gguf);
-	assert_int_equal(sha256_file_hex(blob, hex), 0);
-	assert_string_equal(hex, m.gguf + 7);
-	free(blob);
-	struct store_model sm;
-	assert_int_equal(store_model_load(s, &n, &sm, err), 0);
-	assert_string_equal(sm.template_text, PHI3);
-	store_model_release(&sm);
-
-	/* the registry now serves wrong bytes for the template */
-	corrupt_in_registry(p, m.tmpl);
-	assert_int_equal(store_delete(s, &n, err), 0);
-	buf_reset(&lines);
-	assert_int_equal(registry_pull(r, &n, &req, err), ERR_DIGEST);
-	assert_true(str_has_prefix(err, "digest mismatch, file must be downloaded again: want "));
-	assert_non_null(strstr(err, m.tmpl));
-	assert_null(strstr(lines.data, "writing manifest"));
-	assert_int_equal(count_blobs(s), 0);
-	char *path = store_manifest_path(s, &n);
-	assert_false(file_exists(path));
-	free(path);
-	struct store_entry *e;
-	size_t count;
-	assert_int_equal(store_list(s, &e, &count), 0);
-	assert_int_equal(count, 0);
-	store_entries_free(e, count);
-
-	buf_release(&lines);
-	registry_free(r);
-	store_free(s);
+	t.req = (struct registry_request){
+	    .insecure = true, .progress = collect, .progress_ud = &t.lines};
+	push_twice(&t);
+	delete_and_pull(&t);
+	pull_corrupted(&t);
+	buf_release(&t.lines);
+	registry_free(t.r);
+	store_free(t.s);
 	free(root);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_registry_docker_push_pull_round_trip, setup,
-						teardown),
+	    cmocka_unit_test_setup_teardown(test_registry_docker_push_pull_round_trip, setup,
+	                                    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

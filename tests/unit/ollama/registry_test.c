@@ -82,8 +82,9 @@ static char *collapse(const char *text)
 
 static void layer_line(struct buf *b, const char *verb, const char *digest, long long n)
 {
-	buf_printf(b, "{\"status\":\"%s %.12s\",\"digest\":\"%s\",\"total\":%lld,\"completed\":%lld}\n",
-		   verb, digest + 7, digest, n, n);
+	buf_printf(
+	    b, "{\"status\":\"%s %.12s\",\"digest\":\"%s\",\"total\":%lld,\"completed\":%lld}\n",
+	    verb, digest + 7, digest, n, n);
 }
 
 static char *expected_pull(const struct env *e, bool removing)
@@ -93,7 +94,8 @@ static char *expected_pull(const struct env *e, bool removing)
 	layer_line(&b, "pulling", e->model, MODEL_LEN);
 	layer_line(&b, "pulling", e->tmpl, 13);
 	layer_line(&b, "pulling", e->cfg, 23);
-	buf_puts(&b, "{\"status\":\"verifying sha256 digest\"}\n{\"status\":\"writing manifest\"}\n");
+	buf_puts(&b,
+	         "{\"status\":\"verifying sha256 digest\"}\n{\"status\":\"writing manifest\"}\n");
 	if (removing)
 		buf_puts(&b, "{\"status\":\"removing unused layers\"}\n");
 	buf_puts(&b, "{\"status\":\"success\"}\n");
@@ -127,10 +129,11 @@ static int setup(void **state)
 		x = x * 1103515245u + 12345u;
 		e->model_bytes[i] = (char)(x >> 16);
 	}
-	snprintf(e->model, sizeof e->model, "%s", fake_add_blob(e->fake, e->model_bytes, MODEL_LEN));
+	snprintf(e->model, sizeof e->model, "%s",
+	         fake_add_blob(e->fake, e->model_bytes, MODEL_LEN));
 	snprintf(e->tmpl, sizeof e->tmpl, "%s", fake_add_blob(e->fake, "{{ .Prompt }}", 13));
 	snprintf(e->cfg, sizeof e->cfg, "%s",
-		 fake_add_blob(e->fake, "{\"model_format\":\"gguf\"}", 23));
+	         fake_add_blob(e->fake, "{\"model_format\":\"gguf\"}", 23));
 	set_manifest(e, e->tmpl, 13);
 	snprintf(e->name, sizeof e->name, "127.0.0.1:%d/library/m:latest", e->fake->port);
 	static int n;
@@ -180,8 +183,8 @@ static int pull(struct env *e, struct collector *c, bool insecure, char err[ERR_
 {
 	struct model_name n;
 	assert_int_equal(names_parse(e->name, &n, NULL), 0);
-	struct registry_request req = {.insecure = insecure, .progress = collect,
-				       .progress_ud = c, .cancel = &c->cancel};
+	struct registry_request req = {
+	    .insecure = insecure, .progress = collect, .progress_ud = c, .cancel = &c->cancel};
 	return registry_pull(e->reg, &n, &req, err);
 }
 
@@ -228,7 +231,7 @@ static void test_registry_progress_json_omits_empty(void **state)
 	p = (struct registry_progress){"pulling 0123456789ab", "sha256:0123456789ab", 9, 0};
 	registry_progress_json(&p, &b);
 	assert_string_equal(b.data, "{\"status\":\"pulling 0123456789ab\",\"digest\":"
-				    "\"sha256:0123456789ab\",\"total\":9}");
+	                            "\"sha256:0123456789ab\",\"total\":9}");
 	buf_release(&b);
 }
 
@@ -319,7 +322,7 @@ static void test_registry_pull_parallel_ranges(void **state)
 	int seen = 0;
 	for (int i = 0; i < e->fake->n_ranges; i++)
 		seen += !strcmp(e->fake->ranges[i], "bytes=196608-199999") ||
-			!strcmp(e->fake->ranges[i], "bytes=16384-32767");
+		        !strcmp(e->fake->ranges[i], "bytes=16384-32767");
 	assert_int_equal(seen, 2);
 	buf_release(&c.lines);
 }
@@ -357,8 +360,8 @@ static void test_registry_pull_wrong_bytes_leaves_store_unchanged(void **state)
 	sha256_hex(copy, MODEL_LEN, hex);
 	free(copy);
 	snprintf(want, sizeof want,
-		 "digest mismatch, file must be downloaded again: want %s, got sha256:%s", e->model,
-		 hex);
+	         "digest mismatch, file must be downloaded again: want %s, got sha256:%s", e->model,
+	         hex);
 	assert_string_equal(err, want);
 	assert_false(model_present(e));
 	assert_int_equal(count_blobs(e->store), 0);
@@ -536,7 +539,7 @@ static void test_registry_push_to_fake(void **state)
 	buf_reset(&c.lines);
 	assert_int_equal(registry_push(e->reg, &n, &req, err), ERR_NOT_FOUND);
 	assert_string_equal(c.lines.data, "{\"status\":\"retrieving manifest\"}\n"
-					  "{\"status\":\"couldn't retrieve manifest\"}\n");
+	                                  "{\"status\":\"couldn't retrieve manifest\"}\n");
 	buf_release(&ser);
 	buf_release(&want);
 	buf_release(&c.lines);
@@ -548,19 +551,19 @@ static void test_registry_push_to_fake(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_registry_progress_json_omits_empty),
-		T(test_registry_pull_plain_200_exact_stream),
-		T(test_registry_pull_cached_and_removes_unused_layers),
-		T(test_registry_pull_redirect_with_token),
-		T(test_registry_pull_parallel_ranges),
-		T(test_registry_pull_parts_over_plain_200),
-		T(test_registry_pull_wrong_bytes_leaves_store_unchanged),
-		T(test_registry_pull_unknown_model),
-		T(test_registry_pull_http_needs_insecure),
-		T(test_registry_pull_interrupted_resumes),
-		T(test_registry_pull_cancel_leaves_no_model),
-		T(test_registry_pull_shared_download),
-		T(test_registry_push_to_fake),
+	    cmocka_unit_test(test_registry_progress_json_omits_empty),
+	    T(test_registry_pull_plain_200_exact_stream),
+	    T(test_registry_pull_cached_and_removes_unused_layers),
+	    T(test_registry_pull_redirect_with_token),
+	    T(test_registry_pull_parallel_ranges),
+	    T(test_registry_pull_parts_over_plain_200),
+	    T(test_registry_pull_wrong_bytes_leaves_store_unchanged),
+	    T(test_registry_pull_unknown_model),
+	    T(test_registry_pull_http_needs_insecure),
+	    T(test_registry_pull_interrupted_resumes),
+	    T(test_registry_pull_cancel_leaves_no_model),
+	    T(test_registry_pull_shared_download),
+	    T(test_registry_push_to_fake),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	file_remove_tree(test_tmp_dir());

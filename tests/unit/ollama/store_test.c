@@ -76,17 +76,20 @@ static void test_store_digest_forms(void **state)
 	char d[STORE_DIGEST_LEN + 1];
 	assert_true(store_digest_valid(HELLO_DIGEST));
 	assert_true(store_digest_valid(
-		"sha256-2CF24DBA5FB0A30E26E83B2AC5B9E29E1B161E5C1FA7425E73043362938B9824"));
-	assert_int_equal(store_digest_normalize(
-				 "sha256-2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
-				 d),
-			 0);
+	    "sha256-2CF24DBA5FB0A30E26E83B2AC5B9E29E1B161E5C1FA7425E73043362938B9824"));
+	assert_int_equal(
+	    store_digest_normalize(
+	        "sha256-2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824", d),
+	    0);
 	assert_string_equal(d, HELLO_DIGEST);
 	static const char *bad[] = {
-		"", "sha256:", "sha256:2cf2", "md5:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73",
-		"sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824x",
-		"sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b982g",
-		"sha256/2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+	    "",
+	    "sha256:",
+	    "sha256:2cf2",
+	    "md5:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73",
+	    "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824x",
+	    "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b982g",
+	    "sha256/2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		assert_false(store_digest_valid(bad[i]));
@@ -108,14 +111,16 @@ static void test_store_blob_put_verifies_and_is_atomic(void **state)
 	assert_int_equal(store_blob_size(s, HELLO_DIGEST, &size), 0);
 	assert_int_equal(size, 5);
 	/* wrong content for the digest: an error, nothing new in blobs/ */
-	assert_int_equal(store_blob_put(s, "hellO", 5,
-					"sha256:1111111111111111111111111111111111111111111111111111111111111111",
-					d, err),
-			 ERR_DIGEST);
-	assert_string_equal(err, "digest mismatch, expected "
-				 "\"sha256:1111111111111111111111111111111111111111111111111111111111111111\""
-				 ", got \"sha256:"
-				 "04a6f55face2f46be8c23f627d539827615851e10751b63ec59db6d2c706b770\"");
+	assert_int_equal(
+	    store_blob_put(
+	        s, "hellO", 5,
+	        "sha256:1111111111111111111111111111111111111111111111111111111111111111", d, err),
+	    ERR_DIGEST);
+	assert_string_equal(
+	    err, "digest mismatch, expected "
+	         "\"sha256:1111111111111111111111111111111111111111111111111111111111111111\""
+	         ", got \"sha256:"
+	         "04a6f55face2f46be8c23f627d539827615851e10751b63ec59db6d2c706b770\"");
 	assert_int_equal(count_blob_files(s), 1);
 	assert_int_equal(store_blob_put(s, "x", 1, "sha256:nothex", d, err), ERR_INVALID);
 	/* the same bytes twice: one blob */
@@ -155,28 +160,29 @@ static void test_store_manifest_exact_bytes(void **state)
 {
 	struct store_manifest m;
 	store_manifest_init(&m);
-	store_manifest_set_config(&m, STORE_MT_CONFIG,
-				  "sha256:6819964c2bcf53f6dd3593f9571e91cbf2bab9665493f870f96eeb29873049b4",
-				  490);
-	store_manifest_add_layer(&m, STORE_MT_MODEL,
-				 "sha256:e8ad13eff07a78d89926e9e8b882317d082ef5bf9768ad7b50fcdbbcd63748de",
-				 8149180896LL);
-	store_manifest_add_layer(&m, STORE_MT_TEMPLATE,
-				 "sha256:e0a42594d802e5d31cdc786deb4823edb8adff66094d49de8fffe976d753e348",
-				 358);
+	store_manifest_set_config(
+	    &m, STORE_MT_CONFIG,
+	    "sha256:6819964c2bcf53f6dd3593f9571e91cbf2bab9665493f870f96eeb29873049b4", 490);
+	store_manifest_add_layer(
+	    &m, STORE_MT_MODEL,
+	    "sha256:e8ad13eff07a78d89926e9e8b882317d082ef5bf9768ad7b50fcdbbcd63748de",
+	    8149180896LL);
+	store_manifest_add_layer(
+	    &m, STORE_MT_TEMPLATE,
+	    "sha256:e0a42594d802e5d31cdc786deb4823edb8adff66094d49de8fffe976d753e348", 358);
 	struct buf b = BUF_INIT;
 	store_manifest_serialize(&m, &b);
 	/* the gemma3:12b manifest of reference §3.3, without its last two layers */
 	assert_string_equal(
-		b.data,
-		"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker.distribution.manifest."
-		"v2+json\",\"config\":{\"mediaType\":\"application/vnd.docker.container.image.v1+"
-		"json\",\"digest\":\"sha256:6819964c2bcf53f6dd3593f9571e91cbf2bab9665493f870f96eeb"
-		"29873049b4\",\"size\":490},\"layers\":[{\"mediaType\":\"application/vnd.ollama."
-		"image.model\",\"digest\":\"sha256:e8ad13eff07a78d89926e9e8b882317d082ef5bf9768ad7b"
-		"50fcdbbcd63748de\",\"size\":8149180896},{\"mediaType\":\"application/vnd.ollama."
-		"image.template\",\"digest\":\"sha256:e0a42594d802e5d31cdc786deb4823edb8adff66094d"
-		"49de8fffe976d753e348\",\"size\":358}]}");
+	    b.data,
+	    "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker.distribution.manifest."
+	    "v2+json\",\"config\":{\"mediaType\":\"application/vnd.docker.container.image.v1+"
+	    "json\",\"digest\":\"sha256:6819964c2bcf53f6dd3593f9571e91cbf2bab9665493f870f96eeb"
+	    "29873049b4\",\"size\":490},\"layers\":[{\"mediaType\":\"application/vnd.ollama."
+	    "image.model\",\"digest\":\"sha256:e8ad13eff07a78d89926e9e8b882317d082ef5bf9768ad7b"
+	    "50fcdbbcd63748de\",\"size\":8149180896},{\"mediaType\":\"application/vnd.ollama."
+	    "image.template\",\"digest\":\"sha256:e0a42594d802e5d31cdc786deb4823edb8adff66094d"
+	    "49de8fffe976d753e348\",\"size\":358}]}");
 	assert_int_equal(store_manifest_size(&m), 490 + 8149180896LL + 358);
 	struct store_manifest back;
 	char err[ERR_MSG_LEN];
@@ -196,25 +202,25 @@ static void test_store_manifest_parse_rejects_bad_input(void **state)
 {
 #define D64 "0000000000000000000000000000000000000000000000000000000000000000"
 	static const char *bad[] = {
-		"",
-		"[]",
-		"{\"schemaVersion\":2,",
-		"{\"schemaVersion\":1,\"layers\":[]}",
-		"{\"schemaVersion\":\"2\",\"layers\":[]}",
-		"{\"schemaVersion\":2,\"layers\":{}}",
-		"{\"schemaVersion\":2,\"layers\":[1]}",
-		"{\"schemaVersion\":2,\"layers\":[{\"digest\":\"sha256:" D64 "\",\"size\":1}]}",
-		"{\"schemaVersion\":2,\"layers\":[{\"mediaType\":\"x\",\"digest\":\"sha256:12\","
-		"\"size\":1}]}",
-		"{\"schemaVersion\":2,\"layers\":[{\"mediaType\":\"x\",\"digest\":\"sha256:" D64
-		"\",\"size\":-1}]}",
-		"{\"schemaVersion\":2,\"layers\":[{\"mediaType\":\"x\",\"digest\":\"sha256:" D64
-		"\",\"size\":1.5}]}",
-		"{\"schemaVersion\":2,\"layers\":[{\"mediaType\":\"x\",\"digest\":\"sha256:" D64
-		"\",\"size\":1e300}]}",
-		"{\"schemaVersion\":2,\"layers\":[{\"mediaType\":\"x\",\"digest\":\"sha256-" D64
-		"\",\"size\":1}]}",
-		"{\"schemaVersion\":2,\"config\":\"x\",\"layers\":[]}",
+	    "",
+	    "[]",
+	    "{\"schemaVersion\":2,",
+	    "{\"schemaVersion\":1,\"layers\":[]}",
+	    "{\"schemaVersion\":\"2\",\"layers\":[]}",
+	    "{\"schemaVersion\":2,\"layers\":{}}",
+	    "{\"schemaVersion\":2,\"layers\":[1]}",
+	    "{\"schemaVersion\":2,\"layers\":[{\"digest\":\"sha256:" D64 "\",\"size\":1}]}",
+	    "{\"schemaVersion\":2,\"layers\":[{\"mediaType\":\"x\",\"digest\":\"sha256:12\","
+	    "\"size\":1}]}",
+	    "{\"schemaVersion\":2,\"layers\":[{\"mediaType\":\"x\",\"digest\":\"sha256:" D64
+	    "\",\"size\":-1}]}",
+	    "{\"schemaVersion\":2,\"layers\":[{\"mediaType\":\"x\",\"digest\":\"sha256:" D64
+	    "\",\"size\":1.5}]}",
+	    "{\"schemaVersion\":2,\"layers\":[{\"mediaType\":\"x\",\"digest\":\"sha256:" D64
+	    "\",\"size\":1e300}]}",
+	    "{\"schemaVersion\":2,\"layers\":[{\"mediaType\":\"x\",\"digest\":\"sha256-" D64
+	    "\",\"size\":1}]}",
+	    "{\"schemaVersion\":2,\"config\":\"x\",\"layers\":[]}",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		struct store_manifest m;
@@ -224,8 +230,9 @@ static void test_store_manifest_parse_rejects_bad_input(void **state)
 		assert_true(strlen(err) > 0);
 	}
 	/* an OCI manifest without mediaType and an annotation we do not keep */
-	const char *oci = "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"c\",\"digest\":\"sha256:" D64
-			  "\",\"size\":2},\"layers\":[],\"annotations\":{\"a\":\"b\"}}";
+	const char *oci =
+	    "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"c\",\"digest\":\"sha256:" D64
+	    "\",\"size\":2},\"layers\":[],\"annotations\":{\"a\":\"b\"}}";
 	struct store_manifest m;
 	char err[ERR_MSG_LEN];
 	assert_int_equal(store_manifest_parse(oci, strlen(oci), &m, err), 0);
@@ -520,19 +527,19 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_store_root_from_environment),
-		cmocka_unit_test(test_store_digest_forms),
-		cmocka_unit_test(test_store_blob_put_verifies_and_is_atomic),
-		cmocka_unit_test(test_store_blob_put_file_and_writer_abort),
-		cmocka_unit_test(test_store_manifest_exact_bytes),
-		cmocka_unit_test(test_store_manifest_parse_rejects_bad_input),
-		cmocka_unit_test(test_store_manifest_write_needs_blobs),
-		cmocka_unit_test(test_store_model_load_reads_layers),
-		cmocka_unit_test(test_store_list_and_resolve),
-		cmocka_unit_test(test_store_copy_and_delete_collects_garbage),
-		cmocka_unit_test(test_store_corrupt_manifest_blocks_collection),
-		cmocka_unit_test(test_store_prune_keeps_young_partials),
-		cmocka_unit_test(test_store_concurrent_writers),
+	    cmocka_unit_test(test_store_root_from_environment),
+	    cmocka_unit_test(test_store_digest_forms),
+	    cmocka_unit_test(test_store_blob_put_verifies_and_is_atomic),
+	    cmocka_unit_test(test_store_blob_put_file_and_writer_abort),
+	    cmocka_unit_test(test_store_manifest_exact_bytes),
+	    cmocka_unit_test(test_store_manifest_parse_rejects_bad_input),
+	    cmocka_unit_test(test_store_manifest_write_needs_blobs),
+	    cmocka_unit_test(test_store_model_load_reads_layers),
+	    cmocka_unit_test(test_store_list_and_resolve),
+	    cmocka_unit_test(test_store_copy_and_delete_collects_garbage),
+	    cmocka_unit_test(test_store_corrupt_manifest_blocks_collection),
+	    cmocka_unit_test(test_store_prune_keeps_young_partials),
+	    cmocka_unit_test(test_store_concurrent_writers),
 	};
 	return cmocka_run_group_tests(tests, NULL, teardown);
 }

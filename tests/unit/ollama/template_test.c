@@ -59,47 +59,48 @@ static void test_template_go_semantics_table(void **state)
 	static const struct {
 		const char *in, *want;
 	} cases[] = {
-		{"a {{- \" b \" -}} c", "a b c"},
-		{"a\n\t{{- 1 }}\n\n{{ 2 -}}\n b", "a1\n\n2b"},
-		{"{{3}} {{ -3 }} {{ 1.5 }} {{ true }} {{ 0x1F }} {{ 'a' }} {{ 1_000 }}",
-		 "3 -3 1.5 true 31 97 1000"},
-		{"{{ .Missing }}|{{ .M.zz }}", "<no value>|<no value>"},
-		{"{{ if and 1 0 }}y{{ else }}n{{ end }}{{ and 1 2 }}{{ or 0 \"\" }}{{ or 0 3 }}",
-		 "n23"},
-		{"{{ len \"h\xc3\xa9llo\" }} {{ len .L }} {{ len .M }}", "6 2 2"},
-		{"{{ index .L 1 }}{{ index .M \"a\" }}{{ slice \"abcdef\" 1 3 }}{{ slice .L 1 }}",
-		 "b1bc[b]"},
-		{"{{ range $i, $e := .L }}{{ $i }}={{ $e }};{{ end }}", "0=a;1=b;"},
-		{"{{ range .Empty }}x{{ else }}none{{ end }}", "none"},
-		{"{{ range $k, $v := .M }}{{ $k }}:{{ $v }} {{ end }}", "a:1 b:2 "},
-		{"{{ with .S }}[{{ . }}]{{ else }}empty{{ end }}{{ with .Empty }}x{{ else }}e{{ end }}",
-		 "[x]e"},
-		{"{{ $x := 1 }}{{ if true }}{{ $x = 2 }}{{ end }}{{ $x }}", "2"},
-		{"{{ range 3 }}{{ . }}{{ end }}{{ range $i := 2 }}{{ $i }}{{ end }}", "01201"},
-		{"{{ range .L }}{{ if eq . \"b\" }}{{ break }}{{ end }}{{ . }}{{ end }}", "a"},
-		{"{{ range .L }}{{ if eq . \"a\" }}{{ continue }}{{ end }}{{ . }}{{ end }}", "b"},
-		{"{{ printf \"%s-%d-%5.2f|%-4s|%q|%v|%x|%05d\" \"x\" 42 3.14159 \"ab\" \"q\" .F 255 -42}}",
-		 "x-42- 3.14|ab  |\"q\"|0.5|ff|-0042"},
-		{"{{ printf \"%d %s\" 1 }}|{{ printf \"%d\" 1 2 }}", "1 %!s(MISSING)|1%!(EXTRA int=2)"},
-		{"{{ print 1 2 \"a\" 3 }}|{{ println 1 \"a\" }}", "1 2a3|1 a\n"},
-		{"{{ .F }} {{ .Big }} {{ .N }} {{ 1e21 }} {{ 0.00001 }}",
-		 "0.5 1e+06 1000000 1e+21 1e-05"},
-		{"a {{/* c */}} b|a {{- /* c */ -}} b", "a  b|ab"},
-		{"{{ \"}}\" }}{{ `raw\\n` }}", "}}raw\\n"},
-		{"{{ eq 1 2 3 1 }} {{ eq \"a\" \"b\" }} {{ ne 1 2 }} {{ eq .Missing .S }}",
-		 "true false true false"},
-		{"{{ lt \"a\" \"b\" }} {{ le 2 2 }} {{ gt 1.5 2.5 }} {{ ge 3 4 }}",
-		 "true true false false"},
-		{"{{ not .Empty }} {{ not .S }} {{ not 0 }}", "true false true"},
-		/* json keeps a map's insertion order (our maps also stand for Go structs) */
-		{"{{ json .M }} {{ json .S }} {{ json .L }} {{ .J }}",
-		 "{\"b\":2,\"a\":1} \"x\" [\"a\",\"b\"] {\"k\":\"\\u003cv\\u003e\"}"},
-		{"{{ .L }} {{ .M }} {{ .Yes }}", "[a b] map[a:1 b:2] true"},
-		{"{{ .S | printf \"<%s>\" }}{{ \"x\" | eq \"x\" }}", "<x>true"},
-		{"{{ if .Missing }}1{{ else if .S }}2{{ else }}3{{ end }}", "2"},
-		{"{{- range $i, $_ := .L }}\n{{- $last := eq (len (slice $.L $i)) 1 }}"
-		 "{{ if $last }}last{{ else }}{{ . }},{{ end }}{{ end }}",
-		 "a,last"},
+	    {"a {{- \" b \" -}} c", "a b c"},
+	    {"a\n\t{{- 1 }}\n\n{{ 2 -}}\n b", "a1\n\n2b"},
+	    {"{{3}} {{ -3 }} {{ 1.5 }} {{ true }} {{ 0x1F }} {{ 'a' }} {{ 1_000 }}",
+	     "3 -3 1.5 true 31 97 1000"},
+	    {"{{ .Missing }}|{{ .M.zz }}", "<no value>|<no value>"},
+	    {"{{ if and 1 0 }}y{{ else }}n{{ end }}{{ and 1 2 }}{{ or 0 \"\" }}{{ or 0 3 }}",
+	     "n23"},
+	    {"{{ len \"h\xc3\xa9llo\" }} {{ len .L }} {{ len .M }}", "6 2 2"},
+	    {"{{ index .L 1 }}{{ index .M \"a\" }}{{ slice \"abcdef\" 1 3 }}{{ slice .L 1 }}",
+	     "b1bc[b]"},
+	    {"{{ range $i, $e := .L }}{{ $i }}={{ $e }};{{ end }}", "0=a;1=b;"},
+	    {"{{ range .Empty }}x{{ else }}none{{ end }}", "none"},
+	    {"{{ range $k, $v := .M }}{{ $k }}:{{ $v }} {{ end }}", "a:1 b:2 "},
+	    {"{{ with .S }}[{{ . }}]{{ else }}empty{{ end }}{{ with .Empty }}x{{ else }}e{{ end }}",
+	     "[x]e"},
+	    {"{{ $x := 1 }}{{ if true }}{{ $x = 2 }}{{ end }}{{ $x }}", "2"},
+	    {"{{ range 3 }}{{ . }}{{ end }}{{ range $i := 2 }}{{ $i }}{{ end }}", "01201"},
+	    {"{{ range .L }}{{ if eq . \"b\" }}{{ break }}{{ end }}{{ . }}{{ end }}", "a"},
+	    {"{{ range .L }}{{ if eq . \"a\" }}{{ continue }}{{ end }}{{ . }}{{ end }}", "b"},
+	    {"{{ printf \"%s-%d-%5.2f|%-4s|%q|%v|%x|%05d\" \"x\" 42 3.14159 \"ab\" \"q\" .F 255 "
+	     "-42}}",
+	     "x-42- 3.14|ab  |\"q\"|0.5|ff|-0042"},
+	    {"{{ printf \"%d %s\" 1 }}|{{ printf \"%d\" 1 2 }}", "1 %!s(MISSING)|1%!(EXTRA int=2)"},
+	    {"{{ print 1 2 \"a\" 3 }}|{{ println 1 \"a\" }}", "1 2a3|1 a\n"},
+	    {"{{ .F }} {{ .Big }} {{ .N }} {{ 1e21 }} {{ 0.00001 }}",
+	     "0.5 1e+06 1000000 1e+21 1e-05"},
+	    {"a {{/* c */}} b|a {{- /* c */ -}} b", "a  b|ab"},
+	    {"{{ \"}}\" }}{{ `raw\\n` }}", "}}raw\\n"},
+	    {"{{ eq 1 2 3 1 }} {{ eq \"a\" \"b\" }} {{ ne 1 2 }} {{ eq .Missing .S }}",
+	     "true false true false"},
+	    {"{{ lt \"a\" \"b\" }} {{ le 2 2 }} {{ gt 1.5 2.5 }} {{ ge 3 4 }}",
+	     "true true false false"},
+	    {"{{ not .Empty }} {{ not .S }} {{ not 0 }}", "true false true"},
+	    /* json keeps a map's insertion order (our maps also stand for Go structs) */
+	    {"{{ json .M }} {{ json .S }} {{ json .L }} {{ .J }}",
+	     "{\"b\":2,\"a\":1} \"x\" [\"a\",\"b\"] {\"k\":\"\\u003cv\\u003e\"}"},
+	    {"{{ .L }} {{ .M }} {{ .Yes }}", "[a b] map[a:1 b:2] true"},
+	    {"{{ .S | printf \"<%s>\" }}{{ \"x\" | eq \"x\" }}", "<x>true"},
+	    {"{{ if .Missing }}1{{ else if .S }}2{{ else }}3{{ end }}", "2"},
+	    {"{{- range $i, $_ := .L }}\n{{- $last := eq (len (slice $.L $i)) 1 }}"
+	     "{{ if $last }}last{{ else }}{{ . }},{{ end }}{{ end }}",
+	     "a,last"},
 	};
 	struct template_value *d = data();
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -136,33 +137,33 @@ static void test_template_errors_have_messages(void **state)
 	static const struct {
 		const char *in, *want;
 	} cases[] = {
-		{"{{ .S.B }}", "can't evaluate field B in type string"},
-		{"{{ .Missing.B }}", "nil pointer evaluating interface {}.B"},
-		{"{{ eq 1 1.0 }}", "error calling eq: incompatible types for comparison"},
-		{"{{ lt true false }}", "error calling lt: invalid type for comparison"},
-		{"{{ index .L 5 }}", "error calling index: index out of range: 5"},
-		{"{{ slice .L 3 }}", "error calling slice: index out of range: 3"},
-		{"{{ len 3 }}", "error calling len: len of type int"},
-		{"{{ nil }}", "nil is not a command"},
-		{"{{ \"a\" 1 }}", "can't give argument to non-function"},
-		{"{{ range .S }}{{ end }}", "range can't iterate over string"},
-		{"{{ foo }}", "template: :1: function \"foo\" not defined"},
-		{"{{ if }}{{ end }}", "missing value for if"},
-		{"{{ end }}", "unexpected {{end}}"},
-		{"a\n{{ range .L }}", "template: :2: unexpected EOF"},
-		{"{{ .X", "unclosed action"},
-		{"{{ break }}", "{{break}} outside {{range}}"},
-		{"{{ \"a }}", "unterminated quoted string"},
-		{"{{ define \"x\" }}{{ end }}", "{{define}} is not supported"},
-		{"{{ 1 | 2 }}", "non executable command in pipeline stage 2"},
-		{"{{ .A\"b\" }}", "bad character"},
-		{"{{ ( 1 }}", "unclosed left paren"},
-		{"{{/* x */ }}", "comment ends before closing delimiter"},
-		{"{{ $x = 1 }}", "undefined variable \"$x\""},
-		{"{{ 1.2.3 }}", "unexpected \".3\" in operand"},
-		{"{{ 1x }}", "bad number syntax"},
-		{"{{ \"\\z\" }}", "invalid syntax"},
-		{"{{ else }}", "unexpected {{else}}"},
+	    {"{{ .S.B }}", "can't evaluate field B in type string"},
+	    {"{{ .Missing.B }}", "nil pointer evaluating interface {}.B"},
+	    {"{{ eq 1 1.0 }}", "error calling eq: incompatible types for comparison"},
+	    {"{{ lt true false }}", "error calling lt: invalid type for comparison"},
+	    {"{{ index .L 5 }}", "error calling index: index out of range: 5"},
+	    {"{{ slice .L 3 }}", "error calling slice: index out of range: 3"},
+	    {"{{ len 3 }}", "error calling len: len of type int"},
+	    {"{{ nil }}", "nil is not a command"},
+	    {"{{ \"a\" 1 }}", "can't give argument to non-function"},
+	    {"{{ range .S }}{{ end }}", "range can't iterate over string"},
+	    {"{{ foo }}", "template: :1: function \"foo\" not defined"},
+	    {"{{ if }}{{ end }}", "missing value for if"},
+	    {"{{ end }}", "unexpected {{end}}"},
+	    {"a\n{{ range .L }}", "template: :2: unexpected EOF"},
+	    {"{{ .X", "unclosed action"},
+	    {"{{ break }}", "{{break}} outside {{range}}"},
+	    {"{{ \"a }}", "unterminated quoted string"},
+	    {"{{ define \"x\" }}{{ end }}", "{{define}} is not supported"},
+	    {"{{ 1 | 2 }}", "non executable command in pipeline stage 2"},
+	    {"{{ .A\"b\" }}", "bad character"},
+	    {"{{ ( 1 }}", "unclosed left paren"},
+	    {"{{/* x */ }}", "comment ends before closing delimiter"},
+	    {"{{ $x = 1 }}", "undefined variable \"$x\""},
+	    {"{{ 1.2.3 }}", "unexpected \".3\" in operand"},
+	    {"{{ 1x }}", "bad number syntax"},
+	    {"{{ \"\\z\" }}", "invalid syntax"},
+	    {"{{ else }}", "unexpected {{else}}"},
 	};
 	struct template_value *d = data();
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -171,7 +172,8 @@ static void test_template_errors_have_messages(void **state)
 		if (got)
 			fail_msg("%s: no error, output [%s]", cases[i].in, got);
 		if (!strstr(err, cases[i].want) || strncmp(err, "template: :", 11) != 0)
-			fail_msg("%s:\n got  [%s]\n want [...%s...]", cases[i].in, err, cases[i].want);
+			fail_msg("%s:\n got  [%s]\n want [...%s...]", cases[i].in, err,
+			         cases[i].want);
 	}
 	template_value_free(d);
 }
@@ -228,7 +230,8 @@ static void test_template_truncated_and_mutated_inputs(void **state)
 				size_t len = cut;
 				if (m > 0 && len > 0) {
 					seed = seed * 1103515245u + 12345u;
-					copy[(seed >> 8) % len] = "{}()$.-|\"` x"[(seed >> 20) % 12];
+					copy[(seed >> 8) % len] =
+					    "{}()$.-|\"` x"[(seed >> 20) % 12];
 				}
 				struct template *t;
 				char err[ERR_MSG_LEN] = "";
@@ -251,14 +254,14 @@ static void test_template_truncated_and_mutated_inputs(void **state)
 /* ---- the library templates ---- */
 
 static const struct template_message CHAT[] = {
-	{.role = "system", .content = "You are a helpful assistant."},
-	{.role = "user", .content = "Hello!"},
-	{.role = "assistant", .content = "Hi there! How can I help?"},
-	{.role = "user", .content = "Tell me a joke."},
+    {.role = "system", .content = "You are a helpful assistant."},
+    {.role = "user", .content = "Hello!"},
+    {.role = "assistant", .content = "Hi there! How can I help?"},
+    {.role = "user", .content = "Tell me a joke."},
 };
 
 static char *render(const char *tmpl, const struct template_message *msgs, size_t n,
-		    struct template_value *tools)
+                    struct template_value *tools)
 {
 	struct template *t;
 	char err[ERR_MSG_LEN];
@@ -273,7 +276,7 @@ static char *render(const char *tmpl, const struct template_message *msgs, size_
 }
 
 static void expect_render(const char *tmpl, const struct template_message *msgs, size_t n,
-			  const char *want)
+                          const char *want)
 {
 	char *got = render(tmpl, msgs, n, NULL);
 	if (strcmp(got, want) != 0)
@@ -286,14 +289,14 @@ static void test_template_library_texts_match_digests(void **state)
 	static const struct {
 		const char *text, *digest;
 	} t[] = {{GEMMA3, GEMMA3_DIGEST}, {LLAMA3, LLAMA3_DIGEST},   {LLAMA32, LLAMA32_DIGEST},
-		 {QWEN25, QWEN25_DIGEST}, {MISTRAL, MISTRAL_DIGEST}, {PHI3, PHI3_DIGEST}};
+	         {QWEN25, QWEN25_DIGEST}, {MISTRAL, MISTRAL_DIGEST}, {PHI3, PHI3_DIGEST}};
 	static const char *from_reference[] = {
-		"e0a42594d802e5d31cdc786deb4823edb8adff66094d49de8fffe976d753e348",
-		"8ab4849b038cf0abc5b1c9b8ee1443dca6b93a045c2272180d985126eb40bf6f",
-		"966de95ca8a62200913e3f8bfbf84c8494536f1b94b49166851e76644e966396",
-		"eb4402837c7829a690fa845de4d7f3fd842c2adee476d5341da8a46ea9255175",
-		"1ff5b64b61b9a63146475a24f70d3ca2fd6fdeec44247987163479968896fc0b",
-		"c608dc615584cd20d9d830363dabf8a4783ae5d34245c3d8c115edb3bc7b28e4",
+	    "e0a42594d802e5d31cdc786deb4823edb8adff66094d49de8fffe976d753e348",
+	    "8ab4849b038cf0abc5b1c9b8ee1443dca6b93a045c2272180d985126eb40bf6f",
+	    "966de95ca8a62200913e3f8bfbf84c8494536f1b94b49166851e76644e966396",
+	    "eb4402837c7829a690fa845de4d7f3fd842c2adee476d5341da8a46ea9255175",
+	    "1ff5b64b61b9a63146475a24f70d3ca2fd6fdeec44247987163479968896fc0b",
+	    "c608dc615584cd20d9d830363dabf8a4783ae5d34245c3d8c115edb3bc7b28e4",
 	};
 	for (int i = 0; i < 6; i++) {
 		char hex[65];
@@ -306,88 +309,88 @@ static void test_template_library_texts_match_digests(void **state)
 static void test_template_gemma3_chat(void **state)
 {
 	expect_render(GEMMA3, CHAT, 4,
-		      "<start_of_turn>user\nYou are a helpful assistant.<end_of_turn>\n"
-		      "<start_of_turn>user\nHello!<end_of_turn>\n"
-		      "<start_of_turn>model\nHi there! How can I help?<end_of_turn>\n"
-		      "<start_of_turn>user\nTell me a joke.<end_of_turn>\n"
-		      "<start_of_turn>model\n");
+	              "<start_of_turn>user\nYou are a helpful assistant.<end_of_turn>\n"
+	              "<start_of_turn>user\nHello!<end_of_turn>\n"
+	              "<start_of_turn>model\nHi there! How can I help?<end_of_turn>\n"
+	              "<start_of_turn>user\nTell me a joke.<end_of_turn>\n"
+	              "<start_of_turn>model\n");
 }
 
 static void test_template_llama3_chat(void **state)
 {
 	expect_render(LLAMA3, CHAT, 4,
-		      "<|start_header_id|>system<|end_header_id|>\n\nYou are a helpful assistant."
-		      "<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHello!<|eot_id|>"
-		      "<|start_header_id|>assistant<|end_header_id|>\n\nHi there! How can I help?"
-		      "<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nTell me a joke."
-		      "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+	              "<|start_header_id|>system<|end_header_id|>\n\nYou are a helpful assistant."
+	              "<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHello!<|eot_id|>"
+	              "<|start_header_id|>assistant<|end_header_id|>\n\nHi there! How can I help?"
+	              "<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nTell me a joke."
+	              "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
 }
 
 static void test_template_qwen25_chat(void **state)
 {
 	expect_render(QWEN25, CHAT, 4,
-		      "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
-		      "<|im_start|>user\nHello!<|im_end|>\n"
-		      "<|im_start|>assistant\nHi there! How can I help?<|im_end|>\n"
-		      "<|im_start|>user\nTell me a joke.<|im_end|>\n"
-		      "<|im_start|>assistant\n");
+	              "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+	              "<|im_start|>user\nHello!<|im_end|>\n"
+	              "<|im_start|>assistant\nHi there! How can I help?<|im_end|>\n"
+	              "<|im_start|>user\nTell me a joke.<|im_end|>\n"
+	              "<|im_start|>assistant\n");
 }
 
 static void test_template_mistral_chat(void **state)
 {
 	expect_render(MISTRAL, CHAT, 4,
-		      "[INST] Hello![/INST]Hi there! How can I help?</s>"
-		      "[INST] You are a helpful assistant.\n\nTell me a joke.[/INST]");
+	              "[INST] Hello![/INST]Hi there! How can I help?</s>"
+	              "[INST] You are a helpful assistant.\n\nTell me a joke.[/INST]");
 }
 
 static void test_template_phi3_chat(void **state)
 {
 	expect_render(PHI3, CHAT, 4,
-		      "<|system|>\nYou are a helpful assistant.<|end|>\n"
-		      "<|user|>\nHello!<|end|>\n"
-		      "<|assistant|>\nHi there! How can I help?<|end|>\n"
-		      "<|user|>\nTell me a joke.<|end|>\n"
-		      "<|assistant|>\n");
+	              "<|system|>\nYou are a helpful assistant.<|end|>\n"
+	              "<|user|>\nHello!<|end|>\n"
+	              "<|assistant|>\nHi there! How can I help?<|end|>\n"
+	              "<|user|>\nTell me a joke.<|end|>\n"
+	              "<|assistant|>\n");
 }
 
 static void test_template_generate_legacy_form(void **state)
 {
 	/* /api/generate: an optional system message, then the prompt */
 	const struct template_message gen[] = {
-		{.role = "system", .content = "Be brief."},
-		{.role = "user", .content = "Why is the sky blue?"},
+	    {.role = "system", .content = "Be brief."},
+	    {.role = "user", .content = "Why is the sky blue?"},
 	};
 	expect_render(PHI3, gen, 2,
-		      "<|system|>\nBe brief.<|end|>\n<|user|>\nWhy is the sky blue?<|end|>\n"
-		      "<|assistant|>\n");
+	              "<|system|>\nBe brief.<|end|>\n<|user|>\nWhy is the sky blue?<|end|>\n"
+	              "<|assistant|>\n");
 	expect_render(LLAMA3, gen + 1, 1,
-		      "<|start_header_id|>user<|end_header_id|>\n\nWhy is the sky blue?<|eot_id|>"
-		      "<|start_header_id|>assistant<|end_header_id|>\n\n");
+	              "<|start_header_id|>user<|end_header_id|>\n\nWhy is the sky blue?<|eot_id|>"
+	              "<|start_header_id|>assistant<|end_header_id|>\n\n");
 	/* no template layer: Ollama's default, with {{ .Response }} appended */
 	expect_render(TEMPLATE_OLLAMA_DEFAULT, gen, 2, "Why is the sky blue?");
 	expect_render(TEMPLATE_OLLAMA_DEFAULT, CHAT, 4,
-		      "Hello!Hi there! How can I help?Tell me a joke.");
+	              "Hello!Hi there! How can I help?Tell me a joke.");
 	/* a trailing assistant message is continued, not closed */
 	const struct template_message prefill[] = {
-		{.role = "user", .content = "Hi"},
-		{.role = "assistant", .content = "Sure, "},
+	    {.role = "user", .content = "Hi"},
+	    {.role = "assistant", .content = "Sure, "},
 	};
 	expect_render(PHI3, prefill, 2, "<|user|>\nHi<|end|>\n<|assistant|>\nSure, ");
 	expect_render(GEMMA3, prefill, 2,
-		      "<start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\nSure, ");
+	              "<start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\nSure, ");
 }
 
 static void test_template_collates_messages(void **state)
 {
 	const struct template_message msgs[] = {
-		{.role = "system", .content = "S1"},
-		{.role = "system", .content = "S2"},
-		{.role = "user", .content = "U1"},
-		{.role = "user", .content = "U2"},
+	    {.role = "system", .content = "S1"},
+	    {.role = "system", .content = "S2"},
+	    {.role = "user", .content = "U1"},
+	    {.role = "user", .content = "U2"},
 	};
 	/* .System joins system texts; consecutive roles merge with a blank line */
 	expect_render("{{ .System }}|{{ range .Messages }}{{ .Role }}={{ .Content }};{{ end }}",
-		      msgs, 4, "S1\n\nS2|system=S1\n\nS2;user=U1\n\nU2;");
+	              msgs, 4, "S1\n\nS2|system=S1\n\nS2;user=U1\n\nU2;");
 	/* fill-in-the-middle gives only Prompt and Suffix */
 	struct template *t;
 	char err[ERR_MSG_LEN];
@@ -404,40 +407,41 @@ static void test_template_collates_messages(void **state)
 static void test_template_qwen25_tools(void **state)
 {
 	const char *tools_json =
-		"[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"description\":"
-		"\"Get the weather\",\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":"
-		"{\"type\":\"string\"}},\"required\":[\"city\"]}}}]";
+	    "[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"description\":"
+	    "\"Get the weather\",\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":"
+	    "{\"type\":\"string\"}},\"required\":[\"city\"]}}}]";
 	cJSON *j = cJSON_Parse(tools_json);
 	struct template_value *tools = template_value_from_json(j, true);
 	cJSON_Delete(j);
 	/* tool calls as a client sends them; .Function finds "function" */
 	j = cJSON_Parse("[{\"function\":{\"name\":\"get_weather\",\"arguments\":{\"city\":"
-			"\"Paris\"}}}]");
+	                "\"Paris\"}}}]");
 	struct template_value *calls = template_value_from_json(j, true);
 	cJSON_Delete(j);
 	assert_int_equal(template_list_len(calls), 1);
 	assert_non_null(template_list_get(calls, 0));
 	const struct template_message msgs[] = {
-		{.role = "user", .content = "Weather in Paris?"},
-		{.role = "assistant", .content = "", .tool_calls = calls},
-		{.role = "tool", .content = "22C"},
+	    {.role = "user", .content = "Weather in Paris?"},
+	    {.role = "assistant", .content = "", .tool_calls = calls},
+	    {.role = "tool", .content = "22C"},
 	};
 	/* Arguments print as JSON, the way Ollama's argument type's String() does */
 	char *got = render(QWEN25, msgs, 3, tools);
 	const char *want =
-		"<|im_start|>system\n\n# Tools\n\nYou may call one or more functions to assist with "
-		"the user query.\n\nYou are provided with function signatures within <tools></tools> "
-		"XML tags:\n<tools>\n{\"type\": \"function\", \"function\": {\"name\":\"get_weather\","
-		"\"description\":\"Get the weather\",\"parameters\":{\"type\":\"object\",\"properties\":"
-		"{\"city\":{\"type\":\"string\"}},\"required\":[\"city\"]}}}\n</tools>\n\nFor each "
-		"function call, return a json object with function name and arguments within "
-		"<tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, "
-		"\"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n"
-		"<|im_start|>user\nWeather in Paris?<|im_end|>\n"
-		"<|im_start|>assistant\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": "
-		"{\"city\":\"Paris\"}}\n</tool_call><|im_end|>\n"
-		"<|im_start|>user\n<tool_response>\n22C\n</tool_response><|im_end|>\n"
-		"<|im_start|>assistant\n";
+	    "<|im_start|>system\n\n# Tools\n\nYou may call one or more functions to assist with "
+	    "the user query.\n\nYou are provided with function signatures within <tools></tools> "
+	    "XML tags:\n<tools>\n{\"type\": \"function\", \"function\": {\"name\":\"get_weather\","
+	    "\"description\":\"Get the "
+	    "weather\",\"parameters\":{\"type\":\"object\",\"properties\":"
+	    "{\"city\":{\"type\":\"string\"}},\"required\":[\"city\"]}}}\n</tools>\n\nFor each "
+	    "function call, return a json object with function name and arguments within "
+	    "<tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, "
+	    "\"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n"
+	    "<|im_start|>user\nWeather in Paris?<|im_end|>\n"
+	    "<|im_start|>assistant\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": "
+	    "{\"city\":\"Paris\"}}\n</tool_call><|im_end|>\n"
+	    "<|im_start|>user\n<tool_response>\n22C\n</tool_response><|im_end|>\n"
+	    "<|im_start|>assistant\n";
 	if (strcmp(got, want) != 0)
 		fail_msg("\n got  [%s]\n want [%s]", got, want);
 	free(got);
@@ -479,21 +483,21 @@ static void test_template_uses_and_response_append(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_template_go_semantics_table),
-		cmocka_unit_test(test_template_chains_and_scopes),
-		cmocka_unit_test(test_template_errors_have_messages),
-		cmocka_unit_test(test_template_limits),
-		cmocka_unit_test(test_template_truncated_and_mutated_inputs),
-		cmocka_unit_test(test_template_library_texts_match_digests),
-		cmocka_unit_test(test_template_gemma3_chat),
-		cmocka_unit_test(test_template_llama3_chat),
-		cmocka_unit_test(test_template_qwen25_chat),
-		cmocka_unit_test(test_template_mistral_chat),
-		cmocka_unit_test(test_template_phi3_chat),
-		cmocka_unit_test(test_template_generate_legacy_form),
-		cmocka_unit_test(test_template_collates_messages),
-		cmocka_unit_test(test_template_qwen25_tools),
-		cmocka_unit_test(test_template_uses_and_response_append),
+	    cmocka_unit_test(test_template_go_semantics_table),
+	    cmocka_unit_test(test_template_chains_and_scopes),
+	    cmocka_unit_test(test_template_errors_have_messages),
+	    cmocka_unit_test(test_template_limits),
+	    cmocka_unit_test(test_template_truncated_and_mutated_inputs),
+	    cmocka_unit_test(test_template_library_texts_match_digests),
+	    cmocka_unit_test(test_template_gemma3_chat),
+	    cmocka_unit_test(test_template_llama3_chat),
+	    cmocka_unit_test(test_template_qwen25_chat),
+	    cmocka_unit_test(test_template_mistral_chat),
+	    cmocka_unit_test(test_template_phi3_chat),
+	    cmocka_unit_test(test_template_generate_legacy_form),
+	    cmocka_unit_test(test_template_collates_messages),
+	    cmocka_unit_test(test_template_qwen25_tools),
+	    cmocka_unit_test(test_template_uses_and_response_append),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -74,6 +74,7 @@ struct layer {
 
 /* Scratch of one thread; grown (never shrunk) under the runner lock. */
 struct thread_scratch {
+	float *x;          /* (cap_rows, n_embd) this thread's copy of the residual stream */
 	float *h;          /* (cap_rows, max_in) normed activations */
 	uint8_t *q;        /* (cap_rows, q_row_cap) activations in vec_dot_type */
 	size_t q_row_cap;  /* bytes per row of q */
@@ -117,6 +118,10 @@ struct engine_model {
 	int64_t n_ctx_default;
 	int kv_type;          /* GGML_TYPE_F16 or GGML_TYPE_F32 */
 	size_t act_row_bytes; /* largest converted activation row of any matrix */
+	/* Weight bytes x rows an extra thread must have to be woken: below it
+	 * (tiny models, single tokens of small ones) barriers cost more than
+	 * the work they split. GPURUN_THREAD_WORK overrides (0: always all). */
+	int64_t work_per_thread;
 	struct runner run;
 };
 

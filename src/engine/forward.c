@@ -1,18 +1,16 @@
 /* forward.c — one forward pass over a batch of rows (tokens of one or more
  * sequences) as a single parallel region: every thread runs the whole pass,
- * splitting each stage's work and meeting at a barrier where the next stage
- * reads what others wrote. Cheap per-row work that feeds a matmul (RMSNorm,
- * activation quantization) is done by every thread for itself instead of
- * paying a barrier. The block is the generic one every architecture
- * describes with its flags (engine_internal.h struct hparams / struct layer). */
+ * takes its share of each matmul and attention, and meets the others at a
+ * barrier only where it must read what they wrote: 4 barriers per layer
+ * (after attention, wo, gate/up, down), 6 when the KV heads cannot be split
+ * evenly across the threads. Every thread keeps its own copy of the residual
+ * stream and redoes the cheap per-row work (residual adds, RMSNorm,
+ * activation quantization) instead of paying a barrier. The block is the
+ * generic one every architecture describes with its flags (engine_internal.h
+ * struct hparams / struct layer). */
 #include "engine/engine_internal.h"
 
 #include <string.h>
-
-/* Weight bytes x rows one extra thread must have to be worth waking: below
- * it (tiny models, single tokens of small ones) barriers cost more than the
- * work they split. */
-#define WORK_PER_THREAD (4ll << 20)
 
 struct fwd {
 	struct engine_model *m;
@@ -30,49 +28,53 @@ static inline void split(int64_t n, int ith, int nth, int64_t *a, int64_t *b)
 	*b = n * (ith + 1) / nth;
 }
 
-static void stage_embed(struct fwd *f, int ith, int nth)
+/* Every thread embeds every row into its own residual stream; the RoPE
+ * tables are shared, computed once (rows split) before the first barrier. */
+static void stage_embed(struct fwd *f, int ith, int nth, struct thread_scratch *ts)
 {
 	const struct engine_model *m = f->m;
 	const struct hparams *hp = &m->hp;
 	const struct runner *r = &m->run;
-	int64_t a, b;
-	split(f->n, ith, nth, &a, &b);
-	for (int64_t i = a; i < b; i++) {
-		float *x = r->x + i * hp->n_embd;
-		const struct tensor *e = &m->tok_embd;
+	const struct tensor *e = &m->tok_embd;
+	for (int64_t i = 0; i < f->n; i++) {
+		float *x = ts->x + i * hp->n_embd;
 		e->qt->to_float(e->data + (size_t)f->rows[i].token * e->row_bytes, x, hp->n_embd);
 		if (hp->embd_scale != 1.0f)
 			for (int j = 0; j < hp->n_embd; j++)
 				x[j] *= hp->embd_scale;
+	}
+	int64_t a, b;
+	split(f->n, ith, nth, &a, &b);
+	for (int64_t i = a; i < b; i++)
 		for (int c = 0; c < hp->n_rope_cfg; c++)
 			ops_rope_cache(r->rope + (c * r->cap_rows + i) * hp->n_rot, hp->n_rot,
 			               f->rows[i].pos, &hp->rope[c], hp->rope_freqs);
-	}
 }
 
-/* Every thread: h = RMSNorm(x) * w for all rows, into its own scratch. */
+/* h = RMSNorm(x) * w for all rows, in the thread's own scratch. */
 static void norm_rows(const struct fwd *f, struct thread_scratch *ts, const float *w)
 {
 	const struct hparams *hp = &f->m->hp;
 	for (int64_t i = 0; i < f->n; i++)
-		ops_rmsnorm(ts->h + i * hp->n_embd, f->m->run.x + i * hp->n_embd, w, hp->n_embd,
-		            hp->eps);
+		ops_rmsnorm(ts->h + i * hp->n_embd, ts->x + i * hp->n_embd, w, hp->n_embd, hp->eps);
 	ts->q_src = NULL; /* h changed: its quantized copy is stale */
 }
 
-static void stage_qkv(struct fwd *f, const struct layer *L, int ith, int nth,
-                      struct thread_scratch *ts)
+/* x += post_norm(o) (or o) for all rows, in the thread's own stream. */
+static void residual(const struct fwd *f, struct thread_scratch *ts, const float *post_norm)
 {
 	const struct hparams *hp = &f->m->hp;
-	const struct runner *r = &f->m->run;
-	int64_t nq = (int64_t)hp->n_head * hp->head_dim_k, nk = hp_kv_dim_k(hp);
-	int64_t ld = nq + nk + hp_kv_dim_v(hp);
-	struct mm_job jobs[3] = {
-	    {&L->wq, r->qkv, ld}, {&L->wk, r->qkv + nq, ld}, {&L->wv, r->qkv + nq + nk, ld}};
-	int64_t a, b;
-	norm_rows(f, ts, L->attn_norm);
-	split(ld, ith, nth, &a, &b);
-	mm_run(jobs, 3, ts->h, hp->n_embd, f->n, a, b, ts);
+	for (int64_t i = 0; i < f->n; i++) {
+		float *x = ts->x + i * hp->n_embd, *t = ts->h + i * hp->n_embd;
+		const float *o = f->m->run.o + i * hp->n_embd;
+		if (post_norm)
+			ops_rmsnorm(t, o, post_norm, hp->n_embd, hp->eps);
+		else
+			memcpy(t, o, (size_t)hp->n_embd * sizeof *t);
+		for (int j = 0; j < hp->n_embd; j++)
+			x[j] = t[j] + x[j];
+	}
+	ts->q_src = NULL;
 }
 
 static void add_bias(float *x, const float *bias, int64_t n)
@@ -82,85 +84,132 @@ static void add_bias(float *x, const float *bias, int64_t n)
 			x[i] += bias[i];
 }
 
-/* Biases, per-head norms, RoPE and (for K, V) the store into the cache:
- * one unit per (row, q head) and per (row, kv head). */
-static void stage_rope(struct fwd *f, int il, int ith, int nth)
+static inline int64_t qkv_ld(const struct hparams *hp)
+{
+	return (int64_t)hp->n_head * hp->head_dim_k + hp_kv_dim_k(hp) + hp_kv_dim_v(hp);
+}
+
+static inline const float *rope_of(const struct fwd *f, const struct layer *L, int64_t i)
+{
+	const struct runner *r = &f->m->run;
+	return r->rope + (L->rope_cfg * r->cap_rows + i) * f->m->hp.n_rot;
+}
+
+/* Q head h of row i: bias, per-head norm, RoPE, pre-scale. */
+static void prep_q(const struct fwd *f, int il, int64_t i, int h)
 {
 	const struct hparams *hp = &f->m->hp;
-	const struct runner *r = &f->m->run;
 	const struct layer *L = &f->m->layers[il];
-	const int nh = hp->n_head, nkv = hp->n_head_kv, dk = hp->head_dim_k, dv = hp->head_dim_v;
-	const int64_t nq = (int64_t)nh * dk, nk = hp_kv_dim_k(hp), ld = nq + nk + hp_kv_dim_v(hp);
+	const int dk = hp->head_dim_k;
+	float *q = f->m->run.qkv + i * qkv_ld(hp) + (int64_t)h * dk;
+	add_bias(q, L->bq ? L->bq + (int64_t)h * dk : NULL, dk);
+	if (L->q_norm)
+		ops_rmsnorm(q, q, L->q_norm, dk, hp->eps);
+	ops_rope(q, rope_of(f, L, i), hp->n_rot, hp->rope_mode);
+	if (hp->q_prescale)
+		for (int d = 0; d < dk; d++)
+			q[d] *= hp->kq_scale;
+}
+
+/* KV head g of row i: biases, per-head norm, RoPE, store into the cache. */
+static void prep_kv(const struct fwd *f, int il, int64_t i, int g)
+{
+	const struct hparams *hp = &f->m->hp;
+	const struct layer *L = &f->m->layers[il];
+	const int dk = hp->head_dim_k, dv = hp->head_dim_v;
+	const int64_t nq = (int64_t)hp->n_head * dk, nk = hp_kv_dim_k(hp);
+	float *row = f->m->run.qkv + i * qkv_ld(hp);
+	float *k = row + nq + (int64_t)g * dk, *v = row + nq + nk + (int64_t)g * dv;
+	add_bias(k, L->bk ? L->bk + (int64_t)g * dk : NULL, dk);
+	if (L->k_norm)
+		ops_rmsnorm(k, k, L->k_norm, dk, hp->eps);
+	ops_rope(k, rope_of(f, L, i), hp->n_rot, hp->rope_mode);
+	add_bias(v, L->bv ? L->bv + (int64_t)g * dv : NULL, dv);
+	attn__store(f->rows[i].seq, il, f->rows[i].pos, g, k, v);
+}
+
+/* Attention of Q head h of row i over its sequence's cache. */
+static void attend(const struct fwd *f, int il, int64_t i, int h, struct thread_scratch *ts)
+{
+	const struct hparams *hp = &f->m->hp;
+	const struct layer *L = &f->m->layers[il];
+	const struct fwd_row *fr = &f->rows[i];
+	const int dk = hp->head_dim_k, dv = hp->head_dim_v;
+	const int g = h / (hp->n_head / hp->n_head_kv);
+	int64_t k0 = L->window > 0 && fr->pos >= L->window ? fr->pos - L->window + 1 : 0;
+	attn__head(f->m->run.attn + (i * hp->n_head + h) * dv,
+	           f->m->run.qkv + i * qkv_ld(hp) + (int64_t)h * dk, fr->seq, il, g, k0, fr->pos,
+	           hp->q_prescale ? 1.0f : hp->kq_scale, hp->attn_softcap, ts);
+}
+
+/* Projections of the KV groups [g0, g1) (their Q heads, K and V rows). */
+static void qkv_groups(struct fwd *f, const struct layer *L, int64_t g0, int64_t g1,
+                       struct thread_scratch *ts)
+{
+	const struct hparams *hp = &f->m->hp;
+	float *qkv = f->m->run.qkv;
+	const int64_t grp = hp->n_head / hp->n_head_kv, ld = qkv_ld(hp);
+	const int64_t nq = (int64_t)hp->n_head * hp->head_dim_k, nk = hp_kv_dim_k(hp);
+	const int dk = hp->head_dim_k, dv = hp->head_dim_v;
+	struct mm_job q = {&L->wq, qkv, ld}, k = {&L->wk, qkv + nq, ld},
+	              v = {&L->wv, qkv + nq + nk, ld};
+	mm_run(&q, 1, ts->h, hp->n_embd, f->n, g0 * grp * dk, g1 * grp * dk, ts);
+	mm_run(&k, 1, ts->h, hp->n_embd, f->n, g0 * dk, g1 * dk, ts);
+	mm_run(&v, 1, ts->h, hp->n_embd, f->n, g0 * dv, g1 * dv, ts);
+}
+
+/* The whole attention of the KV groups [g0, g1) by one thread, without a
+ * barrier: rows go in order, so a row's keys and values are stored before
+ * that row (and later rows of its sequence) attend to them. */
+static void attn_grouped(struct fwd *f, int il, int ith, int nth, struct thread_scratch *ts)
+{
+	const struct hparams *hp = &f->m->hp;
+	const int grp = hp->n_head / hp->n_head_kv;
+	int64_t g0, g1;
+	split(hp->n_head_kv, ith, nth, &g0, &g1);
+	qkv_groups(f, &f->m->layers[il], g0, g1, ts);
+	for (int64_t i = 0; i < f->n; i++)
+		for (int g = (int)g0; g < g1; g++) {
+			prep_kv(f, il, i, g);
+			for (int h = g * grp; h < (g + 1) * grp; h++) {
+				prep_q(f, il, i, h);
+				attend(f, il, i, h, ts);
+			}
+		}
+}
+
+/* The same with the work split finer than KV groups: projections by output
+ * rows, then (row, head) units for RoPE, then for attention; 2 barriers. */
+static void attn_split(struct fwd *f, int il, int ith, int nth, struct thread_scratch *ts)
+{
+	const struct hparams *hp = &f->m->hp;
+	const struct layer *L = &f->m->layers[il];
+	struct threadpool *tp = f->m->run.tp;
+	const int nh = hp->n_head, nkv = hp->n_head_kv;
+	const int64_t ld = qkv_ld(hp), nq = (int64_t)nh * hp->head_dim_k, nk = hp_kv_dim_k(hp);
+	float *qkv = f->m->run.qkv;
+	struct mm_job jobs[3] = {
+	    {&L->wq, qkv, ld}, {&L->wk, qkv + nq, ld}, {&L->wv, qkv + nq + nk, ld}};
 	int64_t a, b;
+	split(ld, ith, nth, &a, &b);
+	mm_run(jobs, 3, ts->h, hp->n_embd, f->n, a, b, ts);
+	threadpool_barrier(tp);
 	split(f->n * (nh + nkv), ith, nth, &a, &b);
 	for (int64_t u = a; u < b; u++) {
-		int64_t i = u / (nh + nkv);
 		int h = (int)(u % (nh + nkv));
-		const float *cs = r->rope + (L->rope_cfg * r->cap_rows + i) * hp->n_rot;
-		float *row = r->qkv + i * ld;
-		if (h < nh) {
-			float *q = row + (int64_t)h * dk;
-			add_bias(q, L->bq ? L->bq + (int64_t)h * dk : NULL, dk);
-			if (L->q_norm)
-				ops_rmsnorm(q, q, L->q_norm, dk, hp->eps);
-			ops_rope(q, cs, hp->n_rot, hp->rope_mode);
-			if (hp->q_prescale)
-				for (int d = 0; d < dk; d++)
-					q[d] *= hp->kq_scale;
-			continue;
-		}
-		int g = h - nh;
-		const struct fwd_row *fr = &f->rows[i];
-		float *k = row + nq + (int64_t)g * dk, *v = row + nq + nk + (int64_t)g * dv;
-		add_bias(k, L->bk ? L->bk + (int64_t)g * dk : NULL, dk);
-		if (L->k_norm)
-			ops_rmsnorm(k, k, L->k_norm, dk, hp->eps);
-		ops_rope(k, cs, hp->n_rot, hp->rope_mode);
-		add_bias(v, L->bv ? L->bv + (int64_t)g * dv : NULL, dv);
-		attn__store(fr->seq, il, fr->pos, g, k, v);
+		if (h < nh)
+			prep_q(f, il, u / (nh + nkv), h);
+		else
+			prep_kv(f, il, u / (nh + nkv), h - nh);
 	}
-}
-
-static void stage_attn(struct fwd *f, int il, int ith, int nth, struct thread_scratch *ts)
-{
-	const struct hparams *hp = &f->m->hp;
-	const struct runner *r = &f->m->run;
-	const struct layer *L = &f->m->layers[il];
-	const int nh = hp->n_head, dk = hp->head_dim_k, dv = hp->head_dim_v;
-	const int64_t ld = (int64_t)nh * dk + hp_kv_dim_k(hp) + hp_kv_dim_v(hp);
-	const int group = nh / hp->n_head_kv;
-	const float scale = hp->q_prescale ? 1.0f : hp->kq_scale;
-	int64_t a, b;
+	threadpool_barrier(tp);
 	split(f->n * nh, ith, nth, &a, &b);
-	for (int64_t u = a; u < b; u++) {
-		int64_t i = u / nh;
-		int h = (int)(u % nh), g = h / group;
-		const struct fwd_row *fr = &f->rows[i];
-		int64_t k0 = L->window > 0 && fr->pos >= L->window ? fr->pos - L->window + 1 : 0;
-		attn__head(r->attn + i * nh * dv + (int64_t)h * dv,
-		           r->qkv + i * ld + (int64_t)h * dk, fr->seq, il, g, k0, fr->pos, scale,
-		           hp->attn_softcap, ts);
-	}
+	for (int64_t u = a; u < b; u++)
+		attend(f, il, u / nh, (int)(u % nh), ts);
 }
 
-/* x += post_norm(o) (or o), rows split across threads. */
-static void stage_residual(struct fwd *f, const float *post_norm, int ith, int nth)
-{
-	const struct hparams *hp = &f->m->hp;
-	const struct runner *r = &f->m->run;
-	int64_t a, b;
-	split(f->n, ith, nth, &a, &b);
-	for (int64_t i = a; i < b; i++) {
-		float *x = r->x + i * hp->n_embd, *o = r->o + i * hp->n_embd;
-		if (post_norm)
-			ops_rmsnorm(o, o, post_norm, hp->n_embd, hp->eps);
-		for (int j = 0; j < hp->n_embd; j++)
-			x[j] = o[j] + x[j];
-	}
-}
-
-static void stage_ffn_up(struct fwd *f, const struct layer *L, int ith, int nth,
-                         struct thread_scratch *ts)
+static void ffn_up(struct fwd *f, const struct layer *L, int ith, int nth,
+                   struct thread_scratch *ts)
 {
 	const struct hparams *hp = &f->m->hp;
 	const struct runner *r = &f->m->run;
@@ -190,25 +239,23 @@ static void run_layer(struct fwd *f, int il, int ith, int nth, struct thread_scr
 	int64_t a, b;
 	struct mm_job o = {&L->wo, r->o, hp->n_embd}, d = {&L->ffn_down, r->o, hp->n_embd};
 
-	stage_qkv(f, L, ith, nth, ts);
-	threadpool_barrier(tp);
-	stage_rope(f, il, ith, nth);
-	threadpool_barrier(tp);
-	stage_attn(f, il, ith, nth, ts);
+	norm_rows(f, ts, L->attn_norm);
+	if (hp->n_head_kv % nth == 0)
+		attn_grouped(f, il, ith, nth, ts);
+	else
+		attn_split(f, il, ith, nth, ts);
 	threadpool_barrier(tp);
 	split(hp->n_embd, ith, nth, &a, &b);
 	mm_run(&o, 1, r->attn, (int64_t)hp->n_head * hp->head_dim_v, f->n, a, b, ts);
 	threadpool_barrier(tp);
-	stage_residual(f, L->post_attn_norm, ith, nth);
-	threadpool_barrier(tp);
-	stage_ffn_up(f, L, ith, nth, ts);
+	residual(f, ts, L->post_attn_norm);
+	ffn_up(f, L, ith, nth, ts);
 	threadpool_barrier(tp);
 	mm_run(&d, 1, r->gate, hp->n_ff, f->n, a, b, ts);
-	threadpool_barrier(tp);
-	stage_residual(f, L->post_ffn_norm, ith, nth);
 	if (ith == 0 && f->cancel && atomic_load(f->cancel))
 		atomic_store(&f->stop, 1);
 	threadpool_barrier(tp);
+	residual(f, ts, L->post_ffn_norm);
 }
 
 static void stage_output(struct fwd *f, int ith, int nth, struct thread_scratch *ts)
@@ -216,20 +263,20 @@ static void stage_output(struct fwd *f, int ith, int nth, struct thread_scratch 
 	const struct engine_model *m = f->m;
 	const struct hparams *hp = &m->hp;
 	const struct runner *r = &m->run;
+	float *h = ts->h;
 	if (f->embd_sum && ith == 0) {
 		for (int64_t i = 0; i < f->n; i++) {
-			ops_rmsnorm(ts->h, r->x + i * hp->n_embd, m->output_norm, hp->n_embd,
-			            hp->eps);
+			ops_rmsnorm(h, ts->x + i * hp->n_embd, m->output_norm, hp->n_embd, hp->eps);
 			for (int j = 0; j < hp->n_embd; j++)
-				f->embd_sum[j] += ts->h[j];
+				f->embd_sum[j] += h[j];
 		}
 	}
 	int64_t a, b;
 	split(hp->n_vocab, ith, nth, &a, &b);
 	for (int64_t k = 0; k < f->n_out; k++) {
 		int64_t i = r->out_rows[k];
-		float *h = ts->h + k * hp->n_embd, *y = f->rows[i].logits;
-		ops_rmsnorm(h, r->x + i * hp->n_embd, m->output_norm, hp->n_embd, hp->eps);
+		float *y = f->rows[i].logits;
+		ops_rmsnorm(h, ts->x + i * hp->n_embd, m->output_norm, hp->n_embd, hp->eps);
 		ts->q_src = NULL;
 		struct mm_job job = {&m->output, y, 0};
 		mm_run(&job, 1, h, hp->n_embd, 1, a, b, ts);
@@ -245,7 +292,7 @@ static void fwd_thread(void *arg, int ith, int nth)
 {
 	struct fwd *f = arg;
 	struct thread_scratch *ts = &f->m->run.ts[ith];
-	stage_embed(f, ith, nth);
+	stage_embed(f, ith, nth, ts);
 	threadpool_barrier(f->m->run.tp);
 	for (int il = 0; il < f->m->hp.n_layer; il++) {
 		run_layer(f, il, ith, nth, ts);
@@ -265,7 +312,9 @@ int forward__run(struct engine_model *m, const struct fwd_row *rows, int64_t n, 
 	for (int64_t i = 0; i < n; i++)
 		if (rows[i].logits)
 			r->out_rows[f.n_out++] = i;
-	int64_t work = m->info.n_bytes * n / WORK_PER_THREAD + 1;
-	threadpool_run_n(r->tp, fwd_thread, &f, work < r->n_threads ? (int)work : r->n_threads);
+	int64_t nt = r->n_threads;
+	if (m->work_per_thread > 0 && m->info.n_bytes * n / m->work_per_thread + 1 < nt)
+		nt = m->info.n_bytes * n / m->work_per_thread + 1;
+	threadpool_run_n(r->tp, fwd_thread, &f, (int)nt);
 	return atomic_load(&f.stop) ? ERR_CANCELLED : 0;
 }

@@ -13,8 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_N_BATCH 512
-#define DEFAULT_MAX_CTX 4096 /* default context when the model's is larger */
+#define DEFAULT_N_BATCH     512
+#define DEFAULT_MAX_CTX     4096 /* default context when the model's is larger */
+#define DEFAULT_THREAD_WORK (4ll << 20)
 
 void engine_load_params_default(struct engine_load_params *p)
 {
@@ -193,6 +194,9 @@ struct engine_model *engine_model_load(const char *path, const struct engine_loa
 		goto out_free;
 	m->n_batch = p->n_batch > 0 ? p->n_batch : DEFAULT_N_BATCH;
 	m->kv_type = p->kv_type == ENGINE_KV_F32 ? GGML_TYPE_F32 : GGML_TYPE_F16;
+	const char *tw = getenv("GPURUN_THREAD_WORK");
+	if (!tw || !str_to_i64(tw, &m->work_per_thread) || m->work_per_thread < 0)
+		m->work_per_thread = DEFAULT_THREAD_WORK;
 	m->n_ctx_default = p->n_ctx > 0                          ? p->n_ctx
 	                   : m->hp.n_ctx_train < DEFAULT_MAX_CTX ? m->hp.n_ctx_train
 	                                                         : DEFAULT_MAX_CTX;

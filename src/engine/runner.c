@@ -24,7 +24,6 @@ int runner__init(struct engine_model *m, int n_threads, char *err)
 
 static void free_buffers(struct runner *r)
 {
-	free(r->x);
 	free(r->qkv);
 	free(r->attn);
 	free(r->o);
@@ -34,11 +33,13 @@ static void free_buffers(struct runner *r)
 	free(r->out_rows);
 	free(r->rows);
 	r->rows = NULL;
-	r->x = r->qkv = r->attn = r->o = r->gate = r->up = r->rope = NULL;
+	r->qkv = r->attn = r->o = r->gate = r->up = r->rope = NULL;
 	r->out_rows = NULL;
 	for (int i = 0; r->ts && i < r->n_threads; i++) {
+		free(r->ts[i].x);
 		free(r->ts[i].h);
 		free(r->ts[i].q);
+		r->ts[i].x = NULL;
 		r->ts[i].h = NULL;
 		r->ts[i].q = NULL;
 	}
@@ -72,7 +73,6 @@ static int grow_rows(struct engine_model *m, int64_t n)
 	int64_t qkv = nq + hp_kv_dim_k(hp) + hp_kv_dim_v(hp);
 	int64_t nattn = (int64_t)hp->n_head * hp->head_dim_v;
 	free_buffers(r);
-	r->x = falloc(n, hp->n_embd);
 	r->qkv = falloc(n, qkv);
 	r->attn = falloc(n, nattn);
 	r->o = falloc(n, hp->n_embd);
@@ -81,15 +81,16 @@ static int grow_rows(struct engine_model *m, int64_t n)
 	r->rope = falloc(n * (hp->n_rope_cfg > 0 ? hp->n_rope_cfg : 1), hp->n_rot);
 	r->out_rows = try_malloc_array((size_t)n, sizeof *r->out_rows);
 	r->rows = try_malloc_array((size_t)n, sizeof *r->rows);
-	bool ok = r->x && r->qkv && r->attn && r->o && r->gate && r->up && r->rope && r->out_rows &&
-	          r->rows;
+	bool ok =
+	    r->qkv && r->attn && r->o && r->gate && r->up && r->rope && r->out_rows && r->rows;
 	for (int i = 0; ok && i < r->n_threads; i++) {
 		struct thread_scratch *ts = &r->ts[i];
 		ts->q_row_cap = m->act_row_bytes;
+		ts->x = falloc(n, hp->n_embd);
 		ts->h = falloc(n, hp->n_embd);
 		ts->q = try_malloc_array((size_t)n, ts->q_row_cap ? ts->q_row_cap : 1);
 		ts->q_src = NULL;
-		ok = ts->h && ts->q;
+		ok = ts->x && ts->h && ts->q;
 	}
 	if (!ok) {
 		free_buffers(r);

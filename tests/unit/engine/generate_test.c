@@ -405,9 +405,10 @@ static void test_seq_threads_are_exact(void **state)
 	const struct ref_case *rc = &rf.cases[1];
 	float *first = NULL;
 	int64_t nv = engine_model_info(model)->n_vocab;
-	for (int t = 1; t <= 3; t++) {
+	setenv("GPURUN_THREAD_WORK", "0", 1); /* every thread, however small the model */
+	for (int t = 1; t <= 4; t++) {        /* 4 KV heads: 3 threads take the split path */
 		lp.n_threads = t;
-		lp.n_batch = t; /* also several prompt chunks */
+		lp.n_batch = t + 1; /* also several prompt chunks */
 		struct engine_model *m = engine_model_load(path, &lp, err);
 		assert_non_null(m);
 		assert_int_equal(engine_model_info(m)->n_threads, t);
@@ -422,6 +423,7 @@ static void test_seq_threads_are_exact(void **state)
 		engine_seq_free(s);
 		engine_model_free(m);
 	}
+	unsetenv("GPURUN_THREAD_WORK");
 	free(first);
 }
 

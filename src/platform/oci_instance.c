@@ -108,6 +108,7 @@ int oci_host_sweep(struct oci_host *h, char err[ERR_MSG_LEN])
 		rc = rc < 0 ? rc : ERR_BUSY;
 	oci_cgroup_sweep(h->cgroup_fs);
 	memset(h->net.used, 0, (size_t)h->net.n);
+	h->n_spare = 0;
 	spec_strv_release(&ids);
 	spec_strv_release(&mounts);
 	return rc < 0 ? rc : removed;
@@ -134,6 +135,35 @@ int oci_image_prepare(struct oci_host *h, const char *image, const struct oci_pu
 		oci_image_release(&img);
 	}
 	oci_ref_release(&ref);
+	return rc;
+}
+
+int oci_host_prewarm(struct oci_host *h, int n, char err[ERR_MSG_LEN])
+{
+	if (n > OCI_SPARE_NETNS_MAX)
+		n = OCI_SPARE_NETNS_MAX;
+	while (h->n_spare < n) {
+		struct oci_net *net = &h->spare[h->n_spare];
+		int rc = oci_net_pool_take(&h->net, net, err);
+		if (rc == 0 && (rc = oci_net_setup(net, err)) < 0)
+			oci_net_pool_put(&h->net, net->slot);
+		if (rc < 0)
+			return rc;
+		h->n_spare++;
+	}
+	return h->n_spare;
+}
+
+/* A spare namespace when there is one, else a new one set up now. */
+static int net_acquire(struct oci_host *h, struct oci_net *net, char err[ERR_MSG_LEN])
+{
+	if (h->n_spare > 0) {
+		*net = h->spare[--h->n_spare];
+		return 0;
+	}
+	int rc = oci_net_pool_take(&h->net, net, err);
+	if (rc == 0 && (rc = oci_net_setup(net, err)) < 0)
+		oci_net_pool_put(&h->net, net->slot);
 	return rc;
 }
 
@@ -171,6 +201,19 @@ static int image_open(struct oci_host *h, const char *digest, struct oci_image_c
 	return rc;
 }
 
+/* Bundle files live as long as the instance and a crash discards them: no
+ * fsync on the start path (each one costs milliseconds on a busy disk). */
+static int write_plain(const char *path, const void *p, size_t n, int mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -errno;
+	ssize_t w = write(fd, p, n);
+	int rc = w == (ssize_t)n ? 0 : w < 0 ? -errno : -EIO;
+	close(fd);
+	return rc;
+}
+
 static int write_hosts(const struct oci_instance *inst, char err[ERR_MSG_LEN])
 {
 	char *path = file_path_join(inst->bundle, "hosts");
@@ -178,7 +221,7 @@ static int write_hosts(const struct oci_instance *inst, char err[ERR_MSG_LEN])
 	buf_printf(&b, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
 	if (inst->has_net)
 		buf_printf(&b, "%s\t%.63s\n", inst->net.ctr_ip, inst->id);
-	int rc = file_write_atomic(path, b.data, b.len, 0644);
+	int rc = write_plain(path, b.data, b.len, 0644);
 	buf_release(&b);
 	free(path);
 	return rc < 0 ? err_set(err, rc, "write hosts: %s", err_str(rc)) : 0;
@@ -230,7 +273,7 @@ static int write_config(struct oci_host *h, const struct oci_instance_spec *s,
 		struct buf out = BUF_INIT;
 		json_append(&out, j);
 		char *path = file_path_join(inst->bundle, "config.json");
-		if ((rc = file_write_atomic(path, out.data, out.len, 0600)) < 0)
+		if ((rc = write_plain(path, out.data, out.len, 0600)) < 0)
 			err_set(err, rc, "write %s: %s", path, err_str(rc));
 		free(path);
 		buf_release(&out);
@@ -280,11 +323,9 @@ static int prepare(struct oci_host *h, const struct oci_instance_spec *s, struct
 	                            err)) < 0)
 		goto out;
 	if (!s->host_network) {
-		if ((rc = oci_net_pool_take(&h->net, &inst->net, err)) < 0)
+		if ((rc = net_acquire(h, &inst->net, err)) < 0)
 			goto out;
 		inst->has_net = true;
-		if ((rc = oci_net_setup(&inst->net, err)) < 0)
-			goto out;
 		snprintf(inst->addr, sizeof(inst->addr), "%s", inst->net.ctr_ip);
 		inst->net_ns = time_mono_ns();
 	} else {

@@ -31,6 +31,7 @@
 #include "platform/spec.h"
 
 #define OCI_INSTANCE_ID_MAX 64
+#define OCI_SPARE_NETNS_MAX 8
 
 struct oci_host_config {
 	const char *home;       /* $GPURUN_HOME; NULL: GPURUN_HOME or ~/.gpurun */
@@ -53,6 +54,8 @@ struct oci_host {
 	char *cgroup_fs;
 	char *dev_dir;
 	int overlay; /* -1 unknown, 0 no (copy), 1 yes */
+	struct oci_net spare[OCI_SPARE_NETNS_MAX]; /* set up ahead, owned by no instance */
+	int n_spare;
 };
 
 int oci_host_init(struct oci_host *h, const struct oci_host_config *cfg, char err[ERR_MSG_LEN]);
@@ -63,6 +66,12 @@ void oci_host_release(struct oci_host *h);
  * the empty cgroups: the start-up and shutdown sweep. Returns how many
  * containers it removed. */
 int oci_host_sweep(struct oci_host *h, char err[ERR_MSG_LEN]);
+/* Sets up network namespaces ahead until n (at most OCI_SPARE_NETNS_MAX)
+ * are spare, so that an instance start takes one instead of paying the
+ * ~7 ms of `ip` runs. Blocks for that long per namespace: call it when idle
+ * (after a start, from a worker or a timer). Spares belong to no instance;
+ * the sweep removes them. Returns how many are spare. */
+int oci_host_prewarm(struct oci_host *h, int n, char err[ERR_MSG_LEN]);
 
 /* Pulls (if needed) and unpacks the image; *digest (OCI_DIGEST_LEN + 1)
  * receives the manifest digest that names it from now on (a revision should

@@ -34,7 +34,8 @@ static int host_setup(struct oci_host *h, const char *home_suffix, char err[ERR_
 {
 	char home[512];
 	snprintf(home, sizeof(home), "%s%s", getenv("GPURUN_OCI_E2E_HOME"), home_suffix);
-	struct oci_host_config cfg = {.home = home, .state_root = getenv("GPURUN_OCI_E2E_STATE")};
+	struct oci_host_config cfg = {.home = home, .state_root = getenv("GPURUN_OCI_E2E_STATE"),
+				      .force_copy = getenv("GPURUN_OCI_E2E_COPY") != NULL};
 	return oci_host_init(h, &cfg, err);
 }
 
@@ -129,8 +130,13 @@ static void test_oci_run_busybox_httpd(void **state)
 	sp.memory_bytes = 64LL << 20;
 	sp.cpu_milli = 500;
 	spec_kvs_set(&sp.env, "GREETING", "user");
+	/* warm = 0: the start sets up its network namespace; warm = 1: it takes
+	 * one oci_host_prewarm made beforehand, as the daemon keeps one spare */
+	for (int warm = 0; warm < 2; warm++) {
 	int64_t ttfb[COLD_STARTS], run[COLD_STARTS], prep[COLD_STARTS], net[COLD_STARTS];
 	for (int i = 0; i < COLD_STARTS; i++) {
+		if (warm)
+			assert_int_equal(oci_host_prewarm(&h, 1, err), 1);
 		struct oci_instance inst;
 		struct oci_instance_spec is = {.id = "hello-00001-abc", .image_digest = digest,
 					       .spec = &sp, .k_service = "hello",
@@ -151,7 +157,7 @@ static void test_oci_run_busybox_httpd(void **state)
 		prep[i] = inst.prepared_ns - inst.start_ns;
 		net[i] = inst.net_ns - inst.start_ns;
 		assert_non_null(strstr(body.data, "hello from an OCI image"));
-		if (i == 0) {
+		if (i == 0 && !warm) {
 			buf_reset(&body);
 			assert_int_equal(http_get(inst.addr, inst.port, "/cgi-bin/env", &body, &first), 0);
 			print_message("container env (CGI):\n%s\n", body.data);
@@ -168,7 +174,7 @@ static void test_oci_run_busybox_httpd(void **state)
 		if (rc)
 			print_message("stop: %s\n", err);
 		assert_int_equal(rc, 0);
-		if (i == 0)
+		if (i == 0 && !warm)
 			print_message("stop (TERM ignored, KILL after 200 ms grace): %.1f ms\n",
 				      (time_mono_ns() - s0) / 1e6);
 		leftovers_none(&h, &inst);
@@ -179,12 +185,14 @@ static void test_oci_run_busybox_httpd(void **state)
 	qsort(run, COLD_STARTS, sizeof(run[0]), cmp_i64);
 	qsort(prep, COLD_STARTS, sizeof(prep[0]), cmp_i64);
 	qsort(net, COLD_STARTS, sizeof(net[0]), cmp_i64);
-	print_message("start to first byte over %d cold starts: median %.1f ms, min %.1f, max %.1f "
+	print_message("%s: start to first byte over %d cold starts: median %.1f ms, min %.1f, max %.1f "
 		      "(medians: until the network is up %.1f ms, until config.json %.1f ms, "
 		      "runtime run -d %.1f ms)\n",
-		      COLD_STARTS, ttfb[COLD_STARTS / 2] / 1e6, ttfb[0] / 1e6,
+		      warm ? "spare netns" : "netns set up in the start", COLD_STARTS,
+		      ttfb[COLD_STARTS / 2] / 1e6, ttfb[0] / 1e6,
 		      ttfb[COLD_STARTS - 1] / 1e6, net[COLD_STARTS / 2] / 1e6,
 		      prep[COLD_STARTS / 2] / 1e6, run[COLD_STARTS / 2] / 1e6);
+	}
 	spec_release(&sp);
 	oci_host_release(&h);
 }

@@ -268,6 +268,7 @@ static void test_oci_pull_bearer_index_and_store(void **state)
 	assert_int_equal(oci_ref_parse(ref_str(srv.manifest.digest, '@'), &ref, err), 0);
 	assert_int_equal(oci_pull(&st, &ref, &o, &img, err), 0);
 	assert_int_equal(srv.requests, before);
+	oci_image_release(&img);
 	assert_int_equal(oci_image_load(&st, srv.manifest.digest, &img, err), 0);
 	oci_image_release(&img);
 	oci_ref_release(&ref);

@@ -149,11 +149,12 @@ void engine_seq_cancel_clear(struct engine_seq *s);
 #define ENGINE_MAX_STOP 16
 
 struct engine_gen_params {
-	const int32_t *prompt;             /* token ids (BOS included when wanted) */
-	int64_t n_prompt;                  /* >= 1 */
-	int64_t num_predict;               /* max new tokens; < 0: until EOG or context full */
-	const char *stop[ENGINE_MAX_STOP]; /* stop strings, NULL-terminated list */
-	bool ignore_eos;                   /* keep going past EOS/EOG tokens */
+	const int32_t *prompt; /* token ids (BOS included when wanted) */
+	int64_t n_prompt;      /* >= 1 */
+	int64_t num_predict;   /* max new tokens; < 0: until EOG or context full */
+	/* stop strings (NULL after the last); they must outlive the generation */
+	const char *stop[ENGINE_MAX_STOP];
+	bool ignore_eos; /* keep going past EOS/EOG tokens */
 	struct sampler_params sampling;
 };
 void engine_gen_params_default(struct engine_gen_params *p);

@@ -161,7 +161,9 @@ void engine_gen_params_default(struct engine_gen_params *p);
 
 /* Called once per generated token: its id and the text it completes (may be
  * empty: an incomplete UTF-8 character or a possible stop-string start is
- * held back, and released with a later token). Return nonzero to cancel. */
+ * held back, and released with a later token). When generation ends with
+ * text still held back, one last call passes token -1 and that text. Return
+ * nonzero to cancel. The text is valid only during the call. */
 typedef int (*engine_token_cb)(void *user, int32_t token, const char *text, size_t len);
 
 enum engine_done { ENGINE_DONE_NONE, ENGINE_DONE_STOP, ENGINE_DONE_LENGTH };

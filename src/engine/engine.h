@@ -127,7 +127,9 @@ int engine_seq_truncate(struct engine_seq *s, int64_t n);
 int engine_seq_eval(struct engine_seq *s, const int32_t *tokens, int64_t n, float *all_logits);
 
 /* Several sequences in one forward pass: seqs[i] gets tokens[i][0..n[i]).
- * Same semantics as engine_seq_eval for each; all seqs of the same model. */
+ * Same semantics as engine_seq_eval for each; all seqs of the same model,
+ * each at most once (else ERR_INVALID). Cancellation is not checked inside
+ * a pass of several sequences (decode steps are short). */
 int engine_seq_eval_multi(struct engine_seq *const *seqs, const int32_t *const *tokens,
                           const int64_t *n, int n_seqs);
 

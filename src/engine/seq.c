@@ -135,6 +135,9 @@ static int check(const struct batch *b, int64_t *total)
 		const struct engine_seq *s = b->seqs[i];
 		if (s->m != b->seqs[0]->m || b->n[i] < 0)
 			return ERR_INVALID;
+		for (int k = 0; k < i; k++)
+			if (b->seqs[k] == s)
+				return ERR_INVALID; /* each sequence once */
 		if (b->n[i] > s->n_ctx - s->n_past)
 			return ERR_TOO_LARGE;
 		for (int64_t j = 0; j < b->n[i]; j++)

@@ -373,6 +373,8 @@ static void test_seq_batching_is_exact(void **state)
 	const int32_t *toks[2] = {a->prompt, b->prompt};
 	int64_t ns[2] = {a->n_prompt, b->n_prompt};
 	assert_int_equal(engine_seq_eval_multi(seqs, toks, ns, 2), 0);
+	struct engine_seq *twice[2] = {s3, s3};
+	assert_int_equal(engine_seq_eval_multi(twice, toks, ns, 2), ERR_INVALID);
 	assert_memory_equal(engine_seq_logits(s1), engine_seq_logits(s2), (size_t)nv * 4);
 	struct engine_seq *s4 = new_seq(64);
 	eval_ok(s4, b->prompt, b->n_prompt);

@@ -121,6 +121,6 @@ done
 ip netns list 2>/dev/null | grep -q '^gpurun-' && { echo "left: netns $(ip netns list | grep '^gpurun-')"; left=1; }
 ip -br link 2>/dev/null | grep -q '^gpr[0-9]' && { echo "left: veth"; left=1; }
 grep -q " $T" /proc/self/mountinfo && { echo "left: mounts"; grep " $T" /proc/self/mountinfo; left=1; }
-ls -d /sys/fs/cgroup/*/gpurun/* /sys/fs/cgroup/gpurun/* 2>/dev/null | grep -q . && { echo "left: cgroups"; left=1; }
+ls -d /sys/fs/cgroup/*/gpurun-oci /sys/fs/cgroup/gpurun-oci 2>/dev/null | grep -q . && { echo "left: cgroups"; left=1; }
 [ $left -eq 0 ] || { echo "FAIL: leftovers"; exit 1; }
 echo "35-oci-busybox: ok"

@@ -21,6 +21,7 @@
 #include "base/timeutil.h"
 #include "platform/oci_bundle.h"
 #include "platform/oci_instance.h"
+#include "platform/oci_watch.h"
 
 #define COLD_STARTS 7
 
@@ -264,11 +265,119 @@ static void test_oci_run_lying_digest_refused(void **state)
 	oci_host_release(&h);
 }
 
+struct watched {
+	int ready, failed, exited;
+	struct buf out;
+};
+
+static void on_event(struct oci_watch *w, enum instance_event ev, void *arg)
+{
+	struct watched *x = arg;
+	x->ready += ev == INSTANCE_EV_READY;
+	x->failed += ev == INSTANCE_EV_START_FAILED;
+	x->exited += ev == INSTANCE_EV_EXITED;
+}
+
+static void on_output(void *arg, int stream, const char *p, size_t n)
+{
+	struct watched *x = arg;
+	buf_append(&x->out, p, n);
+}
+
+/* Runs the loop until *flag is set or ms pass. */
+static void run_until(uv_loop_t *loop, const int *flag, int64_t ms)
+{
+	int64_t deadline = time_mono_ns() + ms * 1000000;
+	while (!*flag && time_mono_ns() < deadline)
+		uv_run(loop, UV_RUN_ONCE);
+}
+
+static void watch_one(struct oci_host *h, const char *digest, const char *script, int probe_s,
+		      struct watched *x, struct oci_watch **out)
+{
+	uv_loop_t *loop = uv_default_loop();
+	struct spec sp;
+	spec_init(&sp);
+	spec_strv_push(&sp.command, "/bin/sh");
+	spec_strv_push(&sp.args, "-c");
+	spec_strv_push(&sp.args, script);
+	sp.probe.timeout_s = sp.probe.period_s = probe_s;
+	struct oci_watch_config cfg = {.loop = loop, .host = h, .stop_grace_ms = 200,
+				       .output = on_output, .output_arg = x};
+	struct oci_instance_spec is = {.id = "watched-00001-abc", .image_digest = digest,
+				       .spec = &sp, .k_service = "watched"};
+	char err[ERR_MSG_LEN] = "";
+	int rc = oci_watch_start(&cfg, &is, on_event, x, out, err);
+	if (rc)
+		print_message("watch start: %s\n", err);
+	assert_int_equal(rc, 0);
+	spec_release(&sp);
+}
+
+static void test_oci_run_watch_lifecycle(void **state)
+{
+	const char *ref = env_or_skip("GPURUN_OCI_E2E_REF");
+	if (!ref || geteuid() != 0) {
+		test_skip("set by tests/e2e/35-oci-busybox.sh (root, registry, image)");
+		return;
+	}
+	char err[ERR_MSG_LEN] = "";
+	struct oci_host h;
+	assert_int_equal(host_setup(&h, "", err), 0);
+	char digest[OCI_DIGEST_LEN + 1];
+	assert_int_equal(oci_image_prepare(&h, ref, NULL, digest, err), 0);
+	uv_loop_t *loop = uv_default_loop();
+	/* a workload that listens: READY, serve, stop (TERM ignored) -> KILL -> EXITED */
+	struct watched x = {0};
+	struct oci_watch *w;
+	watch_one(&h, digest, "echo started; exec httpd -f -p $PORT -h /www", 10, &x, &w);
+	run_until(loop, &x.ready, 5000);
+	assert_int_equal(x.ready, 1);
+	assert_int_equal(oci_watch_phase(w), INSTANCE_READY);
+	const struct oci_instance *inst = oci_watch_instance(w);
+	struct buf body = BUF_INIT;
+	int64_t first;
+	assert_int_equal(http_get(inst->addr, inst->port, "/", &body, &first), 0);
+	assert_non_null(strstr(body.data, "hello from an OCI image"));
+	buf_release(&body);
+	print_message("watched: ready %.1f ms after the start\n",
+		      oci_watch_start_latency_ns(w) / 1e6);
+	oci_watch_stop(w);
+	run_until(loop, &x.exited, 5000);
+	assert_int_equal(x.exited, 1);
+	const struct instance_exit *ex = oci_watch_exit_info(w);
+	assert_true(ex->stop_requested);
+	assert_true(ex->killed);
+	assert_int_equal(ex->term_signal, SIGKILL);
+	assert_non_null(strstr(x.out.data ? x.out.data : "", "started"));
+	struct oci_instance copy = *inst;
+	oci_watch_free(w);
+	uv_run(loop, UV_RUN_DEFAULT); /* until every handle has closed */
+	leftovers_none(&h, &copy);
+	buf_release(&x.out);
+	/* one that never listens: START_FAILED after the probe budget, then EXITED */
+	struct watched y = {0};
+	watch_one(&h, digest, "echo waiting; sleep 30", 1, &y, &w);
+	run_until(loop, &y.exited, 8000);
+	assert_int_equal(y.ready, 0);
+	assert_int_equal(y.failed, 1);
+	assert_int_equal(y.exited, 1);
+	print_message("never listening: %s\n", oci_watch_note(w));
+	assert_non_null(strstr(oci_watch_note(w), "startup probe"));
+	copy = *oci_watch_instance(w);
+	oci_watch_free(w);
+	uv_run(loop, UV_RUN_DEFAULT);
+	leftovers_none(&h, &copy);
+	buf_release(&y.out);
+	oci_host_release(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_oci_run_busybox_httpd),
 		cmocka_unit_test(test_oci_run_memory_limit_kills),
+		cmocka_unit_test(test_oci_run_watch_lifecycle),
 		cmocka_unit_test(test_oci_run_lying_digest_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

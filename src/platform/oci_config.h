@@ -94,7 +94,7 @@ struct oci_run_config {
 	int64_t memory_bytes;      /* 0: no limit */
 	int64_t cpu_milli;         /* 0: no limit */
 	int64_t pids_limit;        /* 0: no limit */
-	int64_t nofile;     /* RLIMIT_NOFILE; 0: OCI_NOFILE_LIMIT */
+	int64_t nofile;            /* RLIMIT_NOFILE; 0: OCI_NOFILE_LIMIT */
 	const char *models_dir;    /* host path mounted at OCI_MODELS_PATH read-only; may be NULL */
 	const char *hosts_file;    /* host path bound over /etc/hosts; may be NULL */
 	const struct oci_gpu *gpu; /* NULL: no GPU */

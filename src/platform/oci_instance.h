@@ -53,7 +53,7 @@ struct oci_host {
 	char *models_dir; /* may be NULL */
 	char *cgroup_fs;
 	char *dev_dir;
-	int overlay; /* -1 unknown, 0 no (copy), 1 yes */
+	int overlay;                               /* -1 unknown, 0 no (copy), 1 yes */
 	struct oci_net spare[OCI_SPARE_NETNS_MAX]; /* set up ahead, owned by no instance */
 	int n_spare;
 };
@@ -107,14 +107,14 @@ struct oci_instance {
 	int port;
 	bool has_net;
 	struct oci_net net;
-	char *bundle;     /* the instance's folder: config.json, rootfs, upper layer */
-	char *rootfs;     /* its root: an overlay mount point or a copy */
-	bool mounted;     /* rootfs is an overlay mount */
-	bool oom_killed;  /* set by oci_instance_stop when the memory limit killed it */
-	int64_t start_ns; /* mono: oci_instance_start called */
+	char *bundle;        /* the instance's folder: config.json, rootfs, upper layer */
+	char *rootfs;        /* its root: an overlay mount point or a copy */
+	bool mounted;        /* rootfs is an overlay mount */
+	bool oom_killed;     /* set by oci_instance_stop when the memory limit killed it */
+	int64_t start_ns;    /* mono: oci_instance_start called */
 	int64_t net_ns;      /* mono: its network namespace was ready (= start_ns without one) */
 	int64_t prepared_ns; /* mono: bundle, rootfs and config.json written */
-	int64_t run_ns;   /* mono: the runtime reported the container started */
+	int64_t run_ns;      /* mono: the runtime reported the container started */
 };
 
 /* Starts an instance; on failure nothing of it is left. inst->out_fd and

@@ -117,7 +117,8 @@ int oci_net_teardown(const struct oci_net *n, char err[ERR_MSG_LEN])
 		const char *argv[] = {"ip", "link", "delete", n->host_if, NULL};
 		char e2[ERR_MSG_LEN];
 		int r2 = oci__run(argv, NULL, e2);
-		if (r2 != 0 && if_nametoindex(n->host_if) != 0 && rc == 0) /* else: gone meanwhile */
+		if (r2 != 0 && if_nametoindex(n->host_if) != 0 &&
+		    rc == 0) /* else: gone meanwhile */
 			rc = err_set(err, r2 < 0 ? r2 : ERR_BUSY, "%s", e2);
 	}
 	return rc;

@@ -21,7 +21,7 @@
 #include "platform/spec.h"
 
 #define OCI_STATE_ROOT     "/run/gpurun" /* <root>/crun or <root>/runc */
-#define OCI_CGROUP_PARENT "gpurun-oci" /* /gpurun-oci/<id>; process instances: "gpurun" */
+#define OCI_CGROUP_PARENT  "gpurun-oci"  /* /gpurun-oci/<id>; process instances: "gpurun" */
 #define OCI_CGROUP_FS      "/sys/fs/cgroup"
 #define OCI_CGROUP_UNIFIED "/sys/fs/cgroup/unified"
 

@@ -27,7 +27,7 @@ struct layer {
 	struct archive_entry *e;
 	struct oci_pathset *seen; /* paths this layer wrote */
 	struct oci_unpack_stats *stats;
-	bool root; /* running as root: apply owners */
+	bool root;     /* running as root: apply owners */
 	bool cut_tail; /* the archive ended right after a complete last file */
 };
 
@@ -293,7 +293,7 @@ int oci_unpack_layer(int rootfd, const char *layer_path, struct oci_unpack_stats
 	}
 	if (r != ARCHIVE_EOF && L.cut_tail)
 		log_warn("image layer %s ends without tar padding after its last file: accepted",
-			 layer_path);
+		         layer_path);
 	else if (r != ARCHIVE_EOF)
 		rc = err_set(err, ERR_INVALID, "not a valid tar layer after %lld entries: %s",
 		             (long long)L.stats->entries, archive_error_string(L.a));

@@ -149,8 +149,9 @@ static void on_probe_timer(uv_timer_t *t)
 	if (w->phase != INSTANCE_STARTING || w->probing)
 		return;
 	if (time_mono_ns() > w->probe_deadline_ns) {
-		snprintf(w->note, sizeof(w->note), "nothing listened on %s:%d within the startup probe",
-			 w->inst.addr, w->inst.port);
+		snprintf(w->note, sizeof(w->note),
+		         "nothing listened on %s:%d within the startup probe", w->inst.addr,
+		         w->inst.port);
 		emit(w, INSTANCE_EV_START_FAILED);
 		oci_watch_stop(w);
 		return;
@@ -162,21 +163,24 @@ static void on_probe_timer(uv_timer_t *t)
 	w->probe_req.data = w;
 	w->open_handles++;
 	w->probing = true;
-	if (uv_tcp_connect(&w->probe_req, &w->probe_conn, (struct sockaddr *)&sa, on_probe_connect) < 0)
+	if (uv_tcp_connect(&w->probe_req, &w->probe_conn, (struct sockaddr *)&sa,
+	                   on_probe_connect) < 0)
 		uv_close((uv_handle_t *)&w->probe_conn, on_probe_conn_closed);
 }
 
 static void probe_schedule(struct oci_watch *w)
 {
 	uv_timer_start(&w->probe_timer, on_probe_timer, (uint64_t)w->probe_ms, 0);
-	w->probe_ms = w->probe_ms * 2 > INSTANCE_PROBE_MAX_MS ? INSTANCE_PROBE_MAX_MS : w->probe_ms * 2;
+	w->probe_ms =
+	    w->probe_ms * 2 > INSTANCE_PROBE_MAX_MS ? INSTANCE_PROBE_MAX_MS : w->probe_ms * 2;
 }
 
 static int64_t probe_budget_ms(const struct spec *s)
 {
 	const struct spec_probe *p = &s->probe;
 	int64_t tries = (int64_t)p->period_s * p->failure_threshold;
-	int64_t budget = (int64_t)p->initial_delay_s + (tries > p->timeout_s ? tries : p->timeout_s);
+	int64_t budget =
+	    (int64_t)p->initial_delay_s + (tries > p->timeout_s ? tries : p->timeout_s);
 	return (budget > 0 ? budget : SPEC_PROBE_BUDGET_DEFAULT_S) * 1000;
 }
 
@@ -188,8 +192,8 @@ static void handles_init(struct oci_watch *w, uv_loop_t *loop)
 	uv_timer_init(loop, &w->probe_timer);
 	uv_timer_init(loop, &w->grace_timer);
 	uv_handle_t *hs[] = {(uv_handle_t *)&w->exit_poll, (uv_handle_t *)&w->out,
-			     (uv_handle_t *)&w->errp, (uv_handle_t *)&w->probe_timer,
-			     (uv_handle_t *)&w->grace_timer};
+	                     (uv_handle_t *)&w->errp, (uv_handle_t *)&w->probe_timer,
+	                     (uv_handle_t *)&w->grace_timer};
 	for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++) {
 		hs[i]->data = w;
 		w->open_handles++;
@@ -202,7 +206,7 @@ static void handles_init(struct oci_watch *w, uv_loop_t *loop)
 }
 
 int oci_watch_start(const struct oci_watch_config *cfg, const struct oci_instance_spec *s,
-		    oci_watch_cb cb, void *arg, struct oci_watch **out, char err[ERR_MSG_LEN])
+                    oci_watch_cb cb, void *arg, struct oci_watch **out, char err[ERR_MSG_LEN])
 {
 	*out = NULL;
 	struct oci_watch *w = xcalloc(1, sizeof(*w));
@@ -234,8 +238,8 @@ void oci_watch_free(struct oci_watch *w)
 		log_error("instance %s freed before it exited", w->inst.id);
 	w->freed = true;
 	uv_handle_t *hs[] = {(uv_handle_t *)&w->exit_poll, (uv_handle_t *)&w->out,
-			     (uv_handle_t *)&w->errp, (uv_handle_t *)&w->probe_timer,
-			     (uv_handle_t *)&w->grace_timer};
+	                     (uv_handle_t *)&w->errp, (uv_handle_t *)&w->probe_timer,
+	                     (uv_handle_t *)&w->grace_timer};
 	for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++)
 		close_handle(w, hs[i]); /* the pipes close the output fds */
 	if (w->probing && !uv_is_closing((uv_handle_t *)&w->probe_conn))

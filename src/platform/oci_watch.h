@@ -41,16 +41,16 @@ typedef void (*oci_output_fn)(void *arg, int stream, const char *p, size_t n);
 struct oci_watch_config {
 	uv_loop_t *loop;
 	struct oci_host *host;
-	int64_t stop_grace_ms;	 /* 0: INSTANCE_STOP_GRACE_MS_DEFAULT */
-	int64_t probe_first_ms;	 /* 0: INSTANCE_PROBE_FIRST_MS */
-	oci_output_fn output;	 /* may be NULL: output is read and dropped */
+	int64_t stop_grace_ms;  /* 0: INSTANCE_STOP_GRACE_MS_DEFAULT */
+	int64_t probe_first_ms; /* 0: INSTANCE_PROBE_FIRST_MS */
+	oci_output_fn output;   /* may be NULL: output is read and dropped */
 	void *output_arg;
 };
 
 /* Starts the container; errors (image not prepared, runtime failure) come
  * back here, not as events. */
 int oci_watch_start(const struct oci_watch_config *cfg, const struct oci_instance_spec *s,
-		    oci_watch_cb cb, void *arg, struct oci_watch **out, char err[ERR_MSG_LEN]);
+                    oci_watch_cb cb, void *arg, struct oci_watch **out, char err[ERR_MSG_LEN]);
 /* SIGTERM now, SIGKILL after the grace. Idempotent; nothing once exited. */
 void oci_watch_stop(struct oci_watch *w);
 void oci_watch_free(struct oci_watch *w);

@@ -20,11 +20,11 @@
 #include "platform/oci_runtime.h"
 
 static const char *image_json =
-	"{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{"
-	"\"Entrypoint\":[\"/bin/app\",\"--serve\"],\"Cmd\":[\"--verbose\"],"
-	"\"Env\":[\"PATH=/opt/bin:/bin\",\"MODE=image\",\"PORT=1\",\"LD_LIBRARY_PATH=/opt/lib\"],"
-	"\"WorkingDir\":\"srv\",\"User\":\"app:staff\","
-	"\"ExposedPorts\":{\"8080/tcp\":{},\"53/udp\":{},\"9090\":{}}}}";
+    "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{"
+    "\"Entrypoint\":[\"/bin/app\",\"--serve\"],\"Cmd\":[\"--verbose\"],"
+    "\"Env\":[\"PATH=/opt/bin:/bin\",\"MODE=image\",\"PORT=1\",\"LD_LIBRARY_PATH=/opt/lib\"],"
+    "\"WorkingDir\":\"srv\",\"User\":\"app:staff\","
+    "\"ExposedPorts\":{\"8080/tcp\":{},\"53/udp\":{},\"9090\":{}}}}";
 
 static char *write_tree(const char *name)
 {
@@ -56,8 +56,11 @@ static void test_oci_config_image_parse(void **state)
 	assert_int_equal(c.ports[0] + c.ports[1], 8080 + 9090);
 	oci_image_config_release(&c);
 	static const char *const bad[] = {
-		"[]", "{\"config\":{\"Cmd\":\"not an array\"}}", "{\"config\":{\"Env\":[1]}}",
-		"{\"os\":\"windows\"}", "{",
+	    "[]",
+	    "{\"config\":{\"Cmd\":\"not an array\"}}",
+	    "{\"config\":{\"Env\":[1]}}",
+	    "{\"os\":\"windows\"}",
+	    "{",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_not_equal(oci_image_config_parse(bad[i], strlen(bad[i]), &c, err), 0);
@@ -147,7 +150,8 @@ static void test_oci_config_process_args(void **state)
 static bool has_string(const cJSON *arr, const char *s)
 {
 	const cJSON *it;
-	cJSON_ArrayForEach(it, arr) if (cJSON_IsString(it) && strcmp(it->valuestring, s) == 0) return true;
+	cJSON_ArrayForEach(it, arr) if (cJSON_IsString(it) &&
+	                                strcmp(it->valuestring, s) == 0) return true;
 	return false;
 }
 
@@ -182,12 +186,23 @@ static void test_oci_config_runtime_json(void **state)
 	spec_kvs_set(&env, "MODE", "user");
 	spec_kvs_set(&env, "EXTRA", "1");
 	struct oci_run_config rc = {
-		.id = "hello-00001-abc", .rootfs = "/var/lib/x/rootfs", .image = &img, .env = &env,
-		.port = 8080, .k_service = "hello", .k_revision = "hello-00001",
-		.k_configuration = "hello", .uid = 1000, .gid = 50,
-		.netns_path = "/run/netns/gpurun-3", .cgroups_path = "/gpurun/hello-00001-abc",
-		.memory_bytes = 512LL << 20, .cpu_milli = 1500, .pids_limit = 100,
-		.models_dir = "/home/u/.gpurun/models", .hosts_file = "/b/hosts",
+	    .id = "hello-00001-abc",
+	    .rootfs = "/var/lib/x/rootfs",
+	    .image = &img,
+	    .env = &env,
+	    .port = 8080,
+	    .k_service = "hello",
+	    .k_revision = "hello-00001",
+	    .k_configuration = "hello",
+	    .uid = 1000,
+	    .gid = 50,
+	    .netns_path = "/run/netns/gpurun-3",
+	    .cgroups_path = "/gpurun/hello-00001-abc",
+	    .memory_bytes = 512LL << 20,
+	    .cpu_milli = 1500,
+	    .pids_limit = 100,
+	    .models_dir = "/home/u/.gpurun/models",
+	    .hosts_file = "/b/hosts",
 	};
 	cJSON *j = gen(&rc);
 	assert_string_equal(json_str(j, "ociVersion", ""), "1.0.2");
@@ -200,7 +215,7 @@ static void test_oci_config_runtime_json(void **state)
 	assert_int_equal(json_i64(user, "gid", -1), 50);
 	const cJSON *e = cJSON_GetObjectItem(p, "env");
 	assert_true(has_string(e, "PATH=/opt/bin:/bin")); /* the image's PATH wins the default */
-	assert_true(has_string(e, "PORT=8080"));	   /* ours wins the image's PORT=1 */
+	assert_true(has_string(e, "PORT=8080"));          /* ours wins the image's PORT=1 */
 	assert_true(has_string(e, "K_SERVICE=hello"));
 	assert_true(has_string(e, "K_REVISION=hello-00001"));
 	assert_true(has_string(e, "K_CONFIGURATION=hello"));
@@ -213,14 +228,16 @@ static void test_oci_config_runtime_json(void **state)
 	assert_true(has_string(cJSON_GetObjectItem(caps, "bounding"), "CAP_NET_BIND_SERVICE"));
 	assert_false(has_string(cJSON_GetObjectItem(caps, "bounding"), "CAP_SYS_ADMIN"));
 	assert_false(has_string(cJSON_GetObjectItem(caps, "bounding"), "CAP_NET_RAW"));
-	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(caps, "effective")), 0); /* uid 1000 */
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(caps, "effective")),
+	                 0); /* uid 1000 */
 	const cJSON *root = cJSON_GetObjectItem(j, "root");
 	assert_string_equal(json_str(root, "path", ""), "/var/lib/x/rootfs");
 	const cJSON *mounts = cJSON_GetObjectItem(j, "mounts");
 	static const char *const dsts[] = {"/proc", "/dev", "/dev/pts", "/dev/shm", "/sys", "/tmp"};
 	for (size_t i = 0; i < sizeof(dsts) / sizeof(dsts[0]); i++)
 		assert_non_null(find_by(mounts, "destination", dsts[i]));
-	assert_true(has_string(cJSON_GetObjectItem(find_by(mounts, "destination", "/sys"), "options"), "ro"));
+	assert_true(has_string(
+	    cJSON_GetObjectItem(find_by(mounts, "destination", "/sys"), "options"), "ro"));
 	assert_string_equal(json_str(find_by(mounts, "destination", "/tmp"), "type", ""), "tmpfs");
 	const cJSON *models = find_by(mounts, "destination", OCI_MODELS_PATH);
 	assert_non_null(models);
@@ -232,7 +249,8 @@ static void test_oci_config_runtime_json(void **state)
 	static const char *const kinds[] = {"pid", "mount", "ipc", "uts", "network"};
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		assert_non_null(find_by(ns, "type", kinds[i]));
-	assert_string_equal(json_str(find_by(ns, "type", "network"), "path", ""), "/run/netns/gpurun-3");
+	assert_string_equal(json_str(find_by(ns, "type", "network"), "path", ""),
+	                    "/run/netns/gpurun-3");
 	assert_string_equal(json_str(lx, "cgroupsPath", ""), "/gpurun/hello-00001-abc");
 	const cJSON *res = cJSON_GetObjectItem(lx, "resources");
 	assert_int_equal(json_i64(cJSON_GetObjectItem(res, "memory"), "limit", 0), 512LL << 20);
@@ -251,7 +269,9 @@ static void test_oci_config_runtime_json(void **state)
 	j = gen(&rc);
 	lx = cJSON_GetObjectItem(j, "linux");
 	assert_null(find_by(cJSON_GetObjectItem(lx, "namespaces"), "type", "network"));
-	assert_string_equal(json_str(find_by(cJSON_GetObjectItem(j, "mounts"), "destination", "/sys"), "type", ""), "bind");
+	assert_string_equal(
+	    json_str(find_by(cJSON_GetObjectItem(j, "mounts"), "destination", "/sys"), "type", ""),
+	    "bind");
 	caps = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "process"), "capabilities");
 	assert_true(has_string(cJSON_GetObjectItem(caps, "effective"), "CAP_CHOWN")); /* root */
 	cJSON_Delete(j);
@@ -261,7 +281,8 @@ static void test_oci_config_runtime_json(void **state)
 
 static void test_oci_config_gpu(void **state)
 {
-	char *dev = file_path_join(test_tmp_dir(), "dev"), *lib = file_path_join(test_tmp_dir(), "lib");
+	char *dev = file_path_join(test_tmp_dir(), "dev"),
+	     *lib = file_path_join(test_tmp_dir(), "lib");
 	assert_int_equal(file_mkdir_p(dev, 0755), 0);
 	assert_int_equal(file_mkdir_p(lib, 0755), 0);
 	static const char *const nodes[] = {"nvidia0", "nvidia3", "nvidiactl", "nvidia-uvm"};
@@ -289,8 +310,12 @@ static void test_oci_config_gpu(void **state)
 	assert_non_null(strstr(err, "nvidia1"));
 
 	struct oci_image_config img = load_image();
-	struct oci_run_config rc = {.id = "gpu-1", .rootfs = "/r", .image = &img, .port = 11434,
-				    .netns_path = "/run/netns/gpurun-0", .gpu = &g};
+	struct oci_run_config rc = {.id = "gpu-1",
+	                            .rootfs = "/r",
+	                            .image = &img,
+	                            .port = 11434,
+	                            .netns_path = "/run/netns/gpurun-0",
+	                            .gpu = &g};
 	cJSON *j = gen(&rc);
 	const cJSON *e = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "process"), "env");
 	assert_true(has_string(e, "CUDA_VISIBLE_DEVICES=GPU-a,GPU-b"));
@@ -298,7 +323,8 @@ static void test_oci_config_gpu(void **state)
 	const cJSON *lx = cJSON_GetObjectItem(j, "linux");
 	const cJSON *devs = cJSON_GetObjectItem(lx, "devices");
 	assert_int_equal(cJSON_GetArraySize(devs), 4);
-	static const char *const paths[] = {"/dev/nvidia0", "/dev/nvidia3", "/dev/nvidiactl", "/dev/nvidia-uvm"};
+	static const char *const paths[] = {"/dev/nvidia0", "/dev/nvidia3", "/dev/nvidiactl",
+	                                    "/dev/nvidia-uvm"};
 	for (size_t i = 0; i < 4; i++) {
 		const cJSON *d = find_by(devs, "path", paths[i]);
 		assert_non_null(d);
@@ -310,10 +336,11 @@ static void test_oci_config_gpu(void **state)
 	assert_int_equal(cJSON_GetArraySize(allow), 5); /* deny all + 4 allows */
 	assert_true(json_bool(cJSON_GetArrayItem(allow, 1), "allow", false));
 	const cJSON *m = find_by(cJSON_GetObjectItem(j, "mounts"), "destination",
-				 OCI_GPU_LIB_PATH "/libcuda.so.1");
+	                         OCI_GPU_LIB_PATH "/libcuda.so.1");
 	assert_non_null(m);
 	assert_true(has_string(cJSON_GetObjectItem(m, "options"), "ro"));
-	assert_null(find_by(cJSON_GetObjectItem(j, "mounts"), "destination", OCI_GPU_LIB_PATH "/libc.so.6"));
+	assert_null(find_by(cJSON_GetObjectItem(j, "mounts"), "destination",
+	                    OCI_GPU_LIB_PATH "/libc.so.6"));
 	cJSON_Delete(j);
 	oci_gpu_release(&g);
 	oci_image_config_release(&img);
@@ -355,8 +382,9 @@ static void test_oci_net_slots(void **state)
 	assert_int_equal(oci_net_describe(&r, 16383, &n, err), 0);
 	assert_string_equal(n.ctr_ip, "10.213.255.254");
 	assert_int_not_equal(oci_net_describe(&r, 16384, &n, err), 0);
-	static const char *const bad[] = {"10.213.0.1/16", "10.213.0.0/31", "10.213.0.0/4",
-					  "127.0.0.0/8", "0.0.0.0/1", "10.213.0.0", "x/16", ""};
+	static const char *const bad[] = {
+	    "10.213.0.1/16", "10.213.0.0/31", "10.213.0.0/4", "127.0.0.0/8",
+	    "0.0.0.0/1",     "10.213.0.0",    "x/16",         ""};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_not_equal(oci_net_range_parse(bad[i], &r, err), 0);
 		assert_true(strlen(err) > 0);
@@ -401,14 +429,14 @@ static void test_oci_runtime_hybrid_detection(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_oci_config_image_parse),
-		cmocka_unit_test(test_oci_config_user_resolve),
-		cmocka_unit_test(test_oci_config_process_args),
-		cmocka_unit_test(test_oci_config_runtime_json),
-		cmocka_unit_test(test_oci_config_gpu),
-		cmocka_unit_test(test_oci_config_refusals),
-		cmocka_unit_test(test_oci_net_slots),
-		cmocka_unit_test(test_oci_runtime_hybrid_detection),
+	    cmocka_unit_test(test_oci_config_image_parse),
+	    cmocka_unit_test(test_oci_config_user_resolve),
+	    cmocka_unit_test(test_oci_config_process_args),
+	    cmocka_unit_test(test_oci_config_runtime_json),
+	    cmocka_unit_test(test_oci_config_gpu),
+	    cmocka_unit_test(test_oci_config_refusals),
+	    cmocka_unit_test(test_oci_net_slots),
+	    cmocka_unit_test(test_oci_runtime_hybrid_detection),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

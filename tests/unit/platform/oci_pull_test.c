@@ -76,44 +76,47 @@ static void build_registry(void)
 	struct buf l = BUF_INIT, j = BUF_INIT;
 	make_layer(&l);
 	blob_set(&srv.layer, "application/octet-stream", l.data, l.len);
-	const char *cfg = "{\"os\":\"linux\",\"architecture\":\"amd64\",\"config\":{\"Cmd\":[\"/x\"]}}";
+	const char *cfg =
+	    "{\"os\":\"linux\",\"architecture\":\"amd64\",\"config\":{\"Cmd\":[\"/x\"]}}";
 	blob_set(&srv.config, "application/octet-stream", cfg, strlen(cfg));
-	buf_printf(&j,
-		   "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{\"mediaType\":\"%s\","
-		   "\"digest\":\"%s\",\"size\":%zu},\"layers\":[{\"mediaType\":"
-		   "\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"%s\",\"size\":%zu}]}",
-		   OCI_MT_OCI_MANIFEST, OCI_MT_OCI_CONFIG, srv.config.digest, srv.config.data.len,
-		   srv.layer.digest, srv.layer.data.len);
+	buf_printf(
+	    &j,
+	    "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{\"mediaType\":\"%s\","
+	    "\"digest\":\"%s\",\"size\":%zu},\"layers\":[{\"mediaType\":"
+	    "\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"%s\",\"size\":%zu}]}",
+	    OCI_MT_OCI_MANIFEST, OCI_MT_OCI_CONFIG, srv.config.digest, srv.config.data.len,
+	    srv.layer.digest, srv.layer.data.len);
 	blob_set(&srv.manifest, OCI_MT_OCI_MANIFEST, j.data, j.len);
 	buf_reset(&j);
 	buf_printf(&j,
-		   "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"manifests\":["
-		   "{\"mediaType\":\"%s\",\"digest\":\"sha256:%064d\",\"size\":1,"
-		   "\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\"}},"
-		   "{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu,"
-		   "\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}}]}",
-		   OCI_MT_OCI_INDEX, OCI_MT_OCI_MANIFEST, 7, OCI_MT_OCI_MANIFEST, srv.manifest.digest,
-		   srv.manifest.data.len);
+	           "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"manifests\":["
+	           "{\"mediaType\":\"%s\",\"digest\":\"sha256:%064d\",\"size\":1,"
+	           "\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\"}},"
+	           "{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu,"
+	           "\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}}]}",
+	           OCI_MT_OCI_INDEX, OCI_MT_OCI_MANIFEST, 7, OCI_MT_OCI_MANIFEST,
+	           srv.manifest.digest, srv.manifest.data.len);
 	blob_set(&srv.index, OCI_MT_OCI_INDEX, j.data, j.len);
 	/* a manifest naming a layer digest whose bytes the server does not have */
 	buf_reset(&j);
 	buf_printf(&j,
-		   "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{\"digest\":\"%s\","
-		   "\"size\":%zu},\"layers\":[{\"mediaType\":"
-		   "\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"sha256:%064d\","
-		   "\"size\":%zu}]}",
-		   OCI_MT_OCI_MANIFEST, srv.config.digest, srv.config.data.len, 1, srv.layer.data.len);
+	           "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{\"digest\":\"%s\","
+	           "\"size\":%zu},\"layers\":[{\"mediaType\":"
+	           "\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"sha256:%064d\","
+	           "\"size\":%zu}]}",
+	           OCI_MT_OCI_MANIFEST, srv.config.digest, srv.config.data.len, 1,
+	           srv.layer.data.len);
 	blob_set(&srv.lie_manifest, OCI_MT_OCI_MANIFEST, j.data, j.len);
 	buf_release(&l);
 	buf_release(&j);
 }
 
 static void respond(int fd, int status, const char *extra, const char *type, const void *body,
-		    size_t n)
+                    size_t n)
 {
 	struct buf h = BUF_INIT;
 	buf_printf(&h, "HTTP/1.1 %d X\r\nContent-Length: %zu\r\nConnection: close\r\n%s", status, n,
-		   extra ? extra : "");
+	           extra ? extra : "");
 	if (type)
 		buf_printf(&h, "Content-Type: %s\r\n", type);
 	buf_puts(&h, "\r\n");
@@ -141,25 +144,29 @@ static void serve_one(int fd)
 	sscanf(req, "GET %511s", path);
 	const char *acc = strcasestr(req, "\r\nAccept: ");
 	if (acc && strstr(path, "/manifests/"))
-		snprintf(srv.last_accept, sizeof(srv.last_accept), "%.*s", (int)strcspn(acc + 10, "\r"),
-			 acc + 10);
+		snprintf(srv.last_accept, sizeof(srv.last_accept), "%.*s",
+		         (int)strcspn(acc + 10, "\r"), acc + 10);
 	if (strncmp(path, "/token?", 7) == 0) {
-		const char *ok = strstr(path, "scope=repository%3Atest%2Fapp%3Apull") ? "{\"token\":\"T0K\"}" : "{}";
+		const char *ok = strstr(path, "scope=repository%3Atest%2Fapp%3Apull")
+		                     ? "{\"token\":\"T0K\"}"
+		                     : "{}";
 		respond(fd, 200, NULL, "application/json", ok, strlen(ok));
 		return;
 	}
 	if (!strstr(req, "Authorization: Bearer T0K")) {
 		srv.unauthorized++;
 		char ch[300];
-		snprintf(ch, sizeof(ch),
-			 "WWW-Authenticate: Bearer realm=\"http://127.0.0.1:%d/token\",service=\"test\","
-			 "scope=\"repository:test/app:pull\"\r\n",
-			 srv.port);
+		snprintf(
+		    ch, sizeof(ch),
+		    "WWW-Authenticate: Bearer realm=\"http://127.0.0.1:%d/token\",service=\"test\","
+		    "scope=\"repository:test/app:pull\"\r\n",
+		    srv.port);
 		const char *e = "{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":\"auth\"}]}";
 		respond(fd, 401, ch, "application/json", e, strlen(e));
 		return;
 	}
-	struct blob *all[] = {&srv.layer, &srv.config, &srv.manifest, &srv.index, &srv.lie_manifest};
+	struct blob *all[] = {&srv.layer, &srv.config, &srv.manifest, &srv.index,
+	                      &srv.lie_manifest};
 	const struct blob *b = NULL;
 	if (strcmp(path, "/v2/test/app/manifests/v1") == 0)
 		b = &srv.index;
@@ -179,7 +186,8 @@ static void serve_one(int fd)
 		return;
 	}
 	if (!b) {
-		const char *e = "{\"errors\":[{\"code\":\"MANIFEST_UNKNOWN\",\"message\":\"manifest unknown\"}]}";
+		const char *e = "{\"errors\":[{\"code\":\"MANIFEST_UNKNOWN\",\"message\":"
+		                "\"manifest unknown\"}]}";
 		respond(fd, 404, NULL, "application/json", e, strlen(e));
 		return;
 	}
@@ -245,8 +253,8 @@ static void test_oci_pull_bearer_index_and_store(void **state)
 	assert_string_equal(img.digest, srv.manifest.digest); /* the amd64 entry, not the index */
 	assert_int_equal(img.manifest.n_items, 1);
 	assert_true(srv.unauthorized >= 1);
-	static const char *const types[] = {OCI_MT_OCI_INDEX, OCI_MT_OCI_MANIFEST, OCI_MT_DOCKER_LIST,
-					    OCI_MT_DOCKER_MANIFEST};
+	static const char *const types[] = {OCI_MT_OCI_INDEX, OCI_MT_OCI_MANIFEST,
+	                                    OCI_MT_DOCKER_LIST, OCI_MT_DOCKER_MANIFEST};
 	for (int i = 0; i < 4; i++)
 		assert_non_null(strstr(srv.last_accept, types[i]));
 	assert_true(oci_store_has_blob(&st, srv.layer.digest));
@@ -318,8 +326,8 @@ static void test_oci_pull_lying_layer_and_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_oci_pull_bearer_index_and_store),
-		cmocka_unit_test(test_oci_pull_lying_layer_and_errors),
+	    cmocka_unit_test(test_oci_pull_bearer_index_and_store),
+	    cmocka_unit_test(test_oci_pull_lying_layer_and_errors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -12,7 +12,7 @@
 #define D64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 static void check(const char *in, const char *host, const char *repo, const char *tag,
-		  const char *digest)
+                  const char *digest)
 {
 	struct oci_ref r;
 	char err[ERR_MSG_LEN] = "";
@@ -72,28 +72,32 @@ static void test_oci_ref_hosts_ports_digests(void **state)
 static void test_oci_ref_invalid_table(void **state)
 {
 	static const char *const bad[] = {
-		"",
-		"UPPER",
-		"Host/UPPER",
-		"busybox:",
-		"busybox:-tag",
-		"busybox:" "t" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-		"busybox@sha256:abc",
-		"busybox@md5:" D64,
-		"busybox@sha256:" "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
-		"/busybox",
-		"busybox/",
-		"a//b",
-		"host:99999/x",
-		"host:0/x",
-		"-host.com/x",
-		"ex ample.com/x",
-		"x/-y",
-		"x/y.",
-		"x/y..z",
-		"[::1/x",
-		"a/b:c:d",
+	    "",
+	    "UPPER",
+	    "Host/UPPER",
+	    "busybox:",
+	    "busybox:-tag",
+	    "busybox:"
+	    "t"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "a",
+	    "busybox@sha256:abc",
+	    "busybox@md5:" D64,
+	    "busybox@sha256:"
+	    "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
+	    "/busybox",
+	    "busybox/",
+	    "a//b",
+	    "host:99999/x",
+	    "host:0/x",
+	    "-host.com/x",
+	    "ex ample.com/x",
+	    "x/-y",
+	    "x/y.",
+	    "x/y..z",
+	    "[::1/x",
+	    "a/b:c:d",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct oci_ref r;
@@ -109,15 +113,17 @@ static void test_oci_ref_invalid_table(void **state)
 
 /* ---- manifests ---------------------------------------------------------- */
 
-#define LAYER(mt, hex, size) "{\"mediaType\":\"" mt "\",\"digest\":\"sha256:" hex "\",\"size\":" size "}"
+#define LAYER(mt, hex, size)                                                                       \
+	"{\"mediaType\":\"" mt "\",\"digest\":\"sha256:" hex "\",\"size\":" size "}"
 #define GZ "application/vnd.docker.image.rootfs.diff.tar.gzip"
 
 static void test_oci_manifest_docker_v2(void **state)
 {
-	const char *j = "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_DOCKER_MANIFEST "\","
-			"\"config\":{\"mediaType\":\"" OCI_MT_DOCKER_CONFIG "\",\"digest\":\"sha256:" D64
-			"\",\"size\":7},\"layers\":[" LAYER(GZ, D64, "10") "," LAYER(
-				"application/vnd.oci.image.layer.v1.tar+zstd", D64, "0") "]}";
+	const char *j =
+	    "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_DOCKER_MANIFEST "\","
+	    "\"config\":{\"mediaType\":\"" OCI_MT_DOCKER_CONFIG "\",\"digest\":\"sha256:" D64
+	    "\",\"size\":7},\"layers\":[" LAYER(GZ, D64, "10") "," LAYER(
+	        "application/vnd.oci.image.layer.v1.tar+zstd", D64, "0") "]}";
 	struct oci_manifest m;
 	char err[ERR_MSG_LEN] = "";
 	assert_int_equal(oci_manifest_parse(j, strlen(j), NULL, &m, err), 0);
@@ -130,16 +136,18 @@ static void test_oci_manifest_docker_v2(void **state)
 
 static void test_oci_manifest_oci_index_pick(void **state)
 {
-	const char *j = "{\"schemaVersion\":2,\"manifests\":["
-			"{\"mediaType\":\"" OCI_MT_OCI_MANIFEST "\",\"digest\":\"sha256:" D64 "\",\"size\":1,"
-			"\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\",\"variant\":\"v8\"}},"
-			"{\"mediaType\":\"" OCI_MT_OCI_MANIFEST "\",\"digest\":\"sha256:"
-			"1111111111111111111111111111111111111111111111111111111111111111\",\"size\":2,"
-			"\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}}]}";
+	const char *j =
+	    "{\"schemaVersion\":2,\"manifests\":["
+	    "{\"mediaType\":\"" OCI_MT_OCI_MANIFEST "\",\"digest\":\"sha256:" D64 "\",\"size\":1,"
+	    "\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\",\"variant\":\"v8\"}},"
+	    "{\"mediaType\":\"" OCI_MT_OCI_MANIFEST "\",\"digest\":\"sha256:"
+	    "1111111111111111111111111111111111111111111111111111111111111111\",\"size\":2,"
+	    "\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}}]}";
 	struct oci_manifest m;
 	char err[ERR_MSG_LEN] = "";
 	/* no mediaType in the body: the Content-Type decides */
-	assert_int_equal(oci_manifest_parse(j, strlen(j), OCI_MT_OCI_INDEX "; charset=x", &m, err), 0);
+	assert_int_equal(oci_manifest_parse(j, strlen(j), OCI_MT_OCI_INDEX "; charset=x", &m, err),
+	                 0);
 	assert_int_equal(m.kind, OCI_MANIFEST_INDEX);
 	const struct oci_descriptor *d = oci_manifest_pick(&m, "linux", "amd64", err);
 	assert_non_null(d);
@@ -152,21 +160,21 @@ static void test_oci_manifest_oci_index_pick(void **state)
 static void test_oci_manifest_refusals(void **state)
 {
 	static const char *const bad[] = {
-		"{\"schemaVersion\":1,\"name\":\"x\",\"fsLayers\":[]}",
-		"[]",
-		"{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_OCI_MANIFEST "\"}",
-		"{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_OCI_MANIFEST "\",\"config\":{\"digest\":"
-		"\"sha256:" D64 "\",\"size\":1},\"layers\":[" LAYER(
-			"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip", D64, "1") "]}",
-		"{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_OCI_MANIFEST "\",\"config\":{\"digest\":"
-		"\"sha256:" D64 "\",\"size\":1},\"layers\":[" LAYER(GZ, "abc", "1") "]}",
-		"{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_OCI_MANIFEST "\",\"config\":{\"digest\":"
-		"\"sha256:" D64 "\",\"size\":-1},\"layers\":[]}",
-		"{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_OCI_MANIFEST "\",\"config\":{\"digest\":"
-		"\"sha256:" D64 "\",\"size\":1.5},\"layers\":[]}",
-		"{\"schemaVersion\":2,\"mediaType\":\"application/x-unknown\"}",
-		"{\"schemaVersion\":2,\"manifests\":{}}",
-		"{\"schemaVersion\":2,",
+	    "{\"schemaVersion\":1,\"name\":\"x\",\"fsLayers\":[]}",
+	    "[]",
+	    "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_OCI_MANIFEST "\"}",
+	    "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_OCI_MANIFEST "\",\"config\":{\"digest\":"
+	    "\"sha256:" D64 "\",\"size\":1},\"layers\":[" LAYER(
+	        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip", D64, "1") "]}",
+	    "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_OCI_MANIFEST "\",\"config\":{\"digest\":"
+	    "\"sha256:" D64 "\",\"size\":1},\"layers\":[" LAYER(GZ, "abc", "1") "]}",
+	    "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_OCI_MANIFEST "\",\"config\":{\"digest\":"
+	    "\"sha256:" D64 "\",\"size\":-1},\"layers\":[]}",
+	    "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_OCI_MANIFEST "\",\"config\":{\"digest\":"
+	    "\"sha256:" D64 "\",\"size\":1.5},\"layers\":[]}",
+	    "{\"schemaVersion\":2,\"mediaType\":\"application/x-unknown\"}",
+	    "{\"schemaVersion\":2,\"manifests\":{}}",
+	    "{\"schemaVersion\":2,",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct oci_manifest m;
@@ -183,12 +191,12 @@ static void test_oci_manifest_refusals(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_oci_ref_docker_defaults),
-		cmocka_unit_test(test_oci_ref_hosts_ports_digests),
-		cmocka_unit_test(test_oci_ref_invalid_table),
-		cmocka_unit_test(test_oci_manifest_docker_v2),
-		cmocka_unit_test(test_oci_manifest_oci_index_pick),
-		cmocka_unit_test(test_oci_manifest_refusals),
+	    cmocka_unit_test(test_oci_ref_docker_defaults),
+	    cmocka_unit_test(test_oci_ref_hosts_ports_digests),
+	    cmocka_unit_test(test_oci_ref_invalid_table),
+	    cmocka_unit_test(test_oci_manifest_docker_v2),
+	    cmocka_unit_test(test_oci_manifest_oci_index_pick),
+	    cmocka_unit_test(test_oci_manifest_refusals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

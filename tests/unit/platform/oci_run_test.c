@@ -35,14 +35,16 @@ static int host_setup(struct oci_host *h, const char *home_suffix, char err[ERR_
 {
 	char home[512];
 	snprintf(home, sizeof(home), "%s%s", getenv("GPURUN_OCI_E2E_HOME"), home_suffix);
-	struct oci_host_config cfg = {.home = home, .state_root = getenv("GPURUN_OCI_E2E_STATE"),
-				      .force_copy = getenv("GPURUN_OCI_E2E_COPY") != NULL};
+	struct oci_host_config cfg = {.home = home,
+	                              .state_root = getenv("GPURUN_OCI_E2E_STATE"),
+	                              .force_copy = getenv("GPURUN_OCI_E2E_COPY") != NULL};
 	return oci_host_init(h, &cfg, err);
 }
 
 /* GET path from addr:port over a raw socket; *first_ns: mono time of the
  * first response byte. The whole response lands in out. */
-static int http_get(const char *addr, int port, const char *path, struct buf *out, int64_t *first_ns)
+static int http_get(const char *addr, int port, const char *path, struct buf *out,
+                    int64_t *first_ns)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -124,8 +126,8 @@ static void test_oci_run_busybox_httpd(void **state)
 		print_message("prepare: %s\n", err);
 	assert_int_equal(rc, 0);
 	print_message("image %s pulled and unpacked in %.1f ms (runtime %s%s)\n", digest,
-		      (time_mono_ns() - t0) / 1e6, oci_runtime_name(&h.rt),
-		      h.rt.hybrid_workaround ? ", hybrid-cgroup workaround" : "");
+	              (time_mono_ns() - t0) / 1e6, oci_runtime_name(&h.rt),
+	              h.rt.hybrid_workaround ? ", hybrid-cgroup workaround" : "");
 	struct spec sp;
 	spec_init(&sp);
 	sp.memory_bytes = 64LL << 20;
@@ -134,65 +136,74 @@ static void test_oci_run_busybox_httpd(void **state)
 	/* warm = 0: the start sets up its network namespace; warm = 1: it takes
 	 * one oci_host_prewarm made beforehand, as the daemon keeps one spare */
 	for (int warm = 0; warm < 2; warm++) {
-	int64_t ttfb[COLD_STARTS], run[COLD_STARTS], prep[COLD_STARTS], net[COLD_STARTS];
-	for (int i = 0; i < COLD_STARTS; i++) {
-		if (warm)
-			assert_int_equal(oci_host_prewarm(&h, 1, err), 1);
-		struct oci_instance inst;
-		struct oci_instance_spec is = {.id = "hello-00001-abc", .image_digest = digest,
-					       .spec = &sp, .k_service = "hello",
-					       .k_revision = "hello-00001", .k_configuration = "hello"};
-		rc = oci_instance_start(&h, &is, &inst, err);
-		if (rc)
-			print_message("start: %s\n", err);
-		assert_int_equal(rc, 0);
-		struct buf body = BUF_INIT;
-		int64_t first = 0;
-		rc = oci_instance_wait_ready(&inst, 5000, err);
-		if (rc)
-			print_message("ready: %s\n", err);
-		assert_int_equal(rc, 0);
-		assert_int_equal(http_get(inst.addr, inst.port, "/", &body, &first), 0);
-		ttfb[i] = first - inst.start_ns;
-		run[i] = inst.run_ns - inst.prepared_ns;
-		prep[i] = inst.prepared_ns - inst.start_ns;
-		net[i] = inst.net_ns - inst.start_ns;
-		assert_non_null(strstr(body.data, "hello from an OCI image"));
-		if (i == 0 && !warm) {
-			buf_reset(&body);
-			assert_int_equal(http_get(inst.addr, inst.port, "/cgi-bin/env", &body, &first), 0);
-			print_message("container env (CGI):\n%s\n", body.data);
-			assert_non_null(strstr(body.data, "PORT=8080"));
-			assert_non_null(strstr(body.data, "K_SERVICE=hello"));
-			assert_non_null(strstr(body.data, "K_REVISION=hello-00001"));
-			assert_non_null(strstr(body.data, "K_CONFIGURATION=hello"));
-			assert_non_null(strstr(body.data, "GREETING=user"));
-			assert_non_null(strstr(inst.addr, "10.213."));
+		int64_t ttfb[COLD_STARTS], run[COLD_STARTS], prep[COLD_STARTS], net[COLD_STARTS];
+		for (int i = 0; i < COLD_STARTS; i++) {
+			if (warm)
+				assert_int_equal(oci_host_prewarm(&h, 1, err), 1);
+			struct oci_instance inst;
+			struct oci_instance_spec is = {.id = "hello-00001-abc",
+			                               .image_digest = digest,
+			                               .spec = &sp,
+			                               .k_service = "hello",
+			                               .k_revision = "hello-00001",
+			                               .k_configuration = "hello"};
+			rc = oci_instance_start(&h, &is, &inst, err);
+			if (rc)
+				print_message("start: %s\n", err);
+			assert_int_equal(rc, 0);
+			struct buf body = BUF_INIT;
+			int64_t first = 0;
+			rc = oci_instance_wait_ready(&inst, 5000, err);
+			if (rc)
+				print_message("ready: %s\n", err);
+			assert_int_equal(rc, 0);
+			assert_int_equal(http_get(inst.addr, inst.port, "/", &body, &first), 0);
+			ttfb[i] = first - inst.start_ns;
+			run[i] = inst.run_ns - inst.prepared_ns;
+			prep[i] = inst.prepared_ns - inst.start_ns;
+			net[i] = inst.net_ns - inst.start_ns;
+			assert_non_null(strstr(body.data, "hello from an OCI image"));
+			if (i == 0 && !warm) {
+				buf_reset(&body);
+				assert_int_equal(
+				    http_get(inst.addr, inst.port, "/cgi-bin/env", &body, &first),
+				    0);
+				print_message("container env (CGI):\n%s\n", body.data);
+				assert_non_null(strstr(body.data, "PORT=8080"));
+				assert_non_null(strstr(body.data, "K_SERVICE=hello"));
+				assert_non_null(strstr(body.data, "K_REVISION=hello-00001"));
+				assert_non_null(strstr(body.data, "K_CONFIGURATION=hello"));
+				assert_non_null(strstr(body.data, "GREETING=user"));
+				assert_non_null(strstr(inst.addr, "10.213."));
+			}
+			buf_release(&body);
+			int64_t s0 = time_mono_ns();
+			rc = oci_instance_stop(&h, &inst, 200,
+			                       err); /* busybox httpd ignores SIGTERM */
+			if (rc)
+				print_message("stop: %s\n", err);
+			assert_int_equal(rc, 0);
+			if (i == 0 && !warm)
+				print_message(
+				    "stop (TERM ignored, KILL after 200 ms grace): %.1f ms\n",
+				    (time_mono_ns() - s0) / 1e6);
+			leftovers_none(&h, &inst);
+			close(inst.out_fd);
+			close(inst.err_fd);
 		}
-		buf_release(&body);
-		int64_t s0 = time_mono_ns();
-		rc = oci_instance_stop(&h, &inst, 200, err); /* busybox httpd ignores SIGTERM */
-		if (rc)
-			print_message("stop: %s\n", err);
-		assert_int_equal(rc, 0);
-		if (i == 0 && !warm)
-			print_message("stop (TERM ignored, KILL after 200 ms grace): %.1f ms\n",
-				      (time_mono_ns() - s0) / 1e6);
-		leftovers_none(&h, &inst);
-		close(inst.out_fd);
-		close(inst.err_fd);
-	}
-	qsort(ttfb, COLD_STARTS, sizeof(ttfb[0]), cmp_i64);
-	qsort(run, COLD_STARTS, sizeof(run[0]), cmp_i64);
-	qsort(prep, COLD_STARTS, sizeof(prep[0]), cmp_i64);
-	qsort(net, COLD_STARTS, sizeof(net[0]), cmp_i64);
-	print_message("%s: start to first byte over %d cold starts: median %.1f ms, min %.1f, max %.1f "
-		      "(medians: until the network is up %.1f ms, until config.json %.1f ms, "
-		      "runtime run -d %.1f ms)\n",
-		      warm ? "spare netns" : "netns set up in the start", COLD_STARTS,
-		      ttfb[COLD_STARTS / 2] / 1e6, ttfb[0] / 1e6,
-		      ttfb[COLD_STARTS - 1] / 1e6, net[COLD_STARTS / 2] / 1e6,
-		      prep[COLD_STARTS / 2] / 1e6, run[COLD_STARTS / 2] / 1e6);
+		qsort(ttfb, COLD_STARTS, sizeof(ttfb[0]), cmp_i64);
+		qsort(run, COLD_STARTS, sizeof(run[0]), cmp_i64);
+		qsort(prep, COLD_STARTS, sizeof(prep[0]), cmp_i64);
+		qsort(net, COLD_STARTS, sizeof(net[0]), cmp_i64);
+		print_message(
+		    "%s: start to first byte over %d cold starts: median %.1f ms, min %.1f, max "
+		    "%.1f "
+		    "(medians: until the network is up %.1f ms, until config.json %.1f ms, "
+		    "runtime run -d %.1f ms)\n",
+		    warm ? "spare netns" : "netns set up in the start", COLD_STARTS,
+		    ttfb[COLD_STARTS / 2] / 1e6, ttfb[0] / 1e6, ttfb[COLD_STARTS - 1] / 1e6,
+		    net[COLD_STARTS / 2] / 1e6, prep[COLD_STARTS / 2] / 1e6,
+		    run[COLD_STARTS / 2] / 1e6);
 	}
 	spec_release(&sp);
 	oci_host_release(&h);
@@ -217,8 +228,8 @@ static void test_oci_run_memory_limit_kills(void **state)
 	spec_strv_push(&sp.args, "-c");
 	spec_strv_push(&sp.args, "echo eating; tail /dev/zero");
 	struct oci_instance inst;
-	struct oci_instance_spec is = {.id = "hog-00001-abc", .image_digest = digest, .spec = &sp,
-				       .k_service = "hog"};
+	struct oci_instance_spec is = {
+	    .id = "hog-00001-abc", .image_digest = digest, .spec = &sp, .k_service = "hog"};
 	int rc = oci_instance_start(&h, &is, &inst, err);
 	if (rc)
 		print_message("start: %s\n", err);
@@ -293,7 +304,7 @@ static void run_until(uv_loop_t *loop, const int *flag, int64_t ms)
 }
 
 static void watch_one(struct oci_host *h, const char *digest, const char *script, int probe_s,
-		      struct watched *x, struct oci_watch **out)
+                      struct watched *x, struct oci_watch **out)
 {
 	uv_loop_t *loop = uv_default_loop();
 	struct spec sp;
@@ -302,10 +313,10 @@ static void watch_one(struct oci_host *h, const char *digest, const char *script
 	spec_strv_push(&sp.args, "-c");
 	spec_strv_push(&sp.args, script);
 	sp.probe.timeout_s = sp.probe.period_s = probe_s;
-	struct oci_watch_config cfg = {.loop = loop, .host = h, .stop_grace_ms = 200,
-				       .output = on_output, .output_arg = x};
-	struct oci_instance_spec is = {.id = "watched-00001-abc", .image_digest = digest,
-				       .spec = &sp, .k_service = "watched"};
+	struct oci_watch_config cfg = {
+	    .loop = loop, .host = h, .stop_grace_ms = 200, .output = on_output, .output_arg = x};
+	struct oci_instance_spec is = {
+	    .id = "watched-00001-abc", .image_digest = digest, .spec = &sp, .k_service = "watched"};
 	char err[ERR_MSG_LEN] = "";
 	int rc = oci_watch_start(&cfg, &is, on_event, x, out, err);
 	if (rc)
@@ -341,7 +352,7 @@ static void test_oci_run_watch_lifecycle(void **state)
 	assert_non_null(strstr(body.data, "hello from an OCI image"));
 	buf_release(&body);
 	print_message("watched: ready %.1f ms after the start\n",
-		      oci_watch_start_latency_ns(w) / 1e6);
+	              oci_watch_start_latency_ns(w) / 1e6);
 	oci_watch_stop(w);
 	run_until(loop, &x.exited, 5000);
 	assert_int_equal(x.exited, 1);
@@ -375,10 +386,10 @@ static void test_oci_run_watch_lifecycle(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_oci_run_busybox_httpd),
-		cmocka_unit_test(test_oci_run_memory_limit_kills),
-		cmocka_unit_test(test_oci_run_watch_lifecycle),
-		cmocka_unit_test(test_oci_run_lying_digest_refused),
+	    cmocka_unit_test(test_oci_run_busybox_httpd),
+	    cmocka_unit_test(test_oci_run_memory_limit_kills),
+	    cmocka_unit_test(test_oci_run_watch_lifecycle),
+	    cmocka_unit_test(test_oci_run_lying_digest_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

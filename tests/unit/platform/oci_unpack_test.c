@@ -80,9 +80,7 @@ static char *make_layer(const struct ent *e, int n, enum filt f)
 			archive_entry_set_rdevmajor(ae, 8);
 			archive_entry_set_rdevminor(ae, 0);
 			break;
-		case 'p':
-			archive_entry_set_filetype(ae, AE_IFIFO);
-			break;
+		case 'p': archive_entry_set_filetype(ae, AE_IFIFO); break;
 		}
 		assert_int_equal(archive_write_header(a, ae), ARCHIVE_OK);
 		if (len)
@@ -132,16 +130,11 @@ static void assert_content(const char *root, const char *rel, const char *want)
 static void test_oci_unpack_files_links_modes(void **state)
 {
 	static const struct ent l1[] = {
-		{"etc/", 'd', NULL, 0},
-		{"etc/a", 'f', "alpha", 0},
-		{"./etc//b", 'h', "etc/a", 0},
-		{"usr/bin/su", 'f', "su", 04755},
-		{"usr/bin/sg", 'f', "sg", 02711},
-		{"bin", 'l', "usr/bin", 0},
-		{"abs", 'l', "/etc/passwd", 0},
-		{"tmp/", 'd', NULL, 01777},
-		{"run/fifo", 'p', NULL, 0600},
-		{"/rooted", 'f', "leading slash stays inside", 0},
+	    {"etc/", 'd', NULL, 0},           {"etc/a", 'f', "alpha", 0},
+	    {"./etc//b", 'h', "etc/a", 0},    {"usr/bin/su", 'f', "su", 04755},
+	    {"usr/bin/sg", 'f', "sg", 02711}, {"bin", 'l', "usr/bin", 0},
+	    {"abs", 'l', "/etc/passwd", 0},   {"tmp/", 'd', NULL, 01777},
+	    {"run/fifo", 'p', NULL, 0600},    {"/rooted", 'f', "leading slash stays inside", 0},
 	};
 	for (enum filt f = PLAIN; f <= ZSTD; f++) {
 		char *root = new_root();
@@ -179,16 +172,16 @@ static void test_oci_unpack_files_links_modes(void **state)
 static void test_oci_unpack_whiteouts(void **state)
 {
 	static const struct ent l1[] = {
-		{"a/x", 'f', "x", 0}, {"a/y", 'f', "y", 0}, {"b/z", 'f', "z", 0},
-		{"b/sub/deep", 'f', "d", 0}, {"c/keep", 'f', "c", 0}, {"d", 'f', "file", 0},
+	    {"a/x", 'f', "x", 0},        {"a/y", 'f', "y", 0},    {"b/z", 'f', "z", 0},
+	    {"b/sub/deep", 'f', "d", 0}, {"c/keep", 'f', "c", 0}, {"d", 'f', "file", 0},
 	};
 	static const struct ent l2[] = {
-		{"a/.wh.x", 'f', "", 0},
-		{"b/new", 'f', "same layer", 0}, /* before the opaque marker: must survive */
-		{"b/.wh..wh..opq", 'f', "", 0},
-		{".wh.c", 'f', "", 0},
-		{"d/", 'd', NULL, 0},		/* a dir replaces a file */
-		{"nodir/.wh.ghost", 'f', "", 0}, /* nothing below: fine */
+	    {"a/.wh.x", 'f', "", 0},
+	    {"b/new", 'f', "same layer", 0}, /* before the opaque marker: must survive */
+	    {"b/.wh..wh..opq", 'f', "", 0},
+	    {".wh.c", 'f', "", 0},
+	    {"d/", 'd', NULL, 0},            /* a dir replaces a file */
+	    {"nodir/.wh.ghost", 'f', "", 0}, /* nothing below: fine */
 	};
 	char *root = new_root();
 	char err[ERR_MSG_LEN] = "";
@@ -253,12 +246,11 @@ static void test_oci_unpack_refuses_write_through_symlinks(void **state)
 	const char *target = test_tmp_dir();
 	const struct ent abs[] = {{"evil", 'l', target, 0}, {"evil/pwned", 'f', "x", 0}};
 	hostile(abs, 2, "'evil/pwned'", "symlink 'evil'");
-	const struct ent rel[] = {{"d/", 'd', NULL, 0},
-				  {"d/up", 'l', "../..", 0},
-				  {"d/up/pwned", 'f', "x", 0}};
+	const struct ent rel[] = {
+	    {"d/", 'd', NULL, 0}, {"d/up", 'l', "../..", 0}, {"d/up/pwned", 'f', "x", 0}};
 	hostile(rel, 3, "'d/up/pwned'", "symlink 'd/up'");
-	const struct ent dir[] = {{"etc", 'l', "/etc", 0}, {"etc/", 'd', NULL, 0},
-				  {"etc/x/pwned", 'f', "x", 0}};
+	const struct ent dir[] = {
+	    {"etc", 'l', "/etc", 0}, {"etc/", 'd', NULL, 0}, {"etc/x/pwned", 'f', "x", 0}};
 	/* a dir entry over a symlink replaces the link: then writing inside is fine */
 	char *root = new_root();
 	char err[ERR_MSG_LEN] = "";
@@ -327,7 +319,8 @@ static void test_oci_store_refuses_lying_digest(void **state)
 	char *root = tmp_path("store");
 	char err[ERR_MSG_LEN] = "";
 	assert_int_equal(oci_store_init(&st, root, err), 0);
-	const char *lie = "sha256:" "0000000000000000000000000000000000000000000000000000000000000000";
+	const char *lie = "sha256:"
+	                  "0000000000000000000000000000000000000000000000000000000000000000";
 	int rc = oci_store_put_blob(&st, lie, "payload", 7, err);
 	assert_int_equal(rc, ERR_DIGEST);
 	assert_non_null(strstr(err, "does not match its digest"));
@@ -374,14 +367,18 @@ static void test_oci_unpack_image_all_or_nothing(void **state)
 	char err[ERR_MSG_LEN] = "";
 	assert_int_equal(oci_store_init(&st, root, err), 0);
 	static const struct ent l1[] = {{"bin/tool", 'f', "v1", 0755}, {"etc/conf", 'f', "c", 0}};
-	static const struct ent l2[] = {{"bin/tool", 'f', "v2", 0755}, {"etc/.wh.conf", 'f', "", 0}};
+	static const struct ent l2[] = {{"bin/tool", 'f', "v2", 0755},
+	                                {"etc/.wh.conf", 'f', "", 0}};
 	static const struct ent bad[] = {{"x", 'l', "/", 0}, {"x/pwned", 'f', "x", 0}};
 	struct oci_descriptor items[2];
 	memset(items, 0, sizeof(items));
-	char *p1 = make_layer(l1, 2, GZIP), *p2 = make_layer(l2, 2, ZSTD), *pb = make_layer(bad, 2, PLAIN);
+	char *p1 = make_layer(l1, 2, GZIP), *p2 = make_layer(l2, 2, ZSTD),
+	     *pb = make_layer(bad, 2, PLAIN);
 	put_layer(&st, p1, &items[0]);
 	put_layer(&st, p2, &items[1]);
-	struct oci_image img = {.digest = "sha256:" "1111111111111111111111111111111111111111111111111111111111111111"};
+	struct oci_image img = {
+	    .digest = "sha256:"
+	              "1111111111111111111111111111111111111111111111111111111111111111"};
 	img.manifest.kind = OCI_MANIFEST_IMAGE;
 	img.manifest.items = items;
 	img.manifest.n_items = 2;
@@ -422,14 +419,14 @@ static void test_oci_unpack_image_all_or_nothing(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_oci_unpack_files_links_modes),
-		cmocka_unit_test(test_oci_unpack_whiteouts),
-		cmocka_unit_test(test_oci_unpack_refuses_dotdot),
-		cmocka_unit_test(test_oci_unpack_refuses_write_through_symlinks),
-		cmocka_unit_test(test_oci_unpack_refuses_hardlink_escape_and_devices),
-		cmocka_unit_test(test_oci_unpack_not_a_tar),
-		cmocka_unit_test(test_oci_store_refuses_lying_digest),
-		cmocka_unit_test(test_oci_unpack_image_all_or_nothing),
+	    cmocka_unit_test(test_oci_unpack_files_links_modes),
+	    cmocka_unit_test(test_oci_unpack_whiteouts),
+	    cmocka_unit_test(test_oci_unpack_refuses_dotdot),
+	    cmocka_unit_test(test_oci_unpack_refuses_write_through_symlinks),
+	    cmocka_unit_test(test_oci_unpack_refuses_hardlink_escape_and_devices),
+	    cmocka_unit_test(test_oci_unpack_not_a_tar),
+	    cmocka_unit_test(test_oci_store_refuses_lying_digest),
+	    cmocka_unit_test(test_oci_unpack_image_all_or_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

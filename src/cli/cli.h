@@ -10,5 +10,6 @@ int cmd_hello(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ struct command {
 
 static const struct command commands[] = {
 	{"version", cmd_version, "Print the version"},
+	{"serve", cmd_serve, "Start the Ollama-compatible model server"},
 	{"run", cmd_run, "Run a model on a prompt"},
 	{"hello", cmd_hello, "Serve Cloud Run's hello sample (HTTP test service)"},
 	{"show", cmd_show, "Show information for a model"},

@@ -1,0 +1,180 @@
+/* openai.c — OpenAI-compatible generation: POST /v1/chat/completions and
+ * POST /v1/completions, mapped onto the native requests as Ollama's
+ * middleware does (reference ollama-api.md §2.1, §2.2: max_tokens ->
+ * num_predict, stop string or list, temperature and top_p 1.0 when absent,
+ * response_format checked, content parts, tool messages), answered as SSE
+ * chunks ending in "data: [DONE]" or one object, with usage
+ * (stream_options.include_usage) and ids unique per response. /v1 errors use
+ * OpenAI's error object (§2.4). Embeddings are in api_embed.c, model
+ * listing in openai_models.c. */
+#include "ollama/server_internal.h"
+
+#include "base/json.h"
+#include "base/mem.h"
+#include "base/timeutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void make_id(struct gen_call *g, const char *prefix)
+{
+	static atomic_uint_fast64_t counter;
+	uint64_t x = (uint64_t)time_wall_ns() ^ (atomic_fetch_add(&counter, 1) * 0x9E3779B97F4A7C15ull);
+	x ^= x >> 31; /* splitmix64 finalizer: well-spread hex */
+	x *= 0xBF58476D1CE4E5B9ull;
+	x ^= x >> 27;
+	x *= 0x94D049BB133111EBull;
+	x ^= x >> 31;
+	snprintf(g->oai_id, sizeof g->oai_id, "%s-%016llx", prefix, (unsigned long long)x);
+	g->created = time_wall_ns() / 1000000000LL;
+}
+
+static bool number(struct gen_call *g, const cJSON *body, const char *key, double *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, key);
+	if (!v || cJSON_IsNull(v))
+		return true;
+	if (!cJSON_IsNumber(v)) {
+		char msg[ERR_MSG_LEN];
+		snprintf(msg, sizeof msg, "invalid value for '%s': expected a number", key);
+		api_reply_error(&g->call, 400, msg);
+		return false;
+	}
+	*out = v->valuedouble;
+	return true;
+}
+
+/* The sampling fields shared by both routes. */
+static bool sampling(struct gen_call *g, const cJSON *body, bool completion)
+{
+	char err[ERR_MSG_LEN];
+	double temp = 1.0, top_p = 1.0, fp = 0, pp = 0, seed = -1, max = -1;
+	if (!number(g, body, "temperature", &temp) || !number(g, body, "top_p", &top_p) ||
+	    !number(g, body, "frequency_penalty", &fp) || !number(g, body, "presence_penalty", &pp) ||
+	    !number(g, body, "seed", &seed) || !number(g, body, "max_tokens", &max) ||
+	    !number(g, body, "max_completion_tokens", &max))
+		return false;
+	if (completion && top_p == 0)
+		top_p = 1.0;
+	g->opts.sampling.temperature = (float)temp;
+	g->opts.sampling.top_p = (float)top_p;
+	g->opts.sampling.frequency_penalty = (float)fp;
+	g->opts.sampling.presence_penalty = (float)pp;
+	if (json_has(body, "seed"))
+		g->opts.sampling.seed = (int64_t)seed;
+	if (max >= 0)
+		g->opts.num_predict = (int64_t)max;
+	const cJSON *stop = cJSON_GetObjectItemCaseSensitive(body, "stop");
+	if (stop && gen_options_set_stop(&g->opts, stop, err)) {
+		api_reply_error(&g->call, 400, err);
+		return false;
+	}
+	return true;
+}
+
+static bool stream_fields(struct gen_call *g, const cJSON *body)
+{
+	g->stream = false;
+	if (!api_bool(&g->call, body, "stream", &g->stream))
+		return false;
+	const cJSON *so = cJSON_GetObjectItemCaseSensitive(body, "stream_options");
+	g->include_usage = json_bool(so, "include_usage", false);
+	return true;
+}
+
+static bool response_format(struct gen_call *g, const cJSON *body)
+{
+	const cJSON *rf = cJSON_GetObjectItemCaseSensitive(body, "response_format");
+	if (!rf || cJSON_IsNull(rf))
+		return true;
+	const char *t = json_str(rf, "type", "");
+	if (!strcmp(t, "text") || !strcmp(t, "json_object") || !strcmp(t, "json_schema"))
+		return true;
+	api_reply_error(&g->call, 400, "invalid response_format type");
+	return false;
+}
+
+static bool model_field(struct gen_call *g, const cJSON *body)
+{
+	const char *model = NULL;
+	if (!api_str(&g->call, body, "model", &model))
+		return false;
+	/* The model's parameters first: the request's values override them. */
+	return gen_call_model(g, model, NULL, "model '%s' not found") == 0;
+}
+
+static void chat(struct gen_call *g, const cJSON *body)
+{
+	const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(body, "messages");
+	if (!model_field(g, body) || !stream_fields(g, body) || !sampling(g, body, false) ||
+	    !response_format(g, body))
+		return;
+	if (!cJSON_IsArray(msgs) || cJSON_GetArraySize(msgs) == 0) {
+		api_reply_error(&g->call, 400, "[] is too short - 'messages'");
+		return;
+	}
+	const cJSON *tools = cJSON_GetObjectItemCaseSensitive(body, "tools");
+	if (cJSON_IsArray(tools) && cJSON_GetArraySize(tools) > 0) {
+		if (!template_uses(g->tmpl, "Tools")) {
+			char msg[ERR_MSG_LEN + NAMES_STR_MAX], full[NAMES_STR_MAX];
+			names_full(&g->sm.entry.name, full, sizeof full);
+			snprintf(msg, sizeof msg, "%s does not support tools", full);
+			api_reply_error(&g->call, 400, msg);
+			return;
+		}
+		g->tools = prompt_tools_value(tools);
+	}
+	if (!api_chat_messages(g, msgs, true, g->model_req))
+		return;
+	make_id(g, "chatcmpl");
+	gen_call_submit(g);
+}
+
+void openai_chat(const struct api_route *rt, struct http_req *req)
+{
+	struct gen_call *g = gen_call_new(rt, req, GEN_OAI_CHAT);
+	cJSON *body = api_body_json(&g->call);
+	if (!body)
+		return;
+	chat(g, body);
+	cJSON_Delete(body);
+}
+
+static void completion(struct gen_call *g, const cJSON *body)
+{
+	const cJSON *prompt = cJSON_GetObjectItemCaseSensitive(body, "prompt");
+	const char *suffix = NULL;
+	if (!model_field(g, body) || !stream_fields(g, body) || !sampling(g, body, true) ||
+	    !api_str(&g->call, body, "suffix", &suffix))
+		return;
+	if (!cJSON_IsString(prompt)) {
+		api_reply_error(&g->call, 400, "invalid prompt: only a string is supported");
+		return;
+	}
+	g->prompt = xstrdup(prompt->valuestring);
+	if (suffix && *suffix) {
+		if (!template_uses(g->tmpl, "Suffix")) {
+			char msg[ERR_MSG_LEN + NAMES_STR_MAX];
+			snprintf(msg, sizeof msg, "\"%s\" does not support insert", g->model_req);
+			api_reply_error(&g->call, 400, msg);
+			return;
+		}
+		g->suffix = xstrdup(suffix);
+	} else {
+		g->msgs = prompt_generate_msgs(NULL, g->sm.system_text, NULL, 0, false, g->prompt,
+					       &g->n_msgs);
+	}
+	make_id(g, "cmpl");
+	gen_call_submit(g);
+}
+
+void openai_completions(const struct api_route *rt, struct http_req *req)
+{
+	struct gen_call *g = gen_call_new(rt, req, GEN_OAI_COMPLETION);
+	cJSON *body = api_body_json(&g->call);
+	if (!body)
+		return;
+	completion(g, body);
+	cJSON_Delete(body);
+}

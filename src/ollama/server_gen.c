@@ -1,0 +1,293 @@
+/* server_gen.c — a generation request from model lookup to its last byte:
+ * the model's params layer and template, the scheduler job (prompt built on
+ * the model's thread: template rendering, chat truncation to num_ctx,
+ * generate's context tokens, the runner's prompt truncation), streaming each
+ * token as it comes, and the final answer with Ollama's metrics (reference
+ * ollama-api.md §1.4, §1.5, §2.1, §2.2). Shared by /api/generate,
+ * /api/chat, /v1/chat/completions and /v1/completions; their request
+ * parsing is in api_generate.c and openai.c, their answer shapes in
+ * server_genfmt.c. */
+#include "ollama/server_internal.h"
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/timeutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void gen_destroy(struct api_call *c)
+{
+	struct gen_call *g = (struct gen_call *)c;
+	free(g->model_req);
+	store_model_release(&g->sm);
+	buf_release(&g->details);
+	template_free(g->tmpl);
+	free(g->prompt);
+	free(g->suffix);
+	prompt_msgs_free(g->msgs, g->n_msgs);
+	template_value_free(g->tools);
+	free(g->ctx_ids);
+	gen_options_release(&g->opts);
+	free(g->tokens);
+	buf_release(&g->text);
+	buf_release(&g->line);
+	free(g->out_ids);
+	free(g);
+}
+
+struct gen_call *gen_call_new(const struct api_route *rt, struct http_req *req, enum gen_api api)
+{
+	struct gen_call *g = api_call_alloc(rt, req, sizeof *g, gen_destroy);
+	g->api = api;
+	g->stream = true;
+	g->truncate = true;
+	g->err_status = 500;
+	gen_options_init(&g->opts);
+	if (api == GEN_OAI_CHAT || api == GEN_OAI_COMPLETION) {
+		g->call.sse = true;
+		g->call.stream_ctype = CT_SSE;
+	}
+	return g;
+}
+
+int gen_call_model(struct gen_call *g, const char *name, const char *tmpl_override,
+		   const char *not_found)
+{
+	struct model_name mn;
+	char err[ERR_MSG_LEN];
+	int rc = api_model_open(&g->call, name, &g->sm, &mn, not_found);
+	if (rc)
+		return rc;
+	g->model_req = xstrdup(name);
+	names_shortest(&mn, g->display, sizeof g->display);
+	api_details_json(&g->sm.entry, g->sm.parent, &g->details);
+	if (!g->sm.model_path) {
+		snprintf(err, sizeof err, "\"%s\" does not support generate", name);
+		api_reply_error(&g->call, 400, err);
+		return ERR_UNSUPPORTED;
+	}
+	rc = gen_options_apply_text(&g->opts, g->sm.params_json, err);
+	if (!rc) {
+		const char *t = tmpl_override && *tmpl_override ? tmpl_override : g->sm.template_text;
+		rc = prompt_template_parse(t, &g->tmpl, err);
+	}
+	if (rc) {
+		api_reply_error(&g->call, 500, err);
+		return rc;
+	}
+	return 0;
+}
+
+/* ---- the job, on the model's thread ---- */
+
+static int64_t count_tokens(void *ud, const char *text, size_t n)
+{
+	return engine_tokenize(ud, text, n, true, true, NULL, 0);
+}
+
+static int render(struct gen_call *g, struct engine_model *m, int64_t n_ctx, struct buf *text)
+{
+	char *err = g->job.err;
+	if (g->raw) {
+		buf_puts(text, g->prompt ? g->prompt : "");
+		return 0;
+	}
+	if (g->api == GEN_CHAT || g->api == GEN_OAI_CHAT)
+		return prompt_chat(g->tmpl, g->msgs, g->n_msgs, g->tools, n_ctx, g->truncate,
+				   count_tokens, m, text, NULL, err);
+	if (g->suffix && *g->suffix)
+		return prompt_render(g->tmpl, NULL, 0, NULL, g->prompt, g->suffix, text, err);
+	return prompt_render(g->tmpl, g->msgs, g->n_msgs, g->tools, NULL, NULL, text, err);
+}
+
+static int tokenize(struct gen_call *g, struct engine_model *m, const struct buf *text)
+{
+	const char *p = text->data ? text->data : "";
+	bool bos = g->n_ctx_ids == 0;
+	int64_t cap = g->n_ctx_ids + (int64_t)text->len + 16;
+	for (;;) {
+		free(g->tokens);
+		g->tokens = try_malloc_array((size_t)cap, sizeof *g->tokens);
+		if (!g->tokens)
+			return err_set(g->job.err, ERR_NOMEM, "out of memory for the prompt");
+		if (g->n_ctx_ids)
+			memcpy(g->tokens, g->ctx_ids, (size_t)g->n_ctx_ids * sizeof *g->tokens);
+		int64_t room = cap - g->n_ctx_ids;
+		int64_t n = engine_tokenize(m, p, text->len, bos, true, g->tokens + g->n_ctx_ids, room);
+		if (n < 0)
+			return err_set(g->job.err, (int)n, "tokenizing the prompt: %s", err_str((int)n));
+		if (n <= room) {
+			g->n_tokens = g->n_ctx_ids + n;
+			return 0;
+		}
+		cap = g->n_ctx_ids + n;
+	}
+}
+
+/* A prompt that fills the context keeps its first num_keep tokens and the
+ * most recent ones, half a context in all (llama.cpp server's truncation),
+ * unless truncate is false. */
+static int fit(struct gen_call *g, int64_t n_ctx)
+{
+	if (g->n_tokens < n_ctx)
+		return 0;
+	if (!g->truncate) {
+		g->err_status = 400;
+		return err_set(g->job.err, ERR_TOO_LARGE,
+			       "the input length exceeds the context length");
+	}
+	int64_t target = n_ctx / 2 > 1 ? n_ctx / 2 : 1;
+	int64_t keep = g->opts.num_keep < 0 ? 0 : g->opts.num_keep;
+	if (keep > target / 2)
+		keep = target / 2;
+	int64_t tail = target - keep;
+	memmove(g->tokens + keep, g->tokens + g->n_tokens - tail, (size_t)tail * sizeof *g->tokens);
+	log_warn("serve: prompt of %lld tokens truncated to %lld (num_ctx %lld)",
+		 (long long)g->n_tokens, (long long)target, (long long)n_ctx);
+	g->n_tokens = target;
+	return 0;
+}
+
+static int gen_prepare(struct sched_job *j, struct engine_model *m, int64_t n_ctx)
+{
+	struct gen_call *g = j->user;
+	if (g->load_only)
+		return SCHED_NO_SLOT;
+	struct buf text = BUF_INIT;
+	int rc = render(g, m, n_ctx, &text);
+	if (!rc)
+		rc = tokenize(g, m, &text);
+	buf_release(&text);
+	if (!rc && g->n_tokens == 0)
+		rc = err_set(j->err, ERR_INVALID, "the prompt is empty after templating");
+	if (!rc)
+		rc = fit(g, n_ctx);
+	if (rc)
+		return rc;
+	struct engine_gen_params *gp = &g->gp;
+	engine_gen_params_default(gp);
+	gp->prompt = g->tokens;
+	gp->n_prompt = g->n_tokens;
+	gp->num_predict = g->opts.num_predict;
+	for (int i = 0; i < g->opts.n_stop; i++)
+		gp->stop[i] = g->opts.stop[i];
+	gp->sampling = g->opts.sampling;
+	j->tokens = g->tokens;
+	j->n_tokens = g->n_tokens;
+	return 0;
+}
+
+static int on_token(void *user, int32_t tok, const char *text, size_t len)
+{
+	struct gen_call *g = user;
+	if (atomic_load(&g->job.cancel) || http_req_cancelled(g->call.req))
+		return 1;
+	if (!g->t_first)
+		g->t_first = time_mono_ns();
+	if (tok >= 0 && g->api == GEN_GENERATE && !g->raw) {
+		if (g->n_out == g->cap_out) {
+			g->cap_out = g->cap_out ? 2 * g->cap_out : 256;
+			g->out_ids = xrealloc(g->out_ids, (size_t)g->cap_out * sizeof *g->out_ids);
+		}
+		g->out_ids[g->n_out++] = tok;
+	}
+	if (!len)
+		return 0;
+	if (!g->stream) {
+		buf_append(&g->text, text, len);
+		return 0;
+	}
+	buf_reset(&g->line);
+	genfmt_chunk(g, text, len, &g->line);
+	return api_call_write(&g->call, g->line.data, g->line.len, false) == ERR_CANCELLED;
+}
+
+static int gen_start(struct sched_job *j, struct engine_seq *seq)
+{
+	struct gen_call *g = j->user;
+	int rc = engine_gen_start(seq, &g->gp, on_token, g);
+	if (rc == ERR_TOO_LARGE)
+		snprintf(j->err, sizeof j->err, "the input length exceeds the context length");
+	else if (rc && rc != ERR_CANCELLED)
+		snprintf(j->err, sizeof j->err, "evaluating the prompt: %s", err_str(rc));
+	return rc ? rc : 1;
+}
+
+static bool gen_paused(struct sched_job *j)
+{
+	struct gen_call *g = j->user;
+	return api_call_paused(&g->call);
+}
+
+static void record(struct gen_call *g)
+{
+	int64_t ttft = g->t_first ? g->t_first - g->call.t0 : -1;
+	metrics_generation(g->call.srv->metrics, g->display, g->res.prompt_eval_count,
+			   g->res.eval_count, ttft, g->res.eval_ns);
+}
+
+static void gen_done(struct sched_job *j, struct engine_seq *seq, int rc)
+{
+	struct gen_call *g = j->user;
+	struct api_call *c = &g->call;
+	if (seq)
+		engine_gen_result(seq, &g->res);
+	buf_reset(&g->line);
+	if (rc == 0 && g->load_only) {
+		genfmt_load(g, "load", &g->line);
+		api_call_set(c, 200, CT_JSON, g->line.data, g->line.len);
+	} else if (rc == 0 && g->stream) {
+		genfmt_final(g, &g->line);
+		api_call_write(c, g->line.data, g->line.len, false);
+		record(g);
+	} else if (rc == 0) {
+		genfmt_whole(g, &g->line);
+		api_call_set(c, 200, CT_JSON, g->line.data, g->line.len);
+		record(g);
+	} else if (rc == ERR_CANCELLED) {
+		if (!c->stream)
+			api_call_set(c, 499, CT_JSON, "{\"error\":\"request canceled\"}", 28);
+	} else {
+		log_warn("serve: %s: %s", g->display, j->err);
+		api_call_error(c, g->err_status, j->err[0] ? j->err : err_str(rc));
+	}
+	api_call_complete(c);
+}
+
+static const struct sched_job_ops gen_ops = {
+	.prepare = gen_prepare,
+	.start = gen_start,
+	.paused = gen_paused,
+	.done = gen_done,
+};
+
+static void gen_cancel(struct api_call *c)
+{
+	struct gen_call *g = (struct gen_call *)c;
+	sched_job_cancel(c->srv->sched, &g->job);
+}
+
+void gen_call_submit(struct gen_call *g)
+{
+	struct sched_job *j = &g->job;
+	bool ka_set = j->keep_alive_set;
+	int64_t ka = j->keep_alive_ns;
+	sched_job_init(j, &gen_ops, g);
+	j->keep_alive_set = ka_set;
+	j->keep_alive_ns = ka;
+	j->model.path = g->sm.model_path;
+	j->model.name = g->display;
+	j->model.digest = g->sm.entry.digest;
+	j->model.size = g->sm.entry.size;
+	j->model.details_json = g->details.data;
+	j->num_ctx = g->opts.num_ctx;
+	/* Watch first: once submitted, the job belongs to a scheduler thread. */
+	api_call_watch(&g->call, gen_cancel);
+	if (sched_submit(g->call.srv->sched, j) == ERR_BUSY) {
+		g->call.on_cancel = NULL;
+		api_reply_error(&g->call, 503,
+				"server busy, please try again.  maximum pending requests exceeded");
+	}
+}

@@ -245,29 +245,49 @@ static struct http_router *hello_router(void)
 	return rt;
 }
 
-int cmd_hello(int argc, char **argv)
+struct hello_opts {
+	const char *host;
+	int64_t port;
+	struct http_server_config cfg;
+};
+
+/* Flags into o; returns -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, struct hello_opts *o)
 {
-	const char *host = "127.0.0.1";
 	const char *env_port = getenv("PORT");
-	int64_t port = 8080;
 	bool help = false;
 	const char *head_timeout = "10s";
-	int64_t max_conns = 1024, max_body = 1024 * 1024;
+	int64_t max_conns = 1024, max_body = 1024 * 1024, head_ns;
 	struct flag flags[] = {
-		{.name = "header-timeout", .type = FLAG_STRING, .value = &head_timeout,
-		 .help = "a request head must arrive within this (408), default 10s"},
-		{.name = "max-conns", .type = FLAG_INT, .value = &max_conns,
-		 .help = "open connections before 503 (default 1024)"},
-		{.name = "max-body", .type = FLAG_INT, .value = &max_body,
-		 .help = "buffered request body limit in bytes (413), default 1 MiB"},
-		{.name = "host", .type = FLAG_STRING, .value = &host,
-		 .help = "address to listen on (default 127.0.0.1)"},
-		{.name = "port", .alias = 'p', .type = FLAG_INT, .value = &port,
-		 .help = "port (default $PORT, else 8080)"},
-		{.name = "help", .alias = 'h', .type = FLAG_BOOL, .value = &help, .help = "show this help"},
-		{.name = NULL},
+	    {.name = "header-timeout",
+	     .type = FLAG_STRING,
+	     .value = &head_timeout,
+	     .help = "a request head must arrive within this (408), default 10s"},
+	    {.name = "max-conns",
+	     .type = FLAG_INT,
+	     .value = &max_conns,
+	     .help = "open connections before 503 (default 1024)"},
+	    {.name = "max-body",
+	     .type = FLAG_INT,
+	     .value = &max_body,
+	     .help = "buffered request body limit in bytes (413), default 1 MiB"},
+	    {.name = "host",
+	     .type = FLAG_STRING,
+	     .value = &o->host,
+	     .help = "address to listen on (default 127.0.0.1)"},
+	    {.name = "port",
+	     .alias = 'p',
+	     .type = FLAG_INT,
+	     .value = &o->port,
+	     .help = "port (default $PORT, else 8080)"},
+	    {.name = "help",
+	     .alias = 'h',
+	     .type = FLAG_BOOL,
+	     .value = &help,
+	     .help = "show this help"},
+	    {.name = NULL},
 	};
-	if (env_port && *env_port && !str_to_i64(env_port, &port)) {
+	if (env_port && *env_port && !str_to_i64(env_port, &o->port)) {
 		fprintf(stderr, "gpurun hello: PORT=%s is not a number\n", env_port);
 		return 2;
 	}
@@ -284,23 +304,32 @@ int cmd_hello(int argc, char **argv)
 		flags_print_help(flags);
 		return help ? 0 : 2;
 	}
-	int64_t head_ns;
 	if (!time_parse_duration(head_timeout, &head_ns) || head_ns <= 0 || max_conns <= 0 ||
-	    max_body <= 0) {
-		fprintf(stderr, "gpurun hello: bad --header-timeout, --max-conns or --max-body\n");
+	    max_conns > 1000000 || max_body <= 0 || o->port < 0 || o->port > 65535) {
+		fprintf(stderr,
+		        "gpurun hello: bad --port, --header-timeout, --max-conns or --max-body\n");
 		return 2;
 	}
+	o->cfg.header_timeout_ms = head_ns / 1000000 ? head_ns / 1000000 : 1;
+	o->cfg.max_conns = (int)max_conns;
+	o->cfg.max_body_bytes = (size_t)max_body;
+	return -1;
+}
+
+int cmd_hello(int argc, char **argv)
+{
+	struct hello_opts o = {.host = "127.0.0.1", .port = 8080};
+	http_server_config_init(&o.cfg);
+	int rc = parse_args(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
 	uv_loop_t *loop = uv_default_loop();
 	struct http_router *rt = hello_router();
-	struct http_server_config cfg;
-	http_server_config_init(&cfg);
-	http_router_attach(rt, &cfg);
-	cfg.header_timeout_ms = head_ns / 1000000 ? head_ns / 1000000 : 1;
-	cfg.max_conns = (int)max_conns;
-	cfg.max_body_bytes = (size_t)max_body;
+	http_router_attach(rt, &o.cfg);
 	struct hello_state st = {0};
-	st.srv = http_server_new(loop, &cfg);
-	if (http_server_listen(st.srv, host, (int)port, err) < 0) {
+	char err[ERR_MSG_LEN];
+	st.srv = http_server_new(loop, &o.cfg);
+	if (http_server_listen(st.srv, o.host, (int)o.port, err) < 0) {
 		fprintf(stderr, "gpurun hello: %s\n", err);
 		http_server_free(st.srv);
 		uv_run(loop, UV_RUN_DEFAULT);
@@ -312,7 +341,7 @@ int cmd_hello(int argc, char **argv)
 	st.sigterm.data = st.sigint.data = &st;
 	uv_signal_start(&st.sigterm, on_signal, SIGTERM);
 	uv_signal_start(&st.sigint, on_signal, SIGINT);
-	log_info("hello: listening on http://%s:%d", host, http_server_port(st.srv));
+	log_info("hello: listening on http://%s:%d", o.host, http_server_port(st.srv));
 	uv_run(loop, UV_RUN_DEFAULT);
 	http_server_free(st.srv);
 	http_router_free(rt);

@@ -77,13 +77,13 @@ struct http_server_config {
 	http_handler_fn handler;
 	void *data;
 	http_stream_body_fn stream_body; /* NULL: buffer every body */
-	size_t max_header_bytes;	 /* request line + headers (431) */
-	int max_headers;		 /* header count (431) */
-	size_t max_body_bytes;		 /* buffered bodies (413) */
-	int64_t header_timeout_ms;	 /* head, or a buffered body, must arrive within (408) */
-	int64_t idle_timeout_ms;	 /* keep-alive connection with no request: closed */
-	int max_conns;			 /* open connections (503) */
-	size_t high_water;		 /* unsent response bytes before writers pause */
+	size_t max_header_bytes;         /* request line + headers (431) */
+	int max_headers;                 /* header count (431) */
+	size_t max_body_bytes;           /* buffered bodies (413) */
+	int64_t header_timeout_ms;       /* head, or a buffered body, must arrive within (408) */
+	int64_t idle_timeout_ms;         /* keep-alive connection with no request: closed */
+	int max_conns;                   /* open connections (503) */
+	size_t high_water;               /* unsent response bytes before writers pause */
 };
 
 /* Defaults: 16 KiB head, 100 headers, 1 MiB body, 10 s head timeout, 60 s
@@ -94,6 +94,10 @@ struct http_server *http_server_new(uv_loop_t *loop, const struct http_server_co
 /* Binds and listens on host:port (port 0: a free port, see http_server_port).
  * The calling thread becomes the loop thread. */
 int http_server_listen(struct http_server *s, const char *host, int port, char err[ERR_MSG_LEN]);
+/* Listens on a unix socket instead (a stale socket file is replaced; the
+ * file gets mode, e.g. 0600). Its requests have no meaningful remote address. */
+int http_server_listen_unix(struct http_server *s, const char *path, int mode,
+                            char err[ERR_MSG_LEN]);
 int http_server_port(const struct http_server *s);
 int http_server_conn_count(const struct http_server *s);
 typedef void (*http_server_done_fn)(struct http_server *s, void *data);
@@ -103,16 +107,16 @@ typedef void (*http_server_done_fn)(struct http_server *s, void *data);
  * connection is open and every request is finished; then the loop holds no
  * handle of the server and http_server_free may be called. */
 void http_server_shutdown(struct http_server *s, int64_t deadline_ms, http_server_done_fn done,
-			  void *data);
+                          void *data);
 /* Frees a server that was shut down (done has run) or never listened. NULL ok. */
 void http_server_free(struct http_server *s);
 
 /* ---- requests (server side) ------------------------------------------ */
 
-const char *http_req_method(const struct http_req *r); /* "GET", "POST", ... */
+const char *http_req_method(const struct http_req *r);  /* "GET", "POST", ... */
 struct slice http_req_target(const struct http_req *r); /* as sent: "/a/b?x=1" */
-struct slice http_req_path(const struct http_req *r);	/* "/a/b" (not decoded) */
-struct slice http_req_query(const struct http_req *r);	/* "x=1" (empty if none) */
+struct slice http_req_path(const struct http_req *r);   /* "/a/b" (not decoded) */
+struct slice http_req_query(const struct http_req *r);  /* "x=1" (empty if none) */
 /* The percent-decoded value of query parameter name into out (NUL-ended):
  * its length, -ERR_NOT_FOUND if absent, ERR_TOO_LARGE if it does not fit. */
 int http_req_query_get(const struct http_req *r, const char *name, char *out, size_t cap);
@@ -147,7 +151,7 @@ void http_req_on_cancel(struct http_req *r, http_req_cb cb, void *data);
 typedef void (*http_body_data_fn)(struct http_req *r, const char *p, size_t n, void *data);
 typedef void (*http_body_end_fn)(struct http_req *r, int status, void *data);
 int http_req_body_read(struct http_req *r, http_body_data_fn on_data, http_body_end_fn on_end,
-		       void *data);
+                       void *data);
 void http_req_body_pause(struct http_req *r);
 void http_req_body_resume(struct http_req *r);
 
@@ -162,7 +166,7 @@ int http_resp_header_n(struct http_req *r, struct slice name, struct slice value
 /* One-shot response (Content-Length framing); FINISHES the request. The body
  * is copied or sent before the call returns. content_type may be NULL. */
 int http_respond(struct http_req *r, int status, const char *content_type, const void *body,
-		 size_t n);
+                 size_t n);
 int http_respond_json(struct http_req *r, int status, const char *json);
 /* {"error":"msg"} with status; FINISHES the request. */
 int http_respond_error(struct http_req *r, int status, const char *msg);
@@ -213,7 +217,7 @@ typedef void (*http_raw_read_fn)(struct http_raw *raw, const char *p, ssize_t n,
 typedef void (*http_raw_cb)(struct http_raw *raw, void *data);
 /* Starts delivering bytes. on_drain (may be NULL) as for streams. */
 int http_raw_start(struct http_raw *raw, http_raw_read_fn on_read, http_raw_cb on_drain,
-		   void *data);
+                   void *data);
 /* 0, 1 (above high water), or a negative error. */
 int http_raw_write(struct http_raw *raw, const void *p, size_t n);
 void http_raw_pause(struct http_raw *raw);
@@ -229,7 +233,7 @@ int http_tunnel(struct http_raw *a, struct http_raw *b);
 /* ---- router ------------------------------------------------------------ */
 
 enum http_route_flags {
-	HTTP_ROUTE_PREFIX = 1,	    /* path matches as a prefix ("/api/blobs/") */
+	HTTP_ROUTE_PREFIX = 1,      /* path matches as a prefix ("/api/blobs/") */
 	HTTP_ROUTE_STREAM_BODY = 2, /* body streamed to the handler (uploads) */
 };
 struct http_router *http_router_new(void);
@@ -238,7 +242,7 @@ void http_router_free(struct http_router *rt);
  * over shorter. Unmatched path -> 404, matched path wrong method -> 405 with
  * an Allow header; both {"error":...}. */
 void http_router_add(struct http_router *rt, const char *method, const char *path, int flags,
-		     http_handler_fn fn, void *data);
+                     http_handler_fn fn, void *data);
 /* Points cfg's handler and stream_body at the router. */
 void http_router_attach(struct http_router *rt, struct http_server_config *cfg);
 /* The server handler and stream_body predicate, for wrapping. */
@@ -248,11 +252,11 @@ bool http_router_wants_stream(struct http_req *r, void *router);
 /* ---- client ------------------------------------------------------------ */
 
 struct http_client_config {
-	int max_idle_per_host;	     /* pooled keep-alive connections per host:port */
-	int64_t idle_timeout_ms;     /* pooled connection closed after */
-	int64_t connect_timeout_ms;  /* ERR_TIMEOUT */
-	size_t max_header_bytes;     /* response head (ERR_TOO_LARGE) */
-	size_t high_water;	     /* request-body write backpressure */
+	int max_idle_per_host;      /* pooled keep-alive connections per host:port */
+	int64_t idle_timeout_ms;    /* pooled connection closed after */
+	int64_t connect_timeout_ms; /* ERR_TIMEOUT */
+	size_t max_header_bytes;    /* response head (ERR_TOO_LARGE) */
+	size_t high_water;          /* request-body write backpressure */
 };
 /* Defaults: 16 idle per host, 30 s idle, 10 s connect, 64 KiB head, 256 KiB. */
 void http_client_config_init(struct http_client_config *cfg);
@@ -276,12 +280,12 @@ struct http_creq_opts {
 	const char *method; /* default GET */
 	const char *host;   /* IP literal or name */
 	int port;
-	const char *target; /* "/path?query" */
+	const char *target;                /* "/path?query" */
 	const struct http_header *headers; /* extra headers, Host is added if absent */
 	int nheaders;
 	const void *body; /* one-shot body (copied), or */
 	size_t body_len;
-	bool stream_body;      /* body sent with http_creq_write/http_creq_end */
+	bool stream_body;       /* body sent with http_creq_write/http_creq_end */
 	int64_t content_length; /* streamed body length, -1 = chunked */
 	/* Response head (a 101 too, before on_upgrade; interim 1xx are
 	 * skipped). Return false to stop (the request is aborted, on_done runs
@@ -299,7 +303,7 @@ struct http_creq_opts {
 /* Starts a request (pooled connection or a new one); NULL + err when the
  * options are invalid. The creq lives until on_done returns. */
 struct http_creq *http_client_request(struct http_client *c, const struct http_creq_opts *o,
-				      char err[ERR_MSG_LEN]);
+                                      char err[ERR_MSG_LEN]);
 /* Streamed request body: 0, 1 (above high water, wait for on_drain), <0. */
 int http_creq_write(struct http_creq *q, const void *p, size_t n);
 int http_creq_end(struct http_creq *q);
@@ -329,8 +333,7 @@ int http_proxy(struct http_req *r, struct http_client *c, const struct http_prox
 enum http_ws_opcode { HTTP_WS_TEXT = 1, HTTP_WS_BINARY = 2 };
 struct http_ws_callbacks {
 	void (*on_open)(struct http_ws *ws, void *data); /* client: handshake done */
-	void (*on_message)(struct http_ws *ws, int opcode, const uint8_t *p, size_t n,
-			   void *data);
+	void (*on_message)(struct http_ws *ws, int opcode, const uint8_t *p, size_t n, void *data);
 	/* Once, last: the peer's close code (1000...), 1006 if the connection
 	 * dropped, or a negative code when a client handshake failed. The ws is
 	 * freed after it returns. */
@@ -340,11 +343,11 @@ struct http_ws_callbacks {
  * 101 and FINISHES the request. On a bad handshake answers 400 and returns
  * NULL. max_msg: largest message accepted (0 = 16 MiB; bigger -> close 1009). */
 struct http_ws *http_ws_accept(struct http_req *r, const struct http_ws_callbacks *cb,
-			       size_t max_msg, void *data);
+                               size_t max_msg, void *data);
 /* Client: connects to ws://host:port/target through c. NULL + err if invalid. */
 struct http_ws *http_ws_connect(struct http_client *c, const char *host, int port,
-				const char *target, const struct http_ws_callbacks *cb,
-				void *data, char err[ERR_MSG_LEN]);
+                                const char *target, const struct http_ws_callbacks *cb, void *data,
+                                char err[ERR_MSG_LEN]);
 /* 0, 1 (above high water), or a negative code. */
 int http_ws_send(struct http_ws *ws, int opcode, const void *p, size_t n);
 /* Starts the closing handshake; on_close follows. */

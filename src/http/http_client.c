@@ -23,11 +23,11 @@ struct http_creq {
 	struct cconn *conn;
 	struct http_creq_opts o;
 	char *host, *method, *target, *key;
-	struct buf head;    /* request head, kept for a retry */
-	struct buf body;    /* one-shot body, or streamed bytes before connect */
+	struct buf head; /* request head, kept for a retry */
+	struct buf body; /* one-shot body, or streamed bytes before connect */
 	bool body_ended, resp_started, done, paused, want_drain, retried;
-	int complete; /* 0, or 1/2 (reuse no/yes): ended while bytes were held */
-	struct buf held;    /* response bytes held while paused */
+	int complete;    /* 0, or 1/2 (reuse no/yes): ended while bytes were held */
+	struct buf held; /* response bytes held while paused */
 };
 
 struct cconn {
@@ -40,7 +40,7 @@ struct cconn {
 	struct http_creq *q;
 	bool connected, idle, reused, in_feed, dead;
 	int handles_open;
-	int fail; /* connect error to report */
+	int fail;                 /* connect error to report */
 	struct http_creq *zombie; /* finished during a parse, freed after */
 	struct cconn *prev, *next;
 };
@@ -399,7 +399,7 @@ static int creq_send(struct http_creq *q)
 {
 	struct cconn *c = q->conn;
 	uv_buf_t b[2] = {uv_buf_init(q->head.data, (unsigned)q->head.len),
-			 uv_buf_init(q->body.data, (unsigned)q->body.len)};
+	                 uv_buf_init(q->body.data, (unsigned)q->body.len)};
 	int rc = http__raw_writev(&c->raw, b, q->body.len ? 2 : 1);
 	if (q->o.stream_body)
 		buf_reset(&q->body);
@@ -486,7 +486,7 @@ static void creq_start(struct http_creq *q)
 	/* a failure is reported from the timer: never inside the caller's call */
 	c->fail = rc < 0 ? rc : 0;
 	uv_timer_start(&c->timer, connect_timeout,
-		       rc < 0 ? 0 : (uint64_t)cl->cfg.connect_timeout_ms, 0);
+	               rc < 0 ? 0 : (uint64_t)cl->cfg.connect_timeout_ms, 0);
 }
 
 static bool header_ok(struct slice s)
@@ -528,7 +528,7 @@ static int build_head(struct http_creq *q, char err[ERR_MSG_LEN])
 }
 
 struct http_creq *http_client_request(struct http_client *cl, const struct http_creq_opts *o,
-				      char err[ERR_MSG_LEN])
+                                      char err[ERR_MSG_LEN])
 {
 	if (!o->host || o->port <= 0 || o->port > 65535) {
 		err_set(err, ERR_INVALID, "client request needs a host and a port");
@@ -607,7 +607,7 @@ int http_creq_write(struct http_creq *q, const void *p, size_t n)
 	char hdr[24];
 	int hn = q->o.content_length < 0 ? snprintf(hdr, sizeof hdr, "%zx\r\n", n) : 0;
 	uv_buf_t b[3] = {uv_buf_init(hdr, (unsigned)hn), uv_buf_init((char *)p, (unsigned)n),
-			 uv_buf_init("\r\n", hn ? 2 : 0)};
+	                 uv_buf_init("\r\n", hn ? 2 : 0)};
 	return creq_put(q, b, 3);
 }
 

@@ -81,7 +81,8 @@ static void timer_cb(uv_timer_t *t)
 		return;
 	}
 	if (c->state == CONN_READING && !c->req.active) {
-		http__conn_error(c, 408, "request timeout: the request head did not arrive in time");
+		http__conn_error(c, 408,
+		                 "request timeout: the request head did not arrive in time");
 		return;
 	}
 	if (c->state == CONN_IDLE || c->state == CONN_LINGER)
@@ -114,7 +115,7 @@ static void split_target(struct http_req *r)
 	}
 	r->path = q && q >= t.p ? (struct slice){t.p, (size_t)(q - t.p)} : t;
 	r->query = q ? (struct slice){q + 1, r->target.n - (size_t)(q + 1 - r->target.p)}
-		     : (struct slice){"", 0};
+	             : (struct slice){"", 0};
 }
 
 /* From on_headers_complete: fills the request and picks the body mode. */
@@ -132,8 +133,8 @@ static int on_head(struct http__parser *p)
 	r->is_head = hp->method == HTTP_HEAD;
 	r->upgrade = (hp->flags & F_UPGRADE) && (hp->flags & F_CONNECTION_UPGRADE);
 	r->expect_continue = http__has_token(http__parser_header(p, "Expect"), "100-continue");
-	bool has_body = (hp->flags & F_CHUNKED) || ((hp->flags & F_CONTENTLENGTH) &&
-						    hp->content_length > 0);
+	bool has_body =
+	    (hp->flags & F_CHUNKED) || ((hp->flags & F_CONTENTLENGTH) && hp->content_length > 0);
 	if (has_body && s->cfg.stream_body && s->cfg.stream_body(r, s->cfg.data)) {
 		r->body_mode = BODY_STREAM;
 		p->max_body = UINT64_MAX;
@@ -179,6 +180,7 @@ static void reset_req(struct http__conn *c)
 	buf_reset(&r->body);
 	buf_reset(&r->rhead);
 	r->method = NULL;
+	r->route = NULL;
 	r->active = r->finished = r->started = false;
 	r->chunked = r->close_delim = r->no_body = false;
 	r->clen_left = -1;
@@ -255,10 +257,17 @@ static bool step(struct http__conn *c)
 			return true;
 		}
 	}
-	if (c->inbuf.len == 0 || c->state == CONN_CLOSED)
+	if ((c->inbuf.len == 0 && c->bn == 0) || c->state == CONN_CLOSED)
 		return false;
-	size_t used = http__parser_feed(&c->parser, c->inbuf.data, c->inbuf.len);
-	buf_consume(&c->inbuf, used);
+	size_t used;
+	if (c->bn) {
+		used = http__parser_feed(&c->parser, c->bp, c->bn);
+		c->bp += used;
+		c->bn -= used;
+	} else {
+		used = http__parser_feed(&c->parser, c->inbuf.data, c->inbuf.len);
+		buf_consume(&c->inbuf, used);
+	}
 	if (c->parser.status) {
 		if (r->active) {
 			body_end(r, ERR_PROTOCOL);
@@ -278,8 +287,8 @@ static bool step(struct http__conn *c)
 		body_end(r, 0);
 		return true;
 	}
-	if (!r->active && (c->parser.msg_done ||
-			   (c->parser.head_done && r->body_mode == BODY_STREAM))) {
+	if (!r->active &&
+	    (c->parser.msg_done || (c->parser.head_done && r->body_mode == BODY_STREAM))) {
 		if (c->parser.msg_done)
 			r->body_complete = true;
 		dispatch(c);
@@ -326,17 +335,28 @@ static void conn_read(struct http_raw *raw, const char *p, ssize_t n)
 	}
 	if (c->state == CONN_LINGER)
 		return; /* drained and dropped */
-	if (buf_try_reserve(&c->inbuf, (size_t)n) < 0) {
-		http__conn_close(c, true);
-		return;
+	if (c->inbuf.len == 0 && !c->in_process) {
+		/* parse straight from the read buffer; keep only what is left */
+		c->bp = p;
+		c->bn = (size_t)n;
+		http__conn_process(c);
+		if (c->bn && c->state != CONN_CLOSED && c->state != CONN_LINGER &&
+		    buf_try_reserve(&c->inbuf, c->bn) == 0)
+			buf_append(&c->inbuf, c->bp, c->bn);
+		c->bn = 0;
+	} else {
+		if (buf_try_reserve(&c->inbuf, (size_t)n) < 0) {
+			http__conn_close(c, true);
+			return;
+		}
+		buf_append(&c->inbuf, p, (size_t)n);
+		http__conn_process(c);
 	}
-	buf_append(&c->inbuf, p, (size_t)n);
 	bool parsing = !c->req.active || (c->req.body_reading && !c->req.body_paused);
-	if (!parsing && c->inbuf.len >= INBUF_MAX) {
+	if (!parsing && c->inbuf.len >= INBUF_MAX && c->state != CONN_CLOSED && !c->read_stopped) {
 		c->read_stopped = true;
 		http__raw_read_stop(raw);
 	}
-	http__conn_process(c);
 }
 
 static void peer_name(struct http__conn *c)
@@ -401,7 +421,7 @@ void http__conn_accept(struct http_server *s)
 	set_deadline(c, s->cfg.idle_timeout_ms);
 	if (s->nconns > s->cfg.max_conns || s->draining) {
 		log_warn("http: connection from %s refused: %d connections open", c->addr,
-			 s->nconns - 1);
+		         s->nconns - 1);
 		http__conn_error(c, 503, "too many connections");
 		http__raw_read_start(&c->raw);
 		return;
@@ -417,6 +437,7 @@ void http__conn_error(struct http__conn *c, int status, const char *msg)
 	http__format_error(c->srv, h, status, msg);
 	uv_buf_t b = uv_buf_init(h->data, (unsigned)h->len);
 	buf_reset(&c->inbuf);
+	c->bn = 0;
 	c->state = CONN_LINGER;
 	set_deadline(c, LINGER_MS);
 	if (http__raw_writev(&c->raw, &b, 1) < 0) {

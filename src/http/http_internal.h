@@ -11,7 +11,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define HTTP__RBUF_SIZE 65536
+#define HTTP__RBUF_SIZE        65536
 #define HTTP__MAX_HEADERS_HARD 1024
 
 /* ---- message parser (http_parse.c): http-parser plus copies and limits ---- */
@@ -28,26 +28,26 @@ typedef void (*http__body_fn)(struct http__parser *p, const char *d, size_t n);
 
 struct http__parser {
 	http_parser hp;
-	struct buf head;	 /* url (or reason) and header bytes, copied */
-	struct http__hdr *hdrs;	 /* (max_hdrs) */
+	struct buf head;           /* url (or reason) and header bytes, copied */
+	struct http__hdr *hdrs;    /* (max_hdrs) */
 	struct http_header *views; /* (max_hdrs) slices into head, set at head end */
 	int nhdrs, max_hdrs;
 	uint32_t url_off, url_len;
-	size_t max_head;  /* bytes of url + header names and values */
+	size_t max_head;   /* bytes of url + header names and values */
 	uint64_t max_body; /* UINT64_MAX: no limit */
 	uint64_t body_seen;
-	int last;	   /* 0 none, 1 in a field, 2 in a value */
-	bool started;	   /* a byte of this message was parsed */
+	int last;     /* 0 none, 1 in a field, 2 in a value */
+	bool started; /* a byte of this message was parsed */
 	bool head_done, msg_done, trailers;
-	int status;	   /* error answer (400, 413, 431) once failed, else 0 */
-	const char *why;   /* error text for the JSON body */
+	int status;      /* error answer (400, 413, 431) once failed, else 0 */
+	const char *why; /* error text for the JSON body */
 	http__head_fn on_head;
 	http__body_fn on_body;
 	void *owner;
 };
 
 void http__parser_init(struct http__parser *p, enum http_parser_type t, size_t max_head,
-		       int max_hdrs);
+                       int max_hdrs);
 void http__parser_release(struct http__parser *p);
 /* Prepares for the next message (keeps allocations). */
 void http__parser_next(struct http__parser *p);
@@ -67,12 +67,12 @@ struct http_raw {
 	uv_tcp_t tcp;
 	uv_write_t wreq;
 	uv_shutdown_t sreq;
-	struct buf wq;	    /* queued, not yet handed to libuv */
+	struct buf wq;      /* queued, not yet handed to libuv */
 	struct buf wflight; /* owned by the write in flight */
 	size_t high_water;
 	bool writing, corked, closing, reading, paused, want_drain, close_after_write;
 	bool user_mode; /* handed to a user: user_* callbacks are live */
-	int werr;	/* first write error */
+	int werr;       /* first write error */
 	/* owner hooks: the server or client connection, or the user */
 	void (*on_read)(struct http_raw *r, const char *p, ssize_t n);
 	void (*on_written)(struct http_raw *r);
@@ -114,11 +114,12 @@ struct http_req {
 	struct slice target, path, query;
 	int vminor;
 	bool keep_alive, is_head, upgrade, expect_continue;
-	struct buf body; /* buffered body */
+	const void *route; /* the router's pick, kept from stream_body to dispatch */
+	struct buf body;   /* buffered body */
 	/* lifecycle (loop thread) */
-	bool active;	/* dispatched and not yet done */
-	bool finished;	/* the owner finished it */
-	bool started;	/* response head written or queued */
+	bool active;   /* dispatched and not yet done */
+	bool finished; /* the owner finished it */
+	bool started;  /* response head written or queued */
 	bool chunked, close_delim, no_body, resp_close, worker;
 	int64_t clen_left; /* declared Content-Length still to send, -1 none */
 	struct buf rhead;  /* extra response headers "Name: value\r\n" */
@@ -134,11 +135,11 @@ struct http_req {
 	bool want_drain;
 	atomic_bool cancelled;
 	/* worker hand-off, guarded by srv->mu */
-	struct buf q;	     /* bytes from workers for the loop to write */
-	bool q_end;	     /* the worker finished the request */
-	bool in_pending;     /* on srv->pending */
+	struct buf q;    /* bytes from workers for the loop to write */
+	bool q_end;      /* the worker finished the request */
+	bool in_pending; /* on srv->pending */
 	struct http_req *pending_next;
-	size_t unsent;	     /* the connection's unsent bytes, as last seen by the loop */
+	size_t unsent;       /* the connection's unsent bytes, as last seen by the loop */
 	pthread_cond_t cond; /* signalled on drain and on cancel */
 };
 
@@ -150,10 +151,12 @@ struct http__conn {
 	struct http__parser parser;
 	struct http_req req;
 	struct buf inbuf; /* bytes read and not yet parsed */
+	const char *bp;   /* or, while inbuf is empty, the read buffer itself */
+	size_t bn;
 	uv_timer_t timer;
 	int64_t deadline, armed_at; /* loop ms */
 	enum http__conn_state state;
-	int handles_open;   /* tcp + timer, until their close callbacks */
+	int handles_open; /* tcp + timer, until their close callbacks */
 	bool in_process, close_after, sent_continue, read_stopped, shut;
 	char addr[48];
 	int port;
@@ -175,7 +178,7 @@ struct http_server {
 	bool listening, draining, done_called, free_pending;
 	http_server_done_fn done;
 	void *done_data;
-	char date[40];	    /* "Date: ...\r\n" */
+	char date[40];      /* "Date: ...\r\n" */
 	int64_t date_ms;    /* when date was made */
 	struct buf scratch; /* loop thread: response heads */
 };
@@ -201,7 +204,7 @@ void http__conn_error(struct http__conn *c, int status, const char *msg);
 void http__format_error(struct http_server *s, struct buf *out, int status, const char *msg);
 /* Response head into out; clen >= 0: Content-Length framing, -1: a stream. */
 void http__format_head(struct http_req *r, struct buf *out, int status, const char *ctype,
-		       int64_t clen, bool on_loop);
+                       int64_t clen, bool on_loop);
 /* Loop thread: the owner finished r. */
 void http__req_finish(struct http_req *r);
 /* Worker side, srv->mu held: r joins the list the loop drains. */

@@ -139,18 +139,18 @@ static int on_complete(http_parser *hp)
 }
 
 static const http_parser_settings settings = {
-	.on_message_begin = on_begin,
-	.on_url = on_url,
-	.on_status = on_url,
-	.on_header_field = on_field,
-	.on_header_value = on_value,
-	.on_headers_complete = on_headers_complete,
-	.on_body = on_body,
-	.on_message_complete = on_complete,
+    .on_message_begin = on_begin,
+    .on_url = on_url,
+    .on_status = on_url,
+    .on_header_field = on_field,
+    .on_header_value = on_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_complete,
 };
 
 void http__parser_init(struct http__parser *p, enum http_parser_type t, size_t max_head,
-		       int max_hdrs)
+                       int max_hdrs)
 {
 	memset(p, 0, sizeof *p);
 	if (max_hdrs <= 0 || max_hdrs > HTTP__MAX_HEADERS_HARD)

@@ -23,9 +23,10 @@ struct proxy {
 
 static bool hop_by_hop(struct slice name, struct slice conn_hdr)
 {
-	static const char *const hop[] = {"Connection", "Keep-Alive", "Proxy-Connection", "TE",
-					  "Trailer", "Transfer-Encoding", "Upgrade", "Expect",
-					  "Content-Length", "Proxy-Authenticate"};
+	static const char *const hop[] = {
+	    "Connection",     "Keep-Alive",        "Proxy-Connection", "TE",
+	    "Trailer",        "Transfer-Encoding", "Upgrade",          "Expect",
+	    "Content-Length", "Proxy-Authenticate"};
 	for (size_t i = 0; i < sizeof hop / sizeof hop[0]; i++)
 		if (slice_eq_nocase(name, hop[i]))
 			return true;
@@ -110,7 +111,7 @@ static void on_done(struct http_creq *q, int status, void *data)
 		px->started = true;
 		char msg[ERR_MSG_LEN];
 		snprintf(msg, sizeof msg, "bad gateway: %s:%d: %s", px->o.host, px->o.port,
-			 err_str(status));
+		         err_str(status));
 		http_respond_error(px->r, status == ERR_TIMEOUT ? 504 : 502, msg);
 	} else if (px->s) {
 		if (status < 0)
@@ -203,22 +204,22 @@ int http_proxy(struct http_req *r, struct http_client *c, const struct http_prox
 		str_to_i64(v, &clen);
 	}
 	struct http_creq_opts co = {
-		.method = http_req_method(r),
-		.host = o->host,
-		.port = o->port,
-		.target = target,
-		.headers = hs,
-		.nheaders = forward_headers(px, hs, max),
-		.body = body.p,
-		.body_len = body.n,
-		.stream_body = streamed,
-		.content_length = clen,
-		.on_response = on_response,
-		.on_data = on_data,
-		.on_upgrade = on_upgrade,
-		.on_done = on_done,
-		.on_drain = on_backend_drain,
-		.data = px,
+	    .method = http_req_method(r),
+	    .host = o->host,
+	    .port = o->port,
+	    .target = target,
+	    .headers = hs,
+	    .nheaders = forward_headers(px, hs, max),
+	    .body = body.p,
+	    .body_len = body.n,
+	    .stream_body = streamed,
+	    .content_length = clen,
+	    .on_response = on_response,
+	    .on_data = on_data,
+	    .on_upgrade = on_upgrade,
+	    .on_done = on_done,
+	    .on_drain = on_backend_drain,
+	    .data = px,
 	};
 	char err[ERR_MSG_LEN];
 	px->q = http_client_request(c, &co, err);

@@ -47,7 +47,7 @@ static int decode(struct slice in, char *out, size_t cap)
 		if (ch == '+') {
 			ch = ' ';
 		} else if (ch == '%' && i + 2 < in.n && hexval(in.p[i + 1]) >= 0 &&
-			   hexval(in.p[i + 2]) >= 0) {
+		           hexval(in.p[i + 2]) >= 0) {
 			ch = (char)(hexval(in.p[i + 1]) * 16 + hexval(in.p[i + 2]));
 			i += 2;
 		}
@@ -71,7 +71,8 @@ int http_req_query_get(const struct http_req *r, const char *name, char *out, si
 		const char *eq = memchr(q.p, '=', len);
 		size_t kl = eq ? (size_t)(eq - q.p) : len;
 		if (kl == nl && memcmp(q.p, name, nl) == 0) {
-			struct slice v = eq ? (struct slice){eq + 1, len - kl - 1} : (struct slice){"", 0};
+			struct slice v =
+			    eq ? (struct slice){eq + 1, len - kl - 1} : (struct slice){"", 0};
 			return decode(v, out, cap);
 		}
 		if (!amp)
@@ -137,7 +138,7 @@ uv_loop_t *http_req_loop(const struct http_req *r)
 }
 
 int http_req_body_read(struct http_req *r, http_body_data_fn on_data, http_body_end_fn on_end,
-		       void *data)
+                       void *data)
 {
 	if (r->body_reading)
 		return ERR_INVALID;
@@ -204,8 +205,12 @@ struct http_raw *http_req_upgrade(struct http_req *r)
 	}
 	c->state = CONN_RAW;
 	c->deadline = INT64_MAX;
-	http__raw_to_user(&c->raw, c->inbuf.data, c->inbuf.len);
+	if (c->bn) /* bytes past the head still in the read buffer */
+		http__raw_to_user(&c->raw, c->bp, c->bn);
+	else
+		http__raw_to_user(&c->raw, c->inbuf.data, c->inbuf.len);
 	buf_reset(&c->inbuf);
+	c->bn = 0;
 	r->finished = true;
 	http__conn_req_done(c);
 	return &c->raw;

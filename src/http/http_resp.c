@@ -49,7 +49,11 @@ const char *http_status_text(int status)
 	case 503: return "Service Unavailable";
 	case 504: return "Gateway Timeout";
 	case 505: return "HTTP Version Not Supported";
-	default: return status < 200 ? "Info" : status < 400 ? "OK" : status < 500 ? "Error" : "Server Error";
+	default:
+		return status < 200   ? "Info"
+		       : status < 400 ? "OK"
+		       : status < 500 ? "Error"
+		                      : "Server Error";
 	}
 }
 
@@ -75,9 +79,46 @@ void http__date_update(struct http_server *s)
 	format_date(s->date);
 }
 
-/* Response head into out. clen >= 0: Content-Length framing; -1: a stream. */
+#define PUT(b, lit) buf_append((b), (lit), sizeof(lit) - 1)
+
+/* Decimal without printf: heads are built on every request. */
+static void put_u64(struct buf *b, uint64_t v)
+{
+	char tmp[24];
+	int i = (int)sizeof tmp;
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	buf_append(b, tmp + i, sizeof tmp - (size_t)i);
+}
+
+/* Framing headers; returns whether the connection closes after. */
+static bool put_framing(struct http_req *r, struct buf *out, int status, int64_t clen, bool close)
+{
+	bool bodiless = status < 200 || status == 204 || status == 304;
+	r->no_body = bodiless || r->is_head;
+	if (bodiless)
+		return close;
+	if (clen < 0 && r->clen_left >= 0)
+		clen = r->clen_left;
+	if (clen >= 0) {
+		PUT(out, "Content-Length: ");
+		put_u64(out, (uint64_t)clen);
+		PUT(out, "\r\n");
+	} else if (r->vminor >= 1) {
+		r->chunked = !r->no_body;
+		if (r->chunked)
+			PUT(out, "Transfer-Encoding: chunked\r\n");
+	} else {
+		r->close_delim = true;
+		close = true;
+	}
+	return close;
+}
+
 void http__format_head(struct http_req *r, struct buf *out, int status, const char *ctype,
-			int64_t clen, bool on_loop)
+                       int64_t clen, bool on_loop)
 {
 	struct http_server *s = r->srv;
 	char date[40];
@@ -90,34 +131,29 @@ void http__format_head(struct http_req *r, struct buf *out, int status, const ch
 	r->started = true;
 	/* a streamed request body still unread when the request finishes
 	 * closes the connection then (http__conn_req_done) */
-	bool close = !r->keep_alive || r->upgrade ||
-		     __atomic_load_n(&s->draining, __ATOMIC_RELAXED);
-	buf_printf(out, "HTTP/1.1 %d %s\r\nServer: gpurun\r\n%s", status, http_status_text(status),
-		   date);
-	if (ctype)
-		buf_printf(out, "Content-Type: %s\r\n", ctype);
-	r->no_body = status < 200 || status == 204 || status == 304 || r->is_head;
-	if (status < 200 || status == 204 || status == 304) {
-		/* no length */
-	} else if (clen >= 0) {
-		buf_printf(out, "Content-Length: %" PRId64 "\r\n", clen);
-	} else if (r->clen_left >= 0) {
-		buf_printf(out, "Content-Length: %" PRId64 "\r\n", r->clen_left);
-	} else if (r->vminor >= 1) {
-		r->chunked = !r->no_body;
-		if (r->chunked)
-			buf_puts(out, "Transfer-Encoding: chunked\r\n");
-	} else {
-		r->close_delim = true;
-		close = true;
+	bool close =
+	    !r->keep_alive || r->upgrade || __atomic_load_n(&s->draining, __ATOMIC_RELAXED);
+	const char *text = http_status_text(status);
+	buf_reserve(out, 160 + strlen(text) + (ctype ? strlen(ctype) : 0) + r->rhead.len);
+	PUT(out, "HTTP/1.1 ");
+	put_u64(out, (uint64_t)(status > 0 && status < 1000 ? status : 500));
+	buf_putc(out, ' ');
+	buf_puts(out, text);
+	PUT(out, "\r\nServer: gpurun\r\n");
+	buf_puts(out, date);
+	if (ctype) {
+		PUT(out, "Content-Type: ");
+		buf_puts(out, ctype);
+		PUT(out, "\r\n");
 	}
+	close = put_framing(r, out, status, clen, close);
 	if (close)
-		buf_puts(out, "Connection: close\r\n");
+		PUT(out, "Connection: close\r\n");
 	else if (r->vminor == 0)
-		buf_puts(out, "Connection: keep-alive\r\n");
+		PUT(out, "Connection: keep-alive\r\n");
 	r->resp_close = close;
 	buf_append(out, r->rhead.data, r->rhead.len);
-	buf_puts(out, "\r\n");
+	PUT(out, "\r\n");
 }
 
 void http__format_error(struct http_server *s, struct buf *out, int status, const char *msg)
@@ -128,9 +164,9 @@ void http__format_error(struct http_server *s, struct buf *out, int status, cons
 	buf_puts(&body, "}");
 	http__date_update(s);
 	buf_printf(out,
-		   "HTTP/1.1 %d %s\r\nServer: gpurun\r\n%sContent-Type: application/json; "
-		   "charset=utf-8\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
-		   status, http_status_text(status), s->date, body.len, body.data);
+	           "HTTP/1.1 %d %s\r\nServer: gpurun\r\n%sContent-Type: application/json; "
+	           "charset=utf-8\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+	           status, http_status_text(status), s->date, body.len, body.data);
 	buf_release(&body);
 }
 
@@ -324,8 +360,8 @@ int http_respond(struct http_req *r, int status, const char *ctype, const void *
 	buf_reset(h);
 	http__format_head(r, h, status, ctype, (int64_t)n, true);
 	uv_buf_t b[2] = {uv_buf_init(h->data, (unsigned)h->len),
-			 uv_buf_init((char *)body, (unsigned)n)};
-	int rc = http__raw_writev(&r->conn->raw, b, r->no_body || !n ? 1 : 2);
+	                 uv_buf_init((char *)body, (unsigned)n)};
+	int rc = http__raw_writev(&r->conn->raw, b, r->no_body || !n ? 1u : 2u);
 	http__req_finish(r);
 	return rc < 0 ? ERR_CANCELLED : 0;
 }

@@ -42,7 +42,7 @@ void http_router_free(struct http_router *rt)
 }
 
 void http_router_add(struct http_router *rt, const char *method, const char *path, int flags,
-		     http_handler_fn fn, void *data)
+                     http_handler_fn fn, void *data)
 {
 	if (rt->n == rt->cap) {
 		rt->cap = rt->cap ? rt->cap * 2 : 16;
@@ -66,7 +66,7 @@ static bool path_match(const struct route *e, struct slice path)
 
 /* Best route for the request; *path_seen tells whether any method matched. */
 static const struct route *find(const struct http_router *rt, const struct http_req *r,
-				bool *path_seen)
+                                bool *path_seen)
 {
 	const struct route *best = NULL;
 	struct slice path = http_req_path(r);
@@ -85,7 +85,8 @@ static const struct route *find(const struct http_router *rt, const struct http_
 			best = e;
 		else if (exact && (best->flags & HTTP_ROUTE_PREFIX))
 			best = e;
-		else if (!exact && (best->flags & HTTP_ROUTE_PREFIX) && e->path_len > best->path_len)
+		else if (!exact && (best->flags & HTTP_ROUTE_PREFIX) &&
+		         e->path_len > best->path_len)
 			best = e;
 	}
 	return best;
@@ -95,6 +96,7 @@ bool http_router_wants_stream(struct http_req *r, void *router)
 {
 	bool seen;
 	const struct route *e = find(router, r, &seen);
+	r->route = e; /* dispatch need not search again */
 	return e && (e->flags & HTTP_ROUTE_STREAM_BODY);
 }
 
@@ -119,8 +121,10 @@ static void not_allowed(const struct http_router *rt, struct http_req *r)
 void http_router_dispatch(struct http_req *r, void *router)
 {
 	struct http_router *rt = router;
-	bool seen;
-	const struct route *e = find(rt, r, &seen);
+	bool seen = true;
+	const struct route *e = r->route;
+	if (!e || e < rt->routes || e >= rt->routes + rt->n) /* a hint from another router */
+		e = find(rt, r, &seen);
 	if (e)
 		e->fn(r, e->data);
 	else if (seen)

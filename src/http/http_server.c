@@ -7,8 +7,13 @@
 #include "base/log.h"
 #include "base/mem.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 void http_server_config_init(struct http_server_config *cfg)
 {
@@ -103,6 +108,62 @@ int http_server_listen(struct http_server *s, const char *host, int port, char e
 	return 0;
 }
 
+/* A unix-domain socket (the daemon's admin API): bound here, then handed to
+ * libuv's TCP stream code, which accepts, reads and writes any stream
+ * socket, so its connections are the same struct as TCP ones. */
+static int bind_unix(const char *path, int mode, char err[ERR_MSG_LEN])
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof a.sun_path)
+		return err_set(err, ERR_TOO_LARGE, "socket path too long: %s", path);
+	snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return err_set(err, -errno, "socket: %s", strerror(errno));
+	struct stat st;
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path);                     /* a stale socket of an earlier run */
+	mode_t old = umask(0777 & ~(mode_t)mode); /* never briefly looser than mode */
+	int rc = bind(fd, (struct sockaddr *)&a, sizeof a);
+	int e = errno;
+	umask(old);
+	if (rc < 0 || chmod(path, (mode_t)mode) < 0) {
+		e = rc < 0 ? e : errno;
+		close(fd);
+		return err_set(err, -e, "bind %s: %s", path, strerror(e));
+	}
+	return fd;
+}
+
+int http_server_listen_unix(struct http_server *s, const char *path, int mode,
+                            char err[ERR_MSG_LEN])
+{
+	int fd = bind_unix(path, mode, err);
+	if (fd < 0)
+		return fd;
+	s->loop_thread = pthread_self();
+	uv_tcp_init(s->loop, &s->listener);
+	s->listener.data = s;
+	int rc = uv_tcp_open(&s->listener, fd);
+	if (rc < 0)
+		close(fd);
+	else
+		rc = uv_listen((uv_stream_t *)&s->listener, 511, on_conn);
+	if (rc < 0) {
+		s->handles_open = 1;
+		uv_close((uv_handle_t *)&s->listener, handle_closed);
+		return err_set(err, rc, "listen on %s: %s", path, uv_strerror(rc));
+	}
+	s->handles_open = 3;
+	uv_async_init(s->loop, &s->async, http__async_cb);
+	s->async.data = s;
+	uv_unref((uv_handle_t *)&s->async);
+	uv_timer_init(s->loop, &s->shutdown_timer);
+	s->shutdown_timer.data = s;
+	s->listening = true;
+	return 0;
+}
+
 int http_server_port(const struct http_server *s)
 {
 	struct sockaddr_storage ss;
@@ -118,7 +179,6 @@ int http_server_conn_count(const struct http_server *s)
 {
 	return s->nconns;
 }
-
 
 void http__server_check_done(struct http_server *s)
 {
@@ -146,7 +206,7 @@ static void shutdown_timeout(uv_timer_t *t)
 }
 
 void http_server_shutdown(struct http_server *s, int64_t deadline_ms, http_server_done_fn done,
-			  void *data)
+                          void *data)
 {
 	if (!s->listening || s->draining)
 		return;
@@ -161,7 +221,8 @@ void http_server_shutdown(struct http_server *s, int64_t deadline_ms, http_serve
 		if (idle || c->state == CONN_LINGER)
 			http__conn_close(c, false);
 	}
-	uv_timer_start(&s->shutdown_timer, shutdown_timeout, (uint64_t)(deadline_ms > 0 ? deadline_ms : 0), 0);
+	uv_timer_start(&s->shutdown_timer, shutdown_timeout,
+	               (uint64_t)(deadline_ms > 0 ? deadline_ms : 0), 0);
 	http__server_check_done(s);
 }
 

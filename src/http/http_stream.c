@@ -89,7 +89,7 @@ static int wait_below(struct http_req *r, size_t limit, int64_t timeout_ms)
 }
 
 static int write_worker(struct http_req *r, const uv_buf_t *pieces, unsigned np, size_t n,
-			bool block)
+                        bool block)
 {
 	struct http_server *s = r->srv;
 	size_t high = r->conn->raw.high_water;
@@ -177,8 +177,7 @@ int http_stream_wait_writable(struct http_stream *st, int64_t timeout_ms)
 
 int http_stream_ndjson(struct http_stream *s, const char *json)
 {
-	uv_buf_t b[2] = {uv_buf_init((char *)json, (unsigned)strlen(json)),
-			 uv_buf_init("\n", 1)};
+	uv_buf_t b[2] = {uv_buf_init((char *)json, (unsigned)strlen(json)), uv_buf_init("\n", 1)};
 	return stream_writev(s, b, 2, true);
 }
 

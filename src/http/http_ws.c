@@ -12,7 +12,7 @@
 #include <sys/random.h>
 #include <wslay/wslay.h>
 
-#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#define WS_GUID    "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define WS_MAX_MSG (16u * 1024 * 1024)
 
 struct http_ws {
@@ -76,8 +76,7 @@ static void ws_end(struct http_ws *ws, int code)
 	ws_free(ws);
 }
 
-static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
-		       void *user)
+static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *user)
 {
 	struct http_ws *ws = user;
 	size_t have = ws->in.len - ws->in_off;
@@ -92,7 +91,7 @@ static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
 }
 
 static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
-		       void *user)
+                       void *user)
 {
 	struct http_ws *ws = user;
 	if (!ws->raw || http_raw_write(ws->raw, data, len) < 0) {
@@ -111,7 +110,7 @@ static int genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, voi
 }
 
 static void msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *a,
-		   void *user)
+                   void *user)
 {
 	struct http_ws *ws = user;
 	if ((a->opcode == WSLAY_TEXT_FRAME || a->opcode == WSLAY_BINARY_FRAME) && ws->cb.on_message)
@@ -130,8 +129,8 @@ static void pump(struct http_ws *ws)
 	}
 	if (!wslay_event_want_read(ws->ctx) && !wslay_event_want_write(ws->ctx)) {
 		int code = wslay_event_get_close_received(ws->ctx)
-				   ? wslay_event_get_status_code_received(ws->ctx)
-				   : 1006;
+		               ? wslay_event_get_status_code_received(ws->ctx)
+		               : 1006;
 		ws_end(ws, code);
 	}
 }
@@ -141,8 +140,8 @@ static void raw_read(struct http_raw *raw, const char *p, ssize_t n, void *data)
 	struct http_ws *ws = data;
 	if (n < 0) {
 		int code = wslay_event_get_close_received(ws->ctx)
-				   ? wslay_event_get_status_code_received(ws->ctx)
-				   : 1006;
+		               ? wslay_event_get_status_code_received(ws->ctx)
+		               : 1006;
 		ws_end(ws, code);
 		return;
 	}
@@ -164,13 +163,13 @@ static void raw_read(struct http_raw *raw, const char *p, ssize_t n, void *data)
 }
 
 static struct http_ws *ws_new(const struct http_ws_callbacks *cb, size_t max_msg, void *data,
-			      bool client)
+                              bool client)
 {
 	static const struct wslay_event_callbacks wcb = {
-		.recv_callback = recv_cb,
-		.send_callback = send_cb,
-		.genmask_callback = genmask_cb,
-		.on_msg_recv_callback = msg_cb,
+	    .recv_callback = recv_cb,
+	    .send_callback = send_cb,
+	    .genmask_callback = genmask_cb,
+	    .on_msg_recv_callback = msg_cb,
 	};
 	struct http_ws *ws = xcalloc(1, sizeof *ws);
 	ws->cb = *cb;
@@ -178,7 +177,7 @@ static struct http_ws *ws_new(const struct http_ws_callbacks *cb, size_t max_msg
 	ws->client = client;
 	ws->max_msg = max_msg ? max_msg : WS_MAX_MSG;
 	int rc = client ? wslay_event_context_client_init(&ws->ctx, &wcb, ws)
-			: wslay_event_context_server_init(&ws->ctx, &wcb, ws);
+	                : wslay_event_context_server_init(&ws->ctx, &wcb, ws);
 	if (rc != 0) {
 		free(ws);
 		return NULL;
@@ -202,13 +201,13 @@ static bool ws_attach(struct http_ws *ws, struct http_raw *raw)
 }
 
 struct http_ws *http_ws_accept(struct http_req *r, const struct http_ws_callbacks *cb,
-			       size_t max_msg, void *data)
+                               size_t max_msg, void *data)
 {
 	struct slice key = http_req_header(r, "Sec-WebSocket-Key");
 	struct slice ver = http_req_header(r, "Sec-WebSocket-Version");
 	bool ok = !strcmp(http_req_method(r), "GET") && http_req_is_upgrade(r) &&
-		  http__has_token(http_req_header(r, "Upgrade"), "websocket") && key.p &&
-		  key.n == 24;
+	          http__has_token(http_req_header(r, "Upgrade"), "websocket") && key.p &&
+	          key.n == 24;
 	if (ok && !slice_eq(ver, "13")) {
 		http_resp_header(r, "Sec-WebSocket-Version", "13");
 		http_respond_error(r, 426, "unsupported WebSocket version (13 expected)");
@@ -272,8 +271,8 @@ static void client_done(struct http_creq *q, int status, void *data)
 }
 
 struct http_ws *http_ws_connect(struct http_client *c, const char *host, int port,
-				const char *target, const struct http_ws_callbacks *cb,
-				void *data, char err[ERR_MSG_LEN])
+                                const char *target, const struct http_ws_callbacks *cb, void *data,
+                                char err[ERR_MSG_LEN])
 {
 	uint8_t nonce[16];
 	char key[32];
@@ -286,21 +285,21 @@ struct http_ws *http_ws_connect(struct http_client *c, const char *host, int por
 	}
 	http__ws_accept_key(slice_from(key), ws->accept);
 	struct http_header hs[] = {
-		{SLICE_LIT("Upgrade"), SLICE_LIT("websocket")},
-		{SLICE_LIT("Connection"), SLICE_LIT("Upgrade")},
-		{SLICE_LIT("Sec-WebSocket-Key"), slice_from(key)},
-		{SLICE_LIT("Sec-WebSocket-Version"), SLICE_LIT("13")},
+	    {SLICE_LIT("Upgrade"), SLICE_LIT("websocket")},
+	    {SLICE_LIT("Connection"), SLICE_LIT("Upgrade")},
+	    {SLICE_LIT("Sec-WebSocket-Key"), slice_from(key)},
+	    {SLICE_LIT("Sec-WebSocket-Version"), SLICE_LIT("13")},
 	};
 	struct http_creq_opts o = {
-		.host = host,
-		.port = port,
-		.target = target,
-		.headers = hs,
-		.nheaders = 4,
-		.on_response = client_response,
-		.on_upgrade = client_upgrade,
-		.on_done = client_done,
-		.data = ws,
+	    .host = host,
+	    .port = port,
+	    .target = target,
+	    .headers = hs,
+	    .nheaders = 4,
+	    .on_response = client_response,
+	    .on_upgrade = client_upgrade,
+	    .on_done = client_done,
+	    .data = ws,
 	};
 	ws->creq = http_client_request(c, &o, err); /* no callback runs inside */
 	if (!ws->creq) {

@@ -138,12 +138,29 @@ static void proxy_route(struct http_req *r, void *d)
 	http_proxy(r, C.client, &o);
 }
 
-static int dead_port = 1;
+static int dead_port;
+
+/* A port with no listener: bound once by us, then closed. */
+static int closed_port(void)
+{
+	uv_tcp_t t;
+	struct sockaddr_in a;
+	struct sockaddr_storage ss;
+	int len = sizeof ss;
+	uv_ip4_addr("127.0.0.1", 0, &a);
+	uv_tcp_init(uv_default_loop(), &t);
+	uv_tcp_bind(&t, (struct sockaddr *)&a, 0);
+	uv_tcp_getsockname(&t, (struct sockaddr *)&ss, &len);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(uv_default_loop(), UV_RUN_NOWAIT);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
 
 static void setup_servers(void)
 {
 	memset(&C, 0, sizeof C);
 	C.loop = uv_default_loop();
+	dead_port = closed_port();
 	C.rt = http_router_new();
 	http_router_add(C.rt, "GET", "/", 0, ok_route, NULL);
 	http_router_add(C.rt, "GET", "/xff", 0, xff_route, NULL);
@@ -161,7 +178,7 @@ static void setup_servers(void)
 	C.prt = http_router_new();
 	http_router_add(C.prt, "GET", "/dead", 0, proxy_route, &dead_port);
 	http_router_add(C.prt, NULL, "/", HTTP_ROUTE_PREFIX | HTTP_ROUTE_STREAM_BODY, proxy_route,
-			&C.bport);
+	                &C.bport);
 	http_router_attach(C.prt, &cfg);
 	C.proxy = http_server_new(C.loop, &cfg);
 	assert_int_equal(http_server_listen(C.proxy, "127.0.0.1", 0, err), 0);
@@ -210,8 +227,12 @@ static void on_data(struct http_creq *q, const char *p, size_t n, void *d)
 
 static void get(int port, const char *target, void (*done)(struct http_creq *, int, void *))
 {
-	struct http_creq_opts o = {.host = "127.0.0.1", .port = port, .target = target,
-				   .on_response = on_resp, .on_data = on_data, .on_done = done};
+	struct http_creq_opts o = {.host = "127.0.0.1",
+	                           .port = port,
+	                           .target = target,
+	                           .on_response = on_resp,
+	                           .on_data = on_data,
+	                           .on_done = done};
 	char err[ERR_MSG_LEN];
 	assert_non_null(http_client_request(C.client, &o, err));
 }
@@ -278,10 +299,16 @@ static void upload_drain(struct http_creq *q, void *d)
 
 static void post_echo(int port)
 {
-	struct http_creq_opts o = {.method = "POST", .host = "127.0.0.1", .port = port,
-				   .target = "/echo", .stream_body = true, .content_length = -1,
-				   .on_response = on_resp, .on_data = on_data, .on_done = done_stop,
-				   .on_drain = upload_drain};
+	struct http_creq_opts o = {.method = "POST",
+	                           .host = "127.0.0.1",
+	                           .port = port,
+	                           .target = "/echo",
+	                           .stream_body = true,
+	                           .content_length = -1,
+	                           .on_response = on_resp,
+	                           .on_data = on_data,
+	                           .on_done = done_stop,
+	                           .on_drain = upload_drain};
 	char err[ERR_MSG_LEN];
 	struct http_creq *q = http_client_request(C.client, &o, err);
 	assert_non_null(q);
@@ -322,9 +349,12 @@ static void test_http_client_pause_bounds_producer(void **state)
 	setup_servers();
 	C.big_total = 32LL << 20;
 	uv_timer_init(C.loop, &C.pause_timer);
-	struct http_creq_opts o = {.host = "127.0.0.1", .port = C.bport, .target = "/big",
-				   .on_response = on_resp, .on_data = pausing_data,
-				   .on_done = done_stop};
+	struct http_creq_opts o = {.host = "127.0.0.1",
+	                           .port = C.bport,
+	                           .target = "/big",
+	                           .on_response = on_resp,
+	                           .on_data = pausing_data,
+	                           .on_done = done_stop};
 	char err[ERR_MSG_LEN];
 	C.q = http_client_request(C.client, &o, err);
 	run_until_done();
@@ -341,7 +371,7 @@ static void test_http_client_pause_bounds_producer(void **state)
 static void test_http_client_refused(void **state)
 {
 	setup_servers();
-	get(1, "/", done_stop);
+	get(dead_port, "/", done_stop);
 	run_until_done();
 	assert_int_equal(C.status, UV_ECONNREFUSED);
 	teardown_servers();
@@ -446,15 +476,15 @@ static void test_http_ws_bad_handshake(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_http_client_pool_reuse),
-		cmocka_unit_test(test_http_client_streamed_pieces),
-		cmocka_unit_test(test_http_client_streamed_upload),
-		cmocka_unit_test(test_http_client_pause_bounds_producer),
-		cmocka_unit_test(test_http_client_refused),
-		cmocka_unit_test(test_http_proxy_streams_and_forwards),
-		cmocka_unit_test(test_http_ws_round_trip),
-		cmocka_unit_test(test_http_ws_through_proxy),
-		cmocka_unit_test(test_http_ws_bad_handshake),
+	    cmocka_unit_test(test_http_client_pool_reuse),
+	    cmocka_unit_test(test_http_client_streamed_pieces),
+	    cmocka_unit_test(test_http_client_streamed_upload),
+	    cmocka_unit_test(test_http_client_pause_bounds_producer),
+	    cmocka_unit_test(test_http_client_refused),
+	    cmocka_unit_test(test_http_proxy_streams_and_forwards),
+	    cmocka_unit_test(test_http_ws_round_trip),
+	    cmocka_unit_test(test_http_ws_through_proxy),
+	    cmocka_unit_test(test_http_ws_bad_handshake),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,11 +32,11 @@ struct fixture {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool ready;
-	atomic_int cancels;	     /* on_cancel callbacks seen */
-	atomic_llong progress;	     /* bytes the worker has queued */
-	atomic_int worker_rc;	     /* last write status of the worker */
+	atomic_int cancels;    /* on_cancel callbacks seen */
+	atomic_llong progress; /* bytes the worker has queued */
+	atomic_int worker_rc;  /* last write status of the worker */
 	atomic_bool worker_done;
-	atomic_llong uploaded;	     /* bytes a streamed upload handler got */
+	atomic_llong uploaded; /* bytes a streamed upload handler got */
 };
 
 static struct fixture *fx; /* the one running */
@@ -312,7 +312,7 @@ static void test_http_server_keepalive_and_pipelining(void **state)
 	buf_release(&r.body);
 	/* three at once, the middle one slow: answers keep their order */
 	send_str(fd, "GET /slow HTTP/1.1\r\n\r\nPOST /len HTTP/1.1\r\nContent-Length: 5\r\n\r\n"
-		     "abcdeGET / HTTP/1.1\r\n\r\n");
+	             "abcdeGET / HTTP/1.1\r\n\r\n");
 	struct buf pend = BUF_INIT;
 	const char *want[] = {"slow", "5", "ok"};
 	for (int i = 0; i < 3; i++) {
@@ -323,7 +323,7 @@ static void test_http_server_keepalive_and_pipelining(void **state)
 	}
 	/* a chunked request body is buffered and handed over whole */
 	send_str(fd, "POST /len HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"
-		     "4\r\ndefg\r\n0\r\n\r\n");
+	             "4\r\ndefg\r\n0\r\n\r\n");
 	read_resp(fd, &pend, &r);
 	assert_string_equal(r.body.data, "7");
 	buf_release(&r.body);
@@ -368,7 +368,8 @@ static void test_http_server_limits(void **state)
 	expect_error(f->port, "GET / HTTP/1.1\r\nBad Header\r\n\r\n", 400);
 	/* a body under the limit is fine, and so is 413 after Expect */
 	int fd = dial(f->port, 0);
-	struct resp r = get1(fd, "POST /len HTTP/1.1\r\nContent-Length: 4000\r\nExpect: 100-continue\r\n\r\n");
+	struct resp r =
+	    get1(fd, "POST /len HTTP/1.1\r\nContent-Length: 4000\r\nExpect: 100-continue\r\n\r\n");
 	assert_int_equal(r.status, 100);
 	buf_release(&r.body);
 	close(fd);
@@ -485,10 +486,10 @@ static void test_http_server_graceful_shutdown(void **state)
 	usleep(50000);
 	uv_async_send(&f->stop);
 	usleep(50000);
-	assert_true(at_eof(idle)); /* idle keep-alive connection closed at once */
+	assert_true(at_eof(idle));              /* idle keep-alive connection closed at once */
 	assert_int_equal(dial(f->port, 0), -1); /* no longer accepting */
 	struct buf pend = BUF_INIT;
-	read_resp(busy, &pend, &r);  /* the in-flight request finishes */
+	read_resp(busy, &pend, &r); /* the in-flight request finishes */
 	assert_int_equal(r.status, 200);
 	assert_string_equal(r.body.data, "slow");
 	assert_true(r.close);
@@ -549,14 +550,14 @@ static void test_http_router_not_found_and_method(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_http_server_keepalive_and_pipelining),
-		cmocka_unit_test(test_http_server_limits),
-		cmocka_unit_test(test_http_server_streamed_upload),
-		cmocka_unit_test(test_http_server_worker_backpressure),
-		cmocka_unit_test(test_http_server_cancel_on_disconnect),
-		cmocka_unit_test(test_http_server_graceful_shutdown),
-		cmocka_unit_test(test_http_server_shutdown_deadline_cancels),
-		cmocka_unit_test(test_http_router_not_found_and_method),
+	    cmocka_unit_test(test_http_server_keepalive_and_pipelining),
+	    cmocka_unit_test(test_http_server_limits),
+	    cmocka_unit_test(test_http_server_streamed_upload),
+	    cmocka_unit_test(test_http_server_worker_backpressure),
+	    cmocka_unit_test(test_http_server_cancel_on_disconnect),
+	    cmocka_unit_test(test_http_server_graceful_shutdown),
+	    cmocka_unit_test(test_http_server_shutdown_deadline_cancels),
+	    cmocka_unit_test(test_http_router_not_found_and_method),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -346,8 +346,10 @@ int http_respond(struct http_req *r, int status, const char *ctype, const void *
 		r->q_end = true;
 		http__post_locked(r);
 		int rc = cancelled(r) ? ERR_CANCELLED : 0;
-		pthread_mutex_unlock(&s->mu);
+		/* sent under the lock: once it is released the loop may finish
+		 * the request and free the server */
 		uv_async_send(&s->async);
+		pthread_mutex_unlock(&s->mu);
 		return rc;
 	}
 	if (r->worker)

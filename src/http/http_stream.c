@@ -112,9 +112,9 @@ static int write_worker(struct http_req *r, const uv_buf_t *pieces, unsigned np,
 				rc = 1;
 		}
 	}
-	pthread_mutex_unlock(&s->mu);
 	if (rc >= 0)
-		uv_async_send(&s->async);
+		uv_async_send(&s->async); /* under the lock, see http_stream_end */
+	pthread_mutex_unlock(&s->mu);
 	return block && rc == 1 ? 0 : rc;
 }
 
@@ -139,8 +139,10 @@ struct http_stream *http_stream_begin(struct http_req *r, int status, const char
 			http__format_head(r, &r->q, status, ctype, -1, false);
 			http__post_locked(r);
 		}
-		pthread_mutex_unlock(&s->mu);
+		/* sent under the lock: once it is released the loop may finish
+		 * the request and free the server */
 		uv_async_send(&s->async);
+		pthread_mutex_unlock(&s->mu);
 		return &r->stream;
 	}
 	if (atomic_load(&r->cancelled) || r->conn->state == CONN_CLOSED)
@@ -217,8 +219,10 @@ int http_stream_end(struct http_stream *st)
 			r->resp_close = true;
 		r->q_end = true;
 		http__post_locked(r);
-		pthread_mutex_unlock(&s->mu);
+		/* sent under the lock: once it is released the loop may finish
+		 * the request and free the server */
 		uv_async_send(&s->async);
+		pthread_mutex_unlock(&s->mu);
 		return rc;
 	}
 	if (r->worker)
@@ -257,8 +261,10 @@ void http_stream_abort(struct http_stream *st)
 		r->resp_close = true;
 		r->q_end = true;
 		http__post_locked(r);
-		pthread_mutex_unlock(&s->mu);
+		/* sent under the lock: once it is released the loop may finish
+		 * the request and free the server */
 		uv_async_send(&s->async);
+		pthread_mutex_unlock(&s->mu);
 		return;
 	}
 	if (r->worker)

@@ -81,6 +81,7 @@ static void hang_route(struct http_req *r, void *d)
 struct job {
 	struct http_req *r;
 	long long total;
+	bool nb; /* write_nb + wait_writable instead of blocking writes */
 };
 
 /* A worker thread streams total bytes of a pattern, 64 KiB a write. */
@@ -97,7 +98,9 @@ static void *worker_main(void *arg)
 			n = (size_t)(j->total - off);
 		for (size_t i = 0; i < n; i++)
 			chunk[i] = (char)((off + (long long)i) % 251);
-		rc = http_stream_write(s, chunk, n);
+		rc = j->nb ? http_stream_write_nb(s, chunk, n) : http_stream_write(s, chunk, n);
+		if (rc == 1)
+			rc = http_stream_wait_writable(s, 5000);
 		if (rc < 0)
 			break;
 		off += (long long)n;
@@ -118,8 +121,32 @@ static void worker_route(struct http_req *r, void *d)
 	j->total = 1000;
 	if (http_req_query_get(r, "total", v, sizeof v) > 0)
 		j->total = atoll(v);
+	j->nb = http_req_query_get(r, "nb", v, sizeof v) >= 0;
 	pthread_t th;
 	pthread_create(&th, NULL, worker_main, j);
+	pthread_detach(th);
+}
+
+/* One-shot and framed answers made on another thread. */
+static void *events_main(void *arg)
+{
+	struct http_req *r = arg;
+	if (!strcmp(http_req_method(r), "POST")) {
+		http_respond(r, 202, "text/plain", "from worker", 11);
+		return NULL;
+	}
+	struct http_stream *s = http_stream_begin(r, 200, "text/event-stream");
+	http_stream_ndjson(s, "{\"a\":1}");
+	http_stream_sse(s, "tick", "x\ny");
+	http_stream_sse(s, NULL, "z");
+	http_stream_end(s);
+	return NULL;
+}
+
+static void events_route(struct http_req *r, void *d)
+{
+	pthread_t th;
+	pthread_create(&th, NULL, events_main, r);
 	pthread_detach(th);
 }
 
@@ -160,6 +187,7 @@ static void *loop_main(void *arg)
 	http_router_add(f->rt, "GET", "/slow", 0, slow_route, NULL);
 	http_router_add(f->rt, "GET", "/hang", 0, hang_route, NULL);
 	http_router_add(f->rt, "GET", "/worker", 0, worker_route, NULL);
+	http_router_add(f->rt, NULL, "/events", 0, events_route, NULL);
 	http_router_add(f->rt, "POST", "/upload", HTTP_ROUTE_STREAM_BODY, upload_route, NULL);
 	http_router_attach(f->rt, &f->cfg);
 	f->s = http_server_new(&f->loop, &f->cfg);
@@ -452,6 +480,30 @@ static void test_http_server_worker_backpressure(void **state)
 	stop(f);
 }
 
+static void test_http_server_worker_answers(void **state)
+{
+	struct fixture *f = start(small_water);
+	int fd = dial(f->port, 0);
+	struct resp r = get1(fd, "POST /events HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(r.status, 202);
+	assert_string_equal(r.body.data, "from worker");
+	buf_release(&r.body);
+	r = get1(fd, "GET /events HTTP/1.1\r\n\r\n");
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body.data, "{\"a\":1}\nevent: tick\ndata: x\ndata: y\n\ndata: z\n\n");
+	buf_release(&r.body);
+	/* a non-blocking producer that waits for room itself */
+	r = get1(fd, "GET /worker?total=8000000&nb=1 HTTP/1.1\r\n\r\n");
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body.len, 8000000);
+	for (int i = 0; i < 100 && !atomic_load(&f->worker_done); i++)
+		usleep(10000);
+	assert_int_equal(atomic_load(&f->worker_rc), 0);
+	buf_release(&r.body);
+	close(fd);
+	stop(f);
+}
+
 static void test_http_server_cancel_on_disconnect(void **state)
 {
 	struct fixture *f = start(small_water);
@@ -554,6 +606,7 @@ int main(void)
 	    cmocka_unit_test(test_http_server_limits),
 	    cmocka_unit_test(test_http_server_streamed_upload),
 	    cmocka_unit_test(test_http_server_worker_backpressure),
+	    cmocka_unit_test(test_http_server_worker_answers),
 	    cmocka_unit_test(test_http_server_cancel_on_disconnect),
 	    cmocka_unit_test(test_http_server_graceful_shutdown),
 	    cmocka_unit_test(test_http_server_shutdown_deadline_cancels),

@@ -2,7 +2,8 @@
  * rules (llama.cpp's Q4_K_M for TinyLlama's 22 layers is the known mix of
  * 135 Q4_K + 21 Q6_K + 45 F32 tensors), row-length fallbacks, whole-file
  * conversion against llama-quantize's own files (tensor bytes identical),
- * and `gpurun synth` (shapes, types, determinism across thread counts). */
+ * and the synthetic-model writer behind `gpurun synth` (shapes, types,
+ * determinism across thread counts). */
 #include "support/support.h"
 
 #include <math.h>
@@ -10,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
 #include "engine/quant.h"
 #include "engine/quantize_model.h"
+#include "engine/synth.h"
 #include "gguf/gguf.h"
 
 static void test_quantize_ftype_names(void **state)
@@ -181,13 +182,15 @@ static void test_quantize_file_rejects_requantize(void **state)
 	assert_int_not_equal(quantize_model_file("/nonexistent.gguf", out, &o, NULL, err), 0);
 }
 
-static void run_synth(const char *out, const char *threads)
+static void run_synth(const char *out, int threads)
 {
-	char *argv[] = {
-	    "synth",      "--dim",     "256",           "--layers", "2",       "--heads", "4",
-	    "--kv-heads", "2",         "--ffn",         "512",      "--vocab", "300",     "--type",
-	    "Q4_K_M",     "--threads", (char *)threads, (char *)out};
-	assert_int_equal(cmd_synth((int)(sizeof argv / sizeof argv[0]), argv), 0);
+	struct synth_params p;
+	char err[ERR_MSG_LEN];
+	synth_params_default(&p);
+	p.shape = (struct synth_shape){256, 2, 4, 2, 512, 300, 2048};
+	p.ft = quantize_ftype_find("Q4_K_M");
+	p.n_threads = threads;
+	assert_int_equal(synth_model_write(out, &p, NULL, err), 0);
 }
 
 static void test_quantize_synth_model(void **state)
@@ -195,8 +198,8 @@ static void test_quantize_synth_model(void **state)
 	char a[512], b[512], err[ERR_MSG_LEN];
 	snprintf(a, sizeof a, "%s/synth-a.gguf", test_tmp_dir());
 	snprintf(b, sizeof b, "%s/synth-b.gguf", test_tmp_dir());
-	run_synth(a, "1");
-	run_synth(b, "2");
+	run_synth(a, 1);
+	run_synth(b, 2);
 	assert_int_equal(compare_tensors(a, b), 0); /* same seed, other thread count */
 	struct gguf_file *f = gguf_open(a, err);
 	assert_non_null(f);
@@ -246,10 +249,16 @@ static void test_quantize_synth_copies_vocab(void **state)
 	}
 	char out[512], err[ERR_MSG_LEN];
 	snprintf(out, sizeof out, "%s/synth-vocab.gguf", test_tmp_dir());
-	char *argv[] = {"synth",       "--dim",      "64",  "--layers", "1",   "--heads",
-	                "2",           "--kv-heads", "1",   "--ffn",    "128", "--vocab",
-	                (char *)vocab, "--type",     "F16", out};
-	assert_int_equal(cmd_synth((int)(sizeof argv / sizeof argv[0]), argv), 0);
+	struct gguf_file *vf = gguf_open(vocab, err);
+	assert_non_null(vf);
+	struct synth_params p;
+	synth_params_default(&p);
+	p.shape = (struct synth_shape){64, 1, 2, 1, 128, 0, 2048};
+	p.ft = quantize_ftype_find("F16");
+	p.vocab = vf;
+	size_t total = 0;
+	assert_int_equal(synth_model_write(out, &p, &total, err), 0);
+	assert_true(total > 0);
 	struct gguf_file *f = gguf_open(out, err);
 	assert_non_null(f);
 	assert_int_equal(gguf_find_tensor(f, "token_embd.weight")->ne[1], 32000);
@@ -261,8 +270,12 @@ static void test_quantize_synth_copies_vocab(void **state)
 	assert_int_equal(gguf_get_str(f, "tokenizer.ggml.model", &model, err), 0);
 	assert_true(slice_eq(model, "llama"));
 	gguf_close(f);
-	char *bad[] = {"synth", "--dim", "100", "--heads", "3", out};
-	assert_int_not_equal(cmd_synth(6, bad), 0);
+	gguf_close(vf);
+	p.vocab = NULL;
+	p.shape = (struct synth_shape){100, 1, 3, 1, 128, 300, 2048}; /* 100 % 3 != 0 */
+	assert_int_equal(synth_model_write(out, &p, NULL, err), ERR_INVALID);
+	p.shape = (struct synth_shape){64, 1, 2, 1, 128, 258, 2048}; /* no room for the bytes */
+	assert_int_equal(synth_shape_check(&p.shape, err), ERR_INVALID);
 }
 
 int main(void)

@@ -23,7 +23,9 @@
  * deadline passes) before the response is finished, the request is
  * cancelled: http_req_cancelled() turns true [any thread], the callback set
  * by http_req_on_cancel() runs [loop], blocked stream writers wake with
- * ERR_CANCELLED, and later writes return ERR_CANCELLED.
+ * ERR_CANCELLED, and later writes return ERR_CANCELLED. As with Go's
+ * net/http, end-of-stream from the client while a request runs counts as
+ * going away (a half-closing client gets no answer to a slow request).
  *
  * BACKPRESSURE. Response bytes not yet accepted by the kernel are counted per
  * connection. A worker's http_stream_write() blocks while more than

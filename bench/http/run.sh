@@ -5,12 +5,12 @@
 # wrk -t1 -c64. Server and wrk are pinned to different cores when there are
 # two. Writes the "HTTP server" section of docs/benchmarks.md.
 # Env: GPURUN_BIN (default build/gpurun), BENCH_SECONDS per run (default 5),
-# BENCH_ROUNDS (default 3; the best round of each server is kept).
+# BENCH_ROUNDS (default 5; medians over the rounds are reported).
 set -u
 cd "$(dirname "$0")/../.."
 bin=${GPURUN_BIN:-$PWD/build/gpurun}
-secs=${BENCH_SECONDS:-5}
-rounds=${BENCH_ROUNDS:-3}
+secs=${BENCH_SECONDS:-4}
+rounds=${BENCH_ROUNDS:-5}
 for tool in wrk nginx; do
   command -v $tool >/dev/null || PATH=$PATH:/usr/sbin
   command -v $tool >/dev/null || scripts/deps.sh --bench
@@ -94,23 +94,25 @@ run() {
 nworker=$(pgrep -P "$(cat "$tmp/nginx.pid")" nginx | head -1)
 [ -n "$nworker" ] || { echo "bench http: no nginx worker"; exit 1; }
 
-# Rounds alternate the servers and each keeps its best round: the machine
-# is shared, so a round that another process slowed tells little. Server
-# CPU time per request (from /proc) is the steadier measure of the two.
-g_rps=0 g_p99=0 n_rps=0 n_p99=0 g_cpu=1e9 n_cpu=1e9
+# Rounds alternate the servers; each round pairs one run of each, back to
+# back. The machine is shared, so the result is the median over rounds of
+# each number and of each round's gpurun/nginx ratio; server CPU time per
+# request (from /proc) moves least with outside load.
+: >"$tmp/data"
 for round in $(seq "$rounds"); do
-  read -r r p c < <(run "$gport" "$hpid")
-  echo "round $round: gpurun $r req/s p99 $p ms, ${c} us CPU/request" | tee -a "$tmp/rounds"
-  if awk -v a="$r" -v b="$g_rps" 'BEGIN {exit !(a > b)}'; then g_rps=$r g_p99=$p; fi
-  g_cpu=$(awk -v a="$c" -v b="$g_cpu" 'BEGIN {print (a < b ? a : b)}')
-  read -r r p c < <(run "$nport" "$nworker")
-  echo "round $round: nginx  $r req/s p99 $p ms, ${c} us CPU/request" | tee -a "$tmp/rounds"
-  if awk -v a="$r" -v b="$n_rps" 'BEGIN {exit !(a > b)}'; then n_rps=$r n_p99=$p; fi
-  n_cpu=$(awk -v a="$c" -v b="$n_cpu" 'BEGIN {print (a < b ? a : b)}')
+  read -r gr gp gc < <(run "$gport" "$hpid")
+  read -r nr np nc < <(run "$nport" "$nworker")
+  echo "round $round: gpurun $gr req/s p99 $gp ms ${gc} us CPU/req | nginx $nr req/s p99 $np ms ${nc} us CPU/req" | tee -a "$tmp/rounds"
+  echo "$gr $gp $gc $nr $np $nc" >>"$tmp/data"
 done
-ratio=$(awk -v a="$g_rps" -v b="$n_rps" 'BEGIN {printf "%.2f", a / b}')
-cratio=$(awk -v a="$n_cpu" -v b="$g_cpu" 'BEGIN {printf "%.2f", a / b}')
-pratio=$(awk -v a="$g_p99" -v b="$n_p99" 'BEGIN {printf "%.2f", a / b}')
+median() { # column expression over $tmp/data
+  awk "{print $1}" "$tmp/data" | sort -g | awk '{v[NR] = $1} END {m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f", m}'
+}
+g_rps=$(median '$1') g_p99=$(median '$2') g_cpu=$(median '$3')
+n_rps=$(median '$4') n_p99=$(median '$5') n_cpu=$(median '$6')
+ratio=$(median '$1 / $4')   # gpurun / nginx requests/s, per round
+pratio=$(median '$2 / $5')  # gpurun / nginx p99, per round
+cratio=$(median '$6 / $3')  # nginx / gpurun CPU per request, per round
 model=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 nginx_v=$(nginx -v 2>&1 | sed 's/.*nginx\///')
 echo "gpurun hello: $g_rps req/s, p99 $g_p99 ms"
@@ -124,22 +126,22 @@ Machine: $model, $ncpu cores. Run: $(date -u +%Y-%m-%dT%H:%MZ).
 
 Command, for each server in turn (2 s warm-up first), the server pinned to
 core 1 and wrk to core 0: \`wrk -t1 -c64 -d${secs}s --latency http://127.0.0.1:PORT/\`;
-$rounds rounds alternating the servers, the best round of each kept (load
-average at the start: $load).
+$rounds rounds, each one run of gpurun then one of nginx; medians over the
+rounds (load average at the start: $load).
 Servers: \`gpurun hello\` (one libuv loop thread) and nginx-light $nginx_v
 (\`worker_processes 1\`, \`access_log off\`, \`return 200 "Hello World!\\n"\`),
 both answering the same 13-byte body with keep-alive.
 
-| server | requests/s (best round) | p99 latency (that round) | server CPU per request (best) |
+| server (median of $rounds rounds) | requests/s | p99 latency | server CPU per request |
 | --- | ---: | ---: | ---: |
 | gpurun hello | $g_rps | $g_p99 ms | $g_cpu us |
 | nginx | $n_rps | $n_p99 ms | $n_cpu us |
 
-gpurun / nginx: **${ratio}x** requests/s, p99 ${pratio}x (target: >= 1.0x
-requests/s, p99 no worse). CPU per request, nginx / gpurun: **${cratio}x**
-(above 1 means gpurun spends less CPU on each request); on this shared
-2-core machine the CPU ratio moves far less between runs than the
-requests/s ratio, which follows whatever else is running.
+Median of the per-round ratios, gpurun / nginx: **${ratio}x** requests/s,
+p99 ${pratio}x (target: >= 1.0x requests/s, p99 no worse). CPU per request,
+nginx / gpurun: **${cratio}x** (above 1: gpurun spends less CPU on a
+request). On this shared 2-core machine requests/s follows whatever else is
+running; the CPU ratio moves least.
 MD
 )
 doc=docs/benchmarks.md

@@ -12,4 +12,5 @@ int cmd_quantize(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 
+int cmd_daemon(int argc, char **argv);
 #endif

@@ -23,6 +23,7 @@ static const struct command commands[] = {
 	{"show", cmd_show, "Show information for a model"},
 	{"quantize", cmd_quantize, "Quantize a GGUF model (Q8_0, Q4_0, Q4_K_M, ...)"},
 	{"synth", cmd_synth, "Write a random-weight llama GGUF (benchmarks, tests)"},
+	{"daemon", cmd_daemon, "Run the platform: gateway, autoscaler, instances, admin API"},
 	{NULL, NULL, NULL},
 };
 

@@ -55,7 +55,8 @@ struct daemon_config {
 
 /* Opens the state, adopts or cleans up the instances of an earlier daemon,
  * listens on the gateway and the admin socket, starts the min instances of
- * every service and the autoscaler timer. */
+ * every service and the autoscaler timer. On an error *out may still be
+ * set: then daemon_shutdown it, run the loop until done, daemon_free. */
 int daemon_new(uv_loop_t *loop, const struct daemon_config *cfg, struct daemon **out,
 	       char err[ERR_MSG_LEN]);
 typedef void (*daemon_done_fn)(struct daemon *d, void *data);

@@ -1,0 +1,148 @@
+/* activator.c — requests that find no instance with room wait here, in
+ * arrival order per revision, while the autoscaler starts instances (Cloud
+ * Run's pending queue, Knative's activator: reference §1.2, §1.9, §4.5).
+ * A held request is sent the moment an instance is ready or one finishes a
+ * request; it waits at most max(10 s, 3.5 x the average start time), then
+ * gets 429; its request timeout (which counts the wait) gives 504 first. */
+#include "platform/daemon_internal.h"
+
+#include "base/timeutil.h"
+
+#include <stdio.h>
+
+#define SWEEP_MS 50
+
+int64_t activator_hold_ms_for(struct rev *rv)
+{
+	int64_t avg = rv->n_started ? rv->start_ns_sum / rv->n_started : 0;
+	return gateway_hold_ms(avg, rv->d->hold_min_ms);
+}
+
+struct inst *activator_pick(struct rev *rv)
+{
+	int cc = rv->spec.concurrency;
+	struct inst *best = NULL;
+	for (struct inst *in = rv->insts; in; in = in->next) {
+		if (in->phase != INST_READY || (cc > 0 && in->active >= cc))
+			continue;
+		if (!best || in->active < best->active)
+			best = in;
+	}
+	return best;
+}
+
+void activator_unlink(struct gw_exchange *x)
+{
+	struct rev *rv = x->rev;
+	if (!x->held)
+		return;
+	struct gw_exchange **pp = &rv->held_head, *prev = NULL;
+	while (*pp && *pp != x) {
+		prev = *pp;
+		pp = &(*pp)->qnext;
+	}
+	if (*pp) {
+		*pp = x->qnext;
+		if (rv->held_tail == x)
+			rv->held_tail = prev;
+	}
+	x->qnext = NULL;
+	x->held = false;
+	rv->n_held--;
+}
+
+void activator_hold(struct gw_exchange *x)
+{
+	struct rev *rv = x->rev;
+	x->state = GW_HELD;
+	x->held = x->was_held = true;
+	x->hold_deadline_mono = x->t0_mono + activator_hold_ms_for(rv) * 1000000;
+	x->qnext = NULL;
+	if (rv->held_tail)
+		rv->held_tail->qnext = x;
+	else
+		rv->held_head = x;
+	rv->held_tail = x;
+	rv->n_held++;
+	scaler_observe(rv);
+	scaler_decide(rv); /* scale from zero now, not at the next tick */
+	activator_sweep_arm(rv->d);
+}
+
+void activator_release(struct rev *rv)
+{
+	while (rv->held_head) {
+		struct inst *in = activator_pick(rv);
+		if (!in)
+			return;
+		struct gw_exchange *x = rv->held_head;
+		activator_unlink(x);
+		gw_dispatch(x, in);
+	}
+}
+
+void activator_fail_all(struct rev *rv, int status, const char *msg)
+{
+	while (rv->held_head) {
+		struct gw_exchange *x = rv->held_head;
+		activator_unlink(x);
+		gw_fail(x, status, msg);
+	}
+}
+
+static void sweep_cb(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+	activator_sweep(d, time_mono_ns());
+	if (!d->xs) {
+		uv_timer_stop(&d->sweep);
+		d->sweep_on = false;
+	}
+}
+
+void activator_sweep_arm(struct daemon *d)
+{
+	if (d->sweep_on)
+		return;
+	d->sweep_on = true;
+	uv_timer_start(&d->sweep, sweep_cb, SWEEP_MS, SWEEP_MS);
+}
+
+static void expire_held(struct gw_exchange *x, int64_t now)
+{
+	char msg[160];
+	activator_unlink(x);
+	if (x->deadline_mono <= now) {
+		gw_metrics_for(x->d, x->service)->timeouts_504++;
+		gw_fail(x, 504, "upstream request timeout: no instance became ready in time");
+		return;
+	}
+	snprintf(msg, sizeof msg,
+		 "The request was aborted because there was no available instance "
+		 "(held %lld ms).", (long long)((now - x->t0_mono) / 1000000));
+	gw_metrics_for(x->d, x->service)->rejected_429++;
+	gw_fail(x, 429, msg);
+}
+
+static bool expired(const struct gw_exchange *x, int64_t now)
+{
+	if (x->state == GW_HELD)
+		return x->hold_deadline_mono <= now || x->deadline_mono <= now;
+	return x->state != GW_HELD && x->deadline_mono <= now && !x->timed_out;
+}
+
+void activator_sweep(struct daemon *d, int64_t now)
+{
+	/* ending one exchange may dispatch or end others: rescan after each */
+	for (;;) {
+		struct gw_exchange *x = d->xs;
+		while (x && !expired(x, now))
+			x = x->next;
+		if (!x)
+			return;
+		if (x->state == GW_HELD)
+			expire_held(x, now);
+		else
+			gw_timeout(x);
+	}
+}

@@ -1,0 +1,246 @@
+/* daemon_ledger.c — the daemon's state writer: one thread with its own
+ * SQLite connection that appends ledger rows and instance rows in arrival
+ * order, committing whatever queued up while the previous commit ran
+ * (group commit). The loop thread never waits for a fsync; a row is on
+ * disk within one commit (~1 ms) of the loop handing it over, which it
+ * does once per loop iteration (ledger_writer_kick). */
+#include "platform/daemon_internal.h"
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "platform/state.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum op_kind { OP_ROW, OP_INSTANCE, OP_PHASE };
+
+struct op {
+	struct op *next;
+	enum op_kind kind;
+	struct ledger_row row;
+	struct state_instance inst;
+	char service[SPEC_NAME_MAX + 1];
+	char revision[SPEC_REVISION_NAME_MAX + 1];
+	char instance[INSTANCE_ID_MAX];
+	char request_id[48];
+	char gpu_type[64];
+	char gpus[256];
+	char reason[ERR_MSG_LEN];
+};
+
+struct oplist {
+	struct op *head, *tail;
+};
+
+struct ledger_writer {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv, done_cv;
+	struct oplist local;  /* loop thread only: not yet handed over */
+	struct oplist queue;  /* guarded by mu */
+	bool stop, busy;
+	int64_t written;      /* rows on disk, guarded by mu */
+	int64_t failed;
+	struct state *st;
+};
+
+static void push(struct oplist *l, struct op *o)
+{
+	o->next = NULL;
+	if (l->tail)
+		l->tail->next = o;
+	else
+		l->head = o;
+	l->tail = o;
+}
+
+static void copy_str(char *dst, size_t cap, const char *s)
+{
+	snprintf(dst, cap, "%s", s ? s : "");
+}
+
+void ledger_writer_row(struct ledger_writer *w, const struct ledger_row *row)
+{
+	struct op *o = xcalloc(1, sizeof *o);
+	o->kind = OP_ROW;
+	o->row = *row;
+	copy_str(o->service, sizeof o->service, row->service);
+	copy_str(o->revision, sizeof o->revision, row->revision);
+	copy_str(o->instance, sizeof o->instance, row->instance);
+	copy_str(o->request_id, sizeof o->request_id, row->request_id);
+	copy_str(o->gpu_type, sizeof o->gpu_type, row->gpu_type);
+	o->row.service = o->service;
+	o->row.revision = o->revision;
+	o->row.instance = o->instance;
+	o->row.request_id = row->request_id ? o->request_id : NULL;
+	o->row.gpu_type = row->gpu_type ? o->gpu_type : NULL;
+	push(&w->local, o);
+}
+
+void ledger_writer_instance(struct ledger_writer *w, const struct state_instance *in)
+{
+	struct op *o = xcalloc(1, sizeof *o);
+	o->kind = OP_INSTANCE;
+	o->inst = *in;
+	copy_str(o->instance, sizeof o->instance, in->id);
+	copy_str(o->service, sizeof o->service, in->service);
+	copy_str(o->revision, sizeof o->revision, in->revision);
+	copy_str(o->gpus, sizeof o->gpus, in->gpus);
+	o->inst.id = o->instance;
+	o->inst.service = o->service;
+	o->inst.revision = o->revision;
+	o->inst.gpus = o->gpus;
+	o->inst.reason = NULL;
+	push(&w->local, o);
+}
+
+void ledger_writer_phase(struct ledger_writer *w, const char *id, enum state_instance_phase ph,
+			 int64_t at_ns, int exit_status, const char *reason)
+{
+	struct op *o = xcalloc(1, sizeof *o);
+	o->kind = OP_PHASE;
+	copy_str(o->instance, sizeof o->instance, id);
+	copy_str(o->reason, sizeof o->reason, reason);
+	o->inst.id = o->instance;
+	o->inst.phase = ph;
+	o->inst.stop_ns = at_ns;
+	o->inst.exit_status = exit_status;
+	o->inst.reason = reason ? o->reason : NULL;
+	push(&w->local, o);
+}
+
+void ledger_writer_kick(struct ledger_writer *w)
+{
+	if (!w || !w->local.head)
+		return;
+	pthread_mutex_lock(&w->mu);
+	if (w->queue.tail)
+		w->queue.tail->next = w->local.head;
+	else
+		w->queue.head = w->local.head;
+	w->queue.tail = w->local.tail;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	w->local.head = w->local.tail = NULL;
+}
+
+/* Runs consecutive rows as one append; instance rows one by one. */
+static int64_t apply(struct ledger_writer *w, struct op *ops)
+{
+	int64_t rows = 0;
+	struct ledger_row batch[256];
+	int nb = 0;
+	for (struct op *o = ops; o; o = o->next) {
+		if (o->kind == OP_ROW) {
+			batch[nb++] = o->row;
+			if (nb < 256 && o->next && o->next->kind == OP_ROW)
+				continue;
+			int rc = state_ledger_append(w->st, batch, nb);
+			if (rc) {
+				log_error("ledger: %d rows not written: %s", nb, err_str(rc));
+				w->failed += nb;
+			} else {
+				rows += nb;
+			}
+			nb = 0;
+		} else if (o->kind == OP_INSTANCE) {
+			int rc = state_instance_insert(w->st, &o->inst);
+			if (rc)
+				log_error("state: instance %s: %s", o->instance, err_str(rc));
+		} else {
+			int rc = state_instance_set_phase(w->st, o->instance, o->inst.phase,
+							  o->inst.stop_ns, o->inst.exit_status,
+							  o->inst.reason);
+			if (rc)
+				log_error("state: instance %s phase: %s", o->instance, err_str(rc));
+		}
+	}
+	return rows;
+}
+
+static void *writer_main(void *arg)
+{
+	struct ledger_writer *w = arg;
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->queue.head && !w->stop)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (!w->queue.head && w->stop)
+			break;
+		struct op *ops = w->queue.head;
+		w->queue.head = w->queue.tail = NULL;
+		w->busy = true;
+		pthread_mutex_unlock(&w->mu);
+		int64_t rows = apply(w, ops);
+		while (ops) {
+			struct op *n = ops->next;
+			free(ops);
+			ops = n;
+		}
+		pthread_mutex_lock(&w->mu);
+		w->busy = false;
+		w->written += rows;
+		pthread_cond_broadcast(&w->done_cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+int ledger_writer_start(const char *path, struct ledger_writer **out, char err[ERR_MSG_LEN])
+{
+	*out = NULL;
+	struct ledger_writer *w = xcalloc(1, sizeof *w);
+	int rc = state_open(path, &w->st, err);
+	if (rc) {
+		free(w);
+		return rc;
+	}
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	pthread_cond_init(&w->done_cv, NULL);
+	rc = pthread_create(&w->th, NULL, writer_main, w);
+	if (rc) {
+		state_close(w->st);
+		free(w);
+		return err_set(err, -rc, "ledger writer thread: %s", strerror(rc));
+	}
+	*out = w;
+	return 0;
+}
+
+void ledger_writer_flush(struct ledger_writer *w)
+{
+	if (!w)
+		return;
+	ledger_writer_kick(w);
+	pthread_mutex_lock(&w->mu);
+	while (w->queue.head || w->busy)
+		pthread_cond_wait(&w->done_cv, &w->mu);
+	pthread_mutex_unlock(&w->mu);
+}
+
+int64_t ledger_writer_written(struct ledger_writer *w)
+{
+	pthread_mutex_lock(&w->mu);
+	int64_t n = w->written;
+	pthread_mutex_unlock(&w->mu);
+	return n;
+}
+
+void ledger_writer_stop(struct ledger_writer *w)
+{
+	if (!w)
+		return;
+	ledger_writer_kick(w);
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->th, NULL);
+	state_close(w->st);
+	pthread_cond_destroy(&w->cv);
+	pthread_cond_destroy(&w->done_cv);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
+}

@@ -18,15 +18,30 @@ int64_t activator_hold_ms_for(struct rev *rv)
 	return gateway_hold_ms(avg, rv->d->hold_min_ms);
 }
 
+#define PICK_CHUNK 64
+
 struct inst *activator_pick(struct rev *rv)
 {
+	/* gateway_pick over chunks of the list; the best of each chunk competes */
 	int cc = rv->spec.concurrency;
-	struct inst *best = NULL;
-	for (struct inst *in = rv->insts; in; in = in->next) {
-		if (in->phase != INST_READY || (cc > 0 && in->active >= cc))
-			continue;
-		if (!best || in->active < best->active)
-			best = in;
+	struct inst *best = NULL, *chunk[PICK_CHUNK + 1];
+	bool ready[PICK_CHUNK + 1];
+	int active[PICK_CHUNK + 1];
+	struct inst *in = rv->insts;
+	while (in) {
+		int n = 0;
+		if (best) {
+			chunk[n] = best;
+			ready[n] = true;
+			active[n++] = best->active;
+		}
+		for (; in && n <= PICK_CHUNK; in = in->next, n++) {
+			chunk[n] = in;
+			ready[n] = in->phase == INST_READY;
+			active[n] = in->active;
+		}
+		int i = gateway_pick(ready, active, n, cc);
+		best = i >= 0 ? chunk[i] : best;
 	}
 	return best;
 }
@@ -108,11 +123,11 @@ void activator_sweep_arm(struct daemon *d)
 	uv_timer_start(&d->sweep, sweep_cb, SWEEP_MS, SWEEP_MS);
 }
 
-static void expire_held(struct gw_exchange *x, int64_t now)
+static void expire_held(struct gw_exchange *x, int64_t now, int verdict)
 {
 	char msg[160];
 	activator_unlink(x);
-	if (x->deadline_mono <= now) {
+	if (verdict == 504) {
 		gw_metrics_for(x->d, x->service)->timeouts_504++;
 		gw_fail(x, 504, "upstream request timeout: no instance became ready in time");
 		return;
@@ -127,7 +142,7 @@ static void expire_held(struct gw_exchange *x, int64_t now)
 static bool expired(const struct gw_exchange *x, int64_t now)
 {
 	if (x->state == GW_HELD)
-		return x->hold_deadline_mono <= now || x->deadline_mono <= now;
+		return gateway_held_verdict(now, x->hold_deadline_mono, x->deadline_mono) != 0;
 	return x->state != GW_HELD && x->deadline_mono <= now && !x->timed_out;
 }
 
@@ -141,7 +156,8 @@ void activator_sweep(struct daemon *d, int64_t now)
 		if (!x)
 			return;
 		if (x->state == GW_HELD)
-			expire_held(x, now);
+			expire_held(x, now,
+				    gateway_held_verdict(now, x->hold_deadline_mono, x->deadline_mono));
 		else
 			gw_timeout(x);
 	}

@@ -36,6 +36,10 @@ bool gateway_domain_match(const char *list, const char *host);
 /* How long the activator holds a request: max(floor_ms, 3.5 x average start
  * time); avg_start_ns 0 (no start seen yet) gives floor_ms. */
 int64_t gateway_hold_ms(int64_t avg_start_ns, int64_t floor_ms);
+/* What becomes of a held request at now (any clock, the same for all three
+ * times): 0 keep holding, 504 its request timeout passed (that wins: the
+ * timeout counts the wait, Cloud Run §1.2), 429 its hold window passed. */
+int gateway_held_verdict(int64_t now, int64_t hold_deadline, int64_t deadline);
 /* Among n instances (ready[i], active[i] requests each), the index of the
  * ready one with the fewest requests and room under cc (0: no limit);
  * -1 when none has room. Ties go to the lower index. */

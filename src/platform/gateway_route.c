@@ -133,6 +133,13 @@ int64_t gateway_hold_ms(int64_t avg_start_ns, int64_t floor_ms)
 	return ms > floor_ms ? ms : floor_ms;
 }
 
+int gateway_held_verdict(int64_t now, int64_t hold_deadline, int64_t deadline)
+{
+	if (deadline <= now)
+		return 504;
+	return hold_deadline <= now ? 429 : 0;
+}
+
 int gateway_pick(const bool *ready, const int *active, int n, int cc)
 {
 	int best = -1;

@@ -131,8 +131,9 @@ void http__format_head(struct http_req *r, struct buf *out, int status, const ch
 	r->started = true;
 	/* a streamed request body still unread when the request finishes
 	 * closes the connection then (http__conn_req_done) */
-	bool close =
-	    !r->keep_alive || r->upgrade || __atomic_load_n(&s->draining, __ATOMIC_RELAXED);
+	/* an upgrade or CONNECT answered normally: what follows is not HTTP */
+	bool close = !r->keep_alive || r->upgrade || r->conn->parser.hp.upgrade ||
+		     __atomic_load_n(&s->draining, __ATOMIC_RELAXED);
 	const char *text = http_status_text(status);
 	buf_reserve(out, 160 + strlen(text) + (ctype ? strlen(ctype) : 0) + r->rhead.len);
 	PUT(out, "HTTP/1.1 ");

@@ -596,6 +596,14 @@ static void test_http_router_not_found_and_method(void **state)
 	assert_string_equal(r.body.data, "ok");
 	buf_release(&r.body);
 	close(fd);
+	/* CONNECT (or an upgrade) answered normally: what follows is not HTTP */
+	fd = dial(f->port, 0);
+	r = get1(fd, "CONNECT example.com:443 HTTP/1.1\r\n\r\nNOT HTTP");
+	assert_int_equal(r.status, 404);
+	assert_true(r.close);
+	assert_true(at_eof(fd));
+	buf_release(&r.body);
+	close(fd);
 	stop(f);
 }
 

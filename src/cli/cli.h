@@ -13,4 +13,10 @@ int cmd_synth(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 
 int cmd_daemon(int argc, char **argv);
+int cmd_deploy(int argc, char **argv);
+int cmd_services(int argc, char **argv);
+int cmd_revisions(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
+int cmd_billing(int argc, char **argv);
+int cmd_auth(int argc, char **argv);
 #endif

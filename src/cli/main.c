@@ -24,6 +24,12 @@ static const struct command commands[] = {
 	{"quantize", cmd_quantize, "Quantize a GGUF model (Q8_0, Q4_0, Q4_K_M, ...)"},
 	{"synth", cmd_synth, "Write a random-weight llama GGUF (benchmarks, tests)"},
 	{"daemon", cmd_daemon, "Run the platform: gateway, autoscaler, instances, admin API"},
+	{"deploy", cmd_deploy, "Deploy a service (a new revision) to the daemon"},
+	{"services", cmd_services, "List, describe, delete, update-traffic, replace, export services"},
+	{"revisions", cmd_revisions, "List, describe, delete revisions"},
+	{"logs", cmd_logs, "Read or tail a service's logs"},
+	{"billing", cmd_billing, "Usage and cost report (per second, Cloud Run prices)"},
+	{"auth", cmd_auth, "Identity tokens for private services"},
 	{NULL, NULL, NULL},
 };
 

@@ -25,6 +25,10 @@
 #define AUTH_TTL_DEFAULT_S 3600 /* gcloud identity tokens last one hour */
 #define AUTH_CLOCK_SKEW_S  60   /* iat may be this far in the future */
 #define AUTH_ISSUER        "gpurun"
+/* The audience of `gpurun auth print-identity-token` without --audience: the
+ * user's own token, good for every service of the daemon that signed it, as
+ * Cloud Run takes a user's gcloud identity token for any service (§1.10). */
+#define AUTH_AUDIENCE_ANY "gpurun"
 
 enum auth_result {
 	AUTH_OK = 0,

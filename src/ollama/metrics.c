@@ -39,7 +39,7 @@ struct route_hist {
 
 struct model_series {
 	char *model;
-	int64_t prompt_tokens, gen_tokens, generations;
+	int64_t prompt_tokens, cached_tokens, gen_tokens, generations;
 };
 
 struct metrics {
@@ -131,11 +131,12 @@ static struct model_series *model_series(struct metrics *m, const char *model)
 }
 
 void metrics_generation(struct metrics *m, const char *model, int64_t prompt_tokens,
-			int64_t gen_tokens, int64_t ttft_ns, int64_t eval_ns)
+			int64_t cached_tokens, int64_t gen_tokens, int64_t ttft_ns, int64_t eval_ns)
 {
 	pthread_mutex_lock(&m->mu);
 	struct model_series *s = model_series(m, model);
 	s->prompt_tokens += prompt_tokens;
+	s->cached_tokens += cached_tokens;
 	s->gen_tokens += gen_tokens;
 	s->generations++;
 	if (ttft_ns >= 0)
@@ -219,6 +220,9 @@ static void render_models(struct metrics *m, struct buf *out)
 	} ctr[] = {
 		{"gpurun_prompt_tokens_total", "Prompt (input) tokens processed, by model.",
 		 offsetof(struct model_series, prompt_tokens)},
+		{"gpurun_prompt_cached_tokens_total",
+		 "Prompt tokens reused from a slot's KV cache (not evaluated), by model.",
+		 offsetof(struct model_series, cached_tokens)},
 		{"gpurun_generated_tokens_total", "Tokens generated, by model.",
 		 offsetof(struct model_series, gen_tokens)},
 		{"gpurun_generations_total", "Generation requests completed, by model.",

@@ -21,10 +21,11 @@ void metrics_free(struct metrics *m); /* NULL is a no-op */
 /* A finished HTTP request: its route pattern ("/api/generate"), status
  * (499: the client went away) and duration. */
 void metrics_request(struct metrics *m, const char *route, int status, int64_t dur_ns);
-/* A finished generation: tokens in and out, time to the first token
- * (< 0: none was produced) and decode time of the generated tokens. */
+/* A finished generation: tokens in (of which cached: reused from a slot's
+ * KV cache, not evaluated) and out, time to the first token (< 0: none was
+ * produced) and decode time of the generated tokens. */
 void metrics_generation(struct metrics *m, const char *model, int64_t prompt_tokens,
-			int64_t gen_tokens, int64_t ttft_ns, int64_t eval_ns);
+			int64_t cached_tokens, int64_t gen_tokens, int64_t ttft_ns, int64_t eval_ns);
 /* Input tokens of an embedding request. */
 void metrics_embedding(struct metrics *m, const char *model, int64_t tokens);
 

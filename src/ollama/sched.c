@@ -205,20 +205,32 @@ void sched_free(struct sched *s)
 
 /* ---- submission ---- */
 
+/* mu held: jobs that wait for a load, or for a slot beyond those free. */
+static int queued_locked(const struct sched *s)
+{
+	int n = s->n_pending;
+	for (const struct sched_runner *r = s->runners; r; r = r->next) {
+		int backlog = r->n_queued - (r->n_slots - r->n_busy);
+		n += backlog > 0 ? backlog : 0;
+	}
+	return n;
+}
+
 int sched_submit(struct sched *s, struct sched_job *j)
 {
 	pthread_mutex_lock(&s->mu);
-	if (s->stop || s->n_waiting >= s->cfg.max_queue) {
+	struct sched_runner *r = find_runner(s, j->model.path);
+	bool slot_free = r && r->n_busy + r->n_queued < r->n_slots;
+	if (s->stop || (!slot_free && queued_locked(s) >= s->cfg.max_queue)) {
 		pthread_mutex_unlock(&s->mu);
 		return ERR_BUSY;
 	}
-	s->n_waiting++;
-	struct sched_runner *r = find_runner(s, j->model.path);
 	if (r) {
 		sched__attach(r, j);
 	} else {
 		j->state = JOB_PENDING;
 		j->next = NULL;
+		s->n_pending++;
 		if (s->p_tail)
 			s->p_tail->next = j;
 		else
@@ -275,7 +287,7 @@ static void reap_pending(struct sched *s, struct sched_job **dead)
 		struct sched_job *j = *pp;
 		if (atomic_load(&j->cancel) || s->stop) {
 			*pp = j->next;
-			s->n_waiting--;
+			s->n_pending--;
 			j->state = JOB_DONE;
 			j->next = *dead;
 			*dead = j;
@@ -379,7 +391,6 @@ static void load_locked(struct sched *s, struct sched_runner *r)
 	for (struct sched_job *j = dead; j; j = j->next) {
 		j->state = JOB_DONE;
 		snprintf(j->err, sizeof j->err, "%s", err);
-		s->n_waiting--;
 	}
 	r->q_head = r->q_tail = NULL;
 	r->refs = 0;
@@ -406,6 +417,7 @@ static bool place_pending(struct sched *s, int64_t now)
 	s->p_head = j->next;
 	if (!s->p_head)
 		s->p_tail = NULL;
+	s->n_pending--;
 	if (r) {
 		sched__attach(r, j);
 		return true;
@@ -512,7 +524,7 @@ void sched_stats(struct sched *s, struct sched_stats *st)
 {
 	pthread_mutex_lock(&s->mu);
 	st->loaded = s->n_runners;
-	st->waiting = s->n_waiting;
+	st->waiting = queued_locked(s);
 	st->running = s->n_running;
 	st->loads = s->loads;
 	st->unloads = s->unloads;

@@ -20,9 +20,10 @@
  * (Ollama's useLoadedRunner); a new runner starts with the job's value or the
  * default.
  *
- * Queue: jobs not yet in a slot (waiting for a load or for a free slot)
- * count against max_queue; sched_submit answers ERR_BUSY beyond it (the
- * server's 503).
+ * Queue: jobs waiting for a model to load, or for a slot beyond the free
+ * ones, count against max_queue; sched_submit answers ERR_BUSY beyond it
+ * (the server's 503). A job that finds a free slot of a loaded model never
+ * counts (Ollama's fast path).
  *
  * Ownership: the caller owns each job and keeps it alive until its done
  * callback has run; done runs exactly once for every job sched_submit
@@ -153,7 +154,7 @@ void sched_loaded_free(struct sched_loaded *l, int n);
 
 struct sched_stats {
 	int loaded;	   /* models loaded or loading */
-	int waiting;	   /* jobs not yet in a slot */
+	int waiting;	   /* jobs queued: waiting for a load or a busy slot */
 	int running;	   /* jobs in a slot */
 	int64_t loads;	   /* models loaded so far */
 	int64_t unloads;

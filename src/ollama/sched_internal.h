@@ -49,7 +49,7 @@ struct sched {
 	struct sched_runner *runners;
 	int n_runners;
 	struct sched_job *p_head, *p_tail; /* waiting for their model to load */
-	int n_waiting;
+	int n_pending; /* jobs in the p_ list */
 	int n_running;
 	bool stop;
 	pthread_t manager;

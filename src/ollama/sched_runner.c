@@ -75,7 +75,6 @@ static void reap_queue(struct sched_runner *r, struct sched_job **dead)
 		if (atomic_load(&j->cancel) || r->stop) {
 			*pp = j->next;
 			r->n_queued--;
-			r->s->n_waiting--;
 			j->next = *dead;
 			*dead = j;
 			continue;
@@ -229,7 +228,6 @@ void *sched__runner_main(void *arg)
 			if (!r->q_head)
 				r->q_tail = NULL;
 			r->n_queued--;
-			s->n_waiting--;
 			s->n_running++;
 			r->n_busy++;
 			j->state = JOB_RUNNING;

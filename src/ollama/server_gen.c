@@ -225,7 +225,7 @@ static void record(struct gen_call *g)
 {
 	int64_t ttft = g->t_first ? g->t_first - g->call.t0 : -1;
 	metrics_generation(g->call.srv->metrics, g->display, g->res.prompt_eval_count,
-			   g->res.eval_count, ttft, g->res.eval_ns);
+			   g->res.prompt_cached, g->res.eval_count, ttft, g->res.eval_ns);
 }
 
 static void gen_done(struct sched_job *j, struct engine_seq *seq, int rc)

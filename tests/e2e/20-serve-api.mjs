@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Ollama } from 'ollama';
 import OpenAI from 'openai';
 import {
-  importModel, getJSON, metrics, modelsDir, need, postJSON, sha256File, startServer, steps, until,
+  done, importModel, getJSON, metrics, modelsDir, need, postJSON, sha256File, startServer, steps, until,
 } from './20-serve-lib.js';
 
 const dir = modelsDir();
@@ -325,3 +325,4 @@ await steps([
     assert.equal(await srv.stop(), 0);
   }],
 ], [srv]);
+done();

@@ -77,7 +77,7 @@ export async function startServer(env = {}) {
   const bin = process.env.GPURUN_BIN;
   if (!bin || !existsSync(bin)) skip('SKIP: GPURUN_BIN is not built');
   const home = tempDir('serve');
-  const port = await freePort();
+  const port = env.PORT ? Number(env.PORT) : await freePort();
   const fullEnv = {
     ...process.env,
     GPURUN_HOST: `127.0.0.1:${port}`,
@@ -206,4 +206,9 @@ export async function steps(list, srvs = []) {
     console.log(`ok   ${name} (${Date.now() - t0} ms)`);
   }
   console.log(`${n} steps passed`);
+}
+
+// Ends the test: every process started here is killed (the exit handler).
+export function done() {
+  process.exit(0);
 }

@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -366,7 +367,10 @@ static void peer_name(struct http__conn *c)
 	c->addr[0] = '\0';
 	if (uv_tcp_getpeername(&c->raw.tcp, (struct sockaddr *)&ss, &len) < 0)
 		return;
-	if (ss.ss_family == AF_INET6) {
+	if (ss.ss_family == AF_UNIX) { /* http_server_listen_unix */
+		snprintf(c->addr, sizeof c->addr, "unix");
+		c->port = 0;
+	} else if (ss.ss_family == AF_INET6) {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
 		uv_ip6_name(a, c->addr, sizeof c->addr);
 		c->port = ntohs(a->sin6_port);

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 /* ---- the server under test ---- */
@@ -607,6 +609,70 @@ static void test_http_router_not_found_and_method(void **state)
 	stop(f);
 }
 
+/* ---- a unix-socket listener (the daemon's admin API) ---- */
+
+static char unix_path[100]; /* fits sun_path */
+static atomic_int unix_status;
+static char unix_body[64];
+
+static void addr_route(struct http_req *r, void *d)
+{
+	const char *a = http_req_remote_addr(r);
+	http_respond(r, 200, "text/plain", a, strlen(a));
+}
+
+static void *unix_client(void *arg)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	snprintf(a.sun_path, sizeof a.sun_path, "%s", unix_path);
+	struct timeval tv = {5, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0) {
+		struct buf pend = BUF_INIT;
+		struct resp r;
+		send_str(fd, "GET / HTTP/1.1\r\n\r\n");
+		read_resp(fd, &pend, &r);
+		snprintf(unix_body, sizeof unix_body, "%s", r.body.data ? r.body.data : "");
+		buf_release(&r.body);
+		buf_release(&pend);
+		atomic_store(&unix_status, r.status);
+	} else {
+		atomic_store(&unix_status, -1);
+	}
+	close(fd);
+	return NULL;
+}
+
+static void test_http_server_unix_socket(void **state)
+{
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct http_server_config cfg;
+	http_server_config_init(&cfg);
+	cfg.handler = addr_route;
+	struct http_server *s = http_server_new(&loop, &cfg);
+	snprintf(unix_path, sizeof unix_path, "%s/admin.sock", test_tmp_dir());
+	char err[ERR_MSG_LEN];
+	assert_int_equal(http_server_listen_unix(s, unix_path, 0600, err), 0);
+	struct stat st;
+	assert_int_equal(stat(unix_path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	pthread_t th;
+	pthread_create(&th, NULL, unix_client, NULL);
+	int64_t t0 = time_mono_ns();
+	while (atomic_load(&unix_status) == 0 && time_mono_ns() - t0 < 5000000000LL)
+		uv_run(&loop, UV_RUN_NOWAIT);
+	pthread_join(th, NULL);
+	assert_int_equal(atomic_load(&unix_status), 200);
+	assert_string_equal(unix_body, "unix");
+	http_server_shutdown(s, 100, NULL, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	http_server_free(s);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	unlink(unix_path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -619,6 +685,7 @@ int main(void)
 	    cmocka_unit_test(test_http_server_graceful_shutdown),
 	    cmocka_unit_test(test_http_server_shutdown_deadline_cancels),
 	    cmocka_unit_test(test_http_router_not_found_and_method),
+	    cmocka_unit_test(test_http_server_unix_socket),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -379,6 +379,11 @@ int admin__replace(const struct admin_ctx *c, const char *yaml, size_t len, cJSO
 	int rc = knative_import(yaml, len, &k, &warn, err);
 	if (rc)
 		goto out_k;
+	/* export spells "the instance's port" (0) as the container port; read it
+	 * back as 0, which is also what a process instance needs (its port is
+	 * not the container's) */
+	if (k.spec.probe.port == k.spec.port)
+		k.spec.probe.port = 0;
 	int found = state_service_get(c->st, k.name, &cur);
 	if (found && found != ERR_NOT_FOUND) {
 		rc = err_set(err, found, "state: %s", err_str(found));

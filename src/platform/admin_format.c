@@ -60,7 +60,11 @@ static int parse_attrs(const char *s, size_t n, struct admin_format *f, char err
 	while (n > 0) {
 		size_t k = scan(s, n, ",");
 		char *a = trimmed_dup(s, k);
-		if (!strncmp(a, "separator=", 10) && strlen(a + 10) < sizeof f->separator) {
+		size_t l = strlen(a);
+		if (!strncmp(a, "separator=", 10) && l > 12 && (a[10] == '\'' || a[10] == '"') &&
+		    a[l - 1] == a[10] && l - 12 < sizeof f->separator) {
+			snprintf(f->separator, sizeof f->separator, "%.*s", (int)(l - 12), a + 11);
+		} else if (!strncmp(a, "separator=", 10) && l - 10 < sizeof f->separator) {
 			snprintf(f->separator, sizeof f->separator, "%s", a + 10);
 		} else if (!strcmp(a, "no-heading")) {
 			f->no_heading = true;

@@ -170,6 +170,8 @@ int admin__token(const struct admin_ctx *c, const cJSON *body, cJSON **out, char
 	if (body && !cJSON_IsObject(body))
 		return err_set(err, ERR_INVALID, "the token request must be a JSON object");
 	const char *aud = json_str(body, "audience", NULL);
+	if (json_has(body, "audience") && !aud)
+		return err_set(err, ERR_INVALID, "'audience' must be a URL string");
 	if (!aud || !aud[0])
 		aud = AUTH_AUDIENCE_ANY;
 	if (strlen(aud) >= AUTH_CLAIM_MAX)

@@ -207,6 +207,7 @@ static int update_traffic(int argc, char **argv)
 		return rc;
 	}
 	cJSON *body = cJSON_CreateObject(), *res = NULL;
+	rc = 0;
 	if (latest && !to.n) {
 		cJSON_AddTrueToObject(body, "to_latest");
 	} else if (!latest && to.n) {

@@ -384,7 +384,7 @@ int prompt_chat(const struct template *t, const struct prompt_msg *msgs, size_t 
 			break;
 		keep = i;
 	}
-	if (!truncate)
+	if (!truncate || !count)
 		keep = 0;
 	if (first)
 		*first = keep;

@@ -76,8 +76,8 @@ typedef int64_t (*prompt_count_fn)(void *ud, const char *text, size_t n);
 /* Ollama's chatPrompt: walking back from the last message, keeps the
  * longest run msgs[i..] whose rendering (with every system message before i
  * prepended) counts at most num_ctx tokens; stops at the first that does
- * not fit. The last message is always kept. With truncate false everything
- * is rendered. *first (may be NULL) gets i. */
+ * not fit. The last message is always kept. With truncate false (or no
+ * count) everything is rendered. *first (may be NULL) gets i. */
 int prompt_chat(const struct template *t, const struct prompt_msg *msgs, size_t n,
 		struct template_value *tools, int64_t num_ctx, bool truncate,
 		prompt_count_fn count, void *ud, struct buf *out, size_t *first,

@@ -63,7 +63,7 @@ static void render_table(const struct billing_report *r, bool per_instance, stru
 	short_stamp(r->since_ns, a, sizeof a);
 	short_stamp(r->until_ns, b, sizeof b);
 	buf_printf(o, "usage from %s to %s, %s\n", r->since_ns > 0 ? a : "the first record", b,
-		   r->currency);
+	           r->currency);
 	buf_printf(o, "%-24s %9s  %-8s %10s %10s %10s %9s %9s %9s %12s %13s\n", "SERVICE",
 	           "INSTANCES", "BILLING", "BILLED-S", "VCPU-S", "GIB-S", "GPU-S", "REQUESTS",
 	           "TOKENS", "COST", "COST/1K-TOK");
@@ -76,7 +76,7 @@ static void render_table(const struct billing_report *r, bool per_instance, stru
 	table_row(o, "TOTAL", n, "", &r->total, 0);
 	if (!per_instance || r->n_instances == 0)
 		return;
-	buf_printf(o, "\n%-24s %-24s %-24s %-24s %8s %10s %12s\n", "INSTANCE", "SERVICE", "START",
+	buf_printf(o, "\n%-32s %-24s %-20s %-20s %-8s %10s %12s\n", "INSTANCE", "SERVICE", "START",
 	           "END", "BILLING", "BILLED-S", "COST");
 	for (int64_t i = 0; i < r->n_instances; i++) {
 		const struct billing_instance *in = &r->instances[i];

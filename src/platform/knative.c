@@ -553,13 +553,34 @@ static int p_top(struct ctx *c, const char *path, const char *key, yaml_node_t *
 	return 0;
 }
 
+/* libyaml's scanner costs O(depth) per token in flow collections, so
+ * "[[[[..." is quadratic: refuse deep bracket nesting before parsing. Every
+ * bracket counts, quoted or not — a legitimate service never gets near. */
+static int check_flow_depth(const char *p, size_t n, char *err)
+{
+	int depth = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '[' || p[i] == '{') {
+			if (++depth > KNATIVE_FLOW_DEPTH_MAX)
+				return err_set(err, ERR_TOO_LARGE,
+				               "YAML nests brackets deeper than %d levels",
+				               KNATIVE_FLOW_DEPTH_MAX);
+		} else if ((p[i] == ']' || p[i] == '}') && depth > 0) {
+			depth--;
+		}
+	}
+	return 0;
+}
+
 static int load(const char *yaml, size_t len, yaml_document_t *doc, char *err)
 {
+	int rc = check_flow_depth(yaml, len, err);
+	if (rc)
+		return rc;
 	yaml_parser_t parser;
 	if (!yaml_parser_initialize(&parser))
 		return err_set(err, ERR_NOMEM, "YAML parser: out of memory");
 	yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
-	int rc = 0;
 	if (!yaml_parser_load(&parser, doc)) {
 		rc = err_set(err, ERR_INVALID, "YAML line %zu column %zu: %s",
 		             parser.problem_mark.line + 1, parser.problem_mark.column + 1,

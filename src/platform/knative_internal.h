@@ -8,6 +8,7 @@
 #include "platform/knative.h"
 
 #define KNATIVE_PATH_MAX           256
+#define KNATIVE_FLOW_DEPTH_MAX     64
 #define KNATIVE_LABEL_LOCATION     "cloud.googleapis.com/location"
 #define KNATIVE_ANN_PUBLIC         "run.googleapis.com/invoker-iam-disabled"
 #define KNATIVE_AUTOSCALING_PREFIX "autoscaling.knative.dev/"

@@ -156,7 +156,7 @@ void spec_strv_push(struct spec_strv *v, const char *s)
 
 bool spec_image_is_builtin(const char *image)
 {
-	return image && !strcmp(image, SPEC_IMAGE_OLLAMA);
+	return image && (!strcmp(image, SPEC_IMAGE_OLLAMA) || !strcmp(image, SPEC_IMAGE_HELLO));
 }
 
 bool spec_name_valid(const char *name)

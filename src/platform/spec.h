@@ -53,7 +53,8 @@
 #define SPEC_ENV_MAX                    1000
 #define SPEC_REGION_DEFAULT             "local"
 #define SPEC_IMAGE_OLLAMA               "gpurun/ollama" /* the built-in model server: `gpurun serve` */
-#define SPEC_PROBE_BUDGET_DEFAULT_S     240             /* Cloud Run's default TCP startup probe */
+#define SPEC_IMAGE_HELLO                "gpurun/hello"
+#define SPEC_PROBE_BUDGET_DEFAULT_S     240 /* Cloud Run's default TCP startup probe */
 
 struct spec_kv {
 	char *name;
@@ -144,7 +145,8 @@ void spec_copy(struct spec *dst, const struct spec *src);
 int spec_validate(const struct spec *s, char err[ERR_MSG_LEN]);
 /* True when a and b would produce the same revision. */
 bool spec_template_equal(const struct spec *a, const struct spec *b);
-/* True for images this binary runs itself ("gpurun/ollama"). */
+/* True for images this binary runs itself: "gpurun/ollama" (`gpurun serve`)
+ * and "gpurun/hello" (`gpurun hello`). */
 bool spec_image_is_builtin(const char *image);
 
 /* Service names: lowercase letters, digits and '-', a letter first, no '-'

@@ -641,7 +641,7 @@ int knative_import(const char *yaml, size_t len, struct knative_service *out, st
 	if (!(rc = spec_validate(&out->spec, err)) && out->n_traffic > 0)
 		rc = spec_traffic_validate(out->traffic, out->n_traffic, err);
 	if (!rc && out->revision_name)
-		rc = knative__check_revision_name(out->name, out->revision_name, err);
+		rc = spec_revision_name_check(out->name, out->revision_name, err);
 out_doc:
 	cJSON_Delete(c.patch);
 	yaml_document_delete(&doc);

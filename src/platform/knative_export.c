@@ -458,20 +458,3 @@ int knative__import_traffic(yaml_document_t *doc, const char *path, yaml_node_t 
 	}
 	return 0;
 }
-
-int knative__check_revision_name(const char *service, const char *rev, char *err)
-{
-	size_t n = strlen(service);
-	bool ok = strlen(rev) <= SPEC_REVISION_NAME_MAX && !strncmp(rev, service, n) &&
-	          rev[n] == '-' && rev[n + 1];
-	for (const char *p = rev; ok && *p; p++)
-		ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-';
-	if (ok && rev[strlen(rev) - 1] == '-')
-		ok = false;
-	if (!ok)
-		return err_set(err, ERR_INVALID,
-		               "revision name '%s' must be '%s-<suffix>': lowercase letters, "
-		               "digits and '-', at most %d characters",
-		               rev, service, SPEC_REVISION_NAME_MAX);
-	return 0;
-}

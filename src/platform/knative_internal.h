@@ -25,7 +25,5 @@
 /* Reads spec.traffic (a sequence) into *out / *n (xmalloc'd). */
 int knative__import_traffic(yaml_document_t *doc, const char *path, yaml_node_t *v,
                             struct spec_traffic **out, int64_t *n, struct buf *warn, char *err);
-/* Knative: a revision name is "<service>-<suffix>", a DNS label. */
-int knative__check_revision_name(const char *service, const char *rev, char *err);
 
 #endif

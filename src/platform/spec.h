@@ -154,6 +154,10 @@ bool spec_image_is_builtin(const char *image);
 bool spec_name_valid(const char *name);
 int spec_name_check(const char *what, const char *name, char err[ERR_MSG_LEN]);
 
+/* Revision names: "<service>-<suffix>", lowercase letters, digits and '-',
+ * not ending with '-', at most SPEC_REVISION_NAME_MAX characters (Knative). */
+int spec_revision_name_check(const char *service, const char *rev, char err[ERR_MSG_LEN]);
+
 /* Kubernetes quantities: cpu "1", "0.5", "500m"; memory "512Mi", "2Gi",
  * "1G", "1024Ki", "536870912". Whole-string, overflow-checked. */
 int spec_parse_cpu(const char *s, int64_t *milli, char err[ERR_MSG_LEN]);

@@ -45,6 +45,18 @@ static bool revision_name_ok(const char *r)
 	return true;
 }
 
+int spec_revision_name_check(const char *service, const char *rev, char err[ERR_MSG_LEN])
+{
+	size_t n = strlen(service);
+	bool ok = revision_name_ok(rev) && !strncmp(rev, service, n) && rev[n] == '-' && rev[n + 1];
+	if (!ok)
+		return err_set(err, ERR_INVALID,
+		               "revision name '%s' must be '%s-<suffix>': lowercase letters, "
+		               "digits and '-', at most %d characters",
+		               rev, service, SPEC_REVISION_NAME_MAX);
+	return 0;
+}
+
 static int check_target(const struct spec_traffic *t, int64_t i, char err[ERR_MSG_LEN])
 {
 	if (t->latest && t->revision)

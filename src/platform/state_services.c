@@ -216,6 +216,10 @@ static int deploy_tx(struct state *st, const struct state_deploy_req *q, char *r
 	bool fresh = rc == 1;
 	gen++;
 	if (q->revision_name) {
+		if ((rc = spec_revision_name_check(q->service, q->revision_name, err))) {
+			free(prev);
+			return rc;
+		}
 		snprintf(rev, SPEC_REVISION_NAME_MAX + 1, "%s", q->revision_name);
 	} else {
 		char sfx[4];

@@ -174,6 +174,15 @@ static void test_state_revisions_and_ledger_immutable(void **state)
 	    .service = "app", .spec = &s, .revision_name = r1, .now_ns = 5};
 	char r3[64];
 	assert_int_equal(state_deploy(st, &q, r3, err), ERR_EXISTS);
+	static const char *bad[] = {"other-1", "app-", "app-Bad", "app", "app-x_y"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		q.revision_name = bad[i];
+		assert_int_equal(state_deploy(st, &q, r3, err), ERR_INVALID);
+		assert_non_null(strstr(err, "revision name"));
+	}
+	q.revision_name = "app-v4";
+	assert_int_equal(state_deploy(st, &q, r3, err), 0);
+	assert_string_equal(r3, "app-v4");
 	struct ledger_row row;
 	ledger_row_fill(&row, 1);
 	assert_int_equal(state_ledger_append(st, &row, 1), 0);

@@ -68,6 +68,26 @@ $(LIB): $(LIB_OBJS)
 $(BIN): $(MAIN_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(LIB) $(LDLIBS)
 
+# CUDA kernels (docs/gpu.md). When nvcc is found (GPURUN_CUDA=0 turns this
+# off) each src/engine/cuda/kern_*.cu becomes a fatbin (sm_80 and sm_90
+# machine code + compute_90 PTX) that cuda_fatbin.c embeds with .incbin.
+# The binary never links CUDA: the driver is dlopen'ed at run time, and a
+# build without nvcc runs on the CPU ("built without CUDA kernels").
+NVCC ?= $(firstword $(wildcard /usr/local/cuda/bin/nvcc) $(shell command -v nvcc 2>/dev/null))
+GPURUN_CUDA ?= $(if $(NVCC),1,0)
+ifeq ($(GPURUN_CUDA),1)
+NVCC_FLAGS := -std=c++17 -O3 -Isrc -no-compress -gencode arch=compute_80,code=sm_80 \
+              -gencode arch=compute_90,code=[sm_90,compute_90]
+CUDA_SRCS  := $(wildcard src/engine/cuda/*.cu)
+FATBINS    := $(patsubst src/engine/cuda/%.cu,$(BUILD)/cuda/%.fatbin,$(CUDA_SRCS))
+$(BUILD)/cuda/%.fatbin: src/engine/cuda/%.cu $(wildcard src/engine/cuda/*.h src/engine/cuda/*.cuh)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCC_FLAGS) -fatbin -o $@ $<
+$(BUILD)/obj/src/engine/cuda_fatbin.o: $(FATBINS)
+$(BUILD)/obj/src/engine/cuda_fatbin.o: CPPFLAGS += -DGPURUN_HAVE_CUDA_KERNELS \
+	-DGPURUN_FATBIN_DIR='"$(abspath $(BUILD))/cuda"'
+endif
+
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(TEST_SUPPORT)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_SUPPORT) $(LIB) -lcmocka $(LDLIBS)

@@ -46,6 +46,9 @@ struct engine_load_params {
 	int n_batch;                 /* rows per forward pass (prompt chunk); 0: 512 */
 	enum engine_kv_type kv_type; /* of every sequence of this model */
 	bool vocab_only;             /* tokenizer and metadata only, no tensors */
+	int n_gpu_layers;            /* Ollama's num_gpu: layers on the GPU; < 0 (the default)
+	                              * every layer when a GPU is usable (GPURUN_NUM_GPU
+	                              * overrides), 0 the CPU only; see backend.h */
 };
 void engine_load_params_default(struct engine_load_params *p);
 
@@ -79,6 +82,9 @@ struct engine_model_info {
 	float final_softcap;        /* 0: none */
 	int n_threads;              /* of the model's thread pool */
 	int64_t load_ns;            /* time engine_model_load() took */
+	const char *backend;        /* where passes run: "cpu" or "cuda (NVIDIA H200, sm_90)" */
+	const char *backend_note;   /* why the CPU runs although a GPU was wanted, or "" */
+	int n_gpu_layers;           /* layers on the GPU, the output counted as one (Ollama) */
 };
 const struct engine_model_info *engine_model_info(const struct engine_model *m);
 /* The open GGUF file (metadata for /api/show); lives as long as the model. */

@@ -19,6 +19,8 @@
 #include "engine/tokenizer.h"
 #include "gguf/gguf.h"
 
+struct backend_ops;
+
 #define ENGINE_MAX_ROPE_CFG 2 /* global and local (sliding-window) layers */
 
 enum rope_mode { ROPE_NORMAL, ROPE_NEOX };
@@ -123,6 +125,10 @@ struct engine_model {
 	 * the work they split. GPURUN_THREAD_WORK overrides (0: always all). */
 	int64_t work_per_thread;
 	struct runner run;
+	const struct backend_ops *be; /* where passes run (backend.h); NULL before load ends */
+	void *be_state;               /* the backend's model state (struct cuda_model) */
+	char backend_name[192];       /* info.backend */
+	char backend_note[ERR_MSG_LEN];
 };
 
 /* An architecture: reads its keys and binds its tensors into the model. */
@@ -172,6 +178,7 @@ struct engine_seq {
 	struct sampler *smp;
 	atomic_bool cancel;
 	struct gen_state gen;
+	uint64_t dev_kv; /* the KV cache on the device (backend.h), or 0 */
 };
 
 /* K and V of layer il at position 0 inside a sequence's cache. */

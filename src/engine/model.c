@@ -7,6 +7,7 @@
 
 #include "base/mem.h"
 #include "base/timeutil.h"
+#include "engine/backend.h"
 #include "engine/tokenizer.h"
 
 #include <stdio.h>
@@ -20,6 +21,7 @@
 void engine_load_params_default(struct engine_load_params *p)
 {
 	*p = (struct engine_load_params){0};
+	p->n_gpu_layers = -1; /* auto: the GPU when one is usable */
 }
 
 /* llama.cpp's llama_ftype numbers, named as Ollama shows them. */
@@ -203,6 +205,7 @@ struct engine_model *engine_model_load(const char *path, const struct engine_loa
 	if (runner__init(m, p->vocab_only ? 1 : pick_threads(p), err))
 		goto out_free;
 	fill_info(m);
+	backend__init(m, p);
 	m->info.load_ns = time_mono_ns() - t0;
 	return m;
 out_free:
@@ -214,6 +217,7 @@ void engine_model_free(struct engine_model *m)
 {
 	if (!m)
 		return;
+	backend__release(m);
 	if (m->run.ts)
 		runner__release(&m->run);
 	tokenizer_free(m->tok);

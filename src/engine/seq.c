@@ -5,6 +5,7 @@
 #include "engine/engine_internal.h"
 
 #include "base/mem.h"
+#include "engine/backend.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -38,13 +39,14 @@ struct engine_seq *engine_seq_new(struct engine_model *m, int64_t n_ctx, char er
 	s->kv_type = m->kv_type;
 	s->kv_es = es;
 	s->kv_qt = kv_qt;
-	s->kv = try_malloc_array(kv_bytes, 1);
+	s->kv = backend__host_kv(m) ? try_malloc_array(kv_bytes, 1) : NULL;
 	s->tokens = try_malloc_array((size_t)n_ctx, sizeof *s->tokens);
 	s->logits = try_malloc_array((size_t)hp->n_vocab, sizeof *s->logits);
 	s->smp = sampler_new(hp->n_vocab);
 	buf_init(&s->gen.text);
 	int rc = 0;
-	if (s->kv && s->tokens && s->logits && s->smp && buf_try_reserve(&s->gen.text, 4096) == 0) {
+	if ((s->kv || !backend__host_kv(m)) && s->tokens && s->logits && s->smp &&
+	    buf_try_reserve(&s->gen.text, 4096) == 0) {
 		pthread_mutex_lock(&m->run.mu);
 		rc = runner__reserve(m, 1, n_ctx);
 		pthread_mutex_unlock(&m->run.mu);
@@ -58,6 +60,10 @@ struct engine_seq *engine_seq_new(struct engine_model *m, int64_t n_ctx, char er
 		engine_seq_free(s);
 		return NULL;
 	}
+	if (backend__seq_init(s, err)) {
+		engine_seq_free(s);
+		return NULL;
+	}
 	return s;
 }
 
@@ -65,6 +71,7 @@ void engine_seq_free(struct engine_seq *s)
 {
 	if (!s)
 		return;
+	backend__seq_release(s);
 	free(s->kv);
 	free(s->tokens);
 	free(s->logits);
@@ -210,7 +217,7 @@ static int run_batch(const struct batch *b)
 	for (; start < total && !rc; start += chunk) {
 		int64_t cnt = total - start < chunk ? total - start : chunk;
 		fill_rows(b, m->run.rows, start, cnt);
-		rc = forward__run(m, m->run.rows, cnt, b->embd_sum, cancel);
+		rc = backend__forward(m, m->run.rows, cnt, b->embd_sum, cancel);
 		if (rc)
 			break;
 	}

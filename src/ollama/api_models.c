@@ -95,7 +95,8 @@ void api_ps(const struct api_route *rt, struct http_req *req)
 		buf_printf(&b, ",\"size\":%lld,\"digest\":\"%s\",\"details\":%s,\"expires_at\":",
 			   (long long)l[i].size, l[i].digest, l[i].details_json);
 		jtime(&b, l[i].expires_wall_ns == INT64_MAX ? INT64_MAX - 1 : l[i].expires_wall_ns);
-		buf_printf(&b, ",\"size_vram\":0,\"context_length\":%lld}", (long long)l[i].n_ctx);
+		buf_printf(&b, ",\"size_vram\":%lld,\"context_length\":%lld}", (long long)l[i].size_vram,
+			   (long long)l[i].n_ctx);
 	}
 	buf_puts(&b, "]}");
 	sched_loaded_free(l, n);

@@ -364,9 +364,13 @@ static void load_locked(struct sched *s, struct sched_runner *r)
 	pthread_mutex_unlock(&s->mu);
 	int64_t t0 = time_mono_ns();
 	struct engine_model *m = engine_model_load(r->path, &lp, err);
-	if (m)
-		log_info("sched: loaded %s in %.1f ms (%d threads)", r->name,
-			 (double)(time_mono_ns() - t0) / 1e6, engine_model_info(m)->n_threads);
+	if (m) {
+		const struct engine_model_info *mi = engine_model_info(m);
+		log_info("sched: loaded %s in %.1f ms on %s (%d threads%s%s)", r->name,
+			 (double)(time_mono_ns() - t0) / 1e6, mi->backend ? mi->backend : "cpu",
+			 mi->n_threads, mi->backend_note && *mi->backend_note ? "; " : "",
+			 mi->backend_note ? mi->backend_note : "");
+	}
 	pthread_mutex_lock(&s->mu);
 	if (m) {
 		const struct engine_model_info *info = engine_model_info(m);
@@ -488,6 +492,9 @@ int sched_list(struct sched *s, struct sched_loaded **out, int *n)
 		e->details_json = xstrdup(r->details_json);
 		memcpy(e->digest, r->digest, sizeof e->digest);
 		e->size = r->size + r->kv_bytes;
+		const struct engine_model_info *mi = r->model ? engine_model_info(r->model) : NULL;
+		if (mi && mi->backend && strncmp(mi->backend, "cpu", 3))
+			e->size_vram = e->size; /* weights and KV caches live on the device */
 		int64_t left = r->refs > 0 || r->expires_ns == INT64_MAX ? r->keep_alive_ns
 									 : r->expires_ns - now;
 		if (left < 0)

@@ -142,6 +142,7 @@ struct sched_loaded {
 	char *name, *path, *details_json;
 	char digest[65];
 	int64_t size;		/* model bytes + KV caches allocated */
+	int64_t size_vram;	/* of which on a GPU (all of it, or 0: CPU) */
 	int64_t expires_wall_ns; /* INT64_MAX: never */
 	int64_t n_ctx;		/* default context of its slots */
 	int busy_slots;

@@ -243,8 +243,9 @@ static void log_backend(const struct server *srv)
 			  : nt && atoi(nt) > 0	     ? atoi(nt)
 						     : f->n_physical;
 	const struct sched_config *sc = &srv->cfg.sched;
-	log_info("serve: backend CPU (%s%s), %d threads per model (%d cores, %d logical CPUs)", isa,
-		 f->f16c ? ", F16C" : "", threads, f->n_physical, f->n_logical);
+	log_info("serve: backend CPU (%s%s), %d threads per model (%d cores, %d logical CPUs); "
+		 "a usable GPU takes each model at load (GPURUN_NUM_GPU=0: CPU only)",
+		 isa, f->f16c ? ", F16C" : "", threads, f->n_physical, f->n_logical);
 	log_info("serve: num_parallel %d, max_loaded_models %d, max_queue %d, keep_alive %s, "
 		 "context %lld",
 		 sc->num_parallel, sc->max_loaded, sc->max_queue,

@@ -351,6 +351,15 @@ static void line(const struct admin_format *f, const cJSON *r, struct buf *out)
 	buf_release(&v);
 }
 
+/* Display columns of UTF-8 text: code points (no wide characters here). */
+static size_t cols(const struct buf *b)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < b->len; i++)
+		n += ((unsigned char)b->data[i] & 0xc0) != 0x80;
+	return n;
+}
+
 static void table(const struct admin_format *f, const cJSON *const *rs, int n, struct buf *out)
 {
 	int rows = n + (f->no_heading ? 0 : 1), nk = f->n_keys;
@@ -364,16 +373,15 @@ static void table(const struct admin_format *f, const cJSON *const *rs, int n, s
 			else
 				admin_format_scalar(
 				    admin_format_get(rs[r - (f->no_heading ? 0 : 1)], f->keys[k].path), c);
-			if (c->len > w[k])
-				w[k] = c->len;
+			if (cols(c) > w[k])
+				w[k] = cols(c);
 		}
 	for (int r = 0; r < rows; r++) {
 		for (int k = 0; k < nk; k++) {
 			const struct buf *c = &cells[r * nk + k];
-			if (k + 1 < nk)
-				buf_printf(out, "%-*s  ", (int)w[k], c->data ? c->data : "");
-			else
-				buf_puts(out, c->data ? c->data : "");
+			buf_puts(out, c->data ? c->data : "");
+			for (size_t pad = cols(c); k + 1 < nk && pad < w[k] + 2; pad++)
+				buf_putc(out, ' ');
 		}
 		buf_putc(out, '\n');
 	}

@@ -146,6 +146,12 @@ static void test_admin_format_csv_and_table(void **state)
 	                    "a     1          x,y\n"
 	                    "bbb   22         z\n");
 	assert_string_equal(render("table[no-heading](n,v)", j, true), "a    x,y\nbbb  z\n");
+	/* widths count characters, not bytes */
+	const char *u = "[{\"ok\":\"\u2714\",\"n\":\"a\"}]";
+	cJSON *uj = json_parse(u, strlen(u), NULL);
+	assert_string_equal(render("table(ok:label=OK,n:label=N)", uj, true),
+	                    "OK  N\n\xe2\x9c\x94   a\n");
+	cJSON_Delete(uj);
 	cJSON *empty = cJSON_CreateArray();
 	assert_string_equal(render("table(n)", empty, true), "");
 	cJSON_Delete(empty);

@@ -15,21 +15,23 @@
 
 static void usage(const struct flag *flags)
 {
-	printf("Usage: gpurun serve [--host ADDR[:PORT]]\n\n"
-	       "Start the Ollama-compatible model server (default 127.0.0.1:11434).\n\n"
-	       "Environment:\n"
-	       "  GPURUN_HOST / OLLAMA_HOST      address to listen on (host, host:port, scheme://host:port)\n"
-	       "  PORT                           port to listen on (overrides the host's port)\n"
-	       "  GPURUN_MODELS / OLLAMA_MODELS  model store (default $GPURUN_HOME/models)\n"
-	       "  GPURUN_KEEP_ALIVE              idle time before a model is unloaded (default 5m)\n"
-	       "  GPURUN_NUM_PARALLEL            concurrent sequences per model (default 1)\n"
-	       "  GPURUN_MAX_LOADED_MODELS       models loaded at once (default 3)\n"
-	       "  GPURUN_MAX_QUEUE               requests waiting before 503 (default 512)\n"
-	       "  GPURUN_CONTEXT_LENGTH          default num_ctx (default 4096)\n"
-	       "  GPURUN_API_KEY                 require Authorization: Bearer <key>\n"
-	       "  GPURUN_ORIGINS / OLLAMA_ORIGINS extra CORS origins\n"
-	       "  GPURUN_NUM_THREAD              engine threads per model\n\n"
-	       "Flags:\n");
+	printf(
+	    "Usage: gpurun serve [--host ADDR[:PORT]]\n\n"
+	    "Start the Ollama-compatible model server (default 127.0.0.1:11434).\n\n"
+	    "Environment:\n"
+	    "  GPURUN_HOST / OLLAMA_HOST      address to listen on (host, host:port, "
+	    "scheme://host:port)\n"
+	    "  PORT                           port to listen on (overrides the host's port)\n"
+	    "  GPURUN_MODELS / OLLAMA_MODELS  model store (default $GPURUN_HOME/models)\n"
+	    "  GPURUN_KEEP_ALIVE              idle time before a model is unloaded (default 5m)\n"
+	    "  GPURUN_NUM_PARALLEL            concurrent sequences per model (default 1)\n"
+	    "  GPURUN_MAX_LOADED_MODELS       models loaded at once (default 3)\n"
+	    "  GPURUN_MAX_QUEUE               requests waiting before 503 (default 512)\n"
+	    "  GPURUN_CONTEXT_LENGTH          default num_ctx (default 4096)\n"
+	    "  GPURUN_API_KEY                 require Authorization: Bearer <key>\n"
+	    "  GPURUN_ORIGINS / OLLAMA_ORIGINS extra CORS origins\n"
+	    "  GPURUN_NUM_THREAD              engine threads per model\n\n"
+	    "Flags:\n");
 	flags_print_help(flags);
 }
 
@@ -38,10 +40,16 @@ int cmd_serve(int argc, char **argv)
 	const char *host = NULL;
 	bool help = false;
 	struct flag flags[] = {
-		{.name = "host", .type = FLAG_STRING, .value = &host,
-		 .help = "listen address, as GPURUN_HOST"},
-		{.name = "help", .alias = 'h', .type = FLAG_BOOL, .value = &help, .help = "show this help"},
-		{.name = NULL},
+	    {.name = "host",
+	     .type = FLAG_STRING,
+	     .value = &host,
+	     .help = "listen address, as GPURUN_HOST"},
+	    {.name = "help",
+	     .alias = 'h',
+	     .type = FLAG_BOOL,
+	     .value = &help,
+	     .help = "show this help"},
+	    {.name = NULL},
 	};
 	char err[ERR_MSG_LEN];
 	const char **pos = xcalloc((size_t)argc + 1, sizeof *pos);

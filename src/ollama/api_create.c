@@ -27,10 +27,10 @@ struct create_call {
 	struct api_call call;
 	struct model_name name;
 	bool stream;
-	struct modelfile mf;	/* from, template, system, params, licenses, messages */
+	struct modelfile mf; /* from, template, system, params, licenses, messages */
 	bool has_template, has_system, has_license;
 	char blob[STORE_DIGEST_LEN + 1]; /* the model layer when given by digest */
-	char *path;		/* ... or by a file path */
+	char *path;                      /* ... or by a file path */
 	const struct quantize_ftype *quantize;
 	struct buf line, last;
 	/* the task's */
@@ -119,7 +119,8 @@ static int quantize(struct create_call *k, const struct gguf_file *f, char diges
 {
 	struct store *st = k->call.srv->store;
 	char msg[160], hex[SHA256_HEX_LEN + 1], tmp[64];
-	snprintf(msg, sizeof msg, "quantizing %s model to %s", gguf_quantization(f), k->quantize->name);
+	snprintf(msg, sizeof msg, "quantizing %s model to %s", gguf_quantization(f),
+	         k->quantize->name);
 	status(k, msg);
 	snprintf(tmp, sizeof tmp, ".quantize-%d-%p", (int)getpid(), (void *)k);
 	char *out = file_path_join(store_blobs_dir(st), tmp);
@@ -242,7 +243,7 @@ static int config_layer(struct create_call *k, const struct gguf_file *f)
 	buf_puts(&b, ",\"file_type\":");
 	jstr(&b, gguf_quantization(f));
 	buf_puts(&b, ",\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\","
-		     "\"diff_ids\":[");
+	             "\"diff_ids\":[");
 	for (size_t i = 0; i < k->m.n_layers; i++)
 		buf_printf(&b, "%s\"%s\"", i ? "," : "", k->m.layers[i].digest);
 	buf_puts(&b, "]}}");
@@ -342,8 +343,11 @@ static void create_task(struct api_call *c)
 	store_model_release(&base);
 	if (rc) {
 		log_warn("serve: create: %s", k->err);
-		api_call_error(c, rc == ERR_NOT_FOUND ? 404 : rc == ERR_INVALID ? 400 : 500,
-			       k->err[0] ? k->err : err_str(rc));
+		api_call_error(c,
+		               rc == ERR_NOT_FOUND ? 404
+		               : rc == ERR_INVALID ? 400
+		                                   : 500,
+		               k->err[0] ? k->err : err_str(rc));
 	} else {
 		status(k, "success");
 		if (!k->stream)
@@ -360,8 +364,8 @@ static bool files_field(struct create_call *k, const cJSON *files)
 	const cJSON *f, *pick = NULL;
 	cJSON_ArrayForEach(f, files)
 	{
-		if (!pick || (str_has_suffix(f->string, ".gguf") && !str_has_suffix(pick->string,
-										 ".gguf")))
+		if (!pick ||
+		    (str_has_suffix(f->string, ".gguf") && !str_has_suffix(pick->string, ".gguf")))
 			pick = f;
 	}
 	if (!pick)

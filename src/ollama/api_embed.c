@@ -81,12 +81,13 @@ static int embed_prepare(struct sched_job *j, struct engine_model *m, int64_t n_
 		e->toks[i] = xmalloc((size_t)cap * sizeof **e->toks);
 		int64_t n = engine_tokenize(m, e->inputs[i], len, true, true, e->toks[i], cap);
 		if (n < 0 || n > cap)
-			return err_set(j->err, n < 0 ? (int)n : ERR_TOO_LARGE, "tokenizing input %d", i);
+			return err_set(j->err, n < 0 ? (int)n : ERR_TOO_LARGE,
+			               "tokenizing input %d", i);
 		if (n > n_ctx) {
 			if (!e->truncate) {
 				e->err_status = 400;
 				return err_set(j->err, ERR_TOO_LARGE,
-					       "the input length exceeds the context length");
+				               "the input length exceeds the context length");
 			}
 			n = n_ctx;
 		}
@@ -114,8 +115,8 @@ static int embed_start(struct sched_job *j, struct engine_seq *seq)
 	e->n_out = e->dimensions > 0 && e->dimensions < e->n_embd ? (int)e->dimensions : e->n_embd;
 	for (int i = 0; i < e->n_inputs; i++) {
 		float *v = e->vecs + (size_t)i * (size_t)e->n_embd;
-		int rc = e->n_toks[i] > 0 ? engine_embed(seq, e->toks[i], e->n_toks[i], v)
-					  : ERR_INVALID;
+		int rc =
+		    e->n_toks[i] > 0 ? engine_embed(seq, e->toks[i], e->n_toks[i], v) : ERR_INVALID;
 		if (rc) {
 			snprintf(j->err, sizeof j->err, "embedding input %d: %s", i, err_str(rc));
 			return rc;
@@ -131,13 +132,13 @@ static void vector(struct embed_call *e, struct buf *b, int i)
 	const float *v = e->vecs + (size_t)i * (size_t)e->n_embd;
 	if (e->kind == EMBED_OPENAI && e->base64) {
 		static const char tbl[] =
-			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 		const unsigned char *p = (const unsigned char *)v; /* little-endian float32 */
 		size_t n = (size_t)e->n_out * 4;
 		buf_putc(b, '"');
 		for (size_t k = 0; k < n; k += 3) {
 			unsigned x = p[k] << 16 | (k + 1 < n ? p[k + 1] << 8 : 0) |
-				     (k + 2 < n ? p[k + 2] : 0);
+			             (k + 2 < n ? p[k + 2] : 0);
 			buf_putc(b, tbl[x >> 18 & 63]);
 			buf_putc(b, tbl[x >> 12 & 63]);
 			buf_putc(b, k + 1 < n ? tbl[x >> 6 & 63] : '=');
@@ -174,14 +175,14 @@ static void answer(struct embed_call *e, struct buf *b)
 		buf_puts(b, "{\"object\":\"list\",\"data\":[");
 		for (int i = 0; i < n; i++) {
 			buf_puts(b, i ? ",{\"object\":\"embedding\",\"embedding\":"
-				      : "{\"object\":\"embedding\",\"embedding\":");
+			              : "{\"object\":\"embedding\",\"embedding\":");
 			vector(e, b, i);
 			buf_printf(b, ",\"index\":%d}", i);
 		}
 		buf_puts(b, "],\"model\":");
 		jstr(b, e->model_req);
 		buf_printf(b, ",\"usage\":{\"prompt_tokens\":%lld,\"total_tokens\":%lld}}",
-			   (long long)e->prompt_tokens, (long long)e->prompt_tokens);
+		           (long long)e->prompt_tokens, (long long)e->prompt_tokens);
 		return;
 	}
 	buf_puts(b, "{\"model\":");
@@ -224,9 +225,9 @@ static void embed_done(struct sched_job *j, struct engine_seq *seq, int rc)
 }
 
 static const struct sched_job_ops embed_ops = {
-	.prepare = embed_prepare,
-	.start = embed_start,
-	.done = embed_done,
+    .prepare = embed_prepare,
+    .start = embed_start,
+    .done = embed_done,
 };
 
 static void embed_cancel(struct api_call *c)
@@ -264,9 +265,10 @@ static bool inputs(struct embed_call *e, const cJSON *in)
 	cJSON_ArrayForEach(s, in)
 	{
 		if (!cJSON_IsString(s)) {
-			api_reply_error(&e->call, 400, e->kind == EMBED_OPENAI
-							 ? "invalid input: token arrays are not supported"
-							 : "invalid input type");
+			api_reply_error(&e->call, 400,
+			                e->kind == EMBED_OPENAI
+			                    ? "invalid input: token arrays are not supported"
+			                    : "invalid input type");
 			return false;
 		}
 		add_input(e, s->valuestring);
@@ -278,16 +280,17 @@ static bool model(struct embed_call *e, const char *name)
 {
 	struct model_name mn;
 	char err[ERR_MSG_LEN];
-	if (api_model_open(&e->call, name, &e->sm, &mn, e->kind == EMBED_OPENAI
-								? "model \"%s\" not found, try pulling it first"
-								: "model \"%s\" not found, try pulling it first"))
+	if (api_model_open(&e->call, name, &e->sm, &mn,
+	                   e->kind == EMBED_OPENAI
+	                       ? "model \"%s\" not found, try pulling it first"
+	                       : "model \"%s\" not found, try pulling it first"))
 		return false;
 	e->model_req = xstrdup(name);
 	names_shortest(&mn, e->display, sizeof e->display);
 	api_details_json(&e->sm.entry, e->sm.parent, &e->details);
 	if (!e->sm.model_path || gen_options_apply_text(&e->opts, e->sm.params_json, err)) {
 		api_reply_error(&e->call, e->sm.model_path ? 500 : 400,
-				e->sm.model_path ? err : "this model does not support embeddings");
+		                e->sm.model_path ? err : "this model does not support embeddings");
 		return false;
 	}
 	return true;
@@ -309,9 +312,10 @@ static bool fields(struct embed_call *e, const cJSON *body)
 	}
 	const char *fmt = json_str(body, "encoding_format", "float");
 	if (e->kind == EMBED_OPENAI && strcmp(fmt, "float") && strcmp(fmt, "base64")) {
-		snprintf(err, sizeof err, "Invalid value for 'encoding_format' = %.64s. Supported "
-					  "values: ['float', 'base64'].",
-			 fmt);
+		snprintf(err, sizeof err,
+		         "Invalid value for 'encoding_format' = %.64s. Supported "
+		         "values: ['float', 'base64'].",
+		         fmt);
 		api_reply_error(&e->call, 400, err);
 		return false;
 	}
@@ -337,8 +341,9 @@ static void submit(struct embed_call *e)
 	api_call_watch(&e->call, embed_cancel);
 	if (sched_submit(e->call.srv->sched, j) == ERR_BUSY) {
 		e->call.on_cancel = NULL;
-		api_reply_error(&e->call, 503,
-				"server busy, please try again.  maximum pending requests exceeded");
+		api_reply_error(
+		    &e->call, 503,
+		    "server busy, please try again.  maximum pending requests exceeded");
 	}
 }
 

@@ -25,8 +25,9 @@ static bool check_format(struct gen_call *g, const cJSON *body)
 	if (cJSON_IsString(f) && (!f->valuestring[0] || !strcmp(f->valuestring, "json")))
 		return true;
 	char msg[ERR_MSG_LEN], *txt = cJSON_PrintUnformatted(f);
-	snprintf(msg, sizeof msg, "invalid format: %.100s; expected \"json\" or a valid JSON Schema object",
-		 txt ? txt : "?");
+	snprintf(msg, sizeof msg,
+	         "invalid format: %.100s; expected \"json\" or a valid JSON Schema object",
+	         txt ? txt : "?");
 	free(txt);
 	api_reply_error(&g->call, 400, msg);
 	return false;
@@ -40,7 +41,8 @@ static bool check_think(struct gen_call *g, const cJSON *body, const char *model
 	if (!t || cJSON_IsNull(t) || cJSON_IsFalse(t))
 		return true;
 	if (cJSON_IsString(t)) {
-		static const char *const levels[] = {"low", "medium", "high", "max", "true", "false"};
+		static const char *const levels[] = {"low", "medium", "high",
+		                                     "max", "true",   "false"};
 		bool ok = false;
 		for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++)
 			ok |= !strcmp(t->valuestring, levels[i]);
@@ -117,7 +119,8 @@ static bool model_messages(struct gen_call *g, struct prompt_msg **m, size_t *n)
 	if (!g->sm.messages_json)
 		return true;
 	cJSON *j = cJSON_Parse(g->sm.messages_json);
-	int rc = j ? prompt_msgs_parse(j, m, n, err) : err_set(err, ERR_INVALID, "bad messages layer");
+	int rc =
+	    j ? prompt_msgs_parse(j, m, n, err) : err_set(err, ERR_INVALID, "bad messages layer");
 	cJSON_Delete(j);
 	if (rc)
 		api_reply_error(&g->call, 500, err);
@@ -129,8 +132,9 @@ static bool context_ids(struct gen_call *g, const cJSON *ctx)
 	if (!ctx || cJSON_IsNull(ctx))
 		return true;
 	if (!cJSON_IsArray(ctx)) {
-		api_reply_error(&g->call, 400, "json: cannot unmarshal value into Go struct field "
-					       "GenerateRequest.context of type []int");
+		api_reply_error(&g->call, 400,
+		                "json: cannot unmarshal value into Go struct field "
+		                "GenerateRequest.context of type []int");
 		return false;
 	}
 	int n = cJSON_GetArraySize(ctx);
@@ -147,8 +151,7 @@ static bool context_ids(struct gen_call *g, const cJSON *ctx)
 	return true;
 }
 
-static bool generate_prompt(struct gen_call *g, const char *model, const char *system,
-			    bool has_ctx)
+static bool generate_prompt(struct gen_call *g, const char *model, const char *system, bool has_ctx)
 {
 	struct prompt_msg *mm;
 	size_t nm;
@@ -163,7 +166,7 @@ static bool generate_prompt(struct gen_call *g, const char *model, const char *s
 	if (!model_messages(g, &mm, &nm))
 		return false;
 	g->msgs = prompt_generate_msgs(system, g->sm.system_text, mm, nm, has_ctx,
-				       g->prompt ? g->prompt : "", &g->n_msgs);
+	                               g->prompt ? g->prompt : "", &g->n_msgs);
 	prompt_msgs_free(mm, nm);
 	return true;
 }
@@ -171,17 +174,21 @@ static bool generate_prompt(struct gen_call *g, const char *model, const char *s
 static void generate(struct gen_call *g, const cJSON *body)
 {
 	const char *model = NULL, *prompt = NULL, *suffix = NULL, *system = NULL, *tmpl = NULL;
-	if (!api_str(&g->call, body, "model", &model) || !api_str(&g->call, body, "prompt", &prompt) ||
+	if (!api_str(&g->call, body, "model", &model) ||
+	    !api_str(&g->call, body, "prompt", &prompt) ||
 	    !api_str(&g->call, body, "suffix", &suffix) ||
 	    !api_str(&g->call, body, "system", &system) ||
-	    !api_str(&g->call, body, "template", &tmpl) || !api_bool(&g->call, body, "raw", &g->raw))
+	    !api_str(&g->call, body, "template", &tmpl) ||
+	    !api_bool(&g->call, body, "raw", &g->raw))
 		return;
 	const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(body, "context");
 	if (g->raw && ((tmpl && *tmpl) || (system && *system) || cJSON_IsArray(ctx))) {
-		api_reply_error(&g->call, 400, "raw mode does not support template, system, or context");
+		api_reply_error(&g->call, 400,
+		                "raw mode does not support template, system, or context");
 		return;
 	}
-	if (gen_call_model(g, model, tmpl, "model '%s' not found") || !common_fields(g, body, model))
+	if (gen_call_model(g, model, tmpl, "model '%s' not found") ||
+	    !common_fields(g, body, model))
 		return;
 	const cJSON *images = cJSON_GetObjectItemCaseSensitive(body, "images");
 	if (refuse_images(g, model, cJSON_IsArray(images) ? cJSON_GetArraySize(images) : 0))
@@ -232,7 +239,7 @@ bool api_chat_messages(struct gen_call *g, const cJSON *arr, bool openai, const 
 	struct prompt_msg *req, *mm;
 	size_t nr, nm;
 	int rc = openai ? prompt_msgs_parse_openai(arr, &req, &nr, err)
-			: prompt_msgs_parse(arr, &req, &nr, err);
+	                : prompt_msgs_parse(arr, &req, &nr, err);
 	if (rc) {
 		api_reply_error(&g->call, 400, err);
 		return false;
@@ -242,7 +249,8 @@ bool api_chat_messages(struct gen_call *g, const cJSON *arr, bool openai, const 
 		images += req[i].n_images;
 	bool ok = !refuse_images(g, model, images) && model_messages(g, &mm, &nm);
 	if (ok) {
-		g->msgs = nr ? prompt_chat_msgs(mm, nm, req, nr, g->sm.system_text, &g->n_msgs) : NULL;
+		g->msgs =
+		    nr ? prompt_chat_msgs(mm, nm, req, nr, g->sm.system_text, &g->n_msgs) : NULL;
 		prompt_msgs_free(mm, nm);
 	}
 	prompt_msgs_free(req, nr);
@@ -254,7 +262,8 @@ static void chat(struct gen_call *g, const cJSON *body)
 	const char *model = NULL;
 	if (!api_str(&g->call, body, "model", &model))
 		return;
-	if (gen_call_model(g, model, NULL, "model '%s' not found") || !common_fields(g, body, model))
+	if (gen_call_model(g, model, NULL, "model '%s' not found") ||
+	    !common_fields(g, body, model))
 		return;
 	if (!chat_tools(g, body))
 		return;

@@ -48,7 +48,8 @@ static int value(const char *p, const char **end, char **out, int line, char err
 	if (!strncmp(p, "\"\"\"", 3)) {
 		const char *close = strstr(p + 3, "\"\"\"");
 		if (!close)
-			return err_set(err, ERR_INVALID, "line %d: unterminated \"\"\" string", line);
+			return err_set(err, ERR_INVALID, "line %d: unterminated \"\"\" string",
+			               line);
 		*out = xstrndup(p + 3, (size_t)(close - p - 3));
 		*end = close + 3;
 		return 0;
@@ -63,7 +64,8 @@ static int value(const char *p, const char **end, char **out, int line, char err
 		}
 		if (*q != '"') {
 			buf_release(&b);
-			return err_set(err, ERR_INVALID, "line %d: unterminated quoted string", line);
+			return err_set(err, ERR_INVALID, "line %d: unterminated quoted string",
+			               line);
 		}
 		*out = b.data ? buf_steal(&b) : xstrdup("");
 		*end = q + 1;
@@ -84,7 +86,7 @@ static int message(struct modelfile *mf, const char *role, char *text, char err[
 {
 	if (strcmp(role, "system") && strcmp(role, "user") && strcmp(role, "assistant"))
 		return err_set(err, ERR_INVALID,
-			       "role must be one of \"system\", \"user\", or \"assistant\"");
+		               "role must be one of \"system\", \"user\", or \"assistant\"");
 	if (!mf->messages)
 		mf->messages = cJSON_CreateArray();
 	cJSON *m = cJSON_CreateObject();
@@ -95,7 +97,7 @@ static int message(struct modelfile *mf, const char *role, char *text, char err[
 }
 
 static int command(struct modelfile *mf, const char *cmd, const char **pp, int line,
-		   char err[ERR_MSG_LEN])
+                   char err[ERR_MSG_LEN])
 {
 	const char *p = skip_blank(*pp);
 	char *key = NULL, *val = NULL;
@@ -123,7 +125,8 @@ static int command(struct modelfile *mf, const char *cmd, const char **pp, int l
 		*dst = val;
 		val = NULL;
 	} else if (!strcmp(cmd, "license")) {
-		mf->licenses = xrealloc(mf->licenses, (size_t)(mf->n_licenses + 1) * sizeof(char *));
+		mf->licenses =
+		    xrealloc(mf->licenses, (size_t)(mf->n_licenses + 1) * sizeof(char *));
 		mf->licenses[mf->n_licenses++] = val;
 		val = NULL;
 	} else if (!strcmp(cmd, "parameter")) {
@@ -144,8 +147,8 @@ out:
 
 static bool known(const char *cmd)
 {
-	static const char *const cmds[] = {"from",      "license", "template", "system",
-					   "adapter",   "parameter", "message"};
+	static const char *const cmds[] = {"from",    "license",   "template", "system",
+	                                   "adapter", "parameter", "message"};
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
 		if (!strcmp(cmd, cmds[i]))
 			return true;
@@ -173,10 +176,10 @@ int modelfile_parse(const char *text, struct modelfile *mf, char err[ERR_MSG_LEN
 			*k = (char)tolower((unsigned char)*k);
 		if (!known(cmd))
 			rc = err_set(err, ERR_INVALID,
-				     "line %d: command must be one of \"from\", \"license\", "
-				     "\"template\", \"system\", \"adapter\", \"parameter\", or "
-				     "\"message\"",
-				     line);
+			             "line %d: command must be one of \"from\", \"license\", "
+			             "\"template\", \"system\", \"adapter\", \"parameter\", or "
+			             "\"message\"",
+			             line);
 		else
 			rc = command(mf, cmd, &p, line, err);
 		free(cmd);

@@ -51,7 +51,7 @@ static void model_entry(struct buf *b, const struct store_entry *e)
 	buf_puts(b, ",\"modified_at\":");
 	jtime(b, e->modified_ns);
 	buf_printf(b, ",\"size\":%lld,\"digest\":\"%s\",\"details\":", (long long)e->size,
-		   e->digest);
+	           e->digest);
 	api_details_json(e, ml && ml->from ? ml->from : "", b);
 	buf_putc(b, '}');
 }
@@ -93,10 +93,10 @@ void api_ps(const struct api_route *rt, struct http_req *req)
 		buf_puts(&b, ",\"model\":");
 		jstr(&b, l[i].name);
 		buf_printf(&b, ",\"size\":%lld,\"digest\":\"%s\",\"details\":%s,\"expires_at\":",
-			   (long long)l[i].size, l[i].digest, l[i].details_json);
+		           (long long)l[i].size, l[i].digest, l[i].details_json);
 		jtime(&b, l[i].expires_wall_ns == INT64_MAX ? INT64_MAX - 1 : l[i].expires_wall_ns);
-		buf_printf(&b, ",\"size_vram\":%lld,\"context_length\":%lld}", (long long)l[i].size_vram,
-			   (long long)l[i].n_ctx);
+		buf_printf(&b, ",\"size_vram\":%lld,\"context_length\":%lld}",
+		           (long long)l[i].size_vram, (long long)l[i].n_ctx);
 	}
 	buf_puts(&b, "]}");
 	sched_loaded_free(l, n);

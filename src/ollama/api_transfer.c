@@ -56,20 +56,21 @@ static void xfer_task(struct api_call *c)
 {
 	struct xfer_call *x = (struct xfer_call *)c;
 	char err[ERR_MSG_LEN] = "";
-	struct registry_request rq = {.insecure = x->insecure, .cancel = &x->cancel,
-				      .progress = progress, .progress_ud = x};
+	struct registry_request rq = {
+	    .insecure = x->insecure, .cancel = &x->cancel, .progress = progress, .progress_ud = x};
 	char full[NAMES_STR_MAX];
 	names_full(&x->name, full, sizeof full);
-	log_info("serve: %s %s%s", x->push ? "push" : "pull", full, x->insecure ? " (insecure)" : "");
+	log_info("serve: %s %s%s", x->push ? "push" : "pull", full,
+	         x->insecure ? " (insecure)" : "");
 	int rc = x->push ? registry_push(c->srv->registry, &x->name, &rq, err)
-			 : registry_pull(c->srv->registry, &x->name, &rq, err);
+	                 : registry_pull(c->srv->registry, &x->name, &rq, err);
 	if (rc == 0 && !x->stream)
 		api_call_set(c, 200, CT_JSON, x->last.data, x->last.len);
 	else if (rc == ERR_CANCELLED)
 		api_call_set(c, 499, CT_JSON, "{\"error\":\"request canceled\"}", 28);
 	else if (rc)
 		api_call_error(c, x->push && rc == ERR_NOT_FOUND && !c->stream ? 404 : 500,
-			       err[0] ? err : err_str(rc));
+		               err[0] ? err : err_str(rc));
 	if (rc && rc != ERR_CANCELLED)
 		log_warn("serve: %s %s: %s", x->push ? "push" : "pull", full, err);
 	api_call_complete(c);
@@ -88,7 +89,7 @@ static void transfer(const struct api_route *rt, struct http_req *req, bool push
 	if (!*name)
 		name = json_str(body, "name", "");
 	bool ok = api_bool(&x->call, body, "insecure", &x->insecure) &&
-		  api_bool(&x->call, body, "stream", &x->stream);
+	          api_bool(&x->call, body, "stream", &x->stream);
 	if (ok && !*name) {
 		api_reply_error(&x->call, 400, "model is required");
 		ok = false;

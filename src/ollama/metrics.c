@@ -16,9 +16,9 @@
 #define N_TPS_BUCKETS 12
 
 static const double lat_bounds[N_LAT_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-						 1,     2.5,  5,     10,   30,  60,   300};
-static const double tps_bounds[N_TPS_BUCKETS] = {1,   2,   5,    10,   20,   50,
-						 100, 200, 500, 1000, 2000, 5000};
+                                                 1,     2.5,  5,     10,   30,  60,   300};
+static const double tps_bounds[N_TPS_BUCKETS] = {1,   2,   5,   10,   20,   50,
+                                                 100, 200, 500, 1000, 2000, 5000};
 
 struct hist {
 	int64_t counts[N_LAT_BUCKETS + 1]; /* per bucket (not cumulative); last = +Inf */
@@ -131,7 +131,7 @@ static struct model_series *model_series(struct metrics *m, const char *model)
 }
 
 void metrics_generation(struct metrics *m, const char *model, int64_t prompt_tokens,
-			int64_t cached_tokens, int64_t gen_tokens, int64_t ttft_ns, int64_t eval_ns)
+                        int64_t cached_tokens, int64_t gen_tokens, int64_t ttft_ns, int64_t eval_ns)
 {
 	pthread_mutex_lock(&m->mu);
 	struct model_series *s = model_series(m, model);
@@ -142,7 +142,8 @@ void metrics_generation(struct metrics *m, const char *model, int64_t prompt_tok
 	if (ttft_ns >= 0)
 		observe(&m->ttft, lat_bounds, N_LAT_BUCKETS, (double)ttft_ns / 1e9);
 	if (gen_tokens > 0 && eval_ns > 0)
-		observe(&m->tps, tps_bounds, N_TPS_BUCKETS, (double)gen_tokens * 1e9 / (double)eval_ns);
+		observe(&m->tps, tps_bounds, N_TPS_BUCKETS,
+		        (double)gen_tokens * 1e9 / (double)eval_ns);
 	pthread_mutex_unlock(&m->mu);
 }
 
@@ -175,21 +176,21 @@ static void head(struct buf *out, const char *name, const char *type, const char
 }
 
 /* name{labels,le="..."} series; labels is "" or `route="x"`. */
-static void render_hist(struct buf *out, const char *name, const char *labels,
-			const struct hist *h, const double *bounds, int nb)
+static void render_hist(struct buf *out, const char *name, const char *labels, const struct hist *h,
+                        const double *bounds, int nb)
 {
 	int64_t cum = 0;
 	const char *sep = *labels ? "," : "";
 	for (int i = 0; i < nb; i++) {
 		cum += h->counts[i];
 		buf_printf(out, "%s_bucket{%s%sle=\"%g\"} %lld\n", name, labels, sep, bounds[i],
-			   (long long)cum);
+		           (long long)cum);
 	}
 	cum += h->counts[nb];
 	buf_printf(out, "%s_bucket{%s%sle=\"+Inf\"} %lld\n", name, labels, sep, (long long)cum);
 	const char *open = *labels ? "{" : "", *close = *labels ? "}" : "";
-	buf_printf(out, "%s_sum%s%s%s %.9g\n%s_count%s%s%s %lld\n", name, open, labels, close, h->sum,
-		   name, open, labels, close, (long long)h->count);
+	buf_printf(out, "%s_sum%s%s%s %.9g\n%s_count%s%s%s %lld\n", name, open, labels, close,
+	           h->sum, name, open, labels, close, (long long)h->count);
 }
 
 static void render_requests(struct metrics *m, struct buf *out)
@@ -198,7 +199,8 @@ static void render_requests(struct metrics *m, struct buf *out)
 	for (size_t i = 0; i < m->n_req; i++) {
 		buf_puts(out, "gpurun_http_requests_total{route=");
 		label(out, m->req[i].route);
-		buf_printf(out, ",code=\"%d\"} %lld\n", m->req[i].status, (long long)m->req[i].count);
+		buf_printf(out, ",code=\"%d\"} %lld\n", m->req[i].status,
+		           (long long)m->req[i].count);
 	}
 	head(out, "gpurun_http_request_duration_seconds", "histogram",
 	     "Time from request to the end of the response.");
@@ -207,7 +209,7 @@ static void render_requests(struct metrics *m, struct buf *out)
 		buf_puts(&l, "route=");
 		label(&l, m->dur[i].route);
 		render_hist(out, "gpurun_http_request_duration_seconds", l.data, &m->dur[i].h,
-			    lat_bounds, N_LAT_BUCKETS);
+		            lat_bounds, N_LAT_BUCKETS);
 		buf_release(&l);
 	}
 }
@@ -218,20 +220,21 @@ static void render_models(struct metrics *m, struct buf *out)
 		const char *name, *help;
 		size_t off;
 	} ctr[] = {
-		{"gpurun_prompt_tokens_total", "Prompt (input) tokens processed, by model.",
-		 offsetof(struct model_series, prompt_tokens)},
-		{"gpurun_prompt_cached_tokens_total",
-		 "Prompt tokens reused from a slot's KV cache (not evaluated), by model.",
-		 offsetof(struct model_series, cached_tokens)},
-		{"gpurun_generated_tokens_total", "Tokens generated, by model.",
-		 offsetof(struct model_series, gen_tokens)},
-		{"gpurun_generations_total", "Generation requests completed, by model.",
-		 offsetof(struct model_series, generations)},
+	    {"gpurun_prompt_tokens_total", "Prompt (input) tokens processed, by model.",
+	     offsetof(struct model_series, prompt_tokens)},
+	    {"gpurun_prompt_cached_tokens_total",
+	     "Prompt tokens reused from a slot's KV cache (not evaluated), by model.",
+	     offsetof(struct model_series, cached_tokens)},
+	    {"gpurun_generated_tokens_total", "Tokens generated, by model.",
+	     offsetof(struct model_series, gen_tokens)},
+	    {"gpurun_generations_total", "Generation requests completed, by model.",
+	     offsetof(struct model_series, generations)},
 	};
 	for (size_t c = 0; c < sizeof ctr / sizeof ctr[0]; c++) {
 		head(out, ctr[c].name, "counter", ctr[c].help);
 		for (size_t i = 0; i < m->n_models; i++) {
-			const int64_t *v = (const int64_t *)((const char *)&m->models[i] + ctr[c].off);
+			const int64_t *v =
+			    (const int64_t *)((const char *)&m->models[i] + ctr[c].off);
 			buf_printf(out, "%s{model=", ctr[c].name);
 			label(out, m->models[i].model);
 			buf_printf(out, "} %lld\n", (long long)*v);
@@ -247,7 +250,7 @@ void metrics_render(struct metrics *m, const struct metrics_gauges *g, struct bu
 	head(out, "gpurun_time_to_first_token_seconds", "histogram",
 	     "Time from request to the first generated token.");
 	render_hist(out, "gpurun_time_to_first_token_seconds", "", &m->ttft, lat_bounds,
-		    N_LAT_BUCKETS);
+	            N_LAT_BUCKETS);
 	head(out, "gpurun_tokens_per_second", "histogram",
 	     "Decode speed of each generation (generated tokens / eval time).");
 	render_hist(out, "gpurun_tokens_per_second", "", &m->tps, tps_bounds, N_TPS_BUCKETS);

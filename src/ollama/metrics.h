@@ -25,14 +25,15 @@ void metrics_request(struct metrics *m, const char *route, int status, int64_t d
  * KV cache, not evaluated) and out, time to the first token (< 0: none was
  * produced) and decode time of the generated tokens. */
 void metrics_generation(struct metrics *m, const char *model, int64_t prompt_tokens,
-			int64_t cached_tokens, int64_t gen_tokens, int64_t ttft_ns, int64_t eval_ns);
+                        int64_t cached_tokens, int64_t gen_tokens, int64_t ttft_ns,
+                        int64_t eval_ns);
 /* Input tokens of an embedding request. */
 void metrics_embedding(struct metrics *m, const char *model, int64_t tokens);
 
 struct metrics_gauges {
 	int models_loaded;
-	int queue_depth;	/* requests waiting for a model or a slot */
-	int running;		/* sequences generating */
+	int queue_depth;        /* requests waiting for a model or a slot */
+	int running;            /* sequences generating */
 	int64_t loads, unloads; /* counters kept by the scheduler */
 };
 /* Appends the exposition text. */

@@ -20,7 +20,8 @@
 static void make_id(struct gen_call *g, const char *prefix)
 {
 	static atomic_uint_fast64_t counter;
-	uint64_t x = (uint64_t)time_wall_ns() ^ (atomic_fetch_add(&counter, 1) * 0x9E3779B97F4A7C15ull);
+	uint64_t x =
+	    (uint64_t)time_wall_ns() ^ (atomic_fetch_add(&counter, 1) * 0x9E3779B97F4A7C15ull);
 	x ^= x >> 31; /* splitmix64 finalizer: well-spread hex */
 	x *= 0xBF58476D1CE4E5B9ull;
 	x ^= x >> 27;
@@ -51,9 +52,9 @@ static bool sampling(struct gen_call *g, const cJSON *body, bool completion)
 	char err[ERR_MSG_LEN];
 	double temp = 1.0, top_p = 1.0, fp = 0, pp = 0, seed = -1, max = -1;
 	if (!number(g, body, "temperature", &temp) || !number(g, body, "top_p", &top_p) ||
-	    !number(g, body, "frequency_penalty", &fp) || !number(g, body, "presence_penalty", &pp) ||
-	    !number(g, body, "seed", &seed) || !number(g, body, "max_tokens", &max) ||
-	    !number(g, body, "max_completion_tokens", &max))
+	    !number(g, body, "frequency_penalty", &fp) ||
+	    !number(g, body, "presence_penalty", &pp) || !number(g, body, "seed", &seed) ||
+	    !number(g, body, "max_tokens", &max) || !number(g, body, "max_completion_tokens", &max))
 		return false;
 	if (completion && top_p == 0)
 		top_p = 1.0;
@@ -163,7 +164,7 @@ static void completion(struct gen_call *g, const cJSON *body)
 		g->suffix = xstrdup(suffix);
 	} else {
 		g->msgs = prompt_generate_msgs(NULL, g->sm.system_text, NULL, 0, false, g->prompt,
-					       &g->n_msgs);
+		                               &g->n_msgs);
 	}
 	make_id(g, "cmpl");
 	gen_call_submit(g);

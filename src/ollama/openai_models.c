@@ -13,7 +13,7 @@ static void model_object(struct buf *b, const char *id, const struct store_entry
 	buf_puts(b, "{\"id\":");
 	jstr(b, id);
 	buf_printf(b, ",\"object\":\"model\",\"created\":%lld,\"owned_by\":",
-		   (long long)(e->modified_ns / 1000000000LL));
+	           (long long)(e->modified_ns / 1000000000LL));
 	jstr(b, e->name.ns);
 	buf_putc(b, '}');
 }

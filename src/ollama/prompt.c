@@ -41,16 +41,18 @@ void prompt_msgs_free(struct prompt_msg *m, size_t n)
 
 /* A string member: absent or null -> def; another type -> error. */
 static int str_field(const cJSON *o, const char *key, const char *def, char **out,
-		     char err[ERR_MSG_LEN])
+                     char err[ERR_MSG_LEN])
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 	if (v && !cJSON_IsNull(v) && !cJSON_IsString(v))
 		return err_set(err, ERR_INVALID,
-			       "json: cannot unmarshal %s into Go struct field Message.messages.%s "
-			       "of type string",
-			       cJSON_IsNumber(v) ? "number" : cJSON_IsBool(v) ? "bool"
-						    : cJSON_IsArray(v) ? "array" : "object",
-			       key);
+		               "json: cannot unmarshal %s into Go struct field Message.messages.%s "
+		               "of type string",
+		               cJSON_IsNumber(v)  ? "number"
+		               : cJSON_IsBool(v)  ? "bool"
+		               : cJSON_IsArray(v) ? "array"
+		                                  : "object",
+		               key);
 	free(*out);
 	*out = xstrdup(cJSON_IsString(v) ? v->valuestring : def);
 	return 0;
@@ -65,7 +67,7 @@ static void lower(char *s)
 /* One tool call, Go-shaped: {ID, Function{Index, Name, Arguments}}.
  * args_as_string: OpenAI's arguments are a JSON text. */
 static int tool_call_value(const cJSON *tc, int index, bool args_as_string,
-			   struct template_value **out, char err[ERR_MSG_LEN])
+                           struct template_value **out, char err[ERR_MSG_LEN])
 {
 	const cJSON *fn = cJSON_GetObjectItemCaseSensitive(tc, "function");
 	if (!cJSON_IsObject(fn))
@@ -83,8 +85,9 @@ static int tool_call_value(const cJSON *tc, int index, bool args_as_string,
 	struct template_value *f = template_value_map();
 	template_map_set(f, "Index", template_value_int(json_i64(fn, "index", index)));
 	template_map_set(f, "Name", template_value_str(json_str(fn, "name", "")));
-	struct template_value *a = args && cJSON_IsObject(args) ? template_value_from_json(args, true)
-								 : template_value_map();
+	struct template_value *a = args && cJSON_IsObject(args)
+	                               ? template_value_from_json(args, true)
+	                               : template_value_map();
 	template_value_set_json(a, true);
 	template_map_set(f, "Arguments", a);
 	cJSON_Delete(parsed);
@@ -96,7 +99,7 @@ static int tool_call_value(const cJSON *tc, int index, bool args_as_string,
 }
 
 static int tool_calls_value(const cJSON *arr, bool args_as_string, struct template_value **out,
-			    char err[ERR_MSG_LEN])
+                            char err[ERR_MSG_LEN])
 {
 	*out = NULL;
 	if (!arr || cJSON_IsNull(arr))
@@ -156,9 +159,10 @@ static int openai_content(const cJSON *c, struct prompt_msg *m, char err[ERR_MSG
 static int parse_one(const cJSON *o, struct prompt_msg *m, bool openai, char err[ERR_MSG_LEN])
 {
 	if (!cJSON_IsObject(o))
-		return err_set(err, ERR_INVALID, "json: cannot unmarshal %s into Go value of type "
-						 "api.Message",
-			       cJSON_IsString(o) ? "string" : "value");
+		return err_set(err, ERR_INVALID,
+		               "json: cannot unmarshal %s into Go value of type "
+		               "api.Message",
+		               cJSON_IsString(o) ? "string" : "value");
 	int rc = str_field(o, "role", "", &m->role, err);
 	if (!rc && !openai)
 		rc = str_field(o, "content", "", &m->content, err);
@@ -172,7 +176,7 @@ static int parse_one(const cJSON *o, struct prompt_msg *m, bool openai, char err
 		rc = str_field(o, "tool_call_id", "", &m->tool_call_id, err);
 	if (!rc)
 		rc = tool_calls_value(cJSON_GetObjectItemCaseSensitive(o, "tool_calls"), openai,
-				      &m->tool_calls, err);
+		                      &m->tool_calls, err);
 	if (rc)
 		return rc;
 	lower(m->role);
@@ -206,16 +210,17 @@ static void openai_tool_names(const cJSON *arr, struct prompt_msg *m, size_t n)
 }
 
 static int parse_all(const cJSON *arr, struct prompt_msg **out, size_t *n, bool openai,
-		     char err[ERR_MSG_LEN])
+                     char err[ERR_MSG_LEN])
 {
 	*out = NULL;
 	*n = 0;
 	if (!arr || cJSON_IsNull(arr))
 		return 0;
 	if (!cJSON_IsArray(arr))
-		return err_set(err, ERR_INVALID, "json: cannot unmarshal %s into Go struct field "
-						 "ChatRequest.messages of type []api.Message",
-			       cJSON_IsString(arr) ? "string" : "value");
+		return err_set(err, ERR_INVALID,
+		               "json: cannot unmarshal %s into Go struct field "
+		               "ChatRequest.messages of type []api.Message",
+		               cJSON_IsString(arr) ? "string" : "value");
 	size_t cnt = (size_t)cJSON_GetArraySize(arr);
 	struct prompt_msg *m = xcalloc(cnt + 1, sizeof *m);
 	size_t k = 0;
@@ -242,7 +247,7 @@ int prompt_msgs_parse(const cJSON *arr, struct prompt_msg **out, size_t *n, char
 }
 
 int prompt_msgs_parse_openai(const cJSON *arr, struct prompt_msg **out, size_t *n,
-			     char err[ERR_MSG_LEN])
+                             char err[ERR_MSG_LEN])
 {
 	return parse_all(arr, out, n, true, err);
 }
@@ -277,10 +282,11 @@ static void msg_copy(struct prompt_msg *dst, const struct prompt_msg *src)
 }
 
 struct prompt_msg *prompt_chat_msgs(const struct prompt_msg *model_msgs, size_t n_model,
-				    const struct prompt_msg *req, size_t n_req,
-				    const char *model_system, size_t *n_out)
+                                    const struct prompt_msg *req, size_t n_req,
+                                    const char *model_system, size_t *n_out)
 {
-	bool add_sys = model_system && *model_system && (n_req == 0 || strcmp(req[0].role, "system"));
+	bool add_sys =
+	    model_system && *model_system && (n_req == 0 || strcmp(req[0].role, "system"));
 	size_t n = n_model + n_req + (add_sys ? 1 : 0), k = 0;
 	struct prompt_msg *m = xcalloc(n + 1, sizeof *m);
 	if (add_sys)
@@ -294,8 +300,8 @@ struct prompt_msg *prompt_chat_msgs(const struct prompt_msg *model_msgs, size_t 
 }
 
 struct prompt_msg *prompt_generate_msgs(const char *req_system, const char *model_system,
-					const struct prompt_msg *model_msgs, size_t n_model,
-					bool has_context, const char *prompt, size_t *n_out)
+                                        const struct prompt_msg *model_msgs, size_t n_model,
+                                        bool has_context, const char *prompt, size_t *n_out)
 {
 	const char *sys = req_system && *req_system ? req_system : model_system;
 	size_t n = (has_context ? 0 : n_model) + 2, k = 0;
@@ -326,20 +332,20 @@ static struct template_message *tmpl_msgs(const struct prompt_msg *const *msgs, 
 }
 
 static int render_ptrs(const struct template *t, const struct prompt_msg *const *msgs, size_t n,
-		       struct template_value *tools, const char *prompt, const char *suffix,
-		       struct buf *out, char err[ERR_MSG_LEN])
+                       struct template_value *tools, const char *prompt, const char *suffix,
+                       struct buf *out, char err[ERR_MSG_LEN])
 {
 	struct template_message *tm = tmpl_msgs(msgs, n);
-	struct template_values v = {.messages = tm, .n_messages = n, .tools = tools,
-				    .prompt = prompt, .suffix = suffix};
+	struct template_values v = {
+	    .messages = tm, .n_messages = n, .tools = tools, .prompt = prompt, .suffix = suffix};
 	int rc = template_render(t, &v, out, err);
 	free(tm);
 	return rc;
 }
 
 int prompt_render(const struct template *t, const struct prompt_msg *msgs, size_t n,
-		  struct template_value *tools, const char *prompt, const char *suffix,
-		  struct buf *out, char err[ERR_MSG_LEN])
+                  struct template_value *tools, const char *prompt, const char *suffix,
+                  struct buf *out, char err[ERR_MSG_LEN])
 {
 	const struct prompt_msg **p = xcalloc(n + 1, sizeof *p);
 	for (size_t i = 0; i < n; i++)
@@ -351,8 +357,8 @@ int prompt_render(const struct template *t, const struct prompt_msg *msgs, size_
 
 /* Renders the system messages before `from`, then msgs[from..]. */
 static int render_from(const struct template *t, const struct prompt_msg *msgs, size_t n,
-		       size_t from, struct template_value *tools, struct buf *out,
-		       char err[ERR_MSG_LEN])
+                       size_t from, struct template_value *tools, struct buf *out,
+                       char err[ERR_MSG_LEN])
 {
 	const struct prompt_msg **p = xcalloc(n + 1, sizeof *p);
 	size_t k = 0;
@@ -368,9 +374,8 @@ static int render_from(const struct template *t, const struct prompt_msg *msgs, 
 }
 
 int prompt_chat(const struct template *t, const struct prompt_msg *msgs, size_t n,
-		struct template_value *tools, int64_t num_ctx, bool truncate,
-		prompt_count_fn count, void *ud, struct buf *out, size_t *first,
-		char err[ERR_MSG_LEN])
+                struct template_value *tools, int64_t num_ctx, bool truncate, prompt_count_fn count,
+                void *ud, struct buf *out, size_t *first, char err[ERR_MSG_LEN])
 {
 	size_t keep = n ? n - 1 : 0;
 	for (size_t i = keep; truncate && count && i-- > 0;) {

@@ -37,7 +37,7 @@ int prompt_msgs_parse(const cJSON *arr, struct prompt_msg **out, size_t *n, char
  * id giving tool_name, tool_calls with JSON-string arguments decoded
  * (invalid: "invalid tool call arguments"). */
 int prompt_msgs_parse_openai(const cJSON *arr, struct prompt_msg **out, size_t *n,
-			     char err[ERR_MSG_LEN]);
+                             char err[ERR_MSG_LEN]);
 void prompt_msgs_free(struct prompt_msg *m, size_t n);
 /* A message with the given role and content (copied). */
 void prompt_msg_init(struct prompt_msg *m, const char *role, const char *content);
@@ -54,21 +54,21 @@ int prompt_template_parse(const char *text, struct template **out, char err[ERR_
  * when the request does not start with a system message and the model has a
  * system prompt, it goes first. Copies: free with prompt_msgs_free. */
 struct prompt_msg *prompt_chat_msgs(const struct prompt_msg *model_msgs, size_t n_model,
-				    const struct prompt_msg *req, size_t n_req,
-				    const char *model_system, size_t *n_out);
+                                    const struct prompt_msg *req, size_t n_req,
+                                    const char *model_system, size_t *n_out);
 
 /* Ollama's generate messages: system (the request's, else the model's), the
  * model's messages layer unless the request carried a context, then
  * {"user", prompt}. Copies: free with prompt_msgs_free. */
 struct prompt_msg *prompt_generate_msgs(const char *req_system, const char *model_system,
-					const struct prompt_msg *model_msgs, size_t n_model,
-					bool has_context, const char *prompt, size_t *n_out);
+                                        const struct prompt_msg *model_msgs, size_t n_model,
+                                        bool has_context, const char *prompt, size_t *n_out);
 
 /* Renders msgs (all of them) with t; prompt and suffix (both non-empty)
  * select fill-in-the-middle. */
 int prompt_render(const struct template *t, const struct prompt_msg *msgs, size_t n,
-		  struct template_value *tools, const char *prompt, const char *suffix,
-		  struct buf *out, char err[ERR_MSG_LEN]);
+                  struct template_value *tools, const char *prompt, const char *suffix,
+                  struct buf *out, char err[ERR_MSG_LEN]);
 
 /* Token count of text, or a negative error. */
 typedef int64_t (*prompt_count_fn)(void *ud, const char *text, size_t n);
@@ -79,8 +79,7 @@ typedef int64_t (*prompt_count_fn)(void *ud, const char *text, size_t n);
  * not fit. The last message is always kept. With truncate false (or no
  * count) everything is rendered. *first (may be NULL) gets i. */
 int prompt_chat(const struct template *t, const struct prompt_msg *msgs, size_t n,
-		struct template_value *tools, int64_t num_ctx, bool truncate,
-		prompt_count_fn count, void *ud, struct buf *out, size_t *first,
-		char err[ERR_MSG_LEN]);
+                struct template_value *tools, int64_t num_ctx, bool truncate, prompt_count_fn count,
+                void *ud, struct buf *out, size_t *first, char err[ERR_MSG_LEN]);
 
 #endif

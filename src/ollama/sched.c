@@ -64,8 +64,9 @@ static int env_int(const char *name, int *out, int min, char err[ERR_MSG_LEN])
 	if (!v)
 		return 0;
 	if (!str_to_i64(v, &x) || x < min || x > 1000000)
-		return err_set(err, ERR_INVALID, "GPURUN_%s/OLLAMA_%s=%s: expected an integer >= %d",
-			       name, name, v, min);
+		return err_set(err, ERR_INVALID,
+		               "GPURUN_%s/OLLAMA_%s=%s: expected an integer >= %d", name, name, v,
+		               min);
 	*out = (int)x;
 	return 0;
 }
@@ -367,17 +368,17 @@ static void load_locked(struct sched *s, struct sched_runner *r)
 	if (m) {
 		const struct engine_model_info *mi = engine_model_info(m);
 		log_info("sched: loaded %s in %.1f ms on %s (%d threads%s%s)", r->name,
-			 (double)(time_mono_ns() - t0) / 1e6, mi->backend ? mi->backend : "cpu",
-			 mi->n_threads, mi->backend_note && *mi->backend_note ? "; " : "",
-			 mi->backend_note ? mi->backend_note : "");
+		         (double)(time_mono_ns() - t0) / 1e6, mi->backend ? mi->backend : "cpu",
+		         mi->n_threads, mi->backend_note && *mi->backend_note ? "; " : "",
+		         mi->backend_note ? mi->backend_note : "");
 	}
 	pthread_mutex_lock(&s->mu);
 	if (m) {
 		const struct engine_model_info *info = engine_model_info(m);
 		r->model = m;
 		r->n_ctx_train = info->n_ctx_train > 0 ? info->n_ctx_train : s->cfg.default_ctx;
-		r->n_ctx_default = s->cfg.default_ctx < r->n_ctx_train ? s->cfg.default_ctx
-								      : r->n_ctx_train;
+		r->n_ctx_default =
+		    s->cfg.default_ctx < r->n_ctx_train ? s->cfg.default_ctx : r->n_ctx_train;
 		r->state = RUNNER_READY;
 		s->loads++;
 		int64_t now = time_mono_ns();
@@ -439,7 +440,7 @@ static void wait_until(struct sched *s, int64_t deadline)
 		return;
 	}
 	struct timespec ts = {.tv_sec = deadline / 1000000000LL,
-			      .tv_nsec = deadline % 1000000000LL};
+	                      .tv_nsec = deadline % 1000000000LL};
 	pthread_cond_timedwait(&s->cv, &s->mu, &ts);
 }
 
@@ -496,7 +497,7 @@ int sched_list(struct sched *s, struct sched_loaded **out, int *n)
 		if (mi && mi->backend && strncmp(mi->backend, "cpu", 3))
 			e->size_vram = e->size; /* weights and KV caches live on the device */
 		int64_t left = r->refs > 0 || r->expires_ns == INT64_MAX ? r->keep_alive_ns
-									 : r->expires_ns - now;
+		                                                         : r->expires_ns - now;
 		if (left < 0)
 			left = 0;
 		e->expires_wall_ns = left >= INT64_MAX - wall ? INT64_MAX : wall + left;

@@ -44,12 +44,12 @@
 #define SCHED_NO_SLOT 1
 
 struct sched_config {
-	int max_loaded;		/* models loaded at once (Ollama: 3 on CPU) */
-	int num_parallel;	/* slots per model (Ollama: 1) */
-	int max_queue;		/* jobs waiting, beyond which submit is ERR_BUSY (512) */
-	int64_t keep_alive_ns;	/* default idle time (5 min) */
-	int64_t default_ctx;	/* num_ctx when a request gives none (4096) */
-	int n_threads;		/* engine threads per model, 0: the engine's default */
+	int max_loaded;        /* models loaded at once (Ollama: 3 on CPU) */
+	int num_parallel;      /* slots per model (Ollama: 1) */
+	int max_queue;         /* jobs waiting, beyond which submit is ERR_BUSY (512) */
+	int64_t keep_alive_ns; /* default idle time (5 min) */
+	int64_t default_ctx;   /* num_ctx when a request gives none (4096) */
+	int n_threads;         /* engine threads per model, 0: the engine's default */
 	enum engine_kv_type kv_type;
 };
 
@@ -89,17 +89,17 @@ struct sched_job_ops {
 
 /* What to load: filled by the caller, borrowed until done. */
 struct sched_model {
-	const char *path;	  /* GGUF file: the runner's key */
-	const char *name;	  /* display name, "stories260k:latest" */
-	const char *digest;	  /* manifest sha256 hex */
-	int64_t size;		  /* model size in bytes (manifest) */
+	const char *path;         /* GGUF file: the runner's key */
+	const char *name;         /* display name, "stories260k:latest" */
+	const char *digest;       /* manifest sha256 hex */
+	int64_t size;             /* model size in bytes (manifest) */
 	const char *details_json; /* /api/ps "details" object */
 };
 
 struct sched_job {
 	const struct sched_job_ops *ops;
 	struct sched_model model;
-	int64_t num_ctx;	  /* 0: the default */
+	int64_t num_ctx; /* 0: the default */
 	bool keep_alive_set;
 	int64_t keep_alive_ns;
 	void *user;
@@ -108,7 +108,7 @@ struct sched_job {
 	int64_t n_tokens;
 	/* Set by the scheduler. */
 	int64_t ready_ns; /* mono time the model was ready for this job */
-	int64_t n_ctx;	  /* the context the job ran with */
+	int64_t n_ctx;    /* the context the job ran with */
 	char err[ERR_MSG_LEN];
 	/* private */
 	atomic_bool cancel;
@@ -141,10 +141,10 @@ bool sched_is_loaded(struct sched *s, const char *path);
 struct sched_loaded {
 	char *name, *path, *details_json;
 	char digest[65];
-	int64_t size;		/* model bytes + KV caches allocated */
-	int64_t size_vram;	/* of which on a GPU (all of it, or 0: CPU) */
+	int64_t size;            /* model bytes + KV caches allocated */
+	int64_t size_vram;       /* of which on a GPU (all of it, or 0: CPU) */
 	int64_t expires_wall_ns; /* INT64_MAX: never */
-	int64_t n_ctx;		/* default context of its slots */
+	int64_t n_ctx;           /* default context of its slots */
 	int busy_slots;
 	int queued;
 };
@@ -154,10 +154,10 @@ int sched_list(struct sched *s, struct sched_loaded **out, int *n);
 void sched_loaded_free(struct sched_loaded *l, int n);
 
 struct sched_stats {
-	int loaded;	   /* models loaded or loading */
-	int waiting;	   /* jobs queued: waiting for a load or a busy slot */
-	int running;	   /* jobs in a slot */
-	int64_t loads;	   /* models loaded so far */
+	int loaded;    /* models loaded or loading */
+	int waiting;   /* jobs queued: waiting for a load or a busy slot */
+	int running;   /* jobs in a slot */
+	int64_t loads; /* models loaded so far */
 	int64_t unloads;
 };
 void sched_stats(struct sched *s, struct sched_stats *st);

@@ -12,8 +12,8 @@ enum runner_state { RUNNER_LOADING, RUNNER_READY, RUNNER_UNLOADING };
 
 struct sched_slot {
 	struct engine_seq *seq; /* NULL until first used */
-	struct sched_job *job;	/* running here, or NULL */
-	int64_t last_used;	/* mono ns */
+	struct sched_job *job;  /* running here, or NULL */
+	int64_t last_used;      /* mono ns */
 };
 
 struct sched_runner {
@@ -24,17 +24,17 @@ struct sched_runner {
 	struct engine_model *model; /* NULL while loading */
 	int64_t n_ctx_train, n_ctx_default;
 	enum runner_state state;
-	int refs;		/* jobs attached: queued or running */
-	int64_t keep_alive_ns;	/* session duration */
-	int64_t expires_ns;	/* mono; INT64_MAX while busy or forever */
+	int refs;                          /* jobs attached: queued or running */
+	int64_t keep_alive_ns;             /* session duration */
+	int64_t expires_ns;                /* mono; INT64_MAX while busy or forever */
 	struct sched_job *q_head, *q_tail; /* waiting for a slot */
 	int n_queued;
 	struct sched_slot *slots;
 	int n_slots;
-	int n_busy;		/* slots reserved or running */
-	struct engine_seq **step_seqs;	/* n_slots, the runner thread's scratch */
-	struct sched_job **admitting;	/* n_slots, the runner thread's scratch */
-	int64_t kv_bytes;	/* KV caches allocated, for /api/ps */
+	int n_busy;                    /* slots reserved or running */
+	struct engine_seq **step_seqs; /* n_slots, the runner thread's scratch */
+	struct sched_job **admitting;  /* n_slots, the runner thread's scratch */
+	int64_t kv_bytes;              /* KV caches allocated, for /api/ps */
 	pthread_t thread;
 	bool has_thread;
 	bool stop;
@@ -49,7 +49,7 @@ struct sched {
 	struct sched_runner *runners;
 	int n_runners;
 	struct sched_job *p_head, *p_tail; /* waiting for their model to load */
-	int n_pending; /* jobs in the p_ list */
+	int n_pending;                     /* jobs in the p_ list */
 	int n_running;
 	bool stop;
 	pthread_t manager;

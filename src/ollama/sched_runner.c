@@ -142,7 +142,7 @@ static int slot_seq(struct sched_runner *r, struct sched_slot *sl, int64_t n_ctx
 	sl->seq = engine_seq_new(r->model, n_ctx, err);
 	const struct engine_model_info *mi = engine_model_info(r->model);
 	int64_t per_tok = (int64_t)mi->n_layer * mi->n_head_kv * mi->head_dim * 2 *
-			  (r->s->cfg.kv_type == ENGINE_KV_F32 ? 4 : 2);
+	                  (r->s->cfg.kv_type == ENGINE_KV_F32 ? 4 : 2);
 	pthread_mutex_lock(&r->s->mu);
 	r->kv_bytes += ((sl->seq ? n_ctx : 0) - before) * per_tok;
 	pthread_mutex_unlock(&r->s->mu);
@@ -176,7 +176,8 @@ static void admit(struct sched_runner *r, struct sched_job *j)
 	rc = j->ops->start(j, sl->seq);
 	if (rc != 1) {
 		sl->job = NULL;
-		sched__job_end(r, j, sl->seq, rc < 0 && atomic_load(&j->cancel) ? ERR_CANCELLED : rc);
+		sched__job_end(r, j, sl->seq,
+		               rc < 0 && atomic_load(&j->cancel) ? ERR_CANCELLED : rc);
 	}
 }
 

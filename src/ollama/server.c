@@ -25,32 +25,32 @@ struct route_def {
 };
 
 static const struct route_def routes[] = {
-	{"GET", "/", 0, false, api_root, NULL},
-	{"HEAD", "/", 0, false, api_root, NULL},
-	{"GET", "/api/version", 0, false, api_version, NULL},
-	{"HEAD", "/api/version", 0, false, api_version, NULL},
-	{"GET", "/api/tags", 0, false, api_tags, NULL},
-	{"HEAD", "/api/tags", 0, false, api_tags, NULL},
-	{"POST", "/api/show", 0, false, api_show, NULL},
-	{"GET", "/api/ps", 0, false, api_ps, NULL},
-	{"POST", "/api/generate", 0, false, api_generate, NULL},
-	{"POST", "/api/chat", 0, false, api_chat, NULL},
-	{"POST", "/api/embed", 0, false, api_embed, NULL},
-	{"POST", "/api/embeddings", 0, false, api_embeddings, NULL},
-	{"POST", "/api/pull", 0, false, api_pull, NULL},
-	{"POST", "/api/push", 0, false, api_push, NULL},
-	{"POST", "/api/create", 0, false, api_create, NULL},
-	{"POST", "/api/copy", 0, false, api_copy, NULL},
-	{"DELETE", "/api/delete", 0, false, api_delete, NULL},
-	{"HEAD", "/api/blobs/", HTTP_ROUTE_PREFIX, false, api_blob_head, "/api/blobs/:digest"},
-	{"POST", "/api/blobs/", HTTP_ROUTE_PREFIX | HTTP_ROUTE_STREAM_BODY, false, api_blob_post,
-	 "/api/blobs/:digest"},
-	{"POST", "/v1/chat/completions", 0, true, openai_chat, NULL},
-	{"POST", "/v1/completions", 0, true, openai_completions, NULL},
-	{"POST", "/v1/embeddings", 0, true, openai_embeddings, NULL},
-	{"GET", "/v1/models", 0, true, openai_models, NULL},
-	{"GET", "/v1/models/", HTTP_ROUTE_PREFIX, true, openai_model, "/v1/models/:model"},
-	{"GET", "/metrics", 0, false, api_metrics, NULL},
+    {"GET", "/", 0, false, api_root, NULL},
+    {"HEAD", "/", 0, false, api_root, NULL},
+    {"GET", "/api/version", 0, false, api_version, NULL},
+    {"HEAD", "/api/version", 0, false, api_version, NULL},
+    {"GET", "/api/tags", 0, false, api_tags, NULL},
+    {"HEAD", "/api/tags", 0, false, api_tags, NULL},
+    {"POST", "/api/show", 0, false, api_show, NULL},
+    {"GET", "/api/ps", 0, false, api_ps, NULL},
+    {"POST", "/api/generate", 0, false, api_generate, NULL},
+    {"POST", "/api/chat", 0, false, api_chat, NULL},
+    {"POST", "/api/embed", 0, false, api_embed, NULL},
+    {"POST", "/api/embeddings", 0, false, api_embeddings, NULL},
+    {"POST", "/api/pull", 0, false, api_pull, NULL},
+    {"POST", "/api/push", 0, false, api_push, NULL},
+    {"POST", "/api/create", 0, false, api_create, NULL},
+    {"POST", "/api/copy", 0, false, api_copy, NULL},
+    {"DELETE", "/api/delete", 0, false, api_delete, NULL},
+    {"HEAD", "/api/blobs/", HTTP_ROUTE_PREFIX, false, api_blob_head, "/api/blobs/:digest"},
+    {"POST", "/api/blobs/", HTTP_ROUTE_PREFIX | HTTP_ROUTE_STREAM_BODY, false, api_blob_post,
+     "/api/blobs/:digest"},
+    {"POST", "/v1/chat/completions", 0, true, openai_chat, NULL},
+    {"POST", "/v1/completions", 0, true, openai_completions, NULL},
+    {"POST", "/v1/embeddings", 0, true, openai_embeddings, NULL},
+    {"GET", "/v1/models", 0, true, openai_models, NULL},
+    {"GET", "/v1/models/", HTTP_ROUTE_PREFIX, true, openai_model, "/v1/models/:model"},
+    {"GET", "/metrics", 0, false, api_metrics, NULL},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -70,12 +70,11 @@ static void dispatch(struct http_req *req, void *data)
 static bool origin_allowed(const struct server *srv, const char *o)
 {
 	static const char *const builtin[] = {
-		"http://localhost",	"https://localhost",  "http://localhost:*",
-		"https://localhost:*",	"http://127.0.0.1",   "https://127.0.0.1",
-		"http://127.0.0.1:*",	"https://127.0.0.1:*", "http://0.0.0.0",
-		"https://0.0.0.0",	"http://0.0.0.0:*",   "https://0.0.0.0:*",
-		"app://*",		"file://*",	      "tauri://*",
-		"vscode-webview://*", "vscode-file://*",
+	    "http://localhost", "https://localhost", "http://localhost:*", "https://localhost:*",
+	    "http://127.0.0.1", "https://127.0.0.1", "http://127.0.0.1:*", "https://127.0.0.1:*",
+	    "http://0.0.0.0",   "https://0.0.0.0",   "http://0.0.0.0:*",   "https://0.0.0.0:*",
+	    "app://*",          "file://*",          "tauri://*",          "vscode-webview://*",
+	    "vscode-file://*",
 	};
 	for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
 		if (!fnmatch(builtin[i], o, 0))
@@ -108,15 +107,16 @@ static bool cors(struct server *srv, struct http_req *req)
 		return false;
 	if (ok) {
 		http_resp_header(req, "Access-Control-Allow-Methods",
-				 "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS");
-		http_resp_header(req, "Access-Control-Allow-Headers",
-				 "Authorization, Content-Type, User-Agent, Accept, X-Requested-With, "
-				 "OpenAI-Beta, x-stainless-arch, x-stainless-async, "
-				 "x-stainless-custom-poll-interval, x-stainless-helper-method, "
-				 "x-stainless-lang, x-stainless-os, x-stainless-package-version, "
-				 "x-stainless-poll-helper, x-stainless-retry-count, "
-				 "x-stainless-runtime, x-stainless-runtime-version, "
-				 "x-stainless-timeout");
+		                 "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS");
+		http_resp_header(
+		    req, "Access-Control-Allow-Headers",
+		    "Authorization, Content-Type, User-Agent, Accept, X-Requested-With, "
+		    "OpenAI-Beta, x-stainless-arch, x-stainless-async, "
+		    "x-stainless-custom-poll-interval, x-stainless-helper-method, "
+		    "x-stainless-lang, x-stainless-os, x-stainless-package-version, "
+		    "x-stainless-poll-helper, x-stainless-retry-count, "
+		    "x-stainless-runtime, x-stainless-runtime-version, "
+		    "x-stainless-timeout");
 		http_resp_header(req, "Access-Control-Max-Age", "43200");
 	}
 	http_respond(req, ok ? 204 : 403, NULL, "", 0);
@@ -142,11 +142,11 @@ static void unauthorized(struct server *srv, struct http_req *req)
 	struct slice path = http_req_path(req);
 	bool openai = slice_has_prefix(path, "/v1/");
 	const char *body = openai ? "{\"error\":{\"message\":\"unauthorized: a valid API key is "
-				    "required (Authorization: Bearer <key>)\",\"type\":"
-				    "\"invalid_request_error\",\"param\":null,\"code\":"
-				    "\"invalid_api_key\"}}"
-				  : "{\"error\":\"unauthorized: a valid API key is required "
-				    "(Authorization: Bearer <key>)\"}";
+	                            "required (Authorization: Bearer <key>)\",\"type\":"
+	                            "\"invalid_request_error\",\"param\":null,\"code\":"
+	                            "\"invalid_api_key\"}}"
+	                          : "{\"error\":\"unauthorized: a valid API key is required "
+	                            "(Authorization: Bearer <key>)\"}";
 	http_resp_header(req, "WWW-Authenticate", "Bearer");
 	http_respond(req, 401, CT_JSON, body, strlen(body));
 	metrics_request(srv->metrics, "unauthorized", 401, 0);
@@ -225,7 +225,7 @@ static void on_signal(uv_signal_t *h, int sig)
 		return;
 	srv->stopping = true;
 	log_info("serve: signal %d, shutting down (grace %lld ms)", sig,
-		 (long long)srv->cfg.grace_ms);
+	         (long long)srv->cfg.grace_ms);
 	uv_signal_stop(&srv->sigterm);
 	uv_signal_stop(&srv->sigint);
 	http_server_shutdown(srv->http, srv->cfg.grace_ms, http_done, srv);
@@ -235,33 +235,33 @@ static void log_backend(const struct server *srv)
 {
 	const struct cpu_features *f = cpu_features_get();
 	const char *isa = f->avx512vnni ? "AVX-512 VNNI"
-			  : f->avx512f	 ? "AVX-512"
-			  : f->avx2	 ? "AVX2"
-					 : "scalar";
+	                  : f->avx512f  ? "AVX-512"
+	                  : f->avx2     ? "AVX2"
+	                                : "scalar";
 	const char *nt = getenv("GPURUN_NUM_THREAD");
 	int threads = srv->cfg.sched.n_threads > 0 ? srv->cfg.sched.n_threads
-			  : nt && atoi(nt) > 0	     ? atoi(nt)
-						     : f->n_physical;
+	              : nt && atoi(nt) > 0         ? atoi(nt)
+	                                           : f->n_physical;
 	const struct sched_config *sc = &srv->cfg.sched;
 	log_info("serve: backend CPU (%s%s), %d threads per model (%d cores, %d logical CPUs); "
-		 "a usable GPU takes each model at load (GPURUN_NUM_GPU=0: CPU only)",
-		 isa, f->f16c ? ", F16C" : "", threads, f->n_physical, f->n_logical);
+	         "a usable GPU takes each model at load (GPURUN_NUM_GPU=0: CPU only)",
+	         isa, f->f16c ? ", F16C" : "", threads, f->n_physical, f->n_logical);
 	log_info("serve: num_parallel %d, max_loaded_models %d, max_queue %d, keep_alive %s, "
-		 "context %lld",
-		 sc->num_parallel, sc->max_loaded, sc->max_queue,
-		 sc->keep_alive_ns == SCHED_KEEP_FOREVER ? "forever" : "set",
-		 (long long)sc->default_ctx);
+	         "context %lld",
+	         sc->num_parallel, sc->max_loaded, sc->max_queue,
+	         sc->keep_alive_ns == SCHED_KEEP_FOREVER ? "forever" : "set",
+	         (long long)sc->default_ctx);
 }
 
 static struct http_router *make_router(struct server_state *st)
 {
 	struct http_router *rt = http_router_new();
 	for (size_t i = 0; i < N_ROUTES; i++) {
-		st->rt[i] = (struct api_route){&st->srv, routes[i].label ? routes[i].label
-									 : routes[i].path,
-					       routes[i].openai, routes[i].fn};
+		st->rt[i] =
+		    (struct api_route){&st->srv, routes[i].label ? routes[i].label : routes[i].path,
+		                       routes[i].openai, routes[i].fn};
 		http_router_add(rt, routes[i].method, routes[i].path, routes[i].flags, dispatch,
-				&st->rt[i]);
+		                &st->rt[i]);
 	}
 	return rt;
 }
@@ -321,7 +321,7 @@ static int serve_loop(struct server_state *st, char err[ERR_MSG_LEN])
 	uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&srv->sigint, on_signal, SIGINT);
 	log_info("serve: listening on http://%s:%d (store %s)", srv->cfg.host,
-		 http_server_port(srv->http), store_root(srv->store));
+	         http_server_port(srv->http), store_root(srv->store));
 	if (srv->cfg.api_key)
 		log_info("serve: API key required (GPURUN_API_KEY)");
 	log_backend(srv);

@@ -13,18 +13,18 @@
 #include "ollama/sched.h"
 
 #define SERVER_DEFAULT_PORT 11434
-#define SERVER_VERSION "0.33.0" /* the Ollama API version we speak (/api/version) */
+#define SERVER_VERSION      "0.33.0" /* the Ollama API version we speak (/api/version) */
 
 struct server_config {
-	char host[256];		/* listen address ("127.0.0.1", "0.0.0.0", "::1") */
+	char host[256]; /* listen address ("127.0.0.1", "0.0.0.0", "::1") */
 	int port;
-	char *models_dir;	/* NULL: the store's default (GPURUN_MODELS, ...) */
+	char *models_dir; /* NULL: the store's default (GPURUN_MODELS, ...) */
 	struct sched_config sched;
-	char *api_key;		/* NULL: no auth; else every request but GET / needs it */
-	char **origins;		/* extra CORS origins (OLLAMA_ORIGINS), '*' wildcards */
+	char *api_key;  /* NULL: no auth; else every request but GET / needs it */
+	char **origins; /* extra CORS origins (OLLAMA_ORIGINS), '*' wildcards */
 	int n_origins;
-	int64_t grace_ms;	/* shutdown: in-flight requests get this long */
-	bool prune;		/* remove unreferenced blobs at start (not OLLAMA_NOPRUNE) */
+	int64_t grace_ms; /* shutdown: in-flight requests get this long */
+	bool prune;       /* remove unreferenced blobs at start (not OLLAMA_NOPRUNE) */
 };
 
 /* Defaults, then the environment: GPURUN_HOST (else OLLAMA_HOST) with

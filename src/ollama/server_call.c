@@ -17,7 +17,7 @@ static void call_free(struct api_call *c)
 }
 
 void *api_call_alloc(const struct api_route *rt, struct http_req *req, size_t size,
-		     void (*destroy)(struct api_call *c))
+                     void (*destroy)(struct api_call *c))
 {
 	struct api_call *c = xcalloc(1, size);
 	c->srv = rt->srv;
@@ -83,8 +83,9 @@ void api_call_set(struct api_call *c, int status, const char *ctype, const char 
 
 static const char *openai_type(int status)
 {
-	return status == 400 ? "invalid_request_error" : status == 404 ? "not_found_error"
-								     : "api_error";
+	return status == 400   ? "invalid_request_error"
+	       : status == 404 ? "not_found_error"
+	                       : "api_error";
 }
 
 static void error_json(const struct api_call *c, int status, const char *msg, struct buf *b)

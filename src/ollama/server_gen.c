@@ -53,7 +53,7 @@ struct gen_call *gen_call_new(const struct api_route *rt, struct http_req *req, 
 }
 
 int gen_call_model(struct gen_call *g, const char *name, const char *tmpl_override,
-		   const char *not_found)
+                   const char *not_found)
 {
 	struct model_name mn;
 	char err[ERR_MSG_LEN];
@@ -70,7 +70,8 @@ int gen_call_model(struct gen_call *g, const char *name, const char *tmpl_overri
 	}
 	rc = gen_options_apply_text(&g->opts, g->sm.params_json, err);
 	if (!rc) {
-		const char *t = tmpl_override && *tmpl_override ? tmpl_override : g->sm.template_text;
+		const char *t =
+		    tmpl_override && *tmpl_override ? tmpl_override : g->sm.template_text;
 		rc = prompt_template_parse(t, &g->tmpl, err);
 	}
 	if (rc) {
@@ -96,7 +97,7 @@ static int render(struct gen_call *g, struct engine_model *m, int64_t n_ctx, str
 	}
 	if (g->api == GEN_CHAT || g->api == GEN_OAI_CHAT)
 		return prompt_chat(g->tmpl, g->msgs, g->n_msgs, g->tools, n_ctx, g->truncate,
-				   count_tokens, m, text, NULL, err);
+		                   count_tokens, m, text, NULL, err);
 	if (g->suffix && *g->suffix)
 		return prompt_render(g->tmpl, NULL, 0, NULL, g->prompt, g->suffix, text, err);
 	return prompt_render(g->tmpl, g->msgs, g->n_msgs, g->tools, NULL, NULL, text, err);
@@ -115,9 +116,11 @@ static int tokenize(struct gen_call *g, struct engine_model *m, const struct buf
 		if (g->n_ctx_ids)
 			memcpy(g->tokens, g->ctx_ids, (size_t)g->n_ctx_ids * sizeof *g->tokens);
 		int64_t room = cap - g->n_ctx_ids;
-		int64_t n = engine_tokenize(m, p, text->len, bos, true, g->tokens + g->n_ctx_ids, room);
+		int64_t n =
+		    engine_tokenize(m, p, text->len, bos, true, g->tokens + g->n_ctx_ids, room);
 		if (n < 0)
-			return err_set(g->job.err, (int)n, "tokenizing the prompt: %s", err_str((int)n));
+			return err_set(g->job.err, (int)n, "tokenizing the prompt: %s",
+			               err_str((int)n));
 		if (n <= room) {
 			g->n_tokens = g->n_ctx_ids + n;
 			return 0;
@@ -136,7 +139,7 @@ static int fit(struct gen_call *g, int64_t n_ctx)
 	if (!g->truncate) {
 		g->err_status = 400;
 		return err_set(g->job.err, ERR_TOO_LARGE,
-			       "the input length exceeds the context length");
+		               "the input length exceeds the context length");
 	}
 	int64_t target = n_ctx / 2 > 1 ? n_ctx / 2 : 1;
 	int64_t keep = g->opts.num_keep < 0 ? 0 : g->opts.num_keep;
@@ -145,7 +148,7 @@ static int fit(struct gen_call *g, int64_t n_ctx)
 	int64_t tail = target - keep;
 	memmove(g->tokens + keep, g->tokens + g->n_tokens - tail, (size_t)tail * sizeof *g->tokens);
 	log_warn("serve: prompt of %lld tokens truncated to %lld (num_ctx %lld)",
-		 (long long)g->n_tokens, (long long)target, (long long)n_ctx);
+	         (long long)g->n_tokens, (long long)target, (long long)n_ctx);
 	g->n_tokens = target;
 	return 0;
 }
@@ -225,7 +228,7 @@ static void record(struct gen_call *g)
 {
 	int64_t ttft = g->t_first ? g->t_first - g->call.t0 : -1;
 	metrics_generation(g->call.srv->metrics, g->display, g->res.prompt_eval_count,
-			   g->res.prompt_cached, g->res.eval_count, ttft, g->res.eval_ns);
+	                   g->res.prompt_cached, g->res.eval_count, ttft, g->res.eval_ns);
 }
 
 static void gen_done(struct sched_job *j, struct engine_seq *seq, int rc)
@@ -257,10 +260,10 @@ static void gen_done(struct sched_job *j, struct engine_seq *seq, int rc)
 }
 
 static const struct sched_job_ops gen_ops = {
-	.prepare = gen_prepare,
-	.start = gen_start,
-	.paused = gen_paused,
-	.done = gen_done,
+    .prepare = gen_prepare,
+    .start = gen_start,
+    .paused = gen_paused,
+    .done = gen_done,
 };
 
 static void gen_cancel(struct api_call *c)
@@ -287,7 +290,8 @@ void gen_call_submit(struct gen_call *g)
 	api_call_watch(&g->call, gen_cancel);
 	if (sched_submit(g->call.srv->sched, j) == ERR_BUSY) {
 		g->call.on_cancel = NULL;
-		api_reply_error(&g->call, 503,
-				"server busy, please try again.  maximum pending requests exceeded");
+		api_reply_error(
+		    &g->call, 503,
+		    "server busy, please try again.  maximum pending requests exceeded");
 	}
 }

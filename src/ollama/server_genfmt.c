@@ -81,7 +81,7 @@ static void native(struct gen_call *g, const char *text, size_t n, bool done, st
 static void oai_head(struct gen_call *g, const char *object, struct buf *out)
 {
 	buf_printf(out, "{\"id\":\"%s\",\"object\":\"%s\",\"created\":%lld,\"model\":", g->oai_id,
-		   object, (long long)g->created);
+	           object, (long long)g->created);
 	jstr(out, g->model_req);
 	buf_puts(out, ",\"system_fingerprint\":\"fp_ollama\"");
 }
@@ -89,13 +89,14 @@ static void oai_head(struct gen_call *g, const char *object, struct buf *out)
 static void oai_usage(struct gen_call *g, struct buf *out)
 {
 	int64_t p = g->res.prompt_eval_count, c = g->res.eval_count;
-	buf_printf(out, "\"usage\":{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,"
-			"\"total_tokens\":%lld}",
-		   (long long)p, (long long)c, (long long)(p + c));
+	buf_printf(out,
+	           "\"usage\":{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,"
+	           "\"total_tokens\":%lld}",
+	           (long long)p, (long long)c, (long long)(p + c));
 }
 
 static void oai_chunk(struct gen_call *g, const char *text, size_t n, const char *finish,
-		      struct buf *out)
+                      struct buf *out)
 {
 	bool chat = g->api == GEN_OAI_CHAT;
 	buf_puts(out, "data: ");
@@ -143,7 +144,7 @@ void genfmt_final(struct gen_call *g, struct buf *out)
 	if (g->include_usage) {
 		buf_puts(out, "data: ");
 		oai_head(g, g->api == GEN_OAI_CHAT ? "chat.completion.chunk" : "text_completion",
-			 out);
+		         out);
 		buf_puts(out, ",\"choices\":[],");
 		oai_usage(g, out);
 		buf_puts(out, "}\n\n");
@@ -161,7 +162,7 @@ void genfmt_whole(struct gen_call *g, struct buf *out)
 	if (g->api == GEN_OAI_CHAT) {
 		oai_head(g, "chat.completion", out);
 		buf_puts(out, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
-			      "\"content\":");
+		              "\"content\":");
 		gojson_append_str(out, text, g->text.len);
 		buf_puts(out, "},\"finish_reason\":");
 	} else {

@@ -67,24 +67,24 @@ struct api_call {
 	void (*on_cancel)(struct api_call *c); /* loop thread; may be NULL */
 	void (*destroy)(struct api_call *c);   /* loop thread; frees the call */
 	/* the answer */
-	const char *stream_ctype; /* NDJSON or SSE, for a streamed answer */
+	const char *stream_ctype;   /* NDJSON or SSE, for a streamed answer */
 	struct http_stream *stream; /* once the first byte is written */
 	bool sse;
 	bool above_high; /* last write passed the high-water mark */
-	int status;	 /* one-shot answer */
+	int status;      /* one-shot answer */
 	const char *ctype;
 	struct buf body;
 	struct api_call *next;
 };
 
-#define CT_JSON "application/json; charset=utf-8"
+#define CT_JSON   "application/json; charset=utf-8"
 #define CT_NDJSON "application/x-ndjson"
-#define CT_SSE "text/event-stream"
+#define CT_SSE    "text/event-stream"
 
 /* A zeroed object of size bytes whose first member is a struct api_call,
  * bound to req. destroy NULL: free(). */
 void *api_call_alloc(const struct api_route *rt, struct http_req *req, size_t size,
-		     void (*destroy)(struct api_call *c));
+                     void (*destroy)(struct api_call *c));
 /* Cancels with the client: on_cancel runs on the loop thread. */
 void api_call_watch(struct api_call *c, void (*on_cancel)(struct api_call *c));
 /* [owner] Streams bytes (the 200 head goes first, with stream_ctype).
@@ -136,7 +136,7 @@ int api_keep_alive(const cJSON *o, bool *set, int64_t *ns, char err[ERR_MSG_LEN]
  * 0, or replies (400 "invalid model name", 404 with not_found, a printf
  * format taking the name as sent) and returns < 0. */
 int api_model_open(struct api_call *c, const char *name, struct store_model *sm,
-		   struct model_name *mn, const char *not_found);
+                   struct model_name *mn, const char *not_found);
 /* The "details" object of /api/tags, /api/show and /api/ps. */
 void api_details_json(const struct store_entry *e, const char *parent, struct buf *out);
 
@@ -165,7 +165,7 @@ int gen_options_apply_text(struct gen_options *o, const char *json, char err[ERR
  * and set in params (stop values accumulate into an array). Ollama's
  * messages: "unknown parameter 'x'", "invalid float value [x]". */
 int gen_options_param_json(cJSON *params, const char *key, const char *value,
-			   char err[ERR_MSG_LEN]);
+                           char err[ERR_MSG_LEN]);
 /* Sets the stop list from one string or an array (replacing it). */
 int gen_options_set_stop(struct gen_options *o, const cJSON *v, char err[ERR_MSG_LEN]);
 
@@ -175,7 +175,7 @@ struct modelfile {
 	char *from;
 	char *template_text;
 	char *system;
-	cJSON *params;	 /* object of typed values, or NULL */
+	cJSON *params;   /* object of typed values, or NULL */
 	char **licenses; /* n_licenses */
 	int n_licenses;
 	cJSON *messages; /* array of {role, content}, or NULL */
@@ -234,7 +234,7 @@ struct gen_call *gen_call_new(const struct api_route *rt, struct http_req *req, 
 /* Opens the model (replying 400/404 on failure: returns < 0), applies its
  * params layer, parses its template (or tmpl_override). */
 int gen_call_model(struct gen_call *g, const char *name, const char *tmpl_override,
-		   const char *not_found);
+                   const char *not_found);
 /* api_generate.c: parses messages (Ollama's or OpenAI's shape), refuses
  * images, and assembles them with the model's system and messages layers
  * into g->msgs. false after replying 400/500. */

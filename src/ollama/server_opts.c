@@ -36,26 +36,26 @@ static const struct {
 	enum opt_type type;
 	enum opt_field field;
 } options[] = {
-	{"num_ctx", OPT_INT, F_NUM_CTX},
-	{"num_predict", OPT_INT, F_NUM_PREDICT},
-	{"num_keep", OPT_INT, F_NUM_KEEP},
-	{"temperature", OPT_FLOAT, F_TEMPERATURE},
-	{"top_k", OPT_INT, F_TOP_K},
-	{"top_p", OPT_FLOAT, F_TOP_P},
-	{"min_p", OPT_FLOAT, F_MIN_P},
-	{"typical_p", OPT_FLOAT, F_NONE},
-	{"repeat_penalty", OPT_FLOAT, F_REPEAT_PENALTY},
-	{"repeat_last_n", OPT_INT, F_REPEAT_LAST_N},
-	{"presence_penalty", OPT_FLOAT, F_PRESENCE},
-	{"frequency_penalty", OPT_FLOAT, F_FREQUENCY},
-	{"seed", OPT_INT, F_SEED},
-	{"stop", OPT_STRINGS, F_STOP},
-	{"num_batch", OPT_INT, F_NONE},
-	{"num_gpu", OPT_INT, F_NONE},
-	{"main_gpu", OPT_INT, F_NONE},
-	{"use_mmap", OPT_BOOL, F_NONE},
-	{"num_thread", OPT_INT, F_NONE},
-	{"draft_num_predict", OPT_INT, F_NONE},
+    {"num_ctx", OPT_INT, F_NUM_CTX},
+    {"num_predict", OPT_INT, F_NUM_PREDICT},
+    {"num_keep", OPT_INT, F_NUM_KEEP},
+    {"temperature", OPT_FLOAT, F_TEMPERATURE},
+    {"top_k", OPT_INT, F_TOP_K},
+    {"top_p", OPT_FLOAT, F_TOP_P},
+    {"min_p", OPT_FLOAT, F_MIN_P},
+    {"typical_p", OPT_FLOAT, F_NONE},
+    {"repeat_penalty", OPT_FLOAT, F_REPEAT_PENALTY},
+    {"repeat_last_n", OPT_INT, F_REPEAT_LAST_N},
+    {"presence_penalty", OPT_FLOAT, F_PRESENCE},
+    {"frequency_penalty", OPT_FLOAT, F_FREQUENCY},
+    {"seed", OPT_INT, F_SEED},
+    {"stop", OPT_STRINGS, F_STOP},
+    {"num_batch", OPT_INT, F_NONE},
+    {"num_gpu", OPT_INT, F_NONE},
+    {"main_gpu", OPT_INT, F_NONE},
+    {"use_mmap", OPT_BOOL, F_NONE},
+    {"num_thread", OPT_INT, F_NONE},
+    {"draft_num_predict", OPT_INT, F_NONE},
 };
 
 void gen_options_init(struct gen_options *o)
@@ -104,7 +104,7 @@ int gen_options_set_stop(struct gen_options *o, const cJSON *v, char err[ERR_MSG
 	{
 		if (!cJSON_IsString(e))
 			return err_set(err, ERR_INVALID,
-				       "option \"stop\" must be of an array of strings");
+			               "option \"stop\" must be of an array of strings");
 	}
 	clear_stop(o);
 	cJSON_ArrayForEach(e, v)
@@ -146,15 +146,15 @@ static int apply_one(struct gen_options *o, const cJSON *v, int k, char err[ERR_
 	case OPT_FLOAT:
 		if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
 			return err_set(err, ERR_INVALID, "option \"%s\" must be of type %s", key,
-				       options[k].type == OPT_INT ? "integer" : "float32");
+			               options[k].type == OPT_INT ? "integer" : "float32");
 		set_number(o, options[k].field, v->valuedouble);
 		return 0;
 	case OPT_BOOL:
 		if (!cJSON_IsBool(v))
-			return err_set(err, ERR_INVALID, "option \"%s\" must be of type boolean", key);
+			return err_set(err, ERR_INVALID, "option \"%s\" must be of type boolean",
+			               key);
 		return 0;
-	case OPT_STRINGS:
-		return gen_options_set_stop(o, v, err);
+	case OPT_STRINGS: return gen_options_set_stop(o, v, err);
 	}
 	return 0;
 }
@@ -164,9 +164,10 @@ int gen_options_apply(struct gen_options *o, const cJSON *obj, char err[ERR_MSG_
 	if (!obj || cJSON_IsNull(obj))
 		return 0;
 	if (!cJSON_IsObject(obj))
-		return err_set(err, ERR_INVALID, "json: cannot unmarshal %s into Go struct field "
-						 ".options of type map[string]interface {}",
-			       cJSON_IsArray(obj) ? "array" : "value");
+		return err_set(err, ERR_INVALID,
+		               "json: cannot unmarshal %s into Go struct field "
+		               ".options of type map[string]interface {}",
+		               cJSON_IsArray(obj) ? "array" : "value");
 	const cJSON *v;
 	cJSON_ArrayForEach(v, obj)
 	{
@@ -324,8 +325,7 @@ void server_config_release(struct server_config *c)
 
 /* ---- Modelfile PARAMETER values ---- */
 
-int gen_options_param_json(cJSON *params, const char *key, const char *value,
-			   char err[ERR_MSG_LEN])
+int gen_options_param_json(cJSON *params, const char *key, const char *value, char err[ERR_MSG_LEN])
 {
 	int k = -1;
 	for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
@@ -339,7 +339,7 @@ int gen_options_param_json(cJSON *params, const char *key, const char *value,
 	case OPT_FLOAT:
 		if (!str_to_double(value, &d) || (options[k].type == OPT_INT && d != floor(d)))
 			return err_set(err, ERR_INVALID, "invalid %s value [%s]",
-				       options[k].type == OPT_INT ? "int" : "float", value);
+			               options[k].type == OPT_INT ? "int" : "float", value);
 		cJSON_DeleteItemFromObjectCaseSensitive(params, key);
 		cJSON_AddNumberToObject(params, key, d);
 		return 0;

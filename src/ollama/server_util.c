@@ -56,7 +56,8 @@ cJSON *api_body_json(struct api_call *c)
 	}
 	if (!cJSON_IsObject(j)) {
 		cJSON_Delete(j);
-		api_reply_error(c, 400, "json: cannot unmarshal value into Go value of type request");
+		api_reply_error(c, 400,
+		                "json: cannot unmarshal value into Go value of type request");
 		return NULL;
 	}
 	return j;
@@ -79,7 +80,7 @@ static bool type_error(struct api_call *c, const cJSON *v, const char *key, cons
 {
 	char msg[ERR_MSG_LEN];
 	snprintf(msg, sizeof msg, "json: cannot unmarshal %s into Go struct field .%s of type %s",
-		 json_kind(v), key, want);
+	         json_kind(v), key, want);
 	api_reply_error(c, 400, msg);
 	return false;
 }
@@ -123,19 +124,19 @@ int api_keep_alive(const cJSON *o, bool *set, int64_t *ns, char err[ERR_MSG_LEN]
 	if (cJSON_IsNumber(v)) {
 		double secs = v->valuedouble;
 		*ns = secs < 0 || !isfinite(secs) || secs * 1e9 >= 9.2e18 ? SCHED_KEEP_FOREVER
-									  : (int64_t)(secs * 1e9);
+		                                                          : (int64_t)(secs * 1e9);
 		*set = true;
 		return 0;
 	}
 	if (!cJSON_IsString(v))
 		return err_set(err, ERR_INVALID, "Unsupported type: '%s'",
-			       cJSON_IsBool(v) ? "bool" : json_kind(v));
+		               cJSON_IsBool(v) ? "bool" : json_kind(v));
 	const char *s = v->valuestring;
 	if (!time_parse_duration(s, ns))
 		return err_set(err, ERR_INVALID, "time: %s \"%s\"",
-			       bare_number(s) && strcmp(s, "0") ? "missing unit in duration"
-								  : "invalid duration",
-			       s);
+		               bare_number(s) && strcmp(s, "0") ? "missing unit in duration"
+		                                                : "invalid duration",
+		               s);
 	if (*ns < 0)
 		*ns = SCHED_KEEP_FOREVER;
 	*set = true;
@@ -143,7 +144,7 @@ int api_keep_alive(const cJSON *o, bool *set, int64_t *ns, char err[ERR_MSG_LEN]
 }
 
 int api_model_open(struct api_call *c, const char *name, struct store_model *sm,
-		   struct model_name *mn, const char *not_found)
+                   struct model_name *mn, const char *not_found)
 {
 	char err[ERR_MSG_LEN];
 	struct model_name parsed;

@@ -28,7 +28,8 @@ static struct prompt_msg *msgs_json(const char *json, size_t *n, bool openai)
 	assert_non_null(j);
 	struct prompt_msg *m = NULL;
 	char err[ERR_MSG_LEN] = "";
-	int rc = openai ? prompt_msgs_parse_openai(j, &m, n, err) : prompt_msgs_parse(j, &m, n, err);
+	int rc =
+	    openai ? prompt_msgs_parse_openai(j, &m, n, err) : prompt_msgs_parse(j, &m, n, err);
 	cJSON_Delete(j);
 	if (rc)
 		fail_msg("parse: %s", err);
@@ -55,16 +56,16 @@ static char *chat(const char *tmpl, const char *msgs_text, const char *model_sys
 static void test_prompt_gemma3_multi_turn(void **state)
 {
 	char *p = chat(GEMMA3,
-		       "[{\"role\":\"system\",\"content\":\"Be kind.\"},"
-		       "{\"role\":\"user\",\"content\":\"Hi\"},"
-		       "{\"role\":\"assistant\",\"content\":\"Hello!\"},"
-		       "{\"role\":\"user\",\"content\":\"How are you?\"}]",
-		       NULL);
+	               "[{\"role\":\"system\",\"content\":\"Be kind.\"},"
+	               "{\"role\":\"user\",\"content\":\"Hi\"},"
+	               "{\"role\":\"assistant\",\"content\":\"Hello!\"},"
+	               "{\"role\":\"user\",\"content\":\"How are you?\"}]",
+	               NULL);
 	assert_string_equal(p, "<start_of_turn>user\nBe kind.<end_of_turn>\n"
-			       "<start_of_turn>user\nHi<end_of_turn>\n"
-			       "<start_of_turn>model\nHello!<end_of_turn>\n"
-			       "<start_of_turn>user\nHow are you?<end_of_turn>\n"
-			       "<start_of_turn>model\n");
+	                       "<start_of_turn>user\nHi<end_of_turn>\n"
+	                       "<start_of_turn>model\nHello!<end_of_turn>\n"
+	                       "<start_of_turn>user\nHow are you?<end_of_turn>\n"
+	                       "<start_of_turn>model\n");
 	free(p);
 }
 
@@ -73,20 +74,22 @@ static void test_prompt_gemma3_multi_turn(void **state)
 static void test_prompt_llama3_rounds_with_model_system(void **state)
 {
 	char *p = chat(LLAMA3,
-		       "[{\"role\":\"user\",\"content\":\"Hi\"},"
-		       "{\"role\":\"assistant\",\"content\":\"Meow\"},"
-		       "{\"role\":\"user\",\"content\":\"Why?\"}]",
-		       "You are a cat.");
-	assert_string_equal(p, "<|start_header_id|>system<|end_header_id|>\n\nYou are a cat.<|eot_id|>"
-			       "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
-			       "<|start_header_id|>assistant<|end_header_id|>\n\nMeow<|eot_id|>"
-			       "<|start_header_id|>user<|end_header_id|>\n\nWhy?<|eot_id|>"
-			       "<|start_header_id|>assistant<|end_header_id|>\n\n");
+	               "[{\"role\":\"user\",\"content\":\"Hi\"},"
+	               "{\"role\":\"assistant\",\"content\":\"Meow\"},"
+	               "{\"role\":\"user\",\"content\":\"Why?\"}]",
+	               "You are a cat.");
+	assert_string_equal(p,
+	                    "<|start_header_id|>system<|end_header_id|>\n\nYou are a cat.<|eot_id|>"
+	                    "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+	                    "<|start_header_id|>assistant<|end_header_id|>\n\nMeow<|eot_id|>"
+	                    "<|start_header_id|>user<|end_header_id|>\n\nWhy?<|eot_id|>"
+	                    "<|start_header_id|>assistant<|end_header_id|>\n\n");
 	free(p);
 	/* A request that starts with its own system message keeps only it. */
 	p = chat(LLAMA3,
-		 "[{\"role\":\"system\",\"content\":\"Be a dog.\"},{\"role\":\"user\",\"content\":\"Hi\"}]",
-		 "You are a cat.");
+	         "[{\"role\":\"system\",\"content\":\"Be a "
+	         "dog.\"},{\"role\":\"user\",\"content\":\"Hi\"}]",
+	         "You are a cat.");
 	assert_non_null(strstr(p, "Be a dog."));
 	assert_null(strstr(p, "cat"));
 	free(p);
@@ -97,10 +100,10 @@ static void test_prompt_llama3_rounds_with_model_system(void **state)
 static void test_prompt_default_template(void **state)
 {
 	char *p = chat(NULL,
-		       "[{\"role\":\"user\",\"content\":\"Once upon a time\"},"
-		       "{\"role\":\"assistant\",\"content\":\", there was\"},"
-		       "{\"role\":\"user\",\"content\":\" a cat\"}]",
-		       NULL);
+	               "[{\"role\":\"user\",\"content\":\"Once upon a time\"},"
+	               "{\"role\":\"assistant\",\"content\":\", there was\"},"
+	               "{\"role\":\"user\",\"content\":\" a cat\"}]",
+	               NULL);
 	assert_string_equal(p, "Once upon a time, there was a cat");
 	free(p);
 	p = chat("", "[{\"role\":\"user\",\"content\":\"Once upon a time\"}]", "A system prompt");
@@ -113,10 +116,10 @@ static void test_prompt_generate_messages(void **state)
 {
 	size_t nm, n;
 	struct prompt_msg *model = msgs_json("[{\"role\":\"user\",\"content\":\"few\"},"
-					     "{\"role\":\"assistant\",\"content\":\"shot\"}]",
-					     &nm, false);
-	struct prompt_msg *m = prompt_generate_msgs("req sys", "model sys", model, nm, false, "go",
-						    &n);
+	                                     "{\"role\":\"assistant\",\"content\":\"shot\"}]",
+	                                     &nm, false);
+	struct prompt_msg *m =
+	    prompt_generate_msgs("req sys", "model sys", model, nm, false, "go", &n);
 	assert_int_equal(n, 4);
 	assert_string_equal(m[0].role, "system");
 	assert_string_equal(m[0].content, "req sys");
@@ -147,28 +150,31 @@ static void test_prompt_chat_truncates_oldest_keeps_system_and_last(void **state
 {
 	size_t n;
 	struct prompt_msg *m = msgs_json("[{\"role\":\"system\",\"content\":\"S\"},"
-					 "{\"role\":\"user\",\"content\":\"aaaaaaaaaa\"},"
-					 "{\"role\":\"assistant\",\"content\":\"bbbbbbbbbb\"},"
-					 "{\"role\":\"user\",\"content\":\"cc\"},"
-					 "{\"role\":\"assistant\",\"content\":\"dd\"},"
-					 "{\"role\":\"user\",\"content\":\"ee\"}]",
-					 &n, false);
+	                                 "{\"role\":\"user\",\"content\":\"aaaaaaaaaa\"},"
+	                                 "{\"role\":\"assistant\",\"content\":\"bbbbbbbbbb\"},"
+	                                 "{\"role\":\"user\",\"content\":\"cc\"},"
+	                                 "{\"role\":\"assistant\",\"content\":\"dd\"},"
+	                                 "{\"role\":\"user\",\"content\":\"ee\"}]",
+	                                 &n, false);
 	struct template *t = parse("{{ range .Messages }}{{ .Content }}{{ end }}");
 	struct buf out = BUF_INIT;
 	char err[ERR_MSG_LEN];
 	size_t first = 99;
 	int calls = 0;
 	/* "S" + "cc" + "dd" + "ee" = 7 bytes fit; adding "bbbbbbbbbb" does not. */
-	assert_int_equal(prompt_chat(t, m, n, NULL, 8, true, count_bytes, &calls, &out, &first, err), 0);
+	assert_int_equal(
+	    prompt_chat(t, m, n, NULL, 8, true, count_bytes, &calls, &out, &first, err), 0);
 	assert_int_equal(first, 3);
 	assert_string_equal(out.data, "Sccddee");
 	/* Too small even for the last message: it is kept anyway. */
-	assert_int_equal(prompt_chat(t, m, n, NULL, 1, true, count_bytes, &calls, &out, &first, err), 0);
+	assert_int_equal(
+	    prompt_chat(t, m, n, NULL, 1, true, count_bytes, &calls, &out, &first, err), 0);
 	assert_int_equal(first, 5);
 	assert_string_equal(out.data, "See");
 	/* Everything fits; truncate false never counts. */
 	calls = 0;
-	assert_int_equal(prompt_chat(t, m, n, NULL, 1, false, count_bytes, &calls, &out, &first, err), 0);
+	assert_int_equal(
+	    prompt_chat(t, m, n, NULL, 1, false, count_bytes, &calls, &out, &first, err), 0);
 	assert_int_equal(first, 0);
 	assert_int_equal(calls, 0);
 	assert_string_equal(out.data, "Saaaaaaaaaabbbbbbbbbbccddee");
@@ -180,12 +186,13 @@ static void test_prompt_chat_truncates_oldest_keeps_system_and_last(void **state
 static void test_prompt_msgs_parse_shapes(void **state)
 {
 	size_t n;
-	struct prompt_msg *m = msgs_json(
-		"[{\"role\":\"USER\",\"content\":\"hi\",\"images\":[\"aGk=\",\"aGk=\"]},"
-		"{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"function\":{\"name\":\"f\","
-		"\"arguments\":{\"city\":\"Tokyo\"}}}]},"
-		"{\"role\":\"tool\",\"content\":\"11\",\"tool_name\":\"f\"}]",
-		&n, false);
+	struct prompt_msg *m =
+	    msgs_json("[{\"role\":\"USER\",\"content\":\"hi\",\"images\":[\"aGk=\",\"aGk=\"]},"
+	              "{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"function\":{"
+	              "\"name\":\"f\","
+	              "\"arguments\":{\"city\":\"Tokyo\"}}}]},"
+	              "{\"role\":\"tool\",\"content\":\"11\",\"tool_name\":\"f\"}]",
+	              &n, false);
 	assert_int_equal(n, 3);
 	assert_string_equal(m[0].role, "user");
 	assert_int_equal(m[0].n_images, 2);
@@ -193,13 +200,14 @@ static void test_prompt_msgs_parse_shapes(void **state)
 	assert_string_equal(m[2].tool_name, "f");
 	prompt_msgs_free(m, n);
 
-	m = msgs_json("[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},"
-		      "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:;base64,aGk=\"}},"
-		      "{\"type\":\"text\",\"text\":\"b\"}]},"
-		      "{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"call_1\",\"type\":\"function\","
-		      "\"function\":{\"name\":\"weather\",\"arguments\":\"{\\\"c\\\":1}\"}}]},"
-		      "{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"sunny\"}]",
-		      &n, true);
+	m = msgs_json(
+	    "[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},"
+	    "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:;base64,aGk=\"}},"
+	    "{\"type\":\"text\",\"text\":\"b\"}]},"
+	    "{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"call_1\",\"type\":\"function\","
+	    "\"function\":{\"name\":\"weather\",\"arguments\":\"{\\\"c\\\":1}\"}}]},"
+	    "{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"sunny\"}]",
+	    &n, true);
 	assert_string_equal(m[0].content, "ab");
 	assert_int_equal(m[0].n_images, 1);
 	assert_string_equal(m[1].content, "");
@@ -207,11 +215,11 @@ static void test_prompt_msgs_parse_shapes(void **state)
 	prompt_msgs_free(m, n);
 
 	static const char *bad[] = {
-		"[{\"role\":\"user\",\"content\":5}]",
-		"[\"hello\"]",
-		"{\"role\":\"user\"}",
-		"[{\"role\":\"assistant\",\"tool_calls\":[{\"function\":{\"name\":\"f\","
-		"\"arguments\":\"{not json\"}}]}]",
+	    "[{\"role\":\"user\",\"content\":5}]",
+	    "[\"hello\"]",
+	    "{\"role\":\"user\"}",
+	    "[{\"role\":\"assistant\",\"tool_calls\":[{\"function\":{\"name\":\"f\","
+	    "\"arguments\":\"{not json\"}}]}]",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		cJSON *j = cJSON_Parse(bad[i]);
@@ -227,7 +235,7 @@ static void test_prompt_msgs_parse_shapes(void **state)
 	struct prompt_msg *x = NULL;
 	assert_int_equal(prompt_msgs_parse(j, &x, &n, err), ERR_INVALID);
 	assert_string_equal(err, "json: cannot unmarshal number into Go struct field "
-				 "Message.messages.content of type string");
+	                         "Message.messages.content of type string");
 	cJSON_Delete(j);
 }
 
@@ -235,19 +243,19 @@ static void test_prompt_msgs_parse_shapes(void **state)
 static void test_prompt_tools_reach_the_template(void **state)
 {
 	cJSON *tools = cJSON_Parse("[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
-				   "\"description\":\"d\",\"parameters\":{\"type\":\"object\"}}}]");
+	                           "\"description\":\"d\",\"parameters\":{\"type\":\"object\"}}}]");
 	struct template_value *tv = prompt_tools_value(tools);
 	assert_non_null(tv);
 	size_t n;
 	struct prompt_msg *m = msgs_json("[{\"role\":\"user\",\"content\":\"hi\"}]", &n, false);
 	struct template *t = parse("{{ if .Tools }}[TOOLS]{{ .Tools }}[/TOOLS]{{ end }}"
-				   "{{ range .Messages }}{{ .Content }}{{ end }}");
+	                           "{{ range .Messages }}{{ .Content }}{{ end }}");
 	struct buf out = BUF_INIT;
 	char err[ERR_MSG_LEN];
 	assert_int_equal(prompt_render(t, m, n, tv, NULL, NULL, &out, err), 0);
 	assert_string_equal(out.data, "[TOOLS][{\"type\":\"function\",\"function\":{\"name\":"
-				      "\"get_weather\",\"description\":\"d\",\"parameters\":"
-				      "{\"type\":\"object\"}}}][/TOOLS]hi");
+	                              "\"get_weather\",\"description\":\"d\",\"parameters\":"
+	                              "{\"type\":\"object\"}}}][/TOOLS]hi");
 	assert_null(prompt_tools_value(cJSON_GetArrayItem(tools, 5)));
 	buf_release(&out);
 	template_free(t);
@@ -259,13 +267,13 @@ static void test_prompt_tools_reach_the_template(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_prompt_gemma3_multi_turn),
-		cmocka_unit_test(test_prompt_llama3_rounds_with_model_system),
-		cmocka_unit_test(test_prompt_default_template),
-		cmocka_unit_test(test_prompt_generate_messages),
-		cmocka_unit_test(test_prompt_chat_truncates_oldest_keeps_system_and_last),
-		cmocka_unit_test(test_prompt_msgs_parse_shapes),
-		cmocka_unit_test(test_prompt_tools_reach_the_template),
+	    cmocka_unit_test(test_prompt_gemma3_multi_turn),
+	    cmocka_unit_test(test_prompt_llama3_rounds_with_model_system),
+	    cmocka_unit_test(test_prompt_default_template),
+	    cmocka_unit_test(test_prompt_generate_messages),
+	    cmocka_unit_test(test_prompt_chat_truncates_oldest_keeps_system_and_last),
+	    cmocka_unit_test(test_prompt_msgs_parse_shapes),
+	    cmocka_unit_test(test_prompt_tools_reach_the_template),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

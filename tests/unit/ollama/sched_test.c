@@ -15,7 +15,7 @@
 
 /* llama.cpp's greedy continuation of "Once upon a time" (ref/stories260K-F32.gen.json). */
 static const int32_t ref_ids[16] = {432, 383, 286, 261, 376, 298, 315, 421,
-				    395, 317, 426, 338, 401, 396, 267, 337};
+                                    395, 317, 426, 338, 401, 396, 267, 337};
 
 struct tjob {
 	struct sched_job job;
@@ -368,13 +368,13 @@ static void test_sched_prefix_reuse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sched_batched_sequences_match_reference),
-		cmocka_unit_test(test_sched_queue_limit_and_cancel),
-		cmocka_unit_test(test_sched_keep_alive),
-		cmocka_unit_test(test_sched_num_ctx_change_keeps_model),
-		cmocka_unit_test(test_sched_max_loaded_evicts_idle),
-		cmocka_unit_test(test_sched_load_error_fails_job),
-		cmocka_unit_test(test_sched_prefix_reuse),
+	    cmocka_unit_test(test_sched_batched_sequences_match_reference),
+	    cmocka_unit_test(test_sched_queue_limit_and_cancel),
+	    cmocka_unit_test(test_sched_keep_alive),
+	    cmocka_unit_test(test_sched_num_ctx_change_keeps_model),
+	    cmocka_unit_test(test_sched_max_loaded_evicts_idle),
+	    cmocka_unit_test(test_sched_load_error_fails_job),
+	    cmocka_unit_test(test_sched_prefix_reuse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

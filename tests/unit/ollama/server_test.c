@@ -18,18 +18,18 @@ static void test_server_parse_host_table(void **state)
 		const char *in, *host;
 		int port;
 	} cases[] = {
-		{"", "127.0.0.1", 11434},
-		{"0.0.0.0", "0.0.0.0", 11434},
-		{"127.0.0.1:8080", "127.0.0.1", 8080},
-		{":9000", "0.0.0.0", 9000},
-		{"http://example.com", "example.com", 80},
-		{"https://example.com", "example.com", 443},
-		{"http://10.0.0.1:1234/path", "10.0.0.1", 1234},
-		{"[::1]:5000", "::1", 5000},
-		{"[::1]", "::1", 11434},
-		{"::1", "::1", 11434},
-		{"localhost:99999", "localhost", 11434}, /* bad port: the default */
-		{"localhost:abc", "localhost", 11434},
+	    {"", "127.0.0.1", 11434},
+	    {"0.0.0.0", "0.0.0.0", 11434},
+	    {"127.0.0.1:8080", "127.0.0.1", 8080},
+	    {":9000", "0.0.0.0", 9000},
+	    {"http://example.com", "example.com", 80},
+	    {"https://example.com", "example.com", 443},
+	    {"http://10.0.0.1:1234/path", "10.0.0.1", 1234},
+	    {"[::1]:5000", "::1", 5000},
+	    {"[::1]", "::1", 11434},
+	    {"::1", "::1", 11434},
+	    {"localhost:99999", "localhost", 11434}, /* bad port: the default */
+	    {"localhost:abc", "localhost", 11434},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char host[256];
@@ -37,17 +37,26 @@ static void test_server_parse_host_table(void **state)
 		server_parse_host(cases[i].in, host, sizeof host, &port);
 		if (strcmp(host, cases[i].host) || port != cases[i].port)
 			fail_msg("%s -> %s:%d, want %s:%d", cases[i].in, host, port, cases[i].host,
-				 cases[i].port);
+			         cases[i].port);
 	}
 }
 
 static void clear_env(void)
 {
-	static const char *vars[] = {"GPURUN_HOST", "OLLAMA_HOST", "PORT", "GPURUN_KEEP_ALIVE",
-				     "OLLAMA_KEEP_ALIVE", "GPURUN_NUM_PARALLEL",
-				     "OLLAMA_NUM_PARALLEL", "GPURUN_MAX_QUEUE", "GPURUN_API_KEY",
-				     "OLLAMA_ORIGINS", "GPURUN_ORIGINS", "GPURUN_CONTEXT_LENGTH",
-				     "GPURUN_MAX_LOADED_MODELS", "OLLAMA_MAX_LOADED_MODELS"};
+	static const char *vars[] = {"GPURUN_HOST",
+	                             "OLLAMA_HOST",
+	                             "PORT",
+	                             "GPURUN_KEEP_ALIVE",
+	                             "OLLAMA_KEEP_ALIVE",
+	                             "GPURUN_NUM_PARALLEL",
+	                             "OLLAMA_NUM_PARALLEL",
+	                             "GPURUN_MAX_QUEUE",
+	                             "GPURUN_API_KEY",
+	                             "OLLAMA_ORIGINS",
+	                             "GPURUN_ORIGINS",
+	                             "GPURUN_CONTEXT_LENGTH",
+	                             "GPURUN_MAX_LOADED_MODELS",
+	                             "OLLAMA_MAX_LOADED_MODELS"};
 	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
 		unsetenv(vars[i]);
 }
@@ -124,11 +133,13 @@ static void test_server_options_defaults_types_unknown(void **state)
 	assert_true(o.sampling.repeat_penalty == 1.0f);
 	assert_int_equal(o.sampling.repeat_last_n, 64);
 	assert_true(o.num_predict == -1 && o.num_keep == 4 && o.num_ctx == 0);
-	assert_int_equal(apply(&o, "{\"temperature\":0,\"num_ctx\":2048.0,\"seed\":7,\"top_k\":1,"
-				   "\"stop\":[\"a\",\"b\"],\"mirostat\":2,\"tfs_z\":1,\"use_mmap\":true,"
-				   "\"num_gpu\":99,\"made_up\":\"x\",\"min_p\":null}",
-			       err),
-			 0);
+	assert_int_equal(
+	    apply(&o,
+	          "{\"temperature\":0,\"num_ctx\":2048.0,\"seed\":7,\"top_k\":1,"
+	          "\"stop\":[\"a\",\"b\"],\"mirostat\":2,\"tfs_z\":1,\"use_mmap\":true,"
+	          "\"num_gpu\":99,\"made_up\":\"x\",\"min_p\":null}",
+	          err),
+	    0);
 	assert_true(o.sampling.temperature == 0.0f);
 	assert_true(o.num_ctx == 2048 && o.sampling.seed == 7 && o.sampling.top_k == 1);
 	assert_int_equal(o.n_stop, 2);
@@ -140,11 +151,11 @@ static void test_server_options_defaults_types_unknown(void **state)
 	static const struct {
 		const char *json, *msg;
 	} bad[] = {
-		{"{\"temperature\":\"hot\"}", "option \"temperature\" must be of type float32"},
-		{"{\"num_ctx\":\"big\"}", "option \"num_ctx\" must be of type integer"},
-		{"{\"use_mmap\":1}", "option \"use_mmap\" must be of type boolean"},
-		{"{\"stop\":5}", "option \"stop\" must be of type array"},
-		{"{\"stop\":[1]}", "option \"stop\" must be of an array of strings"},
+	    {"{\"temperature\":\"hot\"}", "option \"temperature\" must be of type float32"},
+	    {"{\"num_ctx\":\"big\"}", "option \"num_ctx\" must be of type integer"},
+	    {"{\"use_mmap\":1}", "option \"use_mmap\" must be of type boolean"},
+	    {"{\"stop\":5}", "option \"stop\" must be of type array"},
+	    {"{\"stop\":[1]}", "option \"stop\" must be of an array of strings"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		assert_int_equal(apply(&o, bad[i].json, err), ERR_INVALID);
@@ -171,16 +182,16 @@ static void test_server_keep_alive_values(void **state)
 		bool set;
 		int64_t ns;
 	} ok[] = {
-		{"{}", false, 0},
-		{"{\"keep_alive\":null}", false, 0},
-		{"{\"keep_alive\":0}", true, 0},
-		{"{\"keep_alive\":\"0\"}", true, 0},
-		{"{\"keep_alive\":30}", true, 30000000000LL},
-		{"{\"keep_alive\":1.5}", true, 1500000000LL},
-		{"{\"keep_alive\":\"10m\"}", true, 600000000000LL},
-		{"{\"keep_alive\":\"1h30m\"}", true, 5400000000000LL},
-		{"{\"keep_alive\":-1}", true, SCHED_KEEP_FOREVER},
-		{"{\"keep_alive\":\"-1m\"}", true, SCHED_KEEP_FOREVER},
+	    {"{}", false, 0},
+	    {"{\"keep_alive\":null}", false, 0},
+	    {"{\"keep_alive\":0}", true, 0},
+	    {"{\"keep_alive\":\"0\"}", true, 0},
+	    {"{\"keep_alive\":30}", true, 30000000000LL},
+	    {"{\"keep_alive\":1.5}", true, 1500000000LL},
+	    {"{\"keep_alive\":\"10m\"}", true, 600000000000LL},
+	    {"{\"keep_alive\":\"1h30m\"}", true, 5400000000000LL},
+	    {"{\"keep_alive\":-1}", true, SCHED_KEEP_FOREVER},
+	    {"{\"keep_alive\":\"-1m\"}", true, SCHED_KEEP_FOREVER},
 	};
 	char err[ERR_MSG_LEN];
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
@@ -206,22 +217,22 @@ static void test_server_modelfile_parse(void **state)
 	struct modelfile mf;
 	char err[ERR_MSG_LEN] = "";
 	const char *text = "# a comment\n"
-			   "FROM ./model.gguf\n"
-			   "template \"\"\"{{ if .System }}<s>{{ .System }}</s>{{ end }}\n"
-			   "{{ .Prompt }}\"\"\"\n"
-			   "SYSTEM You are \"terse\".   \n"
-			   "PARAMETER temperature 0.7\n"
-			   "PARAMETER num_ctx 2048\n"
-			   "PARAMETER stop \"<|end|>\"\n"
-			   "PARAMETER stop </s>\n"
-			   "PARAMETER use_mmap false\n"
-			   "LICENSE \"\"\"MIT\"\"\"\n"
-			   "MESSAGE user Is it \"quoted\"?\n"
-			   "MESSAGE assistant \"Yes \\\"it\\\" is.\"\n";
+	                   "FROM ./model.gguf\n"
+	                   "template \"\"\"{{ if .System }}<s>{{ .System }}</s>{{ end }}\n"
+	                   "{{ .Prompt }}\"\"\"\n"
+	                   "SYSTEM You are \"terse\".   \n"
+	                   "PARAMETER temperature 0.7\n"
+	                   "PARAMETER num_ctx 2048\n"
+	                   "PARAMETER stop \"<|end|>\"\n"
+	                   "PARAMETER stop </s>\n"
+	                   "PARAMETER use_mmap false\n"
+	                   "LICENSE \"\"\"MIT\"\"\"\n"
+	                   "MESSAGE user Is it \"quoted\"?\n"
+	                   "MESSAGE assistant \"Yes \\\"it\\\" is.\"\n";
 	assert_int_equal(modelfile_parse(text, &mf, err), 0);
 	assert_string_equal(mf.from, "./model.gguf");
 	assert_string_equal(mf.template_text,
-			    "{{ if .System }}<s>{{ .System }}</s>{{ end }}\n{{ .Prompt }}");
+	                    "{{ if .System }}<s>{{ .System }}</s>{{ end }}\n{{ .Prompt }}");
 	assert_string_equal(mf.system, "You are \"terse\".");
 	assert_true(json_num(mf.params, "temperature", 0) == 0.7);
 	assert_true(json_num(mf.params, "num_ctx", 0) == 2048);
@@ -233,21 +244,21 @@ static void test_server_modelfile_parse(void **state)
 	assert_string_equal(mf.licenses[0], "MIT");
 	assert_int_equal(cJSON_GetArraySize(mf.messages), 2);
 	assert_string_equal(json_str(cJSON_GetArrayItem(mf.messages, 1), "content", ""),
-			    "Yes \"it\" is.");
+	                    "Yes \"it\" is.");
 	modelfile_release(&mf);
 
 	static const struct {
 		const char *text, *msg;
 	} bad[] = {
-		{"FROM x\nPARAMETER nope 1\n", "unknown parameter 'nope'"},
-		{"FROM x\nPARAMETER temperature warm\n", "invalid float value [warm]"},
-		{"FROM x\nPARAMETER num_ctx 1.5\n", "invalid int value [1.5]"},
-		{"FROM x\nPARAMETER use_mmap maybe\n", "invalid bool value [maybe]"},
-		{"FROM x\nMESSAGE robot hi\n",
-		 "role must be one of \"system\", \"user\", or \"assistant\""},
-		{"SYSTEM hi\n", "no FROM line for the model was specified"},
-		{"FROM x\nTEMPLATE \"\"\"never closed\n", NULL},
-		{"FROM x\nRUN rm -rf /\n", NULL},
+	    {"FROM x\nPARAMETER nope 1\n", "unknown parameter 'nope'"},
+	    {"FROM x\nPARAMETER temperature warm\n", "invalid float value [warm]"},
+	    {"FROM x\nPARAMETER num_ctx 1.5\n", "invalid int value [1.5]"},
+	    {"FROM x\nPARAMETER use_mmap maybe\n", "invalid bool value [maybe]"},
+	    {"FROM x\nMESSAGE robot hi\n",
+	     "role must be one of \"system\", \"user\", or \"assistant\""},
+	    {"SYSTEM hi\n", "no FROM line for the model was specified"},
+	    {"FROM x\nTEMPLATE \"\"\"never closed\n", NULL},
+	    {"FROM x\nRUN rm -rf /\n", NULL},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		err[0] = 0;
@@ -263,11 +274,11 @@ static void test_server_modelfile_parse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_server_parse_host_table),
-		cmocka_unit_test(test_server_config_env),
-		cmocka_unit_test(test_server_options_defaults_types_unknown),
-		cmocka_unit_test(test_server_keep_alive_values),
-		cmocka_unit_test(test_server_modelfile_parse),
+	    cmocka_unit_test(test_server_parse_host_table),
+	    cmocka_unit_test(test_server_config_env),
+	    cmocka_unit_test(test_server_options_defaults_types_unknown),
+	    cmocka_unit_test(test_server_keep_alive_values),
+	    cmocka_unit_test(test_server_modelfile_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -264,6 +264,50 @@ static void test_prompt_tools_reach_the_template(void **state)
 	cJSON_Delete(tools);
 }
 
+/* qwen2.5's template with tools: the definitions printed as JSON, a tool
+ * call rendered through .Function.Name / .Function.Arguments, the tool's
+ * answer as a tool_response turn. */
+static void test_prompt_qwen25_tools_round_trip(void **state)
+{
+	cJSON *tools = cJSON_Parse("[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+	                           "\"description\":\"Get the weather\",\"parameters\":{\"type\":"
+	                           "\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}}}]");
+	struct template_value *tv = prompt_tools_value(tools);
+	size_t n;
+	struct prompt_msg *m = msgs_json(
+		"[{\"role\":\"user\",\"content\":\"Weather in Tokyo?\"},"
+		"{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"function\":"
+		"{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Tokyo\"}}}]},"
+		"{\"role\":\"tool\",\"content\":\"11 degrees\",\"tool_name\":\"get_weather\"}]",
+		&n, false);
+	struct template *t = parse(QWEN25);
+	assert_true(template_uses(t, "Tools"));
+	struct buf out = BUF_INIT;
+	char err[ERR_MSG_LEN] = "";
+	if (prompt_render(t, m, n, tv, NULL, NULL, &out, err))
+		fail_msg("render: %s", err);
+	assert_string_equal(
+		out.data,
+		"<|im_start|>system\n\n# Tools\n\nYou may call one or more functions to assist with "
+		"the user query.\n\nYou are provided with function signatures within <tools></tools> "
+		"XML tags:\n<tools>\n{\"type\": \"function\", \"function\": {\"name\":\"get_weather\","
+		"\"description\":\"Get the weather\",\"parameters\":{\"type\":\"object\","
+		"\"properties\":{\"city\":{\"type\":\"string\"}}}}}\n</tools>\n\nFor each function "
+		"call, return a json object with function name and arguments within "
+		"<tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, "
+		"\"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n"
+		"<|im_start|>user\nWeather in Tokyo?<|im_end|>\n"
+		"<|im_start|>assistant\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": "
+		"{\"city\":\"Tokyo\"}}\n</tool_call><|im_end|>\n"
+		"<|im_start|>user\n<tool_response>\n11 degrees\n</tool_response><|im_end|>\n"
+		"<|im_start|>assistant\n");
+	buf_release(&out);
+	template_free(t);
+	template_value_free(tv);
+	prompt_msgs_free(m, n);
+	cJSON_Delete(tools);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -274,6 +318,7 @@ int main(void)
 	    cmocka_unit_test(test_prompt_chat_truncates_oldest_keeps_system_and_last),
 	    cmocka_unit_test(test_prompt_msgs_parse_shapes),
 	    cmocka_unit_test(test_prompt_tools_reach_the_template),
+	    cmocka_unit_test(test_prompt_qwen25_tools_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

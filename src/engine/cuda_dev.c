@@ -80,9 +80,12 @@ static int load_kernels(struct cuda_dev *d, char *err)
 {
 	const void *const *images;
 	const size_t *sizes;
+	static const void *const none[1] = {NULL};
 	int n = cuda__fatbins(&images, &sizes);
-	if (n == 0)
+	if (n == 0 && !test_api)
 		return err_set(err, ERR_UNSUPPORTED, "built without CUDA kernels (no nvcc at build time)");
+	if (n == 0) /* a test's driver table brings its own kernels */
+		images = none, n = 1;
 	TRY(d->api.cuDevicePrimaryCtxRetain(&d->ctx, d->dev), "cuDevicePrimaryCtxRetain");
 	TRY(d->api.cuCtxSetCurrent(d->ctx), "cuCtxSetCurrent");
 	for (int i = 0; i < n && i < (int)(sizeof d->mods / sizeof d->mods[0]); i++) {

@@ -1,0 +1,682 @@
+/* cuda_test_emu.h — an emulated CUDA device for the CUDA backend's tests on
+ * machines without a GPU: a driver table (struct cuda_api) whose memory is
+ * host memory and whose cuLaunchKernel runs a C model of each kernel of
+ * src/engine/cuda/, block by block and thread by thread in the kernels'
+ * order of operations (the matvec lanes are kern_blocks.h's own functions,
+ * the reductions follow the same trees). The host side of the backend
+ * (uploads, buffers, launches, parameters) runs unchanged on it. Header
+ * only: each test program includes it once. Not a timing model. */
+#ifndef GPURUN_TEST_CUDA_EMU_H
+#define GPURUN_TEST_CUDA_EMU_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/cuda_internal.h"
+#include "engine/quant.h"
+
+/* ---- reductions as the device does them (kern_common.cuh) */
+
+static inline double emu_tree_d(const double v[32])
+{
+	double a[32], t[32];
+	memcpy(a, v, sizeof a);
+	for (int s = 16; s >= 1; s /= 2) {
+		for (int l = 0; l < 32; l++)
+			t[l] = a[l] + a[l ^ s];
+		memcpy(a, t, sizeof a);
+	}
+	return a[0];
+}
+
+/* block_sum_d over nt thread values (nt a multiple of 32). */
+static inline double emu_block_sum_d(const double *v, int nt)
+{
+	double w[32] = {0};
+	for (int k = 0; k < nt / 32; k++)
+		w[k] = emu_tree_d(v + 32 * k);
+	return emu_tree_d(w);
+}
+
+/* row_rms_scale with nt threads. */
+static inline float emu_rms_scale(const float *x, int64_t n, float eps, int nt)
+{
+	double part[1024] = {0};
+	for (int t = 0; t < nt; t++)
+		for (int64_t i = t; i < n; i += nt)
+			part[t] = part[t] + (double)(x[i] * x[i]);
+	double s = emu_block_sum_d(part, nt);
+	const float mean = (float)(s / (double)n);
+	return 1.0f / sqrtf(mean + eps);
+}
+
+/* ---- matvec (kern_matvec.cu): one warp per row, lanes as kern_blocks.h */
+
+static inline void emu_mv_lanes_k(const struct kb_mat *w, int64_t row, const struct kb_act *a,
+                                  int64_t col0, int nc, float acc[32][KB_MAX_COLS])
+{
+	for (int64_t base = 0; base < w->nb; base += 8) {
+		for (int sub = 0; sub < 8; sub++) {
+			const int64_t sb = base + sub, i = row * w->nb + sb;
+			if (sb >= w->nb)
+				continue;
+			for (int c = 0; c < nc; c++) {
+				const int64_t j = (col0 + c) * a->nb + sb;
+				int isum = 0, summs = 0;
+				for (int c4 = 0; c4 < 4; c4++) {
+					uint32_t q[8], sc[4], qa[4], qb[4], qh[4];
+					int is = 0, sm = 0;
+					if (w->type == KB_Q4_K) {
+						kb_q4_K_load(w, i, c4, q, sc);
+						kb_q4_K_part(a, j, c4, q, sc, &is, &sm);
+					} else {
+						kb_q6_K_load(w, i, c4, qa, qb, qh, sc);
+						is = kb_q6_K_part(a, j, c4, qa, qb, qh, sc);
+					}
+					isum += is, summs += sm;
+				}
+				const float da = kb_ldf(KB_PTR(a->d) + j * 4);
+				const float t = w->type == KB_Q4_K ? kb_q4_K_term(w, i, da, isum, summs)
+				                                   : kb_q6_K_term(w, i, da, isum);
+				acc[sub * 4][c] = acc[sub * 4][c] + t;
+			}
+		}
+	}
+}
+
+/* out[c] = row `row` of w times activation row col0 + c, as one warp. */
+static inline void emu_mv_row(const struct kb_mat *w, int64_t row, const struct kb_act *a,
+                              int64_t col0, int nc, float *out)
+{
+	float acc[32][KB_MAX_COLS];
+	memset(acc, 0, sizeof acc);
+	if (w->type == KB_Q4_K || w->type == KB_Q6_K) {
+		emu_mv_lanes_k(w, row, a, col0, nc, acc);
+	} else {
+		for (int lane = 0; lane < 32; lane++) {
+			if (w->type == KB_Q4_0)
+				kb_lane_q4_0(w, row, a, col0, nc, lane, acc[lane]);
+			else if (w->type == KB_Q8_0)
+				kb_lane_q8_0(w, row, a, col0, nc, lane, acc[lane]);
+			else if (w->type == KB_F16)
+				kb_lane_f16(w, row, a, col0, nc, lane, acc[lane]);
+			else
+				kb_lane_f32(w, row, a, col0, nc, lane, acc[lane]);
+		}
+	}
+	for (int c = 0; c < nc; c++) {
+		float p[32];
+		for (int l = 0; l < 32; l++)
+			p[l] = acc[l][c];
+		out[c] = kb_butterfly_host(p);
+	}
+}
+
+static inline void emu_mv(const void *prm, unsigned gx, unsigned gy, unsigned gz, int nc)
+{
+	const struct kp_mv *p = prm;
+	for (unsigned z = 0; z < gz; z++) {
+		const struct kp_mv_job *jb = &p->job[z];
+		for (unsigned y = 0; y < gy; y++)
+			for (int64_t row = 0; row < (int64_t)gx * KP_MV_WARPS; row++) {
+				if (row >= jb->w.n_out)
+					continue;
+				const int64_t col0 = p->col0 + (int64_t)y * nc;
+				float out[KB_MAX_COLS];
+				emu_mv_row(&jb->w, row, &p->act, col0, nc, out);
+				for (int c = 0; c < nc; c++)
+					((float *)(uintptr_t)jb->y)[(col0 + c) * jb->ldy + row] = out[c];
+			}
+	}
+}
+
+/* ---- kern_quant.cu */
+
+static inline void emu_quant_q8_0(const struct kp_quant *p)
+{
+	for (int64_t gb = 0; gb < p->act.nb * p->n_rows; gb++) {
+		const int64_t row = gb / p->act.nb, b = gb % p->act.nb;
+		const float *x = (const float *)(uintptr_t)p->x + row * p->ldx + b * 32;
+		float amax = 0.0f;
+		for (int l = 0; l < 32; l++)
+			amax = fmaxf(amax, fabsf(x[l]));
+		const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+		for (int l = 0; l < 32; l++)
+			((int8_t *)(uintptr_t)p->act.qs)[gb * 32 + l] = (int8_t)rintf(x[l] * id);
+		((float *)(uintptr_t)p->act.d)[gb] = fp16_to_f32(f32_to_fp16(amax / 127.0f));
+	}
+}
+
+static inline void emu_quant_q8_K(const struct kp_quant *p)
+{
+	for (int64_t gb = 0; gb < p->act.nb * p->n_rows; gb++) {
+		const int64_t row = gb / p->act.nb, b = gb % p->act.nb;
+		const float *x = (const float *)(uintptr_t)p->x + row * p->ldx + b * 256;
+		int8_t *qs = (int8_t *)(uintptr_t)p->act.qs + gb * 256;
+		int16_t *bs = (int16_t *)(uintptr_t)p->act.bs + gb * 16;
+		float amax = 0.0f;
+		int first = 0;
+		for (int t = 0; t < 256; t++)
+			if (fabsf(x[t]) > amax)
+				amax = fabsf(x[t]), first = t;
+		if (amax == 0.0f) {
+			memset(qs, 0, 256);
+			memset(bs, 0, 32);
+			((float *)(uintptr_t)p->act.d)[gb] = 0.0f;
+			continue;
+		}
+		const float iscale = -127.0f / x[first];
+		for (int t = 0; t < 256; t++) {
+			int v = (int)rintf(iscale * x[t]);
+			qs[t] = (int8_t)(v < 127 ? v : 127);
+		}
+		for (int g = 0; g < 16; g++) {
+			int s = 0;
+			for (int l = 0; l < 16; l++)
+				s += qs[16 * g + l];
+			bs[g] = (int16_t)s;
+		}
+		((float *)(uintptr_t)p->act.d)[gb] = 1.0f / iscale;
+	}
+}
+
+static inline void emu_quant_f16(const struct kp_quant *p)
+{
+	const int64_t per_row = p->act.nb * 8;
+	for (int64_t e = 0; e < per_row * p->n_rows; e++) {
+		const int64_t row = e / per_row, k = e % per_row;
+		const float x = k < p->n ? ((const float *)(uintptr_t)p->x)[row * p->ldx + k] : 0.0f;
+		((uint16_t *)(uintptr_t)p->act.qs)[e] = f32_to_fp16(x);
+	}
+}
+
+/* ---- kern_ops.cu */
+
+#define EMU_F(addr) ((float *)(uintptr_t)(addr))
+
+static inline void emu_rmsnorm(const struct kp_norm *p, int nt)
+{
+	for (int64_t i = 0; i < p->n_rows; i++) {
+		const int64_t src = p->idx ? ((const int32_t *)(uintptr_t)p->idx)[i] : i;
+		const float *x = EMU_F(p->x) + src * p->ldx, *w = EMU_F(p->w);
+		float *y = EMU_F(p->y) + i * p->ldy;
+		const float scale = emu_rms_scale(x, p->n, p->eps, nt);
+		for (int64_t e = 0; e < p->n; e++)
+			y[e] = (x[e] * scale) * w[e];
+	}
+}
+
+static inline void emu_residual(const struct kp_residual *p, int nt)
+{
+	for (int64_t i = 0; i < p->n_rows; i++) {
+		const float *o = EMU_F(p->o) + i * p->ldo, *w = EMU_F(p->w);
+		float *x = EMU_F(p->x) + i * p->ldx;
+		const float scale = w ? emu_rms_scale(o, p->n, p->eps, nt) : 1.0f;
+		for (int64_t e = 0; e < p->n; e++)
+			x[e] = (w ? (o[e] * scale) * w[e] : o[e]) + x[e];
+	}
+}
+
+static inline void emu_act(const struct kp_act *p)
+{
+	for (int64_t e = 0; e < p->n * p->n_rows; e++) {
+		const int64_t at = (e / p->n) * p->ld + e % p->n;
+		float *g = EMU_F(p->g) + at;
+		const float u = EMU_F(p->u)[at], x = *g;
+		float y;
+		if (!p->gelu)
+			y = x / (1.0f + expf(-x));
+		else if (x <= -10.0f)
+			y = 0.0f;
+		else if (x >= 10.0f)
+			y = x;
+		else
+			y = EMU_F(p->table)[f32_to_fp16(x)];
+		*g = y * u;
+	}
+}
+
+static inline void emu_embed(const struct kp_embed *p)
+{
+	struct kb_layout l;
+	kb_layout_get(p->w.type, &l);
+	for (int64_t i = 0; i < p->n_rows; i++) {
+		const struct kb_row *r = (const struct kb_row *)(uintptr_t)p->rows + i;
+		for (int64_t b = 0; b < p->w.nb; b++) {
+			float v[256];
+			kb_dequant(&p->w, r->token, b, v);
+			for (int k = 0; k < l.block_elems; k++)
+				if (b * l.block_elems + k < p->w.n_in)
+					EMU_F(p->x)[i * p->ldx + b * l.block_elems + k] = v[k] * p->scale;
+		}
+	}
+}
+
+static inline void emu_rope(float *v, const float *cs, int n_rot, int neox)
+{
+	for (int i = 0; i < n_rot; i += 2) {
+		const float c = cs[i], s = cs[i + 1];
+		const int a = neox ? i / 2 : i, b = neox ? i / 2 + n_rot / 2 : i + 1;
+		const float x0 = v[a], x1 = v[b];
+		v[a] = x0 * c - x1 * s;
+		v[b] = x0 * s + x1 * c;
+	}
+}
+
+static inline void emu_head(float *v, const float *src, const float *bias, const float *norm,
+                            int n, float eps)
+{
+	for (int d = 0; d < n; d++)
+		v[d] = bias ? src[d] + bias[d] : src[d];
+	if (norm) {
+		const float scale = emu_rms_scale(v, n, eps, 128);
+		for (int d = 0; d < n; d++)
+			v[d] = (v[d] * scale) * norm[d];
+	}
+}
+
+static inline void emu_store(uint64_t base, int64_t at, const float *v, int n, int f16)
+{
+	for (int d = 0; d < n; d++) {
+		if (f16)
+			((uint16_t *)(uintptr_t)base)[at + d] = f32_to_fp16(v[d]);
+		else
+			EMU_F(base)[at + d] = v[d];
+	}
+}
+
+static inline void emu_qk_prep(const struct kp_qk *p)
+{
+	float v[512];
+	const int nq = p->n_head * p->dk, nk = p->n_head_kv * p->dk, nv = p->n_head_kv * p->dv;
+	for (int64_t i = 0; i < p->n_rows; i++) {
+		const struct kb_row *r = (const struct kb_row *)(uintptr_t)p->rows + i;
+		const float *cs = EMU_F(p->rope) + i * p->n_rot;
+		float *row = EMU_F(p->qkv) + i * p->ld;
+		for (int u = 0; u < p->n_head + p->n_head_kv; u++) {
+			if (u < p->n_head) {
+				float *q = row + u * p->dk;
+				emu_head(v, q, p->bq ? EMU_F(p->bq) + u * p->dk : NULL,
+				         p->qn ? EMU_F(p->qn) : NULL, p->dk, p->eps);
+				emu_rope(v, cs, p->n_rot, p->neox);
+				for (int d = 0; d < p->dk; d++)
+					q[d] = p->prescale ? v[d] * p->kq_scale : v[d];
+				continue;
+			}
+			const int g = u - p->n_head;
+			const int64_t layer = (int64_t)p->il * r->n_ctx * (nk + nv);
+			emu_head(v, row + nq + g * p->dk, p->bk ? EMU_F(p->bk) + g * p->dk : NULL,
+			         p->kn ? EMU_F(p->kn) : NULL, p->dk, p->eps);
+			emu_rope(v, cs, p->n_rot, p->neox);
+			emu_store(r->kv, layer + (int64_t)r->pos * nk + g * p->dk, v, p->dk, p->kv_f16);
+			emu_head(v, row + nq + nk + g * p->dv, p->bv ? EMU_F(p->bv) + g * p->dv : NULL,
+			         NULL, p->dv, p->eps);
+			emu_store(r->kv, layer + (int64_t)r->n_ctx * nk + (int64_t)r->pos * nv + g * p->dv,
+			          v, p->dv, p->kv_f16);
+		}
+	}
+}
+
+static inline void emu_post(const struct kp_post *p)
+{
+	for (int64_t e = 0; e < p->n * p->n_rows; e++) {
+		float *y = EMU_F(p->y) + (e / p->n) * p->ld + e % p->n;
+		float v = *y;
+		if (p->bias)
+			v = v + EMU_F(p->bias)[e % p->n];
+		if (p->softcap > 0.0f)
+			v = tanhf(v * (1.0f / p->softcap)) * p->softcap;
+		*y = v;
+	}
+}
+
+static inline void emu_argmax(const struct kp_argmax *p, unsigned gx)
+{
+	for (unsigned i = 0; i < gx; i++) {
+		const float *y = EMU_F(p->y) + (int64_t)i * p->ld;
+		int64_t best = -1;
+		for (int64_t j = 0; j < p->n; j++)
+			if (!isnan(y[j]) && (best < 0 || y[j] > y[best]))
+				best = j;
+		((int32_t *)(uintptr_t)p->out)[i] = best < 0 ? 0 : (int32_t)best;
+	}
+}
+
+static inline void emu_repack(const struct kp_repack *p)
+{
+	struct kb_layout l = {.block_bytes = p->block_bytes, .n_fields = p->n_fields};
+	uint8_t *dst[KB_MAX_FIELDS];
+	for (int f = 0; f < KB_MAX_FIELDS; f++) {
+		l.off[f] = p->off[f], l.size[f] = p->size[f];
+		dst[f] = (uint8_t *)(uintptr_t)p->dst[f];
+	}
+	for (int64_t i = 0; i < p->n_blocks; i++)
+		kb_pack_block(&l, (const uint8_t *)(uintptr_t)p->raw, i, dst);
+}
+
+static inline void emu_repack_rows(const struct kp_repack_rows *p)
+{
+	for (int64_t i = 0; i < p->n_out * p->nb; i++) {
+		const uint8_t *src = (const uint8_t *)(uintptr_t)p->raw + (i / p->nb) * p->n_in * p->es;
+		kb_pack_chunk(src, p->n_in, p->es, i % p->nb, (uint8_t *)(uintptr_t)p->dst + i * 16);
+	}
+}
+
+/* ---- kern_attn.cu */
+
+static inline void emu_span(const struct kp_attn *p, const struct kb_row *r, int64_t *lo,
+                            int64_t *hi)
+{
+	*hi = r->pos;
+	*lo = p->window > 0 && r->pos >= p->window ? (int64_t)r->pos - p->window + 1 : 0;
+}
+
+static inline int64_t emu_kv_at(const struct kp_attn *p, const struct kb_row *r, int v)
+{
+	const int64_t nk = (int64_t)p->n_head_kv * p->dk, nv = (int64_t)p->n_head_kv * p->dv;
+	return (int64_t)p->il * r->n_ctx * (nk + nv) + (v ? (int64_t)r->n_ctx * nk : 0);
+}
+
+static inline float emu_kv_round(float x, int f16)
+{
+	return f16 ? fp16_to_f32(f32_to_fp16(x)) : x;
+}
+
+static inline float emu_kv_get(const struct kb_row *r, int64_t at, int f16)
+{
+	return f16 ? fp16_to_f32(((const uint16_t *)(uintptr_t)r->kv)[at])
+	           : EMU_F(r->kv)[at];
+}
+
+static inline void emu_attn_scores(const struct kp_attn *p, unsigned gx, unsigned gy, unsigned gz)
+{
+	for (unsigned z = 0; z < gz; z++)
+		for (unsigned h = 0; h < gy; h++)
+			for (unsigned c = 0; c < gx; c++) {
+				const int64_t i = p->row0 + z;
+				const struct kb_row *r = (const struct kb_row *)(uintptr_t)p->rows + i;
+				int64_t lo, hi;
+				emu_span(p, r, &lo, &hi);
+				const int64_t first = (int64_t)c * KP_ATTN_CHUNK;
+				if (first > hi)
+					continue;
+				float q[512], m = -INFINITY;
+				for (int d = 0; d < p->dk; d++)
+					q[d] = emu_kv_round(EMU_F(p->qkv)[i * p->ld + h * p->dk + d], p->kv_f16);
+				const int g = (int)h / (p->n_head / p->n_head_kv);
+				const int64_t nk = (int64_t)p->n_head_kv * p->dk;
+				for (int64_t k = first; k < first + KP_ATTN_CHUNK; k++) {
+					if (k < lo || k > hi)
+						continue;
+					const int64_t at = emu_kv_at(p, r, 0) + k * nk + (int64_t)g * p->dk;
+					float acc = 0.0f;
+					for (int d = 0; d < p->dk; d++)
+						acc = acc + q[d] * emu_kv_get(r, at + d, p->kv_f16);
+					if (p->softcap > 0.0f)
+						acc = tanhf(acc * (1.0f / p->softcap)) * p->softcap;
+					const float v = acc * p->scale;
+					EMU_F(p->s)[((int64_t)z * p->n_head + h) * p->ctx_cap + k] = v;
+					m = fmaxf(m, v);
+				}
+				EMU_F(p->cmax)[((int64_t)z * p->n_head + h) * p->n_chunks + c] = m;
+			}
+}
+
+static inline void emu_attn_softmax(const struct kp_attn *p, unsigned gx, unsigned gy, int nt)
+{
+	for (unsigned z = 0; z < gy; z++)
+		for (unsigned h = 0; h < gx; h++) {
+			const struct kb_row *r = (const struct kb_row *)(uintptr_t)p->rows + p->row0 + z;
+			int64_t lo, hi;
+			emu_span(p, r, &lo, &hi);
+			const float *cm = EMU_F(p->cmax) + ((int64_t)z * p->n_head + h) * p->n_chunks;
+			float m = -INFINITY;
+			for (int64_t c = 0; c <= hi / KP_ATTN_CHUNK; c++)
+				m = fmaxf(m, cm[c]);
+			float *s = EMU_F(p->s) + ((int64_t)z * p->n_head + h) * p->ctx_cap;
+			double part[1024] = {0};
+			for (int t = 0; t < nt; t++)
+				for (int64_t k = lo + t; k <= hi; k += nt) {
+					s[k] = expf(s[k] - m);
+					part[t] = part[t] + (double)s[k];
+				}
+			const float inv = (float)(1.0 / emu_block_sum_d(part, nt));
+			for (int64_t k = lo; k <= hi; k++)
+				s[k] = emu_kv_round(s[k] * inv, p->kv_f16);
+		}
+}
+
+static inline void emu_attn_pv(const struct kp_attn *p, unsigned gx, unsigned gy, unsigned gz)
+{
+	for (unsigned z = 0; z < gz; z++)
+		for (unsigned h = 0; h < gy; h++)
+			for (unsigned c = 0; c < gx; c++) {
+				const struct kb_row *r =
+				    (const struct kb_row *)(uintptr_t)p->rows + p->row0 + z;
+				int64_t lo, hi;
+				emu_span(p, r, &lo, &hi);
+				const int64_t first = (int64_t)c * KP_ATTN_CHUNK;
+				if (first > hi)
+					continue;
+				const int g = (int)h / (p->n_head / p->n_head_kv);
+				const int64_t nv = (int64_t)p->n_head_kv * p->dv;
+				const int64_t a = first > lo ? first : lo;
+				const int64_t b = first + KP_ATTN_CHUNK - 1 < hi ? first + KP_ATTN_CHUNK - 1 : hi;
+				const float *pr = EMU_F(p->s) + ((int64_t)z * p->n_head + h) * p->ctx_cap;
+				const int64_t base = emu_kv_at(p, r, 1) + (int64_t)g * p->dv;
+				float *part = EMU_F(p->part) +
+				              (((int64_t)z * p->n_head + h) * p->n_chunks + c) * p->dv;
+				for (int d = 0; d < p->dv; d++) {
+					float acc = 0.0f;
+					for (int64_t k = a; k <= b; k++)
+						acc = acc + pr[k] * emu_kv_get(r, base + k * nv + d, p->kv_f16);
+					part[d] = acc;
+				}
+			}
+}
+
+static inline void emu_attn_reduce(const struct kp_attn *p, unsigned gx, unsigned gy)
+{
+	for (unsigned z = 0; z < gy; z++)
+		for (unsigned h = 0; h < gx; h++) {
+			const int64_t i = p->row0 + z;
+			const struct kb_row *r = (const struct kb_row *)(uintptr_t)p->rows + i;
+			const float *part =
+			    EMU_F(p->part) + ((int64_t)z * p->n_head + h) * p->n_chunks * p->dv;
+			for (int d = 0; d < p->dv; d++) {
+				float acc = 0.0f;
+				for (int64_t c = 0; c <= r->pos / KP_ATTN_CHUNK; c++)
+					acc = acc + part[c * p->dv + d];
+				EMU_F(p->out)[i * p->ld_out + h * p->dv + d] = acc;
+			}
+		}
+}
+
+/* ---- the driver table */
+
+struct emu_kernel {
+	const char *name;
+	int id;
+};
+
+static struct emu_state {
+	long allocs, frees, launches;
+	long launch_count[CK_COUNT];
+	int fail_init;      /* cuInit's result when nonzero */
+	int n_devices;      /* cuDeviceGetCount's answer */
+	int fail_alloc_at;  /* the n-th cuMemAlloc fails (0: never) */
+	size_t free_mem;    /* cuMemGetInfo's free bytes */
+	struct emu_kernel k[CK_COUNT];
+} emu;
+
+static CUresult emu_ok_u(unsigned f) { (void)f; return emu.fail_init; }
+static CUresult emu_ver(int *v) { *v = 13000; return 0; }
+static CUresult emu_count(int *n) { *n = emu.n_devices; return 0; }
+static CUresult emu_get(CUdevice *d, int o) { *d = o; return 0; }
+
+static CUresult emu_name(char *name, int len, CUdevice d)
+{
+	(void)d;
+	snprintf(name, (size_t)len, "emulated");
+	return 0;
+}
+
+static CUresult emu_attr(int *v, int a, CUdevice d)
+{
+	(void)d;
+	*v = a == CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR   ? 9
+	     : a == CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR ? 0
+	     : a == CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT     ? 132
+	                                                         : 1;
+	return 0;
+}
+
+static CUresult emu_total(size_t *b, CUdevice d) { (void)d; *b = (size_t)1 << 34; return 0; }
+static CUresult emu_retain(CUcontext *c, CUdevice d) { (void)d; *c = (CUcontext)&emu; return 0; }
+static CUresult emu_release(CUdevice d) { (void)d; return 0; }
+static CUresult emu_setctx(CUcontext c) { (void)c; return 0; }
+static CUresult emu_modload(CUmodule *m, const void *im) { (void)im; *m = (CUmodule)&emu; return 0; }
+static CUresult emu_modunload(CUmodule m) { (void)m; return 0; }
+
+static CUresult emu_getfn(CUfunction *f, CUmodule m, const char *name)
+{
+	(void)m;
+	for (int k = 0; k < CK_COUNT; k++)
+		if (!strcmp(cuda__kernel_name((enum cuda_kernel)k), name)) {
+			emu.k[k] = (struct emu_kernel){cuda__kernel_name((enum cuda_kernel)k), k};
+			*f = (CUfunction)&emu.k[k];
+			return 0;
+		}
+	return CUDA_ERROR_NOT_FOUND;
+}
+
+static CUresult emu_alloc(CUdeviceptr *p, size_t n)
+{
+	if (emu.fail_alloc_at && emu.allocs + 1 == emu.fail_alloc_at)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	void *q = aligned_alloc(256, (n + 255) / 256 * 256);
+	if (!q)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	emu.allocs++;
+	*p = (CUdeviceptr)(uintptr_t)q;
+	return 0;
+}
+
+static CUresult emu_free(CUdeviceptr p) { emu.frees++; free((void *)(uintptr_t)p); return 0; }
+
+static CUresult emu_halloc(void **p, size_t n)
+{
+	CUdeviceptr d = 0;
+	CUresult r = emu_alloc(&d, n);
+	*p = (void *)(uintptr_t)d;
+	return r;
+}
+
+static CUresult emu_hfree(void *p) { return emu_free((CUdeviceptr)(uintptr_t)p); }
+
+static CUresult emu_meminfo(size_t *f, size_t *t)
+{
+	*f = emu.free_mem;
+	*t = (size_t)1 << 34;
+	return 0;
+}
+
+static CUresult emu_h2d(CUdeviceptr d, const void *s, size_t n, CUstream st)
+{
+	(void)st;
+	memcpy((void *)(uintptr_t)d, s, n);
+	return 0;
+}
+
+static CUresult emu_d2h(void *d, CUdeviceptr s, size_t n, CUstream st)
+{
+	(void)st;
+	memcpy(d, (const void *)(uintptr_t)s, n);
+	return 0;
+}
+
+static CUresult emu_memset(CUdeviceptr p, unsigned char v, size_t n, CUstream st)
+{
+	(void)st;
+	memset((void *)(uintptr_t)p, v, n);
+	return 0;
+}
+
+static CUresult emu_screate(CUstream *s, unsigned f) { (void)f; *s = (CUstream)&emu; return 0; }
+static CUresult emu_sdestroy(CUstream s) { (void)s; return 0; }
+static CUresult emu_ssync(CUstream s) { (void)s; return 0; }
+
+static CUresult emu_errstr(CUresult e, const char **s)
+{
+	*s = e == CUDA_ERROR_OUT_OF_MEMORY ? "out of memory"
+	     : e == CUDA_ERROR_NO_DEVICE   ? "no CUDA-capable device is detected"
+	                                   : "emulated error";
+	return 0;
+}
+
+static CUresult emu_launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
+                           unsigned by, unsigned bz, unsigned shmem, CUstream st, void **params,
+                           void **extra)
+{
+	(void)by, (void)bz, (void)shmem, (void)st, (void)extra;
+	const struct emu_kernel *k = (const struct emu_kernel *)f;
+	const void *p = params[0];
+	emu.launches++;
+	emu.launch_count[k->id]++;
+	switch (k->id) {
+#define MVK(t)                                                                                     \
+	case CK_mv_##t##_1: emu_mv(p, gx, gy, gz, 1); break;                                       \
+	case CK_mv_##t##_2: emu_mv(p, gx, gy, gz, 2); break;                                       \
+	case CK_mv_##t##_4: emu_mv(p, gx, gy, gz, 4); break;                                       \
+	case CK_mv_##t##_8: emu_mv(p, gx, gy, gz, 8); break;
+		MVK(f32) MVK(f16) MVK(q4_0) MVK(q8_0) MVK(q4_K) MVK(q6_K)
+#undef MVK
+	case CK_quant_q8_0: emu_quant_q8_0(p); break;
+	case CK_quant_q8_K: emu_quant_q8_K(p); break;
+	case CK_quant_f16: emu_quant_f16(p); break;
+	case CK_rmsnorm: emu_rmsnorm(p, (int)bx); break;
+	case CK_residual: emu_residual(p, (int)bx); break;
+	case CK_act: emu_act(p); break;
+	case CK_embed: emu_embed(p); break;
+	case CK_qk_prep: emu_qk_prep(p); break;
+	case CK_post: emu_post(p); break;
+	case CK_argmax: emu_argmax(p, gx); break;
+	case CK_repack: emu_repack(p); break;
+	case CK_repack_rows: emu_repack_rows(p); break;
+	case CK_attn_scores: emu_attn_scores(p, gx, gy, gz); break;
+	case CK_attn_softmax: emu_attn_softmax(p, gx, gy, (int)bx); break;
+	case CK_attn_pv: emu_attn_pv(p, gx, gy, gz); break;
+	case CK_attn_reduce: emu_attn_reduce(p, gx, gy); break;
+	default: return CUDA_ERROR_NOT_FOUND;
+	}
+	return 0;
+}
+
+/* A working emulated device (reset its counters and failure knobs). */
+static inline const struct cuda_api *emu_api(void)
+{
+	static struct cuda_api api = {
+	    .cuInit = emu_ok_u, .cuDriverGetVersion = emu_ver, .cuDeviceGetCount = emu_count,
+	    .cuDeviceGet = emu_get, .cuDeviceGetName = emu_name, .cuDeviceGetAttribute = emu_attr,
+	    .cuDeviceTotalMem = emu_total, .cuDevicePrimaryCtxRetain = emu_retain,
+	    .cuDevicePrimaryCtxRelease = emu_release, .cuCtxSetCurrent = emu_setctx,
+	    .cuModuleLoadData = emu_modload, .cuModuleUnload = emu_modunload,
+	    .cuModuleGetFunction = emu_getfn, .cuMemAlloc = emu_alloc, .cuMemFree = emu_free,
+	    .cuMemAllocHost = emu_halloc, .cuMemFreeHost = emu_hfree, .cuMemGetInfo = emu_meminfo,
+	    .cuMemcpyHtoDAsync = emu_h2d, .cuMemcpyDtoHAsync = emu_d2h, .cuMemsetD8Async = emu_memset,
+	    .cuStreamCreate = emu_screate, .cuStreamDestroy = emu_sdestroy,
+	    .cuStreamSynchronize = emu_ssync, .cuLaunchKernel = emu_launch,
+	    .cuGetErrorString = emu_errstr};
+	return &api;
+}
+
+static inline void emu_reset(void)
+{
+	memset(&emu, 0, sizeof emu);
+	emu.n_devices = 1;
+	emu.free_mem = (size_t)1 << 34;
+}
+
+#endif

@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Ollama } from 'ollama';
-import OpenAI from 'openai';
 import {
-  done, importModel, getJSON, metrics, modelsDir, need, postJSON, sha256File, startServer, steps, until,
+  clients, done, importModel, getJSON, metrics, modelsDir, need, postJSON, sha256File, startServer, steps, until,
 } from './20-serve-lib.js';
+
+const { Ollama, OpenAI } = await clients();
 
 const dir = modelsDir();
 const gguf = need(join(dir, 'stories260K-F32.gguf'), 'stories260K-F32.gguf');

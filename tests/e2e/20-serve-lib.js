@@ -212,3 +212,14 @@ export async function steps(list, srvs = []) {
 export function done() {
   process.exit(0);
 }
+
+// The real npm clients, or SKIP when tests/e2e/node_modules is missing.
+export async function clients() {
+  try {
+    const { Ollama } = await import('ollama');
+    const { default: OpenAI } = await import('openai');
+    return { Ollama, OpenAI };
+  } catch (e) {
+    return skip(`SKIP: npm clients missing (cd tests/e2e && npm ci): ${e.message}`);
+  }
+}

@@ -7,12 +7,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { Ollama } from 'ollama';
-import OpenAI from 'openai';
 import {
-  done, freePort, getJSON, importModel, metrics, modelsDir, need, postJSON, sleep, startServer, steps,
+  clients, done, freePort, getJSON, importModel, metrics, modelsDir, need, postJSON, sleep, startServer, steps,
   tempDir, until,
 } from './20-serve-lib.js';
+
+const { Ollama, OpenAI } = await clients();
 
 const stories = need(join(modelsDir(), 'stories260K-F32.gguf'), 'stories260K-F32.gguf');
 need(process.env.GPURUN_BIN ?? '', 'GPURUN_BIN');

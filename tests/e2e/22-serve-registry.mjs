@@ -6,10 +6,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Ollama } from 'ollama';
 import {
-  done, importModel, modelsDir, need, postJSON, sha256File, startRegistry, startServer, steps,
+  clients, done, importModel, modelsDir, need, postJSON, sha256File, startRegistry, startServer, steps,
 } from './20-serve-lib.js';
+
+const { Ollama, OpenAI } = await clients();
 
 const dir = modelsDir();
 const gguf = need(join(dir, 'stories260K-F32.gguf'), 'stories260K-F32.gguf');

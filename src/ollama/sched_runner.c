@@ -18,8 +18,8 @@
 
 void sched__runner_idle(struct sched_runner *r, int64_t now)
 {
-	if (r->keep_alive_ns == SCHED_KEEP_FOREVER || r->keep_alive_ns < 0)
-		r->expires_ns = INT64_MAX;
+	if (r->keep_alive_ns < 0 || r->keep_alive_ns >= INT64_MAX - now)
+		r->expires_ns = INT64_MAX; /* forever (or beyond the clock's range) */
 	else if (r->keep_alive_ns == 0)
 		r->expires_ns = now;
 	else

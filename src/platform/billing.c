@@ -229,7 +229,8 @@ static int cmp_inst(const void *x, const void *y)
 
 static void aggregate(struct billing_report *r)
 {
-	qsort(r->instances, (size_t)r->n_instances, sizeof *r->instances, cmp_inst);
+	if (r->n_instances > 1) /* qsort(NULL, 0) is undefined */
+		qsort(r->instances, (size_t)r->n_instances, sizeof *r->instances, cmp_inst);
 	for (int64_t i = 0; i < r->n_instances; i++) {
 		const struct billing_instance *in = &r->instances[i];
 		struct billing_service *sv = r->n_services ? &r->services[r->n_services - 1] : NULL;

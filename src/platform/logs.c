@@ -283,7 +283,8 @@ int logs_read(const char *dir, int64_t limit, struct logs_line **out, int64_t *n
 	struct lines ls = {0};
 	struct read_ctx c = {limit, &ls};
 	int rc = each_log(dir, read_one, &c);
-	qsort(ls.v, (size_t)ls.n, sizeof *ls.v, cmp_line);
+	if (ls.n > 1) /* qsort(NULL, 0) is undefined */
+		qsort(ls.v, (size_t)ls.n, sizeof *ls.v, cmp_line);
 	int64_t from = limit > 0 && ls.n > limit ? ls.n - limit : 0;
 	for (int64_t i = 0; i < from; i++)
 		line_release(&ls.v[i]);
@@ -370,7 +371,8 @@ int logs_cursor_poll(struct logs_cursor *c, struct logs_line **out, int64_t *n)
 	struct lines ls = {0};
 	struct poll_ctx p = {c, &ls};
 	int rc = each_log(c->dir, poll_one, &p);
-	qsort(ls.v, (size_t)ls.n, sizeof *ls.v, cmp_line);
+	if (ls.n > 1) /* qsort(NULL, 0) is undefined */
+		qsort(ls.v, (size_t)ls.n, sizeof *ls.v, cmp_line);
 	*out = ls.v;
 	*n = ls.n;
 	return rc;

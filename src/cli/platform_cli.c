@@ -27,9 +27,8 @@ int platform_sub_run(const char *group, const struct platform_sub *subs, int arg
 	return help ? (sub ? 0 : 1) : 2;
 }
 
-int platform_args_parse(struct platform_args *a, int argc, char **argv,
-                        const struct flag *extra, int n_extra, int want_pos,
-                        const char *usage)
+int platform_args_parse(struct platform_args *a, int argc, char **argv, const struct flag *extra,
+                        int n_extra, int want_pos, const char *usage)
 {
 	char err[ERR_MSG_LEN];
 	memset(a, 0, sizeof *a);
@@ -37,9 +36,14 @@ int platform_args_parse(struct platform_args *a, int argc, char **argv,
 		n_extra = PLATFORM_FLAGS_MAX - 3;
 	for (int i = 0; i < n_extra; i++)
 		a->t[i] = extra[i];
-	a->t[n_extra] = (struct flag){"format", 0, FLAG_STRING, &a->format,
-	                              "json, yaml, value(status.url), csv(...), table(...)", false};
-	a->t[n_extra + 1] = (struct flag){"help", 'h', FLAG_BOOL, &a->help, "show this help", false};
+	a->t[n_extra] = (struct flag){"format",
+	                              0,
+	                              FLAG_STRING,
+	                              &a->format,
+	                              "json, yaml, value(status.url), csv(...), table(...)",
+	                              false};
+	a->t[n_extra + 1] =
+	    (struct flag){"help", 'h', FLAG_BOOL, &a->help, "show this help", false};
 	a->pos = xcalloc((size_t)argc + 1, sizeof *a->pos);
 	int rc = -1;
 	if (flags_parse(a->t, argc - 1, argv + 1, a->pos, &a->npos, err)) {

@@ -37,9 +37,8 @@ struct platform_args {
  * want_pos positional arguments are required (more are an error). Returns
  * -1 to go on (release a later), or the exit status to return at once
  * (help printed: 0; an error printed: 1; a released). */
-int platform_args_parse(struct platform_args *a, int argc, char **argv,
-                        const struct flag *extra, int n_extra, int want_pos,
-                        const char *usage);
+int platform_args_parse(struct platform_args *a, int argc, char **argv, const struct flag *extra,
+                        int n_extra, int want_pos, const char *usage);
 void platform_args_release(struct platform_args *a);
 /* 0 for a valid service name, else prints the error and returns 1. */
 int platform_check_name(const char *name);

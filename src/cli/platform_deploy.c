@@ -57,8 +57,8 @@ static void usage(const struct flag *t)
 
 static void progress(const cJSON *res, bool public_flag)
 {
-	const char *region = cJSON_GetStringValue(admin_format_get(
-	    res, "service.metadata.labels.'cloud.googleapis.com/location'"));
+	const char *region = cJSON_GetStringValue(
+	    admin_format_get(res, "service.metadata.labels.'cloud.googleapis.com/location'"));
 	const char *name = cJSON_GetStringValue(admin_format_get(res, "service.metadata.name"));
 	const char *rev = cJSON_GetStringValue(admin_format_get(res, "revision"));
 	const char *url = cJSON_GetStringValue(admin_format_get(res, "url"));

@@ -71,7 +71,7 @@ static void probe(const cJSON *c, FILE *out, struct buf *b)
 	row(out, 6, "Port:", v_at(p, http ? "httpGet.port" : "tcpSocket.port", b));
 	fprintf(out, "      %-14s %ss\n", "Initial delay:",
 	        admin_format_get(p, "initialDelaySeconds") ? v_at(p, "initialDelaySeconds", b)
-	                                                     : "0");
+	                                                   : "0");
 	fprintf(out, "      %-14s %ss\n", "Timeout:", v_at(p, "timeoutSeconds", b));
 	row(out, 6, "Failure threshold:", v_at(p, "failureThreshold", b));
 }
@@ -132,9 +132,8 @@ static void instances(const cJSON *svc, FILE *out)
 void platform_describe_print(const cJSON *svc, FILE *out)
 {
 	struct buf b = BUF_INIT;
-	bool public_ =
-	    !strcmp(s_at(svc, "metadata.annotations.'run.googleapis.com/invoker-iam-disabled'"),
-	            "true");
+	bool public_ = !strcmp(
+	    s_at(svc, "metadata.annotations.'run.googleapis.com/invoker-iam-disabled'"), "true");
 	fprintf(out, CHECK " Service %s in region %s\n\n", s_at(svc, "metadata.name"),
 	        s_at(svc, "metadata.labels.'cloud.googleapis.com/location'"));
 	platform_traffic_print(svc, out);

@@ -23,7 +23,8 @@ static cJSON *revision_row(const cJSON *r)
 	char p[16];
 	snprintf(p, sizeof p, "%d%%", pct);
 	cJSON_AddStringToObject(o, "ok", "\xe2\x9c\x94");
-	cJSON_AddStringToObject(o, "name", cJSON_GetStringValue(admin_format_get(r, "metadata.name")));
+	cJSON_AddStringToObject(o, "name",
+	                        cJSON_GetStringValue(admin_format_get(r, "metadata.name")));
 	cJSON_AddStringToObject(o, "active", pct > 0 ? "yes" : "");
 	cJSON_AddStringToObject(o, "traffic", p);
 	const char *svc = cJSON_GetStringValue(
@@ -276,8 +277,7 @@ static int print_identity_token(int argc, char **argv)
 	struct platform_args a;
 	const char *aud = NULL;
 	struct flag extra[] = {
-	    {"audience", 0, FLAG_STRING, &aud, "the service URL (or name) the token is for",
-	     false},
+	    {"audience", 0, FLAG_STRING, &aud, "the service URL (or name) the token is for", false},
 	};
 	char err[ERR_MSG_LEN];
 	int rc = platform_args_parse(&a, argc, argv, extra, 1, 0,

@@ -23,7 +23,8 @@ static int list(int argc, char **argv)
 	struct platform_args a;
 	cJSON *j;
 	char err[ERR_MSG_LEN];
-	int rc = platform_args_parse(&a, argc, argv, NULL, 0, 0, "gpurun services list [--format F]");
+	int rc =
+	    platform_args_parse(&a, argc, argv, NULL, 0, 0, "gpurun services list [--format F]");
 	if (rc >= 0)
 		return rc;
 	struct platform_client c;

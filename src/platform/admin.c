@@ -138,11 +138,10 @@ static void services_replace(struct http_req *r, void *data)
 	struct slice b = http_req_body(r);
 	int rc = admin__replace(&c, b.p ? b.p : "", b.n, &j, err);
 	if (!rc) {
-		const char *name = cJSON_GetStringValue(
-		    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
-		                                         cJSON_GetObjectItemCaseSensitive(j, "service"),
-		                                         "metadata"),
-		                                     "name"));
+		const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "service"),
+		                                     "metadata"),
+		    "name"));
 		if (name)
 			daemon_service_changed(data, name);
 	}

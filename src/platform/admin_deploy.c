@@ -86,8 +86,8 @@ int admin__check_placement(const struct admin_ctx *c, const char *service, const
 	return 0;
 }
 
-static void revision_name(const struct state_service *cur, const char *service,
-                          const char *suffix, char out[SPEC_REVISION_NAME_MAX + 1])
+static void revision_name(const struct state_service *cur, const char *service, const char *suffix,
+                          char out[SPEC_REVISION_NAME_MAX + 1])
 {
 	if (suffix) {
 		snprintf(out, SPEC_REVISION_NAME_MAX + 1, "%s-%s", service, suffix);
@@ -228,7 +228,8 @@ static int parse_opts(const cJSON *body, struct deploy_opts *o, const cJSON **pa
 	}
 	*patch = cJSON_GetObjectItemCaseSensitive(body, "spec");
 	if (*patch && !cJSON_IsObject(*patch))
-		return err_set(err, ERR_INVALID, "'spec' must be an object of the fields to change");
+		return err_set(err, ERR_INVALID,
+		               "'spec' must be an object of the fields to change");
 	it = cJSON_GetObjectItemCaseSensitive(body, "no_traffic");
 	if (it && !cJSON_IsBool(it))
 		return err_set(err, ERR_INVALID, "'no_traffic' must be true or false");
@@ -266,8 +267,8 @@ static int next_spec(const struct admin_ctx *c, const char *service,
 	return rc;
 }
 
-int admin__deploy(const struct admin_ctx *c, const char *service, const cJSON *body,
-                  cJSON **out, char err[ERR_MSG_LEN])
+int admin__deploy(const struct admin_ctx *c, const char *service, const cJSON *body, cJSON **out,
+                  char err[ERR_MSG_LEN])
 {
 	struct deploy_opts o;
 	const cJSON *patch;
@@ -293,8 +294,12 @@ int admin__deploy(const struct admin_ctx *c, const char *service, const cJSON *b
 	revision_name(cp, service, o.suffix, rev);
 	if ((rc = deploy_traffic(cp, &o, rev, &t, &nt, err)))
 		goto out_spec;
-	struct state_deploy_req q = {.service = service, .spec = &spec, .revision_name = rev,
-	                             .traffic = t, .n_traffic = nt, .now_ns = c->now_ns};
+	struct state_deploy_req q = {.service = service,
+	                             .spec = &spec,
+	                             .revision_name = rev,
+	                             .traffic = t,
+	                             .n_traffic = nt,
+	                             .now_ns = c->now_ns};
 	char made[SPEC_REVISION_NAME_MAX + 1];
 	if ((rc = state_deploy(c->st, &q, made, err)))
 		goto out_traffic;
@@ -322,7 +327,8 @@ static int replace_existing(const struct admin_ctx *c, const struct knative_serv
 		return 1;
 	}
 	if (!rc && strcmp(r.service, k->name))
-		rc = err_set(err, ERR_EXISTS, "revision %s belongs to service %s", r.name, r.service);
+		rc = err_set(err, ERR_EXISTS, "revision %s belongs to service %s", r.name,
+		             r.service);
 	else if (!rc && !spec_template_equal(&r.spec, &k->spec))
 		rc = err_set(err, ERR_EXISTS,
 		             "revision %s already exists with a different template: change or "
@@ -359,8 +365,12 @@ static int replace_apply(const struct admin_ctx *c, struct knative_service *k,
 		snprintf(rev, sizeof rev, "%s", k->revision_name);
 	else
 		revision_name(cur, k->name, NULL, rev);
-	struct state_deploy_req q = {.service = k->name, .spec = &k->spec, .revision_name = rev,
-	                             .traffic = t, .n_traffic = nt, .now_ns = c->now_ns};
+	struct state_deploy_req q = {.service = k->name,
+	                             .spec = &k->spec,
+	                             .revision_name = rev,
+	                             .traffic = t,
+	                             .n_traffic = nt,
+	                             .now_ns = c->now_ns};
 	char made[SPEC_REVISION_NAME_MAX + 1];
 	rc = state_deploy(c->st, &q, made, err);
 	if (!rc)

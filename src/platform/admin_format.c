@@ -161,8 +161,9 @@ static int parse_body(const char *s, struct admin_format *f, char err[ERR_MSG_LE
 	if (!rc && slice_trim((struct slice){p, (size_t)(end - p)}).n)
 		rc = err_set(err, ERR_INVALID, "--format: unexpected '%s'", p);
 	if (!rc && kinds[i].wants_keys && f->n_keys == 0)
-		rc = err_set(err, ERR_INVALID, "--format: %s() needs at least one key, as in "
-		                               "%s(status.url)",
+		rc = err_set(err, ERR_INVALID,
+		             "--format: %s() needs at least one key, as in "
+		             "%s(status.url)",
 		             kinds[i].name, kinds[i].name);
 	return rc;
 }
@@ -372,7 +373,9 @@ static void table(const struct admin_format *f, const cJSON *const *rs, int n, s
 				heading(&f->keys[k], true, c);
 			else
 				admin_format_scalar(
-				    admin_format_get(rs[r - (f->no_heading ? 0 : 1)], f->keys[k].path), c);
+				    admin_format_get(rs[r - (f->no_heading ? 0 : 1)],
+				                     f->keys[k].path),
+				    c);
 			if (cols(c) > w[k])
 				w[k] = cols(c);
 		}
@@ -437,8 +440,7 @@ void admin_format_render(const struct admin_format *f, const cJSON *j, bool list
 		if (n > 0)
 			table(f, rs, n, out);
 		break;
-	default:
-		break;
+	default: break;
 	}
 	free(rs);
 }

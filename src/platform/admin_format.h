@@ -23,7 +23,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 
-#define ADMIN_FORMAT_KEYS_MAX 64
+#define ADMIN_FORMAT_KEYS_MAX  64
 #define ADMIN_FORMAT_DEPTH_MAX 64
 
 enum admin_format_kind {

@@ -39,11 +39,10 @@ static bool is_number(const char *s)
 /* A plain scalar s would not read back as the string s. */
 static bool typed(const char *s)
 {
-	static const char *words[] = {"y",   "Y",    "yes",  "Yes",  "YES",   "n",     "N",
-	                              "no",  "No",   "NO",   "true", "True",  "TRUE",  "false",
-	                              "False", "FALSE", "on", "On",   "ON",    "off",   "Off",
-	                              "OFF", "null", "Null", "NULL", "~",     ".nan",  ".inf",
-	                              "-.inf"};
+	static const char *words[] = {
+	    "y",    "Y",    "yes",  "Yes",   "YES",   "n",     "N",    "no",   "No",   "NO",
+	    "true", "True", "TRUE", "false", "False", "FALSE", "on",   "On",   "ON",   "off",
+	    "Off",  "OFF",  "null", "Null",  "NULL",  "~",     ".nan", ".inf", "-.inf"};
 	if (!s[0] || is_number(s))
 		return true;
 	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
@@ -54,8 +53,8 @@ static bool typed(const char *s)
 
 static void scalar(struct em *m, const char *s, bool quote_if_typed)
 {
-	yaml_scalar_style_t st = quote_if_typed && typed(s) ? YAML_DOUBLE_QUOTED_SCALAR_STYLE
-	                                                    : YAML_ANY_SCALAR_STYLE;
+	yaml_scalar_style_t st =
+	    quote_if_typed && typed(s) ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE;
 	yaml_scalar_event_initialize(&m->ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), 1,
 	                             quote_if_typed, st);
 	emit(m);
@@ -70,7 +69,8 @@ static void node(struct em *m, const cJSON *j, int depth)
 		return;
 	}
 	if (cJSON_IsObject(j)) {
-		yaml_mapping_start_event_initialize(&m->ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
+		yaml_mapping_start_event_initialize(&m->ev, NULL, NULL, 1,
+		                                    YAML_BLOCK_MAPPING_STYLE);
 		emit(m);
 		cJSON_ArrayForEach(it, j)
 		{

@@ -17,9 +17,9 @@
 #include "platform/spec.h"
 #include "platform/state.h"
 
-#define ADMIN_TOKEN_TTL_MAX_S  (24 * 3600)
-#define ADMIN_DEFAULT_SUBJECT  "local-user"
-#define ADMIN_LOGS_LIMIT_MAX   100000
+#define ADMIN_TOKEN_TTL_MAX_S (24 * 3600)
+#define ADMIN_DEFAULT_SUBJECT "local-user"
+#define ADMIN_LOGS_LIMIT_MAX  100000
 
 struct admin_ctx {
 	struct state *st;
@@ -48,8 +48,8 @@ int admin__http_status(int rc);
  * a new immutable revision. *out: {"service": <service>, "revision": name,
  * "created": bool (the service is new), "percent": traffic percent the new
  * revision serves, "url": url}. */
-int admin__deploy(const struct admin_ctx *c, const char *service, const cJSON *body,
-                  cJSON **out, char err[ERR_MSG_LEN]);
+int admin__deploy(const struct admin_ctx *c, const char *service, const cJSON *body, cJSON **out,
+                  char err[ERR_MSG_LEN]);
 /* POST /v1/services:replace with Knative YAML. *out as admin__deploy's,
  * "revision" null when the template named an existing equal revision (no
  * new one), plus "warnings": [lines]. */

@@ -25,12 +25,13 @@ static int check_assignments(const struct admin_assign *a, int64_t na, int *sum,
 	*sum = 0;
 	for (int64_t i = 0; i < na; i++) {
 		if (a[i].percent < 0 || a[i].percent > 100)
-			return err_set(err, ERR_INVALID, "--to-revisions: %s=%d: percent must be 0 to 100",
+			return err_set(err, ERR_INVALID,
+			               "--to-revisions: %s=%d: percent must be 0 to 100",
 			               a[i].revision, a[i].percent);
 		for (int64_t j = 0; j < i; j++)
 			if (!strcmp(a[i].revision, a[j].revision))
-				return err_set(err, ERR_INVALID, "--to-revisions: %s is given twice",
-				               a[i].revision);
+				return err_set(err, ERR_INVALID,
+				               "--to-revisions: %s is given twice", a[i].revision);
 		*sum += a[i].percent;
 	}
 	if (*sum > 100)
@@ -41,8 +42,7 @@ static int check_assignments(const struct admin_assign *a, int64_t na, int *sum,
 
 /* Scales the unassigned serving targets of t into rest by largest
  * remainders (ties: the earlier target); total is their current sum (> 0). */
-static void scale_rest(struct spec_traffic *t, const bool *assigned, int64_t n, int rest,
-                       int total)
+static void scale_rest(struct spec_traffic *t, const bool *assigned, int64_t n, int rest, int total)
 {
 	int64_t *rem = xcalloc((size_t)n, sizeof *rem);
 	int given = 0;
@@ -140,17 +140,20 @@ static int assignments(const cJSON *o, struct admin_assign **a, int64_t *n, char
 	*a = NULL;
 	*n = 0;
 	if (!cJSON_IsObject(o))
-		return err_set(err, ERR_INVALID, "'to_revisions' must be an object {\"REV\": percent}");
+		return err_set(err, ERR_INVALID,
+		               "'to_revisions' must be an object {\"REV\": percent}");
 	cJSON_ArrayForEach(it, o)
 	{
 		if (!cJSON_IsNumber(it) || it->valuedouble != (double)(int)it->valuedouble)
-			return err_set(err, ERR_INVALID, "--to-revisions: %s: the percent must be an integer",
+			return err_set(err, ERR_INVALID,
+			               "--to-revisions: %s: the percent must be an integer",
 			               it->string);
 		*a = xrealloc(*a, sizeof **a * (size_t)(*n + 1));
 		(*a)[(*n)++] = (struct admin_assign){it->string, (int)it->valuedouble};
 	}
 	if (*n == 0)
-		return err_set(err, ERR_INVALID, "--to-revisions: give at least one REVISION=PERCENT");
+		return err_set(err, ERR_INVALID,
+		               "--to-revisions: give at least one REVISION=PERCENT");
 	return 0;
 }
 

@@ -122,7 +122,8 @@ int admin__billing(const struct admin_ctx *c, const char *service, const char *s
 	struct billing_report rep;
 	int64_t since_ns;
 	if (format && format[0] && !billing_format_parse(format, &f))
-		return err_set(err, ERR_INVALID, "--format: '%s' is not table, json or csv", format);
+		return err_set(err, ERR_INVALID, "--format: '%s' is not table, json or csv",
+		               format);
 	if (service && service[0]) {
 		int rc = spec_name_check("--service", service, err);
 		if (rc)
@@ -150,8 +151,7 @@ int admin__billing(const struct admin_ctx *c, const char *service, const char *s
 }
 
 /* The daemon's signer when the context has none (tests): the same key. */
-static int sign_local(const struct admin_ctx *c, const char *aud, int64_t ttl_s,
-                      struct buf *out)
+static int sign_local(const struct admin_ctx *c, const char *aud, int64_t ttl_s, struct buf *out)
 {
 	uint8_t key[AUTH_KEY_LEN];
 	int rc = state_key_get_or_create(c->st, DAEMON_TOKEN_KEY_NAME, key, sizeof key, c->now_ns);
@@ -179,9 +179,10 @@ int admin__token(const struct admin_ctx *c, const cJSON *body, cJSON **out, char
 		               AUTH_CLAIM_MAX - 1);
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(body, "ttl_seconds");
 	int64_t ttl = AUTH_TTL_DEFAULT_S;
-	if (t && (!cJSON_IsNumber(t) || t->valuedouble < 1 ||
-	          t->valuedouble > ADMIN_TOKEN_TTL_MAX_S))
-		return err_set(err, ERR_INVALID, "ttl_seconds: from 1 to %d", ADMIN_TOKEN_TTL_MAX_S);
+	if (t &&
+	    (!cJSON_IsNumber(t) || t->valuedouble < 1 || t->valuedouble > ADMIN_TOKEN_TTL_MAX_S))
+		return err_set(err, ERR_INVALID, "ttl_seconds: from 1 to %d",
+		               ADMIN_TOKEN_TTL_MAX_S);
 	if (t)
 		ttl = (int64_t)t->valuedouble;
 	struct buf tok = BUF_INIT;

@@ -114,8 +114,8 @@ static int service_json(const struct admin_ctx *c, const struct state_service *s
 		admin__timestamp(s->created_ns, ts, sizeof ts);
 		cJSON_AddStringToObject(md, "creationTimestamp", ts);
 		cJSON *status = cJSON_GetObjectItemCaseSensitive(*out, "status");
-		cJSON *inst = c->instances ? c->instances(c->data, s->name)
-		                           : state_instances(c, s->name);
+		cJSON *inst =
+		    c->instances ? c->instances(c->data, s->name) : state_instances(c, s->name);
 		cJSON_AddItemToObject(status, "instances", inst);
 	}
 	free(rt);

@@ -49,7 +49,8 @@ static void test_admin_format_parse_kinds_and_errors(void **state)
 	assert_int_equal(f.kind, ADMIN_FORMAT_JSON);
 	assert_int_equal(admin_format_parse("export", &f, err), 0);
 	assert_int_equal(f.kind, ADMIN_FORMAT_YAML);
-	assert_int_equal(admin_format_parse("value(status.url, metadata.name:label=N)", &f, err), 0);
+	assert_int_equal(admin_format_parse("value(status.url, metadata.name:label=N)", &f, err),
+	                 0);
 	assert_int_equal(f.kind, ADMIN_FORMAT_VALUE);
 	assert_int_equal(f.n_keys, 2);
 	assert_string_equal(f.keys[0].path, "status.url");
@@ -66,8 +67,8 @@ static void test_admin_format_parse_kinds_and_errors(void **state)
 	assert_string_equal(f.keys[0].path, "metadata.labels.'a,b'");
 	admin_format_release(&f);
 
-	const char *bad[] = {"xml", "value", "value()", "value(a", "table[box(a)", "json(a)x",
-	                     "value(a,,:label=x)"};
+	const char *bad[] = {"xml",          "value",    "value()",           "value(a",
+	                     "table[box(a)", "json(a)x", "value(a,,:label=x)"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		err[0] = 0;
 		if (admin_format_parse(bad[i], &f, err) == 0)
@@ -85,8 +86,8 @@ static void test_admin_format_get_paths(void **state)
 	assert_string_equal(
 	    cJSON_GetStringValue(admin_format_get(j, "spec.template.spec.containers[0].image")),
 	    "gpurun/hello");
-	assert_string_equal(
-	    cJSON_GetStringValue(admin_format_get(j, "status.conditions[-1].type")), "RoutesReady");
+	assert_string_equal(cJSON_GetStringValue(admin_format_get(j, "status.conditions[-1].type")),
+	                    "RoutesReady");
 	assert_string_equal(cJSON_GetStringValue(admin_format_get(
 	                        j, "metadata.labels.'cloud.googleapis.com/location'")),
 	                    "local");
@@ -111,9 +112,9 @@ static void test_admin_format_value_scalars(void **state)
 	 * joined by ';', mappings k=v, missing and null empty */
 	assert_string_equal(render("value(status.ready,spec.traffic[0].latestRevision)", j, false),
 	                    "False\tTrue\n");
-	assert_string_equal(render("value(spec.template.spec.containerConcurrency,status.ratio)", j,
-	                           false),
-	                    "80\t0.25\n");
+	assert_string_equal(
+	    render("value(spec.template.spec.containerConcurrency,status.ratio)", j, false),
+	    "80\t0.25\n");
 	assert_string_equal(render("value(spec.template.spec.containers[0].args)", j, false),
 	                    "a;b\n");
 	assert_string_equal(render("value(metadata.labels)", j, false),
@@ -160,7 +161,8 @@ static void test_admin_format_csv_and_table(void **state)
 
 static void test_admin_format_json_sorted(void **state)
 {
-	const char *doc = "{\"b\":[1,2.5,\"s\\n\"],\"a\":{\"z\":true,\"y\":null},\"c\":{},\"d\":[]}";
+	const char *doc =
+	    "{\"b\":[1,2.5,\"s\\n\"],\"a\":{\"z\":true,\"y\":null},\"c\":{},\"d\":[]}";
 	cJSON *j = json_parse(doc, strlen(doc), NULL);
 	assert_string_equal(render("json", j, false), "{\n"
 	                                              "  \"a\": {\n"
@@ -217,11 +219,11 @@ static void test_admin_format_yaml_hostile(void **state)
 {
 	char err[ERR_MSG_LEN];
 	const char *bad[] = {
-	    "a: [1, 2\n",                                     /* unclosed */
-	    "a: &x [1]\nb: *x\n",                             /* alias */
-	    "? [1, 2]\n: v\n",                                /* non-scalar key */
-	    "a: \"\\0\"\n",                                   /* NUL inside */
-	    "key: value\n  bad indentation: here\n",          /* syntax */
+	    "a: [1, 2\n",                            /* unclosed */
+	    "a: &x [1]\nb: *x\n",                    /* alias */
+	    "? [1, 2]\n: v\n",                       /* non-scalar key */
+	    "a: \"\\0\"\n",                          /* NUL inside */
+	    "key: value\n  bad indentation: here\n", /* syntax */
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		err[0] = 0;

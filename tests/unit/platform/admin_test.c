@@ -47,8 +47,12 @@ static int setup(void **state)
 		fail_msg("state_open: %s", err);
 	free(db);
 	snprintf(f->inv.source, sizeof f->inv.source, "test");
-	f->c = (struct admin_ctx){.st = f->st, .gpus = &f->inv, .region = "local",
-	                          .home = f->home, .url = url_of, .now_ns = NOW};
+	f->c = (struct admin_ctx){.st = f->st,
+	                          .gpus = &f->inv,
+	                          .region = "local",
+	                          .home = f->home,
+	                          .url = url_of,
+	                          .now_ns = NOW};
 	*state = f;
 	return 0;
 }
@@ -155,7 +159,8 @@ static void test_admin_deploy_makes_revision_and_routes_latest(void **state)
 	assert_int_equal((int)num_at(s, "metadata.generation"), 1);
 	assert_true(cJSON_IsArray(admin_format_get(s, "status.instances")));
 	/* private by default: no invoker-iam-disabled annotation */
-	assert_null(admin_format_get(s, "metadata.annotations.'run.googleapis.com/invoker-iam-disabled'"));
+	assert_null(
+	    admin_format_get(s, "metadata.annotations.'run.googleapis.com/invoker-iam-disabled'"));
 	cJSON_Delete(r);
 }
 
@@ -246,8 +251,8 @@ static void test_admin_deploy_gpus_against_inventory(void **state)
 	char err[ERR_MSG_LEN];
 	int idx[4];
 	const char *gpu1 = "{\"spec\":{\"image\":\"gpurun/ollama\",\"gpu\":1}}";
-	assert_int_equal(deploy_err(f, "llm", gpu1, "not enough GPUs: requested 1, node has 0 free"),
-	                 ERR_BUSY);
+	assert_int_equal(
+	    deploy_err(f, "llm", gpu1, "not enough GPUs: requested 1, node has 0 free"), ERR_BUSY);
 	f->inv.n = 2;
 	for (int i = 0; i < 2; i++) {
 		f->inv.dev[i].index = i;
@@ -255,7 +260,8 @@ static void test_admin_deploy_gpus_against_inventory(void **state)
 	}
 	deploy_err(f, "llm", "{\"spec\":{\"image\":\"gpurun/ollama\",\"gpu\":3}}",
 	           "not enough GPUs: requested 3, node has 2 free");
-	deploy_err(f, "llm", "{\"spec\":{\"image\":\"gpurun/ollama\",\"gpu\":1,\"min_instances\":3}}",
+	deploy_err(f, "llm",
+	           "{\"spec\":{\"image\":\"gpurun/ollama\",\"gpu\":1,\"min_instances\":3}}",
 	           "requested 3 (1 per instance x 3 min-instances), node has 2 free");
 	/* a GPU held by another service's instance is not free */
 	assert_int_equal(state_gpu_allocate(f->st, "other-1", 1, &f->inv, NOW, idx, err), 0);
@@ -264,16 +270,20 @@ static void test_admin_deploy_gpus_against_inventory(void **state)
 	cJSON *r = deploy_ok(f, "llm", gpu1);
 	const cJSON *s = admin_format_get(r, "service");
 	/* turning a GPU on picks Cloud Run's GPU shape and instance-based billing */
-	assert_string_equal(str_at(s, "spec.template.spec.containers[0].resources.limits.'nvidia.com/gpu'"),
-	                    "1");
+	assert_string_equal(
+	    str_at(s, "spec.template.spec.containers[0].resources.limits.'nvidia.com/gpu'"), "1");
 	assert_string_equal(str_at(s, "spec.template.spec.containers[0].resources.limits.memory"),
 	                    "16Gi");
-	assert_string_equal(str_at(s, "spec.template.metadata.annotations.'run.googleapis.com/cpu-throttling'"),
-	                    "false");
+	assert_string_equal(
+	    str_at(s, "spec.template.metadata.annotations.'run.googleapis.com/cpu-throttling'"),
+	    "false");
 	cJSON_Delete(r);
 	/* the service's own live instance gives its GPU to the next revision */
-	struct state_instance in = {.id = "llm-own", .service = "llm", .revision = "llm-00001-abc",
-	                            .phase = STATE_INSTANCE_READY, .gpus = "GPU-1",
+	struct state_instance in = {.id = "llm-own",
+	                            .service = "llm",
+	                            .revision = "llm-00001-abc",
+	                            .phase = STATE_INSTANCE_READY,
+	                            .gpus = "GPU-1",
 	                            .start_ns = NOW};
 	assert_int_equal(state_instance_insert(f->st, &in), 0);
 	assert_int_equal(state_gpu_allocate(f->st, "llm-own", 1, &f->inv, NOW, idx, err), 0);
@@ -481,8 +491,9 @@ static void test_admin_export_replace_round_trip(void **state)
 	const cJSON *s = admin_format_get(r, "service");
 	assert_int_equal((int)num_at(s, "spec.template.spec.containerConcurrency"), 10);
 	assert_string_equal(str_at(s, "spec.template.spec.containers[0].env[0].name"), "K");
-	assert_string_equal(str_at(s, "spec.template.metadata.annotations.'autoscaling.knative.dev/minScale'"),
-	                    "1");
+	assert_string_equal(
+	    str_at(s, "spec.template.metadata.annotations.'autoscaling.knative.dev/minScale'"),
+	    "1");
 	assert_string_equal(
 	    str_at(s, "metadata.annotations.'run.googleapis.com/invoker-iam-disabled'"), "true");
 	cJSON_Delete(r);
@@ -538,8 +549,8 @@ static void test_admin_since_forms(void **state)
 	assert_int_equal(t, 1764288000000000000LL);
 	assert_int_equal(admin__parse_since("1764342000", NOW, &t, err), 0);
 	assert_int_equal(t, 1764342000000000000LL);
-	const char *bad[] = {"yesterday", "2026-13-01", "2026-11-28T25:00:00Z", "-5m",
-	                     "2026-11-28T15:00:00", "1h junk"};
+	const char *bad[] = {"yesterday", "2026-13-01",          "2026-11-28T25:00:00Z",
+	                     "-5m",       "2026-11-28T15:00:00", "1h junk"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		if (admin__parse_since(bad[i], NOW, &t, err) != ERR_INVALID)
 			fail_msg("'%s' parsed", bad[i]);
@@ -552,13 +563,24 @@ static void test_admin_billing_report(void **state)
 	struct fixture *f = *state;
 	char err[ERR_MSG_LEN];
 	struct ledger_row rows[3] = {
-	    {.kind = LEDGER_INSTANCE_START, .at_ns = NOW - 10000000000LL, .service = "bill",
-	     .revision = "bill-00001-abc", .instance = "bill-00001-abc-1", .cpu_milli = 1000,
-	     .memory_bytes = 512LL << 20, .instance_based = true},
-	    {.kind = LEDGER_INSTANCE_READY, .at_ns = NOW - 9000000000LL, .service = "bill",
-	     .revision = "bill-00001-abc", .instance = "bill-00001-abc-1"},
-	    {.kind = LEDGER_INSTANCE_EXIT, .at_ns = NOW - 4000000000LL, .service = "bill",
-	     .revision = "bill-00001-abc", .instance = "bill-00001-abc-1"},
+	    {.kind = LEDGER_INSTANCE_START,
+	     .at_ns = NOW - 10000000000LL,
+	     .service = "bill",
+	     .revision = "bill-00001-abc",
+	     .instance = "bill-00001-abc-1",
+	     .cpu_milli = 1000,
+	     .memory_bytes = 512LL << 20,
+	     .instance_based = true},
+	    {.kind = LEDGER_INSTANCE_READY,
+	     .at_ns = NOW - 9000000000LL,
+	     .service = "bill",
+	     .revision = "bill-00001-abc",
+	     .instance = "bill-00001-abc-1"},
+	    {.kind = LEDGER_INSTANCE_EXIT,
+	     .at_ns = NOW - 4000000000LL,
+	     .service = "bill",
+	     .revision = "bill-00001-abc",
+	     .instance = "bill-00001-abc-1"},
 	};
 	assert_int_equal(state_ledger_append(f->st, rows, 3), 0);
 	struct buf out = BUF_INIT;
@@ -604,16 +626,16 @@ static void test_admin_token_signed_for_audience(void **state)
 	const char *other[] = {"http://q.localhost:8080"};
 	struct auth_claims cl;
 	int64_t now_s = NOW / 1000000000LL;
-	assert_int_equal(auth_token_verify(key, sizeof key, tok, strlen(tok), auds, 1, now_s, &cl,
-	                                   err),
-	                 AUTH_OK);
+	assert_int_equal(
+	    auth_token_verify(key, sizeof key, tok, strlen(tok), auds, 1, now_s, &cl, err),
+	    AUTH_OK);
 	assert_int_equal(cl.exp - cl.iat, 60);
-	assert_int_equal(auth_token_verify(key, sizeof key, tok, strlen(tok), other, 1, now_s, NULL,
-	                                   err),
-	                 AUTH_WRONG_AUDIENCE);
-	assert_int_equal(auth_token_verify(key, sizeof key, tok, strlen(tok), auds, 1, now_s + 61,
-	                                   NULL, err),
-	                 AUTH_EXPIRED);
+	assert_int_equal(
+	    auth_token_verify(key, sizeof key, tok, strlen(tok), other, 1, now_s, NULL, err),
+	    AUTH_WRONG_AUDIENCE);
+	assert_int_equal(
+	    auth_token_verify(key, sizeof key, tok, strlen(tok), auds, 1, now_s + 61, NULL, err),
+	    AUTH_EXPIRED);
 	cJSON_Delete(out);
 	/* no audience: the user's own token */
 	assert_int_equal(admin__token(&f->c, NULL, &out, err), 0);

@@ -18,7 +18,7 @@ body=$(curl -sS --max-time 10 "$U/") || fail "cold request"
 t1=$(date +%s%N)
 [ "$body" = "Hello World!" ] || fail "cold answer: '$body'"
 echo "cold request through the gateway: $(( (t1 - t0) / 1000000 )) ms"
-instances hello 1 || fail "want one instance after the first request"
+wait_until 2 instances hello 1 || fail "want one instance after the first request"
 
 # Host header routing to the same service
 body=$(curl -sS -H "Host: hello.localhost:$PORT" "http://127.0.0.1:$PORT/") || fail "Host header"

@@ -69,6 +69,13 @@ instances() {
   [ "$(live_pids "$1" | grep -c .)" -eq "$2" ]
 }
 
+# running (a zombie whose parent died unreaped has ended)
+alive() {
+  local st
+  st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1) || return 1
+  [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
 wait_until() {
   local secs=$1
   shift

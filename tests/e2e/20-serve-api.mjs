@@ -71,6 +71,16 @@ await steps([
       modelfile: `FROM ${M}\nSYSTEM """Be brief."""\nPARAMETER temperature 0\nPARAMETER stop "."\nPARAMETER stop "!"\n`,
     });
     assert.deepEqual(r.body, { status: 'success' });
+    // from a GGUF path on the server, with JSON fields; from a blob digest; quantized
+    const fp = await postJSON(srv, '/api/create', { model: 'from-path', from: gguf, stream: false,
+      template: '{{ .System }}|{{ .Prompt }}', system: 'Lily', parameters: { num_ctx: 64, stop: ['.'] } });
+    assert.deepEqual(fp.body, { status: 'success' });
+    const fd = await postJSON(srv, '/api/create', { model: 'from-digest', from: sha256File(gguf), stream: false });
+    assert.deepEqual(fd.body, { status: 'success' });
+    const q = await postJSON(srv, '/api/create', { model: 'stories-q8', from: M, quantize: 'q8_0', stream: false });
+    assert.deepEqual(q.body, { status: 'success' });
+    const none = await postJSON(srv, '/api/create', { model: 'y' });
+    assert.deepEqual([none.status, none.body.error], [400, "neither 'from' or 'files' was specified"]);
     const bad = await postJSON(srv, '/api/create', { model: 'x', modelfile: 'FROM m\nPARAMETER nope 1' });
     assert.equal(bad.status, 400);
     assert.equal(bad.body.error, "unknown parameter 'nope'");
@@ -105,6 +115,10 @@ await steps([
     assert.equal(v.body.model_info['tokenizer.ggml.tokens'].length, 512);
     assert.ok(v.body.tensors.some((t) => t.name === 'token_embd.weight'));
     await rejects(ollama.show({ model: 'nope' }), 404, "model 'nope:latest' not found");
+    const fp = await ollama.show({ model: 'from-path' });
+    assert.deepEqual([fp.template, fp.system], ['{{ .System }}|{{ .Prompt }}', 'Lily']);
+    assert.match(fp.parameters, /^num_ctx +64\nstop +"\."$/);
+    assert.equal((await ollama.show({ model: 'stories-q8' })).details.quantization_level, 'Q8_0');
   }],
   ['generate: greedy text = llama.cpp reference', async () => {
     const r = await ollama.generate({ model: M, prompt: c0.prompt, options: greedy });
@@ -148,6 +162,16 @@ await steps([
     const more = await ollama.generate({ model: M, prompt: ' The end.', context: firstContext,
       options: { temperature: 0, num_predict: 8 } });
     assert.deepEqual(more.context.slice(0, firstContext.length), firstContext);
+    // template and system overrides reach the prompt; the model's layers apply
+    const plain = await ollama.generate({ model: M, prompt: 'Tom', options: { num_predict: 1 } });
+    const tmpl = await ollama.generate({ model: M, prompt: 'Tom', system: 'Lily and', template: '{{ .System }} {{ .Prompt }}',
+      options: { num_predict: 1 } });
+    assert.ok(tmpl.prompt_eval_count > plain.prompt_eval_count + 1, `${tmpl.prompt_eval_count} vs ${plain.prompt_eval_count}`);
+    const layered = await ollama.generate({ model: 'from-path', prompt: 'Tom', options: { temperature: 0, num_predict: 30 } });
+    assert.ok(layered.prompt_eval_count > plain.prompt_eval_count, 'the system layer is rendered');
+    assert.ok(!layered.response.includes('.'), 'the stop parameter of the model applies');
+    const q8 = await ollama.generate({ model: 'stories-q8', prompt: c0.prompt, options: { temperature: 0, num_predict: 8 } });
+    assert.equal(q8.eval_count, 8);
     await rejects(ollama.generate({ model: M, prompt: 'a', suffix: 'b' }), 400,
       '"stories260k" does not support insert');
     const odd = await ollama.generate({ model: M, prompt: c0.prompt,
@@ -292,6 +316,8 @@ await steps([
     assert.equal((await getJSON(srv, '/api/nothing')).status, 404);
   }],
   ['keep_alive: 0 unloads, empty prompt loads, then unloads', async () => {
+    const q8 = await ollama.generate({ model: 'stories-q8', prompt: '', keep_alive: 0 });
+    assert.equal(q8.done_reason, 'unload');
     const r = await ollama.generate({ model: M, prompt: c0.prompt, options: { temperature: 0, num_predict: 4 }, keep_alive: 0 });
     assert.equal(r.done, true);
     await until(async () => (await ollama.ps()).models.length === 0, 3000, 'ps to be empty');

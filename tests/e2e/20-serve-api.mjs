@@ -315,6 +315,17 @@ await steps([
     assert.equal((await getJSON(srv, '/api/generate')).status, 405);
     assert.equal((await getJSON(srv, '/api/nothing')).status, 404);
   }],
+  ['CORS: local origins allowed, others not', async () => {
+    const pre = await fetch(`${srv.url}/api/chat`, { method: 'OPTIONS',
+      headers: { Origin: 'http://localhost:3000', 'Access-Control-Request-Method': 'POST' } });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers.get('access-control-allow-origin'), 'http://localhost:3000');
+    assert.match(pre.headers.get('access-control-allow-headers'), /Authorization/);
+    const evil = await fetch(`${srv.url}/api/tags`, { headers: { Origin: 'https://evil.example' } });
+    assert.equal(evil.headers.get('access-control-allow-origin'), null);
+    const evilPre = await fetch(`${srv.url}/api/chat`, { method: 'OPTIONS', headers: { Origin: 'https://evil.example' } });
+    assert.equal(evilPre.status, 403);
+  }],
   ['keep_alive: 0 unloads, empty prompt loads, then unloads', async () => {
     const q8 = await ollama.generate({ model: 'stories-q8', prompt: '', keep_alive: 0 });
     assert.equal(q8.done_reason, 'unload');

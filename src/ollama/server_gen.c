@@ -106,6 +106,14 @@ static int render(struct gen_call *g, struct engine_model *m, int64_t n_ctx, str
 static int tokenize(struct gen_call *g, struct engine_model *m, const struct buf *text)
 {
 	const char *p = text->data ? text->data : "";
+	int64_t n_vocab = engine_model_info(m)->n_vocab;
+	for (int64_t i = 0; i < g->n_ctx_ids; i++)
+		if (g->ctx_ids[i] >= n_vocab) {
+			g->err_status = 400;
+			return err_set(g->job.err, ERR_INVALID,
+				       "invalid context: token %d is not in the vocabulary",
+				       g->ctx_ids[i]);
+		}
 	bool bos = g->n_ctx_ids == 0;
 	int64_t cap = g->n_ctx_ids + (int64_t)text->len + 16;
 	for (;;) {

@@ -20,8 +20,9 @@ run_unit() {
   local bin=$1 name log p f s
   name=${bin#"$build"/tests/}
   log=$logdir/${name//\//_}.log
+  local t0=$SECONDS
   CMOCKA_MESSAGE_OUTPUT=stdout timeout "$timeout_s" "$bin" >"$log" 2>&1
-  local rc=$?
+  local rc=$? dt=$((SECONDS - t0))
   p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
   f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
   s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
@@ -30,10 +31,10 @@ run_unit() {
   pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
   if [ "$f" -gt 0 ]; then
     failed+=("$name")
-    echo "FAIL unit $name ($p passed, $f failed) — log: $log"
+    echo "FAIL unit $name ($p passed, $f failed, ${dt}s) — log: $log"
     grep -E '^\[  (FAILED|ERROR) |error|Assert|ERROR|runtime error|Sanitizer' "$log" | head -20 | sed 's/^/    /'
   else
-    echo "ok   unit $name ($p passed${s:+, $s skipped})"
+    echo "ok   unit $name ($p passed, $s skipped, ${dt}s)"
     grep -h '^SKIP' "$log" | sort -u | head -5 | sed 's/^/    /'
   fi
 }
@@ -42,18 +43,20 @@ run_e2e() {
   local t=$1 name log rc
   name=$(basename "$t")
   log=$logdir/e2e_$name.log
+  local t0=$SECONDS
   case $t in
     *.mjs) timeout "$timeout_s" node "$t" >"$log" 2>&1 ;;
     *) timeout "$timeout_s" bash "$t" >"$log" 2>&1 ;;
   esac
   rc=$?
+  local dt=$((SECONDS - t0))
   if [ $rc -eq 0 ]; then
-    pass=$((pass + 1)); echo "ok   e2e  $name"
+    pass=$((pass + 1)); echo "ok   e2e  $name (${dt}s)"
   elif [ $rc -eq 77 ]; then
     skip=$((skip + 1)); echo "SKIP e2e  $name: $(tail -1 "$log")"
   else
     fail=$((fail + 1)); failed+=("$name")
-    echo "FAIL e2e  $name (exit $rc) — log: $log"
+    echo "FAIL e2e  $name (exit $rc, ${dt}s) — log: $log"
     tail -15 "$log" | sed 's/^/    /'
   fi
 }

@@ -14,7 +14,7 @@ mkdir -p "$logdir"
 export GPURUN_BIN=$PWD/$build/gpurun
 export GPURUN_BUILD=$PWD/$build
 export GPURUN_TEST_MODELS=${GPURUN_TEST_MODELS:-$(cd .. && pwd)/shared/models}
-timeout_s=${TEST_TIMEOUT:-600}
+timeout_s=${TEST_TIMEOUT:-300}
 
 run_unit() {
   local bin=$1 name log p f s

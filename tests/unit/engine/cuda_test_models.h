@@ -27,7 +27,7 @@
  * device matches llama.cpp to 1e-6 and the CPU's AVX-512 path flips). */
 #define CM_VS_CPU_TOL 0.25f
 
-static struct engine_model *cm_load(const char *path, enum engine_kv_type kv, int n_gpu)
+static inline struct engine_model *cm_load(const char *path, enum engine_kv_type kv, int n_gpu)
 {
 	char err[ERR_MSG_LEN];
 	struct engine_load_params p;
@@ -44,7 +44,7 @@ static struct engine_model *cm_load(const char *path, enum engine_kv_type kv, in
 }
 
 /* The device's logits of a prompt against the CPU's. */
-static float cm_vs_cpu(const char *path, enum engine_kv_type kv, const int32_t *prompt, int64_t n)
+static inline float cm_vs_cpu(const char *path, enum engine_kv_type kv, const int32_t *prompt, int64_t n)
 {
 	struct engine_model *d = cm_load(path, kv, 999), *c = cm_load(path, kv, 0);
 	struct run_out od, oc;
@@ -63,7 +63,7 @@ static float cm_vs_cpu(const char *path, enum engine_kv_type kv, const int32_t *
 }
 
 /* stories260K in one type against llama.cpp (model_test's rules). */
-static void cm_check_stories(const char *model_rel, const char *ref_rel, float tol,
+static inline void cm_check_stories(const char *model_rel, const char *ref_rel, float tol,
                              int64_t min_match)
 {
 	static struct ref_file rf;
@@ -97,7 +97,7 @@ static void cm_check_stories(const char *model_rel, const char *ref_rel, float t
 
 /* A synthetic model (F32 KV cache) against llama.cpp: exact ids and tol
  * (arch_test), or, for quantized files (aq), arch_quant_test's rules. */
-static void cm_check_synth(const char *name, float tol, bool aq)
+static inline void cm_check_synth(const char *name, float tol, bool aq)
 {
 	static struct ref_file rf;
 	char rel[128], ref[160], path[1024];
@@ -141,7 +141,7 @@ static void cm_check_synth(const char *name, float tol, bool aq)
 
 /* A type the device kernels lack: the model loads and runs on the CPU,
  * and says why. */
-static void cm_check_unsupported(const char *rel, const char *type_name)
+static inline void cm_check_unsupported(const char *rel, const char *type_name)
 {
 	char path[1024], err[ERR_MSG_LEN];
 	if (!model_path(rel, path)) {
@@ -162,7 +162,7 @@ static void cm_check_unsupported(const char *rel, const char *type_name)
 /* generate_test's batching rule on the device: a prompt as one matrix, token
  * by token, or beside another sequence gives bit-identical logits, and so
  * do all_logits rows and re-evaluation after a truncation. */
-static void cm_check_batching_exact(const char *model_rel)
+static inline void cm_check_batching_exact(const char *model_rel)
 {
 	static struct ref_file rf;
 	char path[1024], err[ERR_MSG_LEN];
@@ -205,7 +205,7 @@ static void cm_check_batching_exact(const char *model_rel)
 }
 
 /* Embeddings and generation through the public API on the device. */
-static void cm_check_embed_generate(const char *model_rel)
+static inline void cm_check_embed_generate(const char *model_rel)
 {
 	static struct ref_file rf;
 	char path[1024], err[ERR_MSG_LEN];

@@ -229,6 +229,7 @@ static bool chat_tools(struct gen_call *g, const cJSON *body)
 		return false;
 	}
 	g->tools = prompt_tools_value(tools);
+	tools_parser_init(&g->tp, g->sm.template_text);
 	return true;
 }
 

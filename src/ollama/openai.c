@@ -125,6 +125,7 @@ static void chat(struct gen_call *g, const cJSON *body)
 			return;
 		}
 		g->tools = prompt_tools_value(tools);
+		tools_parser_init(&g->tp, g->sm.template_text);
 	}
 	if (!api_chat_messages(g, msgs, true, g->model_req))
 		return;

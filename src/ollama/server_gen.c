@@ -28,6 +28,9 @@ static void gen_destroy(struct api_call *c)
 	free(g->suffix);
 	prompt_msgs_free(g->msgs, g->n_msgs);
 	template_value_free(g->tools);
+	tools_parser_release(&g->tp);
+	cJSON_Delete(g->tool_calls);
+	buf_release(&g->emit);
 	free(g->ctx_ids);
 	gen_options_release(&g->opts);
 	free(g->tokens);
@@ -111,8 +114,8 @@ static int tokenize(struct gen_call *g, struct engine_model *m, const struct buf
 		if (g->ctx_ids[i] >= n_vocab) {
 			g->err_status = 400;
 			return err_set(g->job.err, ERR_INVALID,
-				       "invalid context: token %d is not in the vocabulary",
-				       g->ctx_ids[i]);
+			               "invalid context: token %d is not in the vocabulary",
+			               g->ctx_ids[i]);
 		}
 	bool bos = g->n_ctx_ids == 0;
 	int64_t cap = g->n_ctx_ids + (int64_t)text->len + 16;
@@ -190,6 +193,35 @@ static int gen_prepare(struct sched_job *j, struct engine_model *m, int64_t n_ct
 	return 0;
 }
 
+/* Answer text: kept for the whole answer, or streamed as a chunk. */
+static int content(struct gen_call *g, const char *text, size_t len)
+{
+	if (!g->stream) {
+		buf_append(&g->text, text, len);
+		return 0;
+	}
+	buf_reset(&g->line);
+	genfmt_chunk(g, text, len, &g->line);
+	return api_call_write(&g->call, g->line.data, g->line.len, false) == ERR_CANCELLED;
+}
+
+/* The end of an answer with tools: held text goes out as content, or the
+ * calls as one chunk. */
+static void end_tools(struct gen_call *g)
+{
+	if (!g->tools)
+		return;
+	buf_reset(&g->emit);
+	g->tool_calls = tools_finish(&g->tp, &g->emit);
+	if (g->emit.len)
+		content(g, g->emit.data, g->emit.len);
+	if (g->tool_calls && g->stream) {
+		buf_reset(&g->line);
+		genfmt_tool_calls(g, &g->line);
+		api_call_write(&g->call, g->line.data, g->line.len, false);
+	}
+}
+
 static int on_token(void *user, int32_t tok, const char *text, size_t len)
 {
 	struct gen_call *g = user;
@@ -204,15 +236,13 @@ static int on_token(void *user, int32_t tok, const char *text, size_t len)
 		}
 		g->out_ids[g->n_out++] = tok;
 	}
-	if (!len)
-		return 0;
-	if (!g->stream) {
-		buf_append(&g->text, text, len);
-		return 0;
+	if (g->tools) { /* held back while it may be a tool call */
+		buf_reset(&g->emit);
+		tools_feed(&g->tp, text, len, &g->emit);
+		text = g->emit.data;
+		len = g->emit.len;
 	}
-	buf_reset(&g->line);
-	genfmt_chunk(g, text, len, &g->line);
-	return api_call_write(&g->call, g->line.data, g->line.len, false) == ERR_CANCELLED;
+	return len ? content(g, text, len) : 0;
 }
 
 static int gen_start(struct sched_job *j, struct engine_seq *seq)
@@ -250,10 +280,13 @@ static void gen_done(struct sched_job *j, struct engine_seq *seq, int rc)
 		genfmt_load(g, "load", &g->line);
 		api_call_set(c, 200, CT_JSON, g->line.data, g->line.len);
 	} else if (rc == 0 && g->stream) {
+		end_tools(g);
+		buf_reset(&g->line);
 		genfmt_final(g, &g->line);
 		api_call_write(c, g->line.data, g->line.len, false);
 		record(g);
 	} else if (rc == 0) {
+		end_tools(g);
 		genfmt_whole(g, &g->line);
 		api_call_set(c, 200, CT_JSON, g->line.data, g->line.len);
 		record(g);

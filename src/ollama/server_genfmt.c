@@ -6,8 +6,10 @@
 #include "ollama/server_internal.h"
 
 #include "base/gojson.h"
+#include "base/json.h"
 #include "base/timeutil.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static void head(struct gen_call *g, struct buf *out)
@@ -42,6 +44,47 @@ static const char *done_reason(const struct gen_call *g)
 	return g->res.done_reason ? g->res.done_reason : "stop";
 }
 
+/* OpenAI's finish_reason: a stop with tool calls is "tool_calls". */
+static const char *finish_reason(const struct gen_call *g)
+{
+	const char *r = done_reason(g);
+	return g->tool_calls && !strcmp(r, "stop") ? "tool_calls" : r;
+}
+
+/* The calls as Ollama writes them, or as OpenAI does (type, and the
+ * arguments as a JSON string). */
+static void tool_calls(const struct gen_call *g, bool openai, struct buf *out)
+{
+	buf_puts(out, "\"tool_calls\":[");
+	int i = 0;
+	const cJSON *c;
+	cJSON_ArrayForEach(c, g->tool_calls)
+	{
+		const cJSON *fn = cJSON_GetObjectItemCaseSensitive(c, "function");
+		char *args =
+		    cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(fn, "arguments"));
+		buf_puts(out, i ? ",{" : "{");
+		if (openai)
+			buf_printf(out, "\"index\":%d,", i);
+		buf_puts(out, "\"id\":");
+		jstr(out, json_str(c, "id", ""));
+		buf_puts(out, openai ? ",\"type\":\"function\",\"function\":{" : ",\"function\":{");
+		if (!openai)
+			buf_printf(out, "\"index\":%d,", i);
+		buf_puts(out, "\"name\":");
+		jstr(out, json_str(fn, "name", ""));
+		buf_puts(out, ",\"arguments\":");
+		if (openai)
+			jstr(out, args ? args : "{}");
+		else
+			buf_puts(out, args ? args : "{}");
+		buf_puts(out, "}}");
+		free(args);
+		i++;
+	}
+	buf_putc(out, ']');
+}
+
 static void context(struct gen_call *g, struct buf *out)
 {
 	if (g->api != GEN_GENERATE || g->raw)
@@ -63,6 +106,10 @@ static void native(struct gen_call *g, const char *text, size_t n, bool done, st
 	} else {
 		buf_puts(out, ",\"message\":{\"role\":\"assistant\",\"content\":");
 		gojson_append_str(out, text, n);
+		if (done && g->tool_calls && !g->stream) {
+			buf_putc(out, ',');
+			tool_calls(g, false, out);
+		}
 		buf_putc(out, '}');
 	}
 	if (!done) {
@@ -140,7 +187,7 @@ void genfmt_final(struct gen_call *g, struct buf *out)
 		buf_putc(out, '\n');
 		return;
 	}
-	oai_chunk(g, NULL, 0, done_reason(g), out);
+	oai_chunk(g, NULL, 0, finish_reason(g), out);
 	if (g->include_usage) {
 		buf_puts(out, "data: ");
 		oai_head(g, g->api == GEN_OAI_CHAT ? "chat.completion.chunk" : "text_completion",
@@ -164,6 +211,10 @@ void genfmt_whole(struct gen_call *g, struct buf *out)
 		buf_puts(out, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
 		              "\"content\":");
 		gojson_append_str(out, text, g->text.len);
+		if (g->tool_calls) {
+			buf_putc(out, ',');
+			tool_calls(g, true, out);
+		}
 		buf_puts(out, "},\"finish_reason\":");
 	} else {
 		oai_head(g, "text_completion", out);
@@ -171,7 +222,7 @@ void genfmt_whole(struct gen_call *g, struct buf *out)
 		gojson_append_str(out, text, g->text.len);
 		buf_puts(out, ",\"index\":0,\"finish_reason\":");
 	}
-	jstr(out, done_reason(g));
+	jstr(out, finish_reason(g));
 	buf_puts(out, "}],");
 	oai_usage(g, out);
 	buf_putc(out, '}');
@@ -187,4 +238,23 @@ void genfmt_load(struct gen_call *g, const char *reason, struct buf *out)
 	buf_puts(out, ",\"done\":true,\"done_reason\":");
 	jstr(out, reason);
 	buf_putc(out, '}');
+}
+
+void genfmt_tool_calls(struct gen_call *g, struct buf *out)
+{
+	if (g->api == GEN_OAI_CHAT) {
+		buf_puts(out, "data: ");
+		oai_head(g, "chat.completion.chunk", out);
+		buf_puts(out, ",\"choices\":[{\"index\":0,\"delta\":{");
+		if (!g->sent_first)
+			buf_puts(out, "\"role\":\"assistant\",");
+		g->sent_first = true;
+		tool_calls(g, true, out);
+		buf_puts(out, "},\"finish_reason\":null}]}\n\n");
+		return;
+	}
+	head(g, out);
+	buf_puts(out, ",\"message\":{\"role\":\"assistant\",\"content\":\"\",");
+	tool_calls(g, false, out);
+	buf_puts(out, "},\"done\":false}\n");
 }

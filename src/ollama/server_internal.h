@@ -186,6 +186,26 @@ struct modelfile {
 int modelfile_parse(const char *text, struct modelfile *mf, char err[ERR_MSG_LEN]);
 void modelfile_release(struct modelfile *mf);
 
+/* ---- tool calls in answers (server_tools.c) ---- */
+
+struct tool_parser {
+	char tag[64];    /* what opens a call: "<tool_call>", "[TOOL_CALLS] [", "{" */
+	struct buf held; /* the answer so far, while it may be a call */
+	bool decided;    /* the answer's start has shown whether it is a call */
+	bool is_call;
+};
+/* The tag from the template's {{ if .ToolCalls }} branch ("{" by default). */
+void tools_parser_init(struct tool_parser *p, const char *tmpl);
+void tools_parser_release(struct tool_parser *p);
+/* Appends to emit what can go out as content now (nothing while held). */
+void tools_feed(struct tool_parser *p, const char *text, size_t n, struct buf *emit);
+/* At the end: the calls (Ollama's [{"id","function":{"index","name",
+ * "arguments"}}]) when the held answer is one, else NULL with the held text
+ * appended to content. */
+cJSON *tools_finish(struct tool_parser *p, struct buf *content);
+/* Every {"name", "arguments"|"parameters"} object in text, or NULL. */
+cJSON *tools_parse_calls(const char *text);
+
 /* ---- generation (server_gen.c, server_genfmt.c) ---- */
 
 enum gen_api { GEN_GENERATE, GEN_CHAT, GEN_OAI_CHAT, GEN_OAI_COMPLETION };
@@ -206,7 +226,10 @@ struct gen_call {
 	struct prompt_msg *msgs; /* chat, or generate's assembled messages */
 	size_t n_msgs;
 	struct template_value *tools;
-	int32_t *ctx_ids; /* generate's context */
+	struct tool_parser tp; /* active when tools were given */
+	cJSON *tool_calls;     /* parsed from the answer, or NULL */
+	struct buf emit;       /* scratch: content released by tp */
+	int32_t *ctx_ids;      /* generate's context */
 	int64_t n_ctx_ids;
 	struct gen_options opts;
 	bool truncate;
@@ -247,6 +270,8 @@ void genfmt_chunk(struct gen_call *g, const char *text, size_t n, struct buf *ou
 void genfmt_final(struct gen_call *g, struct buf *out); /* streamed end */
 void genfmt_whole(struct gen_call *g, struct buf *out); /* not streamed */
 void genfmt_load(struct gen_call *g, const char *reason, struct buf *out);
+/* A streamed chunk carrying g->tool_calls (chat routes). */
+void genfmt_tool_calls(struct gen_call *g, struct buf *out);
 
 /* ---- routes ---- */
 

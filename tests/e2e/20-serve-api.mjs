@@ -199,6 +199,23 @@ await steps([
     assert.ok(text.length > 0);
     assert.equal(last.done, true);
     assert.ok(last.prompt_eval_count > 10);
+    // tools reach a template that uses them; a plain answer still streams as content
+    const tmpl = '{{ if .Tools }}{{ end }}{{ range .Messages }}{{ .Content }}{{ if .ToolCalls }}<tool_call>{{ end }}{{ end }}';
+    assert.deepEqual((await postJSON(srv, '/api/create', { model: 'stories-tools', from: M, template: tmpl, stream: false })).body,
+      { status: 'success' });
+    const tools = [{ type: 'function', function: { name: 'get_weather', description: 'Weather in a city',
+      parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }];
+    assert.ok((await ollama.show({ model: 'stories-tools' })).capabilities.includes('tools'));
+    let toolText = '';
+    const tit = await ollama.chat({ model: 'stories-tools', messages: [{ role: 'user', content: c0.prompt }], tools, options: greedy, stream: true });
+    for await (const p of tit) toolText += p.message.content;
+    assert.equal(toolText, expected);
+    const oc = await openai.chat.completions.create({ model: 'stories-tools', messages: [{ role: 'user', content: c0.prompt }],
+      tools, temperature: 0, max_tokens: 64 });
+    assert.equal(oc.choices[0].message.content, expected);
+    assert.equal(oc.choices[0].finish_reason, eos >= 0 ? 'stop' : 'length');
+    await rejects(ollama.chat({ model: M, messages: [{ role: 'user', content: 'x' }], tools }), 400,
+      'registry.ollama.ai/library/stories260k:latest does not support tools');
     const sys = await ollama.chat({ model: 'stories-sys', messages: [{ role: 'user', content: 'Hi' }] });
     assert.equal(sys.done, true);
     assert.ok(!sys.message.content.includes('.'), 'the stop parameter of the model applies');

@@ -7,6 +7,7 @@
 #include "support/support.h"
 
 #include "base/json.h"
+#include "ollama/library_templates.h"
 #include "ollama/server_internal.h"
 
 #include <stdlib.h>
@@ -271,6 +272,94 @@ static void test_server_modelfile_parse(void **state)
 	}
 }
 
+static void feed_all(struct tool_parser *p, const char *const *pieces, struct buf *emit)
+{
+	for (; *pieces; pieces++)
+		tools_feed(p, *pieces, strlen(*pieces), emit);
+}
+
+static void test_server_tool_calls(void **state)
+{
+	struct tool_parser p;
+	static const struct {
+		const char *tmpl, *tag;
+	} tags[] = {
+	    {QWEN25, "<tool_call>"},
+	    {MISTRAL, "[TOOL_CALLS] ["},
+	    {LLAMA32, "{"},
+	    {GEMMA3, "{"},
+	    {NULL, "{"},
+	};
+	for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++) {
+		tools_parser_init(&p, tags[i].tmpl);
+		assert_string_equal(p.tag, tags[i].tag);
+		tools_parser_release(&p);
+	}
+	struct buf emit = BUF_INIT, content = BUF_INIT;
+
+	/* qwen2.5: held from the first byte, one call out at the end */
+	tools_parser_init(&p, QWEN25);
+	const char *qwen[] = {"<tool", "_call>\n{\"name\": \"get_weather\", ",
+	                      "\"arguments\": {\"city\": \"Tokyo\"}}\n</tool_call>", NULL};
+	feed_all(&p, qwen, &emit);
+	assert_int_equal(emit.len, 0);
+	cJSON *calls = tools_finish(&p, &content);
+	assert_non_null(calls);
+	assert_int_equal(content.len, 0);
+	assert_int_equal(cJSON_GetArraySize(calls), 1);
+	const cJSON *c = cJSON_GetArrayItem(calls, 0);
+	const char *id = json_str(c, "id", "");
+	assert_int_equal(strlen(id), 13);
+	assert_true(!strncmp(id, "call_", 5) &&
+	            strspn(id + 5, "abcdefghijklmnopqrstuvwxyz0123456789") == 8);
+	const cJSON *fn = cJSON_GetObjectItem(c, "function");
+	assert_string_equal(json_str(fn, "name", ""), "get_weather");
+	assert_string_equal(json_str(cJSON_GetObjectItem(fn, "arguments"), "city", ""), "Tokyo");
+	assert_int_equal(json_i64(fn, "index", -1), 0);
+	cJSON_Delete(calls);
+	tools_parser_release(&p);
+
+	/* plain answers stream as soon as they cannot be the tag */
+	tools_parser_init(&p, QWEN25);
+	const char *plain[] = {" <to", "ast> is good", NULL};
+	feed_all(&p, plain, &emit);
+	assert_string_equal(emit.data, " <toast> is good");
+	assert_null(tools_finish(&p, &content));
+	assert_int_equal(content.len, 0);
+	tools_parser_release(&p);
+
+	/* llama3.2 ("{"): "parameters"; mistral: a list of two */
+	tools_parser_init(&p, LLAMA32);
+	buf_reset(&emit);
+	const char *ll[] = {"{\"name\": \"f\", \"parameters\": {\"x\": 1}}", NULL};
+	feed_all(&p, ll, &emit);
+	calls = tools_finish(&p, &content);
+	assert_int_equal(cJSON_GetArraySize(calls), 1);
+	cJSON_Delete(calls);
+	tools_parser_release(&p);
+	tools_parser_init(&p, MISTRAL);
+	const char *mi[] = {"[TOOL_CALLS] [{\"name\":\"a\",\"arguments\":{}},",
+	                    "{\"name\":\"b\",\"arguments\":{\"y\":\"z\"}}]", NULL};
+	feed_all(&p, mi, &emit);
+	calls = tools_finish(&p, &content);
+	assert_int_equal(cJSON_GetArraySize(calls), 2);
+	fn = cJSON_GetObjectItem(cJSON_GetArrayItem(calls, 1), "function");
+	assert_string_equal(json_str(fn, "name", ""), "b");
+	assert_int_equal(json_i64(fn, "index", -1), 1);
+	cJSON_Delete(calls);
+	tools_parser_release(&p);
+
+	/* the tag, then no valid call: everything becomes content */
+	tools_parser_init(&p, QWEN25);
+	const char *junk[] = {"<tool_call> not json", NULL};
+	feed_all(&p, junk, &emit);
+	assert_null(tools_finish(&p, &content));
+	assert_string_equal(content.data, "<tool_call> not json");
+	tools_parser_release(&p);
+	buf_release(&emit);
+	buf_release(&content);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -279,6 +368,7 @@ int main(void)
 	    cmocka_unit_test(test_server_options_defaults_types_unknown),
 	    cmocka_unit_test(test_server_keep_alive_values),
 	    cmocka_unit_test(test_server_modelfile_parse),
+	    cmocka_unit_test(test_server_tool_calls),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -195,7 +195,10 @@ static void probe(struct em *m, const struct spec *s)
 	map_start(m);
 	if (p->kind == SPEC_PROBE_HTTP)
 		kv(m, "path", p->path ? p->path : "/");
-	kv_num(m, "port", p->port ? p->port : s->port);
+	/* port 0 means "the container's port": Knative and Cloud Run default an
+	 * omitted probe port to it, so leaving it out keeps export -> import exact */
+	if (p->port)
+		kv_num(m, "port", p->port);
 	map_end(m);
 	if (p->initial_delay_s)
 		kv_num(m, "initialDelaySeconds", p->initial_delay_s);

@@ -199,6 +199,32 @@ static void test_knative_export_status_and_defaults(void **state)
 	knative_service_release(&k);
 }
 
+/* A probe without a port follows the container's port: exporting it must not
+ * pin today's port, or a later port change would leave the probe behind. */
+static void test_knative_probe_port_follows_container(void **state)
+{
+	const char *y =
+	    "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: p}\n"
+	    "spec:\n  template:\n    spec:\n      containers:\n      - image: example/p\n"
+	    "        ports: [{containerPort: 9000}]\n";
+	struct knative_service a, b;
+	struct buf out = BUF_INIT;
+	char err[ERR_MSG_LEN];
+	assert_int_equal(knative_import(y, strlen(y), &a, NULL, err), 0);
+	assert_int_equal(a.spec.probe.port, 0);
+	assert_int_equal(knative_export(&a, NULL, &out, err), 0);
+	assert_int_equal(knative_import(out.data, out.len, &b, NULL, err), 0);
+	assert_int_equal(b.spec.port, 9000);
+	assert_int_equal(b.spec.probe.port, 0);
+	cJSON *ja = spec_to_json(&a.spec), *jb = spec_to_json(&b.spec);
+	assert_true(cJSON_Compare(ja, jb, true));
+	cJSON_Delete(ja);
+	cJSON_Delete(jb);
+	buf_release(&out);
+	knative_service_release(&a);
+	knative_service_release(&b);
+}
+
 static void test_knative_warns_on_unsupported(void **state)
 {
 	const char *y = "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: a}\n"
@@ -319,6 +345,7 @@ int main(void)
 	    cmocka_unit_test(test_knative_import_maps_every_field),
 	    cmocka_unit_test(test_knative_round_trip_keeps_every_field),
 	    cmocka_unit_test(test_knative_export_status_and_defaults),
+	    cmocka_unit_test(test_knative_probe_port_follows_container),
 	    cmocka_unit_test(test_knative_warns_on_unsupported),
 	    cmocka_unit_test(test_knative_hostile_yaml),
 	    cmocka_unit_test(test_knative_alias_bomb_and_depth),

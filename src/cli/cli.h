@@ -10,6 +10,14 @@ int cmd_hello(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
+int cmd_push(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_ps(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_cp(int argc, char **argv);
+int cmd_create(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 
 int cmd_daemon(int argc, char **argv);

@@ -5,6 +5,7 @@
  * the first position's logits instead of text. Not here: running a model by
  * name through the model server (cmd_run is where that branch goes). */
 #include "cli/cli.h"
+#include "cli/ollama_cli.h"
 
 #include "base/buf.h"
 #include "base/err.h"
@@ -195,6 +196,8 @@ static bool is_file(const char *path)
 
 int cmd_run(int argc, char **argv)
 {
+	if (!ollama_cli_is_file_arg(ollama_cli_first_positional(argc, argv)))
+		return ollama_cli_run(argc, argv); /* a model name: ask the server */
 	struct run_opts o = {.temperature = 0.8,
 	                     .top_p = 0.9,
 	                     .repeat_penalty = 1.0,

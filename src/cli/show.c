@@ -5,6 +5,7 @@
 #include "cli/show.h"
 
 #include "cli/cli.h"
+#include "cli/ollama_cli.h"
 
 #include "base/flags.h"
 #include "base/mem.h"
@@ -230,6 +231,8 @@ int cli_show_file(const char *path, bool verbose, FILE *out, char err[ERR_MSG_LE
 
 int cmd_show(int argc, char **argv)
 {
+	if (!ollama_cli_is_file_arg(ollama_cli_first_positional(argc, argv)))
+		return ollama_cli_show(argc, argv); /* a model name: ask the server */
 	bool verbose = false, help = false;
 	struct flag flags[] = {
 	    {"verbose", 'v', FLAG_BOOL, &verbose, "Show every metadata key and tensor", false},

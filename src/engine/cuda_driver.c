@@ -13,10 +13,12 @@
 
 struct sym {
 	const char *name;
-	size_t off; /* of the function pointer in struct cuda_api */
+	size_t off;    /* of the function pointer in struct cuda_api */
+	bool optional; /* a driver without it still works (a feature is off) */
 };
 
-#define SYM(field, name) {name, offsetof(struct cuda_api, field)}
+#define SYM(field, name)  {name, offsetof(struct cuda_api, field), false}
+#define OSYM(field, name) {name, offsetof(struct cuda_api, field), true}
 
 static const struct sym syms[] = {
     SYM(cuInit, "cuInit"),
@@ -45,6 +47,13 @@ static const struct sym syms[] = {
     SYM(cuStreamSynchronize, "cuStreamSynchronize"),
     SYM(cuLaunchKernel, "cuLaunchKernel"),
     SYM(cuGetErrorString, "cuGetErrorString"),
+    SYM(cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2"),
+    OSYM(cuStreamBeginCapture, "cuStreamBeginCapture_v2"),
+    OSYM(cuStreamEndCapture, "cuStreamEndCapture"),
+    OSYM(cuGraphInstantiateWithFlags, "cuGraphInstantiateWithFlags"),
+    OSYM(cuGraphLaunch, "cuGraphLaunch"),
+    OSYM(cuGraphExecDestroy, "cuGraphExecDestroy"),
+    OSYM(cuGraphDestroy, "cuGraphDestroy"),
 };
 
 int cuda__api_load(struct cuda_api *api, char *err)
@@ -60,6 +69,8 @@ int cuda__api_load(struct cuda_api *api, char *err)
 	}
 	for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
 		void *f = dlsym(api->lib, syms[i].name);
+		if (!f && syms[i].optional)
+			continue;
 		if (!f) {
 			err_set(err, ERR_UNSUPPORTED, "%s is not a usable CUDA driver: no %s", path,
 			        syms[i].name);

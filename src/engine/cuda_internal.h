@@ -40,6 +40,7 @@ typedef struct CUgraphExec_st *CUgraphExec;
 #define CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR 75
 #define CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR 76
 #define CU_STREAM_NON_BLOCKING                 1
+#define CU_STREAM_CAPTURE_MODE_THREAD_LOCAL    1
 
 /* The entry points, by their exported (versioned) symbol names. */
 struct cuda_api {
@@ -72,6 +73,14 @@ struct cuda_api {
 	                           unsigned by, unsigned bz, unsigned shmem, CUstream s,
 	                           void **params, void **extra);
 	CUresult (*cuGetErrorString)(CUresult e, const char **s);
+	CUresult (*cuMemcpyDtoDAsync)(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s);
+	/* CUDA graphs (optional: NULL disables them) */
+	CUresult (*cuStreamBeginCapture)(CUstream s, int mode);
+	CUresult (*cuStreamEndCapture)(CUstream s, CUgraph *g);
+	CUresult (*cuGraphInstantiateWithFlags)(CUgraphExec *e, CUgraph g, unsigned long long flags);
+	CUresult (*cuGraphLaunch)(CUgraphExec e, CUstream s);
+	CUresult (*cuGraphExecDestroy)(CUgraphExec e);
+	CUresult (*cuGraphDestroy)(CUgraph g);
 };
 
 /* Loads libcuda.so.1 (GPURUN_CUDA_LIB overrides the name) and every entry

@@ -66,11 +66,11 @@ void ollama_table_release(struct ollama_table *t);
 #define OLLAMA_PROGRESS_MAX 64 /* lines (statuses and bars) one display holds */
 
 struct ollama_progress_line {
-	char key[80];	       /* the digest for bars, the status for spinners */
+	char key[80]; /* the digest for bars, the status for spinners */
 	char msg[160];
 	bool bar, stopped, printed;
 	int64_t total, completed, initial;
-	int64_t started, stopped_at; /* mono ns */
+	int64_t started, stopped_at;     /* mono ns */
 	int64_t b_time[10], b_value[10]; /* rate samples, >= 1 s apart */
 	int n_b;
 };

@@ -14,19 +14,19 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define STREAM_LINE_MAX (8u << 20) /* bytes; Ollama's client allows 8 MB lines */
-#define TICK_NS 100000000LL	   /* tick callbacks at most every 100 ms */
+#define STREAM_LINE_MAX (8u << 20)  /* bytes; Ollama's client allows 8 MB lines */
+#define TICK_NS         100000000LL /* tick callbacks at most every 100 ms */
 
 volatile sig_atomic_t ollama_client_interrupted;
 
 struct xfer {
 	CURL *h;
 	long status;
-	struct buf body;      /* the whole answer, or the unfinished stream line */
-	ollama_line_fn line;  /* NULL: not a stream */
+	struct buf body;     /* the whole answer, or the unfinished stream line */
+	ollama_line_fn line; /* NULL: not a stream */
 	ollama_tick_fn tick;
 	void *user;
-	int rc;		      /* set when a callback stopped the transfer */
+	int rc; /* set when a callback stopped the transfer */
 	char *err;
 	FILE *upload;
 	int64_t upload_size;
@@ -274,16 +274,18 @@ static int curl_failure(const struct ollama_client *c, struct xfer *x, CURLcode 
 	if (cc == CURLE_ABORTED_BY_CALLBACK)
 		return err_set(x->err, ERR_CANCELLED, "interrupted");
 	if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST)
-		return err_set(x->err, -ECONNREFUSED,
-		               "could not connect to gpurun server at %s; is `gpurun serve` running?",
-		               c->base);
+		return err_set(
+		    x->err, -ECONNREFUSED,
+		    "could not connect to gpurun server at %s; is `gpurun serve` running?",
+		    c->base);
 	return err_set(x->err, ERR_PROTOCOL, "%s: %s", c->base, curl_easy_strerror(cc));
 }
 
 static struct curl_slist *headers(bool stream, bool json_body)
 {
 	struct curl_slist *h = NULL;
-	h = curl_slist_append(h, stream ? "Accept: application/x-ndjson" : "Accept: application/json");
+	h = curl_slist_append(h,
+	                      stream ? "Accept: application/x-ndjson" : "Accept: application/json");
 	h = curl_slist_append(h, json_body ? "Content-Type: application/json"
 	                                   : "Content-Type: application/octet-stream");
 	h = curl_slist_append(h, "Expect:");
@@ -415,7 +417,11 @@ int ollama_client_blob_upload(const struct ollama_client *c, const char *digest,
 	}
 	char url[160];
 	snprintf(url, sizeof url, "/api/blobs/%s", digest);
-	struct xfer x = {.body = BUF_INIT, .err = err, .tick = tick, .user = user, .upload = f,
+	struct xfer x = {.body = BUF_INIT,
+	                 .err = err,
+	                 .tick = tick,
+	                 .user = user,
+	                 .upload = f,
 	                 .upload_size = (int64_t)sb.st_size};
 	int rc = perform(c, "POST", url, NULL, &x);
 	fclose(f);

@@ -240,8 +240,8 @@ void ollama_table_add(struct ollama_table *t, const char *const *cells)
 {
 	if (t->n_rows == t->cap_rows) {
 		t->cap_rows = t->cap_rows ? t->cap_rows * 2 : 8;
-		t->cells = xrealloc(t->cells, (size_t)t->cap_rows * (size_t)t->n_cols *
-		                                  sizeof *t->cells);
+		t->cells =
+		    xrealloc(t->cells, (size_t)t->cap_rows * (size_t)t->n_cols * sizeof *t->cells);
 	}
 	for (int i = 0; i < t->n_cols; i++)
 		t->cells[t->n_rows * t->n_cols + i] = xstrdup(cells[i] ? cells[i] : "");

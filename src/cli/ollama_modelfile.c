@@ -15,8 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const instructions[] = {"from",    "adapter", "parameter", "template",
-                                           "system",  "license", "message",   "requires",
+static const char *const instructions[] = {"from",     "adapter", "parameter", "template",
+                                           "system",   "license", "message",   "requires",
                                            "renderer", "parser",  NULL};
 
 enum param_type { P_INT, P_FLOAT, P_BOOL, P_STRINGS };
@@ -27,21 +27,36 @@ static const struct {
 	const char *name;
 	enum param_type type;
 } params[] = {
-    {"num_keep", P_INT},	  {"seed", P_INT},
-    {"num_predict", P_INT},	  {"top_k", P_INT},
-    {"top_p", P_FLOAT},		  {"min_p", P_FLOAT},
-    {"typical_p", P_FLOAT},	  {"repeat_last_n", P_INT},
-    {"temperature", P_FLOAT},	  {"repeat_penalty", P_FLOAT},
-    {"presence_penalty", P_FLOAT}, {"frequency_penalty", P_FLOAT},
-    {"stop", P_STRINGS},	  {"num_ctx", P_INT},
-    {"num_batch", P_INT},	  {"num_gpu", P_INT},
-    {"main_gpu", P_INT},	  {"use_mmap", P_BOOL},
-    {"num_thread", P_INT},	  {"draft_num_predict", P_INT},
-    {"mirostat", P_INT},	  {"mirostat_tau", P_FLOAT},
-    {"mirostat_eta", P_FLOAT},	  {"tfs_z", P_FLOAT},
-    {"penalize_newline", P_BOOL}, {"numa", P_BOOL},
-    {"low_vram", P_BOOL},	  {"f16_kv", P_BOOL},
-    {"logits_all", P_BOOL},	  {"vocab_only", P_BOOL},
+    {"num_keep", P_INT},
+    {"seed", P_INT},
+    {"num_predict", P_INT},
+    {"top_k", P_INT},
+    {"top_p", P_FLOAT},
+    {"min_p", P_FLOAT},
+    {"typical_p", P_FLOAT},
+    {"repeat_last_n", P_INT},
+    {"temperature", P_FLOAT},
+    {"repeat_penalty", P_FLOAT},
+    {"presence_penalty", P_FLOAT},
+    {"frequency_penalty", P_FLOAT},
+    {"stop", P_STRINGS},
+    {"num_ctx", P_INT},
+    {"num_batch", P_INT},
+    {"num_gpu", P_INT},
+    {"main_gpu", P_INT},
+    {"use_mmap", P_BOOL},
+    {"num_thread", P_INT},
+    {"draft_num_predict", P_INT},
+    {"mirostat", P_INT},
+    {"mirostat_tau", P_FLOAT},
+    {"mirostat_eta", P_FLOAT},
+    {"tfs_z", P_FLOAT},
+    {"penalize_newline", P_BOOL},
+    {"numa", P_BOOL},
+    {"low_vram", P_BOOL},
+    {"f16_kv", P_BOOL},
+    {"logits_all", P_BOOL},
+    {"vocab_only", P_BOOL},
     {"use_mlock", P_BOOL},
 };
 
@@ -140,11 +155,12 @@ static int parse_one(struct ollama_modelfile *mf, const char **pp, const char *e
 	const char *w = read_word(pp, end, &n);
 	char name[16];
 	if (!known_instruction(w, n, name))
-		return err_set(err, ERR_INVALID,
-		               "line %d: command must be one of \"from\", \"license\", \"template\", "
-		               "\"system\", \"adapter\", \"renderer\", \"parser\", \"parameter\", "
-		               "\"message\", or \"requires\"",
-		               *line);
+		return err_set(
+		    err, ERR_INVALID,
+		    "line %d: command must be one of \"from\", \"license\", \"template\", "
+		    "\"system\", \"adapter\", \"renderer\", \"parser\", \"parameter\", "
+		    "\"message\", or \"requires\"",
+		    *line);
 	char *key = NULL;
 	if (!strcmp(name, "parameter") || !strcmp(name, "message")) {
 		const char *k = read_word(pp, end, &n);
@@ -235,8 +251,7 @@ static cJSON *typed(enum param_type t, const char *v, char err[ERR_MSG_LEN])
 			return cJSON_CreateFalse();
 		err_set(err, ERR_INVALID, "invalid bool value [%s]", v);
 		return NULL;
-	case P_STRINGS:
-		break;
+	case P_STRINGS: break;
 	}
 	return NULL;
 }
@@ -274,7 +289,8 @@ static int add_parameters(const struct ollama_modelfile *mf, cJSON *obj, char er
 			continue;
 		int n = 0;
 		for (int k = i; k < mf->n; k++)
-			if (!strcmp(mf->cmds[k].name, "parameter") && !strcmp(mf->cmds[k].key, c->key))
+			if (!strcmp(mf->cmds[k].name, "parameter") &&
+			    !strcmp(mf->cmds[k].key, c->key))
 				vals[n++] = mf->cmds[k].value;
 		cJSON *v = ollama_modelfile_param(c->key, vals, n, err);
 		if (!v)
@@ -309,9 +325,10 @@ int ollama_modelfile_request(const struct ollama_modelfile *mf, cJSON *req, char
 			if (strcmp(c->key, "system") && strcmp(c->key, "user") &&
 			    strcmp(c->key, "assistant")) {
 				cJSON_Delete(parameters);
-				return err_set(err, ERR_INVALID,
-				               "message role must be one of \"system\", \"user\", or "
-				               "\"assistant\"");
+				return err_set(
+				    err, ERR_INVALID,
+				    "message role must be one of \"system\", \"user\", or "
+				    "\"assistant\"");
 			}
 			if (!messages)
 				messages = cJSON_AddArrayToObject(req, "messages");

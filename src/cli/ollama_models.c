@@ -26,9 +26,9 @@ int ollama_cli_fail(const char *msg)
 
 /* Flags of `run`/`show` (file and model forms) that take no value. */
 static const char *const bool_flags[] = {
-    "verbose", "v", "help", "h", "print-ids", "print-logits", "ignore-eos", "kv-f32",
-    "nowordwrap", "insecure", "modelfile", "parameters", "template", "system", "license",
-    NULL};
+    "verbose",    "v",      "help",       "h",        "print-ids", "print-logits",
+    "ignore-eos", "kv-f32", "nowordwrap", "insecure", "modelfile", "parameters",
+    "template",   "system", "license",    NULL};
 
 static bool is_bool_flag(const char *a)
 {
@@ -87,13 +87,12 @@ static int usage(struct flag *flags, bool help, const char *text)
 	if (help) {
 		printf("\nFlags:\n");
 		flags_print_help(flags);
-		printf("\nEnvironment Variables:\n      GPURUN_HOST                IP Address for the "
-		       "gpurun server (default 127.0.0.1:11434; OLLAMA_HOST is honoured)\n");
+		printf(
+		    "\nEnvironment Variables:\n      GPURUN_HOST                IP Address for the "
+		    "gpurun server (default 127.0.0.1:11434; OLLAMA_HOST is honoured)\n");
 	}
 	return help ? 0 : 2;
 }
-
-#define FLAGS_END {NULL, 0, FLAG_BOOL, NULL, NULL, false}
 
 static void id12(const char *digest, char out[13])
 {
@@ -120,7 +119,8 @@ static int64_t time_of(const cJSON *m, const char *key)
 int cmd_list(int argc, char **argv)
 {
 	bool help = false;
-	struct flag flags[] = {{"help", 'h', FLAG_BOOL, &help, "help for list", false}, FLAGS_END};
+	struct flag flags[] = {{"help", 'h', FLAG_BOOL, &help, "help for list", false},
+	                       {NULL, 0, FLAG_BOOL, NULL, NULL, false}};
 	const char **pos = xcalloc((size_t)argc + 1, sizeof *pos);
 	int npos = 0, rc = parse("list", flags, argc, argv, pos, &npos);
 	if (rc || help || npos > 1) {
@@ -191,7 +191,8 @@ static void ps_row(struct ollama_table *t, const cJSON *m, int64_t now)
 int cmd_ps(int argc, char **argv)
 {
 	bool help = false;
-	struct flag flags[] = {{"help", 'h', FLAG_BOOL, &help, "help for ps", false}, FLAGS_END};
+	struct flag flags[] = {{"help", 'h', FLAG_BOOL, &help, "help for ps", false},
+	                       {NULL, 0, FLAG_BOOL, NULL, NULL, false}};
 	const char **pos = xcalloc((size_t)argc + 1, sizeof *pos);
 	int npos = 0, rc = parse("ps", flags, argc, argv, pos, &npos);
 	if (rc || help || npos > 1) {
@@ -208,7 +209,8 @@ int cmd_ps(int argc, char **argv)
 	}
 	struct ollama_table t;
 	ollama_table_init(&t, 6);
-	ollama_table_add(&t, (const char *[]){"NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "UNTIL"});
+	ollama_table_add(&t,
+	                 (const char *[]){"NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "UNTIL"});
 	const cJSON *m;
 	int64_t now = time_wall_ns();
 	cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(resp, "models"))
@@ -241,7 +243,8 @@ static int unload(const struct ollama_client *c, const char *name, char err[ERR_
 int cmd_stop(int argc, char **argv)
 {
 	bool help = false;
-	struct flag flags[] = {{"help", 'h', FLAG_BOOL, &help, "help for stop", false}, FLAGS_END};
+	struct flag flags[] = {{"help", 'h', FLAG_BOOL, &help, "help for stop", false},
+	                       {NULL, 0, FLAG_BOOL, NULL, NULL, false}};
 	const char **pos = xcalloc((size_t)argc + 1, sizeof *pos);
 	int npos = 0, rc = parse("stop", flags, argc, argv, pos, &npos);
 	if (rc || help || npos != 1) {
@@ -267,7 +270,8 @@ out:
 int cmd_rm(int argc, char **argv)
 {
 	bool help = false;
-	struct flag flags[] = {{"help", 'h', FLAG_BOOL, &help, "help for rm", false}, FLAGS_END};
+	struct flag flags[] = {{"help", 'h', FLAG_BOOL, &help, "help for rm", false},
+	                       {NULL, 0, FLAG_BOOL, NULL, NULL, false}};
 	const char **pos = xcalloc((size_t)argc + 1, sizeof *pos);
 	int npos = 0, rc = parse("rm", flags, argc, argv, pos, &npos);
 	if (rc || help || npos < 1) {
@@ -302,7 +306,8 @@ out:
 int cmd_cp(int argc, char **argv)
 {
 	bool help = false;
-	struct flag flags[] = {{"help", 'h', FLAG_BOOL, &help, "help for cp", false}, FLAGS_END};
+	struct flag flags[] = {{"help", 'h', FLAG_BOOL, &help, "help for cp", false},
+	                       {NULL, 0, FLAG_BOOL, NULL, NULL, false}};
 	const char **pos = xcalloc((size_t)argc + 1, sizeof *pos);
 	int npos = 0, rc = parse("cp", flags, argc, argv, pos, &npos);
 	if (rc || help || npos != 2) {
@@ -376,8 +381,8 @@ static void model_section(const cJSON *resp, FILE *out)
 			ollama_table_add(&t, (const char *[]){"", "architecture", arch});
 		const char *ps = json_str(det, "parameter_size", "");
 		if (!*ps && json_has(info, "general.parameter_count")) {
-			ollama_format_number((uint64_t)json_num(info, "general.parameter_count", 0), v,
-			                     sizeof v);
+			ollama_format_number((uint64_t)json_num(info, "general.parameter_count", 0),
+			                     v, sizeof v);
 			ps = v;
 		}
 		if (*ps)
@@ -393,14 +398,16 @@ static void model_section(const cJSON *resp, FILE *out)
 			ollama_table_add(&t, (const char *[]){"", rows[i][1], v});
 		}
 	} else {
-		ollama_table_add(&t, (const char *[]){"", "architecture", json_str(det, "family", "")});
 		ollama_table_add(&t,
-		                 (const char *[]){"", "parameters", json_str(det, "parameter_size", "")});
+		                 (const char *[]){"", "architecture", json_str(det, "family", "")});
+		ollama_table_add(
+		    &t, (const char *[]){"", "parameters", json_str(det, "parameter_size", "")});
 	}
-	ollama_table_add(&t,
-	                 (const char *[]){"", "quantization", json_str(det, "quantization_level", "")});
+	ollama_table_add(
+	    &t, (const char *[]){"", "quantization", json_str(det, "quantization_level", "")});
 	if (*json_str(resp, "requires", ""))
-		ollama_table_add(&t, (const char *[]){"", "requires", json_str(resp, "requires", "")});
+		ollama_table_add(&t,
+		                 (const char *[]){"", "requires", json_str(resp, "requires", "")});
 	table_section(out, "Model", &t);
 }
 
@@ -587,11 +594,13 @@ int ollama_cli_show(int argc, char **argv)
 	    {"template", 0, FLAG_BOOL, &sel[4], "Show template of a model", false},
 	    {"verbose", 'v', FLAG_BOOL, &verbose, "Show detailed model information", false},
 	    {"help", 'h', FLAG_BOOL, &help, "help for show", false},
-	    FLAGS_END};
+	    {NULL, 0, FLAG_BOOL, NULL, NULL, false}};
 	const char **pos = xcalloc((size_t)argc + 1, sizeof *pos);
 	int npos = 0, rc = parse("show", flags, argc, argv, pos, &npos), which = -1, nsel = 0;
 	if (rc || help || npos != 1) {
-		rc = rc ? rc : usage(flags, help, "gpurun show MODEL [flags]\n  gpurun show FILE.gguf [-v]");
+		rc = rc ? rc
+		        : usage(flags, help,
+		                "gpurun show MODEL [flags]\n  gpurun show FILE.gguf [-v]");
 		goto out;
 	}
 	for (int i = 0; i < 5; i++)

@@ -18,10 +18,9 @@
 #include <unistd.h>
 
 #define RENDER_NS 100000000LL /* redraw at most every 100 ms */
-#define NS_PER_S 1000000000LL
+#define NS_PER_S  1000000000LL
 
-static const char *const spinner_frames[] = {"⠋", "⠙", "⠹", "⠸", "⠼",
-                                             "⠴", "⠦", "⠧", "⠇", "⠏"};
+static const char *const spinner_frames[] = {"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"};
 
 static void term_size(FILE *out, int *w, int *h)
 {

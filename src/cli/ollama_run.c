@@ -24,9 +24,9 @@ struct stream_state {
 	struct ollama_run *r;
 	struct ollama_progress spin;
 	bool first;
-	const char *field;     /* "response" (generate) or "message" (chat) */
-	struct buf text;       /* chat: the whole answer */
-	cJSON *last;	       /* the final (done) object */
+	const char *field; /* "response" (generate) or "message" (chat) */
+	struct buf text;   /* chat: the whole answer */
+	cJSON *last;       /* the final (done) object */
 };
 
 static int term_width(void)
@@ -68,7 +68,8 @@ void ollama_run_display(struct ollama_run *r, const char *text)
 			} else {
 				if (ww > 0)
 					printf("\033[%zuD", ww);
-				printf("\033[K\n%s%.*s", r->word.data ? r->word.data : "", (int)n, p);
+				printf("\033[K\n%s%.*s", r->word.data ? r->word.data : "", (int)n,
+				       p);
 				r->line_len = (int)ww + 1;
 			}
 		} else {
@@ -124,7 +125,8 @@ static void summary(const cJSON *m)
 {
 	char d[64];
 	int64_t total = json_i64(m, "total_duration", 0), load = json_i64(m, "load_duration", 0);
-	int64_t pc = json_i64(m, "prompt_eval_count", 0), pd = json_i64(m, "prompt_eval_duration", 0);
+	int64_t pc = json_i64(m, "prompt_eval_count", 0),
+	        pd = json_i64(m, "prompt_eval_duration", 0);
 	int64_t ec = json_i64(m, "eval_count", 0), ed = json_i64(m, "eval_duration", 0);
 	if (total > 0) {
 		ollama_format_go_duration(total, d, sizeof d);
@@ -139,14 +141,16 @@ static void summary(const cJSON *m)
 	if (pd > 0) {
 		ollama_format_go_duration(pd, d, sizeof d);
 		fprintf(stderr, "prompt eval duration: %s\n", d);
-		fprintf(stderr, "prompt eval rate:     %.2f tokens/s\n", (double)pc / ((double)pd / 1e9));
+		fprintf(stderr, "prompt eval rate:     %.2f tokens/s\n",
+		        (double)pc / ((double)pd / 1e9));
 	}
 	if (ec > 0)
 		fprintf(stderr, "eval count:           %lld token(s)\n", (long long)ec);
 	if (ed > 0) {
 		ollama_format_go_duration(ed, d, sizeof d);
 		fprintf(stderr, "eval duration:        %s\n", d);
-		fprintf(stderr, "eval rate:            %.2f tokens/s\n", (double)ec / ((double)ed / 1e9));
+		fprintf(stderr, "eval rate:            %.2f tokens/s\n",
+		        (double)ec / ((double)ed / 1e9));
 	}
 }
 
@@ -365,7 +369,8 @@ int ollama_cli_run(int argc, char **argv)
 	    {"insecure", 0, FLAG_BOOL, &r.insecure, "Use an insecure registry", false},
 	    {"nowordwrap", 0, FLAG_BOOL, &nowrap, "Don't wrap words to the next line automatically",
 	     false},
-	    {"format", 0, FLAG_STRING, &format, "Response format (\"json\" or a JSON Schema)", false},
+	    {"format", 0, FLAG_STRING, &format, "Response format (\"json\" or a JSON Schema)",
+	     false},
 	    {"help", 'h', FLAG_BOOL, &help, "help for run", false},
 	    {NULL, 0, FLAG_BOOL, NULL, NULL, false}};
 	const char **pos = xcalloc((size_t)argc + 1, sizeof *pos);
@@ -375,9 +380,10 @@ int ollama_cli_run(int argc, char **argv)
 	if (flags_parse(flags, argc - 1, argv + 1, pos, &npos, err)) {
 		rc = ollama_cli_fail(err);
 	} else if (help || npos < 1) {
-		fprintf(help ? stdout : stderr,
-		        "Usage:\n  gpurun run MODEL [PROMPT] [flags]\n  gpurun run FILE.gguf PROMPT "
-		        "[flags]   (a local file: see 'gpurun run FILE.gguf --help')\n");
+		fprintf(
+		    help ? stdout : stderr,
+		    "Usage:\n  gpurun run MODEL [PROMPT] [flags]\n  gpurun run FILE.gguf PROMPT "
+		    "[flags]   (a local file: see 'gpurun run FILE.gguf --help')\n");
 		if (help) {
 			printf("\nFlags:\n");
 			flags_print_help(flags);

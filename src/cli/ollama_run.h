@@ -14,15 +14,15 @@
 
 struct ollama_run {
 	struct ollama_client c;
-	char *model;	   /* xmalloc'd */
-	char *system;	   /* set by /set system; NULL: the model's */
-	cJSON *format;	   /* "json", a JSON schema object, or NULL */
-	char *keepalive;   /* Go duration from --keepalive, or NULL */
-	cJSON *options;	   /* object: /set parameter values */
-	cJSON *messages;   /* array: the chat so far */
+	char *model;     /* xmalloc'd */
+	char *system;    /* set by /set system; NULL: the model's */
+	cJSON *format;   /* "json", a JSON schema object, or NULL */
+	char *keepalive; /* Go duration from --keepalive, or NULL */
+	cJSON *options;  /* object: /set parameter values */
+	cJSON *messages; /* array: the chat so far */
 	bool verbose, wordwrap, insecure;
-	int line_len;	   /* word wrap: columns used on the current line */
-	struct buf word;   /* word wrap: the word being printed */
+	int line_len;    /* word wrap: columns used on the current line */
+	struct buf word; /* word wrap: the word being printed */
 };
 
 /* Loads the model (a request without a prompt) behind a spinner. */

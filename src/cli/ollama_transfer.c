@@ -21,8 +21,6 @@
 #include <sys/stat.h>
 
 #define MODELFILE_MAX (16u << 20) /* bytes */
-#define FLAGS_END {NULL, 0, FLAG_BOOL, NULL, NULL, false}
-
 struct view {
 	struct ollama_progress p;
 	const char *verb;
@@ -42,7 +40,8 @@ static void on_tick(void *user, int64_t sent, int64_t total)
 	struct view *v = user;
 	if (v->digest[0] && total > 0) {
 		char msg[160];
-		snprintf(msg, sizeof msg, "copying file %s %d%%", v->digest, (int)(100 * sent / total));
+		snprintf(msg, sizeof msg, "copying file %s %d%%", v->digest,
+		         (int)(100 * sent / total));
 		ollama_progress_message(&v->p, msg);
 	}
 	ollama_progress_tick(&v->p);
@@ -101,7 +100,7 @@ int cmd_pull(int argc, char **argv)
 	struct flag flags[] = {
 	    {"insecure", 0, FLAG_BOOL, &insecure, "Use an insecure registry", false},
 	    {"help", 'h', FLAG_BOOL, &help, "help for pull", false},
-	    FLAGS_END};
+	    {NULL, 0, FLAG_BOOL, NULL, NULL, false}};
 	const char **pos = xcalloc((size_t)argc + 1, sizeof *pos);
 	int npos = 0, rc = parse(flags, argc, argv, pos, &npos);
 	if (rc || help || npos != 1) {
@@ -143,7 +142,7 @@ int cmd_push(int argc, char **argv)
 	struct flag flags[] = {
 	    {"insecure", 0, FLAG_BOOL, &insecure, "Use an insecure registry", false},
 	    {"help", 'h', FLAG_BOOL, &help, "help for push", false},
-	    FLAGS_END};
+	    {NULL, 0, FLAG_BOOL, NULL, NULL, false}};
 	const char **pos = xcalloc((size_t)argc + 1, sizeof *pos);
 	int npos = 0, rc = parse(flags, argc, argv, pos, &npos);
 	if (rc || help || npos != 1) {
@@ -162,8 +161,9 @@ int cmd_push(int argc, char **argv)
 	cJSON_AddTrueToObject(req, "stream");
 	if (transfer(&c, "/api/push", req, &v, err)) {
 		if (strstr(err, "access denied"))
-			snprintf(err, ERR_MSG_LEN, "you are not authorized to push to this namespace, "
-			                           "create the model under a namespace you own");
+			snprintf(err, ERR_MSG_LEN,
+			         "you are not authorized to push to this namespace, "
+			         "create the model under a namespace you own");
 		rc = ollama_cli_fail(err);
 	} else {
 		push_destination(pos[0]);
@@ -240,7 +240,8 @@ static int add_sources(const struct ollama_client *c, const struct ollama_modelf
 				rc = err_set(err, -ENOENT, "adapter %s: no such file", cmd->value);
 		} else if (S_ISDIR(sb.st_mode)) {
 			rc = err_set(err, ERR_UNSUPPORTED,
-			             "%s is a directory: only GGUF files can be imported", cmd->value);
+			             "%s is a directory: only GGUF files can be imported",
+			             cmd->value);
 		} else {
 			char digest[80];
 			rc = upload_blob(c, path, v, digest, err);
@@ -262,8 +263,7 @@ static int add_sources(const struct ollama_client *c, const struct ollama_modelf
 
 /* Reads and parses the Modelfile, uploads its files and builds the request. */
 static int create_request(const struct ollama_client *c, const char *name, const char *file,
-                          const char *quantize, struct view *v, cJSON **out,
-                          char err[ERR_MSG_LEN])
+                          const char *quantize, struct view *v, cJSON **out, char err[ERR_MSG_LEN])
 {
 	struct buf text = BUF_INIT;
 	struct ollama_modelfile mf;
@@ -296,12 +296,12 @@ int cmd_create(int argc, char **argv)
 {
 	bool help = false;
 	const char *file = NULL, *quantize = NULL;
-	struct flag flags[] = {
-	    {"file", 'f', FLAG_STRING, &file, "Name of the Modelfile (default \"Modelfile\")", false},
-	    {"quantize", 'q', FLAG_STRING, &quantize, "Quantize model to this level (e.g. q4_K_M)",
-	     false},
-	    {"help", 'h', FLAG_BOOL, &help, "help for create", false},
-	    FLAGS_END};
+	struct flag flags[] = {{"file", 'f', FLAG_STRING, &file,
+	                        "Name of the Modelfile (default \"Modelfile\")", false},
+	                       {"quantize", 'q', FLAG_STRING, &quantize,
+	                        "Quantize model to this level (e.g. q4_K_M)", false},
+	                       {"help", 'h', FLAG_BOOL, &help, "help for create", false},
+	                       {NULL, 0, FLAG_BOOL, NULL, NULL, false}};
 	const char **pos = xcalloc((size_t)argc + 1, sizeof *pos);
 	int npos = 0, rc = parse(flags, argc, argv, pos, &npos);
 	if (rc || help || npos != 1) {

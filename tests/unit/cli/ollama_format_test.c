@@ -17,10 +17,18 @@ static void test_ollama_format_bytes_units(void **state)
 	static const struct {
 		int64_t b;
 		const char *want;
-	} cases[] = {{0, "0 B"},		{999, "999 B"},	       {1000, "1 KB"},
-	             {1500, "1.5 KB"},		{12345, "12 KB"},      {999999, "999 KB"},
-	             {1000000, "1 MB"},		{1228800, "1.2 MB"},   {2019393189, "2.0 GB"},
-	             {2000000000, "2 GB"},	{5137025024, "5.1 GB"}, {123456789012, "123 GB"},
+	} cases[] = {{0, "0 B"},
+	             {999, "999 B"},
+	             {1000, "1 KB"},
+	             {1500, "1.5 KB"},
+	             {12345, "12 KB"},
+	             {999999, "999 KB"},
+	             {1000000, "1 MB"},
+	             {1228800, "1.2 MB"},
+	             {2019393189, "2.0 GB"},
+	             {2000000000, "2 GB"},
+	             {5137025024, "5.1 GB"},
+	             {123456789012, "123 GB"},
 	             {1000000000000, "1 TB"}};
 	char out[32];
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -54,18 +62,12 @@ static void test_ollama_format_time_relative(void **state)
 	static const struct {
 		int64_t delta; /* now - t */
 		const char *want;
-	} cases[] = {{S / 2, "Less than a second ago"},
-	             {S, "1 second ago"},
-	             {42 * S, "42 seconds ago"},
-	             {90 * S, "About a minute ago"},
-	             {120 * S, "2 minutes ago"},
-	             {-(4 * 60 + 59) * S, "4 minutes from now"},
-	             {3600 * S, "About an hour ago"},
-	             {5 * 3600 * S, "5 hours ago"},
-	             {3 * 86400 * S, "3 days ago"},
-	             {20 * 86400 * S, "2 weeks ago"},
-	             {90 * 86400 * S, "3 months ago"},
-	             {3 * 365 * 86400 * S, "3 years ago"}};
+	} cases[] = {{S / 2, "Less than a second ago"}, {S, "1 second ago"},
+	             {42 * S, "42 seconds ago"},        {90 * S, "About a minute ago"},
+	             {120 * S, "2 minutes ago"},        {-(4 * 60 + 59) * S, "4 minutes from now"},
+	             {3600 * S, "About an hour ago"},   {5 * 3600 * S, "5 hours ago"},
+	             {3 * 86400 * S, "3 days ago"},     {20 * 86400 * S, "2 weeks ago"},
+	             {90 * 86400 * S, "3 months ago"},  {3 * 365 * 86400 * S, "3 years ago"}};
 	char out[64];
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		ollama_format_time(now - cases[i].delta, now, "Never", out, sizeof out);

@@ -110,7 +110,8 @@ static void test_ollama_modelfile_invalid_inputs(void **state)
 		assert_int_equal(mf.n, 0);
 	}
 	/* Every prefix of a valid Modelfile parses or fails cleanly. */
-	const char *full = "FROM a\nTEMPLATE \"\"\"x\ny\"\"\"\nPARAMETER stop \"s\"\nMESSAGE user hi\n";
+	const char *full =
+	    "FROM a\nTEMPLATE \"\"\"x\ny\"\"\"\nPARAMETER stop \"s\"\nMESSAGE user hi\n";
 	for (size_t n = 0; n <= strlen(full); n++) {
 		if (ollama_modelfile_parse(full, n, &mf, err) == 0)
 			ollama_modelfile_release(&mf);

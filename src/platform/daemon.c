@@ -25,10 +25,18 @@ uint64_t daemon__rand(struct daemon *d)
 static void flush_cb(uv_prepare_t *p)
 {
 	struct daemon *d = p->data;
-	gw_access_flush(d);
+	gw_flush_deferred(d);
+	int64_t now = time_mono_ns();
+	/* the access log goes out in big writes while busy, at once when idle */
+	if (d->n_xs == 0 || now - d->access_flushed_ns >= 100000000LL) {
+		gw_access_flush(d);
+		d->access_flushed_ns = now;
+	}
 	ledger_writer_kick(d->lw);
-	uv_prepare_stop(p);
-	d->flush_on = false;
+	if (d->access.len == 0 || d->finishing) {
+		uv_prepare_stop(p);
+		d->flush_on = false;
+	}
 }
 
 void daemon__want_flush(struct daemon *d)
@@ -63,6 +71,7 @@ struct rev *daemon__rev_get(struct daemon *d, const char *name)
 	rv->service = xstrdup(sr.service);
 	spec_copy(&rv->spec, &sr.spec);
 	state_revision_release(&sr);
+	rv->m = gw_metrics_for(d, rv->service);
 	rv->tokens = rv->spec.image && !strcmp(rv->spec.image, SPEC_IMAGE_OLLAMA) &&
 		     rv->spec.command.n == 0;
 	struct kpa_config kc;

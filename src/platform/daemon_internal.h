@@ -88,6 +88,7 @@ struct rev {
 	int n_starting, n_ready, n_stopping;
 	int64_t active; /* requests on its instances */
 	int64_t n_xs;   /* exchanges pointing at it (it outlives them) */
+	struct gw_svc_metrics *m; /* its service's counters (live as long as the daemon) */
 	struct gw_exchange *held_head, *held_tail;
 	int64_t n_held;
 	int64_t start_ns_sum, n_started; /* spawn -> ready, for the hold window */
@@ -122,6 +123,7 @@ struct gw_exchange {
 	struct gw_exchange *prev, *next; /* d->xs */
 	struct gw_exchange *qnext;       /* rev->held_* */
 	struct gw_exchange *inext, *iprev; /* inst->xs */
+	struct gw_exchange *pnext, *pprev; /* d->deferred: head waiting for the loop turn's end */
 	struct daemon *d;
 	struct http_req *r;
 	struct svc *svc; /* borrowed for the handler only */
@@ -133,7 +135,9 @@ struct gw_exchange {
 	enum gw_state state;
 	int64_t t0_mono, t0_wall, deadline_mono, hold_deadline_mono, first_byte_mono;
 	int64_t dispatch_wall;
-	bool started, held, was_held, timed_out, crashed, ended, is_upgrade;
+	bool started, held, was_held, timed_out, crashed, ended, is_upgrade, deferred;
+	int64_t resp_cl; /* the instance's Content-Length, -1 none */
+	struct buf pend; /* answer bytes held until the end of this loop turn */
 	int status;
 	int64_t bytes_out, tokens;
 	char request_id[48];
@@ -185,6 +189,8 @@ struct daemon {
 	struct rev *revs;
 	struct gw_exchange *xs;
 	int64_t n_xs;
+	struct gw_exchange *deferred; /* answers to start at the end of this loop turn */
+	int64_t access_flushed_ns;   /* mono: last access-log write */
 	int64_t n_insts; /* live inst structs */
 	struct gw_svc_metrics *metrics;
 	int64_t requests_total;
@@ -264,6 +270,9 @@ void gw_fail(struct gw_exchange *x, int status, const char *msg);
 void gw_inst_crashed(struct inst *in);
 /* Request timeout of a proxied exchange. */
 void gw_timeout(struct gw_exchange *x);
+/* End of a loop turn: answers whose head came in it start streaming (a
+ * whole small answer that came in one turn went out in one write). */
+void gw_flush_deferred(struct daemon *d);
 struct gw_exchange *gw_exchange_new(struct daemon *d, struct http_req *r, struct rev *rv,
 				    const char *service);
 

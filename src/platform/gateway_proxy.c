@@ -50,6 +50,14 @@ static bool named_by(struct slice conn, struct slice name)
 	return false;
 }
 
+/* s into dst (cap bytes with the NUL), cut when longer. */
+static void copy_cut(char *dst, size_t cap, struct slice s)
+{
+	size_t n = s.n < cap - 1 ? s.n : cap - 1;
+	memcpy(dst, s.p, n);
+	dst[n] = '\0';
+}
+
 /* ---- the end of an exchange ---- */
 
 static void detach_inst(struct gw_exchange *x)
@@ -91,7 +99,7 @@ static void ledger_span(struct gw_exchange *x, int64_t end_mono)
 
 static void count(struct gw_exchange *x, int64_t end_mono)
 {
-	struct gw_svc_metrics *m = gw_metrics_for(x->d, x->service);
+	struct gw_svc_metrics *m = x->rev->m;
 	int i;
 	for (i = 0; i < GW_STATUS_SLOTS && m->status[i].code && m->status[i].code != x->status; i++)
 		;
@@ -106,6 +114,20 @@ static void count(struct gw_exchange *x, int64_t end_mono)
 	x->d->requests_total++;
 }
 
+static void undefer(struct gw_exchange *x)
+{
+	if (!x->deferred)
+		return;
+	if (x->pprev)
+		x->pprev->pnext = x->pnext;
+	else
+		x->d->deferred = x->pnext;
+	if (x->pnext)
+		x->pnext->pprev = x->pprev;
+	x->pnext = x->pprev = NULL;
+	x->deferred = false;
+}
+
 static void x_end(struct gw_exchange *x)
 {
 	if (x->ended)
@@ -117,6 +139,7 @@ static void x_end(struct gw_exchange *x)
 	int64_t end = time_mono_ns();
 	activator_unlink(x);
 	detach_inst(x);
+	undefer(x);
 	count(x, end);
 	gw_access_log(x, end);
 	ledger_span(x, end);
@@ -130,6 +153,7 @@ static void x_end(struct gw_exchange *x)
 	d->n_xs--;
 	buf_release(&x->hdr);
 	buf_release(&x->line);
+	buf_release(&x->pend);
 	free(x);
 	rv->n_xs--;
 	scaler_observe(rv);
@@ -255,6 +279,34 @@ static void resume_backend(struct http_req *r, void *data)
 		http_creq_resume(x->q);
 }
 
+/* The answer's head goes out (and what came with it): from now on bytes
+ * stream as they arrive. */
+static void begin_stream(struct gw_exchange *x)
+{
+	undefer(x);
+	if (x->resp_cl >= 0) {
+		char v[24];
+		snprintf(v, sizeof v, "%lld", (long long)x->resp_cl);
+		http_resp_header(x->r, "Content-Length", v);
+	}
+	x->started = true;
+	x->first_byte_mono = time_mono_ns();
+	x->s = http_stream_begin(x->r, x->status, NULL);
+	http_stream_on_drain(x->s, resume_backend, x);
+	if (x->pend.len) {
+		int rc = http_stream_write(x->s, x->pend.data, x->pend.len);
+		if (rc == 1 && x->q)
+			http_creq_pause(x->q);
+		buf_reset(&x->pend);
+	}
+}
+
+void gw_flush_deferred(struct daemon *d)
+{
+	while (d->deferred)
+		begin_stream(d->deferred);
+}
+
 static bool on_response(struct http_creq *q, const struct http_cresp *h, void *data)
 {
 	struct gw_exchange *x = data;
@@ -273,17 +325,25 @@ static bool on_response(struct http_creq *q, const struct http_cresp *h, void *d
 	if (x->status == 101)
 		return true;
 	int64_t cl = http_cresp_content_length(h);
-	if (cl >= 0 && !http_cresp_chunked(h)) {
-		char v[24];
-		snprintf(v, sizeof v, "%lld", (long long)cl);
-		http_resp_header(x->r, "Content-Length", v);
+	x->resp_cl = cl >= 0 && !http_cresp_chunked(h) ? cl : -1;
+	bool bodyless = x->status == 204 || x->status == 304 || !strcmp(x->method, "HEAD");
+	if (bodyless) {
+		begin_stream(x);
+		return true;
 	}
-	x->started = true;
-	x->first_byte_mono = time_mono_ns();
-	x->s = http_stream_begin(x->r, x->status, NULL);
-	http_stream_on_drain(x->s, resume_backend, x);
+	/* hold the head until this loop turn ends: a whole small answer that
+	 * came with it leaves in one write; a stream starts at the turn's end */
+	x->deferred = true;
+	x->pprev = NULL;
+	x->pnext = x->d->deferred;
+	if (x->d->deferred)
+		x->d->deferred->pprev = x;
+	x->d->deferred = x;
+	daemon__want_flush(x->d);
 	return true;
 }
+
+#define DEFER_MAX (64 * 1024)
 
 static void on_data(struct http_creq *q, const char *p, size_t n, void *data)
 {
@@ -291,6 +351,13 @@ static void on_data(struct http_creq *q, const char *p, size_t n, void *data)
 	x->bytes_out += (int64_t)n;
 	if (x->rev->tokens)
 		tokens_feed(x, p, n);
+	if (x->deferred) {
+		if (x->pend.len + n <= DEFER_MAX) {
+			buf_append(&x->pend, p, n);
+			return;
+		}
+		begin_stream(x);
+	}
 	int rc = http_stream_write(x->s, p, n);
 	if (rc == 1)
 		http_creq_pause(q);
@@ -322,7 +389,17 @@ static void on_done(struct http_creq *q, int status, void *data)
 		return; /* the tunnel carries on; it ends the exchange */
 	if (x->rev->tokens && x->line.len)
 		tokens_line_end(x);
+	if (x->deferred && status == 0) {
+		undefer(x); /* the whole answer is here: head and body in one write */
+		x->started = true;
+		x->first_byte_mono = time_mono_ns();
+		http_respond(x->r, x->status, NULL, x->pend.data, x->pend.len);
+		x->r = NULL;
+		x_end(x);
+		return;
+	}
 	if (!x->started) {
+		undefer(x);
 		fail_unstarted(x, status);
 		return;
 	}
@@ -414,7 +491,7 @@ static int64_t body_length(struct http_req *r, bool *streamed)
 static void attach(struct gw_exchange *x, struct inst *in)
 {
 	x->inst = in;
-	snprintf(x->inst_id, sizeof x->inst_id, "%s", in->id);
+	copy_cut(x->inst_id, sizeof x->inst_id, slice_from(in->id));
 	x->inext = in->xs;
 	x->iprev = NULL;
 	if (in->xs)
@@ -436,7 +513,12 @@ void gw_dispatch(struct gw_exchange *x, struct inst *in)
 	struct http_header *hs = max <= 64 ? stack : xcalloc((size_t)max, sizeof *hs);
 	char target[8192];
 	struct slice t = http_req_target(r);
-	snprintf(target, sizeof target, "%.*s", (int)t.n, t.p);
+	if (t.n >= sizeof target) {
+		gw_fail(x, 414, "request target too long");
+		return;
+	}
+	memcpy(target, t.p, t.n);
+	target[t.n] = '\0';
 	bool streamed;
 	int64_t clen = body_length(r, &streamed);
 	struct http_creq_opts co = {
@@ -521,9 +603,13 @@ static void request_id(struct gw_exchange *x)
 		x->request_id[v.n] = '\0';
 		return;
 	}
+	static const char hex[] = "0123456789abcdef";
 	uint64_t a = daemon__rand(x->d), b = daemon__rand(x->d);
-	snprintf(x->request_id, sizeof x->request_id, "%016llx%016llx", (unsigned long long)a,
-		 (unsigned long long)b);
+	for (int i = 0; i < 16; i++) {
+		x->request_id[i] = hex[(a >> (60 - 4 * i)) & 15];
+		x->request_id[16 + i] = hex[(b >> (60 - 4 * i)) & 15];
+	}
+	x->request_id[32] = '\0';
 }
 
 struct gw_exchange *gw_exchange_new(struct daemon *d, struct http_req *r, struct rev *rv,
@@ -538,11 +624,10 @@ struct gw_exchange *gw_exchange_new(struct daemon *d, struct http_req *r, struct
 	x->t0_wall = time_wall_ns();
 	x->deadline_mono = x->t0_mono + (int64_t)rv->spec.timeout_s * 1000000000LL;
 	x->is_upgrade = http_req_is_upgrade(r);
-	snprintf(x->service, sizeof x->service, "%s", service);
-	snprintf(x->remote, sizeof x->remote, "%s", http_req_remote_addr(r));
-	snprintf(x->method, sizeof x->method, "%s", http_req_method(r));
-	struct slice t = http_req_target(r);
-	snprintf(x->target, sizeof x->target, "%.*s", (int)t.n, t.p);
+	copy_cut(x->service, sizeof x->service, slice_from(service));
+	copy_cut(x->remote, sizeof x->remote, slice_from(http_req_remote_addr(r)));
+	copy_cut(x->method, sizeof x->method, slice_from(http_req_method(r)));
+	copy_cut(x->target, sizeof x->target, http_req_target(r));
 	request_id(x);
 	x->next = d->xs;
 	if (d->xs)

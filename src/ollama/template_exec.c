@@ -408,24 +408,27 @@ static void walk_list(struct tmpl_exec *x, struct template_value *dot, const str
 }
 
 int tmpl__execute_list(const struct template *t, const struct tmpl_list *list,
-                       const struct template_value *data, struct buf *out, size_t max_output,
+                       const struct template_value *data, struct buf *out, struct tmpl_budget *b,
                        char err[ERR_MSG_LEN])
 {
 	struct template_value *dot = (struct template_value *)(data ? data : template_value_nil());
 	struct tmpl_exec x = {.t = t,
 	                      .out = out,
-	                      .start = out->len,
+	                      .start = b->start,
 	                      .err = err,
-	                      .max_out = max_output ? max_output : TEMPLATE_OUTPUT_MAX};
+	                      .max_out = b->max_out,
+	                      .steps = b->steps};
 	push_var(&x, "$", dot);
 	walk_list(&x, dot, list);
 	pop_vars(&x, 0);
 	free(x.vars);
+	b->steps = x.steps;
 	return x.rc;
 }
 
 int template_execute(const struct template *t, const struct template_value *data, struct buf *out,
                      size_t max_output, char err[ERR_MSG_LEN])
 {
-	return tmpl__execute_list(t, &t->root, data, out, max_output, err);
+	struct tmpl_budget b = {out->len, max_output ? max_output : TEMPLATE_OUTPUT_MAX, 0};
+	return tmpl__execute_list(t, &t->root, data, out, &b, err);
 }

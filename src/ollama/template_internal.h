@@ -199,9 +199,18 @@ bool tmpl__is_func(const char *name, size_t n);
 struct template_value *tmpl__fail(struct tmpl_exec *x, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Executes list with dot (used by template_exec and template_ollama). */
+/* The bounds one rendering shares across its executions (Ollama's legacy
+ * form runs the template once per round): bytes written to out since start,
+ * at most max_out, and node evaluations so far, at most TMPL_MAX_STEPS. */
+struct tmpl_budget {
+	size_t start, max_out;
+	long long steps;
+};
+
+/* Executes list with dot (used by template_exec and template_ollama),
+ * charging output and steps to b. */
 int tmpl__execute_list(const struct template *t, const struct tmpl_list *list,
-                       const struct template_value *data, struct buf *out, size_t max_output,
+                       const struct template_value *data, struct buf *out, struct tmpl_budget *b,
                        char err[ERR_MSG_LEN]);
 
 #endif

@@ -227,12 +227,13 @@ struct legacy {
 	struct buf *out;
 	char *err;
 	const char *system, *prompt, *response;
+	struct tmpl_budget budget; /* one for all rounds: a request sets their number */
 };
 
 static int legacy_round(struct legacy *l)
 {
 	struct template_value *d = legacy_data(l->system, l->prompt, l->response, l->v);
-	int rc = template_execute(l->t, d, l->out, 0, l->err);
+	int rc = tmpl__execute_list(l->t, &l->t->root, d, l->out, &l->budget, l->err);
 	template_value_free(d);
 	l->system = l->prompt = l->response = "";
 	return rc;
@@ -242,7 +243,7 @@ static int render_legacy(const struct template *t, const struct template_values 
                          const struct collated *msgs, size_t n, struct buf *out,
                          char err[ERR_MSG_LEN])
 {
-	struct legacy l = {t, v, out, err, "", "", ""};
+	struct legacy l = {t, v, out, err, "", "", "", {out->len, TEMPLATE_OUTPUT_MAX, 0}};
 	int rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		const char *role = msgs[i].m->role ? msgs[i].m->role : "";
@@ -262,7 +263,7 @@ static int render_legacy(const struct template *t, const struct template_values 
 	if (rc < 0)
 		return rc;
 	struct template_value *d = legacy_data(l.system, l.prompt, l.response, v);
-	rc = tmpl__execute_list(t, t->has_cut ? &t->cut : &t->root, d, out, 0, err);
+	rc = tmpl__execute_list(t, t->has_cut ? &t->cut : &t->root, d, out, &l.budget, err);
 	template_value_free(d);
 	return rc;
 }

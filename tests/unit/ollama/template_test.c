@@ -214,6 +214,42 @@ static void test_template_limits(void **state)
 	template_free(t);
 }
 
+/* Legacy templates run once per user/assistant round and the request sets
+ * the number of rounds: the output and step bounds hold for the whole
+ * rendering, not per round (fuzzing found 10 rounds writing 199 MB). */
+static void test_template_legacy_rounds_share_bounds(void **state)
+{
+	enum { ROUNDS = 40 };
+	struct template_message msgs[2 * ROUNDS];
+	for (int i = 0; i < ROUNDS; i++) {
+		msgs[2 * i] = (struct template_message){.role = "user", .content = "q"};
+		msgs[2 * i + 1] = (struct template_message){.role = "assistant", .content = "a"};
+	}
+	struct template_values v = {.messages = msgs, .n_messages = 2 * ROUNDS};
+	struct buf text = BUF_INIT;
+	for (int i = 0; i < (2 << 20) / 16; i++)
+		buf_puts(&text, "0123456789abcdef"); /* 2 MiB per round: 80 MiB in all */
+	buf_puts(&text, "{{ .Prompt }}");
+	struct template *t;
+	char err[ERR_MSG_LEN];
+	assert_int_equal(template_ollama_parse(text.data, text.len, &t, err), 0);
+	struct buf out = BUF_INIT;
+	assert_int_equal(template_render(t, &v, &out, err), ERR_INVALID);
+	assert_non_null(strstr(err, "output exceeds"));
+	assert_true(out.len <= TEMPLATE_OUTPUT_MAX);
+	template_free(t);
+	buf_release(&text);
+	/* 11 rounds of 1M steps each: over the 10M bound only when shared. */
+	const char *spin = "{{ range 1000000 }}{{ end }}{{ .Prompt }}";
+	assert_int_equal(template_ollama_parse(spin, strlen(spin), &t, err), 0);
+	v.n_messages = 2 * 11;
+	buf_reset(&out);
+	assert_int_equal(template_render(t, &v, &out, err), ERR_INVALID);
+	assert_non_null(strstr(err, "steps"));
+	template_free(t);
+	buf_release(&out);
+}
+
 /* Every prefix and many one-byte mutations of real templates: each parses or
  * fails with a message; what parses executes or fails with a message. */
 static void test_template_truncated_and_mutated_inputs(void **state)
@@ -487,6 +523,7 @@ int main(void)
 	    cmocka_unit_test(test_template_chains_and_scopes),
 	    cmocka_unit_test(test_template_errors_have_messages),
 	    cmocka_unit_test(test_template_limits),
+	    cmocka_unit_test(test_template_legacy_rounds_share_bounds),
 	    cmocka_unit_test(test_template_truncated_and_mutated_inputs),
 	    cmocka_unit_test(test_template_library_texts_match_digests),
 	    cmocka_unit_test(test_template_gemma3_chat),

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#define LEDGER_COMMIT_MS 5
+#define LEDGER_COMMIT_MS 10
 #define LEDGER_BATCH_MAX 512 /* queued ops that commit at once, interval or not */
 
 enum op_kind { OP_ROW, OP_INSTANCE, OP_PHASE };
@@ -26,13 +26,7 @@ struct op {
 	enum op_kind kind;
 	struct ledger_row row;
 	struct state_instance inst;
-	char service[SPEC_NAME_MAX + 1];
-	char revision[SPEC_REVISION_NAME_MAX + 1];
-	char instance[INSTANCE_ID_MAX];
-	char request_id[48];
-	char gpu_type[64];
-	char gpus[256];
-	char reason[ERR_MSG_LEN];
+	char strs[]; /* the strings the row or instance points at */
 };
 
 struct oplist {
@@ -64,43 +58,51 @@ static void push(struct oplist *l, struct op *o)
 	l->tail = o;
 }
 
-static void copy_str(char *dst, size_t cap, const char *s)
+/* One allocation for the op and its strings: n strings in, pointers out. */
+static struct op *op_new(enum op_kind kind, const char *const *in, const char **out, int n)
 {
-	snprintf(dst, cap, "%s", s ? s : "");
+	size_t len[8], total = 0;
+	for (int i = 0; i < n; i++) {
+		len[i] = in[i] ? strlen(in[i]) + 1 : 0;
+		total += len[i];
+	}
+	struct op *o = xmalloc(sizeof *o + total);
+	memset(o, 0, sizeof *o);
+	o->kind = kind;
+	char *p = o->strs;
+	for (int i = 0; i < n; i++) {
+		out[i] = in[i] ? memcpy(p, in[i], len[i]) : NULL;
+		p += len[i];
+	}
+	return o;
 }
 
 void ledger_writer_row(struct ledger_writer *w, const struct ledger_row *row)
 {
-	struct op *o = xcalloc(1, sizeof *o);
-	o->kind = OP_ROW;
+	const char *in[5] = {row->service, row->revision, row->instance, row->request_id,
+			     row->gpu_type};
+	const char *out[5];
+	struct op *o = op_new(OP_ROW, in, out, 5);
 	o->row = *row;
-	copy_str(o->service, sizeof o->service, row->service);
-	copy_str(o->revision, sizeof o->revision, row->revision);
-	copy_str(o->instance, sizeof o->instance, row->instance);
-	copy_str(o->request_id, sizeof o->request_id, row->request_id);
-	copy_str(o->gpu_type, sizeof o->gpu_type, row->gpu_type);
-	o->row.service = o->service;
-	o->row.revision = o->revision;
-	o->row.instance = o->instance;
-	o->row.request_id = row->request_id ? o->request_id : NULL;
-	o->row.gpu_type = row->gpu_type ? o->gpu_type : NULL;
+	o->row.service = out[0] ? out[0] : "";
+	o->row.revision = out[1] ? out[1] : "";
+	o->row.instance = out[2] ? out[2] : "";
+	o->row.request_id = out[3];
+	o->row.gpu_type = out[4];
 	push(&w->local, o);
 	w->local_n++;
 }
 
 void ledger_writer_instance(struct ledger_writer *w, const struct state_instance *in)
 {
-	struct op *o = xcalloc(1, sizeof *o);
-	o->kind = OP_INSTANCE;
+	const char *s[4] = {in->id, in->service, in->revision, in->gpus ? in->gpus : ""};
+	const char *out[4];
+	struct op *o = op_new(OP_INSTANCE, s, out, 4);
 	o->inst = *in;
-	copy_str(o->instance, sizeof o->instance, in->id);
-	copy_str(o->service, sizeof o->service, in->service);
-	copy_str(o->revision, sizeof o->revision, in->revision);
-	copy_str(o->gpus, sizeof o->gpus, in->gpus);
-	o->inst.id = o->instance;
-	o->inst.service = o->service;
-	o->inst.revision = o->revision;
-	o->inst.gpus = o->gpus;
+	o->inst.id = (char *)out[0];
+	o->inst.service = (char *)out[1];
+	o->inst.revision = (char *)out[2];
+	o->inst.gpus = (char *)out[3];
 	o->inst.reason = NULL;
 	push(&w->local, o);
 	w->local_n++;
@@ -109,15 +111,14 @@ void ledger_writer_instance(struct ledger_writer *w, const struct state_instance
 void ledger_writer_phase(struct ledger_writer *w, const char *id, enum state_instance_phase ph,
 			 int64_t at_ns, int exit_status, const char *reason)
 {
-	struct op *o = xcalloc(1, sizeof *o);
-	o->kind = OP_PHASE;
-	copy_str(o->instance, sizeof o->instance, id);
-	copy_str(o->reason, sizeof o->reason, reason);
-	o->inst.id = o->instance;
+	const char *s[2] = {id, reason};
+	const char *out[2];
+	struct op *o = op_new(OP_PHASE, s, out, 2);
+	o->inst.id = (char *)out[0];
 	o->inst.phase = ph;
 	o->inst.stop_ns = at_ns;
 	o->inst.exit_status = exit_status;
-	o->inst.reason = reason ? o->reason : NULL;
+	o->inst.reason = (char *)out[1];
 	push(&w->local, o);
 	w->local_n++;
 }
@@ -161,13 +162,13 @@ static int64_t apply(struct ledger_writer *w, struct op *ops)
 		} else if (o->kind == OP_INSTANCE) {
 			int rc = state_instance_insert(w->st, &o->inst);
 			if (rc)
-				log_error("state: instance %s: %s", o->instance, err_str(rc));
+				log_error("state: instance %s: %s", o->inst.id, err_str(rc));
 		} else {
-			int rc = state_instance_set_phase(w->st, o->instance, o->inst.phase,
+			int rc = state_instance_set_phase(w->st, o->inst.id, o->inst.phase,
 							  o->inst.stop_ns, o->inst.exit_status,
 							  o->inst.reason);
 			if (rc)
-				log_error("state: instance %s phase: %s", o->instance, err_str(rc));
+				log_error("state: instance %s phase: %s", o->inst.id, err_str(rc));
 		}
 	}
 	return rows;

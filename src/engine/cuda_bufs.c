@@ -123,6 +123,7 @@ int cuda__bufs_reserve(struct engine_model *m, int64_t n, int64_t n_out, int64_t
 	if (nb.cap_out < 1)
 		nb.cap_out = 1;
 	cm->dev->api.cuStreamSynchronize(cm->stream);
+	cuda__graphs_clear(cm); /* they point into the old buffers */
 	cuda__bufs_release(cm); /* first: the device may not hold both sets */
 	*b = nb;
 	int rc = alloc_all(m, b);

@@ -13,7 +13,7 @@
 
 #include <string.h>
 
-struct pass {
+struct cuda_pass {
 	struct engine_model *m;
 	struct cuda_model *cm;
 	struct cuda_dev *d;
@@ -23,6 +23,8 @@ struct pass {
 	struct cuda_step_layout lay;
 	struct kb_act act[CUDA_N_ACT]; /* conversions of the current input */
 	bool have[CUDA_N_ACT];
+	const atomic_bool *cancel; /* checked between layers when launching directly */
+	bool cancelled;
 	int rc;
 };
 
@@ -38,7 +40,7 @@ static inline unsigned blocks(int64_t n, int64_t per)
 	return (unsigned)((n + per - 1) / per);
 }
 
-static void upload_step(struct pass *ps)
+static void upload_step(struct cuda_pass *ps)
 {
 	const struct engine_model *m = ps->m;
 	const struct hparams *hp = &m->hp;
@@ -64,7 +66,7 @@ static void upload_step(struct pass *ps)
 }
 
 /* x (n rows, ldx floats, k elements) converted for activation type a. */
-static const struct kb_act *convert(struct pass *ps, enum cuda_act a, CUdeviceptr x, int64_t ldx,
+static const struct kb_act *convert(struct cuda_pass *ps, enum cuda_act a, CUdeviceptr x, int64_t ldx,
                                     int64_t k)
 {
 	struct kb_act *ac = &ps->act[a];
@@ -99,7 +101,7 @@ static const struct kb_act *convert(struct pass *ps, enum cuda_act a, CUdevicept
 
 /* The columns [0, n_cols) in launches of 8 columns per block row, then 4,
  * 2, 1 for the rest: every column is computed the same way in each. */
-static void launch_mv(struct pass *ps, struct kp_mv *p, enum cuda_kernel mv1, int64_t max_out,
+static void launch_mv(struct cuda_pass *ps, struct kp_mv *p, enum cuda_kernel mv1, int64_t max_out,
                       int n_jobs, int64_t n_cols)
 {
 	for (int64_t col = 0; col < n_cols;) {
@@ -116,7 +118,7 @@ static void launch_mv(struct pass *ps, struct kp_mv *p, enum cuda_kernel mv1, in
 /* ys[i] (ldy floats per column) = mats[i] x for the input x (ldx, k). The
  * input is converted once per activation type; matrices of one type go in
  * one launch. */
-static void matmul(struct pass *ps, const struct cuda_mat *const *mats, const CUdeviceptr *ys,
+static void matmul(struct cuda_pass *ps, const struct cuda_mat *const *mats, const CUdeviceptr *ys,
                    int n_mats, int64_t ldy, CUdeviceptr x, int64_t ldx, int64_t n_cols)
 {
 	bool done[KP_MAX_JOBS] = {false};
@@ -141,7 +143,7 @@ static void matmul(struct pass *ps, const struct cuda_mat *const *mats, const CU
 	}
 }
 
-static void norm(struct pass *ps, CUdeviceptr x, CUdeviceptr y, CUdeviceptr w, CUdeviceptr idx,
+static void norm(struct cuda_pass *ps, CUdeviceptr x, CUdeviceptr y, CUdeviceptr w, CUdeviceptr idx,
                  int64_t n_rows)
 {
 	const struct cuda_model *cm = ps->cm;
@@ -151,7 +153,7 @@ static void norm(struct pass *ps, CUdeviceptr x, CUdeviceptr y, CUdeviceptr w, C
 	LAUNCH(ps, CK_rmsnorm, n_rows, 1, 1, KP_THREADS, p);
 }
 
-static void residual(struct pass *ps, CUdeviceptr post_norm)
+static void residual(struct cuda_pass *ps, CUdeviceptr post_norm)
 {
 	const struct cuda_model *cm = ps->cm;
 	struct kp_residual p = {.x = cm->b.x, .o = cm->b.o, .w = post_norm, .ldx = cm->ld_embd,
@@ -160,7 +162,7 @@ static void residual(struct pass *ps, CUdeviceptr post_norm)
 	LAUNCH(ps, CK_residual, ps->n, 1, 1, KP_THREADS, p);
 }
 
-static void qk_prep(struct pass *ps, int il)
+static void qk_prep(struct cuda_pass *ps, int il)
 {
 	const struct hparams *hp = &ps->m->hp;
 	const struct layer *L = &ps->m->layers[il];
@@ -180,7 +182,7 @@ static void qk_prep(struct pass *ps, int il)
 
 /* Attention of rows in groups that fit the scratch; the chunks launched
  * cover the group's last position. */
-static void attention(struct pass *ps, int il)
+static void attention(struct cuda_pass *ps, int il)
 {
 	const struct hparams *hp = &ps->m->hp;
 	const struct cuda_bufs *b = &ps->cm->b;
@@ -205,7 +207,7 @@ static void attention(struct pass *ps, int il)
 	}
 }
 
-static void layer(struct pass *ps, int il)
+static void layer(struct cuda_pass *ps, int il)
 {
 	const struct hparams *hp = &ps->m->hp;
 	const struct cuda_layer *C = &ps->cm->layers[il];
@@ -233,47 +235,75 @@ static void layer(struct pass *ps, int il)
 	residual(ps, C->post_ffn_norm);
 }
 
-static int finish(struct pass *ps, float *embd_sum)
+/* The output norm and matvec of the rows that want logits. */
+static void output(struct cuda_pass *ps)
 {
 	const struct engine_model *m = ps->m;
 	const struct cuda_model *cm = ps->cm;
 	const struct cuda_bufs *b = &cm->b;
 	const int64_t nv = m->hp.n_vocab;
-	struct cuda_dev *d = ps->d;
-	if (embd_sum) {
-		norm(ps, b->x, b->h, cm->output_norm, 0, ps->n);
-		if (!ps->rc)
-			ps->rc = cuda__check(d, d->api.cuMemcpyDtoHAsync(b->host, b->h,
-			                                                 (size_t)(ps->n * cm->ld_embd * 4),
-			                                                 ps->st),
-			                     "download");
-		if (!ps->rc)
-			ps->rc = cuda__check(d, d->api.cuStreamSynchronize(ps->st), "forward");
-		for (int64_t i = 0; !ps->rc && i < ps->n; i++)
-			for (int j = 0; j < m->hp.n_embd; j++)
-				embd_sum[j] += ((const float *)b->host)[i * cm->ld_embd + j];
+	norm(ps, b->x, b->hout, cm->output_norm, b->step + ps->lay.idx, ps->n_out);
+	const struct cuda_mat *out[1] = {&cm->output};
+	matmul(ps, out, &b->logits, 1, nv, b->hout, cm->ld_embd, ps->n_out);
+	if (cm->output_bias || m->hp.final_softcap > 0.0f) {
+		struct kp_post p = {.y = b->logits, .bias = cm->output_bias, .ld = nv, .n = nv,
+		                    .n_rows = ps->n_out, .softcap = m->hp.final_softcap};
+		LAUNCH(ps, CK_post, blocks(ps->n_out * nv, KP_THREADS), 1, 1, KP_THREADS, p);
 	}
-	if (ps->n_out > 0) {
-		norm(ps, b->x, b->hout, cm->output_norm, b->step + ps->lay.idx, ps->n_out);
-		const struct cuda_mat *out[1] = {&cm->output};
-		matmul(ps, out, &b->logits, 1, nv, b->hout, cm->ld_embd, ps->n_out);
-		if (cm->output_bias || m->hp.final_softcap > 0.0f) {
-			struct kp_post p = {.y = b->logits, .bias = cm->output_bias, .ld = nv, .n = nv,
-			                    .n_rows = ps->n_out, .softcap = m->hp.final_softcap};
-			LAUNCH(ps, CK_post, blocks(ps->n_out * nv, KP_THREADS), 1, 1, KP_THREADS, p);
+}
+
+/* Everything a pass launches after the step upload: the embedding, the
+ * layers and the output; the unit a graph captures. */
+static int enqueue(struct cuda_pass *ps)
+{
+	const struct cuda_model *cm = ps->cm;
+	struct kp_embed pe = {.w = cm->tok_embd.m, .rows = cm->b.step + ps->lay.rows, .x = cm->b.x,
+	                      .ldx = cm->ld_embd, .n_rows = ps->n, .scale = ps->m->hp.embd_scale};
+	LAUNCH(ps, CK_embed, blocks(cm->tok_embd.m.nb, 32), ps->n, 1, 32, pe);
+	for (int il = 0; il < ps->m->hp.n_layer && !ps->rc; il++) {
+		layer(ps, il);
+		if (ps->cancel && atomic_load(ps->cancel)) {
+			ps->cancelled = true;
+			return ps->rc;
 		}
-		if (!ps->rc)
-			ps->rc = cuda__check(d, d->api.cuMemcpyDtoHAsync(b->host, b->logits,
-			                                                 (size_t)(ps->n_out * nv * 4),
-			                                                 ps->st),
-			                     "download");
 	}
+	if (ps->n_out > 0)
+		output(ps);
+	return ps->rc;
+}
+
+static void download(struct cuda_pass *ps, void *dst, CUdeviceptr src, int64_t bytes)
+{
+	struct cuda_dev *d = ps->d;
+	if (!ps->rc)
+		ps->rc = cuda__check(d, d->api.cuMemcpyDtoHAsync(dst, src, (size_t)bytes, ps->st),
+		                     "download");
 	if (!ps->rc)
 		ps->rc = cuda__check(d, d->api.cuStreamSynchronize(ps->st), "forward");
+}
+
+/* Logits to the rows that want them, the pooled embedding to embd_sum. */
+static int finish(struct cuda_pass *ps, float *embd_sum)
+{
+	const struct engine_model *m = ps->m;
+	const struct cuda_model *cm = ps->cm;
+	const struct cuda_bufs *b = &cm->b;
+	const int64_t nv = m->hp.n_vocab;
+	if (ps->n_out > 0)
+		download(ps, b->host, b->logits, ps->n_out * nv * 4);
 	for (int64_t k = 0, i = 0; !ps->rc && i < ps->n; i++)
 		if (ps->rows[i].logits)
 			memcpy(ps->rows[i].logits, (const float *)b->host + (k++) * nv,
 			       (size_t)nv * sizeof(float));
+	if (embd_sum) {
+		norm(ps, b->x, b->h, cm->output_norm, 0, ps->n);
+		download(ps, b->host, b->h, ps->n * cm->ld_embd * 4);
+		for (int64_t i = 0; !ps->rc && i < ps->n; i++)
+			for (int j = 0; j < m->hp.n_embd; j++)
+				embd_sum[j] += ((const float *)b->host)[i * cm->ld_embd + j];
+	}
+	if (!ps->rc && !ps->n_out && !embd_sum)
+		download(ps, b->host, b->x, 4); /* wait for the pass */
 	return ps->rc;
 }
 
@@ -281,11 +311,12 @@ int cuda__forward(struct engine_model *m, const struct fwd_row *rows, int64_t n,
                   const atomic_bool *cancel)
 {
 	struct cuda_model *cm = m->be_state;
-	struct pass ps = {.m = m, .cm = cm, .d = cm->dev, .st = cm->stream, .rows = rows, .n = n};
-	int64_t n_out = 0, n_ctx = 0;
+	struct cuda_pass ps = {.m = m, .cm = cm, .d = cm->dev, .st = cm->stream, .rows = rows, .n = n};
+	int64_t n_out = 0, n_ctx = 0, last = 0;
 	for (int64_t i = 0; i < n; i++) {
 		n_out += rows[i].logits != NULL;
 		n_ctx = rows[i].seq->n_ctx > n_ctx ? rows[i].seq->n_ctx : n_ctx;
+		last = rows[i].pos > last ? rows[i].pos : last;
 	}
 	int rc = cuda__dev_bind(cm->dev);
 	if (!rc)
@@ -294,15 +325,20 @@ int cuda__forward(struct engine_model *m, const struct fwd_row *rows, int64_t n,
 		return rc;
 	cuda__step_layout(m, cm->b.cap_rows, cm->b.cap_out, &ps.lay);
 	upload_step(&ps);
-	struct kp_embed pe = {.w = cm->tok_embd.m, .rows = cm->b.step + ps.lay.rows, .x = cm->b.x,
-	                      .ldx = cm->ld_embd, .n_rows = n, .scale = m->hp.embd_scale};
-	LAUNCH(&ps, CK_embed, blocks(cm->tok_embd.m.nb, 32), n, 1, 32, pe);
-	for (int il = 0; il < m->hp.n_layer && !ps.rc; il++) {
-		layer(&ps, il);
-		if (cancel && atomic_load(cancel)) {
-			cm->dev->api.cuStreamSynchronize(ps.st);
-			return ps.rc ? ps.rc : ERR_CANCELLED;
-		}
+	if (ps.rc)
+		return ps.rc;
+	int g = 1;
+	if (!embd_sum && n <= cm->b.attn_rows && !(cancel && atomic_load(cancel)))
+		g = cuda__graph_run(cm, n, ps.n_out, (int32_t)(last / KP_ATTN_CHUNK + 1), enqueue, &ps);
+	if (g < 0)
+		return g;
+	if (g == 1) {
+		ps.cancel = cancel;
+		enqueue(&ps);
+	}
+	if (ps.cancelled) {
+		cm->dev->api.cuStreamSynchronize(ps.st);
+		return ps.rc ? ps.rc : ERR_CANCELLED;
 	}
 	return finish(&ps, embd_sum);
 }

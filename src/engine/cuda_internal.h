@@ -184,6 +184,18 @@ struct cuda_bufs {
 	size_t host_bytes;
 };
 
+/* A captured decode pass, replayed while its shape holds (cuda_graph.c). */
+struct cuda_graph {
+	int64_t n, n_out;  /* rows and logit rows */
+	int32_t n_chunks;  /* attention chunks launched */
+	uint64_t used;     /* last use, for eviction */
+	CUgraph graph;
+	CUgraphExec exec;
+};
+
+#define CUDA_MAX_GRAPHS 8
+#define CUDA_GRAPH_ROWS 8 /* passes of at most this many rows are captured */
+
 struct cuda_model {
 	struct cuda_dev *dev;
 	CUstream stream;
@@ -196,6 +208,9 @@ struct cuda_model {
 	int64_t act_row_bytes[CUDA_N_ACT][3];               /* per row, per field */
 	struct cuda_bufs b;
 	int64_t upload_ns;
+	struct cuda_graph graphs[CUDA_MAX_GRAPHS];
+	uint64_t graph_clock;
+	bool graphs_off; /* GPURUN_CUDA_GRAPH=0, a driver without graphs, or a failed capture */
 };
 
 /* Whether the device kernels compute every matrix and the block of m (NULL)
@@ -225,6 +240,17 @@ void cuda__step_layout(const struct engine_model *m, int64_t cap_rows, int64_t c
  * device does not compute. */
 int64_t cuda__mat_layout(int type, int64_t n_in, int64_t n_out, int64_t off[KB_MAX_FIELDS],
                          int64_t *nb);
+
+/* ---- captured passes (cuda_graph.c) */
+struct cuda_pass;
+/* Runs the launches of enqueue(ps) (which returns its first error) as a
+ * replay of a graph captured for the key (n, n_out, n_chunks), capturing
+ * it first when there is none; 1 when graphs cannot be used (the caller
+ * then launches directly), 0 or an error otherwise. */
+int cuda__graph_run(struct cuda_model *cm, int64_t n, int64_t n_out, int32_t n_chunks,
+                    int (*enqueue)(struct cuda_pass *), struct cuda_pass *ps);
+/* Forgets every graph (the buffers they point into changed). */
+void cuda__graphs_clear(struct cuda_model *cm);
 
 /* ---- the forward pass (cuda_forward.c) */
 int cuda__forward(struct engine_model *m, const struct fwd_row *rows, int64_t n, float *embd_sum,

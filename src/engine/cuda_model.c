@@ -352,6 +352,7 @@ void cuda__model_free(struct cuda_model *cm)
 	if (cuda__dev_bind(d) == 0) {
 		if (cm->stream)
 			d->api.cuStreamSynchronize(cm->stream);
+		cuda__graphs_clear(cm);
 		cuda__bufs_release(cm);
 		if (cm->weights)
 			d->api.cuMemFree(cm->weights);

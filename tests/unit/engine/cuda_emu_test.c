@@ -87,6 +87,38 @@ static void test_cuda_emu_embed_and_generate(void **state)
 	cm_check_embed_generate("stories260K-F32.gguf");
 }
 
+/* Decode steps replayed from captured graphs compute what direct launches
+ * compute, bit for bit; a graph is captured once per shape and freed. */
+static void test_cuda_emu_graphs_replay_exact(void **state)
+{
+	char path[1024];
+	if (!model_path("stories260K-Q4_0.gguf", path)) {
+		test_skip("../shared/models/stories260K-Q4_0.gguf is missing");
+		return;
+	}
+	const int32_t prompt[] = {1, 403, 407, 261, 378};
+	struct run_out a, b;
+	emu.captures = emu.graph_launches = 0;
+	setenv("GPURUN_CUDA_GRAPH", "0", 1);
+	struct engine_model *m = cm_load(path, ENGINE_KV_F16, 999);
+	run_greedy(m, 128, prompt, 5, 40, &a);
+	engine_model_free(m);
+	assert_int_equal(emu.captures, 0);
+	unsetenv("GPURUN_CUDA_GRAPH");
+	m = cm_load(path, ENGINE_KV_F16, 999);
+	run_greedy(m, 128, prompt, 5, 40, &b);
+	print_message("%ld captures, %ld graph launches\n", emu.captures, emu.graph_launches);
+	assert_true(emu.captures >= 1 && emu.captures <= 3); /* the prompt runs directly */
+	assert_true(emu.graph_launches >= 38);
+	engine_model_free(m);
+	assert_int_equal(emu.graphs_live, 0); /* every captured graph was destroyed */
+	assert_memory_equal(a.gen, b.gen, sizeof a.gen);
+	for (int i = 0; i < 40; i++)
+		assert_memory_equal(a.logits[i], b.logits[i], 512 * sizeof(float));
+	run_out_free(&a);
+	run_out_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -110,6 +142,7 @@ int main(void)
 	    cmocka_unit_test(test_cuda_emu_unsupported_type_runs_on_cpu),
 	    cmocka_unit_test(test_cuda_emu_batching_is_exact),
 	    cmocka_unit_test(test_cuda_emu_embed_and_generate),
+	    cmocka_unit_test(test_cuda_emu_graphs_replay_exact),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -501,6 +501,31 @@ struct emu_kernel {
 	int id;
 };
 
+/* A launch recorded while a stream is being captured. */
+struct emu_launch {
+	int id;
+	unsigned gx, gy, gz, bx;
+	union {
+		struct kp_mv mv;
+		struct kp_quant quant;
+		struct kp_norm norm;
+		struct kp_residual residual;
+		struct kp_act act;
+		struct kp_embed embed;
+		struct kp_qk qk;
+		struct kp_attn attn;
+		struct kp_post post;
+		struct kp_argmax argmax;
+		struct kp_repack repack;
+		struct kp_repack_rows repack_rows;
+	} p;
+};
+
+struct emu_graph {
+	int n, cap;
+	struct emu_launch *l;
+};
+
 static struct emu_state {
 	long allocs, frees, launches;
 	long launch_count[CK_COUNT];
@@ -509,6 +534,8 @@ static struct emu_state {
 	int fail_alloc_at;  /* the n-th cuMemAlloc fails (0: never) */
 	size_t free_mem;    /* cuMemGetInfo's free bytes */
 	struct emu_kernel k[CK_COUNT];
+	struct emu_graph *capturing; /* the graph being captured, or NULL */
+	long captures, graph_launches, graphs_live;
 } emu;
 
 static CUresult emu_ok_u(unsigned f) { (void)f; return emu.fail_init; }
@@ -616,16 +643,51 @@ static CUresult emu_errstr(CUresult e, const char **s)
 	return 0;
 }
 
+static size_t emu_param_size(int id)
+{
+	if (id < CK_quant_q8_0)
+		return sizeof(struct kp_mv);
+	switch (id) {
+	case CK_quant_q8_0: case CK_quant_q8_K: case CK_quant_f16: return sizeof(struct kp_quant);
+	case CK_rmsnorm: return sizeof(struct kp_norm);
+	case CK_residual: return sizeof(struct kp_residual);
+	case CK_act: return sizeof(struct kp_act);
+	case CK_embed: return sizeof(struct kp_embed);
+	case CK_qk_prep: return sizeof(struct kp_qk);
+	case CK_post: return sizeof(struct kp_post);
+	case CK_argmax: return sizeof(struct kp_argmax);
+	case CK_repack: return sizeof(struct kp_repack);
+	case CK_repack_rows: return sizeof(struct kp_repack_rows);
+	default: return sizeof(struct kp_attn);
+	}
+}
+
+static CUresult emu_run(int id, unsigned gx, unsigned gy, unsigned gz, unsigned bx, const void *p);
+
 static CUresult emu_launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
                            unsigned by, unsigned bz, unsigned shmem, CUstream st, void **params,
                            void **extra)
 {
 	(void)by, (void)bz, (void)shmem, (void)st, (void)extra;
 	const struct emu_kernel *k = (const struct emu_kernel *)f;
-	const void *p = params[0];
+	struct emu_graph *g = emu.capturing;
+	if (!g)
+		return emu_run(k->id, gx, gy, gz, bx, params[0]);
+	if (g->n == g->cap) {
+		g->cap = g->cap ? 2 * g->cap : 64;
+		g->l = realloc(g->l, (size_t)g->cap * sizeof *g->l);
+	}
+	struct emu_launch *l = &g->l[g->n++];
+	*l = (struct emu_launch){.id = k->id, .gx = gx, .gy = gy, .gz = gz, .bx = bx};
+	memcpy(&l->p, params[0], emu_param_size(k->id));
+	return 0;
+}
+
+static CUresult emu_run(int id, unsigned gx, unsigned gy, unsigned gz, unsigned bx, const void *p)
+{
 	emu.launches++;
-	emu.launch_count[k->id]++;
-	switch (k->id) {
+	emu.launch_count[id]++;
+	switch (id) {
 #define MVK(t)                                                                                     \
 	case CK_mv_##t##_1: emu_mv(p, gx, gy, gz, 1); break;                                       \
 	case CK_mv_##t##_2: emu_mv(p, gx, gy, gz, 2); break;                                       \
@@ -654,6 +716,55 @@ static CUresult emu_launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, 
 	return 0;
 }
 
+static CUresult emu_begin(CUstream s, int mode)
+{
+	(void)s, (void)mode;
+	emu.capturing = calloc(1, sizeof *emu.capturing);
+	return 0;
+}
+
+static CUresult emu_end(CUstream s, CUgraph *g)
+{
+	(void)s;
+	*g = (CUgraph)emu.capturing;
+	emu.capturing = NULL;
+	emu.captures++;
+	emu.graphs_live++;
+	return 0;
+}
+
+static CUresult emu_inst(CUgraphExec *e, CUgraph g, unsigned long long flags)
+{
+	(void)flags;
+	*e = (CUgraphExec)g; /* the recorded launches themselves */
+	return 0;
+}
+
+static CUresult emu_glaunch(CUgraphExec e, CUstream s)
+{
+	(void)s;
+	const struct emu_graph *g = (const struct emu_graph *)e;
+	emu.graph_launches++;
+	for (int i = 0; i < g->n; i++) {
+		const struct emu_launch *l = &g->l[i];
+		CUresult r = emu_run(l->id, l->gx, l->gy, l->gz, l->bx, &l->p);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static CUresult emu_gxdestroy(CUgraphExec e) { (void)e; return 0; }
+
+static CUresult emu_gdestroy(CUgraph g)
+{
+	struct emu_graph *eg = (struct emu_graph *)g;
+	free(eg->l);
+	free(eg);
+	emu.graphs_live--;
+	return 0;
+}
+
 /* A working emulated device (reset its counters and failure knobs). */
 static inline const struct cuda_api *emu_api(void)
 {
@@ -668,7 +779,10 @@ static inline const struct cuda_api *emu_api(void)
 	    .cuMemcpyHtoDAsync = emu_h2d, .cuMemcpyDtoHAsync = emu_d2h, .cuMemsetD8Async = emu_memset,
 	    .cuStreamCreate = emu_screate, .cuStreamDestroy = emu_sdestroy,
 	    .cuStreamSynchronize = emu_ssync, .cuLaunchKernel = emu_launch,
-	    .cuGetErrorString = emu_errstr};
+	    .cuGetErrorString = emu_errstr, .cuStreamBeginCapture = emu_begin,
+	    .cuStreamEndCapture = emu_end, .cuGraphInstantiateWithFlags = emu_inst,
+	    .cuGraphLaunch = emu_glaunch, .cuGraphExecDestroy = emu_gxdestroy,
+	    .cuGraphDestroy = emu_gdestroy};
 	return &api;
 }
 

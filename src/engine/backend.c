@@ -13,8 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static const struct backend_ops cpu_ops = {
-    .name = "cpu", .forward = forward__run, .host_kv = true};
+static const struct backend_ops cpu_ops = {.name = "cpu", .forward = forward__run, .host_kv = true};
 
 static void cuda_release(struct engine_model *m)
 {
@@ -79,8 +78,10 @@ void backend__init(struct engine_model *m, const struct engine_load_params *p)
 		return;
 	}
 	if (want > 0 && want < m->hp.n_layer) {
-		note(m, true, "num_gpu %d of %d layers: partial offload is not implemented (use 0 or "
-		     ">= %d)", want, m->hp.n_layer, m->hp.n_layer);
+		note(m, true,
+		     "num_gpu %d of %d layers: partial offload is not implemented (use 0 or "
+		     ">= %d)",
+		     want, m->hp.n_layer, m->hp.n_layer);
 		return;
 	}
 	if (cuda__model_unsupported(m, why, sizeof why)) {
@@ -106,8 +107,8 @@ void backend__release(struct engine_model *m)
 	m->be = NULL;
 }
 
-int backend__forward(struct engine_model *m, const struct fwd_row *rows, int64_t n,
-                     float *embd_sum, const atomic_bool *cancel)
+int backend__forward(struct engine_model *m, const struct fwd_row *rows, int64_t n, float *embd_sum,
+                     const atomic_bool *cancel)
 {
 	return m->be->forward(m, rows, n, embd_sum, cancel);
 }

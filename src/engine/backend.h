@@ -48,8 +48,8 @@ struct backend_ops {
  * the fallback) and fills info.backend, backend_note and n_gpu_layers. */
 void backend__init(struct engine_model *m, const struct engine_load_params *p);
 void backend__release(struct engine_model *m);
-int backend__forward(struct engine_model *m, const struct fwd_row *rows, int64_t n,
-                     float *embd_sum, const atomic_bool *cancel);
+int backend__forward(struct engine_model *m, const struct fwd_row *rows, int64_t n, float *embd_sum,
+                     const atomic_bool *cancel);
 int backend__seq_init(struct engine_seq *s, char *err);
 void backend__seq_release(struct engine_seq *s);
 bool backend__host_kv(const struct engine_model *m);

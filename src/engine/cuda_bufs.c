@@ -44,7 +44,8 @@ static int dalloc(struct cuda_model *cm, CUdeviceptr *p, int64_t bytes)
 static int64_t attn_group(const struct engine_model *m, int64_t cap_rows, int64_t cap_ctx)
 {
 	const int64_t chunks = (cap_ctx + KP_ATTN_CHUNK - 1) / KP_ATTN_CHUNK;
-	const int64_t per_row = (int64_t)m->hp.n_head * (cap_ctx + chunks + chunks * m->hp.head_dim_v) * 4;
+	const int64_t per_row =
+	    (int64_t)m->hp.n_head * (cap_ctx + chunks + chunks * m->hp.head_dim_v) * 4;
 	int64_t g = ATTN_SCRATCH_BUDGET / per_row;
 	return g < 1 ? 1 : g > cap_rows ? cap_rows : g;
 }
@@ -138,11 +139,13 @@ int cuda__seq_kv_new(struct engine_seq *s, char *err)
 	struct cuda_model *cm = m->be_state;
 	const struct hparams *hp = &m->hp;
 	const int64_t es = s->kv_type == GGML_TYPE_F16 ? 2 : 4;
-	const int64_t bytes = (int64_t)hp->n_layer * s->n_ctx * (hp_kv_dim_k(hp) + hp_kv_dim_v(hp)) * es;
+	const int64_t bytes =
+	    (int64_t)hp->n_layer * s->n_ctx * (hp_kv_dim_k(hp) + hp_kv_dim_v(hp)) * es;
 	CUdeviceptr p = 0;
 	int rc = cuda__dev_bind(cm->dev);
 	if (!rc)
-		rc = cuda__check(cm->dev, cm->dev->api.cuMemAlloc(&p, (size_t)bytes), "cuMemAlloc KV");
+		rc = cuda__check(cm->dev, cm->dev->api.cuMemAlloc(&p, (size_t)bytes),
+		                 "cuMemAlloc KV");
 	if (rc)
 		return err_set(err, ERR_NOMEM,
 		               "cannot allocate a context of %lld tokens (%lld MiB KV cache on %s)",

@@ -50,8 +50,8 @@ static int pick_device(struct cuda_dev *d, char *err)
 	if (env && *env)
 		ord = atoi(env);
 	if (ord < 0 || ord >= n)
-		return err_set(err, ERR_INVALID, "GPURUN_CUDA_DEVICE=%s: there are %d devices",
-		               env, n);
+		return err_set(err, ERR_INVALID, "GPURUN_CUDA_DEVICE=%s: there are %d devices", env,
+		               n);
 	TRY(d->api.cuDeviceGet(&d->dev, ord), "cuDeviceGet");
 	TRY(d->api.cuDeviceGetName(d->name, (int)sizeof d->name - 1, d->dev), "cuDeviceGetName");
 	TRY(d->api.cuDeviceGetAttribute(&d->cc_major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
@@ -83,7 +83,8 @@ static int load_kernels(struct cuda_dev *d, char *err)
 	static const void *const none[1] = {NULL};
 	int n = cuda__fatbins(&images, &sizes);
 	if (n == 0 && !test_api)
-		return err_set(err, ERR_UNSUPPORTED, "built without CUDA kernels (no nvcc at build time)");
+		return err_set(err, ERR_UNSUPPORTED,
+		               "built without CUDA kernels (no nvcc at build time)");
 	if (n == 0) /* a test's driver table brings its own kernels */
 		images = none, n = 1;
 	TRY(d->api.cuDevicePrimaryCtxRetain(&d->ctx, d->dev), "cuDevicePrimaryCtxRetain");
@@ -98,8 +99,8 @@ static int load_kernels(struct cuda_dev *d, char *err)
 			    CUDA_SUCCESS)
 				d->fn[k] = NULL;
 		if (!d->fn[k])
-			return err_set(err, ERR_UNSUPPORTED, "kernel %s is missing from the fatbins",
-			               kernel_names[k]);
+			return err_set(err, ERR_UNSUPPORTED,
+			               "kernel %s is missing from the fatbins", kernel_names[k]);
 	}
 	return 0;
 }
@@ -175,6 +176,7 @@ int cuda__launch(struct cuda_dev *d, CUstream s, enum cuda_kernel k, unsigned gx
 	if (gx == 0 || gy == 0 || gz == 0)
 		return 0;
 	void *args[1] = {(void *)params};
-	return cuda__check(d, d->api.cuLaunchKernel(d->fn[k], gx, gy, gz, bx, 1, 1, 0, s, args, NULL),
+	return cuda__check(d,
+	                   d->api.cuLaunchKernel(d->fn[k], gx, gy, gz, bx, 1, 1, 0, s, args, NULL),
 	                   kernel_names[k]);
 }

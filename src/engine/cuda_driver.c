@@ -17,8 +17,14 @@ struct sym {
 	bool optional; /* a driver without it still works (a feature is off) */
 };
 
-#define SYM(field, name)  {name, offsetof(struct cuda_api, field), false}
-#define OSYM(field, name) {name, offsetof(struct cuda_api, field), true}
+#define SYM(field, name)                                                                           \
+	{                                                                                          \
+		name, offsetof(struct cuda_api, field), false                                      \
+	}
+#define OSYM(field, name)                                                                          \
+	{                                                                                          \
+		name, offsetof(struct cuda_api, field), true                                       \
+	}
 
 static const struct sym syms[] = {
     SYM(cuInit, "cuInit"),

@@ -31,7 +31,7 @@ FATBIN(attn);
 int cuda__fatbins(const void *const **images, const size_t **sizes)
 {
 	static const void *const im[] = {gr_fatbin_matvec, gr_fatbin_quant, gr_fatbin_ops,
-	                                  gr_fatbin_attn};
+	                                 gr_fatbin_attn};
 	static size_t sz[4];
 	sz[0] = (size_t)(gr_fatbin_matvec_end - gr_fatbin_matvec);
 	sz[1] = (size_t)(gr_fatbin_quant_end - gr_fatbin_quant);

@@ -51,8 +51,10 @@ static void upload_step(struct cuda_pass *ps)
 	int32_t *idx = (int32_t *)(h + ps->lay.idx);
 	for (int64_t i = 0; i < ps->n; i++) {
 		const struct fwd_row *r = &ps->rows[i];
-		kr[i] = (struct kb_row){.token = r->token, .pos = (int32_t)r->pos,
-		                        .n_ctx = (int32_t)r->seq->n_ctx, .kv = r->seq->dev_kv};
+		kr[i] = (struct kb_row){.token = r->token,
+		                        .pos = (int32_t)r->pos,
+		                        .n_ctx = (int32_t)r->seq->n_ctx,
+		                        .kv = r->seq->dev_kv};
 		for (int c = 0; c < hp->n_rope_cfg; c++)
 			ops_rope_cache(rope + (c * b->cap_rows + i) * hp->n_rot, hp->n_rot, r->pos,
 			               &hp->rope[c], hp->rope_freqs);
@@ -60,14 +62,14 @@ static void upload_step(struct cuda_pass *ps)
 			idx[ps->n_out++] = (int32_t)i;
 	}
 	if (!ps->rc)
-		ps->rc = cuda__check(ps->d,
-		                     ps->d->api.cuMemcpyHtoDAsync(b->step, h, (size_t)ps->lay.amax, ps->st),
-		                     "step upload");
+		ps->rc = cuda__check(
+		    ps->d, ps->d->api.cuMemcpyHtoDAsync(b->step, h, (size_t)ps->lay.amax, ps->st),
+		    "step upload");
 }
 
 /* x (n rows, ldx floats, k elements) converted for activation type a. */
-static const struct kb_act *convert(struct cuda_pass *ps, enum cuda_act a, CUdeviceptr x, int64_t ldx,
-                                    int64_t k)
+static const struct kb_act *convert(struct cuda_pass *ps, enum cuda_act a, CUdeviceptr x,
+                                    int64_t ldx, int64_t k)
 {
 	struct kb_act *ac = &ps->act[a];
 	if (ps->have[a])
@@ -76,13 +78,12 @@ static const struct kb_act *convert(struct cuda_pass *ps, enum cuda_act a, CUdev
 	struct kp_quant p = {.x = x, .ldx = ldx, .n = k, .n_rows = ps->n};
 	memset(ac, 0, sizeof *ac);
 	switch (a) {
-	case CUDA_ACT_F32:
-		ac->qs = x, ac->ld = ldx, ac->nb = (k + 3) / 4;
-		break;
+	case CUDA_ACT_F32: ac->qs = x, ac->ld = ldx, ac->nb = (k + 3) / 4; break;
 	case CUDA_ACT_Q8_0:
 		ac->qs = buf[0], ac->d = buf[1], ac->nb = k / 32;
 		p.act = *ac;
-		LAUNCH(ps, CK_quant_q8_0, blocks(ac->nb * ps->n, KP_THREADS / 32), 1, 1, KP_THREADS, p);
+		LAUNCH(ps, CK_quant_q8_0, blocks(ac->nb * ps->n, KP_THREADS / 32), 1, 1, KP_THREADS,
+		       p);
 		break;
 	case CUDA_ACT_Q8_K:
 		ac->qs = buf[0], ac->d = buf[1], ac->bs = buf[2], ac->nb = k / 256;
@@ -92,7 +93,8 @@ static const struct kb_act *convert(struct cuda_pass *ps, enum cuda_act a, CUdev
 	default:
 		ac->qs = buf[0], ac->nb = (k + 7) / 8;
 		p.act = *ac;
-		LAUNCH(ps, CK_quant_f16, blocks(ac->nb * 8 * ps->n, KP_THREADS), 1, 1, KP_THREADS, p);
+		LAUNCH(ps, CK_quant_f16, blocks(ac->nb * 8 * ps->n, KP_THREADS), 1, 1, KP_THREADS,
+		       p);
 		break;
 	}
 	ps->have[a] = true;
@@ -147,8 +149,14 @@ static void norm(struct cuda_pass *ps, CUdeviceptr x, CUdeviceptr y, CUdeviceptr
                  int64_t n_rows)
 {
 	const struct cuda_model *cm = ps->cm;
-	struct kp_norm p = {.x = x, .y = y, .w = w, .idx = idx, .ldx = cm->ld_embd,
-	                    .ldy = cm->ld_embd, .n = ps->m->hp.n_embd, .n_rows = n_rows,
+	struct kp_norm p = {.x = x,
+	                    .y = y,
+	                    .w = w,
+	                    .idx = idx,
+	                    .ldx = cm->ld_embd,
+	                    .ldy = cm->ld_embd,
+	                    .n = ps->m->hp.n_embd,
+	                    .n_rows = n_rows,
 	                    .eps = ps->m->hp.eps};
 	LAUNCH(ps, CK_rmsnorm, n_rows, 1, 1, KP_THREADS, p);
 }
@@ -156,8 +164,13 @@ static void norm(struct cuda_pass *ps, CUdeviceptr x, CUdeviceptr y, CUdeviceptr
 static void residual(struct cuda_pass *ps, CUdeviceptr post_norm)
 {
 	const struct cuda_model *cm = ps->cm;
-	struct kp_residual p = {.x = cm->b.x, .o = cm->b.o, .w = post_norm, .ldx = cm->ld_embd,
-	                        .ldo = cm->ld_embd, .n = ps->m->hp.n_embd, .n_rows = ps->n,
+	struct kp_residual p = {.x = cm->b.x,
+	                        .o = cm->b.o,
+	                        .w = post_norm,
+	                        .ldx = cm->ld_embd,
+	                        .ldo = cm->ld_embd,
+	                        .n = ps->m->hp.n_embd,
+	                        .n_rows = ps->n,
 	                        .eps = ps->m->hp.eps};
 	LAUNCH(ps, CK_residual, ps->n, 1, 1, KP_THREADS, p);
 }
@@ -168,15 +181,28 @@ static void qk_prep(struct cuda_pass *ps, int il)
 	const struct layer *L = &ps->m->layers[il];
 	const struct cuda_layer *C = &ps->cm->layers[il];
 	const struct cuda_bufs *b = &ps->cm->b;
-	struct kp_qk p = {
-	    .qkv = b->qkv, .rows = b->step + ps->lay.rows,
-	    .rope = b->step + ps->lay.rope + (uint64_t)(L->rope_cfg * b->cap_rows * hp->n_rot * 4),
-	    .bq = C->bq, .bk = C->bk, .bv = C->bv, .qn = C->q_norm, .kn = C->k_norm,
-	    .ld = ps->cm->ld_qkv, .n_rows = ps->n, .n_head = hp->n_head, .n_head_kv = hp->n_head_kv,
-	    .dk = hp->head_dim_k, .dv = hp->head_dim_v, .n_rot = hp->n_rot,
-	    .neox = hp->rope_mode == ROPE_NEOX, .prescale = hp->q_prescale,
-	    .kv_f16 = ps->m->kv_type == GGML_TYPE_F16, .il = il, .kq_scale = hp->kq_scale,
-	    .eps = hp->eps};
+	struct kp_qk p = {.qkv = b->qkv,
+	                  .rows = b->step + ps->lay.rows,
+	                  .rope = b->step + ps->lay.rope +
+	                          (uint64_t)(L->rope_cfg * b->cap_rows * hp->n_rot * 4),
+	                  .bq = C->bq,
+	                  .bk = C->bk,
+	                  .bv = C->bv,
+	                  .qn = C->q_norm,
+	                  .kn = C->k_norm,
+	                  .ld = ps->cm->ld_qkv,
+	                  .n_rows = ps->n,
+	                  .n_head = hp->n_head,
+	                  .n_head_kv = hp->n_head_kv,
+	                  .dk = hp->head_dim_k,
+	                  .dv = hp->head_dim_v,
+	                  .n_rot = hp->n_rot,
+	                  .neox = hp->rope_mode == ROPE_NEOX,
+	                  .prescale = hp->q_prescale,
+	                  .kv_f16 = ps->m->kv_type == GGML_TYPE_F16,
+	                  .il = il,
+	                  .kq_scale = hp->kq_scale,
+	                  .eps = hp->eps};
 	LAUNCH(ps, CK_qk_prep, hp->n_head + hp->n_head_kv, ps->n, 1, 128, p);
 }
 
@@ -186,13 +212,24 @@ static void attention(struct cuda_pass *ps, int il)
 {
 	const struct hparams *hp = &ps->m->hp;
 	const struct cuda_bufs *b = &ps->cm->b;
-	struct kp_attn p = {
-	    .qkv = b->qkv, .rows = b->step + ps->lay.rows, .s = b->s, .cmax = b->cmax,
-	    .part = b->part, .out = b->attn, .ld = ps->cm->ld_qkv, .ld_out = ps->cm->ld_attn,
-	    .ctx_cap = b->cap_ctx, .n_head = hp->n_head, .n_head_kv = hp->n_head_kv,
-	    .dk = hp->head_dim_k, .dv = hp->head_dim_v, .il = il,
-	    .window = ps->m->layers[il].window, .kv_f16 = ps->m->kv_type == GGML_TYPE_F16,
-	    .scale = hp->q_prescale ? 1.0f : hp->kq_scale, .softcap = hp->attn_softcap};
+	struct kp_attn p = {.qkv = b->qkv,
+	                    .rows = b->step + ps->lay.rows,
+	                    .s = b->s,
+	                    .cmax = b->cmax,
+	                    .part = b->part,
+	                    .out = b->attn,
+	                    .ld = ps->cm->ld_qkv,
+	                    .ld_out = ps->cm->ld_attn,
+	                    .ctx_cap = b->cap_ctx,
+	                    .n_head = hp->n_head,
+	                    .n_head_kv = hp->n_head_kv,
+	                    .dk = hp->head_dim_k,
+	                    .dv = hp->head_dim_v,
+	                    .il = il,
+	                    .window = ps->m->layers[il].window,
+	                    .kv_f16 = ps->m->kv_type == GGML_TYPE_F16,
+	                    .scale = hp->q_prescale ? 1.0f : hp->kq_scale,
+	                    .softcap = hp->attn_softcap};
 	for (int64_t r0 = 0; r0 < ps->n; r0 += b->attn_rows) {
 		const int64_t g = ps->n - r0 < b->attn_rows ? ps->n - r0 : b->attn_rows;
 		int64_t last = 0;
@@ -227,8 +264,13 @@ static void layer(struct cuda_pass *ps, int il)
 	const struct cuda_mat *gu[2] = {&C->gate, &C->up};
 	const CUdeviceptr ygu[2] = {b->gate, b->up};
 	matmul(ps, gu, ygu, 2, cm->ld_ff, b->h, cm->ld_embd, ps->n);
-	struct kp_act pa = {.g = b->gate, .u = b->up, .table = cm->gelu_table, .ld = cm->ld_ff,
-	                    .n = hp->n_ff, .n_rows = ps->n, .gelu = hp->act == ACT_GELU};
+	struct kp_act pa = {.g = b->gate,
+	                    .u = b->up,
+	                    .table = cm->gelu_table,
+	                    .ld = cm->ld_ff,
+	                    .n = hp->n_ff,
+	                    .n_rows = ps->n,
+	                    .gelu = hp->act == ACT_GELU};
 	LAUNCH(ps, CK_act, blocks(ps->n * hp->n_ff, KP_THREADS), 1, 1, KP_THREADS, pa);
 	const struct cuda_mat *dn[1] = {&C->down};
 	matmul(ps, dn, &b->o, 1, cm->ld_embd, b->gate, cm->ld_ff, ps->n);
@@ -246,8 +288,12 @@ static void output(struct cuda_pass *ps)
 	const struct cuda_mat *out[1] = {&cm->output};
 	matmul(ps, out, &b->logits, 1, nv, b->hout, cm->ld_embd, ps->n_out);
 	if (cm->output_bias || m->hp.final_softcap > 0.0f) {
-		struct kp_post p = {.y = b->logits, .bias = cm->output_bias, .ld = nv, .n = nv,
-		                    .n_rows = ps->n_out, .softcap = m->hp.final_softcap};
+		struct kp_post p = {.y = b->logits,
+		                    .bias = cm->output_bias,
+		                    .ld = nv,
+		                    .n = nv,
+		                    .n_rows = ps->n_out,
+		                    .softcap = m->hp.final_softcap};
 		LAUNCH(ps, CK_post, blocks(ps->n_out * nv, KP_THREADS), 1, 1, KP_THREADS, p);
 	}
 }
@@ -257,8 +303,12 @@ static void output(struct cuda_pass *ps)
 static int enqueue(struct cuda_pass *ps)
 {
 	const struct cuda_model *cm = ps->cm;
-	struct kp_embed pe = {.w = cm->tok_embd.m, .rows = cm->b.step + ps->lay.rows, .x = cm->b.x,
-	                      .ldx = cm->ld_embd, .n_rows = ps->n, .scale = ps->m->hp.embd_scale};
+	struct kp_embed pe = {.w = cm->tok_embd.m,
+	                      .rows = cm->b.step + ps->lay.rows,
+	                      .x = cm->b.x,
+	                      .ldx = cm->ld_embd,
+	                      .n_rows = ps->n,
+	                      .scale = ps->m->hp.embd_scale};
 	LAUNCH(ps, CK_embed, blocks(cm->tok_embd.m.nb, 32), ps->n, 1, 32, pe);
 	for (int il = 0; il < ps->m->hp.n_layer && !ps->rc; il++) {
 		layer(ps, il);
@@ -311,7 +361,8 @@ int cuda__forward(struct engine_model *m, const struct fwd_row *rows, int64_t n,
                   const atomic_bool *cancel)
 {
 	struct cuda_model *cm = m->be_state;
-	struct cuda_pass ps = {.m = m, .cm = cm, .d = cm->dev, .st = cm->stream, .rows = rows, .n = n};
+	struct cuda_pass ps = {
+	    .m = m, .cm = cm, .d = cm->dev, .st = cm->stream, .rows = rows, .n = n};
 	int64_t n_out = 0, n_ctx = 0, last = 0;
 	for (int64_t i = 0; i < n; i++) {
 		n_out += rows[i].logits != NULL;
@@ -329,7 +380,8 @@ int cuda__forward(struct engine_model *m, const struct fwd_row *rows, int64_t n,
 		return ps.rc;
 	int g = 1;
 	if (!embd_sum && n <= cm->b.attn_rows && !(cancel && atomic_load(cancel)))
-		g = cuda__graph_run(cm, n, ps.n_out, (int32_t)(last / KP_ATTN_CHUNK + 1), enqueue, &ps);
+		g = cuda__graph_run(cm, n, ps.n_out, (int32_t)(last / KP_ATTN_CHUNK + 1), enqueue,
+		                    &ps);
 	if (g < 0)
 		return g;
 	if (g == 1) {

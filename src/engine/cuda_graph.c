@@ -51,8 +51,8 @@ static struct cuda_graph *capture(struct cuda_model *cm, int (*enqueue)(struct c
 		if (cm->graphs[i].used < g->used)
 			g = &cm->graphs[i];
 	drop(cm, g);
-	*rc = cuda__check(cm->dev, a->cuStreamBeginCapture(cm->stream,
-	                                                  CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
+	*rc = cuda__check(cm->dev,
+	                  a->cuStreamBeginCapture(cm->stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
 	                  "cuStreamBeginCapture");
 	if (*rc)
 		return NULL;
@@ -96,5 +96,6 @@ int cuda__graph_run(struct cuda_model *cm, int64_t n, int64_t n_out, int32_t n_c
 		g->n = n, g->n_out = n_out, g->n_chunks = n_chunks;
 	}
 	g->used = ++cm->graph_clock;
-	return cuda__check(cm->dev, cm->dev->api.cuGraphLaunch(g->exec, cm->stream), "cuGraphLaunch");
+	return cuda__check(cm->dev, cm->dev->api.cuGraphLaunch(g->exec, cm->stream),
+	                   "cuGraphLaunch");
 }

@@ -30,17 +30,17 @@ typedef struct CUstream_st *CUstream;
 typedef struct CUgraph_st *CUgraph;
 typedef struct CUgraphExec_st *CUgraphExec;
 
-#define CUDA_SUCCESS                           0
-#define CUDA_ERROR_OUT_OF_MEMORY               2
-#define CUDA_ERROR_NO_DEVICE                   100
-#define CUDA_ERROR_NOT_FOUND                   500
-#define CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT 16
-#define CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE  36
-#define CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH 37
+#define CUDA_SUCCESS                                 0
+#define CUDA_ERROR_OUT_OF_MEMORY                     2
+#define CUDA_ERROR_NO_DEVICE                         100
+#define CUDA_ERROR_NOT_FOUND                         500
+#define CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT     16
+#define CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE        36
+#define CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH  37
 #define CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR 75
 #define CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR 76
-#define CU_STREAM_NON_BLOCKING                 1
-#define CU_STREAM_CAPTURE_MODE_THREAD_LOCAL    1
+#define CU_STREAM_NON_BLOCKING                       1
+#define CU_STREAM_CAPTURE_MODE_THREAD_LOCAL          1
 
 /* The entry points, by their exported (versioned) symbol names. */
 struct cuda_api {
@@ -77,7 +77,8 @@ struct cuda_api {
 	/* CUDA graphs (optional: NULL disables them) */
 	CUresult (*cuStreamBeginCapture)(CUstream s, int mode);
 	CUresult (*cuStreamEndCapture)(CUstream s, CUgraph *g);
-	CUresult (*cuGraphInstantiateWithFlags)(CUgraphExec *e, CUgraph g, unsigned long long flags);
+	CUresult (*cuGraphInstantiateWithFlags)(CUgraphExec *e, CUgraph g,
+	                                        unsigned long long flags);
 	CUresult (*cuGraphLaunch)(CUgraphExec e, CUstream s);
 	CUresult (*cuGraphExecDestroy)(CUgraphExec e);
 	CUresult (*cuGraphDestroy)(CUgraph g);
@@ -99,15 +100,16 @@ const char *cuda__strerror(const struct cuda_api *api, CUresult r);
 	CUDA_MV_KERNELS(X, q8_0)                                                                   \
 	CUDA_MV_KERNELS(X, q4_K)                                                                   \
 	CUDA_MV_KERNELS(X, q6_K)                                                                   \
-	X(quant_q8_0) X(quant_q8_K) X(quant_f16) X(rmsnorm) X(residual) X(act) X(embed)            \
-	X(qk_prep) X(post) X(argmax) X(repack) X(repack_rows) X(attn_scores) X(attn_softmax)       \
-	X(attn_pv) X(attn_reduce)
+	X(quant_q8_0)                                                                              \
+	X(quant_q8_K) X(quant_f16) X(rmsnorm) X(residual) X(act) X(embed) X(qk_prep) X(post)       \
+	    X(argmax) X(repack) X(repack_rows) X(attn_scores) X(attn_softmax) X(attn_pv)           \
+	        X(attn_reduce)
 
 enum cuda_kernel {
 #define CUDA_KERNEL_ENUM(n) CK_##n,
 	CUDA_KERNELS(CUDA_KERNEL_ENUM)
 #undef CUDA_KERNEL_ENUM
-	CK_COUNT
+	    CK_COUNT
 };
 
 /* "gr_<name>" of kernel k. */
@@ -154,29 +156,29 @@ enum cuda_act { CUDA_ACT_F32, CUDA_ACT_Q8_0, CUDA_ACT_Q8_K, CUDA_ACT_F16, CUDA_N
 
 struct cuda_mat {
 	struct kb_mat m;
-	enum cuda_act act; /* the activation type its input is converted to */
+	enum cuda_act act;    /* the activation type its input is converted to */
 	enum cuda_kernel mv1; /* its NC = 1 matvec kernel (2, 4, 8 follow) */
 };
 
 struct cuda_layer {
 	struct cuda_mat wq, wk, wv, wo, gate, up, down;
 	CUdeviceptr attn_norm, ffn_norm, post_attn_norm, post_ffn_norm; /* (n_embd) or 0 */
-	CUdeviceptr bq, bk, bv, q_norm, k_norm;                          /* or 0 */
+	CUdeviceptr bq, bk, bv, q_norm, k_norm;                         /* or 0 */
 };
 
 /* Device buffers of one forward pass, grown to the largest batch seen. */
 struct cuda_bufs {
 	int64_t cap_rows, cap_out, cap_ctx;
-	CUdeviceptr x;      /* (cap_rows, ld_embd) residual stream */
-	CUdeviceptr h;      /* (cap_rows, ld_embd) normed rows */
-	CUdeviceptr qkv;    /* (cap_rows, ld_qkv) q | k | v */
-	CUdeviceptr attn;   /* (cap_rows, ld_attn) attention output */
-	CUdeviceptr o;      /* (cap_rows, ld_embd) block output */
-	CUdeviceptr gate;   /* (cap_rows, ld_ff) */
-	CUdeviceptr up;     /* (cap_rows, ld_ff) */
-	CUdeviceptr hout;   /* (cap_out, ld_embd) normed rows that want logits */
-	CUdeviceptr logits; /* (cap_out, n_vocab) */
-	CUdeviceptr step;   /* rows | rope tables | out indices | argmax out */
+	CUdeviceptr x;                  /* (cap_rows, ld_embd) residual stream */
+	CUdeviceptr h;                  /* (cap_rows, ld_embd) normed rows */
+	CUdeviceptr qkv;                /* (cap_rows, ld_qkv) q | k | v */
+	CUdeviceptr attn;               /* (cap_rows, ld_attn) attention output */
+	CUdeviceptr o;                  /* (cap_rows, ld_embd) block output */
+	CUdeviceptr gate;               /* (cap_rows, ld_ff) */
+	CUdeviceptr up;                 /* (cap_rows, ld_ff) */
+	CUdeviceptr hout;               /* (cap_out, ld_embd) normed rows that want logits */
+	CUdeviceptr logits;             /* (cap_out, n_vocab) */
+	CUdeviceptr step;               /* rows | rope tables | out indices | argmax out */
 	CUdeviceptr act[CUDA_N_ACT][3]; /* qs, d, bs per activation type */
 	CUdeviceptr s, cmax, part;      /* attention scratch of a row group */
 	int64_t attn_rows;              /* rows the attention scratch holds */
@@ -186,9 +188,9 @@ struct cuda_bufs {
 
 /* A captured decode pass, replayed while its shape holds (cuda_graph.c). */
 struct cuda_graph {
-	int64_t n, n_out;  /* rows and logit rows */
-	int32_t n_chunks;  /* attention chunks launched */
-	uint64_t used;     /* last use, for eviction */
+	int64_t n, n_out; /* rows and logit rows */
+	int32_t n_chunks; /* attention chunks launched */
+	uint64_t used;    /* last use, for eviction */
 	CUgraph graph;
 	CUgraphExec exec;
 };
@@ -225,10 +227,10 @@ void cuda__bufs_release(struct cuda_model *cm);
 
 /* Byte offsets in the step buffer (device, and its pinned host copy). */
 struct cuda_step_layout {
-	int64_t rows;  /* (cap_rows) struct kb_row */
-	int64_t rope;  /* (n_rope_cfg, cap_rows, n_rot) floats: cos/sin pairs */
-	int64_t idx;   /* (cap_out) int32: rows whose logits are wanted */
-	int64_t amax;  /* (cap_out) int32: argmax results */
+	int64_t rows; /* (cap_rows) struct kb_row */
+	int64_t rope; /* (n_rope_cfg, cap_rows, n_rot) floats: cos/sin pairs */
+	int64_t idx;  /* (cap_out) int32: rows whose logits are wanted */
+	int64_t amax; /* (cap_out) int32: argmax results */
 	int64_t total;
 };
 void cuda__step_layout(const struct engine_model *m, int64_t cap_rows, int64_t cap_out,

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_HEAD_DIM        512           /* shared-memory head buffers of the kernels */
+#define MAX_HEAD_DIM 512 /* shared-memory head buffers of the kernels */
 
 static_assert((int)KB_F32 == (int)GGML_TYPE_F32 && (int)KB_F16 == (int)GGML_TYPE_F16 &&
                   (int)KB_Q4_0 == (int)GGML_TYPE_Q4_0 && (int)KB_Q8_0 == (int)GGML_TYPE_Q8_0 &&
@@ -55,33 +55,23 @@ int64_t cuda__mat_layout(int type, int64_t n_in, int64_t n_out, int64_t off[KB_M
 static enum cuda_act act_of(int type)
 {
 	switch (type) {
-	case KB_F32:
-		return CUDA_ACT_F32;
-	case KB_F16:
-		return CUDA_ACT_F16;
+	case KB_F32: return CUDA_ACT_F32;
+	case KB_F16: return CUDA_ACT_F16;
 	case KB_Q4_K:
-	case KB_Q6_K:
-		return CUDA_ACT_Q8_K;
-	default:
-		return CUDA_ACT_Q8_0;
+	case KB_Q6_K: return CUDA_ACT_Q8_K;
+	default: return CUDA_ACT_Q8_0;
 	}
 }
 
 static enum cuda_kernel mv_kernel(int type)
 {
 	switch (type) {
-	case KB_F32:
-		return CK_mv_f32_1;
-	case KB_F16:
-		return CK_mv_f16_1;
-	case KB_Q4_0:
-		return CK_mv_q4_0_1;
-	case KB_Q8_0:
-		return CK_mv_q8_0_1;
-	case KB_Q4_K:
-		return CK_mv_q4_K_1;
-	default:
-		return CK_mv_q6_K_1;
+	case KB_F32: return CK_mv_f32_1;
+	case KB_F16: return CK_mv_f16_1;
+	case KB_Q4_0: return CK_mv_q4_0_1;
+	case KB_Q8_0: return CK_mv_q8_0_1;
+	case KB_Q4_K: return CK_mv_q4_K_1;
+	default: return CK_mv_q6_K_1;
 	}
 }
 
@@ -111,8 +101,8 @@ const char *cuda__model_unsupported(const struct engine_model *m, char *buf, siz
 {
 	const struct hparams *hp = &m->hp;
 	struct kb_layout l;
-	if (hp->head_dim_k > MAX_HEAD_DIM || hp->head_dim_v > MAX_HEAD_DIM ||
-	    hp->head_dim_k % 8 || hp->head_dim_v % 8) {
+	if (hp->head_dim_k > MAX_HEAD_DIM || hp->head_dim_v > MAX_HEAD_DIM || hp->head_dim_k % 8 ||
+	    hp->head_dim_v % 8) {
 		snprintf(buf, n, "head size %d/%d (the CUDA kernels take multiples of 8 up to %d)",
 		         hp->head_dim_k, hp->head_dim_v, MAX_HEAD_DIM);
 		return buf;
@@ -124,8 +114,10 @@ const char *cuda__model_unsupported(const struct engine_model *m, char *buf, siz
 		for (int i = 0; i < cnt; i++) {
 			const struct tensor *w = il < 0 ? (i ? &m->output : &m->tok_embd) : t[i];
 			if (kb_layout_get(w->type, &l)) {
-				snprintf(buf, n, "tensor type %s (the CUDA kernels compute F32, F16, "
-				         "Q4_0, Q8_0, Q4_K and Q6_K)", w->qt->name);
+				snprintf(buf, n,
+				         "tensor type %s (the CUDA kernels compute F32, F16, "
+				         "Q4_0, Q8_0, Q4_K and Q6_K)",
+				         w->qt->name);
 				return buf;
 			}
 		}
@@ -165,26 +157,33 @@ static void put_mat(struct walk *w, struct cuda_mat *cmt, const struct tensor *t
 	struct cuda_dev *d = w->cm->dev;
 	for (int f = 0; f < KB_MAX_FIELDS; f++)
 		cmt->m.r[f] += w->cm->weights;
-	if (w->rc || (w->rc = cuda__check(d, d->api.cuMemcpyHtoDAsync(w->staging, t->data,
-	                                                                 (size_t)raw, w->cm->stream),
-	                                  "upload")))
+	if (w->rc ||
+	    (w->rc = cuda__check(
+	         d, d->api.cuMemcpyHtoDAsync(w->staging, t->data, (size_t)raw, w->cm->stream),
+	         "upload")))
 		return;
 	struct kb_layout l;
 	kb_layout_get(t->type, &l);
 	if (t->type == KB_F32 || t->type == KB_F16) {
-		struct kp_repack_rows p = {.raw = w->staging, .dst = cmt->m.r[0], .n_in = t->n_in,
-		                           .n_out = t->n_out, .nb = nb, .es = t->type == KB_F32 ? 4 : 2};
+		struct kp_repack_rows p = {.raw = w->staging,
+		                           .dst = cmt->m.r[0],
+		                           .n_in = t->n_in,
+		                           .n_out = t->n_out,
+		                           .nb = nb,
+		                           .es = t->type == KB_F32 ? 4 : 2};
 		int64_t n = t->n_out * nb;
-		w->rc = cuda__launch(d, w->cm->stream, CK_repack_rows, (unsigned)((n + 255) / 256), 1, 1,
-		                     256, &p);
+		w->rc = cuda__launch(d, w->cm->stream, CK_repack_rows, (unsigned)((n + 255) / 256),
+		                     1, 1, 256, &p);
 		return;
 	}
-	struct kp_repack p = {.raw = w->staging, .n_fields = l.n_fields,
-	                      .block_bytes = l.block_bytes, .n_blocks = t->n_out * nb};
+	struct kp_repack p = {.raw = w->staging,
+	                      .n_fields = l.n_fields,
+	                      .block_bytes = l.block_bytes,
+	                      .n_blocks = t->n_out * nb};
 	for (int f = 0; f < KB_MAX_FIELDS; f++)
 		p.dst[f] = cmt->m.r[f], p.off[f] = l.off[f], p.size[f] = l.size[f];
-	w->rc = cuda__launch(d, w->cm->stream, CK_repack, (unsigned)((p.n_blocks + 255) / 256), 1, 1,
-	                     256, &p);
+	w->rc = cuda__launch(d, w->cm->stream, CK_repack, (unsigned)((p.n_blocks + 255) / 256), 1,
+	                     1, 256, &p);
 }
 
 static void put_vec(struct walk *w, CUdeviceptr *dst, const void *src, int64_t bytes)
@@ -201,9 +200,8 @@ static void put_vec(struct walk *w, CUdeviceptr *dst, const void *src, int64_t b
 	*dst += w->cm->weights;
 	struct cuda_dev *d = w->cm->dev;
 	if (!w->rc)
-		w->rc = cuda__check(d, d->api.cuMemcpyHtoDAsync(*dst, src, (size_t)bytes,
-		                                                w->cm->stream),
-		                    "upload");
+		w->rc = cuda__check(
+		    d, d->api.cuMemcpyHtoDAsync(*dst, src, (size_t)bytes, w->cm->stream), "upload");
 }
 
 static void walk_layer(struct walk *w, int il)
@@ -293,7 +291,8 @@ static int upload(struct cuda_model *cm, const struct engine_model *m, char *err
 		               "the model needs %lld MiB on %s, which has %zu MiB free",
 		               (long long)((w.at + w.staging_max) >> 20), d->name, free_b >> 20);
 	}
-	int rc = cuda__check(d, d->api.cuMemAlloc(&cm->weights, (size_t)w.at), "cuMemAlloc weights");
+	int rc =
+	    cuda__check(d, d->api.cuMemAlloc(&cm->weights, (size_t)w.at), "cuMemAlloc weights");
 	if (!rc)
 		rc = cuda__check(d, d->api.cuMemAlloc(&w.staging, (size_t)w.staging_max),
 		                 "cuMemAlloc staging");
@@ -322,7 +321,8 @@ int cuda__model_new(struct engine_model *m, struct cuda_dev *d, struct cuda_mode
 	cm->dev = d;
 	cm->layers = xcalloc((size_t)hp->n_layer, sizeof *cm->layers);
 	cm->ld_embd = pad32(hp->n_embd);
-	cm->ld_qkv = pad32((int64_t)hp->n_head * hp->head_dim_k + hp_kv_dim_k(hp) + hp_kv_dim_v(hp));
+	cm->ld_qkv =
+	    pad32((int64_t)hp->n_head * hp->head_dim_k + hp_kv_dim_k(hp) + hp_kv_dim_v(hp));
 	cm->ld_attn = pad32((int64_t)hp->n_head * hp->head_dim_v);
 	cm->ld_ff = pad32(hp->n_ff);
 	act_sizes(cm, m);

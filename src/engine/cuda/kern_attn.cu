@@ -62,8 +62,10 @@ GR_KERNEL_B(gr_attn_scores, struct kp_attn, KP_ATTN_CHUNK)
 				kb_ld16(kr + d, u);
 #pragma unroll
 				for (int t = 0; t < 8; t++)
-					acc = __fadd_rn(acc, __fmul_rn(q[d + t],
-					                               kb_h2f((uint16_t)(u[t / 2] >> (16 * (t % 2))))));
+					acc = __fadd_rn(
+					    acc, __fmul_rn(q[d + t],
+					                   kb_h2f((uint16_t)(u[t / 2] >>
+					                                     (16 * (t % 2))))));
 			}
 		} else {
 			const float *kr = (const float *)r->kv + at;
@@ -71,7 +73,8 @@ GR_KERNEL_B(gr_attn_scores, struct kp_attn, KP_ATTN_CHUNK)
 				acc = __fadd_rn(acc, __fmul_rn(q[d], kr[d]));
 		}
 		if (p.softcap > 0.0f)
-			acc = __fmul_rn(tanhf(__fmul_rn(acc, __fdiv_rn(1.0f, p.softcap))), p.softcap);
+			acc =
+			    __fmul_rn(tanhf(__fmul_rn(acc, __fdiv_rn(1.0f, p.softcap))), p.softcap);
 		v = __fmul_rn(acc, p.scale);
 		((float *)p.s)[(z * p.n_head + h) * p.ctx_cap + k] = v;
 	}
@@ -129,8 +132,9 @@ GR_KERNEL_B(gr_attn_pv, struct kp_attn, KP_ATTN_CHUNK)
 	for (int d = threadIdx.x; d < p.dv; d += blockDim.x) {
 		float acc = 0.0f;
 		for (int64_t k = lo; k <= hi; k++) {
-			const float x = p.kv_f16 ? kb_h2f(((const uint16_t *)r->kv)[base + k * nv + d])
-			                         : ((const float *)r->kv)[base + k * nv + d];
+			const float x = p.kv_f16
+			                    ? kb_h2f(((const uint16_t *)r->kv)[base + k * nv + d])
+			                    : ((const float *)r->kv)[base + k * nv + d];
 			acc = __fadd_rn(acc, __fmul_rn(pr[k], x));
 		}
 		part[d] = acc;

@@ -79,8 +79,7 @@ KB_FN int kb_layout_get(int type, struct kb_layout *l)
 		l->off[0] = 0, l->size[0] = 128, l->off[1] = 128, l->size[1] = 64;
 		l->off[2] = 192, l->size[2] = 16, l->off[3] = 208, l->size[3] = 2;
 		return 0;
-	default:
-		return -1;
+	default: return -1;
 	}
 }
 
@@ -274,12 +273,12 @@ KB_FN void kb_dequant(const struct kb_mat *m, int64_t row, int64_t b, float *out
 			int h = e / 128, k = (e % 128) / 32, l = e % 32;
 			int lo = (ql[64 * h + 32 * (k & 1) + l] >> (4 * (k / 2))) & 0xF;
 			int hi = (qh[32 * h + l] >> (2 * k)) & 3;
-			out[e] = KB_FMUL(KB_FMUL(d, (float)sc[e / 16]), (float)((lo | (hi << 4)) - 32));
+			out[e] =
+			    KB_FMUL(KB_FMUL(d, (float)sc[e / 16]), (float)((lo | (hi << 4)) - 32));
 		}
 		break;
 	}
-	default:
-		break;
+	default: break;
 	}
 }
 
@@ -315,7 +314,8 @@ KB_FN void kb_lane_q4_0(const struct kb_mat *w, int64_t row, const struct kb_act
 			KB_UNROLL
 			for (int k = 0; k < 4; k++) {
 				isum = kb_dp4a((int)(q[k] & 0x0F0F0F0Fu), (int)x[k], isum);
-				isum = kb_dp4a((int)((q[k] >> 4) & 0x0F0F0F0Fu), (int)x[k + 4], isum);
+				isum =
+				    kb_dp4a((int)((q[k] >> 4) & 0x0F0F0F0Fu), (int)x[k + 4], isum);
 				xsum = kb_dp4a(0x01010101, (int)x[k], xsum);
 				xsum = kb_dp4a(0x01010101, (int)x[k + 4], xsum);
 			}

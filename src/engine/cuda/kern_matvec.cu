@@ -7,9 +7,9 @@
  * GEMM tiles (see docs/gpu.md). */
 #include "engine/cuda/kern_common.cuh"
 
-template <int T, int NC> __device__ __forceinline__ void mv_lane(const struct kb_mat *w, int64_t row,
-                                                                 const struct kb_act *a,
-                                                                 int64_t col0, int lane, float *acc)
+template <int T, int NC>
+__device__ __forceinline__ void mv_lane(const struct kb_mat *w, int64_t row, const struct kb_act *a,
+                                        int64_t col0, int lane, float *acc)
 {
 	if (T == KB_Q4_0)
 		kb_lane_q4_0(w, row, a, col0, NC, lane, acc);
@@ -23,11 +23,10 @@ template <int T, int NC> __device__ __forceinline__ void mv_lane(const struct kb
 
 /* K-quants: four lanes per super-block, integer parts summed over the four
  * by shuffles (exact), the float term added by the first of the four. */
-template <int T, int NC> __device__ __forceinline__ void mv_lane_k(const struct kb_mat *w,
-                                                                   int64_t row,
-                                                                   const struct kb_act *a,
-                                                                   int64_t col0, int lane,
-                                                                   float *acc)
+template <int T, int NC>
+__device__ __forceinline__ void mv_lane_k(const struct kb_mat *w, int64_t row,
+                                          const struct kb_act *a, int64_t col0, int lane,
+                                          float *acc)
 {
 	const int sub = lane >> 2, c4 = lane & 3;
 	for (int64_t base = 0; base < w->nb; base += KB_LANES / 4) {
@@ -97,10 +96,22 @@ template <int T, int NC> __device__ __forceinline__ void mv_body(const struct kp
 #define MV_THREADS (32 * KP_MV_WARPS)
 
 #define MV(tname, T)                                                                               \
-	GR_KERNEL_B(gr_mv_##tname##_1, struct kp_mv, MV_THREADS) { mv_body<T, 1>(p); }             \
-	GR_KERNEL_B(gr_mv_##tname##_2, struct kp_mv, MV_THREADS) { mv_body<T, 2>(p); }             \
-	GR_KERNEL_B(gr_mv_##tname##_4, struct kp_mv, MV_THREADS) { mv_body<T, 4>(p); }             \
-	GR_KERNEL_B(gr_mv_##tname##_8, struct kp_mv, MV_THREADS) { mv_body<T, 8>(p); }
+	GR_KERNEL_B(gr_mv_##tname##_1, struct kp_mv, MV_THREADS)                                   \
+	{                                                                                          \
+		mv_body<T, 1>(p);                                                                  \
+	}                                                                                          \
+	GR_KERNEL_B(gr_mv_##tname##_2, struct kp_mv, MV_THREADS)                                   \
+	{                                                                                          \
+		mv_body<T, 2>(p);                                                                  \
+	}                                                                                          \
+	GR_KERNEL_B(gr_mv_##tname##_4, struct kp_mv, MV_THREADS)                                   \
+	{                                                                                          \
+		mv_body<T, 4>(p);                                                                  \
+	}                                                                                          \
+	GR_KERNEL_B(gr_mv_##tname##_8, struct kp_mv, MV_THREADS)                                   \
+	{                                                                                          \
+		mv_body<T, 8>(p);                                                                  \
+	}
 
 MV(f32, KB_F32)
 MV(f16, KB_F16)

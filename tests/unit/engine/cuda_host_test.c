@@ -50,14 +50,18 @@ static void test_cuda_host_pack_dequant_exact(void **state)
 			hmat_make(&h, types[t], n, rows, 11 + s);
 			struct kb_layout l;
 			kb_layout_get(types[t], &l);
-			float *ref = malloc((size_t)n * 4), *got = malloc((size_t)(h.m.nb * 256) * 4);
+			float *ref = malloc((size_t)n * 4),
+			      *got = malloc((size_t)(h.m.nb * 256) * 4);
 			for (int64_t r = 0; r < rows; r++) {
-				quant_get_ref(types[t])->to_float(h.raw + (size_t)r * h.row_bytes, ref, n);
+				quant_get_ref(types[t])->to_float(h.raw + (size_t)r * h.row_bytes,
+				                                  ref, n);
 				for (int64_t b = 0; b < h.m.nb; b++)
 					kb_dequant(&h.m, r, b, got + b * l.block_elems);
 				if (memcmp(ref, got, (size_t)n * 4))
-					fail_msg("%s n=%lld row %lld: packed dequantization differs",
-					         quant_get_ref(types[t])->name, (long long)n, (long long)r);
+					fail_msg(
+					    "%s n=%lld row %lld: packed dequantization differs",
+					    quant_get_ref(types[t])->name, (long long)n,
+					    (long long)r);
 				for (int64_t e = n; e < h.m.nb * l.block_elems; e++)
 					assert_true(got[e] == 0.0f); /* padding */
 			}
@@ -99,15 +103,17 @@ static void check_dots(int type, int64_t n)
 			float ref;
 			emu_mv_row(&h.m, r, &ha.a, c, 1, one);
 			if (memcmp(one, &all[c], 4))
-				fail_msg("%s n=%lld: column %lld of 8 differs from a 1-column launch",
-				         qt->name, (long long)n, (long long)c);
+				fail_msg(
+				    "%s n=%lld: column %lld of 8 differs from a 1-column launch",
+				    qt->name, (long long)n, (long long)c);
 			vq->from_float(x + c * n, cpu, n);
 			qt->vec_dot(n, &ref, h.raw + (size_t)r * h.row_bytes, cpu);
 			double tol = DOT_TOL * abs_dot(&h, r, x + c * n) + 1e-30;
 			if (fabs((double)one[0] - ref) > tol)
-				fail_msg("%s n=%lld row %lld col %lld: device %.9g, reference %.9g (tol %g)",
-				         qt->name, (long long)n, (long long)r, (long long)c, one[0], ref,
-				         tol);
+				fail_msg("%s n=%lld row %lld col %lld: device %.9g, reference %.9g "
+				         "(tol %g)",
+				         qt->name, (long long)n, (long long)r, (long long)c, one[0],
+				         ref, tol);
 		}
 	}
 	free(cpu);
@@ -142,7 +148,11 @@ static void test_cuda_host_quantizers_match_cpu(void **state)
 		struct kp_quant p = {.x = (uint64_t)(uintptr_t)x, .ldx = n, .n = n, .n_rows = rows};
 		struct hact got;
 		hact_make(&got, wt[k], x, n, rows); /* buffers of the right shape */
-		const int64_t qsb = got.a.nb * (wt[k] == KB_F16 ? 16 : wt[k] == KB_Q4_K ? 256 : 32) * rows;
+		const int64_t qsb = got.a.nb *
+		                    (wt[k] == KB_F16    ? 16
+		                     : wt[k] == KB_Q4_K ? 256
+		                                        : 32) *
+		                    rows;
 		memset(got.qs, 0x55, (size_t)qsb);
 		p.act = got.a;
 		if (wt[k] == KB_Q8_0)

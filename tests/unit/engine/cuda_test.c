@@ -74,7 +74,11 @@ static void test_cuda_quantizers_bit_exact(void **state)
 	for (int k = 0; k < 3; k++) {
 		struct hact ref;
 		hact_make(&ref, wt[k], x, n, rows);
-		const int64_t qb = ref.a.nb * (wt[k] == KB_F16 ? 16 : wt[k] == KB_Q4_K ? 256 : 32) * rows;
+		const int64_t qb = ref.a.nb *
+		                   (wt[k] == KB_F16    ? 16
+		                    : wt[k] == KB_Q4_K ? 256
+		                                       : 32) *
+		                   rows;
 		struct kb_act a = ref.a;
 		a.qs = dput(NULL, (size_t)qb), a.d = dput(NULL, (size_t)(a.nb * 4 * rows));
 		a.bs = dput(NULL, (size_t)(a.nb * 32 * rows));
@@ -84,7 +88,8 @@ static void test_cuda_quantizers_bit_exact(void **state)
 		else if (wt[k] == KB_Q4_K)
 			launch(CK_quant_q8_K, (unsigned)(a.nb * rows), 1, 1, 256, &p);
 		else
-			launch(CK_quant_f16, (unsigned)((a.nb * 8 * rows + 255) / 256), 1, 1, 256, &p);
+			launch(CK_quant_f16, (unsigned)((a.nb * 8 * rows + 255) / 256), 1, 1, 256,
+			       &p);
 		uint8_t *got = malloc((size_t)qb + (size_t)(a.nb * 36 * rows));
 		dget(got, a.qs, (size_t)qb);
 		assert_memory_equal(got, ref.qs, (size_t)qb);
@@ -117,11 +122,17 @@ static struct kb_mat upload_mat(const struct hmat *h, CUdeviceptr *base)
 	struct kb_layout l;
 	kb_layout_get(h->m.type, &l);
 	if (h->m.type == KB_F32 || h->m.type == KB_F16) {
-		struct kp_repack_rows p = {.raw = raw, .dst = m.r[0], .n_in = m.n_in, .n_out = m.n_out,
-		                           .nb = nb, .es = h->m.type == KB_F32 ? 4 : 2};
+		struct kp_repack_rows p = {.raw = raw,
+		                           .dst = m.r[0],
+		                           .n_in = m.n_in,
+		                           .n_out = m.n_out,
+		                           .nb = nb,
+		                           .es = h->m.type == KB_F32 ? 4 : 2};
 		launch(CK_repack_rows, (unsigned)((m.n_out * nb + 255) / 256), 1, 1, 256, &p);
 	} else {
-		struct kp_repack p = {.raw = raw, .n_fields = l.n_fields, .block_bytes = l.block_bytes,
+		struct kp_repack p = {.raw = raw,
+		                      .n_fields = l.n_fields,
+		                      .block_bytes = l.block_bytes,
 		                      .n_blocks = m.n_out * nb};
 		for (int f = 0; f < KB_MAX_FIELDS; f++)
 			p.dst[f] = m.r[f], p.off[f] = l.off[f], p.size[f] = l.size[f];
@@ -162,7 +173,12 @@ static void check_matvec(int type, int64_t n_in, int64_t n_out, int64_t cols)
 	p.job[0].ldy = n_out;
 	p.job[0].y = dput(NULL, (size_t)(n_out * cols) * 4);
 	p.act = ha.a;
-	int64_t act_bytes = type == KB_F32 ? ha.a.ld * cols * 4 : ha.a.nb * (type == KB_F16 ? 16 : type == KB_Q4_K || type == KB_Q6_K ? 256 : 32) * cols;
+	int64_t act_bytes = type == KB_F32 ? ha.a.ld * cols * 4
+	                                   : ha.a.nb *
+	                                         (type == KB_F16                       ? 16
+	                                          : type == KB_Q4_K || type == KB_Q6_K ? 256
+	                                                                               : 32) *
+	                                         cols;
 	p.act.qs = dput(ha.qs, (size_t)act_bytes);
 	if (ha.d)
 		p.act.d = dput(ha.d, (size_t)(ha.a.nb * 4 * cols));
@@ -173,8 +189,8 @@ static void check_matvec(int type, int64_t n_in, int64_t n_out, int64_t cols)
 		const int lg = rem >= 8 ? 3 : rem >= 4 ? 2 : rem >= 2 ? 1 : 0;
 		const int64_t gy = lg == 3 ? rem / 8 : 1;
 		p.col0 = col;
-		launch((enum cuda_kernel)(mv1_of(type) + lg), (unsigned)((n_out + 3) / 4), (unsigned)gy,
-		       1, 32 * KP_MV_WARPS, &p);
+		launch((enum cuda_kernel)(mv1_of(type) + lg), (unsigned)((n_out + 3) / 4),
+		       (unsigned)gy, 1, 32 * KP_MV_WARPS, &p);
 		col += gy << lg;
 	}
 	float *y = malloc((size_t)(n_out * cols) * 4);
@@ -188,12 +204,15 @@ static void check_matvec(int type, int64_t n_in, int64_t n_out, int64_t cols)
 			float emu1, ref;
 			emu_mv_row(&h.m, r, &ha.a, c, 1, &emu1);
 			if (memcmp(&emu1, &y[c * n_out + r], 4))
-				fail_msg("%s %lldx%lld col %lld row %lld: GPU %.9g, its C model %.9g",
-				         qt->name, (long long)n_out, (long long)n_in, (long long)c,
-				         (long long)r, y[c * n_out + r], emu1);
+				fail_msg(
+				    "%s %lldx%lld col %lld row %lld: GPU %.9g, its C model %.9g",
+				    qt->name, (long long)n_out, (long long)n_in, (long long)c,
+				    (long long)r, y[c * n_out + r], emu1);
 			qt->vec_dot(n_in, &ref, h.raw + (size_t)r * h.row_bytes, cpu);
-			if (fabs((double)y[c * n_out + r] - ref) > 1e-5 * (fabs(ref) + 1.0) * sqrt((double)n_in))
-				fail_msg("%s: GPU %.9g, reference %.9g", qt->name, y[c * n_out + r], ref);
+			if (fabs((double)y[c * n_out + r] - ref) >
+			    1e-5 * (fabs(ref) + 1.0) * sqrt((double)n_in))
+				fail_msg("%s: GPU %.9g, reference %.9g", qt->name, y[c * n_out + r],
+				         ref);
 		}
 	}
 	free(cpu);
@@ -236,14 +255,15 @@ static void test_cuda_row_ops(void **state)
 	fill(w, n, 42);
 	CUdeviceptr dx = dput(x, (size_t)(n * rows) * 4), dw = dput(w, (size_t)n * 4);
 	CUdeviceptr dy = dput(NULL, (size_t)(n * rows) * 4);
-	struct kp_norm pn = {.x = dx, .y = dy, .w = dw, .ldx = n, .ldy = n, .n = n, .n_rows = rows,
-	                     .eps = 1e-5f};
+	struct kp_norm pn = {
+	    .x = dx, .y = dy, .w = dw, .ldx = n, .ldy = n, .n = n, .n_rows = rows, .eps = 1e-5f};
 	launch(CK_rmsnorm, rows, 1, 1, KP_THREADS, &pn);
 	dget(y, dy, (size_t)(n * rows) * 4);
 	for (int64_t r = 0; r < rows; r++) {
 		ops_rmsnorm(ref, x + r * n, w, n, 1e-5f);
 		for (int64_t i = 0; i < n; i++)
-			assert_true(fabsf(y[r * n + i] - ref[i]) <= 1e-6f * (fabsf(ref[i]) + 1e-3f));
+			assert_true(fabsf(y[r * n + i] - ref[i]) <=
+			            1e-6f * (fabsf(ref[i]) + 1e-3f));
 	}
 	float *table = malloc(65536 * 4);
 	for (uint32_t h = 0; h < 65536; h++)
@@ -251,8 +271,8 @@ static void test_cuda_row_ops(void **state)
 	CUdeviceptr dt = dput(table, 65536 * 4);
 	for (int gelu = 0; gelu < 2; gelu++) {
 		dev->api.cuMemcpyHtoDAsync(dy, x, (size_t)(n * rows) * 4, NULL);
-		struct kp_act pa = {.g = dy, .u = dx, .table = dt, .ld = n, .n = n, .n_rows = rows,
-		                    .gelu = gelu};
+		struct kp_act pa = {
+		    .g = dy, .u = dx, .table = dt, .ld = n, .n = n, .n_rows = rows, .gelu = gelu};
 		launch(CK_act, (unsigned)((n * rows + 255) / 256), 1, 1, KP_THREADS, &pa);
 		dget(y, dy, (size_t)(n * rows) * 4);
 		for (int64_t r = 0; r < rows; r++) {
@@ -263,7 +283,8 @@ static void test_cuda_row_ops(void **state)
 				ops_silu_mul(ref, x + r * n, n);
 			for (int64_t i = 0; i < n; i++)
 				assert_true(gelu ? y[r * n + i] == ref[i]
-				                 : fabsf(y[r * n + i] - ref[i]) <= 1e-6f * (fabsf(ref[i]) + 1e-6f));
+				                 : fabsf(y[r * n + i] - ref[i]) <=
+				                       1e-6f * (fabsf(ref[i]) + 1e-6f));
 		}
 	}
 	int32_t got[4];

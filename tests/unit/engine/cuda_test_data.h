@@ -66,8 +66,8 @@ static inline void hmat_make(struct hmat *h, int type, int64_t n_in, int64_t n_o
 	if (type == KB_F32 || type == KB_F16) {
 		for (int64_t r = 0; r < n_out; r++)
 			for (int64_t ch = 0; ch < nb; ch++)
-				kb_pack_chunk(h->raw + (size_t)r * h->row_bytes, n_in, (int)qt->type_size,
-				              ch, dst[0] + (r * nb + ch) * 16);
+				kb_pack_chunk(h->raw + (size_t)r * h->row_bytes, n_in,
+				              (int)qt->type_size, ch, dst[0] + (r * nb + ch) * 16);
 	} else {
 		for (int64_t i = 0; i < n_out * nb; i++)
 			kb_pack_block(&l, h->raw, i, dst);

@@ -78,8 +78,9 @@ static inline void emu_mv_lanes_k(const struct kb_mat *w, int64_t row, const str
 					isum += is, summs += sm;
 				}
 				const float da = kb_ldf(KB_PTR(a->d) + j * 4);
-				const float t = w->type == KB_Q4_K ? kb_q4_K_term(w, i, da, isum, summs)
-				                                   : kb_q6_K_term(w, i, da, isum);
+				const float t = w->type == KB_Q4_K
+				                    ? kb_q4_K_term(w, i, da, isum, summs)
+				                    : kb_q6_K_term(w, i, da, isum);
 				acc[sub * 4][c] = acc[sub * 4][c] + t;
 			}
 		}
@@ -127,7 +128,8 @@ static inline void emu_mv(const void *prm, unsigned gx, unsigned gy, unsigned gz
 				float out[KB_MAX_COLS];
 				emu_mv_row(&jb->w, row, &p->act, col0, nc, out);
 				for (int c = 0; c < nc; c++)
-					((float *)(uintptr_t)jb->y)[(col0 + c) * jb->ldy + row] = out[c];
+					((float *)(uintptr_t)jb->y)[(col0 + c) * jb->ldy + row] =
+					    out[c];
 			}
 	}
 }
@@ -187,7 +189,8 @@ static inline void emu_quant_f16(const struct kp_quant *p)
 	const int64_t per_row = p->act.nb * 8;
 	for (int64_t e = 0; e < per_row * p->n_rows; e++) {
 		const int64_t row = e / per_row, k = e % per_row;
-		const float x = k < p->n ? ((const float *)(uintptr_t)p->x)[row * p->ldx + k] : 0.0f;
+		const float x =
+		    k < p->n ? ((const float *)(uintptr_t)p->x)[row * p->ldx + k] : 0.0f;
 		((uint16_t *)(uintptr_t)p->act.qs)[e] = f32_to_fp16(x);
 	}
 }
@@ -249,7 +252,8 @@ static inline void emu_embed(const struct kp_embed *p)
 			kb_dequant(&p->w, r->token, b, v);
 			for (int k = 0; k < l.block_elems; k++)
 				if (b * l.block_elems + k < p->w.n_in)
-					EMU_F(p->x)[i * p->ldx + b * l.block_elems + k] = v[k] * p->scale;
+					EMU_F(p->x)
+					[i * p->ldx + b * l.block_elems + k] = v[k] * p->scale;
 		}
 	}
 }
@@ -265,8 +269,8 @@ static inline void emu_rope(float *v, const float *cs, int n_rot, int neox)
 	}
 }
 
-static inline void emu_head(float *v, const float *src, const float *bias, const float *norm,
-                            int n, float eps)
+static inline void emu_head(float *v, const float *src, const float *bias, const float *norm, int n,
+                            float eps)
 {
 	for (int d = 0; d < n; d++)
 		v[d] = bias ? src[d] + bias[d] : src[d];
@@ -310,10 +314,12 @@ static inline void emu_qk_prep(const struct kp_qk *p)
 			emu_head(v, row + nq + g * p->dk, p->bk ? EMU_F(p->bk) + g * p->dk : NULL,
 			         p->kn ? EMU_F(p->kn) : NULL, p->dk, p->eps);
 			emu_rope(v, cs, p->n_rot, p->neox);
-			emu_store(r->kv, layer + (int64_t)r->pos * nk + g * p->dk, v, p->dk, p->kv_f16);
-			emu_head(v, row + nq + nk + g * p->dv, p->bv ? EMU_F(p->bv) + g * p->dv : NULL,
-			         NULL, p->dv, p->eps);
-			emu_store(r->kv, layer + (int64_t)r->n_ctx * nk + (int64_t)r->pos * nv + g * p->dv,
+			emu_store(r->kv, layer + (int64_t)r->pos * nk + g * p->dk, v, p->dk,
+			          p->kv_f16);
+			emu_head(v, row + nq + nk + g * p->dv,
+			         p->bv ? EMU_F(p->bv) + g * p->dv : NULL, NULL, p->dv, p->eps);
+			emu_store(r->kv,
+			          layer + (int64_t)r->n_ctx * nk + (int64_t)r->pos * nv + g * p->dv,
 			          v, p->dv, p->kv_f16);
 		}
 	}
@@ -359,8 +365,10 @@ static inline void emu_repack(const struct kp_repack *p)
 static inline void emu_repack_rows(const struct kp_repack_rows *p)
 {
 	for (int64_t i = 0; i < p->n_out * p->nb; i++) {
-		const uint8_t *src = (const uint8_t *)(uintptr_t)p->raw + (i / p->nb) * p->n_in * p->es;
-		kb_pack_chunk(src, p->n_in, p->es, i % p->nb, (uint8_t *)(uintptr_t)p->dst + i * 16);
+		const uint8_t *src =
+		    (const uint8_t *)(uintptr_t)p->raw + (i / p->nb) * p->n_in * p->es;
+		kb_pack_chunk(src, p->n_in, p->es, i % p->nb,
+		              (uint8_t *)(uintptr_t)p->dst + i * 16);
 	}
 }
 
@@ -386,8 +394,7 @@ static inline float emu_kv_round(float x, int f16)
 
 static inline float emu_kv_get(const struct kb_row *r, int64_t at, int f16)
 {
-	return f16 ? fp16_to_f32(((const uint16_t *)(uintptr_t)r->kv)[at])
-	           : EMU_F(r->kv)[at];
+	return f16 ? fp16_to_f32(((const uint16_t *)(uintptr_t)r->kv)[at]) : EMU_F(r->kv)[at];
 }
 
 static inline void emu_attn_scores(const struct kp_attn *p, unsigned gx, unsigned gy, unsigned gz)
@@ -396,7 +403,8 @@ static inline void emu_attn_scores(const struct kp_attn *p, unsigned gx, unsigne
 		for (unsigned h = 0; h < gy; h++)
 			for (unsigned c = 0; c < gx; c++) {
 				const int64_t i = p->row0 + z;
-				const struct kb_row *r = (const struct kb_row *)(uintptr_t)p->rows + i;
+				const struct kb_row *r =
+				    (const struct kb_row *)(uintptr_t)p->rows + i;
 				int64_t lo, hi;
 				emu_span(p, r, &lo, &hi);
 				const int64_t first = (int64_t)c * KP_ATTN_CHUNK;
@@ -404,20 +412,23 @@ static inline void emu_attn_scores(const struct kp_attn *p, unsigned gx, unsigne
 					continue;
 				float q[512], m = -INFINITY;
 				for (int d = 0; d < p->dk; d++)
-					q[d] = emu_kv_round(EMU_F(p->qkv)[i * p->ld + h * p->dk + d], p->kv_f16);
+					q[d] = emu_kv_round(
+					    EMU_F(p->qkv)[i * p->ld + h * p->dk + d], p->kv_f16);
 				const int g = (int)h / (p->n_head / p->n_head_kv);
 				const int64_t nk = (int64_t)p->n_head_kv * p->dk;
 				for (int64_t k = first; k < first + KP_ATTN_CHUNK; k++) {
 					if (k < lo || k > hi)
 						continue;
-					const int64_t at = emu_kv_at(p, r, 0) + k * nk + (int64_t)g * p->dk;
+					const int64_t at =
+					    emu_kv_at(p, r, 0) + k * nk + (int64_t)g * p->dk;
 					float acc = 0.0f;
 					for (int d = 0; d < p->dk; d++)
 						acc = acc + q[d] * emu_kv_get(r, at + d, p->kv_f16);
 					if (p->softcap > 0.0f)
 						acc = tanhf(acc * (1.0f / p->softcap)) * p->softcap;
 					const float v = acc * p->scale;
-					EMU_F(p->s)[((int64_t)z * p->n_head + h) * p->ctx_cap + k] = v;
+					EMU_F(p->s)
+					[((int64_t)z * p->n_head + h) * p->ctx_cap + k] = v;
 					m = fmaxf(m, v);
 				}
 				EMU_F(p->cmax)[((int64_t)z * p->n_head + h) * p->n_chunks + c] = m;
@@ -428,10 +439,12 @@ static inline void emu_attn_softmax(const struct kp_attn *p, unsigned gx, unsign
 {
 	for (unsigned z = 0; z < gy; z++)
 		for (unsigned h = 0; h < gx; h++) {
-			const struct kb_row *r = (const struct kb_row *)(uintptr_t)p->rows + p->row0 + z;
+			const struct kb_row *r =
+			    (const struct kb_row *)(uintptr_t)p->rows + p->row0 + z;
 			int64_t lo, hi;
 			emu_span(p, r, &lo, &hi);
-			const float *cm = EMU_F(p->cmax) + ((int64_t)z * p->n_head + h) * p->n_chunks;
+			const float *cm =
+			    EMU_F(p->cmax) + ((int64_t)z * p->n_head + h) * p->n_chunks;
 			float m = -INFINITY;
 			for (int64_t c = 0; c <= hi / KP_ATTN_CHUNK; c++)
 				m = fmaxf(m, cm[c]);
@@ -463,15 +476,19 @@ static inline void emu_attn_pv(const struct kp_attn *p, unsigned gx, unsigned gy
 				const int g = (int)h / (p->n_head / p->n_head_kv);
 				const int64_t nv = (int64_t)p->n_head_kv * p->dv;
 				const int64_t a = first > lo ? first : lo;
-				const int64_t b = first + KP_ATTN_CHUNK - 1 < hi ? first + KP_ATTN_CHUNK - 1 : hi;
-				const float *pr = EMU_F(p->s) + ((int64_t)z * p->n_head + h) * p->ctx_cap;
+				const int64_t b =
+				    first + KP_ATTN_CHUNK - 1 < hi ? first + KP_ATTN_CHUNK - 1 : hi;
+				const float *pr =
+				    EMU_F(p->s) + ((int64_t)z * p->n_head + h) * p->ctx_cap;
 				const int64_t base = emu_kv_at(p, r, 1) + (int64_t)g * p->dv;
-				float *part = EMU_F(p->part) +
-				              (((int64_t)z * p->n_head + h) * p->n_chunks + c) * p->dv;
+				float *part =
+				    EMU_F(p->part) +
+				    (((int64_t)z * p->n_head + h) * p->n_chunks + c) * p->dv;
 				for (int d = 0; d < p->dv; d++) {
 					float acc = 0.0f;
 					for (int64_t k = a; k <= b; k++)
-						acc = acc + pr[k] * emu_kv_get(r, base + k * nv + d, p->kv_f16);
+						acc = acc + pr[k] * emu_kv_get(r, base + k * nv + d,
+						                               p->kv_f16);
 					part[d] = acc;
 				}
 			}
@@ -529,19 +546,35 @@ struct emu_graph {
 static struct emu_state {
 	long allocs, frees, launches;
 	long launch_count[CK_COUNT];
-	int fail_init;      /* cuInit's result when nonzero */
-	int n_devices;      /* cuDeviceGetCount's answer */
-	int fail_alloc_at;  /* the n-th cuMemAlloc fails (0: never) */
-	size_t free_mem;    /* cuMemGetInfo's free bytes */
+	int fail_init;     /* cuInit's result when nonzero */
+	int n_devices;     /* cuDeviceGetCount's answer */
+	int fail_alloc_at; /* the n-th cuMemAlloc fails (0: never) */
+	size_t free_mem;   /* cuMemGetInfo's free bytes */
 	struct emu_kernel k[CK_COUNT];
 	struct emu_graph *capturing; /* the graph being captured, or NULL */
 	long captures, graph_launches, graphs_live;
 } emu;
 
-static CUresult emu_ok_u(unsigned f) { (void)f; return emu.fail_init; }
-static CUresult emu_ver(int *v) { *v = 13000; return 0; }
-static CUresult emu_count(int *n) { *n = emu.n_devices; return 0; }
-static CUresult emu_get(CUdevice *d, int o) { *d = o; return 0; }
+static CUresult emu_ok_u(unsigned f)
+{
+	(void)f;
+	return emu.fail_init;
+}
+static CUresult emu_ver(int *v)
+{
+	*v = 13000;
+	return 0;
+}
+static CUresult emu_count(int *n)
+{
+	*n = emu.n_devices;
+	return 0;
+}
+static CUresult emu_get(CUdevice *d, int o)
+{
+	*d = o;
+	return 0;
+}
 
 static CUresult emu_name(char *name, int len, CUdevice d)
 {
@@ -560,12 +593,39 @@ static CUresult emu_attr(int *v, int a, CUdevice d)
 	return 0;
 }
 
-static CUresult emu_total(size_t *b, CUdevice d) { (void)d; *b = (size_t)1 << 34; return 0; }
-static CUresult emu_retain(CUcontext *c, CUdevice d) { (void)d; *c = (CUcontext)&emu; return 0; }
-static CUresult emu_release(CUdevice d) { (void)d; return 0; }
-static CUresult emu_setctx(CUcontext c) { (void)c; return 0; }
-static CUresult emu_modload(CUmodule *m, const void *im) { (void)im; *m = (CUmodule)&emu; return 0; }
-static CUresult emu_modunload(CUmodule m) { (void)m; return 0; }
+static CUresult emu_total(size_t *b, CUdevice d)
+{
+	(void)d;
+	*b = (size_t)1 << 34;
+	return 0;
+}
+static CUresult emu_retain(CUcontext *c, CUdevice d)
+{
+	(void)d;
+	*c = (CUcontext)&emu;
+	return 0;
+}
+static CUresult emu_release(CUdevice d)
+{
+	(void)d;
+	return 0;
+}
+static CUresult emu_setctx(CUcontext c)
+{
+	(void)c;
+	return 0;
+}
+static CUresult emu_modload(CUmodule *m, const void *im)
+{
+	(void)im;
+	*m = (CUmodule)&emu;
+	return 0;
+}
+static CUresult emu_modunload(CUmodule m)
+{
+	(void)m;
+	return 0;
+}
 
 static CUresult emu_getfn(CUfunction *f, CUmodule m, const char *name)
 {
@@ -591,7 +651,12 @@ static CUresult emu_alloc(CUdeviceptr *p, size_t n)
 	return 0;
 }
 
-static CUresult emu_free(CUdeviceptr p) { emu.frees++; free((void *)(uintptr_t)p); return 0; }
+static CUresult emu_free(CUdeviceptr p)
+{
+	emu.frees++;
+	free((void *)(uintptr_t)p);
+	return 0;
+}
 
 static CUresult emu_halloc(void **p, size_t n)
 {
@@ -601,7 +666,10 @@ static CUresult emu_halloc(void **p, size_t n)
 	return r;
 }
 
-static CUresult emu_hfree(void *p) { return emu_free((CUdeviceptr)(uintptr_t)p); }
+static CUresult emu_hfree(void *p)
+{
+	return emu_free((CUdeviceptr)(uintptr_t)p);
+}
 
 static CUresult emu_meminfo(size_t *f, size_t *t)
 {
@@ -631,9 +699,22 @@ static CUresult emu_memset(CUdeviceptr p, unsigned char v, size_t n, CUstream st
 	return 0;
 }
 
-static CUresult emu_screate(CUstream *s, unsigned f) { (void)f; *s = (CUstream)&emu; return 0; }
-static CUresult emu_sdestroy(CUstream s) { (void)s; return 0; }
-static CUresult emu_ssync(CUstream s) { (void)s; return 0; }
+static CUresult emu_screate(CUstream *s, unsigned f)
+{
+	(void)f;
+	*s = (CUstream)&emu;
+	return 0;
+}
+static CUresult emu_sdestroy(CUstream s)
+{
+	(void)s;
+	return 0;
+}
+static CUresult emu_ssync(CUstream s)
+{
+	(void)s;
+	return 0;
+}
 
 static CUresult emu_errstr(CUresult e, const char **s)
 {
@@ -648,7 +729,9 @@ static size_t emu_param_size(int id)
 	if (id < CK_quant_q8_0)
 		return sizeof(struct kp_mv);
 	switch (id) {
-	case CK_quant_q8_0: case CK_quant_q8_K: case CK_quant_f16: return sizeof(struct kp_quant);
+	case CK_quant_q8_0:
+	case CK_quant_q8_K:
+	case CK_quant_f16: return sizeof(struct kp_quant);
 	case CK_rmsnorm: return sizeof(struct kp_norm);
 	case CK_residual: return sizeof(struct kp_residual);
 	case CK_act: return sizeof(struct kp_act);
@@ -693,9 +776,11 @@ static CUresult emu_run(int id, unsigned gx, unsigned gy, unsigned gz, unsigned 
 	case CK_mv_##t##_2: emu_mv(p, gx, gy, gz, 2); break;                                       \
 	case CK_mv_##t##_4: emu_mv(p, gx, gy, gz, 4); break;                                       \
 	case CK_mv_##t##_8: emu_mv(p, gx, gy, gz, 8); break;
-		MVK(f32) MVK(f16) MVK(q4_0) MVK(q8_0) MVK(q4_K) MVK(q6_K)
+		MVK(f32)
+		MVK(f16) MVK(q4_0) MVK(q8_0) MVK(q4_K) MVK(q6_K)
 #undef MVK
-	case CK_quant_q8_0: emu_quant_q8_0(p); break;
+		    case CK_quant_q8_0 : emu_quant_q8_0(p);
+		break;
 	case CK_quant_q8_K: emu_quant_q8_K(p); break;
 	case CK_quant_f16: emu_quant_f16(p); break;
 	case CK_rmsnorm: emu_rmsnorm(p, (int)bx); break;
@@ -754,7 +839,11 @@ static CUresult emu_glaunch(CUgraphExec e, CUstream s)
 	return 0;
 }
 
-static CUresult emu_gxdestroy(CUgraphExec e) { (void)e; return 0; }
+static CUresult emu_gxdestroy(CUgraphExec e)
+{
+	(void)e;
+	return 0;
+}
 
 static CUresult emu_gdestroy(CUgraph g)
 {
@@ -768,21 +857,38 @@ static CUresult emu_gdestroy(CUgraph g)
 /* A working emulated device (reset its counters and failure knobs). */
 static inline const struct cuda_api *emu_api(void)
 {
-	static struct cuda_api api = {
-	    .cuInit = emu_ok_u, .cuDriverGetVersion = emu_ver, .cuDeviceGetCount = emu_count,
-	    .cuDeviceGet = emu_get, .cuDeviceGetName = emu_name, .cuDeviceGetAttribute = emu_attr,
-	    .cuDeviceTotalMem = emu_total, .cuDevicePrimaryCtxRetain = emu_retain,
-	    .cuDevicePrimaryCtxRelease = emu_release, .cuCtxSetCurrent = emu_setctx,
-	    .cuModuleLoadData = emu_modload, .cuModuleUnload = emu_modunload,
-	    .cuModuleGetFunction = emu_getfn, .cuMemAlloc = emu_alloc, .cuMemFree = emu_free,
-	    .cuMemAllocHost = emu_halloc, .cuMemFreeHost = emu_hfree, .cuMemGetInfo = emu_meminfo,
-	    .cuMemcpyHtoDAsync = emu_h2d, .cuMemcpyDtoHAsync = emu_d2h, .cuMemsetD8Async = emu_memset,
-	    .cuStreamCreate = emu_screate, .cuStreamDestroy = emu_sdestroy,
-	    .cuStreamSynchronize = emu_ssync, .cuLaunchKernel = emu_launch,
-	    .cuGetErrorString = emu_errstr, .cuStreamBeginCapture = emu_begin,
-	    .cuStreamEndCapture = emu_end, .cuGraphInstantiateWithFlags = emu_inst,
-	    .cuGraphLaunch = emu_glaunch, .cuGraphExecDestroy = emu_gxdestroy,
-	    .cuGraphDestroy = emu_gdestroy};
+	static struct cuda_api api = {.cuInit = emu_ok_u,
+	                              .cuDriverGetVersion = emu_ver,
+	                              .cuDeviceGetCount = emu_count,
+	                              .cuDeviceGet = emu_get,
+	                              .cuDeviceGetName = emu_name,
+	                              .cuDeviceGetAttribute = emu_attr,
+	                              .cuDeviceTotalMem = emu_total,
+	                              .cuDevicePrimaryCtxRetain = emu_retain,
+	                              .cuDevicePrimaryCtxRelease = emu_release,
+	                              .cuCtxSetCurrent = emu_setctx,
+	                              .cuModuleLoadData = emu_modload,
+	                              .cuModuleUnload = emu_modunload,
+	                              .cuModuleGetFunction = emu_getfn,
+	                              .cuMemAlloc = emu_alloc,
+	                              .cuMemFree = emu_free,
+	                              .cuMemAllocHost = emu_halloc,
+	                              .cuMemFreeHost = emu_hfree,
+	                              .cuMemGetInfo = emu_meminfo,
+	                              .cuMemcpyHtoDAsync = emu_h2d,
+	                              .cuMemcpyDtoHAsync = emu_d2h,
+	                              .cuMemsetD8Async = emu_memset,
+	                              .cuStreamCreate = emu_screate,
+	                              .cuStreamDestroy = emu_sdestroy,
+	                              .cuStreamSynchronize = emu_ssync,
+	                              .cuLaunchKernel = emu_launch,
+	                              .cuGetErrorString = emu_errstr,
+	                              .cuStreamBeginCapture = emu_begin,
+	                              .cuStreamEndCapture = emu_end,
+	                              .cuGraphInstantiateWithFlags = emu_inst,
+	                              .cuGraphLaunch = emu_glaunch,
+	                              .cuGraphExecDestroy = emu_gxdestroy,
+	                              .cuGraphDestroy = emu_gdestroy};
 	return &api;
 }
 

@@ -44,7 +44,8 @@ static inline struct engine_model *cm_load(const char *path, enum engine_kv_type
 }
 
 /* The device's logits of a prompt against the CPU's. */
-static inline float cm_vs_cpu(const char *path, enum engine_kv_type kv, const int32_t *prompt, int64_t n)
+static inline float cm_vs_cpu(const char *path, enum engine_kv_type kv, const int32_t *prompt,
+                              int64_t n)
 {
 	struct engine_model *d = cm_load(path, kv, 999), *c = cm_load(path, kv, 0);
 	struct run_out od, oc;
@@ -64,7 +65,7 @@ static inline float cm_vs_cpu(const char *path, enum engine_kv_type kv, const in
 
 /* stories260K in one type against llama.cpp (model_test's rules). */
 static inline void cm_check_stories(const char *model_rel, const char *ref_rel, float tol,
-                             int64_t min_match)
+                                    int64_t min_match)
 {
 	static struct ref_file rf;
 	char path[1024];
@@ -118,9 +119,10 @@ static inline void cm_check_synth(const char *name, float tol, bool aq)
 		float lerr = max_abs_diff(o.logits[0], rc->logits_first, nv);
 		float terr = top10_err(rc, &o, match);
 		double cos = cosine(o.logits[0], rc->logits_first, nv);
-		print_message("device %s case %d: %lld/%lld ids, logits_first max err %.2g cos %.7f, "
-		              "top-10 %.2g\n",
-		              name, c, (long long)match, (long long)rc->n_gen, lerr, cos, terr);
+		print_message(
+		    "device %s case %d: %lld/%lld ids, logits_first max err %.2g cos %.7f, "
+		    "top-10 %.2g\n",
+		    name, c, (long long)match, (long long)rc->n_gen, lerr, cos, terr);
 		if (aq) {
 			must = 0;
 			while (must < rc->n_gen && rc->gaps[must] >= CM_NEAR_TIE)
@@ -132,7 +134,8 @@ static inline void cm_check_synth(const char *name, float tol, bool aq)
 	}
 	engine_model_free(m);
 	if (bad)
-		fail_msg("%s: %d checks outside tolerance %g (ids, logits, cosine)", name, bad, tol);
+		fail_msg("%s: %d checks outside tolerance %g (ids, logits, cosine)", name, bad,
+		         tol);
 	float e = cm_vs_cpu(path, ENGINE_KV_F32, rf.cases[0].prompt, rf.cases[0].n_prompt);
 	print_message("device %s: logits vs the CPU max err %.2g\n", name, e);
 	if (e > (aq ? CM_VS_CPU_TOL : tol))
@@ -213,7 +216,8 @@ static inline void cm_check_embed_generate(const char *model_rel)
 		test_skip("../shared/models/%s is missing", model_rel);
 		return;
 	}
-	struct engine_model *d = cm_load(path, ENGINE_KV_F16, 999), *c = cm_load(path, ENGINE_KV_F16, 0);
+	struct engine_model *d = cm_load(path, ENGINE_KV_F16, 999),
+	                    *c = cm_load(path, ENGINE_KV_F16, 0);
 	struct engine_seq *sd = engine_seq_new(d, 64, err), *sc = engine_seq_new(c, 64, err);
 	float ed[64], ec[64];
 	assert_int_equal(engine_embed(sd, rf.cases[0].prompt, rf.cases[0].n_prompt, ed), 0);

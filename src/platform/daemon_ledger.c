@@ -249,6 +249,7 @@ int ledger_writer_start(const char *path, struct ledger_writer **out, char err[E
 		free(w);
 		return err_set(err, -rc, "ledger writer thread: %s", strerror(rc));
 	}
+	pthread_setname_np(w->th, "gpurun-ledger"); /* top -H, /proc/PID/task/TID/comm */
 	*out = w;
 	return 0;
 }

@@ -6,6 +6,8 @@
  * reads, and that traffic as a share of the device's memory bandwidth
  * (measured here with a device-to-device copy, and the theoretical peak
  * from its clock and bus width). Prints one "key=value" line per number.
+ * `gpu_bench --synth OUT.gguf TYPE` writes the TinyLlama-1.1B shaped model
+ * as `gpurun synth` does, so a GPU machine needs no other binary.
  * Not part of the gpurun binary: it links build/libgpurun.a. */
 #include <math.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 #include "base/timeutil.h"
 #include "engine/cuda_internal.h"
 #include "engine/engine.h"
+#include "engine/synth.h"
 #include "gguf/gguf.h"
 
 struct opts {
@@ -115,13 +118,33 @@ static void stat(const char *key, const double *v, int64_t n)
 	printf("%s=%.2f\n%s_sd=%.2f\n", key, m, key, sqrt(sd));
 }
 
+static int synth(const char *out, const char *type)
+{
+	char err[ERR_MSG_LEN];
+	struct synth_params sp;
+	synth_params_default(&sp);
+	sp.ft = quantize_ftype_find(type);
+	if (!sp.ft) {
+		fprintf(stderr, "gpu_bench: unknown type %s\n", type);
+		return 2;
+	}
+	if (synth_model_write(out, &sp, NULL, err)) {
+		fprintf(stderr, "gpu_bench: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
 	char err[ERR_MSG_LEN];
+	if (argc == 4 && !strcmp(argv[1], "--synth"))
+		return synth(argv[2], argv[3]);
 	if (parse(argc, argv, &o)) {
 		fprintf(stderr, "usage: gpu_bench MODEL.gguf [-p 512] [-n 128] [-r 3] [--gpu N] "
-		                "[--t0 WALL_NS] [--ttft-prompt 16]\n");
+		                "[--t0 WALL_NS] [--ttft-prompt 16]\n"
+		                "       gpu_bench --synth OUT.gguf TYPE\n");
 		return 2;
 	}
 	struct engine_load_params lp;

@@ -11,7 +11,8 @@
 # usable GPU it says why and exits 0.
 # Env: GPU_BENCH_TYPES (default "Q4_0 Q8_0 Q4_K_M F16"), GPU_BENCH_MODELS
 # (folder for the models, default BUILD/gpu-bench/models), GPU_BENCH_REPS (3),
-# GPU_BENCH_SYNTH_ARGS (extra `gpurun synth` flags, e.g. a smaller shape).
+# GPU_BENCH_SYNTH_ARGS (`gpurun synth` flags for another shape; default: the
+# 1.1B shape, written by gpu_bench --synth), GPU_BENCH_BIN (a prebuilt gpu_bench).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-${GPURUN_BUILD:-build}}
@@ -21,16 +22,18 @@ out=$build/gpu-bench
 models=${GPU_BENCH_MODELS:-$out/models}
 types=${GPU_BENCH_TYPES:-Q4_0 Q8_0 Q4_K_M F16}
 reps=${GPU_BENCH_REPS:-3}
-if [ ! -x "$bin" ] || [ ! -f "$build/libgpurun.a" ]; then
+if [ ! -f "$build/libgpurun.a" ] && [ -z "${GPU_BENCH_BIN:-}" ]; then
   echo "bench gpu: make $build first"
   exit 1
 fi
 mkdir -p "$out" "$models"
 
-pkgs=(libuv libcjson sqlite3 libcurl openssl libpcre2-8 yaml-0.1 libarchive)
-read -r -a libs <<<"$(pkg-config --libs "${pkgs[@]}")"
-cc -std=c11 -O2 -D_GNU_SOURCE -Isrc bench/gpu/gpu_bench.c "$build/libgpurun.a" \
-  "${libs[@]}" -lhttp_parser -lwslay -lm -ldl -pthread -o "$out/gpu_bench"
+if [ -n "${GPU_BENCH_BIN:-}" ]; then # prebuilt (a GPU machine without a compiler setup)
+  cp "$GPU_BENCH_BIN" "$out/gpu_bench"
+else
+  cc -std=c11 -O2 -D_GNU_SOURCE -Isrc bench/gpu/gpu_bench.c "$build/libgpurun.a" \
+    -Wl,--as-needed -lcjson -lpcre2-8 -lm -ldl -pthread -o "$out/gpu_bench"
+fi
 read -r -a synth_args <<<"${GPU_BENCH_SYNTH_ARGS:-}"
 read -r -a type_list <<<"$types"
 
@@ -48,7 +51,11 @@ res=$out/results.md
 kv() { sed -n "s/^$1=//p" "$2" | head -1; }
 for t in "${type_list[@]}"; do
   m=$models/tinyllama-$t.gguf
-  [ -f "$m" ] || "$bin" synth "$m" --type "$t" "${synth_args[@]}" >/dev/null
+  if [ ! -f "$m" ] && [ ${#synth_args[@]} -eq 0 ]; then
+    "$out/gpu_bench" --synth "$m" "$t"
+  elif [ ! -f "$m" ]; then
+    "$bin" synth "$m" --type "$t" "${synth_args[@]}" >/dev/null
+  fi
   cat "$m" >/dev/null # in the page cache, as the target assumes
   t0=$(date +%s%N)
   "$out/gpu_bench" "$m" -p 512 -n 128 -r "$reps" --gpu 999 --t0 "$t0" >"$out/$t.txt"

@@ -67,33 +67,33 @@ static void upload_step(struct cuda_pass *ps)
 		    "step upload");
 }
 
-/* x (n rows, ldx floats, k elements) converted for activation type a. */
+/* x (n_rows rows, ldx floats, k elements) converted for activation type a. */
 static const struct kb_act *convert(struct cuda_pass *ps, enum cuda_act a, CUdeviceptr x,
-                                    int64_t ldx, int64_t k)
+                                    int64_t ldx, int64_t k, int64_t n_rows)
 {
 	struct kb_act *ac = &ps->act[a];
 	if (ps->have[a])
 		return ac;
 	const CUdeviceptr *buf = ps->cm->b.act[a];
-	struct kp_quant p = {.x = x, .ldx = ldx, .n = k, .n_rows = ps->n};
+	struct kp_quant p = {.x = x, .ldx = ldx, .n = k, .n_rows = n_rows};
 	memset(ac, 0, sizeof *ac);
 	switch (a) {
 	case CUDA_ACT_F32: ac->qs = x, ac->ld = ldx, ac->nb = (k + 3) / 4; break;
 	case CUDA_ACT_Q8_0:
 		ac->qs = buf[0], ac->d = buf[1], ac->nb = k / 32;
 		p.act = *ac;
-		LAUNCH(ps, CK_quant_q8_0, blocks(ac->nb * ps->n, KP_THREADS / 32), 1, 1, KP_THREADS,
+		LAUNCH(ps, CK_quant_q8_0, blocks(ac->nb * n_rows, KP_THREADS / 32), 1, 1, KP_THREADS,
 		       p);
 		break;
 	case CUDA_ACT_Q8_K:
 		ac->qs = buf[0], ac->d = buf[1], ac->bs = buf[2], ac->nb = k / 256;
 		p.act = *ac;
-		LAUNCH(ps, CK_quant_q8_K, ac->nb * ps->n, 1, 1, 256, p);
+		LAUNCH(ps, CK_quant_q8_K, ac->nb * n_rows, 1, 1, 256, p);
 		break;
 	default:
 		ac->qs = buf[0], ac->nb = (k + 7) / 8;
 		p.act = *ac;
-		LAUNCH(ps, CK_quant_f16, blocks(ac->nb * 8 * ps->n, KP_THREADS), 1, 1, KP_THREADS,
+		LAUNCH(ps, CK_quant_f16, blocks(ac->nb * 8 * n_rows, KP_THREADS), 1, 1, KP_THREADS,
 		       p);
 		break;
 	}
@@ -140,7 +140,7 @@ static void matmul(struct cuda_pass *ps, const struct cuda_mat *const *mats, con
 			done[j] = true;
 			nj++;
 		}
-		p.act = *convert(ps, mats[i]->act, x, ldx, mats[i]->m.n_in);
+		p.act = *convert(ps, mats[i]->act, x, ldx, mats[i]->m.n_in, n_cols);
 		launch_mv(ps, &p, mats[i]->mv1, max_out, nj, n_cols);
 	}
 }

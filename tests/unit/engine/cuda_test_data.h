@@ -33,6 +33,12 @@ static inline void fill(float *x, int64_t n, uint64_t seed)
 		x[i] = gauss();
 }
 
+/* 256-byte aligned memory (C11 wants a size that is a multiple of it). */
+static inline void *aalloc(size_t n)
+{
+	return aligned_alloc(256, (n + 255) / 256 * 256);
+}
+
 /* A packed matrix in host memory. */
 struct hmat {
 	struct kb_mat m;
@@ -53,7 +59,7 @@ static inline void hmat_make(struct hmat *h, int type, int64_t n_in, int64_t n_o
 	h->raw = malloc(h->row_bytes * (size_t)n_out);
 	for (int64_t r = 0; r < n_out; r++)
 		qt->quantize(w + r * n_in, h->raw + (size_t)r * h->row_bytes, n_in);
-	h->mem = aligned_alloc(256, (size_t)bytes);
+	h->mem = aalloc((size_t)bytes);
 	memset(&h->m, 0, sizeof h->m);
 	h->m.n_in = n_in, h->m.n_out = n_out, h->m.nb = nb, h->m.type = type;
 	uint8_t *dst[KB_MAX_FIELDS];
@@ -94,7 +100,7 @@ static inline void hact_make(struct hact *ha, int wtype, const float *x, int64_t
 	memset(ha, 0, sizeof *ha);
 	if (wtype == KB_F32) {
 		int64_t ld = (n + 31) / 32 * 32;
-		ha->qs = aligned_alloc(256, (size_t)(ld * cols * 4 + 256));
+		ha->qs = aalloc((size_t)(ld * cols * 4 + 256));
 		memset(ha->qs, 0, (size_t)(ld * cols * 4));
 		for (int64_t c = 0; c < cols; c++)
 			memcpy(ha->qs + c * ld * 4, x + c * n, (size_t)n * 4);
@@ -105,7 +111,7 @@ static inline void hact_make(struct hact *ha, int wtype, const float *x, int64_t
 	uint8_t *cpu = malloc(rb);
 	if (wtype == KB_F16) {
 		int64_t nb = (n + 7) / 8;
-		ha->qs = aligned_alloc(256, (size_t)(nb * 16 * cols));
+		ha->qs = aalloc((size_t)(nb * 16 * cols));
 		memset(ha->qs, 0, (size_t)(nb * 16 * cols));
 		for (int64_t c = 0; c < cols; c++) {
 			vq->from_float(x + c * n, cpu, n);
@@ -116,9 +122,9 @@ static inline void hact_make(struct hact *ha, int wtype, const float *x, int64_t
 		return;
 	}
 	const int64_t be = vq->block_size, nb = n / be;
-	ha->qs = aligned_alloc(256, (size_t)(nb * be * cols));
-	ha->d = aligned_alloc(256, (size_t)(nb * 4 * cols));
-	ha->bs = aligned_alloc(256, (size_t)(nb * 32 * cols + 256));
+	ha->qs = aalloc((size_t)(nb * be * cols));
+	ha->d = aalloc((size_t)(nb * 4 * cols));
+	ha->bs = aalloc((size_t)(nb * 32 * cols + 256));
 	for (int64_t c = 0; c < cols; c++) {
 		vq->from_float(x + c * n, cpu, n);
 		for (int64_t b = 0; b < nb; b++) {

@@ -1,17 +1,9 @@
 #!/usr/bin/env bash
 # gpurun hello over real sockets with curl: the hello answer, keep-alive
 # reuse, HEAD, JSON 404/405, /status/CODE, pipelining over one connection.
-set -u
-bin=${GPURUN_BIN:?}
-command -v curl >/dev/null || { echo "SKIP: curl missing"; exit 77; }
-log=$(mktemp); trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$log"' EXIT
-"$bin" hello --port 0 2>"$log" & pid=$!
-for _ in $(seq 50); do
-  port=$(sed -n 's/.*listening on http:\/\/[^:]*:\([0-9]*\).*/\1/p' "$log"); [ -n "$port" ] && break; sleep 0.1
-done
-[ -n "${port:-}" ] || { echo "hello did not start"; cat "$log"; exit 1; }
-u=http://127.0.0.1:$port
-fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/lib.bash"
+need curl
+start_hello
 
 [ "$(curl -s $u/)" = "Hello World!" ] || fail "GET /"
 out=$(curl -sv $u/ $u/ 2>&1)

@@ -2,29 +2,21 @@
 # Request bodies and limits against gpurun hello: a 5 MB echo by
 # Content-Length and chunked (byte-exact), then each limit with its status
 # and JSON error: 413 body, 431 head, 408 slow client, 503 connection cap.
-set -u
-bin=${GPURUN_BIN:?}
-command -v curl >/dev/null || { echo "SKIP: curl missing"; exit 77; }
-tmp=$(mktemp -d); trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
-"$bin" hello --port 0 --header-timeout 500ms --max-conns 4 --max-body 100000 2>"$tmp/log" & pid=$!
-for _ in $(seq 50); do
-  port=$(sed -n 's/.*listening on http:\/\/[^:]*:\([0-9]*\).*/\1/p' "$tmp/log"); [ -n "$port" ] && break; sleep 0.1
-done
-[ -n "${port:-}" ] || { echo "hello did not start"; cat "$tmp/log"; exit 1; }
-u=http://127.0.0.1:$port
-fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/lib.bash"
+need curl
+start_hello --header-timeout 500ms --max-conns 4 --max-body 100000
 
-head -c 5000000 /dev/urandom >"$tmp/big"
-want=$(sha256sum <"$tmp/big" | cut -d' ' -f1)
-got=$(curl -s --data-binary @"$tmp/big" $u/echo | sha256sum | cut -d' ' -f1)
+head -c 5000000 /dev/urandom >"$T/big"
+want=$(sha256sum <"$T/big" | cut -d' ' -f1)
+got=$(curl -s --data-binary @"$T/big" $u/echo | sha256sum | cut -d' ' -f1)
 [ "$got" = "$want" ] || fail "echo by Content-Length differs"
-got=$(curl -s -H 'Transfer-Encoding: chunked' --data-binary @"$tmp/big" $u/echo | sha256sum | cut -d' ' -f1)
+got=$(curl -s -H 'Transfer-Encoding: chunked' --data-binary @"$T/big" $u/echo | sha256sum | cut -d' ' -f1)
 [ "$got" = "$want" ] || fail "chunked echo differs"
 # a slow reader: the echo pauses the upload instead of buffering it
-got=$(curl -s --limit-rate 2M --data-binary @"$tmp/big" $u/echo | sha256sum | cut -d' ' -f1)
+got=$(curl -s --limit-rate 2M --data-binary @"$T/big" $u/echo | sha256sum | cut -d' ' -f1)
 [ "$got" = "$want" ] || fail "rate-limited echo differs"
 
-out=$(curl -s -w ' %{http_code}' --data-binary @"$tmp/big" $u/status/200)
+out=$(curl -s -w ' %{http_code}' --data-binary @"$T/big" $u/status/200)
 [ "$out" = '{"error":"request body too large"} 413' ] || fail "413: $out"
 big=$(head -c 20000 /dev/zero | tr '\0' a)
 out=$(curl -s -w ' %{http_code}' -H "X-Big: $big" $u/)

@@ -5,42 +5,14 @@
 # makes each answer tell) and dropped by /clear, /set parameter and /show,
 # """ multi-line input with its "... " prompt, /clear, an unknown command,
 # and /bye ending the session with exit status 0.
-set -u
 exec </dev/null # `run` reads a non-terminal stdin as its prompt
-bin=${GPURUN_BIN:?}
+. "$(dirname "$0")/lib.bash"
 models=${GPURUN_TEST_MODELS:-}
 stories=$models/stories260K-F32.gguf
-[ -r "$stories" ] || { echo "SKIP: $stories missing (test models not installed)"; exit 77; }
-for c in curl ss script; do
-  command -v $c >/dev/null || { echo "SKIP: $c is not installed"; exit 77; }
-done
-unset OLLAMA_HOST OLLAMA_MODELS GPURUN_MODELS GPURUN_API_KEY OLLAMA_API_KEY GPURUN_KEEP_ALIVE
-T=$(mktemp -d /tmp/gpurun-cli-e2e.XXXXXX)
-spid=
-cleanup() {
-  [ -n "$spid" ] && kill "$spid" 2>/dev/null && wait "$spid" 2>/dev/null
-  rm -rf "$T"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  [ -f "$T/serve.log" ] && { echo "--- serve.log"; tail -20 "$T/serve.log"; }
-  exit 1
-}
-free_port() {
-  local p
-  for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 20000))
-    [ -z "$(ss -Hltn "sport = :$p" 2>/dev/null)" ] && { echo "$p"; return; }
-  done
-  echo 0
-}
-export GPURUN_HOME=$T/home
-export GPURUN_HOST=127.0.0.1:$(free_port)
-"$bin" serve >"$T/serve.log" 2>&1 &
-spid=$!
-for _ in $(seq 100); do curl -fs "http://$GPURUN_HOST/" >/dev/null && break; sleep 0.05; done
-curl -fs "http://$GPURUN_HOST/" >/dev/null || fail "server did not start"
+[ -r "$stories" ] || skip "$stories missing (test models not installed)"
+need curl ss script
+serve_env
+start_serve
 
 # The chat's template renders how many messages the request carries, so
 # each turn's answer tells whether the history went with it: fixed-template

@@ -5,40 +5,16 @@
 # prompt (greedy stories260K reproduces llama.cpp's reference story), stdin
 # as the prompt, --verbose timings, ps, stop, cp, rm, error messages and exit
 # codes, and the "not running" error before and after the server.
-set -u
 exec </dev/null # `run` reads a non-terminal stdin as its prompt
-bin=${GPURUN_BIN:?}
+. "$(dirname "$0")/lib.bash"
 models=${GPURUN_TEST_MODELS:-}
 stories=$models/stories260K-F32.gguf
 ref=$models/ref/stories260K-F32.gen.json
 for f in "$stories" "$ref"; do
-  [ -r "$f" ] || { echo "SKIP: $f missing (test models not installed)"; exit 77; }
+  [ -r "$f" ] || skip "$f missing (test models not installed)"
 done
-for c in curl node ss; do
-  command -v $c >/dev/null || { echo "SKIP: $c is not installed"; exit 77; }
-done
-unset OLLAMA_HOST OLLAMA_MODELS GPURUN_MODELS GPURUN_API_KEY OLLAMA_API_KEY GPURUN_KEEP_ALIVE
-T=$(mktemp -d /tmp/gpurun-cli-e2e.XXXXXX)
-spid=
-cleanup() {
-  [ -n "$spid" ] && kill "$spid" 2>/dev/null && wait "$spid" 2>/dev/null
-  rm -rf "$T"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  [ -f "$T/serve.log" ] && { echo "--- serve.log"; tail -20 "$T/serve.log"; }
-  exit 1
-}
-free_port() {
-  local p
-  for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 20000))
-    [ -z "$(ss -Hltn "sport = :$p" 2>/dev/null)" ] && { echo "$p"; return; }
-  done
-  echo 0
-}
-export GPURUN_HOME=$T/home
+need curl node ss
+serve_env
 port=$(free_port)
 export GPURUN_HOST=127.0.0.1:$port
 want_text=$(node -e 'process.stdout.write(require(process.argv[1]).cases[0].generated_text)' "$ref")
@@ -51,10 +27,7 @@ grep -qF "Error: could not connect to gpurun server at http://127.0.0.1:$port; i
   fail "not-running message: $(cat "$T/e")"
 OLLAMA_HOST=127.0.0.1:$port "$bin" ps 2>&1 | grep -q "127.0.0.1:$port" || fail "OLLAMA_HOST not honoured"
 
-"$bin" serve >"$T/serve.log" 2>&1 &
-spid=$!
-for _ in $(seq 100); do curl -fs "http://$GPURUN_HOST/" >/dev/null && break; sleep 0.05; done
-curl -fs "http://$GPURUN_HOST/" >/dev/null || fail "server did not start"
+start_serve
 
 # ---- create: FROM a path relative to the Modelfile, uploaded as a blob
 mkdir -p "$T/m" "$T/elsewhere"
@@ -164,7 +137,6 @@ echo "ok: cp, rm"
 "$bin" cp onlyone 2>/dev/null; [ $? -eq 2 ] || fail "cp with one argument should exit 2"
 "$bin" pull 2>/dev/null; [ $? -eq 2 ] || fail "pull without a model should exit 2"
 
-kill "$spid" && wait "$spid" 2>/dev/null
-spid=
+stop_pid "$spid"
 "$bin" list 2>&1 | grep -q "could not connect to gpurun server" || fail "no error after the server stopped"
 echo "ok"

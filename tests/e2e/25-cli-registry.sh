@@ -6,10 +6,8 @@
 # pty from script(1)); the pulled model runs; a missing tag fails with
 # Ollama's "pull model manifest: file does not exist" and exit 1; pushing
 # to a plain-HTTP registry without --insecure fails.
-set -u
 exec </dev/null # `run` reads a non-terminal stdin as its prompt
-skip() { echo "SKIP: $*"; exit 77; }
-bin=${GPURUN_BIN:?}
+. "$(dirname "$0")/lib.bash"
 models=${GPURUN_TEST_MODELS:-}
 stories=$models/stories260K-F32.gguf
 ref=$models/ref/stories260K-F32.gen.json
@@ -17,31 +15,8 @@ for f in "$stories" "$ref"; do
   [ -r "$f" ] || skip "$f missing (test models not installed)"
 done
 command -v docker-registry >/dev/null || skip "docker-registry is not installed (scripts/deps.sh)"
-for c in curl node ss script; do
-  command -v $c >/dev/null || skip "$c is not installed"
-done
-unset OLLAMA_HOST OLLAMA_MODELS GPURUN_MODELS GPURUN_API_KEY OLLAMA_API_KEY GPURUN_KEEP_ALIVE
-T=$(mktemp -d /tmp/gpurun-cli-e2e.XXXXXX)
-spid= rpid=
-cleanup() {
-  [ -n "$spid" ] && kill "$spid" 2>/dev/null && wait "$spid" 2>/dev/null
-  [ -n "$rpid" ] && kill "$rpid" 2>/dev/null && wait "$rpid" 2>/dev/null
-  rm -rf "$T"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  [ -f "$T/serve.log" ] && { echo "--- serve.log"; tail -20 "$T/serve.log"; }
-  exit 1
-}
-free_port() {
-  local p
-  for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 20000))
-    [ -z "$(ss -Hltn "sport = :$p" 2>/dev/null)" ] && { echo "$p"; return; }
-  done
-  echo 0
-}
+need curl node ss script
+serve_env
 rport=$(free_port)
 cat >"$T/registry.yml" <<EOF
 version: 0.1
@@ -51,16 +26,10 @@ http: {addr: 127.0.0.1:$rport}
 EOF
 docker-registry serve "$T/registry.yml" >"$T/registry.log" 2>&1 &
 rpid=$!
-export GPURUN_HOME=$T/home
-export GPURUN_HOST=127.0.0.1:$(free_port)
-"$bin" serve >"$T/serve.log" 2>&1 &
-spid=$!
-for _ in $(seq 100); do
-  curl -fs "http://127.0.0.1:$rport/v2/" >/dev/null && curl -fs "http://$GPURUN_HOST/" >/dev/null && break
-  sleep 0.05
-done
-curl -fs "http://127.0.0.1:$rport/v2/" >/dev/null || { cat "$T/registry.log"; fail "registry did not start"; }
-curl -fs "http://$GPURUN_HOST/" >/dev/null || fail "server did not start"
+track "$rpid"
+FAIL_LOGS+=("$T/registry.log")
+wait_http "http://127.0.0.1:$rport/v2/" "registry"
+start_serve
 
 name=127.0.0.1:$rport/library/stories260k
 sha=$(node -e 'process.stdout.write(require(process.argv[1]).model_sha256)' "$ref")
@@ -107,8 +76,7 @@ echo "ok: pull on a terminal"
 "$bin" pull "127.0.0.1:$rport/library/nothere" --insecure >/dev/null 2>"$T/e"; rc=$?
 [ $rc -eq 1 ] || fail "pull of a missing model: exit $rc"
 grep -qx "Error: pull model manifest: file does not exist" "$T/e" || fail "pull missing: $(cat "$T/e")"
-kill "$rpid" && wait "$rpid" 2>/dev/null
-rpid=
+stop_pid "$rpid"
 "$bin" pull "$name" --insecure >/dev/null 2>"$T/e"; rc=$?
 [ $rc -eq 1 ] && grep -q "^Error: " "$T/e" || fail "pull from a stopped registry: $rc $(cat "$T/e")"
 echo "ok"

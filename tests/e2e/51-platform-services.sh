@@ -8,33 +8,9 @@
 # 50/50 (both revisions answer) and back --to-latest; export -> replace round
 # trip (unchanged: no new revision; changed: a new one); logs read and
 # --follow; validation errors (GPUs, region, names); delete.
-set -u
-bin=${GPURUN_BIN:?}
-skip() { echo "SKIP: $*"; exit 77; }
-command -v curl >/dev/null || skip "curl is not installed"
-command -v jq >/dev/null || skip "jq is not installed"
-
-T=$(mktemp -d /tmp/gpurun-e2e51.XXXXXX)
-dpid= fpid=
-cleanup() {
-  [ -n "$fpid" ] && kill "$fpid" 2>/dev/null
-  [ -n "$dpid" ] && kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
-  rm -rf "$T"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  echo "--- daemon log (last 30 lines)"; tail -30 "$T/daemon.log" 2>/dev/null
-  exit 1
-}
-free_port() {
-  local p
-  for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 20000))
-    [ -z "$(ss -Hltn "sport = :$p" 2>/dev/null)" ] && { echo "$p"; return; }
-  done
-  echo 0
-}
+. "$(dirname "$0")/lib.bash"
+need curl jq ss
+FAIL_LOGS=("$T/daemon.log")
 
 export GPURUN_HOME=$T/home GPURUN_GPUS=0
 port=$(free_port)
@@ -51,6 +27,7 @@ out=$("$bin" deploy x --image gpurun/hello 2>&1) && fail "deploy without a daemo
 
 # ---- the daemon
 "$bin" daemon >"$T/daemon.log" 2>&1 & dpid=$!
+track "$dpid"
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
 [ -S "$sock" ] || fail "the admin socket did not appear"
 [ "$(stat -c %a "$sock")" = 600 ] || fail "socket mode $(stat -c %a "$sock"), want 600"
@@ -142,13 +119,14 @@ out=$("$bin" services replace "$T/hello2.yaml" 2>&1) || fail "replace changed: $
 grep -q "hello-0000" "$T/logs.txt" || fail "logs read shows no instance: $(head -5 "$T/logs.txt")"
 [ "$("$bin" logs read hello --limit 2 | wc -l)" = 2 ] || fail "logs read --limit 2"
 "$bin" logs read hello --limit 1 --follow >"$T/follow.txt" 2>&1 & fpid=$!
+track "$fpid"
 sleep 0.5
 "$bin" deploy hello --env GREETING=again >/dev/null 2>&1 || fail "third deploy"
 rev4=$("$bin" services describe hello --format 'value(status.latestReadyRevisionName)')
 curl -s -m 20 "$url/" >/dev/null
 for _ in $(seq 50); do grep -q "$rev4" "$T/follow.txt" && break; sleep 0.1; done
 grep -q "$rev4" "$T/follow.txt" || fail "logs --follow did not show $rev4's instance: $(cat "$T/follow.txt")"
-kill "$fpid"; wait "$fpid" 2>/dev/null; fpid=
+stop_pid "$fpid"
 out=$("$bin" logs read nope 2>&1) && fail "logs of a missing service"
 [ "$out" = "Error: service nope not found" ] || fail "logs nope: '$out'"
 

@@ -6,38 +6,16 @@
 # keeps it after the service is deleted (the ledger is history). A private
 # service answers 401 without a token, 403 with a token for another audience,
 # 200 with `gpurun auth print-identity-token --audience URL` (or NAME).
-set -u
-bin=${GPURUN_BIN:?}
-skip() { echo "SKIP: $*"; exit 77; }
-command -v curl >/dev/null || skip "curl is not installed"
-command -v jq >/dev/null || skip "jq is not installed"
-
-T=$(mktemp -d /tmp/gpurun-e2e52.XXXXXX)
-dpid=
-cleanup() {
-  [ -n "$dpid" ] && kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
-  rm -rf "$T"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  echo "--- daemon log (last 30 lines)"; tail -30 "$T/daemon.log" 2>/dev/null
-  exit 1
-}
-free_port() {
-  local p
-  for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 20000))
-    [ -z "$(ss -Hltn "sport = :$p" 2>/dev/null)" ] && { echo "$p"; return; }
-  done
-  echo 0
-}
+. "$(dirname "$0")/lib.bash"
+need curl jq ss
+FAIL_LOGS=("$T/daemon.log")
 now() { date +%s.%N; }
 
 export GPURUN_HOME=$T/home GPURUN_GPUS=0
 port=$(free_port)
 export GPURUN_GATEWAY=127.0.0.1:$port
 "$bin" daemon >"$T/daemon.log" 2>&1 & dpid=$!
+track "$dpid"
 for _ in $(seq 100); do [ -S "$GPURUN_HOME/gpurun.sock" ] && break; sleep 0.1; done
 [ -S "$GPURUN_HOME/gpurun.sock" ] || fail "the admin socket did not appear"
 

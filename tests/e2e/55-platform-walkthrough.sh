@@ -10,9 +10,7 @@
 #   gpurun billing report
 # stories260K reaches Debian's docker-registry (free loopback port) first
 # through a throwaway `gpurun serve`: /api/blobs, /api/create, /api/push.
-set -u
-bin=${GPURUN_BIN:?}
-skip() { echo "SKIP: $*"; exit 77; }
+. "$(dirname "$0")/lib.bash"
 for c in curl jq docker-registry sha256sum; do
   command -v "$c" >/dev/null || skip "$c is not installed (scripts/deps.sh)"
 done
@@ -22,33 +20,7 @@ ref=$models/ref/stories260K-F32.gen.json
 [ -f "$gguf" ] || skip "$gguf is missing"
 "$bin" help | grep -q '^  serve ' || skip "this build has no 'serve' verb"
 
-T=$(mktemp -d /tmp/gpurun-e2e55.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  rm -rf "$T"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  for f in daemon seed registry; do
-    [ -s "$T/$f.log" ] && { echo "--- $f log (last 25 lines)"; tail -25 "$T/$f.log"; }
-  done
-  exit 1
-}
-free_port() {
-  local p
-  for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 20000))
-    [ -z "$(ss -Hltn "sport = :$p" 2>/dev/null)" ] && { echo "$p"; return; }
-  done
-  echo 0
-}
-wait_http() { # url what
-  for _ in $(seq 150); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done
-  fail "$2 did not start"
-}
+FAIL_LOGS=("$T/daemon.log" "$T/seed.log" "$T/registry.log")
 
 # ---- docker-registry on loopback
 reg=$(free_port)
@@ -59,14 +31,14 @@ log: {level: warn, accesslog: {disabled: true}}
 storage: {filesystem: {rootdirectory: $T/registry}, delete: {enabled: true}}
 http: {addr: 127.0.0.1:$reg}
 EOF
-docker-registry serve "$T/registry.yml" >"$T/registry.log" 2>&1 & pids+=($!)
+docker-registry serve "$T/registry.yml" >"$T/registry.log" 2>&1 & track $!
 wait_http "http://127.0.0.1:$reg/v2/" "docker-registry"
 remote=127.0.0.1:$reg/library/stories260k
 
 # ---- seed: a throwaway model server pushes stories260K there
 seed=$(free_port)
 GPURUN_HOST=127.0.0.1:$seed GPURUN_HOME=$T/seed GPURUN_MODELS=$T/seed/models \
-  GPURUN_NUM_THREAD=1 "$bin" serve >"$T/seed.log" 2>&1 & seed_pid=$!; pids+=($seed_pid)
+  GPURUN_NUM_THREAD=1 "$bin" serve >"$T/seed.log" 2>&1 & seed_pid=$!; track "$seed_pid"
 wait_http "http://127.0.0.1:$seed/api/version" "the seeding gpurun serve"
 digest=sha256:$(sha256sum "$gguf" | cut -d' ' -f1)
 code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary @"$gguf" "http://127.0.0.1:$seed/api/blobs/$digest")
@@ -76,13 +48,13 @@ curl -fs "http://127.0.0.1:$seed/api/create" \
   jq -e '.status == "success"' >/dev/null || fail "/api/create"
 curl -fs "http://127.0.0.1:$seed/api/push" -d "{\"model\":\"$remote\",\"insecure\":true,\"stream\":false}" |
   jq -e '.status == "success"' >/dev/null || fail "/api/push to the registry"
-kill "$seed_pid"; wait "$seed_pid" 2>/dev/null
+stop_pid "$seed_pid"
 
 # ---- make run's part: the daemon
 export GPURUN_HOME=$T/home GPURUN_GPUS=0 GPURUN_NUM_THREAD=1
 gw=$(free_port)
 export GPURUN_GATEWAY=127.0.0.1:$gw
-"$bin" daemon >"$T/daemon.log" 2>&1 & pids+=($!)
+"$bin" daemon >"$T/daemon.log" 2>&1 & track $!
 for _ in $(seq 100); do [ -S "$GPURUN_HOME/gpurun.sock" ] && break; sleep 0.1; done
 [ -S "$GPURUN_HOME/gpurun.sock" ] || fail "the daemon's socket did not appear"
 

@@ -5,43 +5,25 @@
 # and the walk-through's next commands, serves that URL, and on SIGTERM (what
 # Ctrl-C amounts to) stops the daemon and its instances cleanly. A second run
 # while the daemon is up uses it and deploys nothing new.
-set -u
-bin=${GPURUN_BIN:?}
-skip() { echo "SKIP: $*"; exit 77; }
+. "$(dirname "$0")/lib.bash"
 command -v curl >/dev/null || skip "curl is not installed"
 command -v setsid >/dev/null || skip "setsid is not installed (util-linux)"
 root=$(cd "$(dirname "$0")/../.." && pwd)
 [ -x "$root/scripts/run.sh" ] || skip "scripts/run.sh is missing"
 
-T=$(mktemp -d /tmp/gpurun-e2e56.XXXXXX)
-rpid=
-cleanup() {
-  [ -n "$rpid" ] && kill "$rpid" 2>/dev/null && wait "$rpid" 2>/dev/null
+# the daemon run.sh started, should the test fail before run.sh stops it
+on_exit() {
   local d
   d=$(ss -Hltnp "sport = :${port:-0}" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1)
   [ -n "$d" ] && kill "$d" 2>/dev/null
-  rm -rf "$T"
 }
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  echo "--- run.sh output"; cat "$T/run.out" 2>/dev/null
-  echo "--- daemon log (last 20 lines)"; tail -20 "$T/home/daemon.log" 2>/dev/null
-  exit 1
-}
-free_port() {
-  local p
-  for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 20000))
-    [ -z "$(ss -Hltn "sport = :$p" 2>/dev/null)" ] && { echo "$p"; return; }
-  done
-  echo 0
-}
+FAIL_LOGS=("$T/run.out" "$T/home/daemon.log")
 
 export GPURUN_HOME=$T/home GPURUN_GPUS=0 GPURUN_NUM_THREAD=1
 port=$(free_port)
 export GPURUN_GATEWAY=127.0.0.1:$port
 "$root/scripts/run.sh" "$bin" >"$T/run.out" 2>&1 & rpid=$!
+track "$rpid"
 for _ in $(seq 150); do grep -q "Ctrl-C stops the daemon" "$T/run.out" && break; sleep 0.1; done
 grep -q "Ctrl-C stops the daemon" "$T/run.out" || fail "run.sh did not come up"
 url=http://ollama-service.localhost:$port

@@ -12,6 +12,7 @@
 #include "base/mem.h"
 #include "base/timeutil.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,25 @@ static int usage(struct flag *flags, bool help, const char *text)
 	return help ? 0 : 2;
 }
 
+/* Parses the arguments of a verb whose only flag is --help: the positional
+ * ones into *pos (sized argc; the caller frees it), between min and max of
+ * them. -1 when the verb should go on, else the exit code to return. */
+static int plain_args(int argc, char **argv, const char *verb, const char *text, int min, int max,
+                      const char ***pos, int *npos)
+{
+	bool help = false;
+	char help_text[32];
+	snprintf(help_text, sizeof help_text, "help for %s", verb);
+	struct flag flags[] = {{"help", 'h', FLAG_BOOL, &help, help_text, false},
+	                       {NULL, 0, FLAG_BOOL, NULL, NULL, false}};
+	*pos = xcalloc((size_t)argc + 1, sizeof **pos);
+	*npos = 0;
+	int rc = parse(verb, flags, argc, argv, *pos, npos);
+	if (rc || help || *npos < min || *npos > max)
+		return rc ? rc : usage(flags, help, text);
+	return -1;
+}
+
 static void id12(const char *digest, char out[13])
 {
 	const char *d = digest ? digest : "";
@@ -116,39 +136,37 @@ static int64_t time_of(const cJSON *m, const char *key)
 	return t;
 }
 
-int cmd_list(int argc, char **argv)
+typedef void (*table_row_fn)(struct ollama_table *t, const cJSON *m, int64_t now);
+
+/* `list` and `ps`: GET path, then one table row per entry of "models" whose
+ * name starts with the optional PREFIX argument. */
+static int table_verb(int argc, char **argv, const char *verb, const char *path,
+                      const char *const *head, int ncols, table_row_fn row)
 {
-	bool help = false;
-	struct flag flags[] = {{"help", 'h', FLAG_BOOL, &help, "help for list", false},
-	                       {NULL, 0, FLAG_BOOL, NULL, NULL, false}};
-	const char **pos = xcalloc((size_t)argc + 1, sizeof *pos);
-	int npos = 0, rc = parse("list", flags, argc, argv, pos, &npos);
-	if (rc || help || npos > 1) {
-		rc = rc ? rc : usage(flags, help, "gpurun list [PREFIX]");
+	char usage_text[48];
+	snprintf(usage_text, sizeof usage_text, "gpurun %s [PREFIX]", verb);
+	const char **pos;
+	int npos, rc = plain_args(argc, argv, verb, usage_text, 0, 1, &pos, &npos);
+	if (rc >= 0)
 		goto out;
-	}
+	rc = 0;
 	struct ollama_client c;
 	ollama_client_init(&c);
 	char err[ERR_MSG_LEN];
 	cJSON *resp = NULL;
-	if (ollama_client_call(&c, "GET", "/api/tags", NULL, &resp, err)) {
+	if (ollama_client_call(&c, "GET", path, NULL, &resp, err)) {
 		rc = ollama_cli_fail(err);
 		goto out;
 	}
 	struct ollama_table t;
-	ollama_table_init(&t, 4);
-	ollama_table_add(&t, (const char *[]){"NAME", "ID", "SIZE", "MODIFIED"});
+	ollama_table_init(&t, ncols);
+	ollama_table_add(&t, head);
 	const cJSON *m;
 	int64_t now = time_wall_ns();
 	cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(resp, "models"))
 	{
-		if (!name_matches(m, npos ? pos[0] : NULL))
-			continue;
-		char id[13], size[32], mod[64];
-		id12(json_str(m, "digest", ""), id);
-		ollama_format_bytes(json_i64(m, "size", 0), size, sizeof size);
-		ollama_format_time(time_of(m, "modified_at"), now, "Never", mod, sizeof mod);
-		ollama_table_add(&t, (const char *[]){json_str(m, "name", ""), id, size, mod});
+		if (name_matches(m, npos ? pos[0] : NULL))
+			row(&t, m, now);
 	}
 	ollama_table_print(&t, stdout);
 	ollama_table_release(&t);
@@ -156,6 +174,21 @@ int cmd_list(int argc, char **argv)
 out:
 	free(pos);
 	return rc;
+}
+
+static void list_row(struct ollama_table *t, const cJSON *m, int64_t now)
+{
+	char id[13], size[32], mod[64];
+	id12(json_str(m, "digest", ""), id);
+	ollama_format_bytes(json_i64(m, "size", 0), size, sizeof size);
+	ollama_format_time(time_of(m, "modified_at"), now, "Never", mod, sizeof mod);
+	ollama_table_add(t, (const char *[]){json_str(m, "name", ""), id, size, mod});
+}
+
+int cmd_list(int argc, char **argv)
+{
+	static const char *const head[] = {"NAME", "ID", "SIZE", "MODIFIED"};
+	return table_verb(argc, argv, "list", "/api/tags", head, 4, list_row);
 }
 
 static void processor_text(int64_t size, int64_t vram, char *out, size_t cap)
@@ -190,40 +223,8 @@ static void ps_row(struct ollama_table *t, const cJSON *m, int64_t now)
 
 int cmd_ps(int argc, char **argv)
 {
-	bool help = false;
-	struct flag flags[] = {{"help", 'h', FLAG_BOOL, &help, "help for ps", false},
-	                       {NULL, 0, FLAG_BOOL, NULL, NULL, false}};
-	const char **pos = xcalloc((size_t)argc + 1, sizeof *pos);
-	int npos = 0, rc = parse("ps", flags, argc, argv, pos, &npos);
-	if (rc || help || npos > 1) {
-		rc = rc ? rc : usage(flags, help, "gpurun ps [PREFIX]");
-		goto out;
-	}
-	struct ollama_client c;
-	ollama_client_init(&c);
-	char err[ERR_MSG_LEN];
-	cJSON *resp = NULL;
-	if (ollama_client_call(&c, "GET", "/api/ps", NULL, &resp, err)) {
-		rc = ollama_cli_fail(err);
-		goto out;
-	}
-	struct ollama_table t;
-	ollama_table_init(&t, 6);
-	ollama_table_add(&t,
-	                 (const char *[]){"NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "UNTIL"});
-	const cJSON *m;
-	int64_t now = time_wall_ns();
-	cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(resp, "models"))
-	{
-		if (name_matches(m, npos ? pos[0] : NULL))
-			ps_row(&t, m, now);
-	}
-	ollama_table_print(&t, stdout);
-	ollama_table_release(&t);
-	cJSON_Delete(resp);
-out:
-	free(pos);
-	return rc;
+	static const char *const head[] = {"NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "UNTIL"};
+	return table_verb(argc, argv, "ps", "/api/ps", head, 6, ps_row);
 }
 
 /* Unloads name (keep_alive 0), as `ollama stop` and `ollama rm` do. */
@@ -242,15 +243,11 @@ static int unload(const struct ollama_client *c, const char *name, char err[ERR_
 
 int cmd_stop(int argc, char **argv)
 {
-	bool help = false;
-	struct flag flags[] = {{"help", 'h', FLAG_BOOL, &help, "help for stop", false},
-	                       {NULL, 0, FLAG_BOOL, NULL, NULL, false}};
-	const char **pos = xcalloc((size_t)argc + 1, sizeof *pos);
-	int npos = 0, rc = parse("stop", flags, argc, argv, pos, &npos);
-	if (rc || help || npos != 1) {
-		rc = rc ? rc : usage(flags, help, "gpurun stop MODEL");
+	const char **pos;
+	int npos, rc = plain_args(argc, argv, "stop", "gpurun stop MODEL", 1, 1, &pos, &npos);
+	if (rc >= 0)
 		goto out;
-	}
+	rc = 0;
 	struct ollama_client c;
 	ollama_client_init(&c);
 	char err[ERR_MSG_LEN];
@@ -269,15 +266,11 @@ out:
 
 int cmd_rm(int argc, char **argv)
 {
-	bool help = false;
-	struct flag flags[] = {{"help", 'h', FLAG_BOOL, &help, "help for rm", false},
-	                       {NULL, 0, FLAG_BOOL, NULL, NULL, false}};
-	const char **pos = xcalloc((size_t)argc + 1, sizeof *pos);
-	int npos = 0, rc = parse("rm", flags, argc, argv, pos, &npos);
-	if (rc || help || npos < 1) {
-		rc = rc ? rc : usage(flags, help, "gpurun rm MODEL [MODEL...]");
+	const char **pos;
+	int npos, rc = plain_args(argc, argv, "rm", "gpurun rm MODEL [MODEL...]", 1, INT_MAX, &pos, &npos);
+	if (rc >= 0)
 		goto out;
-	}
+	rc = 0;
 	struct ollama_client c;
 	ollama_client_init(&c);
 	char err[ERR_MSG_LEN];
@@ -305,15 +298,11 @@ out:
 
 int cmd_cp(int argc, char **argv)
 {
-	bool help = false;
-	struct flag flags[] = {{"help", 'h', FLAG_BOOL, &help, "help for cp", false},
-	                       {NULL, 0, FLAG_BOOL, NULL, NULL, false}};
-	const char **pos = xcalloc((size_t)argc + 1, sizeof *pos);
-	int npos = 0, rc = parse("cp", flags, argc, argv, pos, &npos);
-	if (rc || help || npos != 2) {
-		rc = rc ? rc : usage(flags, help, "gpurun cp SOURCE DESTINATION");
+	const char **pos;
+	int npos, rc = plain_args(argc, argv, "cp", "gpurun cp SOURCE DESTINATION", 2, 2, &pos, &npos);
+	if (rc >= 0)
 		goto out;
-	}
+	rc = 0;
 	struct ollama_client c;
 	ollama_client_init(&c);
 	char err[ERR_MSG_LEN];

@@ -135,7 +135,8 @@ struct gw_exchange {
 	enum gw_state state;
 	int64_t t0_mono, t0_wall, deadline_mono, hold_deadline_mono, first_byte_mono;
 	int64_t dispatch_wall;
-	bool started, held, was_held, timed_out, crashed, ended, is_upgrade, deferred;
+	bool started, held, was_held, timed_out, crashed, ended, is_upgrade, deferred, has_body;
+	int retries;
 	int64_t resp_cl; /* the instance's Content-Length, -1 none */
 	struct buf pend; /* answer bytes held until the end of this loop turn */
 	int status;

@@ -381,6 +381,29 @@ static void fail_unstarted(struct gw_exchange *x, int status)
 	}
 }
 
+/* A refused connection means the request never reached the instance: it
+ * died (its exit not yet seen) or closed its port. Such an instance takes
+ * no more requests, and a request without a body goes elsewhere. */
+static bool retry(struct gw_exchange *x, int status)
+{
+	if (status != UV_ECONNREFUSED || x->has_body || x->retries >= 2 || x->timed_out)
+		return false;
+	struct inst *in = x->inst;
+	detach_inst(x);
+	if (in && in->phase == INST_READY)
+		inst_stop(in, "its port refused a connection");
+	x->retries++;
+	x->inst_id[0] = '\0';
+	x->dispatch_wall = 0;
+	log_warn("request %s: instance refused the connection; sent again", x->request_id);
+	struct inst *other = activator_pick(x->rev);
+	if (other)
+		gw_dispatch(x, other);
+	else
+		activator_hold(x);
+	return true;
+}
+
 static void on_done(struct http_creq *q, int status, void *data)
 {
 	struct gw_exchange *x = data;
@@ -398,6 +421,8 @@ static void on_done(struct http_creq *q, int status, void *data)
 		x_end(x);
 		return;
 	}
+	if (!x->started && retry(x, status))
+		return;
 	if (!x->started) {
 		undefer(x);
 		fail_unstarted(x, status);
@@ -521,6 +546,7 @@ void gw_dispatch(struct gw_exchange *x, struct inst *in)
 	target[t.n] = '\0';
 	bool streamed;
 	int64_t clen = body_length(r, &streamed);
+	x->has_body = streamed;
 	struct http_creq_opts co = {
 	    .method = http_req_method(r),
 	    .host = "127.0.0.1",

@@ -281,9 +281,7 @@ static bool model(struct embed_call *e, const char *name)
 	struct model_name mn;
 	char err[ERR_MSG_LEN];
 	if (api_model_open(&e->call, name, &e->sm, &mn,
-	                   e->kind == EMBED_OPENAI
-	                       ? "model \"%s\" not found, try pulling it first"
-	                       : "model \"%s\" not found, try pulling it first"))
+	                   "model \"%s\" not found, try pulling it first"))
 		return false;
 	e->model_req = xstrdup(name);
 	names_shortest(&mn, e->display, sizeof e->display);
@@ -326,25 +324,8 @@ static bool fields(struct embed_call *e, const cJSON *body)
 
 static void submit(struct embed_call *e)
 {
-	struct sched_job *j = &e->job;
-	bool ka_set = j->keep_alive_set;
-	int64_t ka = j->keep_alive_ns;
-	sched_job_init(j, &embed_ops, e);
-	j->keep_alive_set = ka_set;
-	j->keep_alive_ns = ka;
-	j->model.path = e->sm.model_path;
-	j->model.name = e->display;
-	j->model.digest = e->sm.entry.digest;
-	j->model.size = e->sm.entry.size;
-	j->model.details_json = e->details.data;
-	j->num_ctx = e->opts.num_ctx;
-	api_call_watch(&e->call, embed_cancel);
-	if (sched_submit(e->call.srv->sched, j) == ERR_BUSY) {
-		e->call.on_cancel = NULL;
-		api_reply_error(
-		    &e->call, 503,
-		    "server busy, please try again.  maximum pending requests exceeded");
-	}
+	api_job_submit(&e->call, &e->job, &embed_ops, &e->sm, e->display, &e->details,
+	               e->opts.num_ctx, embed_cancel);
 }
 
 static void embed_route(const struct api_route *rt, struct http_req *req, enum embed_kind kind)

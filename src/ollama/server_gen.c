@@ -315,24 +315,6 @@ static void gen_cancel(struct api_call *c)
 
 void gen_call_submit(struct gen_call *g)
 {
-	struct sched_job *j = &g->job;
-	bool ka_set = j->keep_alive_set;
-	int64_t ka = j->keep_alive_ns;
-	sched_job_init(j, &gen_ops, g);
-	j->keep_alive_set = ka_set;
-	j->keep_alive_ns = ka;
-	j->model.path = g->sm.model_path;
-	j->model.name = g->display;
-	j->model.digest = g->sm.entry.digest;
-	j->model.size = g->sm.entry.size;
-	j->model.details_json = g->details.data;
-	j->num_ctx = g->opts.num_ctx;
-	/* Watch first: once submitted, the job belongs to a scheduler thread. */
-	api_call_watch(&g->call, gen_cancel);
-	if (sched_submit(g->call.srv->sched, j) == ERR_BUSY) {
-		g->call.on_cancel = NULL;
-		api_reply_error(
-		    &g->call, 503,
-		    "server busy, please try again.  maximum pending requests exceeded");
-	}
+	api_job_submit(&g->call, &g->job, &gen_ops, &g->sm, g->display, &g->details,
+	               g->opts.num_ctx, gen_cancel);
 }

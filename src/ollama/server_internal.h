@@ -139,6 +139,12 @@ int api_model_open(struct api_call *c, const char *name, struct store_model *sm,
                    struct model_name *mn, const char *not_found);
 /* The "details" object of /api/tags, /api/show and /api/ps. */
 void api_details_json(const struct store_entry *e, const char *parent, struct buf *out);
+/* Hands job j (ops; its owner is c) for sm's model to the scheduler,
+ * keeping the keep_alive the request set in j; on_cancel (loop thread)
+ * cancels it with the client. Replies 503 when the queue is full. */
+void api_job_submit(struct api_call *c, struct sched_job *j, const struct sched_job_ops *ops,
+                    const struct store_model *sm, const char *display, const struct buf *details,
+                    int64_t num_ctx, void (*on_cancel)(struct api_call *c));
 
 /* ---- request options (server_opts.c) ---- */
 

@@ -207,3 +207,27 @@ void api_details_json(const struct store_entry *e, const char *parent, struct bu
 	buf_putc(out, '}');
 	cJSON_Delete(cfg);
 }
+
+void api_job_submit(struct api_call *c, struct sched_job *j, const struct sched_job_ops *ops,
+                    const struct store_model *sm, const char *display, const struct buf *details,
+                    int64_t num_ctx, void (*on_cancel)(struct api_call *c))
+{
+	bool ka_set = j->keep_alive_set;
+	int64_t ka = j->keep_alive_ns;
+	sched_job_init(j, ops, c);
+	j->keep_alive_set = ka_set;
+	j->keep_alive_ns = ka;
+	j->model.path = sm->model_path;
+	j->model.name = display;
+	j->model.digest = sm->entry.digest;
+	j->model.size = sm->entry.size;
+	j->model.details_json = details->data;
+	j->num_ctx = num_ctx;
+	/* Watch first: once submitted, the job belongs to a scheduler thread. */
+	api_call_watch(c, on_cancel);
+	if (sched_submit(c->srv->sched, j) == ERR_BUSY) {
+		c->on_cancel = NULL;
+		api_reply_error(c, 503,
+		                "server busy, please try again.  maximum pending requests exceeded");
+	}
+}

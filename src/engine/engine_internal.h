@@ -78,10 +78,12 @@ struct layer {
 struct thread_scratch {
 	float *x;          /* (cap_rows, n_embd) this thread's copy of the residual stream */
 	float *h;          /* (cap_rows, max_in) normed activations */
-	uint8_t *q;        /* (cap_rows, q_row_cap) activations in vec_dot_type */
-	size_t q_row_cap;  /* bytes per row of q */
-	const void *q_src; /* what q currently holds (src pointer + type) */
-	int q_type;
+	uint8_t *q_own;    /* (cap_rows, q_row_cap) activations prepared by this thread */
+	size_t q_row_cap;  /* bytes per row of q_own (and of the runner's act) */
+	const uint8_t *q;  /* the prepared activations mm_run reads: q_own or run.act */
+	size_t q_stride;   /* bytes between rows of q */
+	const void *q_src; /* what q holds: the f32 source and the prepared form */
+	const void *q_fmt;
 	float *scores; /* (cap_ctx) attention scores */
 	uint8_t *conv; /* (cap_ctx + head_dim) * 4 bytes: q and p in the KV type */
 };
@@ -102,6 +104,7 @@ struct runner {
 	float *rope;          /* (n_rope_cfg, cap_rows, n_rot) cos/sin pairs */
 	int64_t *out_rows;    /* (cap_rows) rows whose logits are wanted */
 	struct fwd_row *rows; /* (cap_rows) the batch being run */
+	uint8_t *act;         /* (cap_rows, act_row_bytes) activations prepared by all threads */
 	struct thread_scratch *ts;
 };
 
@@ -254,8 +257,16 @@ struct mm_job {
  * thread's scratch (once per source and type). */
 int mm_run(const struct mm_job *jobs, int n_jobs, const float *x, int64_t ldx, int64_t n_rows,
            int64_t j0, int64_t j1, struct thread_scratch *ts);
-/* Bytes one activation row for w takes in w's vec_dot_type (0 for F32). */
+/* Bytes one prepared activation row for w takes (quant_act_bytes rounded up
+ * to 64; 0 when w reads f32 activations in place). */
 size_t mm_act_bytes(const struct tensor *w);
+/* Prepares x (n_rows rows, stride ldx) for w into buf (row stride `stride`),
+ * rows split across the nth threads of the region, then meets them at a
+ * barrier; afterwards mm_run of every thread reads buf. Every thread of the
+ * region calls it with the same arguments. Does nothing (no barrier) when w
+ * reads f32 in place or the thread already holds x prepared for w. */
+void mm_share(const struct tensor *w, const float *x, int64_t ldx, int64_t n_rows, uint8_t *buf,
+              size_t stride, int ith, int nth, struct threadpool *tp, struct thread_scratch *ts);
 
 /* ---- runner and forward (forward.c, runner.c) ---- */
 struct fwd_row {

@@ -22,6 +22,11 @@ struct fwd {
 	atomic_int stop;
 };
 
+/* From this many rows on, each matmul input is prepared once, rows split
+ * across the threads (one more barrier); below, every thread prepares the
+ * few rows itself. */
+#define SHARE_ROWS 8
+
 static inline void split(int64_t n, int ith, int nth, int64_t *a, int64_t *b)
 {
 	*a = n * ith / nth;
@@ -58,6 +63,15 @@ static void norm_rows(const struct fwd *f, struct thread_scratch *ts, const floa
 	for (int64_t i = 0; i < f->n; i++)
 		ops_rmsnorm(ts->h + i * hp->n_embd, ts->x + i * hp->n_embd, w, hp->n_embd, hp->eps);
 	ts->q_src = NULL; /* h changed: its quantized copy is stale */
+}
+
+/* Prepares x for w once for all threads when the batch is big enough. */
+static void share(const struct fwd *f, const struct tensor *w, const float *x, int64_t ldx, int ith,
+                  int nth, struct thread_scratch *ts)
+{
+	const struct runner *r = &f->m->run;
+	if (f->n >= SHARE_ROWS)
+		mm_share(w, x, ldx, f->n, r->act, ts->q_row_cap, ith, nth, r->tp, ts);
 }
 
 /* x += post_norm(o) (or o) for all rows, in the thread's own stream. */
@@ -216,6 +230,7 @@ static void ffn_up(struct fwd *f, const struct layer *L, int ith, int nth,
 	struct mm_job g = {&L->ffn_gate, r->gate, hp->n_ff}, u = {&L->ffn_up, r->up, hp->n_ff};
 	int64_t a, b;
 	norm_rows(f, ts, L->ffn_norm);
+	share(f, &L->ffn_gate, ts->h, hp->n_embd, ith, nth, ts);
 	split(hp->n_ff, ith, nth, &a, &b);
 	mm_run(&g, 1, ts->h, hp->n_embd, f->n, a, b, ts);
 	mm_run(&u, 1, ts->h, hp->n_embd, f->n, a, b, ts);
@@ -240,17 +255,20 @@ static void run_layer(struct fwd *f, int il, int ith, int nth, struct thread_scr
 	struct mm_job o = {&L->wo, r->o, hp->n_embd}, d = {&L->ffn_down, r->o, hp->n_embd};
 
 	norm_rows(f, ts, L->attn_norm);
+	share(f, &L->wq, ts->h, hp->n_embd, ith, nth, ts);
 	if (hp->n_head_kv % nth == 0)
 		attn_grouped(f, il, ith, nth, ts);
 	else
 		attn_split(f, il, ith, nth, ts);
 	threadpool_barrier(tp);
+	share(f, &L->wo, r->attn, (int64_t)hp->n_head * hp->head_dim_v, ith, nth, ts);
 	split(hp->n_embd, ith, nth, &a, &b);
 	mm_run(&o, 1, r->attn, (int64_t)hp->n_head * hp->head_dim_v, f->n, a, b, ts);
 	threadpool_barrier(tp);
 	residual(f, ts, L->post_attn_norm);
 	ffn_up(f, L, ith, nth, ts);
 	threadpool_barrier(tp);
+	share(f, &L->ffn_down, r->gate, hp->n_ff, ith, nth, ts);
 	mm_run(&d, 1, r->gate, hp->n_ff, f->n, a, b, ts);
 	if (ith == 0 && f->cancel && atomic_load(f->cancel))
 		atomic_store(&f->stop, 1);

@@ -1,40 +1,81 @@
 /* matmul.c — y = W x for quantized weights, as llama.cpp computes it: the
- * activation rows are converted once to the weight type's vec_dot_type (Q8_0,
- * Q8_K, F16, ... or left in F32), then each output element is one vec_dot of
- * a weight row with an activation row. Work is split by output rows; several
+ * activation rows are converted once per input to the weight type's
+ * vec_dot_type (and whatever its gemm kernel precomputes: quant_act_prepare),
+ * then quant_gemm computes every output as the reference dot product of a
+ * weight row with an activation row. Work is split by output rows; several
  * matrices that read the same input (Q, K, V; gate, up) are one row range.
- * Not here: cache tiling for large batches (the speed issue). */
+ * Big batches go through in column chunks, so the prepared activations of a
+ * chunk stay in L2 while the weights stream past them once per chunk.
+ * Activations are prepared either by each thread for itself (decode: no
+ * barrier) or once, rows split across the threads, into the runner's
+ * shared buffer (prefill: mm_share). */
 #include "engine/engine_internal.h"
 
 #include <string.h>
 
-#define TILE_ROWS 16
+#define CHUNK_BYTES (384 * 1024) /* prepared activations per column chunk */
+
+static bool in_place(const struct tensor *w)
+{
+	return w->qt->vec_dot_type == GGML_TYPE_F32 && !w->qt->gemm;
+}
 
 size_t mm_act_bytes(const struct tensor *w)
 {
-	if (!w->data || w->qt->vec_dot_type == GGML_TYPE_F32)
+	if (!w->data || in_place(w))
 		return 0; /* f32 activations are used in place */
-	return ggml_row_size(w->qt->vec_dot_type, w->n_in);
+	return (quant_act_bytes(w->qt, w->n_in) + 63) & ~(size_t)63;
 }
 
-/* Activations for w in its vec_dot_type: a pointer and a row stride. */
+/* Types whose kernels read the same prepared form share one conversion
+ * (Q4_K and Q6_K; every generic type with the same vec_dot_type). */
+static const void *act_format(const struct tensor *w)
+{
+	if (w->qt->act_prepare)
+		return (const void *)w->qt->act_prepare;
+	return (const void *)quant_get(w->qt->vec_dot_type)->from_float;
+}
+
+/* Whether ts already holds x prepared for w. */
+static bool have(const struct thread_scratch *ts, const struct tensor *w, const float *x)
+{
+	return ts->q_src == x && ts->q_fmt == act_format(w);
+}
+
+/* Activations for w: a pointer and a row stride. */
 static const uint8_t *activations(const struct tensor *w, const float *x, int64_t ldx,
                                   int64_t n_rows, struct thread_scratch *ts, size_t *stride)
 {
-	int vdt = w->qt->vec_dot_type;
-	if (vdt == GGML_TYPE_F32) {
+	if (in_place(w)) {
 		*stride = (size_t)ldx * sizeof(float);
 		return (const uint8_t *)x;
 	}
-	*stride = ts->q_row_cap;
-	if (ts->q_src == x && ts->q_type == vdt)
-		return ts->q;
-	const struct quant_traits *to = quant_get(vdt);
-	for (int64_t r = 0; r < n_rows; r++)
-		to->from_float(x + r * ldx, ts->q + (size_t)r * ts->q_row_cap, w->n_in);
-	ts->q_src = x;
-	ts->q_type = vdt;
+	if (!have(ts, w, x)) {
+		for (int64_t r = 0; r < n_rows; r++)
+			quant_act_prepare(w->qt, x + r * ldx, ts->q_own + (size_t)r * ts->q_row_cap,
+			                  w->n_in);
+		ts->q = ts->q_own;
+		ts->q_stride = ts->q_row_cap;
+		ts->q_src = x;
+		ts->q_fmt = act_format(w);
+	}
+	*stride = ts->q_stride;
 	return ts->q;
+}
+
+void mm_share(const struct tensor *w, const float *x, int64_t ldx, int64_t n_rows, uint8_t *buf,
+              size_t stride, int ith, int nth, struct threadpool *tp, struct thread_scratch *ts)
+{
+	if (in_place(w) || have(ts, w, x))
+		return;
+	int64_t a = n_rows * ith / nth, b = n_rows * (ith + 1) / nth;
+	for (int64_t r = a; r < b; r++)
+		quant_act_prepare(w->qt, x + r * ldx, buf + (size_t)r * stride, w->n_in);
+	threadpool_barrier(tp);
+	ts->q = buf;
+	ts->q_stride = stride;
+	ts->q_src = x;
+	ts->q_fmt = act_format(w);
 }
 
 int mm_run(const struct mm_job *jobs, int n_jobs, const float *x, int64_t ldx, int64_t n_rows,
@@ -50,20 +91,13 @@ int mm_run(const struct mm_job *jobs, int n_jobs, const float *x, int64_t ldx, i
 			continue;
 		size_t stride;
 		const uint8_t *act = activations(w, x, ldx, n_rows, ts, &stride);
-		quant_vec_dot_fn dot = w->qt->vec_dot;
-		float *y = jobs[i].y;
-		const int64_t ldy = jobs[i].ldy;
-		/* Tiles of TILE_ROWS weight rows: each activation row is read once
-		 * per tile (it stays in L1 for the tile's dots) and the tile stays
-		 * in cache while all activation rows pass. */
-		for (int64_t t0 = a; t0 < b; t0 += TILE_ROWS) {
-			int64_t t1 = t0 + TILE_ROWS < b ? t0 + TILE_ROWS : b;
-			for (int64_t r = 0; r < n_rows; r++) {
-				const uint8_t *xr = act + (size_t)r * stride;
-				for (int64_t j = t0; j < t1; j++)
-					dot(w->n_in, &y[r * ldy + j],
-					    w->data + (size_t)j * w->row_bytes, xr);
-			}
+		int64_t chunk = (int64_t)(CHUNK_BYTES / stride);
+		chunk = chunk < 16 ? 16 : chunk;
+		for (int64_t c0 = 0; c0 < n_rows; c0 += chunk) {
+			int64_t nc = n_rows - c0 < chunk ? n_rows - c0 : chunk;
+			quant_gemm(w->qt, w->n_in, b - a, nc, jobs[i].y + c0 * jobs[i].ldy + a,
+			           (size_t)jobs[i].ldy, w->data + (size_t)a * w->row_bytes,
+			           w->row_bytes, act + (size_t)c0 * stride, stride);
 		}
 	}
 	return 0;

@@ -57,6 +57,15 @@ static const struct quant_traits ref_table[GGML_TYPE_COUNT] = {
 
 static const char *const isa_names[N_ISA] = {"scalar", "avx2", "avx512"};
 
+/* The set an entry belongs to (its activations come from the same set). */
+static enum quant_isa isa_of(const struct quant_traits *t)
+{
+	for (int i = 0; i < N_ISA; i++)
+		if (t >= tables[i] && t < tables[i] + GGML_TYPE_COUNT)
+			return (enum quant_isa)i;
+	return QUANT_ISA_SCALAR;
+}
+
 const char *quant_isa_name(enum quant_isa isa)
 {
 	return (unsigned)isa < N_ISA ? isa_names[isa] : "unknown";
@@ -97,6 +106,7 @@ static void init_once(void)
 		quant__fill_legacy_avx512(tables[QUANT_ISA_AVX512]);
 		quant__fill_kquants_avx512(tables[QUANT_ISA_AVX512]);
 		quant__fill_matdot_avx512(tables[QUANT_ISA_AVX512]);
+		quant__fill_gemm_avx512(tables[QUANT_ISA_AVX512]);
 	}
 	isa_active = isa_supported;
 	const char *cap = getenv("GPURUN_ISA");
@@ -166,4 +176,32 @@ void quant_mat_dot(const struct quant_traits *t, int64_t n, int64_t nr, int64_t 
 		for (int64_t c = 0; c < nc; c++)
 			t->vec_dot(n, &s[c * lds + r], (const uint8_t *)x + r * bx,
 			           (const uint8_t *)y + c * by);
+}
+
+size_t quant_act_bytes(const struct quant_traits *t, int64_t n)
+{
+	if (n % t->block_size)
+		return 0;
+	return t->act_bytes ? t->act_bytes(n) : quant_row_size(t->vec_dot_type, n);
+}
+
+void quant_act_prepare(const struct quant_traits *t, const float *src, void *dst, int64_t n)
+{
+	if (t->act_prepare)
+		t->act_prepare(src, dst, n);
+	else
+		quant_get_isa(t->vec_dot_type, isa_of(t))->from_float(src, dst, n);
+}
+
+void quant_gemm(const struct quant_traits *t, int64_t n, int64_t nr, int64_t nc, float *s,
+                size_t lds, const void *x, size_t bx, const void *a, size_t ba)
+{
+	if (t->gemm) {
+		t->gemm(n, nr, nc, s, lds, x, bx, a, ba);
+		return;
+	}
+	for (int64_t c = 0; c < nc; c++)
+		for (int64_t r = 0; r < nr; r++)
+			t->vec_dot(n, &s[c * lds + r], (const uint8_t *)x + r * bx,
+			           (const uint8_t *)a + c * ba);
 }

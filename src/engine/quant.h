@@ -40,6 +40,15 @@ typedef void (*quant_vec_dot_fn)(int64_t n, float *s, const void *x, const void 
 typedef void (*quant_mat_dot_fn)(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds,
                                  const void *x, size_t bx, const void *y, size_t by);
 
+/* Matrix products over prepared activations (the engine's matmul path):
+ * s[c * lds + r] = dot(x row r, activation row c) for r < nr, c < nc, the
+ * activation rows prepared by quant_act_prepare (ba bytes apart). Every
+ * element is computed the same way whatever nr, nc, the row's place in
+ * the call and the thread: a batch gives the numbers of single rows, bit
+ * for bit. No heap. */
+typedef void (*quant_gemm_fn)(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds,
+                              const void *x, size_t bx, const void *a, size_t ba);
+
 struct quant_traits {
 	int type; /* enum ggml_type */
 	const char *name;
@@ -53,6 +62,11 @@ struct quant_traits {
 	quant_from_float_fn quantize; /* weights (llama-quantize rounding) */
 	bool is_quantized;            /* block_size > 1 */
 	quant_mat_dot_fn mat_dot;     /* NULL: use quant_mat_dot's loop */
+	/* Prepared activations for gemm (all three set, or none: then they are
+	 * vec_dot_type rows and quant_gemm loops over vec_dot). */
+	size_t (*act_bytes)(int64_t n); /* bytes of one prepared row of n */
+	quant_from_float_fn act_prepare;
+	quant_gemm_fn gemm;
 };
 
 /* Kernel sets, each a superset of the one below it. AVX512 means
@@ -81,6 +95,17 @@ size_t quant_row_size(int type, int64_t n);
  * calls (each weight row against all nc activation rows in turn). */
 void quant_mat_dot(const struct quant_traits *t, int64_t n, int64_t nr, int64_t nc, float *s,
                    size_t lds, const void *x, size_t bx, const void *y, size_t by);
+
+/* Bytes of one activation row of n elements prepared for t's gemm (0 when
+ * n is not a multiple of t's block), its preparation from f32 (the values
+ * of vec_dot_type's from_float, plus what the kernel precomputes), and the
+ * product (see quant_gemm_fn). Kernels that have a gemm equal the scalar
+ * reference vec_dot bit for bit (Q4_0, Q5_0, Q8_0, Q4_K, Q6_K); the generic
+ * path gives vec_dot's numbers. */
+size_t quant_act_bytes(const struct quant_traits *t, int64_t n);
+void quant_act_prepare(const struct quant_traits *t, const float *src, void *dst, int64_t n);
+void quant_gemm(const struct quant_traits *t, int64_t n, int64_t nr, int64_t nc, float *s,
+                size_t lds, const void *x, size_t bx, const void *a, size_t ba);
 
 /* Half and bfloat16 conversions, exact (round to nearest even). */
 float fp16_to_f32(uint16_t h);

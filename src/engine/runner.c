@@ -32,15 +32,18 @@ static void free_buffers(struct runner *r)
 	free(r->rope);
 	free(r->out_rows);
 	free(r->rows);
+	free(r->act);
 	r->rows = NULL;
+	r->act = NULL;
 	r->qkv = r->attn = r->o = r->gate = r->up = r->rope = NULL;
 	r->out_rows = NULL;
 	for (int i = 0; r->ts && i < r->n_threads; i++) {
 		free(r->ts[i].x);
 		free(r->ts[i].h);
-		free(r->ts[i].q);
+		free(r->ts[i].q_own);
 		r->ts[i].x = NULL;
 		r->ts[i].h = NULL;
+		r->ts[i].q_own = NULL;
 		r->ts[i].q = NULL;
 	}
 	r->cap_rows = 0;
@@ -81,16 +84,18 @@ static int grow_rows(struct engine_model *m, int64_t n)
 	r->rope = falloc(n * (hp->n_rope_cfg > 0 ? hp->n_rope_cfg : 1), hp->n_rot);
 	r->out_rows = try_malloc_array((size_t)n, sizeof *r->out_rows);
 	r->rows = try_malloc_array((size_t)n, sizeof *r->rows);
-	bool ok =
-	    r->qkv && r->attn && r->o && r->gate && r->up && r->rope && r->out_rows && r->rows;
+	r->act = try_malloc_array((size_t)n, m->act_row_bytes ? m->act_row_bytes : 1);
+	bool ok = r->qkv && r->attn && r->o && r->gate && r->up && r->rope && r->out_rows &&
+	          r->rows && r->act;
 	for (int i = 0; ok && i < r->n_threads; i++) {
 		struct thread_scratch *ts = &r->ts[i];
 		ts->q_row_cap = m->act_row_bytes;
 		ts->x = falloc(n, hp->n_embd);
 		ts->h = falloc(n, hp->n_embd);
-		ts->q = try_malloc_array((size_t)n, ts->q_row_cap ? ts->q_row_cap : 1);
+		ts->q_own = try_malloc_array((size_t)n, ts->q_row_cap ? ts->q_row_cap : 1);
+		ts->q = NULL;
 		ts->q_src = NULL;
-		ok = ts->x && ts->h && ts->q;
+		ok = ts->x && ts->h && ts->q_own;
 	}
 	if (!ok) {
 		free_buffers(r);

@@ -1,0 +1,238 @@
+/* quant_gemm_avx512.c — gemm kernels (quant.h quant_gemm_fn) for Q4_0 and
+ * Q8_0 weights on AVX-512 VNNI. Sixteen weight rows share a register, one
+ * per 32-bit lane (quant_r16_avx512.h): a block's 16 dot products are eight
+ * vpdpbusd of the unsigned row codes (Q4_0 nibbles; Q8_0 values + 128) by
+ * broadcast activation dwords, started from the activation's -offset * sum
+ * (struct act8, prepared once per matmul input), then the reference's float
+ * step sum += (float)isum * (dx * dy) for all 16 rows at once: the numbers
+ * of quant_q4_0/q8_0_vec_dot_ref bit for bit, in every path. Up to four
+ * activation rows unpack each weight block in registers (decode); more run
+ * against a stripe unpacked once into a stack buffer (prefill). */
+#include "engine/quant_r16_avx512.h"
+
+/* One Q8_0 activation block for a weight type with code offset OFF: the
+ * values of quant_q8_0_from_float_ref, its f16 scale as f32, -OFF * sum. */
+struct act8 {
+	int8_t qs[QK8_0];
+	float d;
+	int32_t off;
+};
+static_assert(sizeof(struct act8) == 40, "act8 size");
+
+/* One block of 16 weight rows: codes of elements 4k..4k+3 in lane r of
+ * c[k] (unsigned bytes), and the rows' block scales. */
+struct r16blk {
+	__m512i c[8];
+	__m512 d;
+};
+
+#define KC 32 /* blocks per unpacked stripe chunk (18 KiB: stays in L1) */
+
+static size_t act8_bytes(int64_t n)
+{
+	return (size_t)(n / QK8_0) * sizeof(struct act8);
+}
+
+static void act8_prepare(const float *x, void *vy, int64_t n, int off)
+{
+	struct act8 *y = vy;
+	for (int64_t i = 0; i < n / QK8_0; i++, x += QK8_0) {
+		__m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16);
+		float amax =
+		    _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
+		float id = amax != 0.0f ? 127.f / amax : 0.0f;
+		uint16_t dh = f32_to_fp16(amax / 127.f);
+		__m512 m = _mm512_set1_ps(id);
+		/* cvtps rounds half to even in the default MXCSR mode, as the
+		 * reference's activation conversion */
+		__m512i qa = _mm512_cvtps_epi32(_mm512_mul_ps(a, m));
+		__m512i qb = _mm512_cvtps_epi32(_mm512_mul_ps(b, m));
+		_mm_storeu_si128((__m128i *)y[i].qs, _mm512_cvtsepi32_epi8(qa));
+		_mm_storeu_si128((__m128i *)(y[i].qs + 16), _mm512_cvtsepi32_epi8(qb));
+		y[i].d = quant__fp16_table[dh];
+		y[i].off = -off * _mm512_reduce_add_epi32(_mm512_add_epi32(qa, qb));
+	}
+}
+
+static void q4_0_act_prepare(const float *x, void *y, int64_t n)
+{
+	act8_prepare(x, y, n, 8);
+}
+
+static void q8_0_act_prepare(const float *x, void *y, int64_t n)
+{
+	act8_prepare(x, y, n, 128);
+}
+
+/* ---- unpacking 16 rows of one block */
+
+R16_AI void unpack(int type, const uint8_t *x, size_t bx, int64_t b, __m512i offs, struct r16blk *u)
+{
+	if (type == GGML_TYPE_Q4_0) {
+		const uint8_t *p = x + b * (int64_t)sizeof(struct block_q4_0);
+		const __m512i m4 = _mm512_set1_epi8(0x0F);
+		__m512i t[4];
+		r16_load4(p + 2, bx, t);
+#pragma GCC unroll 4
+		for (int k = 0; k < 4; k++) {
+			u->c[k] = _mm512_and_si512(t[k], m4);
+			u->c[4 + k] = _mm512_and_si512(_mm512_srli_epi16(t[k], 4), m4);
+		}
+		u->d = r16_f16(p, offs);
+	} else {
+		const uint8_t *p = x + b * (int64_t)sizeof(struct block_q8_0);
+		const __m512i flip = _mm512_set1_epi8((char)0x80);
+		r16_load8(p + 2, bx, u->c);
+#pragma GCC unroll 8
+		for (int k = 0; k < 8; k++)
+			u->c[k] = _mm512_xor_si512(u->c[k], flip);
+		u->d = r16_f16(p, offs);
+	}
+}
+
+/* acc + (float)isum * (d_rows * d_act) for one block of 16 rows. */
+R16_AI __m512 block_dot(const struct r16blk *u, const struct act8 *a, __m512 acc)
+{
+	const int32_t *q = (const int32_t *)a->qs;
+	__m512i s0 = _mm512_set1_epi32(a->off), s1 = _mm512_setzero_si512();
+#pragma GCC unroll 4
+	for (int k = 0; k < 4; k++) {
+		s0 = _mm512_dpbusd_epi32(s0, u->c[k], _mm512_set1_epi32(q[k]));
+		s1 = _mm512_dpbusd_epi32(s1, u->c[4 + k], _mm512_set1_epi32(q[4 + k]));
+	}
+	__m512 isum = _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1));
+	return _mm512_add_ps(acc, _mm512_mul_ps(isum, _mm512_mul_ps(u->d, _mm512_set1_ps(a->d))));
+}
+
+/* ---- 16 rows by up to 4 columns */
+
+/* Every block unpacked in registers once for the `cols` columns. */
+R16_AI void run_direct(int type, const uint8_t *x, size_t bx, int64_t nb, const uint8_t *a,
+                       size_t ba, float *s, size_t lds, __mmask16 keep, const int cols)
+{
+	const __m512i offs = r16_row_offsets(bx);
+	__m512 acc[4];
+	for (int c = 0; c < cols; c++)
+		acc[c] = _mm512_setzero_ps();
+	for (int64_t b = 0; b < nb; b++) {
+		struct r16blk u;
+		unpack(type, x, bx, b, offs, &u);
+		for (int c = 0; c < cols; c++)
+			acc[c] =
+			    block_dot(&u, (const struct act8 *)(a + (size_t)c * ba) + b, acc[c]);
+	}
+	for (int c = 0; c < cols; c++)
+		_mm512_mask_storeu_ps(s + (size_t)c * lds, keep, acc[c]);
+}
+
+/* Blocks [b0, b0 + kb) of a stripe unpacked in u, for `cols` columns whose
+ * running sums are s[c * lds .. + 16] (zero when b0 == 0). */
+R16_AI void run_buffered(const struct r16blk *u, int64_t b0, int64_t kb, const uint8_t *a,
+                         size_t ba, float *s, size_t lds, const int cols)
+{
+	__m512 acc[4];
+	for (int c = 0; c < cols; c++)
+		acc[c] = b0 ? _mm512_loadu_ps(s + (size_t)c * lds) : _mm512_setzero_ps();
+	for (int64_t b = 0; b < kb; b++)
+		for (int c = 0; c < cols; c++)
+			acc[c] = block_dot(
+			    &u[b], (const struct act8 *)(a + (size_t)c * ba) + b0 + b, acc[c]);
+	for (int c = 0; c < cols; c++)
+		_mm512_storeu_ps(s + (size_t)c * lds, acc[c]);
+}
+
+/* Rows of fewer than 16: the reference's arithmetic, one row at a time. */
+static void gemm_small(int type, int64_t nb, int64_t nr, int64_t nc, float *s, size_t lds,
+                       const uint8_t *x, size_t bx, const uint8_t *a, size_t ba)
+{
+	for (int64_t c = 0; c < nc; c++)
+		for (int64_t r = 0; r < nr; r++) {
+			const struct act8 *y = (const struct act8 *)(a + (size_t)c * ba);
+			float sum = 0;
+			for (int64_t b = 0; b < nb; b++) {
+				int isum = y[b].off;
+				uint16_t dh;
+				if (type == GGML_TYPE_Q4_0) {
+					const struct block_q4_0 *q =
+					    (const struct block_q4_0 *)(x + r * bx) + b;
+					for (int j = 0; j < 16; j++)
+						isum += (q->qs[j] & 0xF) * y[b].qs[j] +
+						        (q->qs[j] >> 4) * y[b].qs[j + 16];
+					dh = q->d;
+				} else {
+					const struct block_q8_0 *q =
+					    (const struct block_q8_0 *)(x + r * bx) + b;
+					for (int j = 0; j < 32; j++)
+						isum += (q->qs[j] + 128) * y[b].qs[j];
+					dh = q->d;
+				}
+				sum += (float)isum * (quant__fp16_table[dh] * y[b].d);
+			}
+			s[c * lds + r] = sum;
+		}
+}
+
+/* One stripe of 16 rows (x) by nc columns; rows before `first` are already
+ * done (an overlapping last stripe) and keep their values. */
+static void stripe(int type, int64_t nb, int64_t nc, float *s, size_t lds, const uint8_t *x,
+                   size_t bx, const uint8_t *a, size_t ba, int first)
+{
+	__mmask16 keep = (__mmask16)(0xFFFFu << first);
+	if (nc <= 4) {
+#define DIRECT(k) run_direct(type, x, bx, nb, a, ba, s, lds, keep, k)
+		R16_COLS_SWITCH(nc, DIRECT)
+#undef DIRECT
+		return;
+	}
+	const __m512i offs = r16_row_offsets(bx);
+	struct r16blk u[KC];
+	for (int64_t b0 = 0; b0 < nb; b0 += KC) {
+		int64_t kb = nb - b0 < KC ? nb - b0 : KC;
+		for (int64_t b = 0; b < kb; b++)
+			unpack(type, x, bx, b0 + b, offs, &u[b]);
+		for (int64_t c0 = 0; c0 < nc; c0 += 4) {
+			const uint8_t *ac = a + (size_t)c0 * ba;
+			float *sc = s + (size_t)c0 * lds;
+#define BUFFERED(k) run_buffered(u, b0, kb, ac, ba, sc, lds, k)
+			R16_COLS_SWITCH(nc - c0, BUFFERED)
+#undef BUFFERED
+		}
+	}
+}
+
+static void gemm(int type, int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *vx,
+                 size_t bx, const void *va, size_t ba)
+{
+	const uint8_t *x = vx, *a = va;
+	const int64_t nb = n / QK8_0;
+	if (nr < 16) {
+		gemm_small(type, nb, nr, nc, s, lds, x, bx, a, ba);
+		return;
+	}
+	for (int64_t r0 = 0; r0 < nr; r0 += 16) {
+		int64_t base = r0 + 16 <= nr ? r0 : nr - 16;
+		stripe(type, nb, nc, s + base, lds, x + base * bx, bx, a, ba, (int)(r0 - base));
+	}
+}
+
+static void q4_0_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *x,
+                      size_t bx, const void *a, size_t ba)
+{
+	gemm(GGML_TYPE_Q4_0, n, nr, nc, s, lds, x, bx, a, ba);
+}
+
+static void q8_0_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *x,
+                      size_t bx, const void *a, size_t ba)
+{
+	gemm(GGML_TYPE_Q8_0, n, nr, nc, s, lds, x, bx, a, ba);
+}
+
+void quant__fill_gemm_avx512(struct quant_traits *t)
+{
+	t[GGML_TYPE_Q4_0].act_bytes = act8_bytes;
+	t[GGML_TYPE_Q4_0].act_prepare = q4_0_act_prepare;
+	t[GGML_TYPE_Q4_0].gemm = q4_0_gemm;
+	t[GGML_TYPE_Q8_0].act_bytes = act8_bytes;
+	t[GGML_TYPE_Q8_0].act_prepare = q8_0_act_prepare;
+	t[GGML_TYPE_Q8_0].gemm = q8_0_gemm;
+}

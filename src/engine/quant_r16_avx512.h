@@ -1,0 +1,103 @@
+/* quant_r16_avx512.h — helpers of the gemm kernels (quant_gemm*_avx512.c):
+ * sixteen weight rows side by side, one row per 32-bit lane ("r16"). A
+ * stripe of 16 rows is read at the same byte offset in every row and
+ * transposed in registers, so the dot products of all 16 rows with one
+ * activation block are vpdpbusd steps against broadcast activation dwords,
+ * and per-block float work is one vector op for 16 rows — in the scalar
+ * reference's order, hence bit-identical to it. Include only from files
+ * built with the AVX-512 flags. */
+#ifndef GPURUN_ENGINE_QUANT_R16_AVX512_H
+#define GPURUN_ENGINE_QUANT_R16_AVX512_H
+
+#include <immintrin.h>
+
+#include "engine/quant_internal.h"
+
+#define R16_AI static inline __attribute__((always_inline))
+
+/* Four rows of 4 dwords each (one row per 128-bit lane) -> 4 vectors, one
+ * per dword index, row r in lane 4j + i of z[j] lane i. */
+R16_AI void r16_transpose4(const __m512i z[4], __m512i t[4])
+{
+	const __m512i ia =
+	    _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
+	const __m512i ib =
+	    _mm512_setr_epi32(2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
+	const __m512i lo =
+	    _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+	const __m512i hi =
+	    _mm512_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+	__m512i p0 = _mm512_permutex2var_epi32(z[0], ia, z[1]);
+	__m512i p1 = _mm512_permutex2var_epi32(z[0], ib, z[1]);
+	__m512i p2 = _mm512_permutex2var_epi32(z[2], ia, z[3]);
+	__m512i p3 = _mm512_permutex2var_epi32(z[2], ib, z[3]);
+	t[0] = _mm512_permutex2var_epi32(p0, lo, p2);
+	t[1] = _mm512_permutex2var_epi32(p0, hi, p2);
+	t[2] = _mm512_permutex2var_epi32(p1, lo, p3);
+	t[3] = _mm512_permutex2var_epi32(p1, hi, p3);
+}
+
+/* t[k] lane r = dword k of the 16 bytes at p + r * bx (k < 4). */
+R16_AI void r16_load4(const uint8_t *p, size_t bx, __m512i t[4])
+{
+	__m512i z[4];
+#pragma GCC unroll 4
+	for (int j = 0; j < 4; j++) {
+		const uint8_t *q = p + 4 * (size_t)j * bx;
+		__m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)q));
+		v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(q + bx)), 1);
+		v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(q + 2 * bx)), 2);
+		z[j] = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(q + 3 * bx)), 3);
+	}
+	r16_transpose4(z, t);
+}
+
+/* t[k] lane r = dword k of the 32 bytes at p + r * bx (k < 8). */
+R16_AI void r16_load8(const uint8_t *p, size_t bx, __m512i t[8])
+{
+	const __m512i ie =
+	    _mm512_setr_epi32(0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+	const __m512i io =
+	    _mm512_setr_epi32(4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+	__m512i e[4], o[4];
+#pragma GCC unroll 4
+	for (int j = 0; j < 4; j++) {
+		const uint8_t *q = p + 4 * (size_t)j * bx;
+		__m512i a = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)q));
+		a = _mm512_inserti64x4(a, _mm256_loadu_si256((const __m256i *)(q + bx)), 1);
+		__m512i b =
+		    _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(q + 2 * bx)));
+		b = _mm512_inserti64x4(b, _mm256_loadu_si256((const __m256i *)(q + 3 * bx)), 1);
+		e[j] = _mm512_permutex2var_epi32(a, ie, b); /* dwords 0..3 of 4 rows */
+		o[j] = _mm512_permutex2var_epi32(a, io, b); /* dwords 4..7 */
+	}
+	r16_transpose4(e, t);
+	r16_transpose4(o, t + 4);
+}
+
+/* Lane r: r * bx, the byte offsets of 16 rows. */
+R16_AI __m512i r16_row_offsets(size_t bx)
+{
+	return _mm512_mullo_epi32(
+	    _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+	    _mm512_set1_epi32((int)bx));
+}
+
+/* The f16 at p + r * bx of each row, as f32 (exact). */
+R16_AI __m512 r16_f16(const uint8_t *p, __m512i offs)
+{
+	__m512i v = _mm512_i32gather_epi32(offs, p, 1);
+	return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v));
+}
+
+/* Four copies of a kernel body for 1..4 activation columns, so the column
+ * loop unrolls and the accumulators stay in registers. */
+#define R16_COLS_SWITCH(cols, CALL)                                                                \
+	switch (cols) {                                                                            \
+	case 1: CALL(1); break;                                                                    \
+	case 2: CALL(2); break;                                                                    \
+	case 3: CALL(3); break;                                                                    \
+	default: CALL(4); break;                                                                   \
+	}
+
+#endif

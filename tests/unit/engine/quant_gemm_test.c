@@ -1,0 +1,147 @@
+/* quant_gemm_test.c — quant_gemm (prepared activations, the engine's matmul
+ * path) of every kernel set against the scalar reference vec_dot, element
+ * by element, on awkward shapes: 1 to 49 weight rows (16-row stripes, an
+ * overlapping last stripe, fewer than 16 rows), 1 to 9 activation rows
+ * (the register path up to 4, the buffered path above), 1 to 67 blocks
+ * (across the 32-block stripe chunks), padded strides.
+ * Tolerance: the kernels with a gemm (Q4_0, Q8_0, Q4_K, Q6_K, F16) compute
+ * the reference's integers and float steps in its order: bit-identical.
+ * The generic path (vec_dot loops) gets quant_simd_test's bound,
+ * |got - ref| <= 1e-5 * sum |x_i y_i|. A set this CPU cannot run SKIPs. */
+#include "support/support.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/quant.h"
+#include "gguf/gguf.h"
+
+static uint64_t rng_state;
+
+static float gauss(void)
+{
+	double u[2];
+	for (int i = 0; i < 2; i++) {
+		rng_state ^= rng_state << 13;
+		rng_state ^= rng_state >> 7;
+		rng_state ^= rng_state << 17;
+		u[i] = ((rng_state >> 11) + 1.0) * 0x1p-53;
+	}
+	return (float)(sqrt(-2 * log(u[0])) * cos(2 * M_PI * u[1]));
+}
+
+static void fill(float *x, int64_t n, uint64_t seed, float scale)
+{
+	rng_state = seed * 0x9E3779B97F4A7C15ULL + 7;
+	for (int64_t i = 0; i < n; i++)
+		x[i] = gauss() * scale;
+}
+
+struct gemm_case {
+	enum quant_isa isa;
+	int type;
+};
+
+/* One shape: nr x nc over nblk blocks, every element against the reference. */
+static void check_shape(const struct quant_traits *v, int64_t nblk, int64_t nr, int64_t nc)
+{
+	const struct quant_traits *r = quant_get_ref(v->type);
+	const struct quant_traits *rd = quant_get_ref(v->vec_dot_type);
+	const int64_t n = nblk * v->block_size;
+	const size_t bx = quant_row_size(v->type, n) + 20, by = quant_row_size(v->vec_dot_type, n);
+	const size_t ba = quant_act_bytes(v, n) + 64, lds = (size_t)nr + 5;
+	float *f = malloc((size_t)n * 4), *out = malloc(lds * (size_t)nc * 4);
+	uint8_t *x = calloc((size_t)nr, bx), *a = calloc((size_t)nc, ba);
+	uint8_t *y = calloc((size_t)nc, by + 1);
+	assert_true(ba > 64);
+	for (int64_t i = 0; i < nr; i++) {
+		fill(f, n, 100 + (uint64_t)i * 7 + (uint64_t)v->type, i % 5 == 4 ? 1e-3f : 1.0f);
+		r->quantize(f, x + (size_t)i * bx, n);
+	}
+	for (int64_t c = 0; c < nc; c++) {
+		fill(f, n, 900 + (uint64_t)c * 13, c % 3 == 2 ? 40.0f : 1.0f);
+		quant_act_prepare(v, f, a + (size_t)c * ba, n);
+		rd->from_float(f, y + (size_t)c * by, n);
+	}
+	for (size_t i = 0; i < lds * (size_t)nc; i++)
+		out[i] = NAN;
+	quant_gemm(v, n, nr, nc, out, lds, x, bx, a, ba);
+	bool exact = v->gemm != NULL;
+	float *dx = malloc((size_t)n * 4), *dy = malloc((size_t)n * 4);
+	for (int64_t c = 0; c < nc; c++) {
+		rd->to_float(y + (size_t)c * by, dy, n);
+		for (int64_t i = 0; i < nr; i++) {
+			float want, got = out[c * (int64_t)lds + i];
+			r->vec_dot(n, &want, x + (size_t)i * bx, y + (size_t)c * by);
+			double mag = 0;
+			r->to_float(x + (size_t)i * bx, dx, n);
+			for (int64_t k = 0; k < n; k++)
+				mag += fabs((double)dx[k] * dy[k]);
+			if (exact ? memcmp(&got, &want, 4) != 0
+			          : !(fabs((double)got - want) <= 1e-5 * mag))
+				fail_msg(
+				    "%s gemm (%s) %lld blocks %lldx%lld, row %lld col %lld: %.9g, "
+				    "reference %.9g",
+				    v->name, v->isa, (long long)nblk, (long long)nr, (long long)nc,
+				    (long long)i, (long long)c, got, want);
+		}
+		for (size_t i = (size_t)nr; i < lds; i++) /* nothing past nr rows */
+			assert_true(isnan(out[(size_t)c * lds + i]));
+	}
+	free(dx);
+	free(dy);
+	free(f);
+	free(out);
+	free(x);
+	free(a);
+	free(y);
+}
+
+static void test_quant_gemm_matches_ref(void **state)
+{
+	const struct gemm_case *c = *state;
+	if (quant_isa_supported() < c->isa) {
+		test_skip("%s: this CPU cannot run the %s kernels", quant_get_ref(c->type)->name,
+		          quant_isa_name(c->isa));
+		return;
+	}
+	const struct quant_traits *v = quant_get_isa(c->type, c->isa);
+	assert_non_null(v);
+	static const int64_t rows[] = {1, 5, 16, 17, 33, 48, 49};
+	static const int64_t cols[] = {1, 2, 4, 5, 9};
+	static const int64_t blocks[] = {1, 3, 33, 67};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+		for (size_t j = 0; j < sizeof cols / sizeof cols[0]; j++)
+			for (size_t k = 0; k < sizeof blocks / sizeof blocks[0]; k++) {
+				int64_t nb =
+				    v->block_size == 1 ? blocks[k] * 32 + (int64_t)k : blocks[k];
+				check_shape(v, nb, rows[i], cols[j]);
+			}
+	print_message("%s (%s): %s\n", v->name, v->isa, v->gemm ? "gemm kernel, exact" : "generic");
+}
+
+static const int gemm_types[] = {
+    GGML_TYPE_F32,  GGML_TYPE_F16,  GGML_TYPE_BF16, GGML_TYPE_Q4_0, GGML_TYPE_Q4_1,
+    GGML_TYPE_Q5_0, GGML_TYPE_Q8_0, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K,
+};
+#define N_TYPES (sizeof gemm_types / sizeof gemm_types[0])
+
+int main(void)
+{
+	static struct gemm_case cases[3][N_TYPES];
+	static struct CMUnitTest tests[3 * N_TYPES];
+	static char names[3 * N_TYPES][64];
+	int nt = 0;
+	for (int s = 0; s < 3; s++)
+		for (size_t i = 0; i < N_TYPES; i++) {
+			cases[s][i] = (struct gemm_case){(enum quant_isa)s, gemm_types[i]};
+			snprintf(names[nt], sizeof names[nt], "test_quant_gemm_%s_%s_matches_ref",
+			         quant_isa_name((enum quant_isa)s), ggml_type_name(gemm_types[i]));
+			tests[nt] = (struct CMUnitTest){names[nt], test_quant_gemm_matches_ref,
+			                                NULL, NULL, &cases[s][i]};
+			nt++;
+		}
+	return _cmocka_run_group_tests("quant_gemm", tests, (size_t)nt, NULL, NULL);
+}

@@ -121,6 +121,13 @@ static bool aud_matches(const char *a, const char *b)
 	return na == nb && !memcmp(a, b, na);
 }
 
+/* A NumericDate as seconds; beyond +-9e15 (past any real date, and where a
+ * double no longer converts to int64_t) it saturates. */
+static int64_t numeric_date(double v)
+{
+	return v > 9e15 ? INT64_MAX : v < -9e15 ? INT64_MIN : (int64_t)v;
+}
+
 static bool claims_read(const cJSON *o, struct auth_claims *c, const char *const *auds, int n,
                         bool *aud_ok)
 {
@@ -129,8 +136,8 @@ static bool claims_read(const cJSON *o, struct auth_claims *c, const char *const
 	if (!cJSON_IsObject(o) || !cJSON_IsNumber(exp) || (iat && !cJSON_IsNumber(iat)) ||
 	    !copy_claim(o, "iss", c->iss) || !copy_claim(o, "sub", c->sub))
 		return false;
-	c->exp = exp->valuedouble > 9e15 ? INT64_MAX : (int64_t)exp->valuedouble;
-	c->iat = iat ? (int64_t)iat->valuedouble : 0;
+	c->exp = numeric_date(exp->valuedouble);
+	c->iat = iat ? numeric_date(iat->valuedouble) : 0;
 	const cJSON *aud = cJSON_GetObjectItemCaseSensitive(o, "aud");
 	*aud_ok = false;
 	c->aud[0] = 0;

@@ -129,6 +129,51 @@ static void test_auth_alg_none_and_malformed(void **state)
 	buf_release(&huge);
 }
 
+/* base64url of n bytes (no padding), via OpenSSL's base64. */
+static void b64url(const void *p, size_t n, struct buf *out)
+{
+	unsigned char *b = malloc(4 * (n / 3 + 1) + 1);
+	int len = EVP_EncodeBlock(b, p, (int)n);
+	while (len > 0 && b[len - 1] == '=')
+		len--;
+	for (int i = 0; i < len; i++)
+		buf_putc(out, b[i] == '+' ? '-' : b[i] == '/' ? '_' : (char)b[i]);
+	free(b);
+}
+
+/* A token with our key over claims text we choose (auth_token_sign only
+ * writes integers). */
+static void sign_claims(const char *claims, struct buf *out)
+{
+	static const char hdr[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+	buf_reset(out);
+	b64url(hdr, strlen(hdr), out);
+	buf_putc(out, '.');
+	b64url(claims, strlen(claims), out);
+	uint8_t mac[32];
+	hmac_sha256(key, sizeof key, out->data, out->len, mac);
+	buf_putc(out, '.');
+	b64url(mac, sizeof mac, out);
+}
+
+/* iat and exp beyond what int64_t holds saturate (fuzzing found the
+ * conversion of iat -5.1e38 undefined; UBSan aborted). */
+static void test_auth_huge_dates_saturate(void **state)
+{
+	struct buf t = BUF_INIT;
+	struct auth_claims c;
+	sign_claims("{\"aud\":\"http://hello.localhost:8080\",\"exp\":1e300,\"iat\":-5.1e38}", &t);
+	assert_int_equal(verify(t.data, &c), AUTH_OK);
+	assert_true(c.exp == INT64_MAX);
+	assert_true(c.iat == INT64_MIN);
+	sign_claims("{\"aud\":\"http://hello.localhost:8080\",\"exp\":-1e300}", &t);
+	assert_int_equal(verify(t.data, &c), AUTH_EXPIRED);
+	assert_true(c.exp == INT64_MIN);
+	sign_claims("{\"aud\":\"http://hello.localhost:8080\",\"exp\":1e999,\"iat\":1e999}", &t);
+	assert_int_equal(verify(t.data, &c), AUTH_NOT_YET_VALID);
+	buf_release(&t);
+}
+
 static void test_auth_header_missing_is_401(void **state)
 {
 	struct buf t = BUF_INIT, h = BUF_INIT;
@@ -162,6 +207,7 @@ int main(void)
 	    cmocka_unit_test(test_auth_expired_wrong_aud_future),
 	    cmocka_unit_test(test_auth_tampered_and_wrong_key),
 	    cmocka_unit_test(test_auth_alg_none_and_malformed),
+	    cmocka_unit_test(test_auth_huge_dates_saturate),
 	    cmocka_unit_test(test_auth_header_missing_is_401),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

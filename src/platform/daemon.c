@@ -72,6 +72,7 @@ struct rev *daemon__rev_get(struct daemon *d, const char *name)
 	spec_copy(&rv->spec, &sr.spec);
 	state_revision_release(&sr);
 	rv->m = gw_metrics_for(d, rv->service);
+	rv->oci = rv->spec.command.n == 0 && rv->spec.image && !spec_image_is_builtin(rv->spec.image);
 	rv->tokens = rv->spec.image && !strcmp(rv->spec.image, SPEC_IMAGE_OLLAMA) &&
 		     rv->spec.command.n == 0;
 	struct kpa_config kc;
@@ -98,7 +99,7 @@ void daemon__revs_gc(struct daemon *d)
 {
 	for (struct rev **pp = &d->revs; *pp;) {
 		struct rev *rv = *pp;
-		if (!rv->reachable && !rv->insts && !rv->n_held && !rv->n_xs) {
+		if (!rv->reachable && !rv->insts && !rv->n_held && !rv->n_xs && rv->prep != 1) {
 			*pp = rv->next;
 			rev_free(rv);
 		} else {

@@ -146,15 +146,14 @@ static void inst_exited(struct inst *in, int status, const char *reason)
 		daemon__shutdown_step(d);
 }
 
-static void proc_event(struct instance *p, enum instance_event ev, void *arg)
+void inst__event(struct inst *in, enum instance_event ev, const struct instance_exit *x,
+		 const char *note)
 {
-	struct inst *in = arg;
 	if (ev == INSTANCE_EV_READY) {
 		on_ready(in);
 		return;
 	}
 	if (ev == INSTANCE_EV_START_FAILED) {
-		const char *note = instance_note(p);
 		char why[ERR_MSG_LEN];
 		snprintf(why, sizeof why, "not ready within the startup probe%s%.200s",
 			 note[0] ? ": " : "", note);
@@ -164,7 +163,6 @@ static void proc_event(struct instance *p, enum instance_event ev, void *arg)
 		start_failed(in->rev, why);
 		return;
 	}
-	const struct instance_exit *x = instance_exit_info(p);
 	char reason[96];
 	int status = (int)x->exit_status;
 	if (x->term_signal) {
@@ -178,14 +176,24 @@ static void proc_event(struct instance *p, enum instance_event ev, void *arg)
 	if (in->phase == INST_STARTING)
 		start_failed(in->rev, reason);
 	inst_exited(in, status, reason);
-	instance_free(p);
-	free(in);
+}
+
+static void proc_event(struct instance *p, enum instance_event ev, void *arg)
+{
+	struct inst *in = arg;
+	inst__event(in, ev, ev == INSTANCE_EV_EXITED ? instance_exit_info(p) : NULL,
+		    instance_note(p));
+	if (ev == INSTANCE_EV_EXITED) {
+		instance_free(p);
+		free(in);
+	}
 }
 
 static void make_id(struct rev *rv, char *out)
 {
 	uint64_t r = daemon__rand(rv->d);
-	snprintf(out, INSTANCE_ID_MAX, "%.80s-%08x", rv->name, (unsigned)(r & 0xffffffffu));
+	/* 55 + 9: container ids (OCI_INSTANCE_ID_MAX) hold it too */
+	snprintf(out, INSTANCE_ID_MAX, "%.55s-%08x", rv->name, (unsigned)(r & 0xffffffffu));
 }
 
 static int alloc_gpus(struct rev *rv, struct inst *in, char *err)
@@ -198,6 +206,8 @@ static int alloc_gpus(struct rev *rv, struct inst *in, char *err)
 				    err);
 	if (rc)
 		return rc;
+	memcpy(in->gpu_idx, idx, sizeof idx[0] * (size_t)rv->spec.gpu);
+	in->n_gpu = rv->spec.gpu;
 	struct buf b = BUF_INIT;
 	gpu_visible_devices(&d->gpus, idx, rv->spec.gpu, &b);
 	snprintf(in->gpus, sizeof in->gpus, "%s", b.data ? b.data : "");
@@ -208,15 +218,29 @@ static int alloc_gpus(struct rev *rv, struct inst *in, char *err)
 int inst_start(struct rev *rv, char err[ERR_MSG_LEN])
 {
 	struct daemon *d = rv->d;
+	if (rv->oci) {
+		int prc = daemon__oci_prepare(rv, err);
+		if (prc) /* 1: the image is being pulled; the start follows */
+			return prc < 0 ? (start_failed(rv, err), prc) : prc;
+	}
 	struct inst *in = xcalloc(1, sizeof *in);
 	in->pidfd = -1;
 	make_id(rv, in->id);
 	int rc = alloc_gpus(rv, in, err);
-	struct instance_start_req q = {.id = in->id, .service = rv->service,
-				       .revision = rv->name, .spec = &rv->spec, .gpus = in->gpus};
 	in->start_mono = time_mono_ns();
-	if (!rc)
+	if (!rc && rv->oci) {
+		rc = daemon__oci_start(rv, in, err);
+	} else if (!rc) {
+		struct instance_start_req q = {.id = in->id, .service = rv->service,
+					       .revision = rv->name, .spec = &rv->spec,
+					       .gpus = in->gpus};
 		rc = instance_start(d->irt, &q, proc_event, in, &in->proc, err);
+		if (!rc) {
+			in->pid = instance_pid(in->proc);
+			in->port = instance_port(in->proc);
+			in->start_wall = instance_start_wall_ns(in->proc);
+		}
+	}
 	if (rc) {
 		if (in->gpus[0])
 			state_gpu_release(d->st, in->id);
@@ -224,9 +248,6 @@ int inst_start(struct rev *rv, char err[ERR_MSG_LEN])
 		start_failed(rv, err);
 		return rc;
 	}
-	in->pid = instance_pid(in->proc);
-	in->port = instance_port(in->proc);
-	in->start_wall = instance_start_wall_ns(in->proc);
 	in->phase = INST_STARTING;
 	link_inst(rv, in);
 	rv->n_starting++;
@@ -238,8 +259,9 @@ int inst_start(struct rev *rv, char err[ERR_MSG_LEN])
 				    .start_ns = in->start_wall};
 	ledger_writer_instance(d->lw, &si);
 	ledger_event(in, LEDGER_INSTANCE_START, in->start_wall);
-	log_info("instance %s of %s starting: pid %d, port %d%s%s", in->id, rv->name, in->pid,
-		 in->port, in->gpus[0] ? ", GPUs " : "", in->gpus);
+	log_info("instance %s of %s starting: pid %d, %s:%d%s%s", in->id, rv->name, in->pid,
+		 in->addr[0] ? in->addr : "127.0.0.1", in->port, in->gpus[0] ? ", GPUs " : "",
+		 in->gpus);
 	return 0;
 }
 
@@ -331,6 +353,10 @@ void inst_stop(struct inst *in, const char *reason)
 	log_info("instance %s stopping: %s", in->id, reason);
 	if (in->proc) {
 		instance_stop(in->proc);
+		return;
+	}
+	if (in->ow) {
+		oci_watch_stop(in->ow);
 		return;
 	}
 	kill(-in->pid, SIGTERM);

@@ -15,6 +15,8 @@
 #include "platform/gateway.h"
 #include "platform/instance.h"
 #include "platform/ledger.h"
+#include "platform/logs.h"
+#include "platform/oci_watch.h"
 #include "platform/spec.h"
 
 struct daemon;
@@ -57,9 +59,13 @@ enum inst_phase { INST_STARTING, INST_READY, INST_STOPPING, INST_EXITED };
 struct inst {
 	struct inst *next; /* rev->insts */
 	struct rev *rev;
-	struct instance *proc; /* NULL when adopted from an earlier daemon */
+	struct instance *proc; /* a process instance; NULL when adopted or OCI */
+	struct oci_watch *ow;  /* an OCI instance (crun) */
+	struct logs_writer log; /* OCI instances: their output */
 	char id[INSTANCE_ID_MAX];
+	char addr[16]; /* where to proxy: "" is 127.0.0.1; an OCI container's address */
 	char gpus[256]; /* CUDA_VISIBLE_DEVICES value */
+	int gpu_idx[SPEC_GPU_MAX], n_gpu;
 	int pid, port;
 	enum inst_phase phase;
 	int active;               /* requests on it now */
@@ -84,6 +90,10 @@ struct rev {
 	struct kpa kpa;
 	bool reachable;   /* some service routes to it (percent > 0 or a tag) */
 	bool tokens;      /* the model server: count generated tokens */
+	bool oci;         /* an OCI image: crun instances (daemon_oci.c) */
+	int prep;         /* OCI image: 0 not asked, 1 pulling, 2 ready, -1 failed */
+	char digest[OCI_DIGEST_LEN + 1];
+	char prep_err[ERR_MSG_LEN];
 	struct inst *insts;
 	int n_starting, n_ready, n_stopping;
 	int64_t active; /* requests on its instances */
@@ -194,6 +204,10 @@ struct daemon {
 	int64_t access_flushed_ns;   /* mono: last access-log write */
 	int64_t n_insts; /* live inst structs */
 	struct gw_svc_metrics *metrics;
+	struct oci_host oci; /* once an OCI revision needs it */
+	int oci_state;       /* 0 not set up, 1 ready, -1 unavailable (oci_err says why) */
+	char oci_err[ERR_MSG_LEN];
+	int64_t oci_preps;   /* image pulls in flight (worker threads) */
 	int64_t requests_total;
 	uv_timer_t tick, sweep;
 	uv_prepare_t flush;
@@ -233,6 +247,21 @@ int inst_start(struct rev *rv, char err[ERR_MSG_LEN]);
 void inst_stop(struct inst *in, const char *reason);
 /* An instance found alive after a restart. */
 void inst_adopt(struct rev *rv, const struct state_instance *si);
+/* Ready, start failed or exited (x: exit record, EXITED only); the caller
+ * frees the runtime's object after EXITED. */
+void inst__event(struct inst *in, enum instance_event ev, const struct instance_exit *x,
+		 const char *note);
+
+/* daemon_oci.c */
+/* 0: the revision's image is ready (rv->digest); 1: being pulled on a
+ * worker thread (scaler_decide runs again when done); < 0: it cannot run. */
+int daemon__oci_prepare(struct rev *rv, char err[ERR_MSG_LEN]);
+/* Starts an OCI instance for in (id, GPUs set): fills ow, addr, port, pid. */
+int daemon__oci_start(struct rev *rv, struct inst *in, char err[ERR_MSG_LEN]);
+/* Start-up: containers an earlier daemon left are removed. */
+void daemon__oci_sweep_leftovers(struct daemon *d);
+/* Shutdown: sweep and release the OCI host once nothing runs. */
+void daemon__oci_release(struct daemon *d);
 const char *inst_phase_str(enum inst_phase p);
 
 /* activator.c */

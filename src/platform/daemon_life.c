@@ -92,6 +92,9 @@ static int open_files(struct daemon *d, char *err)
 		return err_set(err, rc, "cannot create %s/logs: %s", d->home, err_str(rc));
 	}
 	chmod(d->home, 0700);
+	/* shared by every instance (mounted read-only into containers) */
+	if (file_mkdir_p(d->models_dir, 0755))
+		log_warn("cannot create the models folder %s", d->models_dir);
 	d->access_fd = open(access, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (d->access_fd < 0)
 		log_warn("gateway: cannot open %s: %s", access, strerror(errno));
@@ -166,6 +169,7 @@ static void load_services(struct daemon *d)
 	for (int64_t i = 0; i < n; i++)
 		daemon_service_changed(d, ss[i].name);
 	state_service_free_array(ss, n);
+	daemon__oci_sweep_leftovers(d);
 	daemon__restore(d);
 	d->restoring = false;
 	for (struct rev *rv = d->revs; rv; rv = rv->next)
@@ -264,6 +268,7 @@ static void gw_closed(struct http_server *s, void *data)
 static void finish(struct daemon *d)
 {
 	d->finishing = true;
+	daemon__oci_release(d);
 	gw_access_flush(d);
 	ledger_writer_flush(d->lw);
 	if (d->client)
@@ -288,7 +293,7 @@ void daemon__shutdown_step(struct daemon *d)
 			}
 		daemon__want_flush(d);
 	}
-	if (d->n_insts > 0)
+	if (d->n_insts > 0 || d->oci_preps > 0)
 		return;
 	if (d->admin && !d->admin_closing) {
 		d->admin_closing = true;

@@ -549,7 +549,7 @@ void gw_dispatch(struct gw_exchange *x, struct inst *in)
 	x->has_body = streamed;
 	struct http_creq_opts co = {
 	    .method = http_req_method(r),
-	    .host = "127.0.0.1",
+	    .host = in->addr[0] ? in->addr : "127.0.0.1",
 	    .port = in->port,
 	    .target = target,
 	    .headers = hs,

@@ -178,7 +178,8 @@ struct template_value *template_value_from_json(const cJSON *j, bool as_json)
 		return template_value_bool(cJSON_IsTrue(j));
 	if (cJSON_IsNumber(j)) {
 		double d = j->valuedouble;
-		if (d == (double)(int64_t)d && d > -9.2e18 && d < 9.2e18)
+		/* the range first: converting a double outside it is undefined */
+		if (d > -9.2e18 && d < 9.2e18 && d == (double)(int64_t)d)
 			return template_value_int((int64_t)d);
 		return template_value_float(d);
 	}

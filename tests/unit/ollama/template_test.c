@@ -250,6 +250,33 @@ static void test_template_legacy_rounds_share_bounds(void **state)
 	buf_release(&out);
 }
 
+/* Request JSON numbers beyond int64_t become floats; the range is checked
+ * before any conversion (fuzzing found the conversion of 1e300 undefined,
+ * which UBSan aborts on). */
+static void test_template_json_numbers_beyond_int64(void **state)
+{
+	const char *text = "[1e300,-1e300,9.3e18,-9.3e18,3,2.5]";
+	cJSON *j = cJSON_Parse(text);
+	assert_non_null(j);
+	struct template_value *v = template_value_from_json(j, true);
+	cJSON_Delete(j);
+	static const enum template_kind want[] = {TEMPLATE_FLOAT, TEMPLATE_FLOAT, TEMPLATE_FLOAT,
+	                                          TEMPLATE_FLOAT, TEMPLATE_INT,   TEMPLATE_FLOAT};
+	assert_int_equal(template_list_len(v), 6);
+	for (size_t i = 0; i < 6; i++)
+		assert_int_equal(template_value_kind(template_list_get(v, i)), want[i]);
+	struct template *t;
+	char err[ERR_MSG_LEN];
+	assert_int_equal(template_parse("{{ . }}", 7, &t, err), 0);
+	struct buf out = BUF_INIT;
+	assert_int_equal(template_execute(t, v, &out, 0, err), 0);
+	assert_string_equal(out.data,
+	                    "[1e+300,-1e+300,9300000000000000000,-9300000000000000000,3,2.5]");
+	buf_release(&out);
+	template_free(t);
+	template_value_free(v);
+}
+
 /* Every prefix and many one-byte mutations of real templates: each parses or
  * fails with a message; what parses executes or fails with a message. */
 static void test_template_truncated_and_mutated_inputs(void **state)
@@ -524,6 +551,7 @@ int main(void)
 	    cmocka_unit_test(test_template_errors_have_messages),
 	    cmocka_unit_test(test_template_limits),
 	    cmocka_unit_test(test_template_legacy_rounds_share_bounds),
+	    cmocka_unit_test(test_template_json_numbers_beyond_int64),
 	    cmocka_unit_test(test_template_truncated_and_mutated_inputs),
 	    cmocka_unit_test(test_template_library_texts_match_digests),
 	    cmocka_unit_test(test_template_gemma3_chat),

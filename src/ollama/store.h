@@ -97,7 +97,8 @@ void store_manifest_add_layer(struct store_manifest *m, const char *media_type, 
                               int64_t size);
 void store_manifest_set_config(struct store_manifest *m, const char *media_type, const char *digest,
                                int64_t size);
-/* Sum of layer sizes plus the config size (Ollama's Manifest.Size). */
+/* Sum of layer sizes plus the config size (Ollama's Manifest.Size);
+ * INT64_MAX when the sum would overflow. */
 int64_t store_manifest_size(const struct store_manifest *m);
 /* The first layer with that media type, or NULL. */
 const struct store_layer *store_manifest_find(const struct store_manifest *m,

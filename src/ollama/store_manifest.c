@@ -90,9 +90,11 @@ void store_manifest_set_config(struct store_manifest *m, const char *media_type,
 
 int64_t store_manifest_size(const struct store_manifest *m)
 {
+	/* Each size is at most 2^53, but 4096 layers of it overflow: saturate. */
 	int64_t total = m->config.digest[0] ? m->config.size : 0;
 	for (size_t i = 0; i < m->n_layers; i++)
-		total += m->layers[i].size;
+		if (__builtin_add_overflow(total, m->layers[i].size, &total))
+			return INT64_MAX;
 	return total;
 }
 

@@ -240,6 +240,21 @@ static void test_store_manifest_parse_rejects_bad_input(void **state)
 	assert_int_equal(m.n_layers, 0);
 	assert_int_equal(m.config.size, 2);
 	store_manifest_release(&m);
+	/* 1024 layers of the largest size each: the sum saturates (found by
+	 * tests/fuzz/store_manifest_fuzz.c; UBSan flagged the overflow) */
+	struct buf big = BUF_INIT;
+	buf_puts(&big, "{\"schemaVersion\":2,\"layers\":[");
+	for (int i = 0; i < 1024; i++)
+		buf_printf(&big,
+		           "%s{\"mediaType\":\"m\",\"digest\":\"sha256:" D64
+		           "\",\"size\":9007199254740992}",
+		           i ? "," : "");
+	buf_puts(&big, "]}");
+	assert_int_equal(store_manifest_parse(big.data, big.len, &m, err), 0);
+	assert_int_equal(m.n_layers, 1024);
+	assert_true(store_manifest_size(&m) == INT64_MAX);
+	store_manifest_release(&m);
+	buf_release(&big);
 #undef D64
 }
 

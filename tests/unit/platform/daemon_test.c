@@ -106,7 +106,7 @@ static void free_daemon(struct fixture *f)
 }
 
 struct svc_opts {
-	int concurrency, max_instances, min_instances, timeout_s, idle_s;
+	int concurrency, max_instances, min_instances, timeout_s, idle_s, gpu;
 	bool private_svc;
 };
 
@@ -121,6 +121,7 @@ static void deploy(struct fixture *f, const char *name, const struct svc_opts *o
 	s.timeout_s = o->timeout_s ? o->timeout_s : 30;
 	s.idle_timeout_s = o->idle_s ? o->idle_s : 1;
 	s.allow_unauthenticated = !o->private_svc;
+	s.gpu = o->gpu;
 	char err[ERR_MSG_LEN], rev[SPEC_REVISION_NAME_MAX + 1];
 	struct state_deploy_req q = {.service = name, .spec = &s, .now_ns = time_wall_ns()};
 	int rc = state_deploy(daemon_state(f->d), &q, rev, err);
@@ -416,6 +417,56 @@ static void test_daemon_stream_piece_by_piece(void **state)
 	free_daemon(&f);
 }
 
+/* The environment the daemon gave the instance's process. */
+static bool proc_env_has(int pid, const char *kv)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/environ", pid);
+	struct buf b = BUF_INIT;
+	bool yes = false;
+	if (file_read_all(path, &b, 1 << 20) == 0 && b.data)
+		for (size_t i = 0; i < b.len && !yes; i += strlen(b.data + i) + 1)
+			yes = !strcmp(b.data + i, kv);
+	buf_release(&b);
+	return yes;
+}
+
+static void test_daemon_gpus_exclusive(void **state)
+{
+	setenv("GPURUN_GPUS", "1", 1); /* a node with one GPU, "0" */
+	struct fixture f = {0};
+	start_daemon(&f, 0);
+	unsetenv("GPURUN_GPUS");
+	struct svc_opts o = {.gpu = 1, .idle_s = 1};
+	deploy(&f, "gpu-a", &o);
+	deploy(&f, "gpu-b", &o);
+	struct resp r;
+	get(&f, "gpu-a.localhost", "/", NULL, &r);
+	assert_int_equal(r.status, 200);
+	buf_release(&r.body);
+	struct daemon_instance_info *in;
+	int64_t n;
+	daemon_service_instances(f.d, "gpu-a", &in, &n);
+	assert_int_equal(n, 1);
+	assert_true(proc_env_has(in[0].pid, "CUDA_VISIBLE_DEVICES=0"));
+	free(in);
+	/* the only GPU is taken: b cannot start an instance */
+	get(&f, "gpu-b.localhost", "/", NULL, &r);
+	assert_int_equal(r.status, 503);
+	assert_non_null(strstr(r.body.data, "GPU"));
+	buf_release(&r.body);
+	/* a scales to zero, its GPU comes back, b starts (after its back-off) */
+	for (int i = 0; i < 60 && instances(&f, "gpu-a") > 0; i++)
+		run_for(100);
+	assert_int_equal(instances(&f, "gpu-a"), 0);
+	run_for(300);
+	get(&f, "gpu-b.localhost", "/", NULL, &r);
+	assert_int_equal(r.status, 200);
+	buf_release(&r.body);
+	stop_daemon(&f);
+	free_daemon(&f);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "hello"))
@@ -435,6 +486,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_daemon_request_timeout_504),
 	    cmocka_unit_test(test_daemon_crash_502_and_replacement),
 	    cmocka_unit_test(test_daemon_stream_piece_by_piece),
+	    cmocka_unit_test(test_daemon_gpus_exclusive),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	uv_run(&loop, UV_RUN_NOWAIT);

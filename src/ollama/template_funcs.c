@@ -339,7 +339,7 @@ static void format_one(struct buf *out, const struct spec *sp, const value *v)
 		tmpl__print(&b, v);
 	} else if (verb == 'd' && v->kind == TEMPLATE_INT) {
 		buf_printf(&b, sp->plus ? "%+lld" : "%lld", (long long)v->i);
-	} else if (strchr("feEgGv", verb) && numeric) {
+	} else if (verb && strchr("feEgGv", verb) && numeric) { /* strchr finds the NUL too */
 		struct spec f = *sp;
 		f.verb = verb;
 		format_float(&b, &f, v->kind == TEMPLATE_INT ? (double)v->i : v->f);
@@ -378,7 +378,7 @@ static void format_one(struct buf *out, const struct spec *sp, const value *v)
 static size_t parse_spec(const char *f, size_t i, size_t n, struct spec *sp)
 {
 	*sp = (struct spec){.width = -1, .prec = -1};
-	for (; i < n && strchr("-+ 0#", f[i]); i++) {
+	for (; i < n && f[i] && strchr("-+ 0#", f[i]); i++) {
 		sp->minus |= f[i] == '-';
 		sp->plus |= f[i] == '+';
 		sp->space |= f[i] == ' ';
@@ -386,7 +386,7 @@ static size_t parse_spec(const char *f, size_t i, size_t n, struct spec *sp)
 		sp->sharp |= f[i] == '#';
 	}
 	for (; i < n && f[i] >= '0' && f[i] <= '9'; i++)
-		sp->width = (sp->width < 0 ? 0 : sp->width) * 10 + (f[i] - '0') % 1000000;
+		sp->width = ((sp->width < 0 ? 0 : sp->width) * 10 + (f[i] - '0')) % 1000000;
 	if (i < n && f[i] == '.') {
 		sp->prec = 0;
 		for (i++; i < n && f[i] >= '0' && f[i] <= '9'; i++)

@@ -277,6 +277,25 @@ static void test_template_json_numbers_beyond_int64(void **state)
 	template_value_free(v);
 }
 
+/* printf formats from untrusted templates: a NUL byte is a bad verb, not a
+ * flag or a float verb (fuzzing found "%0<NUL>" reaching vsnprintf as "%.*",
+ * an incomplete conversion), and a long width does not overflow. */
+static void test_template_printf_nul_verb_and_long_width(void **state)
+{
+	static const char text[] = "{{ printf \"%0\0|%\0|%99999999999999d|%.99999999999f\" 1.5 2 3 "
+	                           "0.5 }}";
+	static const char want[] = "%!\0(float64=1.5)|%!\0(int=2)|";
+	struct template *t;
+	char err[ERR_MSG_LEN];
+	assert_int_equal(template_parse(text, sizeof text - 1, &t, err), 0);
+	struct buf out = BUF_INIT;
+	assert_int_equal(template_execute(t, NULL, &out, 0, err), 0);
+	assert_true(out.len > sizeof want - 1);
+	assert_memory_equal(out.data, want, sizeof want - 1);
+	buf_release(&out);
+	template_free(t);
+}
+
 /* Every prefix and many one-byte mutations of real templates: each parses or
  * fails with a message; what parses executes or fails with a message. */
 static void test_template_truncated_and_mutated_inputs(void **state)
@@ -552,6 +571,7 @@ int main(void)
 	    cmocka_unit_test(test_template_limits),
 	    cmocka_unit_test(test_template_legacy_rounds_share_bounds),
 	    cmocka_unit_test(test_template_json_numbers_beyond_int64),
+	    cmocka_unit_test(test_template_printf_nul_verb_and_long_width),
 	    cmocka_unit_test(test_template_truncated_and_mutated_inputs),
 	    cmocka_unit_test(test_template_library_texts_match_digests),
 	    cmocka_unit_test(test_template_gemma3_chat),

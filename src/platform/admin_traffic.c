@@ -9,6 +9,7 @@
 #include "base/json.h"
 #include "base/mem.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,12 +145,15 @@ static int assignments(const cJSON *o, struct admin_assign **a, int64_t *n, char
 		               "'to_revisions' must be an object {\"REV\": percent}");
 	cJSON_ArrayForEach(it, o)
 	{
-		if (!cJSON_IsNumber(it) || it->valuedouble != (double)(int)it->valuedouble)
+		/* floor() first: casting a double outside int's range is undefined */
+		double v = cJSON_IsNumber(it) ? it->valuedouble : 0.5;
+		if (!isfinite(v) || v != floor(v))
 			return err_set(err, ERR_INVALID,
 			               "--to-revisions: %s: the percent must be an integer",
 			               it->string);
+		int pct = v < -1 ? -1 : v > 101 ? 101 : (int)v; /* out of range either way */
 		*a = xrealloc(*a, sizeof **a * (size_t)(*n + 1));
-		(*a)[(*n)++] = (struct admin_assign){it->string, (int)it->valuedouble};
+		(*a)[(*n)++] = (struct admin_assign){it->string, pct};
 	}
 	if (*n == 0)
 		return err_set(err, ERR_INVALID,

@@ -416,6 +416,8 @@ static void test_admin_traffic_route(void **state)
 	    {"{\"to_revisions\":{}}", "at least one"},
 	    {"{\"to_revisions\":{\"t-nope\":100}}", "t-nope"},
 	    {"{\"to_revisions\":{\"x\":\"50\"}}", "integer"},
+	    {"{\"to_revisions\":{\"x\":1e300}}", "0 to 100"}, /* no cast out of int's range */
+	    {"{\"to_revisions\":{\"x\":-4294967296}}", "0 to 100"},
 	    {"{\"traffic\":[{\"latest\":true,\"percent\":90}]}", "100"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -267,7 +267,8 @@ out:
 int cmd_rm(int argc, char **argv)
 {
 	const char **pos;
-	int npos, rc = plain_args(argc, argv, "rm", "gpurun rm MODEL [MODEL...]", 1, INT_MAX, &pos, &npos);
+	int npos, rc = plain_args(argc, argv, "rm", "gpurun rm MODEL [MODEL...]", 1, INT_MAX, &pos,
+	                          &npos);
 	if (rc >= 0)
 		goto out;
 	rc = 0;
@@ -299,7 +300,8 @@ out:
 int cmd_cp(int argc, char **argv)
 {
 	const char **pos;
-	int npos, rc = plain_args(argc, argv, "cp", "gpurun cp SOURCE DESTINATION", 2, 2, &pos, &npos);
+	int npos,
+	    rc = plain_args(argc, argv, "cp", "gpurun cp SOURCE DESTINATION", 2, 2, &pos, &npos);
 	if (rc >= 0)
 		goto out;
 	rc = 0;

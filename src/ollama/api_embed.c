@@ -301,15 +301,14 @@ static bool fields(struct embed_call *e, const cJSON *body)
 	if (!api_str(&e->call, body, "model", &name) || !model(e, name) ||
 	    !api_bool(&e->call, body, "truncate", &e->truncate))
 		return false;
-	const cJSON *d = cJSON_GetObjectItemCaseSensitive(body, "dimensions");
-	e->dimensions = cJSON_IsNumber(d) ? (int64_t)d->valuedouble : 0;
+	e->dimensions = json_i64(body, "dimensions", 0); /* no cast of 1e300 */
 	if (api_keep_alive(body, &e->job.keep_alive_set, &e->job.keep_alive_ns, err) ||
 	    gen_options_apply(&e->opts, cJSON_GetObjectItemCaseSensitive(body, "options"), err)) {
 		api_reply_error(&e->call, 400, err);
 		return false;
 	}
 	const char *fmt = json_str(body, "encoding_format", "float");
-	if (e->kind == EMBED_OPENAI && strcmp(fmt, "float") && strcmp(fmt, "base64")) {
+	if (e->kind == EMBED_OPENAI && strcmp(fmt, "float") != 0 && strcmp(fmt, "base64") != 0) {
 		snprintf(err, sizeof err,
 		         "Invalid value for 'encoding_format' = %.64s. Supported "
 		         "values: ['float', 'base64'].",

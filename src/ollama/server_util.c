@@ -134,8 +134,8 @@ int api_keep_alive(const cJSON *o, bool *set, int64_t *ns, char err[ERR_MSG_LEN]
 	const char *s = v->valuestring;
 	if (!time_parse_duration(s, ns))
 		return err_set(err, ERR_INVALID, "time: %s \"%s\"",
-		               bare_number(s) && strcmp(s, "0") ? "missing unit in duration"
-		                                                : "invalid duration",
+		               bare_number(s) && strcmp(s, "0") != 0 ? "missing unit in duration"
+		                                                     : "invalid duration",
 		               s);
 	if (*ns < 0)
 		*ns = SCHED_KEEP_FOREVER;
@@ -227,7 +227,7 @@ void api_job_submit(struct api_call *c, struct sched_job *j, const struct sched_
 	api_call_watch(c, on_cancel);
 	if (sched_submit(c->srv->sched, j) == ERR_BUSY) {
 		c->on_cancel = NULL;
-		api_reply_error(c, 503,
-		                "server busy, please try again.  maximum pending requests exceeded");
+		api_reply_error(
+		    c, 503, "server busy, please try again.  maximum pending requests exceeded");
 	}
 }

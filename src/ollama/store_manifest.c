@@ -110,6 +110,19 @@ const struct store_layer *store_manifest_find(const struct store_manifest *m,
 /* 2^53: the largest size a JSON double states exactly. */
 #define SIZE_LIMIT 9007199254740992.0
 
+/* RFC 6838 media type names are printable ASCII. Anything else would be
+ * written back escaped (invalid UTF-8 as \ufffd, three bytes each), so a
+ * manifest we accepted could grow past the length limit on disk and no
+ * longer read back. */
+static bool media_type_ok(const char *mt)
+{
+	size_t n = 0;
+	for (; mt[n]; n++)
+		if (mt[n] < 0x21 || mt[n] > 0x7e)
+			return false;
+	return n <= 255;
+}
+
 static int parse_layer(const cJSON *j, struct store_layer *l, const char *what,
                        char err[ERR_MSG_LEN])
 {
@@ -119,7 +132,7 @@ static int parse_layer(const cJSON *j, struct store_layer *l, const char *what,
 	const char *mt = json_str(j, "mediaType", NULL);
 	const char *digest = json_str(j, "digest", NULL);
 	const cJSON *size = cJSON_GetObjectItemCaseSensitive(j, "size");
-	if (!mt || strlen(mt) > 255)
+	if (!mt || !media_type_ok(mt))
 		return err_set(err, ERR_INVALID, "manifest: %s has no valid mediaType", what);
 	if (!digest || store_digest_normalize(digest, l->digest) < 0 || digest[6] != ':')
 		return err_set(err, ERR_INVALID, "manifest: %s has an invalid digest", what);
@@ -143,7 +156,7 @@ static int parse_doc(const cJSON *doc, struct store_manifest *m, char err[ERR_MS
 		return err_set(err, ERR_UNSUPPORTED, "manifest: unsupported schemaVersion");
 	m->schema_version = 2;
 	const char *mt = json_str(doc, "mediaType", STORE_MT_MANIFEST);
-	m->media_type = xstrdup(strlen(mt) > 255 ? STORE_MT_MANIFEST : mt);
+	m->media_type = xstrdup(media_type_ok(mt) ? mt : STORE_MT_MANIFEST);
 	const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(doc, "config");
 	int rc;
 	/* Go writes an absent config as {"mediaType":"","digest":"","size":0} */

@@ -221,6 +221,13 @@ static void test_store_manifest_parse_rejects_bad_input(void **state)
 	    "{\"schemaVersion\":2,\"layers\":[{\"mediaType\":\"x\",\"digest\":\"sha256-" D64
 	    "\",\"size\":1}]}",
 	    "{\"schemaVersion\":2,\"config\":\"x\",\"layers\":[]}",
+	    /* media types are printable ASCII: 200 bytes of invalid UTF-8 were
+	     * written back as 600 bytes of \\ufffd escapes that no longer read
+	     * (found by tests/fuzz/store_manifest_fuzz.c) */
+	    "{\"schemaVersion\":2,\"layers\":[{\"mediaType\":\"a\xe9\",\"digest\":\"sha256:" D64
+	    "\",\"size\":1}]}",
+	    "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a b\",\"digest\":\"sha256:" D64
+	    "\",\"size\":1},\"layers\":[]}",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		struct store_manifest m;
@@ -239,6 +246,11 @@ static void test_store_manifest_parse_rejects_bad_input(void **state)
 	assert_string_equal(m.media_type, STORE_MT_MANIFEST);
 	assert_int_equal(m.n_layers, 0);
 	assert_int_equal(m.config.size, 2);
+	store_manifest_release(&m);
+	/* a document mediaType that is not printable ASCII falls back to the default */
+	const char *odd = "{\"schemaVersion\":2,\"mediaType\":\"\xff\xfe\",\"layers\":[]}";
+	assert_int_equal(store_manifest_parse(odd, strlen(odd), &m, err), 0);
+	assert_string_equal(m.media_type, STORE_MT_MANIFEST);
 	store_manifest_release(&m);
 	/* 1024 layers of the largest size each: the sum saturates (found by
 	 * tests/fuzz/store_manifest_fuzz.c; UBSan flagged the overflow) */

@@ -1,63 +1,139 @@
-/* attention.c — one attention head over a sequence's KV cache, computed as
- * llama.cpp computes it without flash attention: scores = K q through the KV
- * type's vec_dot (q rounded to F16 for an F16 cache), soft-cap, scale,
- * softmax with a double sum, then V^T p with p rounded to the KV type. V is
- * stored transposed so that product is a dot over contiguous positions.
- * Causal and sliding-window masks are the range [k0, k1]. */
+/* attention.c — the attention of one KV head's group of query heads over a
+ * sequence's KV cache, computed as llama.cpp computes it without flash
+ * attention: scores = K q with q rounded to the KV type (F16 by default),
+ * soft-cap, scale, softmax with a double sum, then the probabilities rounded
+ * to the KV type times V. All query heads of a group share each load of K
+ * and V, so a step reads the cache once. The cache keeps K transposed
+ * (position fastest) and V by position: both products then stream whole
+ * cache lines. Causal and sliding-window masks are the range [k0, k1].
+ * The AVX-512 variant (attention_avx512.c) computes the same steps in the
+ * same order per score and per output; this file holds the store, the
+ * dispatch and the portable version. */
 #include "engine/engine_internal.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
+
+#include "engine/cpu_features.h"
+
+static void (*group_fn)(const struct attn_args *a);
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static inline float load_kv(const struct attn_args *a, const uint8_t *base, int64_t i)
+{
+	if (a->f16) {
+		uint16_t h;
+		memcpy(&h, base + 2 * i, 2);
+		return fp16_to_f32(h);
+	}
+	float f;
+	memcpy(&f, base + 4 * i, 4);
+	return f;
+}
+
+static inline float round_kv(const struct attn_args *a, float x)
+{
+	return a->f16 ? fp16_to_f32(f32_to_fp16(x)) : x;
+}
+
+/* Scores of head h into sc, soft-capped and scaled; returns their max. */
+static float scores(const struct attn_args *a, const float *q, float *sc)
+{
+	for (int64_t p = 0; p < a->n; p++)
+		sc[p] = 0.0f;
+	for (int d = 0; d < a->dk; d++) {
+		const uint8_t *row = a->kt + (size_t)d * a->kt_ld * a->es;
+		for (int64_t p = 0; p < a->n; p++)
+			sc[p] += q[d] * load_kv(a, row, a->k0 + p);
+	}
+	float max = -INFINITY;
+	for (int64_t p = 0; p < a->n; p++) {
+		float v = sc[p];
+		if (a->softcap > 0.0f)
+			v = tanhf(v * (1.0f / a->softcap)) * a->softcap;
+		v *= a->scale;
+		sc[p] = v;
+		max = v > max ? v : max;
+	}
+	return max;
+}
+
+static void group_portable(const struct attn_args *a)
+{
+	for (int h = 0; h < a->nq; h++) {
+		float *q = a->qf, *sc = a->sc;
+		for (int d = 0; d < a->dk; d++)
+			q[d] = round_kv(a, a->q[(size_t)h * a->dk + d]);
+		float max = scores(a, q, sc);
+		double sum = 0.0;
+		for (int64_t p = 0; p < a->n; p++) {
+			sc[p] = expf(sc[p] - max);
+			sum += (double)sc[p];
+		}
+		const float inv = (float)(1.0 / sum);
+		float *out = a->out + (size_t)h * a->dv;
+		for (int d = 0; d < a->dv; d++)
+			out[d] = 0.0f;
+		for (int64_t p = 0; p < a->n; p++) {
+			float w = round_kv(a, sc[p] * inv);
+			const uint8_t *row = a->v + (size_t)(a->k0 + p) * a->v_ld * a->es;
+			for (int d = 0; d < a->dv; d++)
+				out[d] += w * load_kv(a, row, d);
+		}
+	}
+}
+
+static void pick(void)
+{
+	const struct cpu_features *f = cpu_features_get();
+	group_fn = group_portable;
+	if (f->avx512f && f->avx512bw && f->avx512vl && f->avx512dq && f->f16c && f->fma)
+		group_fn = attn__group_avx512;
+}
 
 void attn__store(struct engine_seq *s, int il, int64_t pos, int g, const float *k, const float *v)
 {
 	const struct hparams *hp = &s->m->hp;
 	const int dk = hp->head_dim_k, dv = hp->head_dim_v;
-	uint8_t *kd = seq_k(s, il) + ((size_t)pos * hp_kv_dim_k(hp) + (size_t)g * dk) * s->kv_es;
-	s->kv_qt->from_float(k, kd, dk);
-	uint8_t *vt = seq_vt(s, il);
-	for (int d = 0; d < dv; d++) {
-		size_t at = ((size_t)(g * dv + d) * s->n_ctx + pos) * s->kv_es;
+	uint8_t *kt = seq_k(s, il) + ((size_t)g * dk * s->n_ctx + (size_t)pos) * s->kv_es;
+	uint8_t *vd = seq_vt(s, il) + ((size_t)pos * hp_kv_dim_v(hp) + (size_t)g * dv) * s->kv_es;
+	for (int d = 0; d < dk; d++) {
+		uint8_t *at = kt + (size_t)d * s->n_ctx * s->kv_es;
 		if (s->kv_type == GGML_TYPE_F16) {
-			uint16_t h = f32_to_fp16(v[d]);
-			memcpy(vt + at, &h, 2);
+			uint16_t h = f32_to_fp16(k[d]);
+			memcpy(at, &h, 2);
 		} else {
-			memcpy(vt + at, &v[d], 4);
+			memcpy(at, &k[d], 4);
 		}
 	}
+	s->kv_qt->from_float(v, vd, dv);
 }
 
-void attn__head(float *out, const float *q, const struct engine_seq *s, int il, int g, int64_t k0,
-                int64_t k1, float scale, float softcap, struct thread_scratch *ts)
+void attn__group(float *out, const float *q, int nq, const struct engine_seq *s, int il, int g,
+                 int64_t k0, int64_t k1, float scale, float softcap, struct thread_scratch *ts)
 {
+	pthread_once(&once, pick);
 	const struct hparams *hp = &s->m->hp;
 	const int dk = hp->head_dim_k, dv = hp->head_dim_v;
-	const struct quant_traits *t = s->kv_qt;
-	const size_t es = s->kv_es, k_stride = (size_t)hp_kv_dim_k(hp) * es;
-	const int64_t n = k1 - k0 + 1;
-	float *sc = ts->scores;
-	const uint8_t *k = seq_k(s, il) + (size_t)g * dk * es + (size_t)k0 * k_stride;
-	t->from_float(q, ts->conv, dk);
-	float max = -INFINITY;
-	for (int64_t i = 0; i < n; i++) {
-		float v;
-		t->vec_dot(dk, &v, k + (size_t)i * k_stride, ts->conv);
-		if (softcap > 0.0f)
-			v = tanhf(v * (1.0f / softcap)) * softcap;
-		v *= scale;
-		sc[i] = v;
-		max = v > max ? v : max;
-	}
-	double sum = 0.0;
-	for (int64_t i = 0; i < n; i++) {
-		sc[i] = expf(sc[i] - max);
-		sum += (double)sc[i];
-	}
-	const float inv = (float)(1.0 / sum);
-	for (int64_t i = 0; i < n; i++)
-		sc[i] *= inv;
-	t->from_float(sc, ts->conv, n);
-	const uint8_t *vt = seq_vt(s, il) + ((size_t)g * dv * s->n_ctx + (size_t)k0) * es;
-	for (int d = 0; d < dv; d++)
-		t->vec_dot(n, &out[d], vt + (size_t)d * s->n_ctx * es, ts->conv);
+	struct attn_args a = {
+	    .out = out,
+	    .q = q,
+	    .nq = nq,
+	    .dk = dk,
+	    .dv = dv,
+	    .kt = seq_k(s, il) + (size_t)g * dk * s->n_ctx * s->kv_es,
+	    .kt_ld = s->n_ctx,
+	    .v = seq_vt(s, il) + (size_t)g * dv * s->kv_es,
+	    .v_ld = hp_kv_dim_v(hp),
+	    .es = s->kv_es,
+	    .k0 = k0,
+	    .n = k1 - k0 + 1,
+	    .f16 = s->kv_type == GGML_TYPE_F16,
+	    .scale = scale,
+	    .softcap = softcap,
+	    .sc = ts->scores,
+	    .qf = (float *)ts->conv,
+	};
+	group_fn(&a);
 }

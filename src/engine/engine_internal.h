@@ -84,8 +84,8 @@ struct thread_scratch {
 	size_t q_stride;   /* bytes between rows of q */
 	const void *q_src; /* what q holds: the f32 source and the prepared form */
 	const void *q_fmt;
-	float *scores; /* (cap_ctx) attention scores */
-	uint8_t *conv; /* (cap_ctx + head_dim) * 4 bytes: q and p in the KV type */
+	float *scores; /* (n_head / n_head_kv, cap_ctx) attention scores of a group */
+	uint8_t *conv; /* (n_head / n_head_kv, head_dim_k) floats: q in the KV type */
 };
 
 /* Runs forward passes: one thread pool and the buffers it writes. */
@@ -168,8 +168,8 @@ struct gen_state {
 struct engine_seq {
 	struct engine_model *m;
 	int64_t n_ctx, n_past;
-	/* Per layer: K as (n_ctx, kv_dim_k), then V transposed as (kv_dim_v,
-	 * n_ctx), in kv_type (F16 as llama.cpp's default, or F32). */
+	/* Per layer: K transposed as (n_head_kv, head_dim_k, n_ctx), then V as
+	 * (n_ctx, kv_dim_v), in kv_type (F16 as llama.cpp's default, or F32). */
 	uint8_t *kv;
 	int kv_type;
 	size_t kv_es; /* bytes per element */
@@ -184,7 +184,7 @@ struct engine_seq {
 	uint64_t dev_kv; /* the KV cache on the device (backend.h), or 0 */
 };
 
-/* K and V of layer il at position 0 inside a sequence's cache. */
+/* K and V of layer il inside a sequence's cache (layouts: struct engine_seq). */
 static inline int64_t hp_kv_dim_k(const struct hparams *hp)
 {
 	return (int64_t)hp->n_head_kv * hp->head_dim_k;
@@ -240,11 +240,30 @@ float ops_gelu(float x);
 /* ---- attention over a sequence's KV cache (attention.c) ---- */
 /* Stores K and V of kv head g at position pos of layer il. */
 void attn__store(struct engine_seq *s, int il, int64_t pos, int g, const float *k, const float *v);
-/* out (head_dim_v) = softmax(scale * softcap(q . K[k0..k1])) . V[k0..k1] for
- * kv head g, with q and the probabilities rounded to the KV type first, as
- * llama.cpp's matmuls against an F16 cache do. */
-void attn__head(float *out, const float *q, const struct engine_seq *s, int il, int g, int64_t k0,
-                int64_t k1, float scale, float softcap, struct thread_scratch *ts);
+/* out (nq, head_dim_v) = softmax(scale * softcap(q . K[k0..k1])) . V[k0..k1]
+ * for the nq query heads q (nq, head_dim_k) of kv head g, with q and the
+ * probabilities rounded to the KV type first, as llama.cpp's matmuls
+ * against an F16 cache do. ts->scores holds nq * (k1 - k0 + 1) floats,
+ * ts->conv nq * head_dim_k. */
+void attn__group(float *out, const float *q, int nq, const struct engine_seq *s, int il, int g,
+                 int64_t k0, int64_t k1, float scale, float softcap, struct thread_scratch *ts);
+/* What a variant of attn__group gets (attention.c fills it). */
+struct attn_args {
+	float *out;        /* (nq, dv) */
+	const float *q;    /* (nq, dk) */
+	int nq, dk, dv;
+	const uint8_t *kt; /* K of the group transposed: element (d, p) at d * kt_ld + p */
+	size_t kt_ld;
+	const uint8_t *v;  /* V of the group: element (p, d) at p * v_ld + d */
+	size_t v_ld;
+	size_t es;         /* bytes per cache element */
+	int64_t k0, n;     /* positions k0 .. k0 + n - 1 */
+	bool f16;          /* an F16 cache (else F32) */
+	float scale, softcap;
+	float *sc; /* (nq, n) scratch */
+	float *qf; /* (nq, dk) scratch */
+};
+void attn__group_avx512(const struct attn_args *a);
 
 /* ---- matmul (matmul.c) ---- */
 struct mm_job {

@@ -142,18 +142,19 @@ static void prep_kv(const struct fwd *f, int il, int64_t i, int g)
 	attn__store(f->rows[i].seq, il, f->rows[i].pos, g, k, v);
 }
 
-/* Attention of Q head h of row i over its sequence's cache. */
-static void attend(const struct fwd *f, int il, int64_t i, int h, struct thread_scratch *ts)
+/* Attention of the query heads of KV group g of row i over its sequence's
+ * cache (their Q heads are prepared). */
+static void attend(const struct fwd *f, int il, int64_t i, int g, struct thread_scratch *ts)
 {
 	const struct hparams *hp = &f->m->hp;
 	const struct layer *L = &f->m->layers[il];
 	const struct fwd_row *fr = &f->rows[i];
-	const int dk = hp->head_dim_k, dv = hp->head_dim_v;
-	const int g = h / (hp->n_head / hp->n_head_kv);
+	const int grp = hp->n_head / hp->n_head_kv;
 	int64_t k0 = L->window > 0 && fr->pos >= L->window ? fr->pos - L->window + 1 : 0;
-	attn__head(f->m->run.attn + (i * hp->n_head + h) * dv,
-	           f->m->run.qkv + i * qkv_ld(hp) + (int64_t)h * dk, fr->seq, il, g, k0, fr->pos,
-	           hp->q_prescale ? 1.0f : hp->kq_scale, hp->attn_softcap, ts);
+	attn__group(f->m->run.attn + (i * hp->n_head + (int64_t)g * grp) * hp->head_dim_v,
+	            f->m->run.qkv + i * qkv_ld(hp) + (int64_t)g * grp * hp->head_dim_k, grp,
+	            fr->seq, il, g, k0, fr->pos, hp->q_prescale ? 1.0f : hp->kq_scale,
+	            hp->attn_softcap, ts);
 }
 
 /* Projections of the KV groups [g0, g1) (their Q heads, K and V rows). */
@@ -185,15 +186,15 @@ static void attn_grouped(struct fwd *f, int il, int ith, int nth, struct thread_
 	for (int64_t i = 0; i < f->n; i++)
 		for (int g = (int)g0; g < g1; g++) {
 			prep_kv(f, il, i, g);
-			for (int h = g * grp; h < (g + 1) * grp; h++) {
+			for (int h = g * grp; h < (g + 1) * grp; h++)
 				prep_q(f, il, i, h);
-				attend(f, il, i, h, ts);
-			}
+			attend(f, il, i, g, ts);
 		}
 }
 
 /* The same with the work split finer than KV groups: projections by output
- * rows, then (row, head) units for RoPE, then for attention; 2 barriers. */
+ * rows, then (row, head) units for RoPE, then (row, KV group) units for
+ * attention; 2 barriers. */
 static void attn_split(struct fwd *f, int il, int ith, int nth, struct thread_scratch *ts)
 {
 	const struct hparams *hp = &f->m->hp;
@@ -217,9 +218,9 @@ static void attn_split(struct fwd *f, int il, int ith, int nth, struct thread_sc
 			prep_kv(f, il, u / (nh + nkv), h - nh);
 	}
 	threadpool_barrier(tp);
-	split(f->n * nh, ith, nth, &a, &b);
+	split(f->n * nkv, ith, nth, &a, &b);
 	for (int64_t u = a; u < b; u++)
-		attend(f, il, u / nh, (int)(u % nh), ts);
+		attend(f, il, u / nkv, (int)(u % nkv), ts);
 }
 
 static void ffn_up(struct fwd *f, const struct layer *L, int ith, int nth,

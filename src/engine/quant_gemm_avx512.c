@@ -112,15 +112,18 @@ R16_AI void run_direct(int type, const uint8_t *x, size_t bx, int64_t nb, const 
 {
 	const __m512i offs = r16_row_offsets(bx);
 	__m512 acc[4];
+#pragma GCC unroll 4
 	for (int c = 0; c < cols; c++)
 		acc[c] = _mm512_setzero_ps();
 	for (int64_t b = 0; b < nb; b++) {
 		struct r16blk u;
 		unpack(type, x, bx, b, offs, &u);
+#pragma GCC unroll 4
 		for (int c = 0; c < cols; c++)
 			acc[c] =
 			    block_dot(&u, (const struct act8 *)(a + (size_t)c * ba) + b, acc[c]);
 	}
+#pragma GCC unroll 4
 	for (int c = 0; c < cols; c++)
 		_mm512_mask_storeu_ps(s + (size_t)c * lds, keep, acc[c]);
 }
@@ -131,12 +134,15 @@ R16_AI void run_buffered(const struct r16blk *u, int64_t b0, int64_t kb, const u
                          size_t ba, float *s, size_t lds, const int cols)
 {
 	__m512 acc[4];
+#pragma GCC unroll 4
 	for (int c = 0; c < cols; c++)
 		acc[c] = b0 ? _mm512_loadu_ps(s + (size_t)c * lds) : _mm512_setzero_ps();
 	for (int64_t b = 0; b < kb; b++)
+#pragma GCC unroll 4
 		for (int c = 0; c < cols; c++)
 			acc[c] = block_dot(
 			    &u[b], (const struct act8 *)(a + (size_t)c * ba) + b0 + b, acc[c]);
+#pragma GCC unroll 4
 	for (int c = 0; c < cols; c++)
 		_mm512_storeu_ps(s + (size_t)c * lds, acc[c]);
 }
@@ -174,7 +180,7 @@ static void gemm_small(int type, int64_t nb, int64_t nr, int64_t nc, float *s, s
 
 /* One stripe of 16 rows (x) by nc columns; rows before `first` are already
  * done (an overlapping last stripe) and keep their values. */
-static void stripe(int type, int64_t nb, int64_t nc, float *s, size_t lds, const uint8_t *x,
+R16_AI void stripe(int type, int64_t nb, int64_t nc, float *s, size_t lds, const uint8_t *x,
                    size_t bx, const uint8_t *a, size_t ba, int first)
 {
 	__mmask16 keep = (__mmask16)(0xFFFFu << first);
@@ -200,7 +206,7 @@ static void stripe(int type, int64_t nb, int64_t nc, float *s, size_t lds, const
 	}
 }
 
-static void gemm(int type, int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *vx,
+R16_AI void gemm(int type, int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *vx,
                  size_t bx, const void *va, size_t ba)
 {
 	const uint8_t *x = vx, *a = va;

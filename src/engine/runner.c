@@ -114,9 +114,12 @@ int runner__reserve(struct engine_model *m, int64_t n_rows, int64_t n_ctx)
 			return rc;
 	}
 	if (n_ctx > r->cap_ctx) {
-		size_t conv = ((size_t)n_ctx + (size_t)m->hp.head_dim_k) * 4 + 64;
+		const struct hparams *hp = &m->hp;
+		size_t grp = (size_t)(hp->n_head / hp->n_head_kv);
+		size_t n_sc = grp * (size_t)n_ctx;
+		size_t conv = grp * (size_t)hp->head_dim_k * 4 + 64;
 		for (int i = 0; i < r->n_threads; i++) {
-			float *s = try_malloc_array((size_t)n_ctx, sizeof(float));
+			float *s = try_malloc_array(n_sc, sizeof(float));
 			uint8_t *c = try_malloc_array(conv, 1);
 			if (!s || !c) {
 				free(s);

@@ -52,7 +52,8 @@ int cmd_daemon(int argc, char **argv)
 	    {"home", 0, FLAG_STRING, &home, "state, socket and logs folder (GPURUN_HOME)", false},
 	    {"gateway", 0, FLAG_STRING, &gateway, "gateway address host:port (GPURUN_GATEWAY)",
 	     false},
-	    {"region", 0, FLAG_STRING, &region, "region name (GPURUN_REGION, default local)", false},
+	    {"region", 0, FLAG_STRING, &region, "region name (GPURUN_REGION, default local)",
+	     false},
 	    {"grace", 0, FLAG_STRING, &grace, "shutdown: time in-flight requests get (10s)", false},
 	    {"no-cgroups", 0, FLAG_BOOL, &no_cgroups, "run instances without cpu/memory limits",
 	     false},
@@ -83,8 +84,8 @@ int cmd_daemon(int argc, char **argv)
 	uv_loop_t loop;
 	uv_loop_init(&loop);
 	r.loop = &loop;
-	struct daemon_config c = {.home = home, .gateway = gateway, .region = region,
-				  .no_cgroups = no_cgroups};
+	struct daemon_config c = {
+	    .home = home, .gateway = gateway, .region = region, .no_cgroups = no_cgroups};
 	int rc = daemon_new(&loop, &c, &r.d, err);
 	if (rc) {
 		fprintf(stderr, "gpurun daemon: %s\n", err);

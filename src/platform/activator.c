@@ -133,8 +133,9 @@ static void expire_held(struct gw_exchange *x, int64_t now, int verdict)
 		return;
 	}
 	snprintf(msg, sizeof msg,
-		 "The request was aborted because there was no available instance "
-		 "(held %lld ms).", (long long)((now - x->t0_mono) / 1000000));
+	         "The request was aborted because there was no available instance "
+	         "(held %lld ms).",
+	         (long long)((now - x->t0_mono) / 1000000));
 	gw_metrics_for(x->d, x->service)->rejected_429++;
 	gw_fail(x, 429, msg);
 }
@@ -156,8 +157,9 @@ void activator_sweep(struct daemon *d, int64_t now)
 		if (!x)
 			return;
 		if (x->state == GW_HELD)
-			expire_held(x, now,
-				    gateway_held_verdict(now, x->hold_deadline_mono, x->deadline_mono));
+			expire_held(
+			    x, now,
+			    gateway_held_verdict(now, x->hold_deadline_mono, x->deadline_mono));
 		else
 			gw_timeout(x);
 	}

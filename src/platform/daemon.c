@@ -72,9 +72,10 @@ struct rev *daemon__rev_get(struct daemon *d, const char *name)
 	spec_copy(&rv->spec, &sr.spec);
 	state_revision_release(&sr);
 	rv->m = gw_metrics_for(d, rv->service);
-	rv->oci = rv->spec.command.n == 0 && rv->spec.image && !spec_image_is_builtin(rv->spec.image);
-	rv->tokens = rv->spec.image && !strcmp(rv->spec.image, SPEC_IMAGE_OLLAMA) &&
-		     rv->spec.command.n == 0;
+	rv->oci =
+	    rv->spec.command.n == 0 && rv->spec.image && !spec_image_is_builtin(rv->spec.image);
+	rv->tokens =
+	    rv->spec.image && !strcmp(rv->spec.image, SPEC_IMAGE_OLLAMA) && rv->spec.command.n == 0;
 	struct kpa_config kc;
 	kpa_config_from_spec(&kc, &rv->spec);
 	if (kpa_init(&rv->kpa, &kc, time_mono_ns())) {
@@ -153,7 +154,8 @@ static void svc_domains(struct svc *s, const struct spec *sp)
 			list++;
 		size_t n = strcspn(list, ", ");
 		if (n > 0 && n <= GATEWAY_HOST_MAX) {
-			s->domains = xrealloc(s->domains, sizeof *s->domains * (size_t)(s->n_domains + 1));
+			s->domains =
+			    xrealloc(s->domains, sizeof *s->domains * (size_t)(s->n_domains + 1));
 			char *h = xstrndup(list, n);
 			for (char *c = h; *c; c++)
 				*c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
@@ -275,7 +277,7 @@ int daemon_identity_token(struct daemon *d, const char *audience, int64_t ttl_s,
 }
 
 int daemon_service_instances(struct daemon *d, const char *service,
-			     struct daemon_instance_info **out, int64_t *n)
+                             struct daemon_instance_info **out, int64_t *n)
 {
 	*out = NULL;
 	*n = 0;

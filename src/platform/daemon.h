@@ -32,8 +32,8 @@
 #define DAEMON_STATE_NAME      "state.db"
 /* The state key (state_key_get_or_create, AUTH_KEY_LEN bytes) that signs
  * identity tokens; `gpurun auth print-identity-token` signs with it too. */
-#define DAEMON_TOKEN_KEY_NAME "identity-token"
-#define DAEMON_TICK_MS_DEFAULT 2000 /* Knative's autoscaler tick */
+#define DAEMON_TOKEN_KEY_NAME      "identity-token"
+#define DAEMON_TICK_MS_DEFAULT     2000  /* Knative's autoscaler tick */
 #define DAEMON_HOLD_MIN_MS_DEFAULT 10000 /* Cloud Run: pend max(10 s, 3.5 x start) */
 #define DAEMON_SHUTDOWN_MS_DEFAULT 10000
 
@@ -58,7 +58,7 @@ struct daemon_config {
  * every service and the autoscaler timer. On an error *out may still be
  * set: then daemon_shutdown it, run the loop until done, daemon_free. */
 int daemon_new(uv_loop_t *loop, const struct daemon_config *cfg, struct daemon **out,
-	       char err[ERR_MSG_LEN]);
+               char err[ERR_MSG_LEN]);
 typedef void (*daemon_done_fn)(struct daemon *d, void *data);
 /* Graceful shutdown: stops accepting; requests in flight get until
  * deadline_ms; then instances are stopped (SIGTERM, SIGKILL after the
@@ -83,15 +83,14 @@ struct gpu_inventory *daemon_gpus(struct daemon *d);
 int daemon_gateway_port(struct daemon *d);
 /* Signs an identity token for audience (a service URL) valid ttl_s
  * (<= 0: one hour), appended to out. */
-int daemon_identity_token(struct daemon *d, const char *audience, int64_t ttl_s,
-			  struct buf *out);
+int daemon_identity_token(struct daemon *d, const char *audience, int64_t ttl_s, struct buf *out);
 
 /* Live view of a service's instances (describe, list). */
 struct daemon_instance_info {
 	char id[96];
 	char revision[64];
-	const char *state;  /* "starting", "ready", "stopping" (static) */
-	int port;           /* loopback port the gateway proxies to */
+	const char *state; /* "starting", "ready", "stopping" (static) */
+	int port;          /* loopback port the gateway proxies to */
 	int pid;
 	int in_flight;      /* requests on it now */
 	int64_t started_ns; /* wall */
@@ -101,7 +100,7 @@ struct daemon_instance_info {
 /* *out: malloc'd array of *n (free() it; NULL when none). Unknown service:
  * 0 instances. */
 int daemon_service_instances(struct daemon *d, const char *service,
-			     struct daemon_instance_info **out, int64_t *n);
+                             struct daemon_instance_info **out, int64_t *n);
 /* Requests held by the activator for the service now. */
 int64_t daemon_service_held(struct daemon *d, const char *service);
 /* Prometheus text (the gateway's GET /metrics), appended to out. */

@@ -29,11 +29,11 @@ static void ledger_event(struct inst *in, enum ledger_kind k, int64_t at_ns)
 {
 	struct rev *rv = in->rev;
 	struct ledger_row row = {
-		.kind = k,
-		.at_ns = at_ns,
-		.service = rv->service,
-		.revision = rv->name,
-		.instance = in->id,
+	    .kind = k,
+	    .at_ns = at_ns,
+	    .service = rv->service,
+	    .revision = rv->name,
+	    .instance = in->id,
 	};
 	if (k == LEDGER_INSTANCE_START) {
 		row.cpu_milli = rv->spec.cpu_milli;
@@ -147,7 +147,7 @@ static void inst_exited(struct inst *in, int status, const char *reason)
 }
 
 void inst__event(struct inst *in, enum instance_event ev, const struct instance_exit *x,
-		 const char *note)
+                 const char *note)
 {
 	if (ev == INSTANCE_EV_READY) {
 		on_ready(in);
@@ -156,22 +156,24 @@ void inst__event(struct inst *in, enum instance_event ev, const struct instance_
 	if (ev == INSTANCE_EV_START_FAILED) {
 		char why[ERR_MSG_LEN];
 		snprintf(why, sizeof why, "not ready within the startup probe%s%.200s",
-			 note[0] ? ": " : "", note);
+		         note[0] ? ": " : "", note);
 		leave_phase(in);
 		in->phase = INST_STOPPING; /* the runtime stops it; EXITED follows */
 		in->rev->n_stopping++;
 		start_failed(in->rev, why);
 		return;
 	}
+	if (!x)
+		return; /* EXITED always comes with its record */
 	char reason[96];
 	int status = (int)x->exit_status;
 	if (x->term_signal) {
 		status = -x->term_signal;
 		snprintf(reason, sizeof reason, "%s (signal %d)",
-			 x->stop_requested ? "stopped" : "crashed", x->term_signal);
+		         x->stop_requested ? "stopped" : "crashed", x->term_signal);
 	} else {
 		snprintf(reason, sizeof reason, "%s (exit status %d)",
-			 x->stop_requested ? "stopped" : "exited", status);
+		         x->stop_requested ? "stopped" : "exited", status);
 	}
 	if (in->phase == INST_STARTING)
 		start_failed(in->rev, reason);
@@ -182,7 +184,7 @@ static void proc_event(struct instance *p, enum instance_event ev, void *arg)
 {
 	struct inst *in = arg;
 	inst__event(in, ev, ev == INSTANCE_EV_EXITED ? instance_exit_info(p) : NULL,
-		    instance_note(p));
+	            instance_note(p));
 	if (ev == INSTANCE_EV_EXITED) {
 		instance_free(p);
 		free(in);
@@ -202,8 +204,8 @@ static int alloc_gpus(struct rev *rv, struct inst *in, char *err)
 	if (rv->spec.gpu <= 0)
 		return 0;
 	int idx[SPEC_GPU_MAX];
-	int rc = state_gpu_allocate(d->st, in->id, rv->spec.gpu, &d->gpus, time_wall_ns(), idx,
-				    err);
+	int rc =
+	    state_gpu_allocate(d->st, in->id, rv->spec.gpu, &d->gpus, time_wall_ns(), idx, err);
 	if (rc)
 		return rc;
 	memcpy(in->gpu_idx, idx, sizeof idx[0] * (size_t)rv->spec.gpu);
@@ -231,9 +233,11 @@ int inst_start(struct rev *rv, char err[ERR_MSG_LEN])
 	if (!rc && rv->oci) {
 		rc = daemon__oci_start(rv, in, err);
 	} else if (!rc) {
-		struct instance_start_req q = {.id = in->id, .service = rv->service,
-					       .revision = rv->name, .spec = &rv->spec,
-					       .gpus = in->gpus};
+		struct instance_start_req q = {.id = in->id,
+		                               .service = rv->service,
+		                               .revision = rv->name,
+		                               .spec = &rv->spec,
+		                               .gpus = in->gpus};
 		rc = instance_start(d->irt, &q, proc_event, in, &in->proc, err);
 		if (!rc) {
 			in->pid = instance_pid(in->proc);
@@ -253,15 +257,19 @@ int inst_start(struct rev *rv, char err[ERR_MSG_LEN])
 	rv->n_starting++;
 	gw_metrics_for(d, rv->service)->cold_starts++;
 	/* the process is already starting; the rows go to the writer thread */
-	struct state_instance si = {.id = in->id, .service = rv->service, .revision = rv->name,
-				    .pid = in->pid, .port = in->port,
-				    .phase = STATE_INSTANCE_STARTING, .gpus = in->gpus,
-				    .start_ns = in->start_wall};
+	struct state_instance si = {.id = in->id,
+	                            .service = rv->service,
+	                            .revision = rv->name,
+	                            .pid = in->pid,
+	                            .port = in->port,
+	                            .phase = STATE_INSTANCE_STARTING,
+	                            .gpus = in->gpus,
+	                            .start_ns = in->start_wall};
 	ledger_writer_instance(d->lw, &si);
 	ledger_event(in, LEDGER_INSTANCE_START, in->start_wall);
 	log_info("instance %s of %s starting: pid %d, %s:%d%s%s", in->id, rv->name, in->pid,
-		 in->addr[0] ? in->addr : "127.0.0.1", in->port, in->gpus[0] ? ", GPUs " : "",
-		 in->gpus);
+	         in->addr[0] ? in->addr : "127.0.0.1", in->port, in->gpus[0] ? ", GPUs " : "",
+	         in->gpus);
 	return 0;
 }
 
@@ -333,8 +341,8 @@ void inst_adopt(struct rev *rv, const struct state_instance *si)
 		ledger_event(in, LEDGER_INSTANCE_READY, in->ready_wall);
 		ledger_writer_phase(d->lw, in->id, STATE_INSTANCE_READY, in->ready_wall, 0, NULL);
 	}
-	log_info("instance %s (pid %d, port %d) adopted from the previous daemon", in->id,
-		 in->pid, in->port);
+	log_info("instance %s (pid %d, port %d) adopted from the previous daemon", in->id, in->pid,
+	         in->port);
 }
 
 void inst_stop(struct inst *in, const char *reason)

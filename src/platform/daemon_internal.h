@@ -25,7 +25,7 @@ struct gw_exchange;
 
 /* ---- metrics (gateway_metrics.c) ---- */
 
-#define GW_LAT_BUCKETS 16
+#define GW_LAT_BUCKETS  16
 #define GW_STATUS_SLOTS 24
 
 struct gw_hist {
@@ -59,17 +59,17 @@ enum inst_phase { INST_STARTING, INST_READY, INST_STOPPING, INST_EXITED };
 struct inst {
 	struct inst *next; /* rev->insts */
 	struct rev *rev;
-	struct instance *proc; /* a process instance; NULL when adopted or OCI */
-	struct oci_watch *ow;  /* an OCI instance (crun) */
+	struct instance *proc;  /* a process instance; NULL when adopted or OCI */
+	struct oci_watch *ow;   /* an OCI instance (crun) */
 	struct logs_writer log; /* OCI instances: their output */
 	char id[INSTANCE_ID_MAX];
-	char addr[16]; /* where to proxy: "" is 127.0.0.1; an OCI container's address */
+	char addr[16];  /* where to proxy: "" is 127.0.0.1; an OCI container's address */
 	char gpus[256]; /* CUDA_VISIBLE_DEVICES value */
 	int gpu_idx[SPEC_GPU_MAX], n_gpu;
 	int pid, port;
 	enum inst_phase phase;
-	int active;               /* requests on it now */
-	int64_t idle_since_mono;  /* last time active fell to 0 */
+	int active;              /* requests on it now */
+	int64_t idle_since_mono; /* last time active fell to 0 */
 	int64_t start_mono, start_wall, ready_wall;
 	bool adopted, stop_logged, crashed;
 	struct gw_exchange *xs; /* exchanges proxied to it (x->inext) */
@@ -88,16 +88,16 @@ struct rev {
 	char *name, *service;
 	struct spec spec;
 	struct kpa kpa;
-	bool reachable;   /* some service routes to it (percent > 0 or a tag) */
-	bool tokens;      /* the model server: count generated tokens */
-	bool oci;         /* an OCI image: crun instances (daemon_oci.c) */
-	int prep;         /* OCI image: 0 not asked, 1 pulling, 2 ready, -1 failed */
+	bool reachable; /* some service routes to it (percent > 0 or a tag) */
+	bool tokens;    /* the model server: count generated tokens */
+	bool oci;       /* an OCI image: crun instances (daemon_oci.c) */
+	int prep;       /* OCI image: 0 not asked, 1 pulling, 2 ready, -1 failed */
 	char digest[OCI_DIGEST_LEN + 1];
 	char prep_err[ERR_MSG_LEN];
 	struct inst *insts;
 	int n_starting, n_ready, n_stopping;
-	int64_t active; /* requests on its instances */
-	int64_t n_xs;   /* exchanges pointing at it (it outlives them) */
+	int64_t active;           /* requests on its instances */
+	int64_t n_xs;             /* exchanges pointing at it (it outlives them) */
 	struct gw_svc_metrics *m; /* its service's counters (live as long as the daemon) */
 	struct gw_exchange *held_head, *held_tail;
 	int64_t n_held;
@@ -130,8 +130,8 @@ struct svc {
 enum gw_state { GW_HELD, GW_PROXY, GW_TUNNEL };
 
 struct gw_exchange {
-	struct gw_exchange *prev, *next; /* d->xs */
-	struct gw_exchange *qnext;       /* rev->held_* */
+	struct gw_exchange *prev, *next;   /* d->xs */
+	struct gw_exchange *qnext;         /* rev->held_* */
 	struct gw_exchange *inext, *iprev; /* inst->xs */
 	struct gw_exchange *pnext, *pprev; /* d->deferred: head waiting for the loop turn's end */
 	struct daemon *d;
@@ -156,8 +156,8 @@ struct gw_exchange {
 	char inst_id[INSTANCE_ID_MAX]; /* where it went ("" before dispatch) */
 	char remote[48], method[16];
 	char target[512]; /* for the access log (truncated) */
-	struct buf hdr; /* X-Forwarded-For value and other header storage */
-	struct buf line; /* model server: tail of the current NDJSON line */
+	struct buf hdr;   /* X-Forwarded-For value and other header storage */
+	struct buf line;  /* model server: tail of the current NDJSON line */
 };
 
 /* ---- the ledger writer (daemon_ledger.c) ---- */
@@ -170,7 +170,7 @@ void ledger_writer_row(struct ledger_writer *w, const struct ledger_row *row);
 /* Queues an instance row insert (strings copied). */
 void ledger_writer_instance(struct ledger_writer *w, const struct state_instance *in);
 void ledger_writer_phase(struct ledger_writer *w, const char *id, enum state_instance_phase ph,
-			 int64_t at_ns, int exit_status, const char *reason);
+                         int64_t at_ns, int exit_status, const char *reason);
 /* Hands what was queued since the last call to the thread (once per loop
  * iteration: one wake-up for many rows). */
 void ledger_writer_kick(struct ledger_writer *w);
@@ -201,13 +201,13 @@ struct daemon {
 	struct gw_exchange *xs;
 	int64_t n_xs;
 	struct gw_exchange *deferred; /* answers to start at the end of this loop turn */
-	int64_t access_flushed_ns;   /* mono: last access-log write */
-	int64_t n_insts; /* live inst structs */
+	int64_t access_flushed_ns;    /* mono: last access-log write */
+	int64_t n_insts;              /* live inst structs */
 	struct gw_svc_metrics *metrics;
 	struct oci_host oci; /* once an OCI revision needs it */
 	int oci_state;       /* 0 not set up, 1 ready, -1 unavailable (oci_err says why) */
 	char oci_err[ERR_MSG_LEN];
-	int64_t oci_preps;   /* image pulls in flight (worker threads) */
+	int64_t oci_preps; /* image pulls in flight (worker threads) */
 	int64_t requests_total;
 	uv_timer_t tick, sweep;
 	uv_prepare_t flush;
@@ -250,7 +250,7 @@ void inst_adopt(struct rev *rv, const struct state_instance *si);
 /* Ready, start failed or exited (x: exit record, EXITED only); the caller
  * frees the runtime's object after EXITED. */
 void inst__event(struct inst *in, enum instance_event ev, const struct instance_exit *x,
-		 const char *note);
+                 const char *note);
 
 /* daemon_oci.c */
 /* 0: the revision's image is ready (rv->digest); 1: being pulled on a
@@ -304,7 +304,7 @@ void gw_timeout(struct gw_exchange *x);
  * whole small answer that came in one turn went out in one write). */
 void gw_flush_deferred(struct daemon *d);
 struct gw_exchange *gw_exchange_new(struct daemon *d, struct http_req *r, struct rev *rv,
-				    const char *service);
+                                    const char *service);
 
 /* gateway_log.c */
 void gw_access_log(struct gw_exchange *x, int64_t end_mono);

@@ -37,13 +37,13 @@ struct ledger_writer {
 	pthread_t th;
 	pthread_mutex_t mu;
 	pthread_cond_t cv, done_cv;
-	struct oplist local;  /* loop thread only: not yet handed over */
-	struct oplist queue;  /* guarded by mu */
-	int64_t queued;       /* ops in queue, guarded by mu */
-	int64_t local_n;      /* ops in local (loop thread) */
-	int flushing;         /* ledger_writer_flush waiting, guarded by mu */
+	struct oplist local; /* loop thread only: not yet handed over */
+	struct oplist queue; /* guarded by mu */
+	int64_t queued;      /* ops in queue, guarded by mu */
+	int64_t local_n;     /* ops in local (loop thread) */
+	int flushing;        /* ledger_writer_flush waiting, guarded by mu */
 	bool stop, busy;
-	int64_t written;      /* rows on disk, guarded by mu */
+	int64_t written; /* rows on disk, guarded by mu */
 	int64_t failed;
 	struct state *st;
 };
@@ -80,7 +80,7 @@ static struct op *op_new(enum op_kind kind, const char *const *in, const char **
 void ledger_writer_row(struct ledger_writer *w, const struct ledger_row *row)
 {
 	const char *in[5] = {row->service, row->revision, row->instance, row->request_id,
-			     row->gpu_type};
+	                     row->gpu_type};
 	const char *out[5];
 	struct op *o = op_new(OP_ROW, in, out, 5);
 	o->row = *row;
@@ -109,7 +109,7 @@ void ledger_writer_instance(struct ledger_writer *w, const struct state_instance
 }
 
 void ledger_writer_phase(struct ledger_writer *w, const char *id, enum state_instance_phase ph,
-			 int64_t at_ns, int exit_status, const char *reason)
+                         int64_t at_ns, int exit_status, const char *reason)
 {
 	const char *s[2] = {id, reason};
 	const char *out[2];
@@ -165,8 +165,8 @@ static int64_t apply(struct ledger_writer *w, struct op *ops)
 				log_error("state: instance %s: %s", o->inst.id, err_str(rc));
 		} else {
 			int rc = state_instance_set_phase(w->st, o->inst.id, o->inst.phase,
-							  o->inst.stop_ns, o->inst.exit_status,
-							  o->inst.reason);
+			                                  o->inst.stop_ns, o->inst.exit_status,
+			                                  o->inst.reason);
 			if (rc)
 				log_error("state: instance %s phase: %s", o->inst.id, err_str(rc));
 		}
@@ -192,7 +192,8 @@ static void wait_batch(struct ledger_writer *w, int64_t last)
 		int64_t now = mono_ns();
 		if (now >= until)
 			break;
-		struct timespec ts = {.tv_sec = until / 1000000000LL, .tv_nsec = until % 1000000000LL};
+		struct timespec ts = {.tv_sec = until / 1000000000LL,
+		                      .tv_nsec = until % 1000000000LL};
 		pthread_cond_timedwait(&w->cv, &w->mu, &ts);
 	}
 }

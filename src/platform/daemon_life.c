@@ -65,8 +65,8 @@ static int config(struct daemon *d, const struct daemon_config *c, char *err)
 	d->models_dir = env_or(c->models_dir, "GPURUN_MODELS", models);
 	free(models);
 	d->self_exe = c->self_exe ? xstrdup(c->self_exe) : NULL;
-	d->socket_path = c->socket_path ? xstrdup(c->socket_path)
-					: file_path_join(d->home, DAEMON_SOCKET_NAME);
+	d->socket_path =
+	    c->socket_path ? xstrdup(c->socket_path) : file_path_join(d->home, DAEMON_SOCKET_NAME);
 	d->state_path = file_path_join(d->home, DAEMON_STATE_NAME);
 	d->alive_path = file_path_join(d->home, "daemon.alive");
 	d->tick_ms = c->tick_ms > 0 ? c->tick_ms : DAEMON_TICK_MS_DEFAULT;
@@ -109,7 +109,7 @@ static int open_state(struct daemon *d, char *err)
 	if (rc)
 		return rc;
 	rc = state_key_get_or_create(d->st, DAEMON_TOKEN_KEY_NAME, d->key, sizeof d->key,
-				     time_wall_ns());
+	                             time_wall_ns());
 	if (rc)
 		return err_set(err, rc, "token key: %s", err_str(rc));
 	return ledger_writer_start(d->state_path, &d->lw, err);
@@ -118,11 +118,11 @@ static int open_state(struct daemon *d, char *err)
 static int runtime(struct daemon *d, const struct daemon_config *c, char *err)
 {
 	struct instance_runtime_config rc = {
-		.home = d->home,
-		.self_exe = d->self_exe,
-		.models_dir = d->models_dir,
-		.stop_grace_ms = d->stop_grace_ms,
-		.cgroup_root = c->no_cgroups ? NULL : "/sys/fs/cgroup",
+	    .home = d->home,
+	    .self_exe = d->self_exe,
+	    .models_dir = d->models_dir,
+	    .stop_grace_ms = d->stop_grace_ms,
+	    .cgroup_root = c->no_cgroups ? NULL : "/sys/fs/cgroup",
 	};
 	int r = instance_runtime_new(d->loop, &rc, &d->irt, err);
 	if (r)
@@ -197,7 +197,7 @@ static void tick_cb(uv_timer_t *t)
 }
 
 int daemon_new(uv_loop_t *loop, const struct daemon_config *c, struct daemon **out,
-	       char err[ERR_MSG_LEN])
+               char err[ERR_MSG_LEN])
 {
 	*out = NULL;
 	struct daemon *d = xcalloc(1, sizeof *d);
@@ -206,7 +206,8 @@ int daemon_new(uv_loop_t *loop, const struct daemon_config *c, struct daemon **o
 	init_handles(d);
 	int rc = config(d, c, err);
 	if (!rc)
-		rc = file_mkdir_p(d->home, 0700) ? err_set(err, -EIO, "cannot create %s", d->home) : 0;
+		rc = file_mkdir_p(d->home, 0700) ? err_set(err, -EIO, "cannot create %s", d->home)
+		                                 : 0;
 	if (!rc)
 		rc = open_files(d, err);
 	if (!rc)
@@ -234,8 +235,8 @@ int daemon_new(uv_loop_t *loop, const struct daemon_config *c, struct daemon **o
 	daemon__heartbeat(d);
 	uv_timer_start(&d->tick, tick_cb, (uint64_t)d->tick_ms, (uint64_t)d->tick_ms);
 	log_info("gpurun daemon: gateway http://%s:%d, admin %s, region %s, %d GPU(s) (%s)",
-		 d->gw_host, d->gw_port, c->no_admin ? "off" : d->socket_path, d->region,
-		 d->gpus.n, d->gpus.source);
+	         d->gw_host, d->gw_port, c->no_admin ? "off" : d->socket_path, d->region, d->gpus.n,
+	         d->gpus.source);
 	*out = d;
 	return 0;
 }
@@ -314,7 +315,7 @@ void daemon_shutdown(struct daemon *d, int64_t deadline_ms, daemon_done_fn done,
 	d->done_data = data;
 	uv_timer_stop(&d->tick);
 	log_info("gpurun daemon: shutting down (in-flight requests get %lld ms)",
-		 (long long)deadline_ms);
+	         (long long)deadline_ms);
 	for (struct rev *rv = d->revs; rv; rv = rv->next)
 		activator_fail_all(rv, 503, "the platform is shutting down");
 	if (d->gw)

@@ -72,7 +72,7 @@ static void prep_done(uv_work_t *w, int status)
 	} else {
 		rv->prep = -1;
 		snprintf(rv->prep_err, sizeof rv->prep_err, "image %.100s: %.140s", rv->spec.image,
-			 p->rc ? p->err : "cancelled");
+		         p->rc ? p->err : "cancelled");
 		log_warn("revision %s: %s", rv->name, rv->prep_err);
 		if (rv->n_held)
 			activator_fail_all(rv, 503, rv->prep_err);
@@ -121,7 +121,7 @@ static void watch_event(struct oci_watch *w, enum instance_event ev, void *arg)
 	if (ev == INSTANCE_EV_READY)
 		logs_writer_note(&in->log, now, "ready on %s:%d", in->addr, in->port);
 	inst__event(in, ev, ev == INSTANCE_EV_EXITED ? oci_watch_exit_info(w) : NULL,
-		    oci_watch_note(w));
+	            oci_watch_note(w));
 	if (ev != INSTANCE_EV_EXITED)
 		return;
 	logs_writer_note(&in->log, now, "instance %s exited", in->id);
@@ -150,12 +150,14 @@ int daemon__oci_start(struct rev *rv, struct inst *in, char err[ERR_MSG_LEN])
 	    .n_gpu = in->n_gpu,
 	    .gpu_visible = in->gpus,
 	};
-	struct oci_watch_config c = {.loop = d->loop, .host = &d->oci,
-				     .stop_grace_ms = d->stop_grace_ms, .output = output,
-				     .output_arg = in};
+	struct oci_watch_config c = {.loop = d->loop,
+	                             .host = &d->oci,
+	                             .stop_grace_ms = d->stop_grace_ms,
+	                             .output = output,
+	                             .output_arg = in};
 	in->start_wall = time_wall_ns();
 	logs_writer_note(&in->log, in->start_wall, "instance %s of %s: starting %s", in->id,
-			 rv->name, rv->digest);
+	                 rv->name, rv->digest);
 	rc = oci_watch_start(&c, &s, watch_event, in, &in->ow, err);
 	if (rc) {
 		logs_writer_note(&in->log, time_wall_ns(), "start failed: %s", err);

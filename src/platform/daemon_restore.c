@@ -94,10 +94,10 @@ static int64_t max3(int64_t a, int64_t b, int64_t c)
 
 /* Ends the instance's life in the state and the ledger at end_ns. */
 static void close_instance(struct daemon *d, const struct state_instance *si, int64_t end_ns,
-			   const char *reason)
+                           const char *reason)
 {
-	struct ledger_row row = {.at_ns = end_ns, .service = si->service,
-				 .revision = si->revision, .instance = si->id};
+	struct ledger_row row = {
+	    .at_ns = end_ns, .service = si->service, .revision = si->revision, .instance = si->id};
 	if (!si->stop_ns) {
 		row.kind = LEDGER_INSTANCE_STOP;
 		ledger_writer_row(d->lw, &row);
@@ -131,7 +131,8 @@ void daemon__restore(struct daemon *d)
 			instance_orphan_terminate(si->pid, si->id, ORPHAN_GRACE_MS);
 			close_instance(d, si, time_wall_ns(), "ended at daemon restart");
 		} else {
-			int64_t end = max3(alive_ns, si->start_ns, max3(si->ready_ns, si->stop_ns, 0));
+			int64_t end =
+			    max3(alive_ns, si->start_ns, max3(si->ready_ns, si->stop_ns, 0));
 			close_instance(d, si, end, "lost while the daemon was down");
 		}
 	}

@@ -54,11 +54,11 @@ static bool authorized(struct daemon *d, struct http_req *r, struct svc *s)
 	char as_addressed[GATEWAY_HOST_MAX + 16];
 	struct slice hv = http_req_header(r, "Host");
 	snprintf(as_addressed, sizeof as_addressed, "http://%.*s",
-		 (int)(hv.n < GATEWAY_HOST_MAX ? hv.n : 0), hv.p ? hv.p : "");
+	         (int)(hv.n < GATEWAY_HOST_MAX ? hv.n : 0), hv.p ? hv.p : "");
 	const char *auds[2] = {s->url, as_addressed};
 	char err[ERR_MSG_LEN];
 	enum auth_result res = auth_header_verify(d->key, sizeof d->key, a.p ? value : NULL, auds,
-						  2, time_wall_ns() / 1000000000LL, NULL, err);
+	                                          2, time_wall_ns() / 1000000000LL, NULL, err);
 	if (res == AUTH_OK)
 		return true;
 	int status = auth_result_http_status(res);
@@ -66,8 +66,9 @@ static bool authorized(struct daemon *d, struct http_req *r, struct svc *s)
 	if (status == 401) {
 		http_resp_header(r, "WWW-Authenticate", "Bearer");
 		snprintf(msg, sizeof msg,
-			 "unauthorized: service %s is private; send Authorization: Bearer "
-			 "$(gpurun auth print-identity-token)", s->name);
+		         "unauthorized: service %s is private; send Authorization: Bearer "
+		         "$(gpurun auth print-identity-token)",
+		         s->name);
 	} else {
 		snprintf(msg, sizeof msg, "forbidden: %s", err[0] ? err : auth_result_str(res));
 	}
@@ -102,7 +103,7 @@ static struct rev *pick_target(struct daemon *d, struct svc *s, const struct gat
 }
 
 static void platform_route(struct daemon *d, struct http_req *r, const struct gateway_host *h,
-			   bool host_ok)
+                           bool host_ok)
 {
 	struct slice path = http_req_path(r);
 	if (host_ok && !h->service[0] && slice_eq(path, "/metrics")) {
@@ -143,8 +144,9 @@ void gateway_handle(struct http_req *r, void *data)
 	if (!rv) {
 		int status = h.tag[0] ? 404 : 503;
 		count_status(d, s->name, status);
-		http_respond_error(r, status, h.tag[0] ? "no revision has this tag"
-						       : "no revision of the service takes traffic");
+		http_respond_error(r, status,
+		                   h.tag[0] ? "no revision has this tag"
+		                            : "no revision of the service takes traffic");
 		return;
 	}
 	struct gw_exchange *x = gw_exchange_new(d, r, rv, s->name);

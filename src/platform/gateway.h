@@ -16,12 +16,12 @@
 #include "platform/spec.h"
 
 #define GATEWAY_HOST_MAX 255
-#define GATEWAY_TAG_SEP "---"
+#define GATEWAY_TAG_SEP  "---"
 /* Service annotation listing extra Host names routed to the service. */
 #define GATEWAY_DOMAINS_ANNOTATION "gpurun.dev/domains"
 
 struct gateway_host {
-	char host[GATEWAY_HOST_MAX + 1];  /* lower-cased, without the port */
+	char host[GATEWAY_HOST_MAX + 1]; /* lower-cased, without the port */
 	char service[SPEC_NAME_MAX + 1]; /* from NAME.localhost; "" for other hosts */
 	char tag[SPEC_NAME_MAX + 1];     /* from TAG---NAME.localhost; "" when untagged */
 	int port;                        /* -1 when the Host has none */

@@ -11,9 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const double bounds[GW_LAT_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-					      0.05,   0.1,   0.25,   0.5,   1,    2.5,
-					      5,      10,    30,     60};
+static const double bounds[GW_LAT_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                              0.25,   0.5,   1,      2.5,   5,    10,    30,   60};
 
 void gw_hist_add(struct gw_hist *h, double s)
 {
@@ -53,10 +52,10 @@ static void hist(struct buf *o, const char *name, const char *svc, const struct 
 		cum += h->count[i];
 		if (i < GW_LAT_BUCKETS)
 			buf_printf(o, "%s_bucket{service=\"%s\",le=\"%g\"} %lld\n", name, svc,
-				   bounds[i], (long long)cum);
+			           bounds[i], (long long)cum);
 		else
 			buf_printf(o, "%s_bucket{service=\"%s\",le=\"+Inf\"} %lld\n", name, svc,
-				   (long long)cum);
+			           (long long)cum);
 	}
 	buf_printf(o, "%s_sum{service=\"%s\"} %.6f\n", name, svc, h->sum);
 	buf_printf(o, "%s_count{service=\"%s\"} %lld\n", name, svc, (long long)h->n);
@@ -67,13 +66,12 @@ static void header(struct buf *o, const char *name, const char *type, const char
 	buf_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void counter(struct buf *o, struct daemon *d, const char *name, const char *help,
-		    size_t off)
+static void counter(struct buf *o, struct daemon *d, const char *name, const char *help, size_t off)
 {
 	header(o, name, "counter", help);
 	for (struct gw_svc_metrics *m = d->metrics; m; m = m->next)
 		buf_printf(o, "%s{service=\"%s\"} %lld\n", name, m->service,
-			   (long long)*(const int64_t *)((const char *)m + off));
+		           (long long)*(const int64_t *)((const char *)m + off));
 }
 
 static void instances(struct buf *o, struct daemon *d)
@@ -90,16 +88,16 @@ static void instances(struct buf *o, struct daemon *d)
 			held += rv->n_held;
 		}
 		buf_printf(o, "gpurun_instances{service=\"%s\",state=\"starting\"} %lld\n",
-			   m->service, (long long)n[0]);
-		buf_printf(o, "gpurun_instances{service=\"%s\",state=\"ready\"} %lld\n",
-			   m->service, (long long)n[1]);
+		           m->service, (long long)n[0]);
+		buf_printf(o, "gpurun_instances{service=\"%s\",state=\"ready\"} %lld\n", m->service,
+		           (long long)n[1]);
 		buf_printf(o, "gpurun_instances{service=\"%s\",state=\"stopping\"} %lld\n",
-			   m->service, (long long)n[2]);
+		           m->service, (long long)n[2]);
 	}
 	header(o, "gpurun_held_requests", "gauge", "Requests held by the activator now.");
 	for (struct gw_svc_metrics *m = d->metrics; m; m = m->next)
 		buf_printf(o, "gpurun_held_requests{service=\"%s\"} %lld\n", m->service,
-			   (long long)daemon_service_held(d, m->service));
+		           (long long)daemon_service_held(d, m->service));
 }
 
 void daemon_metrics_render(struct daemon *d, struct buf *o)
@@ -108,7 +106,7 @@ void daemon_metrics_render(struct daemon *d, struct buf *o)
 	for (struct gw_svc_metrics *m = d->metrics; m; m = m->next)
 		for (int i = 0; i < GW_STATUS_SLOTS && m->status[i].code; i++)
 			buf_printf(o, "gpurun_requests_total{service=\"%s\",code=\"%d\"} %lld\n",
-				   m->service, m->status[i].code, (long long)m->status[i].n);
+			           m->service, m->status[i].code, (long long)m->status[i].n);
 	header(o, "gpurun_request_duration_seconds", "histogram",
 	       "Arrival to last byte, by service.");
 	for (struct gw_svc_metrics *m = d->metrics; m; m = m->next)
@@ -122,16 +120,16 @@ void daemon_metrics_render(struct daemon *d, struct buf *o)
 	for (struct gw_svc_metrics *m = d->metrics; m; m = m->next)
 		hist(o, "gpurun_held_first_byte_seconds", m->service, &m->first_byte);
 	counter(o, d, "gpurun_cold_starts_total", "Instances started.",
-		offsetof(struct gw_svc_metrics, cold_starts));
+	        offsetof(struct gw_svc_metrics, cold_starts));
 	counter(o, d, "gpurun_start_failures_total", "Instances that failed to start.",
-		offsetof(struct gw_svc_metrics, start_failures));
+	        offsetof(struct gw_svc_metrics, start_failures));
 	counter(o, d, "gpurun_instance_crashes_total", "Instances that exited unasked.",
-		offsetof(struct gw_svc_metrics, crashes));
+	        offsetof(struct gw_svc_metrics, crashes));
 	counter(o, d, "gpurun_rejected_requests_total", "Held requests answered 429.",
-		offsetof(struct gw_svc_metrics, rejected_429));
+	        offsetof(struct gw_svc_metrics, rejected_429));
 	counter(o, d, "gpurun_timeouts_total", "Requests past their timeout (504).",
-		offsetof(struct gw_svc_metrics, timeouts_504));
+	        offsetof(struct gw_svc_metrics, timeouts_504));
 	counter(o, d, "gpurun_tokens_total", "Tokens generated (model-server services).",
-		offsetof(struct gw_svc_metrics, tokens));
+	        offsetof(struct gw_svc_metrics, tokens));
 	instances(o, d);
 }

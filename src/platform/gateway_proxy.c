@@ -20,10 +20,17 @@
 
 static bool hop_by_hop(struct slice name)
 {
-	static const char *const hop[] = {
-	    "Connection",	 "Keep-Alive", "Proxy-Connection", "TE",
-	    "Trailer",		 "Transfer-Encoding", "Upgrade", "Expect",
-	    "Content-Length",	 "Proxy-Authenticate", "Proxy-Authorization"};
+	static const char *const hop[] = {"Connection",
+	                                  "Keep-Alive",
+	                                  "Proxy-Connection",
+	                                  "TE",
+	                                  "Trailer",
+	                                  "Transfer-Encoding",
+	                                  "Upgrade",
+	                                  "Expect",
+	                                  "Content-Length",
+	                                  "Proxy-Authenticate",
+	                                  "Proxy-Authorization"};
 	for (size_t i = 0; i < sizeof hop / sizeof hop[0]; i++)
 		if (slice_eq_nocase(name, hop[i]))
 			return true;
@@ -84,15 +91,15 @@ static void ledger_span(struct gw_exchange *x, int64_t end_mono)
 	if (!x->inst_id[0])
 		return;
 	struct ledger_row row = {
-		.kind = LEDGER_REQUEST,
-		.at_ns = x->t0_wall + (end_mono - x->t0_mono),
-		.service = x->service,
-		.revision = x->rev->name,
-		.instance = x->inst_id,
-		.start_ns = x->dispatch_wall,
-		.status = x->status,
-		.tokens = x->tokens,
-		.request_id = x->request_id,
+	    .kind = LEDGER_REQUEST,
+	    .at_ns = x->t0_wall + (end_mono - x->t0_mono),
+	    .service = x->service,
+	    .revision = x->rev->name,
+	    .instance = x->inst_id,
+	    .start_ns = x->dispatch_wall,
+	    .status = x->status,
+	    .tokens = x->tokens,
+	    .request_id = x->request_id,
 	};
 	ledger_writer_row(x->d->lw, &row);
 }
@@ -370,13 +377,13 @@ static void fail_unstarted(struct gw_exchange *x, int status)
 	char msg[ERR_MSG_LEN + 64];
 	if (x->timed_out) {
 		snprintf(msg, sizeof msg, "upstream request timeout after %d s",
-			 x->rev->spec.timeout_s);
+		         x->rev->spec.timeout_s);
 		gw_fail(x, 504, msg);
 	} else if (x->crashed) {
 		gw_fail(x, 502, "the instance serving the request stopped (crash or exit)");
 	} else {
 		snprintf(msg, sizeof msg, "bad gateway: instance %s: %s", x->inst_id,
-			 err_str(status));
+		         err_str(status));
 		gw_fail(x, status == ERR_TIMEOUT ? 504 : 502, msg);
 	}
 }
@@ -639,7 +646,7 @@ static void request_id(struct gw_exchange *x)
 }
 
 struct gw_exchange *gw_exchange_new(struct daemon *d, struct http_req *r, struct rev *rv,
-				    const char *service)
+                                    const char *service)
 {
 	struct gw_exchange *x = xcalloc(1, sizeof *x);
 	x->d = d;

@@ -12,12 +12,12 @@
 
 static void test_activator_hold_window(void **state)
 {
-	assert_int_equal(gateway_hold_ms(0, 10000), 10000);        /* no start seen yet */
-	assert_int_equal(gateway_hold_ms(5 * MS, 10000), 10000);   /* 17.5 ms < 10 s */
-	assert_int_equal(gateway_hold_ms(2 * S, 10000), 10000);    /* 7 s < 10 s */
-	assert_int_equal(gateway_hold_ms(60 * S, 10000), 210000);  /* 3.5 x 60 s */
-	assert_int_equal(gateway_hold_ms(19 * S, 10000), 66500);   /* §1.9: ~66 s */
-	assert_int_equal(gateway_hold_ms(1 * MS + 1, 0), 4);       /* rounded up */
+	assert_int_equal(gateway_hold_ms(0, 10000), 10000);       /* no start seen yet */
+	assert_int_equal(gateway_hold_ms(5 * MS, 10000), 10000);  /* 17.5 ms < 10 s */
+	assert_int_equal(gateway_hold_ms(2 * S, 10000), 10000);   /* 7 s < 10 s */
+	assert_int_equal(gateway_hold_ms(60 * S, 10000), 210000); /* 3.5 x 60 s */
+	assert_int_equal(gateway_hold_ms(19 * S, 10000), 66500);  /* §1.9: ~66 s */
+	assert_int_equal(gateway_hold_ms(1 * MS + 1, 0), 4);      /* rounded up */
 	assert_int_equal(gateway_hold_ms(2 * S, 300), 7000);
 }
 

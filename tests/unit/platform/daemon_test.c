@@ -74,10 +74,14 @@ static void start_daemon(struct fixture *f, int64_t hold_min_ms)
 	static int n;
 	snprintf(f->home, sizeof f->home, "%s/d%d", test_tmp_dir(), ++n);
 	char err[ERR_MSG_LEN];
-	struct daemon_config c = {.home = f->home, .gateway = "127.0.0.1:0",
-				  .self_exe = self_exe, .tick_ms = 200,
-				  .hold_min_ms = hold_min_ms, .stop_grace_ms = 2000,
-				  .no_admin = true, .no_cgroups = true};
+	struct daemon_config c = {.home = f->home,
+	                          .gateway = "127.0.0.1:0",
+	                          .self_exe = self_exe,
+	                          .tick_ms = 200,
+	                          .hold_min_ms = hold_min_ms,
+	                          .stop_grace_ms = 2000,
+	                          .no_admin = true,
+	                          .no_cgroups = true};
 	int rc = daemon_new(&loop, &c, &f->d, err);
 	if (rc)
 		fail_msg("daemon_new: %s", err);
@@ -179,7 +183,7 @@ static void on_done(struct http_creq *q, int status, void *data)
 }
 
 static void request(struct fixture *f, const char *host, const char *target, const char *auth,
-		    struct resp *r)
+                    struct resp *r)
 {
 	memset(r, 0, sizeof *r);
 	char hostport[300], bearer[8300];
@@ -190,10 +194,15 @@ static void request(struct fixture *f, const char *host, const char *target, con
 		snprintf(bearer, sizeof bearer, "Bearer %s", auth);
 		hs[nh++] = (struct http_header){SLICE_LIT("Authorization"), slice_from(bearer)};
 	}
-	struct http_creq_opts o = {.host = "127.0.0.1", .port = daemon_gateway_port(f->d),
-				   .target = target, .headers = hs, .nheaders = nh,
-				   .on_response = on_resp, .on_data = on_body, .on_done = on_done,
-				   .data = r};
+	struct http_creq_opts o = {.host = "127.0.0.1",
+	                           .port = daemon_gateway_port(f->d),
+	                           .target = target,
+	                           .headers = hs,
+	                           .nheaders = nh,
+	                           .on_response = on_resp,
+	                           .on_data = on_body,
+	                           .on_done = on_done,
+	                           .data = r};
 	char err[ERR_MSG_LEN];
 	r->t0 = time_mono_ns();
 	r->q = http_client_request(f->c, &o, err);
@@ -202,7 +211,7 @@ static void request(struct fixture *f, const char *host, const char *target, con
 }
 
 static void get(struct fixture *f, const char *host, const char *target, const char *auth,
-		struct resp *r)
+                struct resp *r)
 {
 	request(f, host, target, auth, r);
 	run_until(&r->done, 1, 20000);
@@ -262,9 +271,11 @@ static void test_daemon_unknown_host_and_metrics(void **state)
 	buf_release(&r.body);
 	get(&f, "127.0.0.1", "/metrics", NULL, &r);
 	assert_int_equal(r.status, 200);
-	assert_non_null(strstr(r.body.data, "gpurun_requests_total{service=\"hello\",code=\"418\"} 1"));
+	assert_non_null(
+	    strstr(r.body.data, "gpurun_requests_total{service=\"hello\",code=\"418\"} 1"));
 	assert_non_null(strstr(r.body.data, "gpurun_cold_starts_total{service=\"hello\"} 1"));
-	assert_non_null(strstr(r.body.data, "gpurun_instances{service=\"hello\",state=\"ready\"} 1"));
+	assert_non_null(
+	    strstr(r.body.data, "gpurun_instances{service=\"hello\",state=\"ready\"} 1"));
 	buf_release(&r.body);
 	stop_daemon(&f);
 	free_daemon(&f);
@@ -409,7 +420,7 @@ static void test_daemon_stream_piece_by_piece(void **state)
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.body.data, "line 5"));
 	print_message("stream: %d pieces, first at %.0f ms, last at %.0f ms\n", r.pieces,
-		      r.first_ns / 1e6, r.last_ns / 1e6);
+	              r.first_ns / 1e6, r.last_ns / 1e6);
 	assert_true(r.pieces >= 5);
 	assert_true(r.last_ns - r.first_ns >= 500000000LL);
 	buf_release(&r.body);

@@ -68,9 +68,20 @@ static void test_gateway_host_other_hosts(void **state)
 static void test_gateway_host_invalid(void **state)
 {
 	static const char *const bad[] = {
-	    "", "   ", "hello.localhost:", "hello.localhost:0", "hello.localhost:65536",
-	    "hello.localhost:80x", "::1", "[::1", "[::1]x", "he llo.localhost",
-	    "hello.localhost/x", "hello@evil", "a\r\nb", ":8080",
+	    "",
+	    "   ",
+	    "hello.localhost:",
+	    "hello.localhost:0",
+	    "hello.localhost:65536",
+	    "hello.localhost:80x",
+	    "::1",
+	    "[::1",
+	    "[::1]x",
+	    "he llo.localhost",
+	    "hello.localhost/x",
+	    "hello@evil",
+	    "a\r\nb",
+	    ":8080",
 	};
 	struct gateway_host h;
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
@@ -97,7 +108,7 @@ static void test_gateway_domain_lists(void **state)
 static void test_gateway_tokens_scan(void **state)
 {
 	const char *last = "{\"model\":\"m\",\"done\":true,\"total_duration\":5,"
-			   "\"prompt_eval_count\":12,\"eval_count\":42,\"eval_duration\":9}";
+	                   "\"prompt_eval_count\":12,\"eval_count\":42,\"eval_duration\":9}";
 	assert_int_equal(gateway_tokens_scan(last, strlen(last)), 42);
 	const char *mid = "{\"model\":\"m\",\"response\":\"eval_count\",\"done\":false}";
 	assert_int_equal(gateway_tokens_scan(mid, strlen(mid)), -1);

@@ -112,6 +112,7 @@ static void free_daemon(struct fixture *f)
 struct svc_opts {
 	int concurrency, max_instances, min_instances, timeout_s, idle_s, gpu;
 	bool private_svc;
+	const char *domains; /* the gpurun.dev/domains annotation */
 };
 
 static void deploy(struct fixture *f, const char *name, const struct svc_opts *o)
@@ -126,6 +127,8 @@ static void deploy(struct fixture *f, const char *name, const struct svc_opts *o
 	s.idle_timeout_s = o->idle_s ? o->idle_s : 1;
 	s.allow_unauthenticated = !o->private_svc;
 	s.gpu = o->gpu;
+	if (o->domains)
+		spec_kvs_set(&s.service_annotations, "gpurun.dev/domains", o->domains);
 	char err[ERR_MSG_LEN], rev[SPEC_REVISION_NAME_MAX + 1];
 	struct state_deploy_req q = {.service = name, .spec = &s, .now_ns = time_wall_ns()};
 	int rc = state_deploy(daemon_state(f->d), &q, rev, err);
@@ -276,6 +279,27 @@ static void test_daemon_unknown_host_and_metrics(void **state)
 	assert_non_null(strstr(r.body.data, "gpurun_cold_starts_total{service=\"hello\"} 1"));
 	assert_non_null(
 	    strstr(r.body.data, "gpurun_instances{service=\"hello\",state=\"ready\"} 1"));
+	buf_release(&r.body);
+	stop_daemon(&f);
+	free_daemon(&f);
+}
+
+static void test_daemon_custom_domains(void **state)
+{
+	struct fixture f = {0};
+	start_daemon(&f, 0);
+	struct svc_opts o = {.domains = "api.example.test, Other.Example.Test"};
+	deploy(&f, "web", &o);
+	struct resp r;
+	get(&f, "api.example.test", "/", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body.data, "Hello World!\n");
+	buf_release(&r.body);
+	get(&f, "OTHER.example.test", "/", NULL, &r);
+	assert_int_equal(r.status, 200);
+	buf_release(&r.body);
+	get(&f, "example.test", "/", NULL, &r);
+	assert_int_equal(r.status, 404);
 	buf_release(&r.body);
 	stop_daemon(&f);
 	free_daemon(&f);
@@ -491,6 +515,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_daemon_scale_from_zero_and_back),
 	    cmocka_unit_test(test_daemon_unknown_host_and_metrics),
+	    cmocka_unit_test(test_daemon_custom_domains),
 	    cmocka_unit_test(test_daemon_private_service_tokens),
 	    cmocka_unit_test(test_daemon_concurrency_limit_holds),
 	    cmocka_unit_test(test_daemon_hold_window_429),

@@ -16,7 +16,7 @@ for t in cuda_test cuda_host_test model_test arch_test arch_quant_test generate_
   start=$(date +%s)
   timeout 300 "$c/bin/$t" >"$out/$t.log" 2>&1
   rc=$?
-  echo "$t rc=$rc $(($(date +%s) - start))s $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$out/$t.log" | tr '\n' ' ')" >>"$sum"
+  echo "$t rc=$rc $(($(date +%s) - start))s $(grep -E '^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ test' "$out/$t.log" | tr '\n' ' ')" >>"$sum"
   if [ "$t" = cuda_test ] && [ $rc -ne 0 ]; then # isolate the graphs
     GPURUN_CUDA_GRAPH=0 timeout 300 "$c/bin/$t" >"$out/$t-nograph.log" 2>&1
     echo "$t without graphs rc=$?" >>"$sum"

@@ -7,7 +7,9 @@
  * (measured here with a device-to-device copy, and the theoretical peak
  * from its clock and bus width). Prints one "key=value" line per number.
  * `gpu_bench --synth OUT.gguf TYPE` writes the TinyLlama-1.1B shaped model
- * as `gpurun synth` does, so a GPU machine needs no other binary.
+ * as `gpurun synth` does, so a GPU machine needs no other binary;
+ * `gpu_bench --probe` exits 0 when a usable CUDA device is there, else 3
+ * with the reason.
  * Not part of the gpurun binary: it links build/libgpurun.a. */
 #include <math.h>
 #include <stdio.h>
@@ -141,10 +143,16 @@ int main(int argc, char **argv)
 	char err[ERR_MSG_LEN];
 	if (argc == 4 && !strcmp(argv[1], "--synth"))
 		return synth(argv[2], argv[3]);
+	if (argc == 2 && !strcmp(argv[1], "--probe")) {
+		struct cuda_dev *d = cuda__dev_get(err);
+		printf("%s\n", d ? d->desc : err);
+		return d ? 0 : 3;
+	}
 	if (parse(argc, argv, &o)) {
 		fprintf(stderr, "usage: gpu_bench MODEL.gguf [-p 512] [-n 128] [-r 3] [--gpu N] "
 		                "[--t0 WALL_NS] [--ttft-prompt 16]\n"
-		                "       gpu_bench --synth OUT.gguf TYPE\n");
+		                "       gpu_bench --synth OUT.gguf TYPE\n"
+		                "       gpu_bench --probe\n");
 		return 2;
 	}
 	struct engine_load_params lp;

@@ -37,6 +37,10 @@ fi
 read -r -a synth_args <<<"${GPU_BENCH_SYNTH_ARGS:-}"
 read -r -a type_list <<<"$types"
 
+if ! why=$("$out/gpu_bench" --probe); then
+  echo "bench gpu: no usable GPU ($why); skipped"
+  exit 0
+fi
 gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null \
       | head -1 || true)
 res=$out/results.md
@@ -62,8 +66,8 @@ for t in "${type_list[@]}"; do
   GPURUN_CUDA_GRAPH=0 "$out/gpu_bench" "$m" -p 16 -n 128 -r "$reps" --gpu 999 >"$out/$t-nograph.txt"
   f=$out/$t.txt
   if [ "$(kv backend "$f" | cut -c1-4)" != cuda ]; then
-    echo "bench gpu: no usable GPU ($(kv backend_note "$f")); skipped"
-    exit 0
+    echo "bench gpu: $t ran on $(kv backend "$f") ($(kv backend_note "$f"))"
+    exit 1
   fi
   printf '| %s | %s | %s ± %s | %s ± %s | %s | %s | %s | %s | %s ms |\n' \
     "$t" "$(kv backend "$f")" "$(kv pp_tok_s "$f")" "$(kv pp_tok_s_sd "$f")" \

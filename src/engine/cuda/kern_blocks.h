@@ -13,12 +13,14 @@
 
 #ifdef __CUDACC__
 #include <cuda_fp16.h>
-#define KB_FN     static __host__ __device__ __forceinline__
-#define KB_UNROLL _Pragma("unroll")
+#define KB_FN      static __host__ __device__ __forceinline__
+#define KB_UNROLL  _Pragma("unroll")
+#define KB_UNROLL2 _Pragma("unroll 2") /* two blocks' loads in flight per lane */
 #else
 #include "engine/quant.h"
 #define KB_FN static inline
 #define KB_UNROLL
+#define KB_UNROLL2
 #endif
 
 /* Tensor types (ggml's numbers; the host checks them against gguf.h). */
@@ -299,6 +301,7 @@ KB_FN void kb_dequant(const struct kb_mat *m, int64_t row, int64_t b, float *out
 KB_FN void kb_lane_q4_0(const struct kb_mat *w, int64_t row, const struct kb_act *a, int64_t col0,
                         int nc, int lane, float *acc)
 {
+	KB_UNROLL2
 	for (int64_t b = lane; b < w->nb; b += KB_LANES) {
 		const int64_t i = row * w->nb + b;
 		uint32_t q[4];
@@ -330,6 +333,7 @@ KB_FN void kb_lane_q4_0(const struct kb_mat *w, int64_t row, const struct kb_act
 KB_FN void kb_lane_q8_0(const struct kb_mat *w, int64_t row, const struct kb_act *a, int64_t col0,
                         int nc, int lane, float *acc)
 {
+	KB_UNROLL2
 	for (int64_t b = lane; b < w->nb; b += KB_LANES) {
 		const int64_t i = row * w->nb + b;
 		uint32_t q[8];
@@ -475,6 +479,7 @@ KB_FN void kb_q6_K_load(const struct kb_mat *w, int64_t i, int j, uint32_t qa[4]
 KB_FN void kb_lane_f16(const struct kb_mat *w, int64_t row, const struct kb_act *a, int64_t col0,
                        int nc, int lane, float *acc)
 {
+	KB_UNROLL2
 	for (int64_t b = lane; b < w->nb; b += KB_LANES) {
 		uint32_t q[4];
 		kb_ld16(KB_PTR(w->r[0]) + (row * w->nb + b) * 16, q);
@@ -498,6 +503,7 @@ KB_FN void kb_lane_f16(const struct kb_mat *w, int64_t row, const struct kb_act 
 KB_FN void kb_lane_f32(const struct kb_mat *w, int64_t row, const struct kb_act *a, int64_t col0,
                        int nc, int lane, float *acc)
 {
+	KB_UNROLL2
 	for (int64_t b = lane; b < w->nb; b += KB_LANES) {
 		uint32_t q[4];
 		kb_ld16(KB_PTR(w->r[0]) + (row * w->nb + b) * 16, q);

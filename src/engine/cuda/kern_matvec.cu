@@ -29,6 +29,7 @@ __device__ __forceinline__ void mv_lane_k(const struct kb_mat *w, int64_t row,
                                           float *acc)
 {
 	const int sub = lane >> 2, c4 = lane & 3;
+#pragma unroll 2
 	for (int64_t base = 0; base < w->nb; base += KB_LANES / 4) {
 		const int64_t sb = base + sub;
 		const bool ok = sb < w->nb;

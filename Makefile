@@ -130,4 +130,10 @@ run: deps all
 clean:
 	rm -rf build build-check build-fuzz
 
+# make image: the gpurun/ollama OCI image in $(BUILD)/image/oci (scripts/image.sh,
+# umoci); IMAGE_PUSH=HOST:PORT/REPO:TAG also pushes it to that registry.
+.PHONY: image
+image: all
+	@scripts/image.sh --bin $(BIN) --out $(BUILD)/image $(if $(IMAGE_PUSH),--push $(IMAGE_PUSH))
+
 -include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d)

@@ -5,7 +5,8 @@
  * Ownership and threading:
  * - struct engine_model is immutable after engine_model_load() and may be
  *   shared by any number of threads and sequences. Its weights are views into
- *   the GGUF file's read-only mmap (never copied). It owns a thread pool that
+ *   the GGUF file's read-only mmap (never copied on the host; a GPU backend
+ *   uploads them once to the device, backend.h). It owns a thread pool that
  *   runs forward passes; forward passes of different sequences of one model
  *   are serialised inside the engine (engine_seq_eval_multi() runs several
  *   sequences in ONE forward pass: continuous batching).

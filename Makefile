@@ -136,4 +136,4 @@ clean:
 image: all
 	@scripts/image.sh --bin $(BIN) --out $(BUILD)/image $(if $(IMAGE_PUSH),--push $(IMAGE_PUSH))
 
--include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_BINS:=.d)

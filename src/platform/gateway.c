@@ -55,10 +55,12 @@ static bool authorized(struct daemon *d, struct http_req *r, struct svc *s)
 	struct slice hv = http_req_header(r, "Host");
 	snprintf(as_addressed, sizeof as_addressed, "http://%.*s",
 	         (int)(hv.n < GATEWAY_HOST_MAX ? hv.n : 0), hv.p ? hv.p : "");
-	const char *auds[2] = {s->url, as_addressed};
+	/* the user's own token (print-identity-token without --audience) opens
+	 * every service, as Cloud Run takes a user's gcloud token (§1.10) */
+	const char *auds[3] = {s->url, as_addressed, AUTH_AUDIENCE_ANY};
 	char err[ERR_MSG_LEN];
 	enum auth_result res = auth_header_verify(d->key, sizeof d->key, a.p ? value : NULL, auds,
-	                                          2, time_wall_ns() / 1000000000LL, NULL, err);
+	                                          3, time_wall_ns() / 1000000000LL, NULL, err);
 	if (res == AUTH_OK)
 		return true;
 	int status = auth_result_http_status(res);

@@ -212,6 +212,7 @@ void daemon_service_changed(struct daemon *d, const char *service)
 	if (rc) {
 		if (rc != ERR_NOT_FOUND)
 			log_error("service %s: cannot read the state: %s", service, err_str(rc));
+		state_service_release(&ss); /* a not-found result still holds spec defaults */
 		svc_remove(d, service);
 		reachability(d, service, NULL);
 		daemon__revs_gc(d);

@@ -27,6 +27,17 @@ struct prep {
 	int rc;
 };
 
+/* One network namespace set up ahead, so that a cold start does not pay for
+ * its two `ip -batch` runs (docs/oci.md). It blocks the loop for those few
+ * ms, so it runs when the host is set up and when an instance has exited,
+ * never while a request waits for a start. */
+static void spare_netns(struct daemon *d)
+{
+	char e[ERR_MSG_LEN];
+	if (d->oci_state == 1 && !d->shutting_down && oci_host_prewarm(&d->oci, 1, e) < 0)
+		log_warn("oci: no spare network namespace: %s", e);
+}
+
 static int host_ready(struct daemon *d, char *err)
 {
 	if (d->oci_state == 0) {
@@ -38,6 +49,7 @@ static int host_ready(struct daemon *d, char *err)
 			if (n > 0)
 				log_info("oci: removed %d containers an earlier daemon left", n);
 			d->oci_state = 1;
+			spare_netns(d);
 		} else {
 			d->oci_state = -1;
 			log_warn("oci: containers cannot run here: %s", d->oci_err);
@@ -117,6 +129,7 @@ static void output(void *arg, int stream, const char *p, size_t n)
 static void watch_event(struct oci_watch *w, enum instance_event ev, void *arg)
 {
 	struct inst *in = arg;
+	struct daemon *d = in->rev->d; /* the revision may be gone after the event */
 	int64_t now = time_wall_ns();
 	if (ev == INSTANCE_EV_READY)
 		logs_writer_note(&in->log, now, "ready on %s:%d", in->addr, in->port);
@@ -128,6 +141,7 @@ static void watch_event(struct oci_watch *w, enum instance_event ev, void *arg)
 	logs_writer_close(&in->log, now);
 	oci_watch_free(w);
 	free(in);
+	spare_netns(d);
 }
 
 int daemon__oci_start(struct rev *rv, struct inst *in, char err[ERR_MSG_LEN])

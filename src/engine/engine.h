@@ -29,6 +29,7 @@
 #include "base/err.h"
 #include "engine/sampler.h"
 
+struct constrain_prog;
 struct engine_model;
 struct engine_seq;
 struct gguf_file;
@@ -165,6 +166,9 @@ struct engine_gen_params {
 	const char *stop[ENGINE_MAX_STOP];
 	bool ignore_eos; /* keep going past EOS/EOG tokens */
 	struct sampler_params sampling;
+	/* NULL, or the output's constraint (constrain.h); it must outlive the
+	 * generation. Tokens that would break it are never sampled. */
+	const struct constrain_prog *constraint;
 };
 void engine_gen_params_default(struct engine_gen_params *p);
 

@@ -12,6 +12,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "engine/constrain.h"
 #include "engine/engine.h"
 #include "engine/quant.h"
 #include "engine/sampler.h"
@@ -132,6 +133,7 @@ struct engine_model {
 	void *be_state;               /* the backend's model state (struct cuda_model) */
 	char backend_name[192];       /* info.backend */
 	char backend_note[ERR_MSG_LEN];
+	_Atomic(struct constrain_vocab *) cvocab; /* built at the first constrained run */
 };
 
 /* An architecture: reads its keys and binds its tensors into the model. */
@@ -163,6 +165,7 @@ struct gen_state {
 	struct tokenizer_detok detok;
 	int err;
 	struct engine_gen_result res;
+	struct constrain_run *cons; /* params.constraint's run, or NULL */
 };
 
 struct engine_seq {

@@ -2,7 +2,8 @@
  * then sample -> detokenize -> stop-string check -> callback -> evaluate,
  * for one sequence or many stepping together in one forward pass.
  * Text that could be the start of a stop string is held back until it
- * cannot be; a matched stop string ends generation and is not emitted. */
+ * cannot be; a matched stop string ends generation and is not emitted.
+ * A constraint (constrain.h) masks the tokens before each sample. */
 #include "engine/engine_internal.h"
 
 #include "base/timeutil.h"
@@ -57,6 +58,8 @@ static int64_t find_stop(const struct gen_state *g, const char *t, size_t n)
 static void finish(struct engine_seq *s, enum engine_done done)
 {
 	struct gen_state *g = &s->gen;
+	constrain_run_free(g->cons);
+	g->cons = NULL;
 	g->res.done = done;
 	g->res.done_reason = done == ENGINE_DONE_LENGTH ? "length" : "stop";
 	g->phase = GEN_DONE;
@@ -88,6 +91,41 @@ static bool out_of_budget(const struct engine_seq *s)
 	return g->params.num_predict >= 0 && g->n_generated >= g->params.num_predict;
 }
 
+/* Samples the next token; under a constraint only among the tokens that
+ * keep the output valid and finishable in the tokens left (-1: none). */
+static int32_t pick(struct engine_seq *s)
+{
+	struct gen_state *g = &s->gen;
+	if (!g->cons)
+		return sampler_sample(s->smp, s->logits, s->tokens, s->n_past);
+	int64_t left = s->n_ctx - s->n_past;
+	if (g->params.num_predict >= 0 && g->params.num_predict - g->n_generated < left)
+		left = g->params.num_predict - g->n_generated;
+	if (constrain_run_mask(g->cons, left, !g->params.ignore_eos) == 0)
+		return -1;
+	int32_t tok = sampler_sample_masked(s->smp, s->logits, constrain_run_allowed(g->cons),
+	                                    s->tokens, s->n_past);
+	if (tok >= 0 && !tokenizer_is_eog(s->m->tok, tok) && !constrain_run_accept(g->cons, tok))
+		return -1; /* the mask allowed it: cannot happen */
+	return tok;
+}
+
+/* Builds the model's token table once; concurrent first callers race and
+ * all but one free theirs. */
+static const struct constrain_vocab *model_vocab(struct engine_model *m)
+{
+	struct constrain_vocab *v = atomic_load(&m->cvocab);
+	if (v)
+		return v;
+	struct constrain_vocab *mine = constrain_vocab_new(m->tok), *none = NULL;
+	if (!mine)
+		return NULL;
+	if (atomic_compare_exchange_strong(&m->cvocab, &none, mine))
+		return mine;
+	constrain_vocab_free(mine);
+	return none;
+}
+
 /* Samples one token and delivers its text. True when the token must be
  * evaluated next (generation goes on). */
 static bool sample_one(struct engine_seq *s)
@@ -102,8 +140,8 @@ static bool sample_one(struct engine_seq *s)
 		flush_and_finish(s, ENGINE_DONE_LENGTH);
 		return false;
 	}
-	int32_t tok = sampler_sample(s->smp, s->logits, s->tokens, s->n_past);
-	if (!g->params.ignore_eos && tokenizer_is_eog(s->m->tok, tok)) {
+	int32_t tok = pick(s);
+	if (tok < 0 || (!g->params.ignore_eos && tokenizer_is_eog(s->m->tok, tok))) {
 		flush_and_finish(s, ENGINE_DONE_STOP);
 		return false;
 	}
@@ -144,6 +182,14 @@ int engine_gen_start(struct engine_seq *s, const struct engine_gen_params *p, en
 		return ERR_INVALID;
 	if (p->n_prompt > s->n_ctx)
 		return ERR_TOO_LARGE;
+	constrain_run_free(g->cons);
+	g->cons = NULL;
+	if (p->constraint) {
+		const struct constrain_vocab *v = model_vocab(s->m);
+		g->cons = v ? constrain_run_new(p->constraint, v, s->m->tok) : NULL;
+		if (!g->cons)
+			return ERR_NOMEM;
+	}
 	g->params = *p;
 	g->cb = cb;
 	g->user = user;

@@ -220,6 +220,7 @@ void engine_model_free(struct engine_model *m)
 	backend__release(m);
 	if (m->run.ts)
 		runner__release(&m->run);
+	constrain_vocab_free(atomic_load(&m->cvocab));
 	tokenizer_free(m->tok);
 	gguf_close(m->gguf);
 	free(m->layers);

@@ -260,8 +260,24 @@ static int32_t draw(struct sampler *s, const struct cand *c, int64_t n)
 	return c[n - 1].id;
 }
 
+/* Keeps the allowed candidates (in id order) at the front; their count. */
+static int64_t keep_allowed(struct cand *c, int64_t n, const uint64_t *allow)
+{
+	int64_t m = 0;
+	for (int64_t i = 0; i < n; i++)
+		if (allow[i >> 6] >> (i & 63) & 1)
+			c[m++] = c[i];
+	return m;
+}
+
 int32_t sampler_sample(struct sampler *s, const float *logits, const int32_t *history,
                        int64_t n_history)
+{
+	return sampler_sample_masked(s, logits, NULL, history, n_history);
+}
+
+int32_t sampler_sample_masked(struct sampler *s, const float *logits, const uint64_t *allow,
+                              const int32_t *history, int64_t n_history)
 {
 	const struct sampler_params *p = &s->params;
 	int64_t n = s->n_vocab;
@@ -269,6 +285,8 @@ int32_t sampler_sample(struct sampler *s, const float *logits, const int32_t *hi
 	for (int64_t i = 0; i < n; i++)
 		c[i] = (struct cand){(int32_t)i, logits[i], 0.0f};
 	apply_penalties(s, history, n_history);
+	if (allow && (n = keep_allowed(c, n, allow)) == 0)
+		return -1;
 	if (p->temperature <= 0.0f || p->top_k == 1) {
 		int64_t best = 0;
 		for (int64_t i = 1; i < n; i++)

@@ -41,6 +41,10 @@ void sampler_reset(struct sampler *s, const struct sampler_params *p);
 /* Picks a token from logits (n_vocab); history: previous tokens, oldest first. */
 int32_t sampler_sample(struct sampler *s, const float *logits, const int32_t *history,
                        int64_t n_history);
+/* The same over the tokens whose bit is set in allow ((n_vocab + 63) / 64
+ * words; NULL: all), as if every other logit were -inf. -1 when none is set. */
+int32_t sampler_sample_masked(struct sampler *s, const float *logits, const uint64_t *allow,
+                              const int32_t *history, int64_t n_history);
 
 /* Index of the largest value; ties go to the lowest index. */
 int32_t sampler_argmax(const float *logits, int64_t n);

@@ -76,6 +76,7 @@ void engine_seq_free(struct engine_seq *s)
 	free(s->tokens);
 	free(s->logits);
 	sampler_free(s->smp);
+	constrain_run_free(s->gen.cons);
 	buf_release(&s->gen.text);
 	free(s);
 }

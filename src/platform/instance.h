@@ -38,6 +38,8 @@
 #define INSTANCE_STOP_GRACE_MS_DEFAULT 10000 /* Cloud Run: SIGTERM, 10 s, SIGKILL */
 #define INSTANCE_PROBE_FIRST_MS        2
 #define INSTANCE_PROBE_MAX_MS          100
+#define INSTANCE_PROBE_FAST_MS         1   /* the probe's period early in a start... */
+#define INSTANCE_PROBE_FAST_WINDOW_MS  100 /* ...for this long after the spawn */
 #define INSTANCE_ID_MAX                96
 
 struct instance_runtime_config {

@@ -1,8 +1,9 @@
 /* api_models.c — the small routes: GET|HEAD / ("Ollama is running"),
  * /api/version, GET|HEAD /api/tags, GET /api/ps, POST /api/copy,
  * DELETE /api/delete, and GET /metrics (reference ollama-api.md §1.3,
- * §1.7, §1.8; metrics are ours). They run on the loop thread: each reads
- * a few small files at most. /api/show is in api_show.c. */
+ * §1.7, §1.8; metrics are ours). Tags and ps run on the loop thread (a few
+ * small reads); copy and delete write manifests under the store lock, so
+ * they run on a task thread. /api/show is in api_show.c. */
 #include "ollama/server_internal.h"
 
 #include "base/file.h"
@@ -111,69 +112,108 @@ static const char *model_field(const cJSON *body)
 	return *m ? m : json_str(body, "name", "");
 }
 
+/* /api/copy and /api/delete: the loop thread parses the body; the store
+ * work (manifest writes with fsync, under the store lock that pull and
+ * push threads hold for long stretches) runs on a task thread. */
+struct model_call {
+	struct api_call call;
+	struct model_name src, dst; /* the source (copy) or the model (delete), as parsed */
+	char *as_sent;              /* the name as the client sent it, for a 404 */
+};
+
+static void model_call_destroy(struct api_call *c)
+{
+	struct model_call *m = (struct model_call *)c;
+	free(m->as_sent);
+	free(m);
+}
+
+static void copy_task(struct api_call *c)
+{
+	struct model_call *m = (struct model_call *)c;
+	char msg[ERR_MSG_LEN + NAMES_STR_MAX], err[ERR_MSG_LEN];
+	struct model_name r;
+	store_resolve(c->srv->store, &m->src, &r);
+	int rc = store_copy(c->srv->store, &r, &m->dst, err);
+	if (rc == ERR_NOT_FOUND) {
+		snprintf(msg, sizeof msg, "model \"%s\" not found", m->as_sent);
+		api_reply_error(c, 404, msg);
+	} else if (rc < 0) {
+		api_reply_error(c, 500, err);
+	} else {
+		api_reply(c, 200, NULL, "", 0);
+	}
+}
+
+static void delete_task(struct api_call *c)
+{
+	struct model_call *m = (struct model_call *)c;
+	char msg[ERR_MSG_LEN + NAMES_STR_MAX], err[ERR_MSG_LEN];
+	struct store_model sm;
+	struct model_name r;
+	char *path = NULL;
+	store_resolve(c->srv->store, &m->src, &r);
+	if (store_model_load(c->srv->store, &r, &sm, err) == 0) {
+		path = sm.model_path ? xstrdup(sm.model_path) : NULL;
+		store_model_release(&sm);
+	}
+	int rc = store_delete(c->srv->store, &r, err);
+	if (rc == ERR_NOT_FOUND) {
+		snprintf(msg, sizeof msg, "model '%s' not found", m->as_sent);
+		api_reply_error(c, 404, msg);
+	} else if (rc < 0) {
+		api_reply_error(c, 500, err);
+	} else {
+		if (path && !file_exists(path)) /* its blob is gone: free the memory */
+			sched_unload(c->srv->sched, path);
+		api_reply(c, 200, NULL, "", 0);
+	}
+	free(path);
+}
+
+static void model_call_run(struct model_call *m, void (*fn)(struct api_call *c))
+{
+	if (api_call_spawn(&m->call, fn))
+		api_reply_error(&m->call, 500, "cannot start a task thread");
+}
+
 void api_copy(const struct api_route *rt, struct http_req *req)
 {
-	struct api_call *c = api_call_alloc(rt, req, sizeof *c, NULL);
+	struct model_call *m = api_call_alloc(rt, req, sizeof *m, model_call_destroy);
+	struct api_call *c = &m->call;
 	cJSON *body = api_body_json(c);
 	if (!body)
 		return;
 	const char *src = json_str(body, "source", ""), *dst = json_str(body, "destination", "");
-	struct model_name sn, dn, sr;
-	char msg[ERR_MSG_LEN + NAMES_STR_MAX], err[ERR_MSG_LEN];
-	if (names_parse(src, &sn, NULL) < 0) {
+	char msg[ERR_MSG_LEN + NAMES_STR_MAX];
+	if (names_parse(src, &m->src, NULL) < 0) {
 		snprintf(msg, sizeof msg, "source \"%s\" is invalid", src);
 		api_reply_error(c, 400, msg);
-	} else if (names_parse(dst, &dn, NULL) < 0) {
+	} else if (names_parse(dst, &m->dst, NULL) < 0) {
 		snprintf(msg, sizeof msg, "destination \"%s\" is invalid", dst);
 		api_reply_error(c, 400, msg);
 	} else {
-		store_resolve(c->srv->store, &sn, &sr);
-		int rc = store_copy(c->srv->store, &sr, &dn, err);
-		if (rc == ERR_NOT_FOUND) {
-			snprintf(msg, sizeof msg, "model \"%s\" not found", src);
-			api_reply_error(c, 404, msg);
-		} else if (rc < 0) {
-			api_reply_error(c, 500, err);
-		} else {
-			api_reply(c, 200, NULL, "", 0);
-		}
+		m->as_sent = xstrdup(src);
+		model_call_run(m, copy_task);
 	}
 	cJSON_Delete(body);
 }
 
 void api_delete(const struct api_route *rt, struct http_req *req)
 {
-	struct api_call *c = api_call_alloc(rt, req, sizeof *c, NULL);
+	struct model_call *m = api_call_alloc(rt, req, sizeof *m, model_call_destroy);
+	struct api_call *c = &m->call;
 	cJSON *body = api_body_json(c);
 	if (!body)
 		return;
 	const char *name = model_field(body);
-	struct model_name n, r;
-	char msg[ERR_MSG_LEN + NAMES_STR_MAX], err[ERR_MSG_LEN];
 	if (!*name) {
 		api_reply_error(c, 400, "model is required");
-	} else if (names_parse(name, &n, NULL) < 0) {
+	} else if (names_parse(name, &m->src, NULL) < 0) {
 		api_reply_error(c, 400, NAMES_ERR_INVALID);
 	} else {
-		store_resolve(c->srv->store, &n, &r);
-		struct store_model sm;
-		char *path = NULL;
-		if (store_model_load(c->srv->store, &r, &sm, err) == 0) {
-			path = sm.model_path ? xstrdup(sm.model_path) : NULL;
-			store_model_release(&sm);
-		}
-		int rc = store_delete(c->srv->store, &r, err);
-		if (rc == ERR_NOT_FOUND) {
-			snprintf(msg, sizeof msg, "model '%s' not found", name);
-			api_reply_error(c, 404, msg);
-		} else if (rc < 0) {
-			api_reply_error(c, 500, err);
-		} else {
-			if (path && !file_exists(path)) /* its blob is gone: free the memory */
-				sched_unload(c->srv->sched, path);
-			api_reply(c, 200, NULL, "", 0);
-		}
-		free(path);
+		m->as_sent = xstrdup(name);
+		model_call_run(m, delete_task);
 	}
 	cJSON_Delete(body);
 }

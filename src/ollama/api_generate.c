@@ -4,8 +4,8 @@
  * raw mode, template/system overrides, suffix (fill-in-the-middle, needs a
  * template with .Suffix), context, keep_alive, empty prompt = load (or
  * unload with keep_alive 0), tools passed to the template. The run itself
- * is server_gen.c's. format is checked but not enforced (no constrained
- * sampling); images are refused: no model here has a vision projector. */
+ * is server_gen.c's. format is compiled into an engine constraint
+ * (server_format.c); images are refused: no model here has a vision projector. */
 #include "ollama/server_internal.h"
 
 #include "base/json.h"
@@ -16,21 +16,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* format: null, "", "json" or a JSON-Schema object. */
+/* format: null, "", "json" or a JSON-Schema object, compiled into the
+ * constraint the engine enforces while sampling. */
 static bool check_format(struct gen_call *g, const cJSON *body)
 {
-	const cJSON *f = cJSON_GetObjectItemCaseSensitive(body, "format");
-	if (!f || cJSON_IsNull(f) || cJSON_IsObject(f))
-		return true;
-	if (cJSON_IsString(f) && (!f->valuestring[0] || !strcmp(f->valuestring, "json")))
-		return true;
-	char msg[ERR_MSG_LEN], *txt = cJSON_PrintUnformatted(f);
-	snprintf(msg, sizeof msg,
-	         "invalid format: %.100s; expected \"json\" or a valid JSON Schema object",
-	         txt ? txt : "?");
-	free(txt);
-	api_reply_error(&g->call, 400, msg);
-	return false;
+	char err[ERR_MSG_LEN];
+	int rc = format_compile(cJSON_GetObjectItemCaseSensitive(body, "format"), &g->cons, err);
+	if (rc)
+		api_reply_error(&g->call, rc == ERR_INVALID ? 400 : 500, err);
+	return rc == 0;
 }
 
 /* think: false passes; anything truthy needs a thinking model (none here). */

@@ -2,12 +2,14 @@
  * POST /v1/completions, mapped onto the native requests as Ollama's
  * middleware does (reference ollama-api.md §2.1, §2.2: max_tokens ->
  * num_predict, stop string or list, temperature and top_p 1.0 when absent,
- * response_format checked, content parts, tool messages), answered as SSE
+ * response_format enforced, content parts, tool messages), answered as SSE
  * chunks ending in "data: [DONE]" or one object, with usage
  * (stream_options.include_usage) and ids unique per response. /v1 errors use
  * OpenAI's error object (§2.4). Embeddings are in api_embed.c, model
  * listing in openai_models.c. */
 #include "ollama/server_internal.h"
+
+#include "engine/constrain.h"
 
 #include "base/json.h"
 #include "base/mem.h"
@@ -84,16 +86,34 @@ static bool stream_fields(struct gen_call *g, const cJSON *body)
 	return true;
 }
 
+/* response_format: text; json_object = format "json"; json_schema =
+ * format json_schema.schema (Ollama's openai middleware). */
 static bool response_format(struct gen_call *g, const cJSON *body)
 {
 	const cJSON *rf = cJSON_GetObjectItemCaseSensitive(body, "response_format");
+	char err[ERR_MSG_LEN];
+	int rc = 0;
 	if (!rf || cJSON_IsNull(rf))
 		return true;
 	const char *t = json_str(rf, "type", "");
-	if (!strcmp(t, "text") || !strcmp(t, "json_object") || !strcmp(t, "json_schema"))
+	if (!strcmp(t, "text"))
 		return true;
-	api_reply_error(&g->call, 400, "invalid response_format type");
-	return false;
+	if (!strcmp(t, "json_object")) {
+		g->cons = constrain_prog_json();
+		rc = g->cons ? 0 : err_set(err, ERR_NOMEM, "out of memory");
+	} else if (!strcmp(t, "json_schema")) {
+		const cJSON *js = cJSON_GetObjectItemCaseSensitive(rf, "json_schema");
+		const cJSON *schema = cJSON_GetObjectItemCaseSensitive(js, "schema");
+		rc = cJSON_IsObject(schema) ? format_compile_schema(schema, &g->cons, err)
+		                            : err_set(err, ERR_INVALID,
+		                                      "response_format json_schema needs a "
+		                                      "json_schema.schema object");
+	} else {
+		rc = err_set(err, ERR_INVALID, "invalid response_format type");
+	}
+	if (rc)
+		api_reply_error(&g->call, rc == ERR_INVALID ? 400 : 500, err);
+	return rc == 0;
 }
 
 static bool model_field(struct gen_call *g, const cJSON *body)

@@ -9,6 +9,8 @@
  * server_genfmt.c. */
 #include "ollama/server_internal.h"
 
+#include "engine/constrain.h"
+
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/timeutil.h"
@@ -37,6 +39,7 @@ static void gen_destroy(struct api_call *c)
 	buf_release(&g->text);
 	buf_release(&g->line);
 	free(g->out_ids);
+	constrain_prog_free(g->cons);
 	free(g);
 }
 
@@ -188,6 +191,7 @@ static int gen_prepare(struct sched_job *j, struct engine_model *m, int64_t n_ct
 	for (int i = 0; i < g->opts.n_stop; i++)
 		gp->stop[i] = g->opts.stop[i];
 	gp->sampling = g->opts.sampling;
+	gp->constraint = g->cons;
 	j->tokens = g->tokens;
 	j->n_tokens = g->n_tokens;
 	return 0;

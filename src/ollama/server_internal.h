@@ -240,6 +240,7 @@ struct gen_call {
 	struct gen_options opts;
 	bool truncate;
 	bool load_only;
+	struct constrain_prog *cons; /* format / response_format, or NULL */
 	/* the run (scheduler thread) */
 	int err_status; /* status for job.err; 500 unless said */
 	int32_t *tokens;
@@ -257,6 +258,14 @@ struct gen_call {
 	int64_t created;
 	bool include_usage;
 };
+
+/* server_format.c: Ollama's format (null, "", "json" or a schema object)
+ * into a constraint program (*out NULL for none); ERR_INVALID with the
+ * message for a 400. The _schema form takes a schema object only. */
+struct constrain_prog;
+int format_compile(const cJSON *format, struct constrain_prog **out, char err[ERR_MSG_LEN]);
+int format_compile_schema(const cJSON *schema, struct constrain_prog **out,
+                          char err[ERR_MSG_LEN]);
 
 /* Allocates a gen_call for req (options at their defaults). */
 struct gen_call *gen_call_new(const struct api_route *rt, struct http_req *req, enum gen_api api);

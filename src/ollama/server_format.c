@@ -1,0 +1,189 @@
+/* server_format.c — Ollama's "format" (and OpenAI's response_format) compiled
+ * into an engine constraint program (engine/constrain.h): "json" is any
+ * object; a JSON Schema object is compiled from the subset Ollama's grammar
+ * converter covers: type (one or a list), properties + required (in schema
+ * order; no other members), items, minItems/maxItems, enum, const,
+ * anyOf/oneOf. $ref, patterns, lengths and numeric bounds are not enforced. */
+#include "ollama/server_internal.h"
+
+#include "base/json.h"
+#include "engine/constrain.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FAIL(...) (snprintf(err, ERR_MSG_LEN, __VA_ARGS__), ERR_INVALID)
+
+static int32_t compile(struct constrain_prog *p, const cJSON *s, int depth, char *err);
+
+/* A LITERAL node of the JSON texts of vals (one value or an array). */
+static int32_t literals(struct constrain_prog *p, const cJSON *vals, bool many, char *err)
+{
+	int32_t n = constrain_prog_node(p, CONSTRAIN_LITERAL);
+	if (many && (!cJSON_IsArray(vals) || cJSON_GetArraySize(vals) == 0))
+		return FAIL("enum must be a non-empty array");
+	for (const cJSON *v = many ? vals->child : vals; n >= 0 && v; v = many ? v->next : NULL) {
+		char *txt = cJSON_PrintUnformatted(v);
+		int rc = txt ? constrain_prog_literal(p, n, txt, strlen(txt)) : ERR_NOMEM;
+		free(txt);
+		if (rc)
+			return rc;
+	}
+	return n;
+}
+
+static int32_t object(struct constrain_prog *p, const cJSON *s, int depth, char *err)
+{
+	const cJSON *props = cJSON_GetObjectItemCaseSensitive(s, "properties");
+	const cJSON *req = cJSON_GetObjectItemCaseSensitive(s, "required");
+	if (props && !cJSON_IsObject(props))
+		return FAIL("properties must be an object");
+	int32_t obj = constrain_prog_node(p, CONSTRAIN_OBJECT);
+	for (const cJSON *pr = props ? props->child : NULL; obj >= 0 && pr; pr = pr->next) {
+		int32_t v = compile(p, pr, depth + 1, err);
+		if (v < 0)
+			return v;
+		bool required = false;
+		for (const cJSON *r = cJSON_IsArray(req) ? req->child : NULL; r; r = r->next)
+			required |= cJSON_IsString(r) && !strcmp(r->valuestring, pr->string);
+		cJSON *name = cJSON_CreateString(pr->string);
+		char *key = name ? cJSON_PrintUnformatted(name) : NULL;
+		int rc = key ? constrain_prog_prop(p, obj, key, strlen(key), required, v) : ERR_NOMEM;
+		free(key);
+		cJSON_Delete(name);
+		if (rc)
+			return rc;
+	}
+	return obj;
+}
+
+static int32_t array(struct constrain_prog *p, const cJSON *s, int depth, char *err)
+{
+	const cJSON *items = cJSON_GetObjectItemCaseSensitive(s, "items");
+	int32_t arr = constrain_prog_node(p, CONSTRAIN_ARRAY);
+	int32_t it = items ? compile(p, items, depth + 1, err) : 0; /* 0: any value */
+	double mn = json_num(s, "minItems", 0), mx = json_num(s, "maxItems", -1);
+	if (arr < 0 || it < 0)
+		return arr < 0 ? arr : it;
+	if (mn < 0 || mn > 1000 || mx > 1e6 || (mx >= 0 && mx < mn))
+		return FAIL("bad minItems/maxItems");
+	return constrain_prog_items(p, arr, it, (int32_t)mn, (int32_t)mx) ? ERR_INVALID : arr;
+}
+
+/* One named type. */
+static int32_t typed(struct constrain_prog *p, const cJSON *s, const char *t, int depth,
+                     char *err)
+{
+	if (!strcmp(t, "object"))
+		return object(p, s, depth, err);
+	if (!strcmp(t, "array"))
+		return array(p, s, depth, err);
+	if (!strcmp(t, "string"))
+		return constrain_prog_node(p, CONSTRAIN_STRING);
+	if (!strcmp(t, "number"))
+		return constrain_prog_node(p, CONSTRAIN_NUMBER);
+	if (!strcmp(t, "integer"))
+		return constrain_prog_node(p, CONSTRAIN_INTEGER);
+	cJSON *lits = !strcmp(t, "boolean") ? cJSON_Parse("[true,false]")
+	              : !strcmp(t, "null")  ? cJSON_Parse("[null]")
+	                                    : NULL;
+	if (!lits)
+		return FAIL("unsupported type \"%.64s\"", t);
+	int32_t n = literals(p, lits, true, err);
+	cJSON_Delete(lits);
+	return n;
+}
+
+/* A union of alternatives: a list of type names, or anyOf/oneOf schemas. */
+static int32_t alts(struct constrain_prog *p, const cJSON *s, const cJSON *list, bool names,
+                    int depth, char *err)
+{
+	if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) == 0)
+		return FAIL("type, anyOf and oneOf lists must be non-empty arrays");
+	bool has_number = false;
+	for (const cJSON *a = list->child; names && a; a = a->next)
+		has_number |= cJSON_IsString(a) && !strcmp(a->valuestring, "number");
+	int32_t u = constrain_prog_node(p, CONSTRAIN_UNION);
+	for (const cJSON *a = list->child; u >= 0 && a; a = a->next) {
+		if (names && !cJSON_IsString(a))
+			return FAIL("type must be a string or a list of strings");
+		if (names && has_number && !strcmp(a->valuestring, "integer"))
+			continue; /* number already takes integers */
+		int32_t c = names ? typed(p, s, a->valuestring, depth, err) : compile(p, a, depth + 1, err);
+		if (c < 0)
+			return c;
+		int rc = constrain_prog_alt(p, u, c);
+		if (rc)
+			return rc;
+	}
+	return u;
+}
+
+static int32_t compile(struct constrain_prog *p, const cJSON *s, int depth, char *err)
+{
+	if (depth > CONSTRAIN_MAX_DEPTH - 4)
+		return FAIL("the schema nests too deep");
+	if (cJSON_IsTrue(s))
+		return 0;
+	if (!cJSON_IsObject(s))
+		return FAIL("a schema must be an object");
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(s, "type");
+	const cJSON *any = cJSON_GetObjectItemCaseSensitive(s, "anyOf");
+	if (!any)
+		any = cJSON_GetObjectItemCaseSensitive(s, "oneOf");
+	if (cJSON_GetObjectItemCaseSensitive(s, "$ref"))
+		return FAIL("$ref is not supported");
+	if (cJSON_HasObjectItem(s, "const"))
+		return literals(p, cJSON_GetObjectItemCaseSensitive(s, "const"), false, err);
+	if (cJSON_HasObjectItem(s, "enum"))
+		return literals(p, cJSON_GetObjectItemCaseSensitive(s, "enum"), true, err);
+	if (any)
+		return alts(p, s, any, false, depth, err);
+	if (cJSON_IsString(t))
+		return typed(p, s, t->valuestring, depth, err);
+	if (t)
+		return alts(p, s, t, true, depth, err);
+	if (cJSON_HasObjectItem(s, "properties"))
+		return object(p, s, depth, err);
+	if (cJSON_HasObjectItem(s, "items"))
+		return array(p, s, depth, err);
+	return 0; /* any value */
+}
+
+int format_compile_schema(const cJSON *schema, struct constrain_prog **out, char err[ERR_MSG_LEN])
+{
+	char why[ERR_MSG_LEN] = "out of memory";
+	struct constrain_prog *p = constrain_prog_new();
+	int32_t root = p ? compile(p, schema, 0, why) : ERR_NOMEM;
+	if (root == ERR_INVALID && !strcmp(why, "out of memory"))
+		snprintf(why, sizeof why, "a keyword has a bad value");
+	if (root >= 0 && constrain_prog_finish(p, root, why))
+		root = ERR_INVALID;
+	if (root < 0) {
+		constrain_prog_free(p);
+		snprintf(err, ERR_MSG_LEN, "invalid JSON schema in format: %.200s", why);
+		return root == ERR_NOMEM ? ERR_NOMEM : ERR_INVALID;
+	}
+	*out = p;
+	return 0;
+}
+
+int format_compile(const cJSON *f, struct constrain_prog **out, char err[ERR_MSG_LEN])
+{
+	*out = NULL;
+	if (!f || cJSON_IsNull(f) || (cJSON_IsString(f) && !f->valuestring[0]))
+		return 0;
+	if (cJSON_IsString(f) && !strcmp(f->valuestring, "json")) {
+		*out = constrain_prog_json();
+		return *out ? 0 : err_set(err, ERR_NOMEM, "out of memory");
+	}
+	if (cJSON_IsObject(f))
+		return format_compile_schema(f, out, err);
+	char *txt = cJSON_PrintUnformatted(f);
+	snprintf(err, ERR_MSG_LEN,
+	         "invalid format: %.100s; expected \"json\" or a valid JSON Schema object",
+	         txt ? txt : "?");
+	free(txt);
+	return ERR_INVALID;
+}

@@ -1,0 +1,81 @@
+// 23-serve-format.mjs — structured outputs through the real clients:
+// `format: "json"` and a JSON-Schema `format` on /api/generate and /api/chat
+// (npm `ollama`), OpenAI `response_format` json_object and json_schema (npm
+// `openai`); every answer must JSON.parse and match the schema, whatever a
+// stories model writes inside it. A bad schema is a 400 with the reason.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { clients, done, importModel, modelsDir, need, postJSON, startServer, steps } from './20-serve-lib.js';
+
+const { Ollama, OpenAI } = await clients();
+const gguf = need(join(modelsDir(), 'stories260K-F32.gguf'), 'stories260K-F32.gguf');
+need(process.env.GPURUN_BIN ?? '', 'GPURUN_BIN');
+const srv = await startServer();
+const ollama = new Ollama({ host: srv.url });
+const openai = new OpenAI({ baseURL: `${srv.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+const M = 'stories';
+const P = 'Once upon a time';
+const schema = {
+  type: 'object',
+  properties: { name: { type: 'string' }, age: { type: 'integer' } },
+  required: ['name', 'age'],
+};
+
+function person(text) {
+  const v = JSON.parse(text);
+  assert.equal(typeof v, 'object', text);
+  assert.deepEqual(Object.keys(v), ['name', 'age'], text);
+  assert.equal(typeof v.name, 'string', text);
+  assert.ok(Number.isInteger(v.age), text);
+  return v;
+}
+
+await steps([
+  ['import the model', async () => { await importModel(srv, gguf, M); }],
+  ['generate format json: an object, at every budget', async () => {
+    for (const n of [5, 30, 120]) {
+      const r = await ollama.generate({ model: M, prompt: P, format: 'json', options: { temperature: 0, num_predict: n } });
+      const v = JSON.parse(r.response);
+      assert.equal(Object.prototype.toString.call(v), '[object Object]', r.response);
+      assert.ok(r.eval_count <= n);
+    }
+  }],
+  ['generate format schema, streamed and sampled', async () => {
+    person((await ollama.generate({ model: M, prompt: P, format: schema, options: { temperature: 0, num_predict: 60 } })).response);
+    let text = '';
+    const it = await ollama.generate({ model: M, prompt: P, format: schema, stream: true,
+      options: { temperature: 1, seed: 7, num_predict: 80 } });
+    for await (const c of it) text += c.response;
+    person(text);
+  }],
+  ['chat format schema', async () => {
+    const r = await ollama.chat({ model: M, messages: [{ role: 'user', content: P }], format: schema,
+      options: { temperature: 0, num_predict: 60 } });
+    person(r.message.content);
+  }],
+  ['openai response_format json_object and json_schema', async () => {
+    const a = await openai.chat.completions.create({ model: M, messages: [{ role: 'user', content: P }],
+      temperature: 0, max_tokens: 40, response_format: { type: 'json_object' } });
+    assert.equal(typeof JSON.parse(a.choices[0].message.content), 'object');
+    const b = await openai.chat.completions.create({ model: M, messages: [{ role: 'user', content: P }],
+      temperature: 0, max_tokens: 60,
+      response_format: { type: 'json_schema', json_schema: { name: 'person', schema } } });
+    person(b.choices[0].message.content);
+  }],
+  ['bad formats are 400 with the reason', async () => {
+    const a = await postJSON(srv, '/api/generate', { model: M, prompt: P, format: 'yaml' });
+    assert.equal(a.status, 400);
+    assert.equal(a.body.error, 'invalid format: "yaml"; expected "json" or a valid JSON Schema object');
+    const b = await postJSON(srv, '/api/generate', { model: M, prompt: P, format: { type: 'object', properties: { a: { $ref: '#/x' } } } });
+    assert.equal(b.status, 400);
+    assert.match(b.body.error, /^invalid JSON schema in format: \$ref is not supported$/);
+    const c = await postJSON(srv, '/api/chat', { model: M, messages: [{ role: 'user', content: P }], format: { type: 'color' } });
+    assert.equal(c.status, 400);
+    assert.match(c.body.error, /unsupported type "color"/);
+    const d = await postJSON(srv, '/v1/chat/completions', { model: M, messages: [{ role: 'user', content: P }],
+      response_format: { type: 'json_schema', json_schema: { name: 'x' } } });
+    assert.equal(d.status, 400);
+    assert.match(JSON.stringify(d.body), /json_schema\.schema/);
+  }],
+], [srv]);
+done();

@@ -71,7 +71,9 @@ static void quantities(const char *s)
 		if (spec_parse_cpu(out, &v2, err) != 0 || v2 != v)
 			abort(); /* the canonical cpu form does not read back */
 	}
-	if (spec_parse_memory(s, &v, err) == 0 && v >= 0) {
+	/* memory is read as fixed point (value * 10^6): plain byte counts past
+	 * INT64_MAX / 10^6 (9.2 TB, beyond the limits) do not read back */
+	if (spec_parse_memory(s, &v, err) == 0 && v >= 0 && v <= INT64_MAX / 1000000) {
 		spec_format_memory(v, out, sizeof out);
 		if (spec_parse_memory(out, &v2, err) != 0 || v2 != v)
 			abort(); /* the canonical memory form does not read back */

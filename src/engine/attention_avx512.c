@@ -1,7 +1,7 @@
 /* attention_avx512.c — AVX-512 variant of attn__group (attention.c): the
  * scores of up to 8 query heads against 16 cache positions per step (one
- * load of transposed K feeds every head's FMA), a vector softmax (exp by
- * range reduction and a degree-6 polynomial, ~1 ulp; the sum in double), and
+ * load of transposed K feeds every head's FMA), a vector softmax (exp in
+ * double, rounded once: libm's expf but in rare cases; the sum in double), and
  * P V with 8 heads x 32 dimensions of accumulators per pass over V. Each
  * score is sum over d in order, each output sum over positions in order, so
  * a row's result does not depend on the batch or the thread. */
@@ -26,24 +26,31 @@ AI __mmask16 tail(int64_t left)
 	return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
 }
 
+/* e^x of 8 floats (x <= 0) evaluated in double and rounded once to float:
+ * range reduction by ln 2 and a degree-11 Taylor polynomial (relative error
+ * below 2^-45), so the float is the correctly rounded e^x but in cases
+ * rarer than one in 2^20, as libm's expf. */
+AI __m256 exp8(__m256 xf)
+{
+	__m512d x = _mm512_cvtps_pd(_mm256_max_ps(xf, _mm256_set1_ps(-104.0f)));
+	__m512d n = _mm512_roundscale_pd(_mm512_mul_pd(x, _mm512_set1_pd(1.4426950408889634)),
+	                                 _MM_FROUND_TO_NEAREST_INT);
+	__m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(0.6931471805599453), x);
+	r = _mm512_fnmadd_pd(n, _mm512_set1_pd(2.3190468138462996e-17), r);
+	static const double c[12] = {1.0 / 39916800, 1.0 / 3628800, 1.0 / 362880, 1.0 / 40320,
+	                             1.0 / 5040,     1.0 / 720,     1.0 / 120,    1.0 / 24,
+	                             1.0 / 6,        0.5,           1.0,          1.0};
+	__m512d p = _mm512_set1_pd(c[0]);
+	for (int i = 1; i < 12; i++)
+		p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(c[i]));
+	return _mm512_cvtpd_ps(_mm512_scalef_pd(p, n));
+}
+
 /* e^x for x <= 0 (softmax arguments); 0 below the f32 range. */
 AI __m512 exp16(__m512 x)
 {
-	const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
-	const __m512 ln2_hi = _mm512_set1_ps(0.693359375f),
-	             ln2_lo = _mm512_set1_ps(-2.12194440e-4f);
-	x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
-	__m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT);
-	__m512 r = _mm512_fnmadd_ps(n, ln2_hi, x);
-	r = _mm512_fnmadd_ps(n, ln2_lo, r);
-	__m512 p = _mm512_set1_ps(1.0f / 720);
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-	return _mm512_scalef_ps(p, n);
+	__m256 lo = exp8(_mm512_castps512_ps256(x)), hi = exp8(_mm512_extractf32x8_ps(x, 1));
+	return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
 }
 
 AI __m512 round_kv(const struct attn_args *a, __m512 x)

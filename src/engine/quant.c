@@ -107,6 +107,7 @@ static void init_once(void)
 		quant__fill_kquants_avx512(tables[QUANT_ISA_AVX512]);
 		quant__fill_matdot_avx512(tables[QUANT_ISA_AVX512]);
 		quant__fill_gemm_avx512(tables[QUANT_ISA_AVX512]);
+		quant__fill_gemmk_avx512(tables[QUANT_ISA_AVX512]);
 	}
 	isa_active = isa_supported;
 	const char *cap = getenv("GPURUN_ISA");

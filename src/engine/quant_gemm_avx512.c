@@ -91,7 +91,7 @@ R16_AI void unpack(int type, const uint8_t *x, size_t bx, int64_t b, __m512i off
 }
 
 /* acc + (float)isum * (d_rows * d_act) for one block of 16 rows. */
-R16_AI __m512 block_dot(const struct r16blk *u, const struct act8 *a, __m512 acc)
+R16_AI __m512 block_dot(int type, const struct r16blk *u, const struct act8 *a, __m512 acc)
 {
 	const int32_t *q = (const int32_t *)a->qs;
 	__m512i s0 = _mm512_set1_epi32(a->off), s1 = _mm512_setzero_si512();
@@ -102,49 +102,6 @@ R16_AI __m512 block_dot(const struct r16blk *u, const struct act8 *a, __m512 acc
 	}
 	__m512 isum = _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1));
 	return _mm512_add_ps(acc, _mm512_mul_ps(isum, _mm512_mul_ps(u->d, _mm512_set1_ps(a->d))));
-}
-
-/* ---- 16 rows by up to 4 columns */
-
-/* Every block unpacked in registers once for the `cols` columns. */
-R16_AI void run_direct(int type, const uint8_t *x, size_t bx, int64_t nb, const uint8_t *a,
-                       size_t ba, float *s, size_t lds, __mmask16 keep, const int cols)
-{
-	const __m512i offs = r16_row_offsets(bx);
-	__m512 acc[4];
-#pragma GCC unroll 4
-	for (int c = 0; c < cols; c++)
-		acc[c] = _mm512_setzero_ps();
-	for (int64_t b = 0; b < nb; b++) {
-		struct r16blk u;
-		unpack(type, x, bx, b, offs, &u);
-#pragma GCC unroll 4
-		for (int c = 0; c < cols; c++)
-			acc[c] =
-			    block_dot(&u, (const struct act8 *)(a + (size_t)c * ba) + b, acc[c]);
-	}
-#pragma GCC unroll 4
-	for (int c = 0; c < cols; c++)
-		_mm512_mask_storeu_ps(s + (size_t)c * lds, keep, acc[c]);
-}
-
-/* Blocks [b0, b0 + kb) of a stripe unpacked in u, for `cols` columns whose
- * running sums are s[c * lds .. + 16] (zero when b0 == 0). */
-R16_AI void run_buffered(const struct r16blk *u, int64_t b0, int64_t kb, const uint8_t *a,
-                         size_t ba, float *s, size_t lds, const int cols)
-{
-	__m512 acc[4];
-#pragma GCC unroll 4
-	for (int c = 0; c < cols; c++)
-		acc[c] = b0 ? _mm512_loadu_ps(s + (size_t)c * lds) : _mm512_setzero_ps();
-	for (int64_t b = 0; b < kb; b++)
-#pragma GCC unroll 4
-		for (int c = 0; c < cols; c++)
-			acc[c] = block_dot(
-			    &u[b], (const struct act8 *)(a + (size_t)c * ba) + b0 + b, acc[c]);
-#pragma GCC unroll 4
-	for (int c = 0; c < cols; c++)
-		_mm512_storeu_ps(s + (size_t)c * lds, acc[c]);
 }
 
 /* Rows of fewer than 16: the reference's arithmetic, one row at a time. */
@@ -178,48 +135,11 @@ static void gemm_small(int type, int64_t nb, int64_t nr, int64_t nc, float *s, s
 		}
 }
 
-/* One stripe of 16 rows (x) by nc columns; rows before `first` are already
- * done (an overlapping last stripe) and keep their values. */
-R16_AI void stripe(int type, int64_t nb, int64_t nc, float *s, size_t lds, const uint8_t *x,
-                   size_t bx, const uint8_t *a, size_t ba, int first)
-{
-	__mmask16 keep = (__mmask16)(0xFFFFu << first);
-	if (nc <= 4) {
-#define DIRECT(k) run_direct(type, x, bx, nb, a, ba, s, lds, keep, k)
-		R16_COLS_SWITCH(nc, DIRECT)
-#undef DIRECT
-		return;
-	}
-	const __m512i offs = r16_row_offsets(bx);
-	struct r16blk u[KC];
-	for (int64_t b0 = 0; b0 < nb; b0 += KC) {
-		int64_t kb = nb - b0 < KC ? nb - b0 : KC;
-		for (int64_t b = 0; b < kb; b++)
-			unpack(type, x, bx, b0 + b, offs, &u[b]);
-		for (int64_t c0 = 0; c0 < nc; c0 += 4) {
-			const uint8_t *ac = a + (size_t)c0 * ba;
-			float *sc = s + (size_t)c0 * lds;
-#define BUFFERED(k) run_buffered(u, b0, kb, ac, ba, sc, lds, k)
-			R16_COLS_SWITCH(nc - c0, BUFFERED)
-#undef BUFFERED
-		}
-	}
-}
-
-R16_AI void gemm(int type, int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *vx,
-                 size_t bx, const void *va, size_t ba)
-{
-	const uint8_t *x = vx, *a = va;
-	const int64_t nb = n / QK8_0;
-	if (nr < 16) {
-		gemm_small(type, nb, nr, nc, s, lds, x, bx, a, ba);
-		return;
-	}
-	for (int64_t r0 = 0; r0 < nr; r0 += 16) {
-		int64_t base = r0 + 16 <= nr ? r0 : nr - 16;
-		stripe(type, nb, nc, s + base, lds, x + base * bx, bx, a, ba, (int)(r0 - base));
-	}
-}
+#define R16_BLK struct r16blk
+#define R16_ACT struct act8
+#define R16_QK  QK8_0
+#define R16_KC  KC
+#include "engine/quant_r16_driver_avx512.h"
 
 static void q4_0_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *x,
                       size_t bx, const void *a, size_t ba)

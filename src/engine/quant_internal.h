@@ -233,5 +233,6 @@ void quant__fill_legacy_avx512(struct quant_traits *table);
 void quant__fill_kquants_avx512(struct quant_traits *table);
 void quant__fill_matdot_avx512(struct quant_traits *table);
 void quant__fill_gemm_avx512(struct quant_traits *table);
+void quant__fill_gemmk_avx512(struct quant_traits *table);
 
 #endif

@@ -1,0 +1,401 @@
+/* quant_gemmk_avx512.c — gemm kernels (quant.h quant_gemm_fn) for Q4_K and
+ * Q6_K weights on AVX-512 VNNI, 16 rows per register as quant_r16_avx512.h
+ * describes. Per super-block and row: vpdpbusd partial sums of 16 codes
+ * times activations, scaled by the group scales exactly in integers (Q4_K:
+ * vpdpwssd of the partials, which fit in 16 bits, by the 6-bit scales; Q6_K:
+ * vpmulld by the signed 8-bit scales), the mins / code offset through the
+ * activation's group sums, then the reference's float expression: the
+ * numbers of quant_q4_K/q6_K_vec_dot_ref bit for bit. Activations: struct
+ * actk, a block_q8_K plus its group sums paired for vpdpwssd; both types
+ * read the same prepared form. */
+#include "engine/quant_r16_avx512.h"
+
+/* A Q8_K activation block (quant_q8_K_quantize_ref's values) and its group
+ * sums as the int16 pairs vpdpwssd reads: pairs16 (g, g + 2) and (g + 1,
+ * g + 3) for g = 0, 4, 8, 12 (sums of 16); pairs32 the same for the 8 sums
+ * of 32. */
+struct actk {
+	struct block_q8_K q;
+	int16_t pairs16[16];
+	int16_t pairs32[8];
+};
+static_assert(sizeof(struct actk) == 340, "actk size");
+
+#define KKC 4 /* super-blocks per buffered chunk (Q6_K: 23 KiB) */
+
+static size_t actk_bytes(int64_t n)
+{
+	return (size_t)(n / QK_K) * sizeof(struct actk);
+}
+
+/* The first element of x[0..256) whose magnitude is amax. */
+static float signed_max(const float *x, float amax)
+{
+	const __m512 a = _mm512_set1_ps(amax);
+	for (int e = 0; e < QK_K; e += 16) {
+		__mmask16 m =
+		    _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(x + e)), a, _CMP_EQ_OQ);
+		if (m)
+			return x[e + __builtin_ctz(m)];
+	}
+	return 0.0f;
+}
+
+static void actk_block(const float *x, struct actk *y)
+{
+	__m512 mx = _mm512_setzero_ps();
+	for (int e = 0; e < QK_K; e += 16)
+		mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_loadu_ps(x + e)));
+	float amax = _mm512_reduce_max_ps(mx);
+	memset(y, 0, sizeof *y);
+	if (amax == 0)
+		return;
+	float iscale = -127.f / signed_max(x, amax);
+	const __m512 is = _mm512_set1_ps(iscale);
+	for (int g = 0; g < QK_K / 16; g++) {
+		/* the product rounded half to even, as quant_nearest_int */
+		__m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(is, _mm512_loadu_ps(x + 16 * g)));
+		_mm_storeu_si128((__m128i *)(y->q.qs + 16 * g), _mm512_cvtsepi32_epi8(v));
+		y->q.bsums[g] = (int16_t)_mm512_reduce_add_epi32(v);
+	}
+	y->q.d = 1 / iscale;
+	for (int g = 0; g < 16; g += 4) {
+		const int16_t *b = y->q.bsums;
+		int16_t p[4] = {b[g], b[g + 2], b[g + 1], b[g + 3]};
+		memcpy(y->pairs16 + g, p, sizeof p);
+	}
+	for (int g = 0; g < 8; g += 4) {
+		int16_t s[4];
+		for (int k = 0; k < 4; k++)
+			s[k] = (int16_t)(y->q.bsums[2 * (g + k)] + y->q.bsums[2 * (g + k) + 1]);
+		int16_t p[4] = {s[0], s[2], s[1], s[3]};
+		memcpy(y->pairs32 + g, p, sizeof p);
+	}
+}
+
+static void actk_prepare(const float *x, void *vy, int64_t n)
+{
+	struct actk *y = vy;
+	for (int64_t i = 0; i < n / QK_K; i++)
+		actk_block(x + i * QK_K, &y[i]);
+}
+
+/* Dword k of the activation values. */
+R16_AI __m512i act_dw(const struct actk *a, int k)
+{
+	int32_t v;
+	memcpy(&v, a->q.qs + 4 * k, 4);
+	return _mm512_set1_epi32(v);
+}
+
+R16_AI __m512i pair(const int16_t *p)
+{
+	int32_t v;
+	memcpy(&v, p, 4);
+	return _mm512_set1_epi32(v);
+}
+
+R16_AI __m512i srl(__m512i v, int n)
+{
+	return _mm512_srli_epi32(v, (unsigned)n);
+}
+
+R16_AI __m512i and_(__m512i v, int m)
+{
+	return _mm512_and_si512(v, _mm512_set1_epi32(m));
+}
+
+/* Sum of 4 code dwords times 4 activation dwords starting at dword k0. */
+R16_AI __m512i dot4(const __m512i *c, const struct actk *a, int k0)
+{
+	__m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c[0], act_dw(a, k0));
+	p = _mm512_dpbusd_epi32(p, c[1], act_dw(a, k0 + 1));
+	p = _mm512_dpbusd_epi32(p, c[2], act_dw(a, k0 + 2));
+	return _mm512_dpbusd_epi32(p, c[3], act_dw(a, k0 + 3));
+}
+
+/* ---- Q4_K: 8 groups of 32, 6-bit scales and mins */
+
+struct k4sc {
+	__m512i sc[8]; /* group scales, in the low 16 bits of each lane */
+	__m512i mp[4]; /* min pairs (0, 2), (1, 3), (4, 6), (5, 7) as int16 */
+	__m512 d, dmin;
+};
+
+R16_AI void k4_scales(const uint8_t *p, size_t bx, struct k4sc *s)
+{
+	__m512i t[4];
+	r16_load4(p, bx, t); /* d | dmin, scales 0..3, 4..7, 8..11 */
+	__m512i sc_lo = and_(t[1], 0x3f3f3f3f), m_lo = and_(t[2], 0x3f3f3f3f);
+	__m512i sc_hi = _mm512_or_si512(and_(t[3], 0x0f0f0f0f), and_(srl(t[1], 2), 0x30303030));
+	__m512i m_hi =
+	    _mm512_or_si512(and_(srl(t[3], 4), 0x0f0f0f0f), and_(srl(t[2], 2), 0x30303030));
+	for (int j = 0; j < 4; j++) {
+		s->sc[j] = and_(srl(sc_lo, 8 * j), 0xFF);
+		s->sc[4 + j] = and_(srl(sc_hi, 8 * j), 0xFF);
+	}
+	s->mp[0] = and_(m_lo, 0x00FF00FF);
+	s->mp[1] = and_(srl(m_lo, 8), 0x00FF00FF);
+	s->mp[2] = and_(m_hi, 0x00FF00FF);
+	s->mp[3] = and_(srl(m_hi, 8), 0x00FF00FF);
+	s->d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(t[0]));
+	s->dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(srl(t[0], 16)));
+}
+
+/* Codes of chunk c (64 elements), half h (dwords 4h..4h+3 of its 32 qs
+ * bytes): lo[k] elements 64c + 16h + 4k.., hi[k] 64c + 32 + 16h + 4k.. */
+R16_AI void k4_codes(const uint8_t *p, size_t bx, int c, int h, __m512i lo[4], __m512i hi[4])
+{
+	__m512i t[4];
+	r16_load4(p + 16 + 32 * c + 16 * h, bx, t);
+	for (int k = 0; k < 4; k++) {
+		lo[k] = and_(t[k], 0x0f0f0f0f);
+		hi[k] = and_(_mm512_srli_epi16(t[k], 4), 0x0f0f0f0f);
+	}
+}
+
+/* isum += the chunk-half's 16-element partials times their group scales. */
+R16_AI __m512i k4_half(__m512i isum, const __m512i lo[4], const __m512i hi[4], const struct k4sc *s,
+                       const struct actk *a, int c, int h)
+{
+	isum = _mm512_dpwssd_epi32(isum, dot4(lo, a, 16 * c + 4 * h), s->sc[2 * c]);
+	return _mm512_dpwssd_epi32(isum, dot4(hi, a, 16 * c + 8 + 4 * h), s->sc[2 * c + 1]);
+}
+
+/* acc + d * isum - dmin * summs, the reference's step. */
+R16_AI __m512 k4_finish(const struct k4sc *s, const struct actk *a, __m512i isum, __m512 acc)
+{
+	__m512i summs = _mm512_setzero_si512();
+	for (int j = 0; j < 4; j++)
+		summs = _mm512_dpwssd_epi32(summs, s->mp[j], pair(a->pairs32 + 2 * j));
+	const __m512 yd = _mm512_set1_ps(a->q.d);
+	__m512 t = _mm512_mul_ps(_mm512_mul_ps(yd, s->d), _mm512_cvtepi32_ps(isum));
+	t = _mm512_sub_ps(t, _mm512_mul_ps(_mm512_mul_ps(yd, s->dmin), _mm512_cvtepi32_ps(summs)));
+	return _mm512_add_ps(acc, t);
+}
+
+/* ---- Q6_K: 16 groups of 16, signed 8-bit scales, 6-bit codes - 32 */
+
+struct k6sc {
+	__m512i sc[16]; /* group scales as int32 */
+	__m512i sp[8];  /* scale pairs (g, g + 2), (g + 1, g + 3) as int16 */
+	__m512 d;
+};
+
+R16_AI void k6_scales(const uint8_t *p, size_t bx, __m512i offs, struct k6sc *s)
+{
+	__m512i t[4];
+	r16_load4(p + 192, bx, t);
+	for (int k = 0; k < 4; k++) {
+		for (int j = 0; j < 4; j++)
+			s->sc[4 * k + j] =
+			    _mm512_srai_epi32(_mm512_slli_epi32(t[k], 24 - 8 * j), 24);
+		s->sp[2 * k] = _mm512_srai_epi16(_mm512_slli_epi16(t[k], 8), 8);
+		s->sp[2 * k + 1] = _mm512_srai_epi16(t[k], 8);
+	}
+	__m512i d = _mm512_i32gather_epi32(offs, p + 206, 1); /* scales 14, 15 | d */
+	s->d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(srl(d, 16)));
+}
+
+/* The codes of half h, dwords 4q..4q+3 (q < 2) of each 32-byte quarter: a[k] for
+ * elements 128h + 16q + 4k.. (group 8h + q), b[k] + 32, c[k] + 64, d[k] +
+ * 96 (groups 8h + 2 + q, 8h + 4 + q, 8h + 6 + q). */
+R16_AI void k6_codes(const uint8_t *p, size_t bx, int h, int q, __m512i a[4], __m512i b[4],
+                     __m512i c[4], __m512i d[4])
+{
+	__m512i l0[4], l1[4], hb[4];
+	r16_load4(p + 64 * h + 16 * q, bx, l0);
+	r16_load4(p + 64 * h + 32 + 16 * q, bx, l1);
+	r16_load4(p + 128 + 32 * h + 16 * q, bx, hb);
+	for (int k = 0; k < 4; k++) {
+		a[k] = _mm512_or_si512(and_(l0[k], 0x0f0f0f0f),
+		                       and_(_mm512_slli_epi32(hb[k], 4), 0x30303030));
+		b[k] = _mm512_or_si512(and_(l1[k], 0x0f0f0f0f),
+		                       and_(_mm512_slli_epi32(hb[k], 2), 0x30303030));
+		c[k] = _mm512_or_si512(and_(srl(l0[k], 4), 0x0f0f0f0f), and_(hb[k], 0x30303030));
+		d[k] = _mm512_or_si512(and_(srl(l1[k], 4), 0x0f0f0f0f),
+		                       and_(srl(hb[k], 2), 0x30303030));
+	}
+}
+
+R16_AI __m512i k6_group(__m512i isum, const __m512i *c, const struct k6sc *s, const struct actk *a,
+                        int g)
+{
+	return _mm512_add_epi32(isum, _mm512_mullo_epi32(dot4(c, a, 4 * g), s->sc[g]));
+}
+
+/* The codes of one (h, q) piece against one column. */
+R16_AI __m512i k6_piece(__m512i isum, const __m512i a4[4], const __m512i b4[4], const __m512i c4[4],
+                        const __m512i d4[4], const struct k6sc *s, const struct actk *a, int h,
+                        int q)
+{
+	isum = k6_group(isum, a4, s, a, 8 * h + q);
+	isum = k6_group(isum, b4, s, a, 8 * h + 2 + q);
+	isum = k6_group(isum, c4, s, a, 8 * h + 4 + q);
+	return k6_group(isum, d4, s, a, 8 * h + 6 + q);
+}
+
+/* acc + (y.d * d) * (isum - 32 * sum of scale * group sum). */
+R16_AI __m512 k6_finish(const struct k6sc *s, const struct actk *a, __m512i isum, __m512 acc)
+{
+	__m512i off = _mm512_setzero_si512();
+	for (int j = 0; j < 8; j++)
+		off = _mm512_dpwssd_epi32(off, s->sp[j], pair(a->pairs16 + 2 * j));
+	isum = _mm512_sub_epi32(isum, _mm512_slli_epi32(off, 5));
+	__m512 t = _mm512_mul_ps(_mm512_set1_ps(a->q.d), s->d);
+	return _mm512_add_ps(acc, _mm512_mul_ps(t, _mm512_cvtepi32_ps(isum)));
+}
+
+/* ---- buffered form (prefill): a super-block of 16 rows unpacked */
+
+struct r16k {
+	__m512i c[64]; /* Q4_K: [c][h]: lo 4, hi 4; Q6_K: [h][q]: a, b, c, d 4 each */
+	union {
+		struct k4sc k4;
+		struct k6sc k6;
+	};
+};
+
+R16_AI void unpack(int type, const uint8_t *x, size_t bx, int64_t b, __m512i offs, struct r16k *u)
+{
+	if (type == GGML_TYPE_Q4_K) {
+		const uint8_t *p = x + b * (int64_t)sizeof(struct block_q4_K);
+		k4_scales(p, bx, &u->k4);
+		for (int c = 0; c < 4; c++)
+			for (int h = 0; h < 2; h++) {
+				__m512i *o = u->c + 16 * c + 8 * h;
+				k4_codes(p, bx, c, h, o, o + 4);
+			}
+	} else {
+		const uint8_t *p = x + b * (int64_t)sizeof(struct block_q6_K);
+		k6_scales(p, bx, offs, &u->k6);
+		for (int h = 0; h < 2; h++)
+			for (int q = 0; q < 2; q++) {
+				__m512i *o = u->c + 32 * h + 16 * q;
+				k6_codes(p, bx, h, q, o, o + 4, o + 8, o + 12);
+			}
+	}
+}
+
+R16_AI __m512 block_dot(int type, const struct r16k *u, const struct actk *a, __m512 acc)
+{
+	__m512i isum = _mm512_setzero_si512();
+	if (type == GGML_TYPE_Q4_K) {
+		for (int c = 0; c < 4; c++)
+			for (int h = 0; h < 2; h++) {
+				const __m512i *o = u->c + 16 * c + 8 * h;
+				isum = k4_half(isum, o, o + 4, &u->k4, a, c, h);
+			}
+		return k4_finish(&u->k4, a, isum, acc);
+	}
+	for (int h = 0; h < 2; h++)
+		for (int q = 0; q < 2; q++) {
+			const __m512i *o = u->c + 32 * h + 16 * q;
+			isum = k6_piece(isum, o, o + 4, o + 8, o + 12, &u->k6, a, h, q);
+		}
+	return k6_finish(&u->k6, a, isum, acc);
+}
+
+/* ---- register form (decode): each piece of codes unpacked once for the
+ * `cols` columns */
+
+R16_AI void run_direct(int type, const uint8_t *x, size_t bx, int64_t nb, const uint8_t *a,
+                       size_t ba, float *s, size_t lds, __mmask16 keep, const int cols)
+{
+	const __m512i offs = r16_row_offsets(bx);
+	__m512 acc[4];
+	for (int c = 0; c < cols; c++)
+		acc[c] = _mm512_setzero_ps();
+	for (int64_t b = 0; b < nb; b++) {
+		const struct actk *y[4];
+		__m512i isum[4];
+		for (int c = 0; c < cols; c++) {
+			y[c] = (const struct actk *)(a + (size_t)c * ba) + b;
+			isum[c] = _mm512_setzero_si512();
+		}
+		if (type == GGML_TYPE_Q4_K) {
+			const uint8_t *p = x + b * (int64_t)sizeof(struct block_q4_K);
+			struct k4sc sc;
+			k4_scales(p, bx, &sc);
+			for (int c4 = 0; c4 < 4; c4++)
+				for (int h = 0; h < 2; h++) {
+					__m512i lo[4], hi[4];
+					k4_codes(p, bx, c4, h, lo, hi);
+					for (int c = 0; c < cols; c++)
+						isum[c] =
+						    k4_half(isum[c], lo, hi, &sc, y[c], c4, h);
+				}
+			for (int c = 0; c < cols; c++)
+				acc[c] = k4_finish(&sc, y[c], isum[c], acc[c]);
+		} else {
+			const uint8_t *p = x + b * (int64_t)sizeof(struct block_q6_K);
+			struct k6sc sc;
+			k6_scales(p, bx, offs, &sc);
+			for (int h = 0; h < 2; h++)
+				for (int q = 0; q < 2; q++) {
+					__m512i c0[4], c1[4], c2[4], c3[4];
+					k6_codes(p, bx, h, q, c0, c1, c2, c3);
+					for (int c = 0; c < cols; c++)
+						isum[c] = k6_piece(isum[c], c0, c1, c2, c3, &sc,
+						                   y[c], h, q);
+				}
+			for (int c = 0; c < cols; c++)
+				acc[c] = k6_finish(&sc, y[c], isum[c], acc[c]);
+		}
+	}
+	for (int c = 0; c < cols; c++)
+		_mm512_mask_storeu_ps(s + (size_t)c * lds, keep, acc[c]);
+}
+
+/* Rows of fewer than 16: the reference itself, one super-block at a time
+ * (its sum starts at 0, so adding the per-block results in order is its
+ * sum). */
+static void gemm_small(int type, int64_t nb, int64_t nr, int64_t nc, float *s, size_t lds,
+                       const uint8_t *x, size_t bx, const uint8_t *a, size_t ba)
+{
+	const size_t blk = quant_row_size(type, QK_K);
+	for (int64_t c = 0; c < nc; c++)
+		for (int64_t r = 0; r < nr; r++) {
+			const struct actk *y = (const struct actk *)(a + (size_t)c * ba);
+			float sum = 0, t;
+			for (int64_t b = 0; b < nb; b++) {
+				const uint8_t *xb = x + (size_t)r * bx + (size_t)b * blk;
+				if (type == GGML_TYPE_Q4_K)
+					quant_q4_K_vec_dot_ref(QK_K, &t, xb, &y[b].q);
+				else
+					quant_q6_K_vec_dot_ref(QK_K, &t, xb, &y[b].q);
+				sum += t;
+			}
+			s[c * lds + r] = sum;
+		}
+}
+
+#define R16_HAVE_DIRECT
+#define R16_BLK struct r16k
+#define R16_ACT struct actk
+#define R16_QK  QK_K
+#define R16_KC  KKC
+#include "engine/quant_r16_driver_avx512.h"
+
+static void q4_K_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *x,
+                      size_t bx, const void *a, size_t ba)
+{
+	gemm(GGML_TYPE_Q4_K, n, nr, nc, s, lds, x, bx, a, ba);
+}
+
+static void q6_K_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *x,
+                      size_t bx, const void *a, size_t ba)
+{
+	gemm(GGML_TYPE_Q6_K, n, nr, nc, s, lds, x, bx, a, ba);
+}
+
+void quant__fill_gemmk_avx512(struct quant_traits *t)
+{
+	static const int types[] = {GGML_TYPE_Q4_K, GGML_TYPE_Q6_K};
+	for (int i = 0; i < 2; i++) {
+		t[types[i]].act_bytes = actk_bytes;
+		t[types[i]].act_prepare = actk_prepare;
+	}
+	t[GGML_TYPE_Q4_K].gemm = q4_K_gemm;
+	t[GGML_TYPE_Q6_K].gemm = q6_K_gemm;
+}

@@ -1,0 +1,99 @@
+/* quant_r16_driver_avx512.h — the loops every r16 gemm kernel shares, as a
+ * template: the including file defines R16_BLK (one block of 16 rows,
+ * unpacked), R16_ACT (one prepared activation block), R16_QK (elements per
+ * block), R16_KC (blocks per buffered chunk) and three functions, then
+ * includes this file, which defines gemm(type, ...):
+ *   unpack(type, x, bx, b, offs, &u)   block b of the 16 rows at x
+ *   block_dot(type, &u, act, acc)      acc + the reference's block step
+ *   gemm_small(type, nb, nr, nc, ...)  fewer than 16 rows, scalar
+ * Up to four columns unpack each block in registers (decode); more run
+ * against R16_KC blocks of a stripe unpacked once on the stack (prefill).
+ * A last stripe of fewer than 16 rows overlaps the one before it. A file
+ * whose blocks do not fit in registers defines R16_HAVE_DIRECT and its own
+ * run_direct (unpacking and multiplying piece by piece). */
+
+#ifndef R16_HAVE_DIRECT
+/* Every block unpacked in registers once for the `cols` columns. */
+R16_AI void run_direct(int type, const uint8_t *x, size_t bx, int64_t nb, const uint8_t *a,
+                       size_t ba, float *s, size_t lds, __mmask16 keep, const int cols)
+{
+	const __m512i offs = r16_row_offsets(bx);
+	__m512 acc[4];
+#pragma GCC unroll 4
+	for (int c = 0; c < cols; c++)
+		acc[c] = _mm512_setzero_ps();
+	for (int64_t b = 0; b < nb; b++) {
+		R16_BLK u;
+		unpack(type, x, bx, b, offs, &u);
+#pragma GCC unroll 4
+		for (int c = 0; c < cols; c++)
+			acc[c] =
+			    block_dot(type, &u, (const R16_ACT *)(a + (size_t)c * ba) + b, acc[c]);
+	}
+#pragma GCC unroll 4
+	for (int c = 0; c < cols; c++)
+		_mm512_mask_storeu_ps(s + (size_t)c * lds, keep, acc[c]);
+}
+#endif
+
+/* Blocks [b0, b0 + kb) of a stripe unpacked in u, for `cols` columns whose
+ * running sums are s[c * lds .. + 16] (zero when b0 == 0). */
+R16_AI void run_buffered(int type, const R16_BLK *u, int64_t b0, int64_t kb, const uint8_t *a,
+                         size_t ba, float *s, size_t lds, const int cols)
+{
+	__m512 acc[4];
+#pragma GCC unroll 4
+	for (int c = 0; c < cols; c++)
+		acc[c] = b0 ? _mm512_loadu_ps(s + (size_t)c * lds) : _mm512_setzero_ps();
+	for (int64_t b = 0; b < kb; b++)
+#pragma GCC unroll 4
+		for (int c = 0; c < cols; c++)
+			acc[c] = block_dot(type, &u[b],
+			                   (const R16_ACT *)(a + (size_t)c * ba) + b0 + b, acc[c]);
+#pragma GCC unroll 4
+	for (int c = 0; c < cols; c++)
+		_mm512_storeu_ps(s + (size_t)c * lds, acc[c]);
+}
+
+/* One stripe of 16 rows (x) by nc columns; rows before `first` are already
+ * done (an overlapping last stripe) and keep their values. */
+R16_AI void stripe(int type, int64_t nb, int64_t nc, float *s, size_t lds, const uint8_t *x,
+                   size_t bx, const uint8_t *a, size_t ba, int first)
+{
+	__mmask16 keep = (__mmask16)(0xFFFFu << first);
+	if (nc <= 4) {
+#define DIRECT(k) run_direct(type, x, bx, nb, a, ba, s, lds, keep, k)
+		R16_COLS_SWITCH(nc, DIRECT)
+#undef DIRECT
+		return;
+	}
+	const __m512i offs = r16_row_offsets(bx);
+	R16_BLK u[R16_KC];
+	for (int64_t b0 = 0; b0 < nb; b0 += R16_KC) {
+		int64_t kb = nb - b0 < R16_KC ? nb - b0 : R16_KC;
+		for (int64_t b = 0; b < kb; b++)
+			unpack(type, x, bx, b0 + b, offs, &u[b]);
+		for (int64_t c0 = 0; c0 < nc; c0 += 4) {
+			const uint8_t *ac = a + (size_t)c0 * ba;
+			float *sc = s + (size_t)c0 * lds;
+#define BUFFERED(k) run_buffered(type, u, b0, kb, ac, ba, sc, lds, k)
+			R16_COLS_SWITCH(nc - c0, BUFFERED)
+#undef BUFFERED
+		}
+	}
+}
+
+R16_AI void gemm(int type, int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *vx,
+                 size_t bx, const void *va, size_t ba)
+{
+	const uint8_t *x = vx, *a = va;
+	const int64_t nb = n / R16_QK;
+	if (nr < 16) {
+		gemm_small(type, nb, nr, nc, s, lds, x, bx, a, ba);
+		return;
+	}
+	for (int64_t r0 = 0; r0 < nr; r0 += 16) {
+		int64_t base = r0 + 16 <= nr ? r0 : nr - 16;
+		stripe(type, nb, nc, s + base, lds, x + base * bx, bx, a, ba, (int)(r0 - base));
+	}
+}

@@ -10,6 +10,7 @@ int cmd_hello(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_push(int argc, char **argv);
 int cmd_list(int argc, char **argv);

@@ -23,6 +23,7 @@ static const struct command commands[] = {
 	{"show", cmd_show, "Show information for a model"},
 	{"quantize", cmd_quantize, "Quantize a GGUF model (Q8_0, Q4_0, Q4_K_M, ...)"},
 	{"synth", cmd_synth, "Write a random-weight llama GGUF (benchmarks, tests)"},
+	{"bench", cmd_bench, "Prompt and generation speed (tokens/s), or read bandwidth"},
 	{"create", cmd_create, "Create a model from a Modelfile"},
 	{"stop", cmd_stop, "Stop a running model"},
 	{"pull", cmd_pull, "Pull a model from a registry"},

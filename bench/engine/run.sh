@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# bench/engine/run.sh — engine speed on this machine (issue 7): builds the
+# synthetic TinyLlama-1.1B-shape models (F16, Q8_0, Q4_0, Q4_K_M; cached in
+# build/bench-models/), measures read bandwidth with `gpurun bench
+# --bandwidth`, then prefill and decode tokens/s with `gpurun bench`, and
+# writes the "Engine" section of docs/benchmarks.md: the machine, the
+# commands, tokens/s, decode as a share of the bandwidth limit (bandwidth /
+# weight bytes read per token) and the ratio to llama.cpp's figures.
+# Env: GPURUN_BIN (default build/gpurun), BENCH_THREADS (2), BENCH_REPS (3),
+# BENCH_TYPES ("F16 Q8_0 Q4_0 Q4_K_M"), BENCH_P (512), BENCH_N (128).
+set -eu
+cd "$(dirname "$0")/../.."
+bin=${GPURUN_BIN:-$PWD/build/gpurun}
+threads=${BENCH_THREADS:-2}
+reps=${BENCH_REPS:-3}
+types=${BENCH_TYPES:-F16 Q8_0 Q4_0 Q4_K_M}
+np=${BENCH_P:-512}
+ng=${BENCH_N:-128}
+models=build/bench-models
+out=docs/benchmarks.md
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$models"
+
+# llama-bench -t 2 on this kind of machine (issue 7): pp512 tg128 tok/s.
+declare -A llama_pp=([F16]=164.6 [Q8_0]=136.0 [Q4_K_M]=91.9 [Q4_0]=200.4)
+declare -A llama_tg=([F16]=20.7 [Q8_0]=34.5 [Q4_K_M]=50.4 [Q4_0]=61.9)
+
+for t in $types; do
+  f=$models/synth-1.1b-$t.gguf
+  if [ ! -s "$f" ]; then
+    echo "bench/engine: writing $f"
+    "$bin" synth --type "$t" "$f" >"$tmp/synth-$t.log"
+  fi
+done
+
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+"$bin" bench --bandwidth -t "$threads" | tee "$tmp/bw1.txt"
+for t in $types; do
+  "$bin" bench "$models/synth-1.1b-$t.gguf" -p "$np" -n "$ng" -t "$threads" -r "$reps" \
+    | tee "$tmp/bench-$t.txt"
+done
+"$bin" bench --bandwidth -t "$threads" | tee "$tmp/bw2.txt"
+load1=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# The best 2-thread read bandwidth of the two measurements (GB/s).
+bw_of() { awk -F'|' -v n="$2" '$4+0 == n { gsub(/ /, "", $5); print $5 }' "$1"; }
+bw1_1=$(bw_of "$tmp/bw1.txt" 1) bw1_n=$(bw_of "$tmp/bw1.txt" "$threads")
+bw2_1=$(bw_of "$tmp/bw2.txt" 1) bw2_n=$(bw_of "$tmp/bw2.txt" "$threads")
+bw=$(awk -v a="$bw1_n" -v b="$bw2_n" 'BEGIN { print (a > b ? a : b) }')
+
+# "mean ± sd" of test $2 in a bench output
+tps() { awk -F'|' -v t="$2" '{ x = $7; gsub(/ /, "", x) } x == t { s = $8; gsub(/^ +| +$/, "", s); print s }' "$1"; }
+mean() { echo "$1" | awk '{ print $1 }'; }
+info() { sed -n "s/.*$2 \([0-9.]*\) MiB.*/\1/p" "$1"; }
+
+{
+  echo "## Engine: prefill and decode speed (issue 7)"
+  echo
+  echo "Synthetic TinyLlama-1.1B-shape models (dim 2048, 22 layers, 32 heads, 4 KV heads,"
+  echo "ffn 5632, vocab 32000) written by \`gpurun synth --type T\`, measured by"
+  echo "\`BENCH=engine make bench\` on $(date -u +%Y-%m-%d):"
+  echo
+  echo "- CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
+  echo "  ($(lscpu | sed -n 's/^Thread(s) per core: *//p') thread(s) per core),"
+  echo "  flags: $(grep -o -w -E 'avx2|fma|f16c|avx512f|avx512bw|avx512vl|avx512dq|avx512_vnni|avx512_bf16|avx512_fp16|amx_tile|amx_int8|amx_bf16' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+  echo "- Load average (1/5/15 min) before: $load0; after: $load1 (a shared machine:"
+  echo "  other builds and tests ran at the same time)."
+  echo "- Read bandwidth (\`gpurun bench --bandwidth -t $threads\`, 1 GiB, best of 5),"
+  echo "  before / after the runs: 1 thread $bw1_1 / $bw2_1 GB/s, $threads threads $bw1_n / $bw2_n GB/s."
+  echo "  The decode limit uses the better $threads-thread figure, $bw GB/s."
+  echo "- Command per model: \`gpurun bench MODEL -p $np -n $ng -t $threads -r $reps\`"
+  echo "  (tokens/s, mean ± sd of $reps runs after a warm-up, as llama-bench)."
+  echo
+  echo "| type | file MiB | weights read / token MiB | pp$np tok/s | vs llama.cpp | tg$ng tok/s | vs llama.cpp | decode limit tok/s | share of limit | peak RSS MiB | RSS budget MiB |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for t in $types; do
+    r=$tmp/bench-$t.txt
+    pp=$(tps "$r" "pp$np") tg=$(tps "$r" "tg$ng")
+    wmib=$(info "$r" "weights read per token") fmib=$(info "$r" "file")
+    kv=$(info "$r" "KV cache") rss=$(info "$r" "peak RSS")
+    awk -v t="$t" -v pp="$pp" -v tg="$tg" -v w="$wmib" -v f="$fmib" -v kv="$kv" \
+        -v rss="$rss" -v bw="$bw" -v lpp="${llama_pp[$t]:-0}" -v ltg="${llama_tg[$t]:-0}" 'BEGIN {
+      split(pp, a, " "); split(tg, b, " ");
+      lim = bw * 1e9 / (w * 1048576);
+      printf "| %s | %.0f | %.0f | %s | %.2fx | %s | %.2fx | %.1f | %.0f%% | %.0f | %.0f |\n",
+        t, f, w, pp, (lpp > 0 ? a[1] / lpp : 0), tg, (ltg > 0 ? b[1] / ltg : 0), lim,
+        100 * b[1] / lim, rss, f + kv + 64 }'
+  done
+  echo
+  echo "llama.cpp (llama-bench -t 2, same kind of machine, issue 7): pp512 F16 164.6, Q8_0"
+  echo "136.0, Q4_K_M 91.9, Q4_0 200.4; tg128 F16 20.7, Q8_0 34.5, Q4_K_M 50.4, Q4_0 61.9 tok/s."
+  echo "Targets: decode >= 85% of the limit (Q4_0, Q8_0, Q4_K_M), prefill >= 1.2x llama.cpp,"
+  echo "peak RSS <= file + KV cache + 64 MiB (the budget column)."
+} >"$tmp/section.md"
+
+# Replace the section (from its heading to the next "## " heading) or append.
+touch "$out"
+awk -v sec="$tmp/section.md" '
+  /^## Engine: prefill and decode speed/ { skip = 1; while ((getline l < sec) > 0) print l; print ""; done = 1; next }
+  skip && /^## / { skip = 0 }
+  !skip { print }
+  END { if (!done) { print ""; while ((getline l < sec) > 0) print l } }' "$out" >"$tmp/out.md"
+mv "$tmp/out.md" "$out"
+echo "bench/engine: wrote the engine section of $out"

@@ -35,8 +35,10 @@ struct constrain_prog *constrain_prog_new(void)
 	p->root = -1;
 	int32_t any = constrain_prog_node(p, CONSTRAIN_ANY);
 	int32_t words = constrain_prog_node(p, CONSTRAIN_LITERAL);
-	if (any != CNODE_ANY || words != CNODE_WORDS || constrain_prog_literal(p, words, "true", 4) ||
-	    constrain_prog_literal(p, words, "false", 5) || constrain_prog_literal(p, words, "null", 4)) {
+	if (any != CNODE_ANY || words != CNODE_WORDS ||
+	    constrain_prog_literal(p, words, "true", 4) ||
+	    constrain_prog_literal(p, words, "false", 5) ||
+	    constrain_prog_literal(p, words, "null", 4)) {
 		constrain_prog_free(p);
 		return NULL;
 	}
@@ -59,8 +61,8 @@ int32_t constrain_prog_node(struct constrain_prog *p, enum constrain_type type)
 		return ERR_INVALID;
 	if (!grow((void **)&p->nodes, &p->cap_nodes, p->n_nodes + 1, sizeof *p->nodes))
 		return ERR_NOMEM;
-	p->nodes[p->n_nodes] = (struct cnode){.type = (uint8_t)type, .item = CNODE_ANY,
-	                                      .max_items = -1};
+	p->nodes[p->n_nodes] =
+	    (struct cnode){.type = (uint8_t)type, .item = CNODE_ANY, .max_items = -1};
 	return p->n_nodes++;
 }
 
@@ -86,8 +88,10 @@ static int add_edge(struct constrain_prog *p, int32_t owner, int32_t child, cons
 	}
 	if (len)
 		memcpy(p->bytes + p->n_bytes, b, len);
-	p->edges[p->n_edges++] = (struct cedge){.owner = owner, .child = child,
-	                                        .off = (uint32_t)p->n_bytes, .len = (uint32_t)len,
+	p->edges[p->n_edges++] = (struct cedge){.owner = owner,
+	                                        .child = child,
+	                                        .off = (uint32_t)p->n_bytes,
+	                                        .len = (uint32_t)len,
 	                                        .required = required};
 	p->n_bytes += len;
 	p->nodes[owner].count++;
@@ -97,8 +101,9 @@ static int add_edge(struct constrain_prog *p, int32_t owner, int32_t child, cons
 int constrain_prog_prop(struct constrain_prog *p, int32_t obj, const char *key, size_t len,
                         bool required, int32_t value)
 {
-	if (!valid_node(p, obj) || !valid_node(p, value) || p->nodes[obj].type != CONSTRAIN_OBJECT ||
-	    len < 2 || key[0] != '"' || key[len - 1] != '"')
+	if (!valid_node(p, obj) || !valid_node(p, value) ||
+	    p->nodes[obj].type != CONSTRAIN_OBJECT || len < 2 || key[0] != '"' ||
+	    key[len - 1] != '"')
 		return ERR_INVALID;
 	return add_edge(p, obj, value, key, len, required);
 }
@@ -219,8 +224,9 @@ static int lengths_set(struct constrain_prog *p, struct cnode *n, char *err)
 		}
 		for (int k = 0; k < 4; k++) {
 			if (n->type == CONSTRAIN_UNION && (n->lead[k] & l[k]))
-				return FAIL("anyOf alternatives must start with different characters "
-				            "(e.g. not two strings or two numbers)");
+				return FAIL(
+				    "anyOf alternatives must start with different characters "
+				    "(e.g. not two strings or two numbers)");
 			n->lead[k] |= l[k];
 		}
 		if (len < n->min_len)
@@ -244,8 +250,7 @@ static int check(struct constrain_prog *p, int32_t id, int depth, char *err)
 		n->min_len = 1;
 		lead_value(n->lead, "{[\"-0123456789tfn");
 		return 0;
-	case CONSTRAIN_OBJECT:
-		return lengths_object(p, n, err);
+	case CONSTRAIN_OBJECT: return lengths_object(p, n, err);
 	case CONSTRAIN_ARRAY: {
 		int64_t m = n->min_items, l = p->nodes[n->item].min_len;
 		n->min_len = 1 + (m == 0 ? 1 : m * (l + 1));
@@ -262,8 +267,7 @@ static int check(struct constrain_prog *p, int32_t id, int depth, char *err)
 		lead_value(n->lead, "-0123456789");
 		return 0;
 	case CONSTRAIN_LITERAL:
-	case CONSTRAIN_UNION:
-		return lengths_set(p, n, err);
+	case CONSTRAIN_UNION: return lengths_set(p, n, err);
 	}
 	return FAIL("unknown node type");
 }

@@ -35,9 +35,9 @@ enum constrain_type {
 	CONSTRAIN_UNION,   /* one of its alternatives; they must start with different bytes */
 };
 
-#define CONSTRAIN_MAX_DEPTH 32 /* nesting of the output (frames of the automaton) */
-#define CONSTRAIN_MAX_FAN 32   /* properties of an object, literals of a set */
-#define CONSTRAIN_MAX_WS 20    /* indent after a newline between tokens */
+#define CONSTRAIN_MAX_DEPTH  32 /* nesting of the output (frames of the automaton) */
+#define CONSTRAIN_MAX_FAN    32 /* properties of an object, literals of a set */
+#define CONSTRAIN_MAX_WS     20 /* indent after a newline between tokens */
 #define CONSTRAIN_MAX_DIGITS 16 /* digits of an integer part, a fraction */
 
 struct constrain_prog;

@@ -7,14 +7,14 @@
 #include "engine/constrain.h"
 
 /* Built-in nodes of every program. */
-#define CNODE_ANY 0   /* any value; also the members of a free object, items of a free array */
+#define CNODE_ANY   0 /* any value; also the members of a free object, items of a free array */
 #define CNODE_WORDS 1 /* true, false, null */
 
 struct cnode {
-	uint8_t type;     /* enum constrain_type */
-	int32_t first;    /* first edge (after finish) */
-	int32_t count;    /* edges */
-	int32_t item;     /* array: item node */
+	uint8_t type;  /* enum constrain_type */
+	int32_t first; /* first edge (after finish) */
+	int32_t count; /* edges */
+	int32_t item;  /* array: item node */
 	int32_t min_items, max_items;
 	int64_t min_len;  /* fewest bytes of a value of this node */
 	uint64_t lead[4]; /* bytes a value may start with (bit set) */

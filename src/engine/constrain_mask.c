@@ -56,8 +56,11 @@ static bool is_plain(const char *p, size_t n)
 {
 	for (size_t i = 0; i < n;) {
 		uint8_t b = (uint8_t)p[i];
-		int more = b < 0x80 ? 0 : b >= 0xC2 && b <= 0xDF ? 1 : b >= 0xE0 && b <= 0xEF ? 2 :
-		           b >= 0xF0 && b <= 0xF4 ? 3 : -1;
+		int more = b < 0x80                 ? 0
+		           : b >= 0xC2 && b <= 0xDF ? 1
+		           : b >= 0xE0 && b <= 0xEF ? 2
+		           : b >= 0xF0 && b <= 0xF4 ? 3
+		                                    : -1;
 		if (more < 0 || b < 0x20 || b == '"' || b == '\\' || i + more >= n)
 			return false;
 		for (int k = 1; k <= more; k++)

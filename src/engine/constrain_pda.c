@@ -8,10 +8,23 @@
 #include <string.h>
 
 enum {
-	S_DOC, S_DOC_END, S_VAL,
-	S_OBJ_OPEN, S_OBJ_KEY, S_OBJ_GKEY, S_OBJ_COLON, S_OBJ_VALUE, S_OBJ_NEXT, S_OBJ_COMMA,
-	S_ARR_OPEN, S_ARR_VALUE, S_ARR_NEXT, S_ARR_COMMA,
-	S_STR, S_NUM, S_LIT,
+	S_DOC,
+	S_DOC_END,
+	S_VAL,
+	S_OBJ_OPEN,
+	S_OBJ_KEY,
+	S_OBJ_GKEY,
+	S_OBJ_COLON,
+	S_OBJ_VALUE,
+	S_OBJ_NEXT,
+	S_OBJ_COMMA,
+	S_ARR_OPEN,
+	S_ARR_VALUE,
+	S_ARR_NEXT,
+	S_ARR_COMMA,
+	S_STR,
+	S_NUM,
+	S_LIT,
 };
 enum { N_MINUS, N_ZERO, N_INT, N_DOT, N_FRAC, N_E, N_ESIGN, N_EXP };
 /* A step's outcome: refused; consumed; consumed and the frame is finished;
@@ -33,9 +46,16 @@ static bool is_digit(uint8_t b)
 static bool ws_ok(uint8_t st)
 {
 	switch (st) {
-	case S_DOC: case S_DOC_END: case S_VAL: case S_OBJ_OPEN: case S_OBJ_COLON:
-	case S_OBJ_NEXT: case S_OBJ_COMMA: case S_ARR_OPEN: case S_ARR_NEXT: case S_ARR_COMMA:
-		return true;
+	case S_DOC:
+	case S_DOC_END:
+	case S_VAL:
+	case S_OBJ_OPEN:
+	case S_OBJ_COLON:
+	case S_OBJ_NEXT:
+	case S_OBJ_COMMA:
+	case S_ARR_OPEN:
+	case S_ARR_NEXT:
+	case S_ARR_COMMA: return true;
 	}
 	return false;
 }
@@ -67,7 +87,10 @@ static void child_done(struct constrain_state *s)
 	case S_DOC: f->st = S_DOC_END; break;
 	case S_OBJ_GKEY: f->st = S_OBJ_COLON; break;
 	case S_OBJ_VALUE: f->st = S_OBJ_NEXT; break;
-	case S_ARR_VALUE: f->st = S_ARR_NEXT; f->idx++; break;
+	case S_ARR_VALUE:
+		f->st = S_ARR_NEXT;
+		f->idx++;
+		break;
 	}
 }
 
@@ -120,7 +143,8 @@ static int lit_step(const struct constrain_prog *p, struct constrain_frame *f, u
 
 static int num_step(struct constrain_frame *f, uint8_t b, bool integer)
 {
-	bool dig = is_digit(b), frac = !integer && b == '.', exp = !integer && (b == 'e' || b == 'E');
+	bool dig = is_digit(b), frac = !integer && b == '.',
+	     exp = !integer && (b == 'e' || b == 'E');
 	switch (f->n) {
 	case N_MINUS:
 		f->n = b == '0' ? N_ZERO : N_INT;
@@ -317,10 +341,8 @@ static int arr_step(const struct constrain_prog *p, struct constrain_state *s,
 			return R_NO;
 		f->st = S_ARR_COMMA;
 		return R_OK;
-	case S_ARR_COMMA:
-		break;
-	default:
-		return R_NO;
+	case S_ARR_COMMA: break;
+	default: return R_NO;
 	}
 	f->st = S_ARR_VALUE;
 	return push(s, item, S_VAL) ? R_AGAIN : R_NO;
@@ -330,20 +352,15 @@ static int step(const struct constrain_prog *p, struct constrain_state *s, uint8
 {
 	struct constrain_frame *f = &s->f[s->depth - 1];
 	switch (f->st) {
-	case S_DOC:
-		return push(s, p->root, S_VAL) ? R_AGAIN : R_NO;
-	case S_VAL:
-		return val_start(p, f, b);
-	case S_STR:
-		return str_step(f, b);
-	case S_NUM:
-		return num_step(f, b, p->nodes[f->node].type == CONSTRAIN_INTEGER);
-	case S_LIT:
-		return lit_step(p, f, b);
-	case S_ARR_OPEN: case S_ARR_NEXT: case S_ARR_COMMA:
-		return arr_step(p, s, f, b);
-	default:
-		return obj_step(p, s, f, b);
+	case S_DOC: return push(s, p->root, S_VAL) ? R_AGAIN : R_NO;
+	case S_VAL: return val_start(p, f, b);
+	case S_STR: return str_step(f, b);
+	case S_NUM: return num_step(f, b, p->nodes[f->node].type == CONSTRAIN_INTEGER);
+	case S_LIT: return lit_step(p, f, b);
+	case S_ARR_OPEN:
+	case S_ARR_NEXT:
+	case S_ARR_COMMA: return arr_step(p, s, f, b);
+	default: return obj_step(p, s, f, b);
 	}
 }
 
@@ -428,7 +445,8 @@ static int64_t obj_cost(const struct constrain_prog *p, const struct constrain_f
 {
 	if (cobj_free(p, f->node)) {
 		switch (f->st) {
-		case S_OBJ_GKEY: case S_OBJ_COLON: return 3;
+		case S_OBJ_GKEY:
+		case S_OBJ_COLON: return 3;
 		case S_OBJ_COMMA: return 5;
 		default: return 1;
 		}
@@ -461,8 +479,7 @@ static int64_t arr_cost(const struct constrain_prog *p, const struct constrain_f
 	}
 }
 
-static int64_t frame_cost(const struct constrain_prog *p, const struct constrain_frame *f,
-                          bool top)
+static int64_t frame_cost(const struct constrain_prog *p, const struct constrain_frame *f, bool top)
 {
 	bool longer;
 	int64_t best = INT64_MAX;
@@ -480,10 +497,11 @@ static int64_t frame_cost(const struct constrain_prog *p, const struct constrain
 			best = c < best ? c : best;
 		}
 		return best;
-	case S_ARR_OPEN: case S_ARR_VALUE: case S_ARR_NEXT: case S_ARR_COMMA:
-		return arr_cost(p, f);
-	default:
-		return obj_cost(p, f);
+	case S_ARR_OPEN:
+	case S_ARR_VALUE:
+	case S_ARR_NEXT:
+	case S_ARR_COMMA: return arr_cost(p, f);
+	default: return obj_cost(p, f);
 	}
 }
 

@@ -49,7 +49,8 @@ static int32_t object(struct constrain_prog *p, const cJSON *s, int depth, char 
 			required |= cJSON_IsString(r) && !strcmp(r->valuestring, pr->string);
 		cJSON *name = cJSON_CreateString(pr->string);
 		char *key = name ? cJSON_PrintUnformatted(name) : NULL;
-		int rc = key ? constrain_prog_prop(p, obj, key, strlen(key), required, v) : ERR_NOMEM;
+		int rc =
+		    key ? constrain_prog_prop(p, obj, key, strlen(key), required, v) : ERR_NOMEM;
 		free(key);
 		cJSON_Delete(name);
 		if (rc)
@@ -72,8 +73,7 @@ static int32_t array(struct constrain_prog *p, const cJSON *s, int depth, char *
 }
 
 /* One named type. */
-static int32_t typed(struct constrain_prog *p, const cJSON *s, const char *t, int depth,
-                     char *err)
+static int32_t typed(struct constrain_prog *p, const cJSON *s, const char *t, int depth, char *err)
 {
 	if (!strcmp(t, "object"))
 		return object(p, s, depth, err);
@@ -110,7 +110,8 @@ static int32_t alts(struct constrain_prog *p, const cJSON *s, const cJSON *list,
 			return FAIL("type must be a string or a list of strings");
 		if (names && has_number && !strcmp(a->valuestring, "integer"))
 			continue; /* number already takes integers */
-		int32_t c = names ? typed(p, s, a->valuestring, depth, err) : compile(p, a, depth + 1, err);
+		int32_t c =
+		    names ? typed(p, s, a->valuestring, depth, err) : compile(p, a, depth + 1, err);
 		if (c < 0)
 			return c;
 		int rc = constrain_prog_alt(p, u, c);

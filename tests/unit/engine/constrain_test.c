@@ -36,8 +36,9 @@ static void check_row(const struct constrain_prog *p, const struct row *r)
 		}
 		if (!ok)
 			fail_msg("%s: byte %zu refused", r->text, i);
-		if (r->bad_at < 0 && i + 1 < n && constrain_state_complete(p, &s) && r->text[i + 1] != ' ' &&
-		    r->text[i + 1] != '\n' && !strchr("0123456789.eE", r->text[i + 1]))
+		if (r->bad_at < 0 && i + 1 < n && constrain_state_complete(p, &s) &&
+		    r->text[i + 1] != ' ' && r->text[i + 1] != '\n' &&
+		    !strchr("0123456789.eE", r->text[i + 1]))
 			fail_msg("%s: complete at %zu", r->text, i);
 	}
 	assert_int_equal(r->bad_at, -1);
@@ -52,7 +53,7 @@ static void test_constrain_json_table(void **state)
 	    {"{}", -1, true},
 	    {" {} ", -1, true},
 	    {"{\n\t  \"a\"\n:\n 1 }\n", -1, true},
-	    {"{}  ", 3, false},   /* one space, or a newline and indents */
+	    {"{}  ", 3, false}, /* one space, or a newline and indents */
 	    {"{\n\n}", 2, false},
 	    {"{\t}", 1, false},
 	    {"{\"a\":1}", -1, true},
@@ -60,9 +61,9 @@ static void test_constrain_json_table(void **state)
 	    {"{\"\xc3\xa9\xe2\x82\xac\":\"\xf0\x9f\x98\x80\"}", -1, true},
 	    {"{\"a\":[]", -1, false},
 	    {"{\"a\":", -1, false},
-	    {"[1]", 0, false},          /* "json": an object at top */
+	    {"[1]", 0, false}, /* "json": an object at top */
 	    {"\"x\"", 0, false},
-	    {"{\"a\":01}", 6, false},   /* no leading zeros */
+	    {"{\"a\":01}", 6, false}, /* no leading zeros */
 	    {"{\"a\":1.}", 7, false},
 	    {"{\"a\":-}", 6, false},
 	    {"{\"a\":tru}", 8, false},
@@ -74,8 +75,8 @@ static void test_constrain_json_table(void **state)
 	    {"{\"a\":\"\x01\"}", 6, false}, /* control byte in a string */
 	    {"{\"a\":\"\\x\"}", 7, false},
 	    {"{\"a\":\"\\u12g\"}", 10, false},
-	    {"{\"a\":\"\x80\"}", 6, false},  /* lone continuation byte */
-	    {"{\"a\":\"\xc3\"}", 7, false},  /* missing continuation */
+	    {"{\"a\":\"\x80\"}", 6, false}, /* lone continuation byte */
+	    {"{\"a\":\"\xc3\"}", 7, false}, /* missing continuation */
 	    {"{}x", 2, false},
 	    {"{\"a\":1}}", 7, false},
 	    {"{\"a\":12345678901234567}", 21, false}, /* too many digits */
@@ -131,14 +132,14 @@ static void test_constrain_schema_table(void **state)
 	    {"{\"name\":\"x\",\"age\":3,\"ok\":true}", -1, true},
 	    {"{\"name\":\"x\",\"age\":3,\"tags\":[1]}", -1, true},
 	    {"{\"name\":\"x\",\"age\":3,\"tags\":[\"re\",1]}", -1, true},
-	    {"{}", 1, false},                          /* name required */
-	    {"{\"age\":3}", 2, false},                 /* order as in the schema */
-	    {"{\"name\":\"x\"}", 11, false},           /* age required */
-	    {"{\"name\":1}", 8, false},                /* string wanted */
-	    {"{\"name\":\"x\",\"age\":3.5}", 19, false},  /* integer */
+	    {"{}", 1, false},                            /* name required */
+	    {"{\"age\":3}", 2, false},                   /* order as in the schema */
+	    {"{\"name\":\"x\"}", 11, false},             /* age required */
+	    {"{\"name\":1}", 8, false},                  /* string wanted */
+	    {"{\"name\":\"x\",\"age\":3.5}", 19, false}, /* integer */
 	    {"{\"name\":\"x\",\"age\":3,\"extra\":1}", 21, false},
-	    {"{\"name\":\"x\",\"age\":3,\"tags\":[]}", 28, false},       /* minItems 1 */
-	    {"{\"name\":\"x\",\"age\":3,\"tags\":[1,1,1]}", 31, false},  /* maxItems 2 */
+	    {"{\"name\":\"x\",\"age\":3,\"tags\":[]}", 28, false},      /* minItems 1 */
+	    {"{\"name\":\"x\",\"age\":3,\"tags\":[1,1,1]}", 31, false}, /* maxItems 2 */
 	    {"{\"name\":\"x\",\"age\":3,\"tags\":[\"blue\"]}", 29, false},
 	    {"{\"name\":\"x\",\"age\":3,\"tags\":[13]}", 29, false},
 	    {"{\"name\":\"x\",\"age\":3,\"ok\":1}", 25, false},
@@ -191,11 +192,13 @@ static void check_close(const struct constrain_prog *p, const char *text)
 					break;
 			}
 			if (b == 256)
-				fail_msg("%s at %zu: no byte closes (%lld left)", text, i, (long long)(need - k));
+				fail_msg("%s at %zu: no byte closes (%lld left)", text, i,
+				         (long long)(need - k));
 			constrain_state_copy(&t, &u);
 		}
 		if (!constrain_state_complete(p, &t))
-			fail_msg("%s at %zu: not complete after %lld bytes", text, i, (long long)need);
+			fail_msg("%s at %zu: not complete after %lld bytes", text, i,
+			         (long long)need);
 		assert_true(constrain_state_feed(p, &s, (uint8_t)text[i]));
 	}
 }
@@ -241,9 +244,10 @@ static void check_mask(const struct tokenizer *t, struct constrain_run *r,
 		if (tokenizer_is_eog(t, id))
 			ok = constrain_state_complete(p, cur);
 		else
-			ok = sl.n && !(tokenizer_attr(t, id) & (TOKENIZER_ATTR_CONTROL |
-			                                         TOKENIZER_ATTR_UNKNOWN |
-			                                         TOKENIZER_ATTR_UNUSED)) &&
+			ok = sl.n &&
+			     !(tokenizer_attr(t, id) &
+			       (TOKENIZER_ATTR_CONTROL | TOKENIZER_ATTR_UNKNOWN |
+			        TOKENIZER_ATTR_UNUSED)) &&
 			     constrain_state_feed_n(p, &s, sl.p, sl.n) &&
 			     constrain_state_min_close(p, &s) <= budget - 1;
 		want += ok;
@@ -395,7 +399,8 @@ static void test_constrain_generate_json(void **state)
 			fail_msg("not a JSON object: %.*s", (int)out.len, out.data);
 		assert_true(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "name")));
 		const cJSON *age = cJSON_GetObjectItemCaseSensitive(j, "age");
-		assert_true(cJSON_IsNumber(age) && age->valuedouble == (double)(int64_t)age->valuedouble);
+		assert_true(cJSON_IsNumber(age) &&
+		            age->valuedouble == (double)(int64_t)age->valuedouble);
 		for (const cJSON *c = j->child; c; c = c->next)
 			if (strcmp(c->string, "name") && strcmp(c->string, "age") &&
 			    strcmp(c->string, "tags") && strcmp(c->string, "ok"))

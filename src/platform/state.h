@@ -26,7 +26,7 @@
 #include "platform/ledger.h"
 #include "platform/spec.h"
 
-#define STATE_SCHEMA_VERSION  1
+#define STATE_SCHEMA_VERSION  2
 #define STATE_BUSY_TIMEOUT_MS 5000
 
 struct state;

@@ -232,7 +232,7 @@ The gateway adds **$gadd us** at the median (nginx adds $nadd us; target
 per-round ratios: **${ratio}x** (target >= 1.0x). Proxy CPU per request is
 the whole process (/proc, user + system): the gateway's includes its ledger
 writer thread, which appends every request's span to the SQLite ledger
-(synchronous=FULL, two indexes; one commit per 10 ms) — work nginx does not
+(synchronous=FULL; a span goes into no index; one commit per 10 ms) — work nginx does not
 do. Without it the gateway's loop thread spends $gloop us per request
 (request parsing, routing, activator, headers, two socket writes, metrics,
 access log). With proxy, backend and ledger on one core, requests/s follows
@@ -256,7 +256,7 @@ The spawn column includes the loop's own wake-up and the scheduler's delay
 on this loaded machine (the daemon pinned to one busy core); unpinned and
 idle (tests/unit/platform/daemon_test) the whole cold request of the hello
 binary takes 5-15 ms. Ready is exec of the 4 MB binary, dynamic linking, its
-listen, and the startup probe's polling (2 ms, then x1.5).
+listen, and the startup probe's polling (every 1 ms for the first 100 ms).
 
 Target: zero to first byte of hello <= 50 ms. Cloud Run publishes ~5 s
 instance start and ~19 s to the first token of gemma3:4b (reference §2.8);

@@ -91,7 +91,8 @@ int mm_run(const struct mm_job *jobs, int n_jobs, const float *x, int64_t ldx, i
 			continue;
 		size_t stride;
 		const uint8_t *act = activations(w, x, ldx, n_rows, ts, &stride);
-		int64_t chunk = (int64_t)(CHUNK_BYTES / stride);
+		/* whole tiles of 16 columns (the AMX tiles' rows) */
+		int64_t chunk = (int64_t)(CHUNK_BYTES / stride) & ~(int64_t)15;
 		chunk = chunk < 16 ? 16 : chunk;
 		for (int64_t c0 = 0; c0 < n_rows; c0 += chunk) {
 			int64_t nc = n_rows - c0 < chunk ? n_rows - c0 : chunk;

@@ -10,22 +10,6 @@
  * against a stripe unpacked once into a stack buffer (prefill). */
 #include "engine/quant_r16_avx512.h"
 
-/* One Q8_0 activation block for a weight type with code offset OFF: the
- * values of quant_q8_0_from_float_ref, its f16 scale as f32, -OFF * sum. */
-struct act8 {
-	int8_t qs[QK8_0];
-	float d;
-	int32_t off;
-};
-static_assert(sizeof(struct act8) == 40, "act8 size");
-
-/* One block of 16 weight rows: codes of elements 4k..4k+3 in lane r of
- * c[k] (unsigned bytes), and the rows' block scales. */
-struct r16blk {
-	__m512i c[8];
-	__m512 d;
-};
-
 #define KC 32 /* blocks per unpacked stripe chunk (18 KiB: stays in L1) */
 
 static size_t act8_bytes(int64_t n)
@@ -135,10 +119,11 @@ static void gemm_small(int type, int64_t nb, int64_t nr, int64_t nc, float *s, s
 		}
 }
 
-#define R16_BLK struct r16blk
-#define R16_ACT struct act8
-#define R16_QK  QK8_0
-#define R16_KC  KC
+#define R16_AMX(type, u, b0, kb, a, ba, s, lds) quant__amx_legacy(u, b0, kb, a, ba, s, lds)
+#define R16_BLK                                 struct r16blk
+#define R16_ACT                                 struct act8
+#define R16_QK                                  QK8_0
+#define R16_KC                                  KC
 #include "engine/quant_r16_driver_avx512.h"
 
 static void q4_0_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *x,

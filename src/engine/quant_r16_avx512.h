@@ -15,6 +15,30 @@
 
 #define R16_AI static inline __attribute__((always_inline))
 
+/* One Q8_0 activation block for a weight type with code offset OFF: the
+ * values of quant_q8_0_from_float_ref, its f16 scale as f32, -OFF * sum. */
+struct act8 {
+	int8_t qs[QK8_0];
+	float d;
+	int32_t off;
+};
+static_assert(sizeof(struct act8) == 40, "act8 size");
+
+/* One block of 16 weight rows: codes of elements 4k..4k+3 in lane r of
+ * c[k] (unsigned bytes), and the rows' block scales. */
+struct r16blk {
+	__m512i c[8];
+	__m512 d;
+};
+
+/* AMX tiles (quant_amx_avx512.c): quant__amx_init() asks the OS for the tile
+ * state once (false: no AMX, or GPURUN_AMX=0); then quant__amx_legacy runs
+ * blocks [b0, b0 + kb) of a stripe unpacked in u against 16 activation
+ * columns (a, ba bytes apart) with running sums s[c * lds .. + 16] (zero
+ * when b0 == 0): the numbers of the r16 VNNI path, bit for bit. */
+void quant__amx_legacy(const struct r16blk *u, int64_t b0, int64_t kb, const uint8_t *a, size_t ba,
+                       float *s, size_t lds);
+
 /* Four rows of 4 dwords each (one row per 128-bit lane) -> 4 vectors, one
  * per dword index, row r in lane 4j + i of z[j] lane i. */
 R16_AI void r16_transpose4(const __m512i z[4], __m512i t[4])

@@ -10,7 +10,8 @@
  * against R16_KC blocks of a stripe unpacked once on the stack (prefill).
  * A last stripe of fewer than 16 rows overlaps the one before it. A file
  * whose blocks do not fit in registers defines R16_HAVE_DIRECT and its own
- * run_direct (unpacking and multiplying piece by piece). */
+ * run_direct (unpacking and multiplying piece by piece); one with an AMX
+ * kernel defines R16_AMX(type, u, b0, kb, a, ba, s, lds) for 16 columns. */
 
 #ifndef R16_HAVE_DIRECT
 /* Every block unpacked in registers once for the `cols` columns. */
@@ -73,7 +74,14 @@ R16_AI void stripe(int type, int64_t nb, int64_t nc, float *s, size_t lds, const
 		int64_t kb = nb - b0 < R16_KC ? nb - b0 : R16_KC;
 		for (int64_t b = 0; b < kb; b++)
 			unpack(type, x, bx, b0 + b, offs, &u[b]);
-		for (int64_t c0 = 0; c0 < nc; c0 += 4) {
+		int64_t c0 = 0;
+#ifdef R16_AMX
+		if (quant__amx)
+			for (; c0 + 16 <= nc; c0 += 16)
+				R16_AMX(type, u, b0, kb, a + (size_t)c0 * ba, ba,
+				        s + (size_t)c0 * lds, lds);
+#endif
+		for (; c0 < nc; c0 += 4) {
 			const uint8_t *ac = a + (size_t)c0 * ba;
 			float *sc = s + (size_t)c0 * lds;
 #define BUFFERED(k) run_buffered(type, u, b0, kb, ac, ba, sc, lds, k)

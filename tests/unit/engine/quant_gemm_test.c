@@ -2,7 +2,8 @@
  * path) of every kernel set against the scalar reference vec_dot, element
  * by element, on awkward shapes: 1 to 49 weight rows (16-row stripes, an
  * overlapping last stripe, fewer than 16 rows), 1 to 9 activation rows
- * (the register path up to 4, the buffered path above), 1 to 67 blocks
+ * (the register path up to 4, the buffered path above, AMX tiles of 16
+ * where the CPU has them), 1 to 67 blocks
  * (across the 32-block stripe chunks), padded strides.
  * Tolerance: the kernels with a gemm (Q4_0, Q8_0, Q4_K, Q6_K, F16) compute
  * the reference's integers and float steps in its order: bit-identical.
@@ -110,7 +111,7 @@ static void test_quant_gemm_matches_ref(void **state)
 	const struct quant_traits *v = quant_get_isa(c->type, c->isa);
 	assert_non_null(v);
 	static const int64_t rows[] = {1, 5, 16, 17, 33, 48, 49};
-	static const int64_t cols[] = {1, 2, 4, 5, 9};
+	static const int64_t cols[] = {1, 2, 4, 5, 9, 16, 37};
 	static const int64_t blocks[] = {1, 3, 33, 67};
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
 		for (size_t j = 0; j < sizeof cols / sizeof cols[0]; j++)

@@ -106,6 +106,7 @@ struct runner {
 	int64_t *out_rows;    /* (cap_rows) rows whose logits are wanted */
 	struct fwd_row *rows; /* (cap_rows) the batch being run */
 	uint8_t *act;         /* (cap_rows, act_row_bytes) activations prepared by all threads */
+	atomic_int *ctr;      /* (n_layer * 4 + cap_rows) work counters of a pass (forward.c) */
 	struct thread_scratch *ts;
 };
 

@@ -27,6 +27,31 @@ struct fwd {
  * few rows itself. */
 #define SHARE_ROWS 8
 
+/* Matmul rows are handed out in chunks from a counter (one per stage of a
+ * pass), so a thread that another process slows down takes fewer chunks
+ * and the threads reach the next barrier together. Each output element is
+ * computed the same way whoever computes it. */
+enum { ST_QKV, ST_WO, ST_UP, ST_DOWN, ST_PER_LAYER };
+
+/* Stage `stage` of layer il; il = n_layer: the output row `stage`. */
+static atomic_int *counter(const struct fwd *f, int il, int64_t stage)
+{
+	return &f->m->run.ctr[(int64_t)il * ST_PER_LAYER + stage];
+}
+
+/* The next chunk [*a, *b) of rows [0, n); false when none is left. */
+static bool chunk_next(atomic_int *ctr, int64_t n, int nth, int64_t *a, int64_t *b)
+{
+	int64_t step = (n / ((int64_t)nth * 8)) & ~(int64_t)15;
+	step = step < 16 ? 16 : step;
+	int64_t i = atomic_fetch_add_explicit(ctr, 1, memory_order_relaxed);
+	if (i * step >= n)
+		return false;
+	*a = i * step;
+	*b = *a + step < n ? *a + step : n;
+	return true;
+}
+
 static inline void split(int64_t n, int ith, int nth, int64_t *a, int64_t *b)
 {
 	*a = n * ith / nth;
@@ -206,8 +231,8 @@ static void attn_split(struct fwd *f, int il, int ith, int nth, struct thread_sc
 	struct mm_job jobs[3] = {
 	    {&L->wq, qkv, ld}, {&L->wk, qkv + nq, ld}, {&L->wv, qkv + nq + nk, ld}};
 	int64_t a, b;
-	split(ld, ith, nth, &a, &b);
-	mm_run(jobs, 3, ts->h, hp->n_embd, f->n, a, b, ts);
+	while (chunk_next(counter(f, il, ST_QKV), ld, nth, &a, &b))
+		mm_run(jobs, 3, ts->h, hp->n_embd, f->n, a, b, ts);
 	threadpool_barrier(tp);
 	split(f->n * (nh + nkv), ith, nth, &a, &b);
 	for (int64_t u = a; u < b; u++) {
@@ -223,25 +248,26 @@ static void attn_split(struct fwd *f, int il, int ith, int nth, struct thread_sc
 		attend(f, il, u / nkv, (int)(u % nkv), ts);
 }
 
-static void ffn_up(struct fwd *f, const struct layer *L, int ith, int nth,
-                   struct thread_scratch *ts)
+static void ffn_up(struct fwd *f, int il, int ith, int nth, struct thread_scratch *ts)
 {
+	const struct layer *L = &f->m->layers[il];
 	const struct hparams *hp = &f->m->hp;
 	const struct runner *r = &f->m->run;
 	struct mm_job g = {&L->ffn_gate, r->gate, hp->n_ff}, u = {&L->ffn_up, r->up, hp->n_ff};
 	int64_t a, b;
 	norm_rows(f, ts, L->ffn_norm);
 	share(f, &L->ffn_gate, ts->h, hp->n_embd, ith, nth, ts);
-	split(hp->n_ff, ith, nth, &a, &b);
-	mm_run(&g, 1, ts->h, hp->n_embd, f->n, a, b, ts);
-	mm_run(&u, 1, ts->h, hp->n_embd, f->n, a, b, ts);
-	for (int64_t i = 0; i < f->n; i++) {
-		float *gr = r->gate + i * hp->n_ff + a;
-		const float *ur = r->up + i * hp->n_ff + a;
-		if (hp->act == ACT_GELU)
-			ops_gelu_mul(gr, ur, b - a);
-		else
-			ops_silu_mul(gr, ur, b - a);
+	while (chunk_next(counter(f, il, ST_UP), hp->n_ff, nth, &a, &b)) {
+		mm_run(&g, 1, ts->h, hp->n_embd, f->n, a, b, ts);
+		mm_run(&u, 1, ts->h, hp->n_embd, f->n, a, b, ts);
+		for (int64_t i = 0; i < f->n; i++) {
+			float *gr = r->gate + i * hp->n_ff + a;
+			const float *ur = r->up + i * hp->n_ff + a;
+			if (hp->act == ACT_GELU)
+				ops_gelu_mul(gr, ur, b - a);
+			else
+				ops_silu_mul(gr, ur, b - a);
+		}
 	}
 }
 
@@ -263,14 +289,15 @@ static void run_layer(struct fwd *f, int il, int ith, int nth, struct thread_scr
 		attn_split(f, il, ith, nth, ts);
 	threadpool_barrier(tp);
 	share(f, &L->wo, r->attn, (int64_t)hp->n_head * hp->head_dim_v, ith, nth, ts);
-	split(hp->n_embd, ith, nth, &a, &b);
-	mm_run(&o, 1, r->attn, (int64_t)hp->n_head * hp->head_dim_v, f->n, a, b, ts);
+	while (chunk_next(counter(f, il, ST_WO), hp->n_embd, nth, &a, &b))
+		mm_run(&o, 1, r->attn, (int64_t)hp->n_head * hp->head_dim_v, f->n, a, b, ts);
 	threadpool_barrier(tp);
 	residual(f, ts, L->post_attn_norm);
-	ffn_up(f, L, ith, nth, ts);
+	ffn_up(f, il, ith, nth, ts);
 	threadpool_barrier(tp);
 	share(f, &L->ffn_down, r->gate, hp->n_ff, ith, nth, ts);
-	mm_run(&d, 1, r->gate, hp->n_ff, f->n, a, b, ts);
+	while (chunk_next(counter(f, il, ST_DOWN), hp->n_embd, nth, &a, &b))
+		mm_run(&d, 1, r->gate, hp->n_ff, f->n, a, b, ts);
 	if (ith == 0 && f->cancel && atomic_load(f->cancel))
 		atomic_store(&f->stop, 1);
 	threadpool_barrier(tp);
@@ -291,19 +318,20 @@ static void stage_output(struct fwd *f, int ith, int nth, struct thread_scratch 
 		}
 	}
 	int64_t a, b;
-	split(hp->n_vocab, ith, nth, &a, &b);
 	for (int64_t k = 0; k < f->n_out; k++) {
 		int64_t i = r->out_rows[k];
 		float *y = f->rows[i].logits;
 		ops_rmsnorm(h, ts->x + i * hp->n_embd, m->output_norm, hp->n_embd, hp->eps);
 		ts->q_src = NULL;
 		struct mm_job job = {&m->output, y, 0};
-		mm_run(&job, 1, h, hp->n_embd, 1, a, b, ts);
-		if (m->output_bias)
-			for (int64_t j = a; j < b; j++)
-				y[j] += m->output_bias[j];
-		if (hp->final_softcap > 0.0f)
-			ops_softcap(y + a, b - a, hp->final_softcap);
+		while (chunk_next(counter(f, hp->n_layer, k), hp->n_vocab, nth, &a, &b)) {
+			mm_run(&job, 1, h, hp->n_embd, 1, a, b, ts);
+			if (m->output_bias)
+				for (int64_t j = a; j < b; j++)
+					y[j] += m->output_bias[j];
+			if (hp->final_softcap > 0.0f)
+				ops_softcap(y + a, b - a, hp->final_softcap);
+		}
 	}
 }
 
@@ -331,6 +359,8 @@ int forward__run(struct engine_model *m, const struct fwd_row *rows, int64_t n, 
 	for (int64_t i = 0; i < n; i++)
 		if (rows[i].logits)
 			r->out_rows[f.n_out++] = i;
+	memset(r->ctr, 0,
+	       ((size_t)m->hp.n_layer * ST_PER_LAYER + (size_t)f.n_out) * sizeof *r->ctr);
 	int64_t nt = r->n_threads;
 	if (m->work_per_thread > 0 && m->info.n_bytes * n / m->work_per_thread + 1 < nt)
 		nt = m->info.n_bytes * n / m->work_per_thread + 1;

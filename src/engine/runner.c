@@ -33,8 +33,10 @@ static void free_buffers(struct runner *r)
 	free(r->out_rows);
 	free(r->rows);
 	free(r->act);
+	free(r->ctr);
 	r->rows = NULL;
 	r->act = NULL;
+	r->ctr = NULL;
 	r->qkv = r->attn = r->o = r->gate = r->up = r->rope = NULL;
 	r->out_rows = NULL;
 	for (int i = 0; r->ts && i < r->n_threads; i++) {
@@ -85,8 +87,9 @@ static int grow_rows(struct engine_model *m, int64_t n)
 	r->out_rows = try_malloc_array((size_t)n, sizeof *r->out_rows);
 	r->rows = try_malloc_array((size_t)n, sizeof *r->rows);
 	r->act = try_malloc_array((size_t)n, m->act_row_bytes ? m->act_row_bytes : 1);
+	r->ctr = try_malloc_array((size_t)hp->n_layer * 4 + (size_t)n, sizeof *r->ctr);
 	bool ok = r->qkv && r->attn && r->o && r->gate && r->up && r->rope && r->out_rows &&
-	          r->rows && r->act;
+	          r->rows && r->act && r->ctr;
 	for (int i = 0; ok && i < r->n_threads; i++) {
 		struct thread_scratch *ts = &r->ts[i];
 		ts->q_row_cap = m->act_row_bytes;

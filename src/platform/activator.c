@@ -28,6 +28,7 @@ struct inst *activator_pick(struct rev *rv)
 	bool ready[PICK_CHUNK + 1];
 	int active[PICK_CHUNK + 1];
 	struct inst *in = rv->insts;
+	int64_t now = time_mono_ns();
 	while (in) {
 		int n = 0;
 		if (best) {
@@ -37,7 +38,7 @@ struct inst *activator_pick(struct rev *rv)
 		}
 		for (; in && n <= PICK_CHUNK; in = in->next, n++) {
 			chunk[n] = in;
-			ready[n] = in->phase == INST_READY;
+			ready[n] = in->phase == INST_READY && in->suspect_until_mono <= now;
 			active[n] = in->active;
 		}
 		int i = gateway_pick(ready, active, n, cc);
@@ -109,6 +110,10 @@ static void sweep_cb(uv_timer_t *t)
 {
 	struct daemon *d = t->data;
 	activator_sweep(d, time_mono_ns());
+	/* held requests may now go to an instance whose suspect window ended */
+	for (struct rev *rv = d->revs; rv; rv = rv->next)
+		if (rv->held_head)
+			activator_release(rv);
 	if (!d->xs) {
 		uv_timer_stop(&d->sweep);
 		d->sweep_on = false;

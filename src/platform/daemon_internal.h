@@ -56,6 +56,9 @@ void gw_metrics_free(struct daemon *d);
 
 enum inst_phase { INST_STARTING, INST_READY, INST_STOPPING, INST_EXITED };
 
+/* How long an instance whose connection broke mid-request takes no new ones */
+#define INST_SUSPECT_NS (200 * 1000000LL)
+
 struct inst {
 	struct inst *next; /* rev->insts */
 	struct rev *rev;
@@ -71,6 +74,7 @@ struct inst {
 	int active;              /* requests on it now */
 	int64_t idle_since_mono; /* last time active fell to 0 */
 	int64_t start_mono, start_wall, ready_wall;
+	int64_t suspect_until_mono; /* no new requests before this (gateway_proxy.c) */
 	bool adopted, stop_logged, crashed;
 	struct gw_exchange *xs; /* exchanges proxied to it (x->inext) */
 	/* adopted instances: exit seen through a pidfd, stop by signals */

@@ -428,6 +428,15 @@ static void on_done(struct http_creq *q, int status, void *data)
 		x_end(x);
 		return;
 	}
+	/* A connection that breaks mid-request usually means the instance
+	 * crashed, and its exit may arrive a loop turn later: until then it
+	 * takes no new request, which would otherwise get a 502 too. A healthy
+	 * instance is routable again when the window ends. */
+	if (status < 0 && status != ERR_TIMEOUT && status != ERR_CANCELLED && !x->timed_out &&
+	    x->inst && x->inst->phase == INST_READY) {
+		x->inst->suspect_until_mono = time_mono_ns() + INST_SUSPECT_NS;
+		activator_sweep_arm(x->d);
+	}
 	if (!x->started && retry(x, status))
 		return;
 	if (!x->started) {

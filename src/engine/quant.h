@@ -99,9 +99,9 @@ void quant_mat_dot(const struct quant_traits *t, int64_t n, int64_t nr, int64_t 
 /* Bytes of one activation row of n elements prepared for t's gemm (0 when
  * n is not a multiple of t's block), its preparation from f32 (the values
  * of vec_dot_type's from_float, plus what the kernel precomputes), and the
- * product (see quant_gemm_fn). Kernels that have a gemm equal the scalar
- * reference vec_dot bit for bit (Q4_0, Q5_0, Q8_0, Q4_K, Q6_K); the generic
- * path gives vec_dot's numbers. */
+ * product (see quant_gemm_fn). The avx512 set's gemm kernels equal the
+ * scalar reference vec_dot bit for bit for Q4_0, Q8_0, Q4_K and Q6_K, and
+ * the set's own vec_dot for F16; the generic path gives vec_dot's numbers. */
 size_t quant_act_bytes(const struct quant_traits *t, int64_t n);
 void quant_act_prepare(const struct quant_traits *t, const float *src, void *dst, int64_t n);
 void quant_gemm(const struct quant_traits *t, int64_t n, int64_t nr, int64_t nc, float *s,

@@ -1,0 +1,182 @@
+/* quant_gemmf_avx512.c — gemm kernel (quant.h quant_gemm_fn) for F16
+ * weights on AVX-512, and the avx512 set's F16 vec_dot, which computes the
+ * same numbers: one 16-lane FMA chain over 16-element steps, reduced with
+ * _mm512_reduce_add_ps, then the last n % 16 products added one by one.
+ * Register tiles of up to 8 weight rows by 3 activation rows; for prefill
+ * the rows are converted to f32 in 1024-element chunks (32 KiB: L1) and
+ * the chains of every column are parked between chunks, so each loaded
+ * activation feeds 8 FMAs and each weight 3. Activations: the F16-rounded
+ * values as f32 (what llama.cpp's F16 vec_dot_type holds). */
+#include <immintrin.h>
+
+#include "engine/quant_internal.h"
+
+#define AI     static inline __attribute__((always_inline))
+#define RB     8    /* rows per tile */
+#define CB     3    /* columns per tile */
+#define KCF    1024 /* elements per converted chunk */
+#define COLS   64   /* columns per parked group */
+#define UNROLL _Pragma("GCC unroll 8")
+
+static size_t f16_act_bytes(int64_t n)
+{
+	return (size_t)n * sizeof(float);
+}
+
+static void f16_act_prepare(const float *x, void *vy, int64_t n)
+{
+	float *y = vy;
+	int64_t i = 0;
+	for (; i + 16 <= n; i += 16) {
+		__m256i h = _mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT);
+		_mm512_storeu_ps(y + i, _mm512_cvtph_ps(h));
+	}
+	for (; i < n; i++)
+		y[i] = fp16_to_f32(f32_to_fp16(x[i]));
+}
+
+AI __m512 h16(const uint16_t *p)
+{
+	return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+}
+
+/* The chains of R rows x C columns over elements [k0, k1) (multiples of 16):
+ * weights as f16 rows (w16, ldw elements apart) or as the f32 chunk w32
+ * (KCF apart, element k at k - k0). */
+AI void chains(__m512 acc[RB][CB], const uint16_t *w16, size_t ldw, const float *w32,
+               const float *a, size_t lda, int64_t k0, int64_t k1, const int R, const int C)
+{
+	for (int64_t k = k0; k < k1; k += 16) {
+		__m512 y[CB];
+		UNROLL for (int c = 0; c < C; c++) y[c] = _mm512_loadu_ps(a + (size_t)c * lda + k);
+		UNROLL for (int r = 0; r < R; r++)
+		{
+			__m512 w = w32 ? _mm512_load_ps(w32 + (size_t)r * KCF + (k - k0))
+			               : h16(w16 + (size_t)r * ldw + k);
+			UNROLL for (int c = 0; c < C; c++) acc[r][c] =
+			    _mm512_fmadd_ps(w, y[c], acc[r][c]);
+		}
+	}
+}
+
+/* Reduce the chains and add the tail elements [k, n). */
+AI void finish(__m512 acc[RB][CB], const uint16_t *w16, size_t ldw, const float *a, size_t lda,
+               int64_t k, int64_t n, float *s, size_t lds, const int R, const int C)
+{
+	UNROLL for (int r = 0; r < R; r++) UNROLL for (int c = 0; c < C; c++)
+	{
+		float sum = _mm512_reduce_add_ps(acc[r][c]);
+		for (int64_t j = k; j < n; j++)
+			sum += fp16_to_f32(w16[(size_t)r * ldw + j]) * a[(size_t)c * lda + j];
+		s[(size_t)c * lds + (size_t)r] = sum;
+	}
+}
+
+/* Decode: R rows by up to CB columns, weights converted as they stream. */
+AI void direct(int64_t n, const uint16_t *w, size_t ldw, const float *a, size_t lda, int64_t nc,
+               float *s, size_t lds, const int R)
+{
+	for (int64_t c0 = 0; c0 < nc; c0 += CB) {
+		__m512 acc[RB][CB];
+		int C = nc - c0 < CB ? (int)(nc - c0) : CB;
+		UNROLL for (int r = 0; r < R; r++) UNROLL for (int c = 0; c < CB; c++) acc[r][c] =
+		    _mm512_setzero_ps();
+		const float *ac = a + (size_t)c0 * lda;
+		float *sc = s + (size_t)c0 * lds;
+		int64_t k1 = n & ~(int64_t)15;
+		if (C == 3) {
+			chains(acc, w, ldw, NULL, ac, lda, 0, k1, R, 3);
+			finish(acc, w, ldw, ac, lda, k1, n, sc, lds, R, 3);
+		} else if (C == 2) {
+			chains(acc, w, ldw, NULL, ac, lda, 0, k1, R, 2);
+			finish(acc, w, ldw, ac, lda, k1, n, sc, lds, R, 2);
+		} else {
+			chains(acc, w, ldw, NULL, ac, lda, 0, k1, R, 1);
+			finish(acc, w, ldw, ac, lda, k1, n, sc, lds, R, 1);
+		}
+	}
+}
+
+/* Prefill: RB rows by nc (<= COLS) columns; chains parked in `park`. */
+static void converted(int64_t n, const uint16_t *w, size_t ldw, const float *a, size_t lda,
+                      int64_t nc, float *s, size_t lds)
+{
+	_Alignas(64) float buf[RB * KCF];
+	_Alignas(64) __m512 park[COLS / CB + 1][RB][CB];
+	const int64_t k1 = n & ~(int64_t)15;
+	for (int64_t k0 = 0; k0 < k1; k0 += KCF) {
+		int64_t ke = k0 + KCF < k1 ? k0 + KCF : k1;
+		for (int r = 0; r < RB; r++)
+			for (int64_t k = k0; k < ke; k += 16)
+				_mm512_store_ps(buf + (size_t)r * KCF + (k - k0),
+				                h16(w + (size_t)r * ldw + k));
+		for (int64_t c0 = 0, t = 0; c0 < nc; c0 += CB, t++) {
+			__m512(*acc)[CB] = park[t];
+			if (k0 == 0)
+				for (int r = 0; r < RB; r++)
+					for (int c = 0; c < CB; c++)
+						acc[r][c] = _mm512_setzero_ps();
+			const float *ac = a + (size_t)c0 * lda;
+			if (nc - c0 >= CB)
+				chains(acc, NULL, 0, buf, ac, lda, k0, ke, RB, CB);
+			else if (nc - c0 == 2)
+				chains(acc, NULL, 0, buf, ac, lda, k0, ke, RB, 2);
+			else
+				chains(acc, NULL, 0, buf, ac, lda, k0, ke, RB, 1);
+		}
+	}
+	for (int64_t c0 = 0, t = 0; c0 < nc; c0 += CB, t++) {
+		int C = nc - c0 < CB ? (int)(nc - c0) : CB;
+		const float *ac = a + (size_t)c0 * lda;
+		float *sc = s + (size_t)c0 * lds;
+		if (C == 3)
+			finish(park[t], w, ldw, ac, lda, k1, n, sc, lds, RB, 3);
+		else if (C == 2)
+			finish(park[t], w, ldw, ac, lda, k1, n, sc, lds, RB, 2);
+		else
+			finish(park[t], w, ldw, ac, lda, k1, n, sc, lds, RB, 1);
+	}
+}
+
+static void f16_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *vx,
+                     size_t bx, const void *va, size_t ba)
+{
+	const uint8_t *x = vx;
+	const float *a = va;
+	const size_t lda = ba / sizeof(float), ldw = bx / 2;
+	int64_t r = 0;
+	for (; r + RB <= nr; r += RB) {
+		const uint16_t *w = (const uint16_t *)(x + (size_t)r * bx);
+		if (nc <= CB) {
+			direct(n, w, ldw, a, lda, nc, s + r, lds, RB);
+			continue;
+		}
+		for (int64_t c0 = 0; c0 < nc; c0 += COLS)
+			converted(n, w, ldw, a + (size_t)c0 * lda, lda,
+			          nc - c0 < COLS ? nc - c0 : COLS, s + (size_t)c0 * lds + r, lds);
+	}
+	for (; r < nr; r++)
+		direct(n, (const uint16_t *)(x + (size_t)r * bx), ldw, a, lda, nc, s + r, lds, 1);
+}
+
+/* The same numbers for one row and an f16 activation row. */
+static void f16_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
+{
+	const uint16_t *x = vx, *y = vy;
+	__m512 acc = _mm512_setzero_ps();
+	int64_t i = 0;
+	for (; i + 16 <= n; i += 16)
+		acc = _mm512_fmadd_ps(h16(x + i), h16(y + i), acc);
+	float sum = _mm512_reduce_add_ps(acc);
+	for (; i < n; i++)
+		sum += fp16_to_f32(x[i]) * fp16_to_f32(y[i]);
+	*s = sum;
+}
+
+void quant__fill_gemmf_avx512(struct quant_traits *t)
+{
+	t[GGML_TYPE_F16].vec_dot = f16_vec_dot;
+	t[GGML_TYPE_F16].act_bytes = f16_act_bytes;
+	t[GGML_TYPE_F16].act_prepare = f16_act_prepare;
+	t[GGML_TYPE_F16].gemm = f16_gemm;
+}

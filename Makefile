@@ -109,7 +109,7 @@ e2e: all
 
 check: deps
 	@$(MAKE) --no-print-directory MODE=check all tests-build
-	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 tests/run.sh build-check
+	@TEST_TIMEOUT=$${TEST_TIMEOUT:-1200} ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 tests/run.sh build-check
 
 lint:
 	@scripts/lint.sh

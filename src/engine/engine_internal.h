@@ -79,7 +79,10 @@ struct layer {
 struct thread_scratch {
 	float *x;          /* (cap_rows, n_embd) this thread's copy of the residual stream */
 	float *h;          /* (cap_rows, max_in) normed activations */
-	uint8_t *q_own;    /* (cap_rows, q_row_cap) activations prepared by this thread */
+	uint8_t *q_own;    /* (q_own_rows, q_row_cap) activations prepared by this thread */
+	int64_t q_own_rows;
+	float *up;         /* (cap_rows, up_cols) this thread's chunk of the FFN up projection */
+	int64_t up_cols;
 	size_t q_row_cap;  /* bytes per row of q_own (and of the runner's act) */
 	const uint8_t *q;  /* the prepared activations mm_run reads: q_own or run.act */
 	size_t q_stride;   /* bytes between rows of q */
@@ -101,7 +104,6 @@ struct runner {
 	float *attn;          /* (cap_rows, n_head * head_dim_v) */
 	float *o;             /* (cap_rows, n_embd) block outputs */
 	float *gate;          /* (cap_rows, n_ff) */
-	float *up;            /* (cap_rows, n_ff) */
 	float *rope;          /* (n_rope_cfg, cap_rows, n_rot) cos/sin pairs */
 	int64_t *out_rows;    /* (cap_rows) rows whose logits are wanted */
 	struct fwd_row *rows; /* (cap_rows) the batch being run */
@@ -272,14 +274,18 @@ void attn__group_avx512(const struct attn_args *a);
 /* ---- matmul (matmul.c) ---- */
 struct mm_job {
 	const struct tensor *w;
-	float *y; /* y[r * ldy + j] */
+	float *y; /* output (r, j) at y[r * ldy + j - y0] */
 	int64_t ldy;
+	int64_t y0;
 };
 /* Rows [j0, j1) of the jobs' weights laid end to end, for n_rows activation
  * rows x (stride ldx floats). Converts x to each weight's vec_dot_type in the
  * thread's scratch (once per source and type). */
 int mm_run(const struct mm_job *jobs, int n_jobs, const float *x, int64_t ldx, int64_t n_rows,
            int64_t j0, int64_t j1, struct thread_scratch *ts);
+/* Rows a thread prepares for itself at once (smaller batches: decode);
+ * bigger ones are shared (mm_share) or go through in pieces this big. */
+#define MM_OWN_ROWS 8
 /* Bytes one prepared activation row for w takes (quant_act_bytes rounded up
  * to 64; 0 when w reads f32 activations in place). */
 size_t mm_act_bytes(const struct tensor *w);

@@ -191,8 +191,8 @@ static void qkv_groups(struct fwd *f, const struct layer *L, int64_t g0, int64_t
 	const int64_t grp = hp->n_head / hp->n_head_kv, ld = qkv_ld(hp);
 	const int64_t nq = (int64_t)hp->n_head * hp->head_dim_k, nk = hp_kv_dim_k(hp);
 	const int dk = hp->head_dim_k, dv = hp->head_dim_v;
-	struct mm_job q = {&L->wq, qkv, ld}, k = {&L->wk, qkv + nq, ld},
-	              v = {&L->wv, qkv + nq + nk, ld};
+	struct mm_job q = {&L->wq, qkv, ld, 0}, k = {&L->wk, qkv + nq, ld, 0},
+	              v = {&L->wv, qkv + nq + nk, ld, 0};
 	mm_run(&q, 1, ts->h, hp->n_embd, f->n, g0 * grp * dk, g1 * grp * dk, ts);
 	mm_run(&k, 1, ts->h, hp->n_embd, f->n, g0 * dk, g1 * dk, ts);
 	mm_run(&v, 1, ts->h, hp->n_embd, f->n, g0 * dv, g1 * dv, ts);
@@ -229,7 +229,7 @@ static void attn_split(struct fwd *f, int il, int ith, int nth, struct thread_sc
 	const int64_t ld = qkv_ld(hp), nq = (int64_t)nh * hp->head_dim_k, nk = hp_kv_dim_k(hp);
 	float *qkv = f->m->run.qkv;
 	struct mm_job jobs[3] = {
-	    {&L->wq, qkv, ld}, {&L->wk, qkv + nq, ld}, {&L->wv, qkv + nq + nk, ld}};
+	    {&L->wq, qkv, ld, 0}, {&L->wk, qkv + nq, ld, 0}, {&L->wv, qkv + nq + nk, ld, 0}};
 	int64_t a, b;
 	while (chunk_next(counter(f, il, ST_QKV), ld, nth, &a, &b))
 		mm_run(jobs, 3, ts->h, hp->n_embd, f->n, a, b, ts);
@@ -253,16 +253,18 @@ static void ffn_up(struct fwd *f, int il, int ith, int nth, struct thread_scratc
 	const struct layer *L = &f->m->layers[il];
 	const struct hparams *hp = &f->m->hp;
 	const struct runner *r = &f->m->run;
-	struct mm_job g = {&L->ffn_gate, r->gate, hp->n_ff}, u = {&L->ffn_up, r->up, hp->n_ff};
+	struct mm_job g = {&L->ffn_gate, r->gate, hp->n_ff, 0};
 	int64_t a, b;
 	norm_rows(f, ts, L->ffn_norm);
 	share(f, &L->ffn_gate, ts->h, hp->n_embd, ith, nth, ts);
 	while (chunk_next(counter(f, il, ST_UP), hp->n_ff, nth, &a, &b)) {
+		/* up only for the chunk, in the thread's own buffer */
+		struct mm_job u = {&L->ffn_up, ts->up, b - a, a};
 		mm_run(&g, 1, ts->h, hp->n_embd, f->n, a, b, ts);
 		mm_run(&u, 1, ts->h, hp->n_embd, f->n, a, b, ts);
 		for (int64_t i = 0; i < f->n; i++) {
 			float *gr = r->gate + i * hp->n_ff + a;
-			const float *ur = r->up + i * hp->n_ff + a;
+			const float *ur = ts->up + i * (b - a);
 			if (hp->act == ACT_GELU)
 				ops_gelu_mul(gr, ur, b - a);
 			else
@@ -279,7 +281,7 @@ static void run_layer(struct fwd *f, int il, int ith, int nth, struct thread_scr
 	const struct layer *L = &m->layers[il];
 	struct threadpool *tp = m->run.tp;
 	int64_t a, b;
-	struct mm_job o = {&L->wo, r->o, hp->n_embd}, d = {&L->ffn_down, r->o, hp->n_embd};
+	struct mm_job o = {&L->wo, r->o, hp->n_embd, 0}, d = {&L->ffn_down, r->o, hp->n_embd, 0};
 
 	norm_rows(f, ts, L->attn_norm);
 	share(f, &L->wq, ts->h, hp->n_embd, ith, nth, ts);
@@ -323,7 +325,7 @@ static void stage_output(struct fwd *f, int ith, int nth, struct thread_scratch 
 		float *y = f->rows[i].logits;
 		ops_rmsnorm(h, ts->x + i * hp->n_embd, m->output_norm, hp->n_embd, hp->eps);
 		ts->q_src = NULL;
-		struct mm_job job = {&m->output, y, 0};
+		struct mm_job job = {&m->output, y, 0, 0};
 		while (chunk_next(counter(f, hp->n_layer, k), hp->n_vocab, nth, &a, &b)) {
 			mm_run(&job, 1, h, hp->n_embd, 1, a, b, ts);
 			if (m->output_bias)

@@ -42,7 +42,9 @@ static bool have(const struct thread_scratch *ts, const struct tensor *w, const 
 	return ts->q_src == x && ts->q_fmt == act_format(w);
 }
 
-/* Activations for w: a pointer and a row stride. */
+/* Activations for w when the thread's own buffer holds all n_rows: a
+ * pointer and a row stride; NULL when it does not (mm_run then prepares
+ * them a few rows at a time). */
 static const uint8_t *activations(const struct tensor *w, const float *x, int64_t ldx,
                                   int64_t n_rows, struct thread_scratch *ts, size_t *stride)
 {
@@ -51,6 +53,8 @@ static const uint8_t *activations(const struct tensor *w, const float *x, int64_
 		return (const uint8_t *)x;
 	}
 	if (!have(ts, w, x)) {
+		if (n_rows > ts->q_own_rows)
+			return NULL;
 		for (int64_t r = 0; r < n_rows; r++)
 			quant_act_prepare(w->qt, x + r * ldx, ts->q_own + (size_t)r * ts->q_row_cap,
 			                  w->n_in);
@@ -61,6 +65,31 @@ static const uint8_t *activations(const struct tensor *w, const float *x, int64_
 	}
 	*stride = ts->q_stride;
 	return ts->q;
+}
+
+/* Rows [a, b) of job j for columns [c0, c0 + nc) of activations act. */
+static void run(const struct mm_job *j, int64_t a, int64_t b, const uint8_t *act, size_t stride,
+                int64_t c0, int64_t nc)
+{
+	const struct tensor *w = j->w;
+	quant_gemm(w->qt, w->n_in, b - a, nc, j->y + c0 * j->ldy + (a - j->y0), (size_t)j->ldy,
+	           w->data + (size_t)a * w->row_bytes, w->row_bytes, act, stride);
+}
+
+/* A batch bigger than the thread's own buffer in a form nobody shared:
+ * prepared and multiplied a few rows at a time. */
+static void run_unshared(const struct mm_job *j, const float *x, int64_t ldx, int64_t n_rows,
+                         int64_t a, int64_t b, struct thread_scratch *ts)
+{
+	const struct tensor *w = j->w;
+	for (int64_t c0 = 0; c0 < n_rows; c0 += ts->q_own_rows) {
+		int64_t nc = n_rows - c0 < ts->q_own_rows ? n_rows - c0 : ts->q_own_rows;
+		for (int64_t r = 0; r < nc; r++)
+			quant_act_prepare(w->qt, x + (c0 + r) * ldx,
+			                  ts->q_own + (size_t)r * ts->q_row_cap, w->n_in);
+		run(j, a, b, ts->q_own, ts->q_row_cap, c0, nc);
+	}
+	ts->q_src = NULL;
 }
 
 void mm_share(const struct tensor *w, const float *x, int64_t ldx, int64_t n_rows, uint8_t *buf,
@@ -91,14 +120,16 @@ int mm_run(const struct mm_job *jobs, int n_jobs, const float *x, int64_t ldx, i
 			continue;
 		size_t stride;
 		const uint8_t *act = activations(w, x, ldx, n_rows, ts, &stride);
+		if (!act) {
+			run_unshared(&jobs[i], x, ldx, n_rows, a, b, ts);
+			continue;
+		}
 		/* whole tiles of 16 columns (the AMX tiles' rows) */
 		int64_t chunk = (int64_t)(CHUNK_BYTES / stride) & ~(int64_t)15;
 		chunk = chunk < 16 ? 16 : chunk;
 		for (int64_t c0 = 0; c0 < n_rows; c0 += chunk) {
 			int64_t nc = n_rows - c0 < chunk ? n_rows - c0 : chunk;
-			quant_gemm(w->qt, w->n_in, b - a, nc, jobs[i].y + c0 * jobs[i].ldy + a,
-			           (size_t)jobs[i].ldy, w->data + (size_t)a * w->row_bytes,
-			           w->row_bytes, act + (size_t)c0 * stride, stride);
+			run(&jobs[i], a, b, act + (size_t)c0 * stride, stride, c0, nc);
 		}
 	}
 	return 0;

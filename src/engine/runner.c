@@ -28,7 +28,6 @@ static void free_buffers(struct runner *r)
 	free(r->attn);
 	free(r->o);
 	free(r->gate);
-	free(r->up);
 	free(r->rope);
 	free(r->out_rows);
 	free(r->rows);
@@ -37,12 +36,14 @@ static void free_buffers(struct runner *r)
 	r->rows = NULL;
 	r->act = NULL;
 	r->ctr = NULL;
-	r->qkv = r->attn = r->o = r->gate = r->up = r->rope = NULL;
+	r->qkv = r->attn = r->o = r->gate = r->rope = NULL;
 	r->out_rows = NULL;
 	for (int i = 0; r->ts && i < r->n_threads; i++) {
 		free(r->ts[i].x);
 		free(r->ts[i].h);
 		free(r->ts[i].q_own);
+		free(r->ts[i].up);
+		r->ts[i].up = NULL;
 		r->ts[i].x = NULL;
 		r->ts[i].h = NULL;
 		r->ts[i].q_own = NULL;
@@ -82,23 +83,28 @@ static int grow_rows(struct engine_model *m, int64_t n)
 	r->attn = falloc(n, nattn);
 	r->o = falloc(n, hp->n_embd);
 	r->gate = falloc(n, hp->n_ff);
-	r->up = falloc(n, hp->n_ff);
 	r->rope = falloc(n * (hp->n_rope_cfg > 0 ? hp->n_rope_cfg : 1), hp->n_rot);
 	r->out_rows = try_malloc_array((size_t)n, sizeof *r->out_rows);
 	r->rows = try_malloc_array((size_t)n, sizeof *r->rows);
 	r->act = try_malloc_array((size_t)n, m->act_row_bytes ? m->act_row_bytes : 1);
 	r->ctr = try_malloc_array((size_t)hp->n_layer * 4 + (size_t)n, sizeof *r->ctr);
-	bool ok = r->qkv && r->attn && r->o && r->gate && r->up && r->rope && r->out_rows &&
-	          r->rows && r->act && r->ctr;
+	bool ok = r->qkv && r->attn && r->o && r->gate && r->rope && r->out_rows && r->rows &&
+	          r->act && r->ctr;
 	for (int i = 0; ok && i < r->n_threads; i++) {
 		struct thread_scratch *ts = &r->ts[i];
 		ts->q_row_cap = m->act_row_bytes;
 		ts->x = falloc(n, hp->n_embd);
 		ts->h = falloc(n, hp->n_embd);
-		ts->q_own = try_malloc_array((size_t)n, ts->q_row_cap ? ts->q_row_cap : 1);
+		ts->q_own_rows = n < MM_OWN_ROWS ? n : MM_OWN_ROWS;
+		ts->q_own =
+		    try_malloc_array((size_t)ts->q_own_rows, ts->q_row_cap ? ts->q_row_cap : 1);
+		/* the largest chunk forward.c hands out (one thread) */
+		ts->up_cols = (hp->n_ff / 8) & ~(int64_t)15;
+		ts->up_cols = ts->up_cols < 16 ? (hp->n_ff < 16 ? hp->n_ff : 16) : ts->up_cols;
+		ts->up = falloc(n, ts->up_cols);
 		ts->q = NULL;
 		ts->q_src = NULL;
-		ok = ts->x && ts->h && ts->q_own;
+		ok = ts->x && ts->h && ts->q_own && ts->up;
 	}
 	if (!ok) {
 		free_buffers(r);

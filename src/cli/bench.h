@@ -10,5 +10,8 @@
  * evenly), best of `passes`, in GB/s (1e9 bytes). -1 on bad arguments or no
  * memory. */
 int bench_read_bandwidth(size_t bytes, int n_threads, int passes, double *gbps);
+/* Sum of n_lines 64-byte lines (64-byte aligned) with 64-byte loads
+ * (bench_read_avx512.c; only on CPUs with AVX-512F). */
+float bench__sum_avx512(const void *p, size_t n_lines);
 
 #endif

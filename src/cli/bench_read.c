@@ -1,15 +1,16 @@
 /* bench_read.c — a STREAM-style read-bandwidth kernel for `gpurun bench
  * --bandwidth`: every thread sums its own slice of one large buffer (far
- * larger than the caches) with 64-byte vector loads and eight independent
- * accumulators, the access pattern of a matrix-vector product streaming its
- * weights. Best of several passes. Not here: writes or copies (STREAM's
- * copy/triad), which decode never does to its weights. */
+ * larger than the caches) with independent vector accumulators (64-byte
+ * loads where the CPU has AVX-512: bench_read_avx512.c), the access pattern
+ * of a matrix-vector product streaming its weights. Best of several passes. Not here: writes or
+ * copies (STREAM's copy/triad), which decode never does to its weights. */
 #include "cli/bench.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 
 #include "base/timeutil.h"
+#include "engine/cpu_features.h"
 
 typedef float v16f __attribute__((vector_size(64), aligned(64)));
 typedef float v4f __attribute__((vector_size(16)));
@@ -46,8 +47,9 @@ static float sum_slice(const v16f *p, size_t n)
 static void *reader_main(void *arg)
 {
 	struct reader *r = arg;
+	bool wide = cpu_features_get()->avx512f;
 	pthread_barrier_wait(r->start);
-	r->sink += sum_slice(r->p, r->n);
+	r->sink += wide ? bench__sum_avx512(r->p, r->n) : sum_slice(r->p, r->n);
 	r->end_ns = time_mono_ns();
 	return NULL;
 }

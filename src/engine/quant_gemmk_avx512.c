@@ -66,6 +66,7 @@ static void actk_block(const float *x, struct actk *y)
 	}
 	for (int g = 0; g < 8; g += 4) {
 		int16_t s[4];
+#pragma GCC unroll 16
 		for (int k = 0; k < 4; k++)
 			s[k] = (int16_t)(y->q.bsums[2 * (g + k)] + y->q.bsums[2 * (g + k) + 1]);
 		int16_t p[4] = {s[0], s[2], s[1], s[3]};
@@ -130,6 +131,7 @@ R16_AI void k4_scales(const uint8_t *p, size_t bx, struct k4sc *s)
 	__m512i sc_hi = _mm512_or_si512(and_(t[3], 0x0f0f0f0f), and_(srl(t[1], 2), 0x30303030));
 	__m512i m_hi =
 	    _mm512_or_si512(and_(srl(t[3], 4), 0x0f0f0f0f), and_(srl(t[2], 2), 0x30303030));
+#pragma GCC unroll 16
 	for (int j = 0; j < 4; j++) {
 		s->sc[j] = and_(srl(sc_lo, 8 * j), 0xFF);
 		s->sc[4 + j] = and_(srl(sc_hi, 8 * j), 0xFF);
@@ -148,6 +150,7 @@ R16_AI void k4_codes(const uint8_t *p, size_t bx, int c, int h, __m512i lo[4], _
 {
 	__m512i t[4];
 	r16_load4(p + 16 + 32 * c + 16 * h, bx, t);
+#pragma GCC unroll 16
 	for (int k = 0; k < 4; k++) {
 		lo[k] = and_(t[k], 0x0f0f0f0f);
 		hi[k] = and_(_mm512_srli_epi16(t[k], 4), 0x0f0f0f0f);
@@ -166,6 +169,7 @@ R16_AI __m512i k4_half(__m512i isum, const __m512i lo[4], const __m512i hi[4], c
 R16_AI __m512 k4_finish(const struct k4sc *s, const struct actk *a, __m512i isum, __m512 acc)
 {
 	__m512i summs = _mm512_setzero_si512();
+#pragma GCC unroll 16
 	for (int j = 0; j < 4; j++)
 		summs = _mm512_dpwssd_epi32(summs, s->mp[j], pair(a->pairs32 + 2 * j));
 	const __m512 yd = _mm512_set1_ps(a->q.d);
@@ -186,7 +190,9 @@ R16_AI void k6_scales(const uint8_t *p, size_t bx, __m512i offs, struct k6sc *s)
 {
 	__m512i t[4];
 	r16_load4(p + 192, bx, t);
+#pragma GCC unroll 16
 	for (int k = 0; k < 4; k++) {
+#pragma GCC unroll 16
 		for (int j = 0; j < 4; j++)
 			s->sc[4 * k + j] =
 			    _mm512_srai_epi32(_mm512_slli_epi32(t[k], 24 - 8 * j), 24);
@@ -207,6 +213,7 @@ R16_AI void k6_codes(const uint8_t *p, size_t bx, int h, int q, __m512i a[4], __
 	r16_load4(p + 64 * h + 16 * q, bx, l0);
 	r16_load4(p + 64 * h + 32 + 16 * q, bx, l1);
 	r16_load4(p + 128 + 32 * h + 16 * q, bx, hb);
+#pragma GCC unroll 16
 	for (int k = 0; k < 4; k++) {
 		a[k] = _mm512_or_si512(and_(l0[k], 0x0f0f0f0f),
 		                       and_(_mm512_slli_epi32(hb[k], 4), 0x30303030));
@@ -239,6 +246,7 @@ R16_AI __m512i k6_piece(__m512i isum, const __m512i a4[4], const __m512i b4[4], 
 R16_AI __m512 k6_finish(const struct k6sc *s, const struct actk *a, __m512i isum, __m512 acc)
 {
 	__m512i off = _mm512_setzero_si512();
+#pragma GCC unroll 16
 	for (int j = 0; j < 8; j++)
 		off = _mm512_dpwssd_epi32(off, s->sp[j], pair(a->pairs16 + 2 * j));
 	isum = _mm512_sub_epi32(isum, _mm512_slli_epi32(off, 5));
@@ -261,7 +269,9 @@ R16_AI void unpack(int type, const uint8_t *x, size_t bx, int64_t b, __m512i off
 	if (type == GGML_TYPE_Q4_K) {
 		const uint8_t *p = x + b * (int64_t)sizeof(struct block_q4_K);
 		k4_scales(p, bx, &u->k4);
+#pragma GCC unroll 16
 		for (int c = 0; c < 4; c++)
+#pragma GCC unroll 16
 			for (int h = 0; h < 2; h++) {
 				__m512i *o = u->c + 16 * c + 8 * h;
 				k4_codes(p, bx, c, h, o, o + 4);
@@ -269,7 +279,9 @@ R16_AI void unpack(int type, const uint8_t *x, size_t bx, int64_t b, __m512i off
 	} else {
 		const uint8_t *p = x + b * (int64_t)sizeof(struct block_q6_K);
 		k6_scales(p, bx, offs, &u->k6);
+#pragma GCC unroll 16
 		for (int h = 0; h < 2; h++)
+#pragma GCC unroll 16
 			for (int q = 0; q < 2; q++) {
 				__m512i *o = u->c + 32 * h + 16 * q;
 				k6_codes(p, bx, h, q, o, o + 4, o + 8, o + 12);
@@ -281,14 +293,18 @@ R16_AI __m512 block_dot(int type, const struct r16k *u, const struct actk *a, __
 {
 	__m512i isum = _mm512_setzero_si512();
 	if (type == GGML_TYPE_Q4_K) {
+#pragma GCC unroll 16
 		for (int c = 0; c < 4; c++)
+#pragma GCC unroll 16
 			for (int h = 0; h < 2; h++) {
 				const __m512i *o = u->c + 16 * c + 8 * h;
 				isum = k4_half(isum, o, o + 4, &u->k4, a, c, h);
 			}
 		return k4_finish(&u->k4, a, isum, acc);
 	}
+#pragma GCC unroll 16
 	for (int h = 0; h < 2; h++)
+#pragma GCC unroll 16
 		for (int q = 0; q < 2; q++) {
 			const __m512i *o = u->c + 32 * h + 16 * q;
 			isum = k6_piece(isum, o, o + 4, o + 8, o + 12, &u->k6, a, h, q);
@@ -304,17 +320,19 @@ R16_AI void run_direct(int type, const uint8_t *x, size_t bx, int64_t nb, const 
 {
 	const __m512i offs = r16_row_offsets(bx);
 	__m512 acc[4];
+#pragma GCC unroll 16
 	for (int c = 0; c < cols; c++)
 		acc[c] = _mm512_setzero_ps();
 	/* the next stripe (16 rows, contiguous) prefetched a slice per block:
 	 * the 16 interleaved row streams defeat the hardware prefetcher */
 	const uint8_t *pf = x + 16 * bx;
-	const int64_t pf_lines = (int64_t)(16 * bx + 63) / 64;
+	const int64_t pf_step = ((int64_t)(16 * bx + 63) / 64 + nb - 1) / nb; /* lines per block */
 	for (int64_t b = 0; b < nb; b++) {
-		for (int64_t l = b * pf_lines / nb; l < (b + 1) * pf_lines / nb; l++)
+		for (int64_t l = b * pf_step; l < (b + 1) * pf_step; l++)
 			_mm_prefetch((const char *)pf + 64 * l, _MM_HINT_T0);
 		const struct actk *y[4];
 		__m512i isum[4];
+#pragma GCC unroll 16
 		for (int c = 0; c < cols; c++) {
 			y[c] = (const struct actk *)(a + (size_t)c * ba) + b;
 			isum[c] = _mm512_setzero_si512();
@@ -323,32 +341,41 @@ R16_AI void run_direct(int type, const uint8_t *x, size_t bx, int64_t nb, const 
 			const uint8_t *p = x + b * (int64_t)sizeof(struct block_q4_K);
 			struct k4sc sc;
 			k4_scales(p, bx, &sc);
+#pragma GCC unroll 16
 			for (int c4 = 0; c4 < 4; c4++)
+#pragma GCC unroll 16
 				for (int h = 0; h < 2; h++) {
 					__m512i lo[4], hi[4];
 					k4_codes(p, bx, c4, h, lo, hi);
+#pragma GCC unroll 16
 					for (int c = 0; c < cols; c++)
 						isum[c] =
 						    k4_half(isum[c], lo, hi, &sc, y[c], c4, h);
 				}
+#pragma GCC unroll 16
 			for (int c = 0; c < cols; c++)
 				acc[c] = k4_finish(&sc, y[c], isum[c], acc[c]);
 		} else {
 			const uint8_t *p = x + b * (int64_t)sizeof(struct block_q6_K);
 			struct k6sc sc;
 			k6_scales(p, bx, offs, &sc);
+#pragma GCC unroll 16
 			for (int h = 0; h < 2; h++)
+#pragma GCC unroll 16
 				for (int q = 0; q < 2; q++) {
 					__m512i c0[4], c1[4], c2[4], c3[4];
 					k6_codes(p, bx, h, q, c0, c1, c2, c3);
+#pragma GCC unroll 16
 					for (int c = 0; c < cols; c++)
 						isum[c] = k6_piece(isum[c], c0, c1, c2, c3, &sc,
 						                   y[c], h, q);
 				}
+#pragma GCC unroll 16
 			for (int c = 0; c < cols; c++)
 				acc[c] = k6_finish(&sc, y[c], isum[c], acc[c]);
 		}
 	}
+#pragma GCC unroll 16
 	for (int c = 0; c < cols; c++)
 		_mm512_mask_storeu_ps(s + (size_t)c * lds, keep, acc[c]);
 }
@@ -398,6 +425,7 @@ static void q6_K_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, c
 void quant__fill_gemmk_avx512(struct quant_traits *t)
 {
 	static const int types[] = {GGML_TYPE_Q4_K, GGML_TYPE_Q6_K};
+#pragma GCC unroll 16
 	for (int i = 0; i < 2; i++) {
 		t[types[i]].act_bytes = actk_bytes;
 		t[types[i]].act_prepare = actk_prepare;

@@ -26,9 +26,9 @@ R16_AI void run_direct(int type, const uint8_t *x, size_t bx, int64_t nb, const 
 	/* the next stripe (16 rows, contiguous) prefetched a slice per block:
 	 * the 16 interleaved row streams defeat the hardware prefetcher */
 	const uint8_t *pf = x + 16 * bx;
-	const int64_t pf_lines = (int64_t)(16 * bx + 63) / 64;
+	const int64_t pf_step = ((int64_t)(16 * bx + 63) / 64 + nb - 1) / nb; /* lines per block */
 	for (int64_t b = 0; b < nb; b++) {
-		for (int64_t l = b * pf_lines / nb; l < (b + 1) * pf_lines / nb; l++)
+		for (int64_t l = b * pf_step; l < (b + 1) * pf_step; l++)
 			_mm_prefetch((const char *)pf + 64 * l, _MM_HINT_T0);
 		R16_BLK u;
 		unpack(type, x, bx, b, offs, &u);

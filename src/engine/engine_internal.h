@@ -242,6 +242,8 @@ void ops_silu_mul(float *g, const float *u, int64_t n);
 void ops_gelu_mul(float *g, const float *u, int64_t n);
 void ops_softcap(float *x, int64_t n, float cap);
 float ops_gelu(float x);
+void ops__rmsnorm_avx512(float *y, const float *x, const float *w, int64_t n, float eps);
+void ops__silu_mul_avx512(float *g, const float *u, int64_t n);
 
 /* ---- attention over a sequence's KV cache (attention.c) ---- */
 /* Stores K and V of kv head g at position pos of layer il. */

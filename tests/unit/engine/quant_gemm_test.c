@@ -1,10 +1,10 @@
 /* quant_gemm_test.c — quant_gemm (prepared activations, the engine's matmul
  * path) of every kernel set against the scalar reference vec_dot, element
  * by element, on awkward shapes: 1 to 49 weight rows (16-row stripes, an
- * overlapping last stripe, fewer than 16 rows), 1 to 9 activation rows
+ * overlapping last stripe, fewer than 16 rows), 1 to 37 activation rows
  * (the register path up to 4, the buffered path above, AMX tiles of 16
- * where the CPU has them), 1 to 67 blocks
- * (across the 32-block stripe chunks), padded strides.
+ * where the CPU has them), 1 to 67 blocks or 1 to 9 K-quant super-blocks
+ * (across the stripe chunks), padded strides.
  * Tolerance: the kernels with a gemm compute the reference's integers and
  * float steps in its order (Q4_0, Q8_0, Q4_K, Q6_K): bit-identical to the
  * reference; F16 repeats the set's own vec_dot step for step: bit-identical
@@ -74,16 +74,18 @@ static void check_shape(const struct quant_traits *v, int64_t nblk, int64_t nr, 
 	bool exact = v->gemm != NULL;
 	/* F16 follows the set's vec_dot, the others the scalar reference */
 	const struct quant_traits *want_t = v->gemm && v->type == GGML_TYPE_F16 ? v : r;
-	float *dx = malloc((size_t)n * 4), *dy = malloc((size_t)n * 4);
+	/* dequantized rows for the bound of the inexact (generic) path */
+	float *dx = malloc((size_t)(n * nr) * 4), *dy = malloc((size_t)n * 4);
+	for (int64_t i = 0; i < nr && !exact; i++)
+		r->to_float(x + (size_t)i * bx, dx + i * n, n);
 	for (int64_t c = 0; c < nc; c++) {
 		rd->to_float(y + (size_t)c * by, dy, n);
 		for (int64_t i = 0; i < nr; i++) {
 			float want, got = out[c * (int64_t)lds + i];
 			want_t->vec_dot(n, &want, x + (size_t)i * bx, y + (size_t)c * by);
 			double mag = 0;
-			r->to_float(x + (size_t)i * bx, dx, n);
-			for (int64_t k = 0; k < n; k++)
-				mag += fabs((double)dx[k] * dy[k]);
+			for (int64_t k = 0; k < n && !exact; k++)
+				mag += fabs((double)dx[i * n + k] * dy[k]);
 			if (exact ? memcmp(&got, &want, 4) != 0
 			          : !(fabs((double)got - want) <= 1e-5 * mag))
 				fail_msg(
@@ -116,12 +118,15 @@ static void test_quant_gemm_matches_ref(void **state)
 	assert_non_null(v);
 	static const int64_t rows[] = {1, 5, 16, 17, 33, 48, 49};
 	static const int64_t cols[] = {1, 2, 4, 5, 9, 16, 37};
-	static const int64_t blocks[] = {1, 3, 33, 67};
+	/* across the stripe chunks: 32 blocks (Q4_0, Q8_0), 4 super-blocks
+	 * (K-quants), 1024 elements (F16) */
+	static const int64_t blocks[] = {1, 3, 33, 67}, kblocks[] = {1, 3, 5, 9};
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
 		for (size_t j = 0; j < sizeof cols / sizeof cols[0]; j++)
 			for (size_t k = 0; k < sizeof blocks / sizeof blocks[0]; k++) {
-				int64_t nb =
-				    v->block_size == 1 ? blocks[k] * 32 + (int64_t)k : blocks[k];
+				int64_t nb = v->block_size == 1   ? blocks[k] * 32 + (int64_t)k
+				             : v->block_size > 32 ? kblocks[k]
+				                                  : blocks[k];
 				check_shape(v, nb, rows[i], cols[j]);
 			}
 	print_message("%s (%s): %s\n", v->name, v->isa, v->gemm ? "gemm kernel, exact" : "generic");

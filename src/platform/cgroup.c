@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -216,6 +217,25 @@ int cgroup_instance_kill(const struct cgroup_ctl *c, const char *id)
 	if (f)
 		fclose(f);
 	return n;
+}
+
+bool cgroup_instance_oom_killed(const struct cgroup_ctl *c, const char *id)
+{
+	if (c->version == 0)
+		return false;
+	char dir[CGROUP_PATH_MAX + 80], path[CGROUP_PATH_MAX + 112], line[128];
+	cgroup_instance_dir(c, id, true, dir, sizeof dir);
+	/* v1 memory.oom_control and v2 memory.events both hold "oom_kill N" */
+	snprintf(path, sizeof path, "%s/%s", dir,
+	         c->version == 2 ? "memory.events" : "memory.oom_control");
+	FILE *f = fopen(path, "re");
+	long long n = 0;
+	while (f && fgets(line, sizeof line, f))
+		if (!strncmp(line, "oom_kill ", 9))
+			n = atoll(line + 9);
+	if (f)
+		fclose(f);
+	return n > 0;
 }
 
 void cgroup_instance_remove(const struct cgroup_ctl *c, const char *id)

@@ -40,6 +40,11 @@ int cgroup_instance_apply(const struct cgroup_ctl *c, const char *id, int pid, i
 /* SIGKILLs every process still in the instance's group (ones that left its
  * process group, e.g. by setsid); returns how many. */
 int cgroup_instance_kill(const struct cgroup_ctl *c, const char *id);
+/* Whether the kernel's OOM killer ended a process of the instance's group
+ * (its memory limit was reached): the group's "oom_kill" count. The count
+ * moves when the victim is sent SIGKILL, before it is gone, so a connection
+ * the victim breaks is always seen after it. */
+bool cgroup_instance_oom_killed(const struct cgroup_ctl *c, const char *id);
 /* Removes the instance's group (its processes must be gone). */
 void cgroup_instance_remove(const struct cgroup_ctl *c, const char *id);
 /* The directory holding the instance's memory (v1) or only (v2) group. */

@@ -76,6 +76,7 @@ struct inst {
 	int64_t start_mono, start_wall, ready_wall;
 	int64_t suspect_until_mono; /* no new requests before this (gateway_proxy.c) */
 	bool adopted, stop_logged, crashed;
+	bool oom; /* ran out of memory (daemon__inst_oom, or its exit record) */
 	struct gw_exchange *xs; /* exchanges proxied to it (x->inext) */
 	/* adopted instances: exit seen through a pidfd, stop by signals */
 	uv_poll_t poll;
@@ -150,6 +151,7 @@ struct gw_exchange {
 	int64_t t0_mono, t0_wall, deadline_mono, hold_deadline_mono, first_byte_mono;
 	int64_t dispatch_wall;
 	bool started, held, was_held, timed_out, crashed, ended, is_upgrade, deferred, has_body;
+	bool oom; /* its instance ran out of memory: 500, as Cloud Run answers */
 	int retries;
 	int64_t resp_cl; /* the instance's Content-Length, -1 none */
 	struct buf pend; /* answer bytes held until the end of this loop turn */
@@ -266,6 +268,11 @@ int daemon__oci_start(struct rev *rv, struct inst *in, char err[ERR_MSG_LEN]);
 void daemon__oci_sweep_leftovers(struct daemon *d);
 /* Shutdown: sweep and release the OCI host once nothing runs. */
 void daemon__oci_release(struct daemon *d);
+/* Did the instance (OCI or process) run out of memory? Asked when a
+ * connection to it broke mid-request: reads its memory cgroup's OOM record
+ * (which moves before the victim dies, so before its connections break) and,
+ * when it did, kills the whole instance (Cloud Run's rule); sets in->oom. */
+bool daemon__inst_oom(struct inst *in);
 const char *inst_phase_str(enum inst_phase p);
 
 /* activator.c */

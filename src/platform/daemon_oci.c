@@ -14,6 +14,7 @@
 #include "base/timeutil.h"
 
 #include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +184,21 @@ int daemon__oci_start(struct rev *rv, struct inst *in, char err[ERR_MSG_LEN])
 	in->port = oi->port;
 	in->pid = oi->pid;
 	return 0;
+}
+
+bool daemon__inst_oom(struct inst *in)
+{
+	if (in->oom || in->phase == INST_EXITED)
+		return in->oom;
+	if (in->ow) {
+		in->oom = oci_watch_oom(in->ow);
+	} else if (in->proc &&
+	           cgroup_instance_oom_killed(instance_runtime_cgroups(in->rev->d->irt), in->id)) {
+		in->oom = true;
+		log_warn("instance %s ran out of memory: killing it", in->id);
+		kill(-in->pid, SIGKILL); /* its own process group; the exit follows */
+	}
+	return in->oom;
 }
 
 void daemon__oci_sweep_leftovers(struct daemon *d)

@@ -63,6 +63,7 @@ struct instance_exit {
 	int term_signal;     /* when a signal ended it (SIGKILL after the grace: 9) */
 	bool stop_requested; /* instance_stop() had been called */
 	bool killed;         /* the grace ran out: SIGKILL was sent */
+	bool oom_killed;     /* its memory cgroup recorded an OOM kill (the limit) */
 };
 
 struct instance_start_req {

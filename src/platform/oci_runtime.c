@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -296,4 +298,37 @@ bool oci_cgroup_oom_killed(const char *cgroup_fs, const char *id)
 			return true;
 	}
 	return false;
+}
+
+/* v1: an eventfd registered on memory.oom_control through
+ * cgroup.event_control (cgroup-v1/memory.rst, "OOM Control"); v2: inotify
+ * on memory.events, which is modified on every oom and oom_kill. */
+int oci_cgroup_oom_watch(const char *cgroup_fs, const char *id, bool *v2)
+{
+	char dir[900], path[960], line[64];
+	snprintf(dir, sizeof(dir), "%s/memory/" OCI_CGROUP_PARENT "/%s", cgroup_fs, id);
+	snprintf(path, sizeof(path), "%s/memory.oom_control", dir);
+	int cfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (cfd >= 0) {
+		*v2 = false;
+		int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		snprintf(path, sizeof(path), "%s/cgroup.event_control", dir);
+		int ctl = efd >= 0 ? open(path, O_WRONLY | O_CLOEXEC) : -1;
+		int n = snprintf(line, sizeof(line), "%d %d", efd, cfd);
+		bool ok = ctl >= 0 && write(ctl, line, (size_t)n) == n;
+		if (ctl >= 0)
+			close(ctl);
+		close(cfd);
+		if (!ok && efd >= 0)
+			close(efd);
+		return ok ? efd : -1;
+	}
+	snprintf(path, sizeof(path), "%s/" OCI_CGROUP_PARENT "/%s/memory.events", cgroup_fs, id);
+	int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (ifd >= 0 && inotify_add_watch(ifd, path, IN_MODIFY) < 0) {
+		close(ifd);
+		ifd = -1;
+	}
+	*v2 = true;
+	return ifd;
 }

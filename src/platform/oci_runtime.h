@@ -69,5 +69,11 @@ void oci_cgroup_sweep(const char *cgroup_fs);
 /* True when the memory controller recorded an OOM kill in the container's
  * cgroup (read before delete). */
 bool oci_cgroup_oom_killed(const char *cgroup_fs, const char *id);
+/* A non-blocking fd that becomes readable when the container's memory
+ * cgroup runs out of memory (*v2 false: every notification is an OOM; read 8
+ * bytes) or its memory.events changes (*v2 true: read the inotify events,
+ * then ask oci_cgroup_oom_killed); -1 when neither can be watched. The
+ * caller closes it. */
+int oci_cgroup_oom_watch(const char *cgroup_fs, const char *id, bool *v2);
 
 #endif

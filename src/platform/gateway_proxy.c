@@ -379,6 +379,8 @@ static void fail_unstarted(struct gw_exchange *x, int status)
 		snprintf(msg, sizeof msg, "upstream request timeout after %d s",
 		         x->rev->spec.timeout_s);
 		gw_fail(x, 504, msg);
+	} else if (x->oom || (x->inst && daemon__inst_oom(x->inst))) {
+		gw_fail(x, 500, "the instance ran out of memory (OOM-killed) and was stopped");
 	} else if (x->crashed) {
 		gw_fail(x, 502, "the instance serving the request stopped (crash or exit)");
 	} else {
@@ -599,6 +601,7 @@ void gw_inst_crashed(struct inst *in)
 	while (in->xs) {
 		struct gw_exchange *x = in->xs;
 		x->crashed = true;
+		x->oom = in->oom;
 		detach_inst(x);
 		if (x->state == GW_TUNNEL)
 			tunnel_end(x);

@@ -1,8 +1,8 @@
 /* daemon_inst.c — the daemon's instances of a revision: start (GPU
  * allocation, process spawn, state and ledger rows), readiness (held
  * requests released at once), stop (SIGTERM, SIGKILL after the grace) and
- * exit (in-flight requests end with 502, a replacement starts, ledger span
- * closed). Instances adopted from an earlier daemon are watched through a
+ * exit (in-flight requests end with 502, or 500 when it ran out of memory;
+ * a replacement starts; ledger span closed). Instances adopted from an earlier daemon are watched through a
  * pidfd and stopped with signals; their output went to the old daemon. */
 #include "platform/daemon_internal.h"
 
@@ -155,8 +155,7 @@ void inst__event(struct inst *in, enum instance_event ev, const struct instance_
 	}
 	if (ev == INSTANCE_EV_START_FAILED) {
 		char why[ERR_MSG_LEN];
-		snprintf(why, sizeof why, "not ready within the startup probe%s%.200s",
-		         note[0] ? ": " : "", note);
+		snprintf(why, sizeof why, "%.240s", note[0] ? note : "not ready within the startup probe");
 		leave_phase(in);
 		in->phase = INST_STOPPING; /* the runtime stops it; EXITED follows */
 		in->rev->n_stopping++;
@@ -165,10 +164,17 @@ void inst__event(struct inst *in, enum instance_event ev, const struct instance_
 	}
 	if (!x)
 		return; /* EXITED always comes with its record */
-	char reason[96];
+	char reason[ERR_MSG_LEN];
 	int status = (int)x->exit_status;
-	if (x->term_signal) {
+	in->oom = in->oom || x->oom_killed;
+	if (x->term_signal)
 		status = -x->term_signal;
+	if (in->oom) {
+		snprintf(reason, sizeof reason, "out of memory: OOM-killed at the %lld MiB limit",
+		         (long long)(in->rev->spec.memory_bytes >> 20));
+	} else if (strstr(note, "startup probe")) {
+		snprintf(reason, sizeof reason, "%s", note); /* it never became ready */
+	} else if (x->term_signal) {
 		snprintf(reason, sizeof reason, "%s (signal %d)",
 		         x->stop_requested ? "stopped" : "crashed", x->term_signal);
 	} else {

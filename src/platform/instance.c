@@ -133,6 +133,7 @@ static void proc_exited(uv_process_t *p, int64_t status, int sig)
 	instance__probe_stop(in);
 	kill(-in->pid, SIGKILL); /* whatever the main process left in its group */
 	if (in->cgroup_applied) {
+		in->exit.oom_killed = cgroup_instance_oom_killed(&in->rt->cg, in->id);
 		cgroup_instance_kill(&in->rt->cg, in->id);
 		cgroup_instance_remove(&in->rt->cg, in->id);
 	}

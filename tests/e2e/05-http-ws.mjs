@@ -29,7 +29,11 @@ const got = [];
 const big = Buffer.alloc(1 << 20);
 for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
 let pong = false;
-ws.on('pong', () => { pong = true; });
+// close once both echoes and the pong are in: under load the pong can
+// trail the 1 MB echo, and a pong still queued when the close arrives is
+// not owed to the client
+const maybeClose = () => { if (got.length === 2 && pong) ws.close(1000, 'done'); };
+ws.on('pong', () => { pong = true; maybeClose(); });
 ws.on('open', () => {
   ws.send('hello gateway');
   ws.send(big);
@@ -37,7 +41,7 @@ ws.on('open', () => {
 });
 ws.on('message', (data, isBinary) => {
   got.push({ data, isBinary });
-  if (got.length === 2) ws.close(1000, 'done');
+  maybeClose();
 });
 const code = await new Promise((resolve) => ws.on('close', (c) => resolve(c)));
 if (got.length !== 2) fail(`got ${got.length} messages`);

@@ -103,7 +103,7 @@ await steps([
     assert.equal(c.lines.length, 0);
     a.ac.abort();
     await c.ready;
-    assert.equal(c.lines.length, 1, 'the queued request streams once a slot is free');
+    assert.ok(c.lines.length >= 1, 'the queued request streams once a slot is free'); // more may be in by now
     b.ac.abort();
     c.ac.abort();
     await until(async () => (await metrics(srv)).gpurun_running_sequences === 0, 3000, 'all slots free');

@@ -133,12 +133,17 @@ static void watch_event(struct oci_watch *w, enum instance_event ev, void *arg)
 	struct daemon *d = in->rev->d; /* the revision may be gone after the event */
 	int64_t now = time_wall_ns();
 	if (ev == INSTANCE_EV_READY)
-		logs_writer_note(&in->log, now, "ready on %s:%d", in->addr, in->port);
+		logs_writer_note(&in->log, now, "ready on %s:%d after %.1f ms", in->addr, in->port,
+		                 (double)oci_watch_start_latency_ns(w) / 1e6);
+	else if (ev == INSTANCE_EV_START_FAILED)
+		logs_writer_note(&in->log, now, "start failed: %s: stopping", oci_watch_note(w));
 	inst__event(in, ev, ev == INSTANCE_EV_EXITED ? oci_watch_exit_info(w) : NULL,
 	            oci_watch_note(w));
 	if (ev != INSTANCE_EV_EXITED)
 		return;
-	logs_writer_note(&in->log, now, "instance %s exited", in->id);
+	logs_writer_note(&in->log, now, "instance %s exited%s%s", in->id,
+	                 oci_watch_exit_info(w)->oom_killed ? ": " : "",
+	                 oci_watch_exit_info(w)->oom_killed ? oci_watch_note(w) : "");
 	logs_writer_close(&in->log, now);
 	oci_watch_free(w);
 	free(in);

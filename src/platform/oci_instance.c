@@ -50,6 +50,17 @@ int oci_host_init(struct oci_host *h, const struct oci_host_config *cfg, char er
 		err_set(err, rc, "cannot create %s: %s", h->bundles, err_str(rc));
 	free(home);
 	h->models_dir = cfg->models_dir ? xstrdup(cfg->models_dir) : NULL;
+	/* containers see the store read-only: a model server in one can start
+	 * (and list nothing) only if the layout is there */
+	static const char *const layout[] = {"blobs", "manifests"};
+	for (int i = 0; rc == 0 && h->models_dir && i < 2; i++) {
+		char *p = file_path_join(h->models_dir, layout[i]);
+		int r = file_mkdir_p(p, 0755);
+		if (r < 0)
+			log_warn("oci: cannot create %s (the model store is mounted read-only): %s", p,
+			         err_str(r));
+		free(p);
+	}
 	h->cgroup_fs = xstrdup(cfg->cgroup_fs ? cfg->cgroup_fs : OCI_CGROUP_FS);
 	h->dev_dir = xstrdup(cfg->dev_dir ? cfg->dev_dir : "/dev");
 	if (rc < 0) {

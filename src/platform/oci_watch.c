@@ -44,6 +44,7 @@ struct oci_watch {
 	uv_tcp_t probe_conn;
 	uv_connect_t probe_req;
 	uv_write_t probe_wreq;
+	char probe_path[400];
 	char probe_http[512];
 	char probe_resp[64];
 	size_t probe_got;
@@ -243,7 +244,7 @@ static void probe_failed(struct oci_watch *w)
 		snprintf(w->note, sizeof(w->note),
 		         "no 200-399 answer to the startup probe GET %.100s on %s:%d within %.0f s "
 		         "(last: %.60s)",
-		         w->probe.path ? w->probe.path : "/", w->inst.addr, w->probe_port, budget,
+		         w->probe_path, w->inst.addr, w->probe_port, budget,
 		         w->probe_last[0] ? w->probe_last : "no attempt finished");
 	else
 		snprintf(w->note, sizeof(w->note),
@@ -298,12 +299,13 @@ static int64_t probe_budget_ms(const struct spec *s)
 static void probe_begin(struct oci_watch *w, const struct spec *s)
 {
 	w->probe = s->probe;
-	w->probe.path = NULL; /* the request below holds it */
+	w->probe.path = NULL; /* probe_path holds it */
+	snprintf(w->probe_path, sizeof(w->probe_path), "%s", s->probe.path ? s->probe.path : "/");
 	if (w->probe.timeout_s <= 0)
 		w->probe.timeout_s = SPEC_PROBE_BUDGET_DEFAULT_S;
 	w->probe_port = s->probe.port > 0 ? s->probe.port : w->inst.port;
 	snprintf(w->probe_http, sizeof(w->probe_http),
-	         "GET %.400s HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: gpurun-startup-probe\r\n"
+	         "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: gpurun-startup-probe\r\n"
 	         "Connection: close\r\n\r\n",
 	         s->probe.path ? s->probe.path : "/", w->inst.addr, w->probe_port);
 	w->probe_deadline_ns = w->inst.start_ns + probe_budget_ms(s) * 1000000;

@@ -22,6 +22,9 @@ env=$(curl -sS "$(url web)/cgi-bin/env") || fail "env"
 echo "$env" | grep -q '^K_SERVICE=web$' || fail "no K_SERVICE in: $env"
 echo "$env" | grep -q '^K_REVISION=web-' || fail "no K_REVISION"
 echo "$env" | grep -q '^PORT=8080$' || fail "PORT is not 8080"
+# the model store (empty here) is mounted read-only with its layout made
+models=$(curl -sS "$(url web)/cgi-bin/models") || fail "models"
+[ "$(echo $models)" = "blobs manifests" ] || fail "the container's model store holds '$models'"
 wait_until 8 instances web 0 || fail "did not scale to zero"
 t0=$(date +%s%N)
 body=$(curl -sS --max-time 30 "$(url web)/") || fail "request after scale to zero"

@@ -5,8 +5,9 @@
 # starts Debian's docker-registry on a free loopback port and pushes the
 # image there with curl (registry API v2) as test/web:v1. Sets REG
 # (127.0.0.1:PORT) and IMAGE ($REG/test/web:v1). The image: /www/index.html,
-# CGI scripts /cgi-bin/env (its environment) and /cgi-bin/hog (allocates
-# until the memory limit stops it), busybox applets sh httpd env sleep tail;
+# CGI scripts /cgi-bin/env (its environment), /cgi-bin/models (ls of the
+# model store) and /cgi-bin/hog (allocates until the memory limit stops
+# it), busybox applets sh httpd env sleep tail ls;
 # its entrypoint runs httpd on $PORT.
 
 oci_web_image() {
@@ -21,12 +22,14 @@ oci_web_image() {
   local T=$GPURUN_HOME/img
   mkdir -p "$T/root/bin" "$T/root/www/cgi-bin" "$T/root/etc"
   cp "$bb" "$T/root/bin/busybox"
-  for c in sh httpd env sleep tail; do ln -s busybox "$T/root/bin/$c"; done
+  for c in sh httpd env sleep tail ls; do ln -s busybox "$T/root/bin/$c"; done
   echo "hello from an OCI image" >"$T/root/www/index.html"
   printf '#!/bin/sh\necho "Content-Type: text/plain"\necho\nenv\n' >"$T/root/www/cgi-bin/env"
   # no output before the allocation: httpd then closes without an answer
   printf '#!/bin/sh\necho "hog: eating memory" >&2\ntail /dev/zero\n' >"$T/root/www/cgi-bin/hog"
-  chmod 755 "$T/root/www/cgi-bin/env" "$T/root/www/cgi-bin/hog"
+  printf '#!/bin/sh\necho "Content-Type: text/plain"\necho\nls "$GPURUN_MODELS" 2>&1\n' \
+    >"$T/root/www/cgi-bin/models"
+  chmod 755 "$T/root/www/cgi-bin/env" "$T/root/www/cgi-bin/hog" "$T/root/www/cgi-bin/models"
   printf 'root:x:0:0:root:/:/bin/sh\n' >"$T/root/etc/passwd"
   printf 'root:x:0:\n' >"$T/root/etc/group"
   (

@@ -72,8 +72,8 @@ struct rev *daemon__rev_get(struct daemon *d, const char *name)
 	spec_copy(&rv->spec, &sr.spec);
 	state_revision_release(&sr);
 	rv->m = gw_metrics_for(d, rv->service);
-	rv->oci =
-	    rv->spec.command.n == 0 && rv->spec.image && !spec_image_is_builtin(rv->spec.image);
+	/* an image's --command and --args run inside its container (Cloud Run) */
+	rv->oci = rv->spec.image && !spec_image_is_builtin(rv->spec.image);
 	rv->tokens =
 	    rv->spec.image && !strcmp(rv->spec.image, SPEC_IMAGE_OLLAMA) && rv->spec.command.n == 0;
 	struct kpa_config kc;

@@ -48,6 +48,18 @@ await steps([
     for await (const c of it) text += c.response;
     person(text);
   }],
+  ['nested models with $defs/$ref, as pydantic writes them', async () => {
+    const friends = {
+      $defs: { Friend: { type: 'object', title: 'Friend', required: ['name', 'age'],
+        properties: { name: { type: 'string', title: 'Name' }, age: { type: 'integer', title: 'Age' } } } },
+      type: 'object', title: 'Friends', required: ['friends'],
+      properties: { friends: { type: 'array', title: 'Friends', items: { $ref: '#/$defs/Friend' } } },
+    };
+    const r = await ollama.generate({ model: M, prompt: P, format: friends, options: { temperature: 0, num_predict: 80 } });
+    const v = JSON.parse(r.response);
+    assert.deepEqual(Object.keys(v), ['friends'], r.response);
+    for (const f of v.friends) person(JSON.stringify(f));
+  }],
   ['chat format schema', async () => {
     const r = await ollama.chat({ model: M, messages: [{ role: 'user', content: P }], format: schema,
       options: { temperature: 0, num_predict: 60 } });
@@ -68,7 +80,7 @@ await steps([
     assert.equal(a.body.error, 'invalid format: "yaml"; expected "json" or a valid JSON Schema object');
     const b = await postJSON(srv, '/api/generate', { model: M, prompt: P, format: { type: 'object', properties: { a: { $ref: '#/x' } } } });
     assert.equal(b.status, 400);
-    assert.match(b.body.error, /^invalid JSON schema in format: \$ref is not supported$/);
+    assert.match(b.body.error, /^invalid JSON schema in format: \$ref "#\/x" names nothing in the schema/);
     const c = await postJSON(srv, '/api/chat', { model: M, messages: [{ role: 'user', content: P }], format: { type: 'color' } });
     assert.equal(c.status, 400);
     assert.match(c.body.error, /unsupported type "color"/);

@@ -120,6 +120,16 @@ int constrain_prog_items(struct constrain_prog *p, int32_t arr, int32_t item, in
 	return 0;
 }
 
+int constrain_prog_length(struct constrain_prog *p, int32_t str, int32_t min, int32_t max)
+{
+	if (p->frozen || !valid_node(p, str) || p->nodes[str].type != CONSTRAIN_STRING || min < 0 ||
+	    (max >= 0 && max < min))
+		return ERR_INVALID;
+	p->nodes[str].min_items = min;
+	p->nodes[str].max_items = max;
+	return 0;
+}
+
 int constrain_prog_literal(struct constrain_prog *p, int32_t lit, const char *json, size_t len)
 {
 	if (!valid_node(p, lit) || p->nodes[lit].type != CONSTRAIN_LITERAL || len == 0)
@@ -258,7 +268,7 @@ static int check(struct constrain_prog *p, int32_t id, int depth, char *err)
 		return 0;
 	}
 	case CONSTRAIN_STRING:
-		n->min_len = 2;
+		n->min_len = 2 + n->min_items;
 		lead_set(n->lead, '"');
 		return 0;
 	case CONSTRAIN_NUMBER:

@@ -55,6 +55,10 @@ int constrain_prog_prop(struct constrain_prog *p, int32_t obj, const char *key, 
 /* Array items node and count bounds (max < 0: unbounded). */
 int constrain_prog_items(struct constrain_prog *p, int32_t arr, int32_t item, int32_t min,
                          int32_t max);
+/* Character count bounds of a STRING node (max < 0: unbounded). A character
+ * is a code point written plainly or one escape (a \u surrogate pair counts
+ * as two). */
+int constrain_prog_length(struct constrain_prog *p, int32_t str, int32_t min, int32_t max);
 /* A literal JSON text of a LITERAL node ("\"red\"", "1", "null"). */
 int constrain_prog_literal(struct constrain_prog *p, int32_t lit, const char *json, size_t len);
 /* An alternative of a UNION node. */

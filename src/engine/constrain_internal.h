@@ -15,7 +15,7 @@ struct cnode {
 	int32_t first; /* first edge (after finish) */
 	int32_t count; /* edges */
 	int32_t item;  /* array: item node */
-	int32_t min_items, max_items;
+	int32_t min_items, max_items; /* array: items; string: characters (max -1: any) */
 	int64_t min_len;  /* fewest bytes of a value of this node */
 	uint64_t lead[4]; /* bytes a value may start with (bit set) */
 };
@@ -59,8 +59,8 @@ static inline bool cobj_free(const struct constrain_prog *p, int32_t node)
 	return p->nodes[node].type == CONSTRAIN_ANY || p->nodes[node].count == 0;
 }
 
-/* The top of s is inside a string with no escape or character pending:
- * any plain text (constrain_mask.c) keeps s as it is. */
-bool constrain__in_plain_string(const struct constrain_state *s);
+/* The top of s is inside a string with no escape or character pending and
+ * no length bounds: any plain text (constrain_mask.c) keeps s as it is. */
+bool constrain__in_plain_string(const struct constrain_prog *p, const struct constrain_state *s);
 
 #endif

@@ -162,7 +162,7 @@ int64_t constrain_run_mask(struct constrain_run *r, int64_t budget, bool allow_e
 	bool failed = false; /* its byte at valid was refused */
 	int common = 0;      /* common prefix of this token and the last walked one */
 	bool walked = true;  /* the previous token was walked */
-	bool in_str = constrain__in_plain_string(&r->cur);
+	bool in_str = constrain__in_plain_string(r->p, &r->cur);
 	bool str_fits = in_str && constrain_state_min_close(r->p, &r->cur) <= budget - 1;
 	constrain_state_copy(&r->tmp[0], &r->cur);
 	for (int64_t i = 0; i < v->n; i++) {

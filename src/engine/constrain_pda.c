@@ -185,7 +185,9 @@ static int num_step(struct constrain_frame *f, uint8_t b, bool integer)
 	return R_NO;
 }
 
-static int str_step(struct constrain_frame *f, uint8_t b)
+/* A string's characters are counted as they start (f->idx) against the
+ * node's bounds (min_items/max_items; a free string has none). */
+static int str_step(const struct cnode *nd, struct constrain_frame *f, uint8_t b)
 {
 	if (f->n)
 		return (b & 0xC0) == 0x80 ? (f->n--, R_OK) : R_NO;
@@ -198,7 +200,10 @@ static int str_step(struct constrain_frame *f, uint8_t b)
 		return hex ? (f->aux--, R_OK) : R_NO;
 	}
 	if (b == '"')
-		return R_DONE;
+		return f->idx >= nd->min_items ? R_DONE : R_NO;
+	if (nd->max_items >= 0 && f->idx >= nd->max_items)
+		return R_NO;
+	f->idx++;
 	if (b == '\\') {
 		f->aux = ESC_AFTER_BACKSLASH;
 		return R_OK;
@@ -354,7 +359,7 @@ static int step(const struct constrain_prog *p, struct constrain_state *s, uint8
 	switch (f->st) {
 	case S_DOC: return push(s, p->root, S_VAL) ? R_AGAIN : R_NO;
 	case S_VAL: return val_start(p, f, b);
-	case S_STR: return str_step(f, b);
+	case S_STR: return str_step(&p->nodes[f->node], f, b);
 	case S_NUM: return num_step(f, b, p->nodes[f->node].type == CONSTRAIN_INTEGER);
 	case S_LIT: return lit_step(p, f, b);
 	case S_ARR_OPEN:
@@ -487,7 +492,10 @@ static int64_t frame_cost(const struct constrain_prog *p, const struct constrain
 	case S_DOC: return top ? p->nodes[p->root].min_len : 0;
 	case S_DOC_END: return 0;
 	case S_VAL: return p->nodes[f->node].min_len;
-	case S_STR: return 1 + f->n + (f->aux == ESC_AFTER_BACKSLASH ? 1 : f->aux);
+	case S_STR: {
+		int64_t due = p->nodes[f->node].min_items - f->idx; /* a byte each at least */
+		return 1 + f->n + (f->aux == ESC_AFTER_BACKSLASH ? 1 : f->aux) + (due > 0 ? due : 0);
+	}
 	case S_NUM: return f->n == N_MINUS || f->n == N_DOT || f->n == N_E || f->n == N_ESIGN;
 	case S_LIT:
 		if (ended(p, f->node, f->aux, f->pos, &longer) >= 0)
@@ -513,8 +521,10 @@ int64_t constrain_state_min_close(const struct constrain_prog *p, const struct c
 	return sum;
 }
 
-bool constrain__in_plain_string(const struct constrain_state *s)
+bool constrain__in_plain_string(const struct constrain_prog *p, const struct constrain_state *s)
 {
 	const struct constrain_frame *f = &s->f[s->depth - 1];
-	return f->st == S_STR && f->aux == 0 && f->n == 0;
+	const struct cnode *n = &p->nodes[f->node];
+	return f->st == S_STR && f->aux == 0 && f->n == 0 && n->min_items == 0 &&
+	       n->max_items < 0;
 }

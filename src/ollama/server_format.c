@@ -5,7 +5,8 @@
  * order; no other members), items, minItems/maxItems, enum, const,
  * anyOf/oneOf, allOf of one schema, and local $ref (JSON pointers into the
  * schema, as pydantic's "#/$defs/Name"), expanded in place; a recursive $ref
- * is refused. Patterns, lengths and numeric bounds are not enforced. */
+ * is refused; minLength/maxLength. Patterns and numeric bounds are not
+ * enforced. */
 #include "ollama/server_internal.h"
 
 #include "base/json.h"
@@ -89,6 +90,18 @@ static int32_t array(struct fctx *c, const cJSON *s, int depth, char *err)
 	return constrain_prog_items(p, arr, it, (int32_t)mn, (int32_t)mx) ? ERR_INVALID : arr;
 }
 
+/* A string with its minLength/maxLength. */
+static int32_t string(struct fctx *c, const cJSON *s, char *err)
+{
+	int32_t n = constrain_prog_node(c->p, CONSTRAIN_STRING);
+	double mn = json_num(s, "minLength", 0), mx = json_num(s, "maxLength", -1);
+	if (n < 0)
+		return n;
+	if (mn < 0 || mn > 10000 || mx > 1e6 || (mx >= 0 && mx < mn))
+		return FAIL("bad minLength/maxLength");
+	return constrain_prog_length(c->p, n, (int32_t)mn, (int32_t)mx) ? ERR_INVALID : n;
+}
+
 /* One named type. */
 static int32_t typed(struct fctx *c, const cJSON *s, const char *t, int depth, char *err)
 {
@@ -97,7 +110,7 @@ static int32_t typed(struct fctx *c, const cJSON *s, const char *t, int depth, c
 	if (!strcmp(t, "array"))
 		return array(c, s, depth, err);
 	if (!strcmp(t, "string"))
-		return constrain_prog_node(c->p, CONSTRAIN_STRING);
+		return string(c, s, err);
 	if (!strcmp(t, "number"))
 		return constrain_prog_node(c->p, CONSTRAIN_NUMBER);
 	if (!strcmp(t, "integer"))

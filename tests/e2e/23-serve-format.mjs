@@ -60,6 +60,17 @@ await steps([
     assert.deepEqual(Object.keys(v), ['friends'], r.response);
     for (const f of v.friends) person(JSON.stringify(f));
   }],
+  ['string minLength/maxLength hold whatever the model writes', async () => {
+    const short = { type: 'object', required: ['code', 'line'],
+      properties: { code: { type: 'string', minLength: 3, maxLength: 5 }, line: { type: 'string', maxLength: 12 } } };
+    for (const seed of [1, 2, 3]) {
+      const r = await ollama.generate({ model: M, prompt: P, format: short, options: { temperature: 1, seed, num_predict: 60 } });
+      const v = JSON.parse(r.response);
+      const len = (s) => [...s].length;
+      assert.ok(len(v.code) >= 3 && len(v.code) <= 5, r.response);
+      assert.ok(len(v.line) <= 12, r.response);
+    }
+  }],
   ['chat format schema', async () => {
     const r = await ollama.chat({ model: M, messages: [{ role: 'user', content: P }], format: schema,
       options: { temperature: 0, num_predict: 60 } });

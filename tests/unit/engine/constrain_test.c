@@ -1,7 +1,8 @@
 /* constrain_test.c — the JSON automaton (valid and invalid texts, fed one
  * byte at a time, every boundary), schema programs, the fewest closing
  * bytes (a greedy close takes exactly that many), the token mask against a
- * brute-force walk on stories260K's 512 tokens, its cost on a 32k
+ * brute-force walk on stories260K's 512 tokens (also inside a string with
+ * length bounds), its cost on a 32k
  * vocabulary, and constrained generation that cJSON parses. */
 #include "support/support.h"
 
@@ -214,6 +215,46 @@ static void test_constrain_min_close_exact(void **state)
 	constrain_prog_free(p);
 }
 
+/* {"id": string of 2 or 3 characters, "note": string of at least 1} */
+static struct constrain_prog *bounded(void)
+{
+	char err[ERR_MSG_LEN];
+	struct constrain_prog *p = constrain_prog_new();
+	int32_t obj = constrain_prog_node(p, CONSTRAIN_OBJECT);
+	int32_t id = constrain_prog_node(p, CONSTRAIN_STRING);
+	int32_t note = constrain_prog_node(p, CONSTRAIN_STRING);
+	assert_int_equal(constrain_prog_length(p, id, 2, 3), 0);
+	assert_int_equal(constrain_prog_length(p, note, 1, -1), 0);
+	assert_int_equal(constrain_prog_length(p, obj, 1, 2), ERR_INVALID);
+	assert_int_equal(constrain_prog_length(p, id, 3, 2), ERR_INVALID);
+	assert_int_equal(constrain_prog_prop(p, obj, "\"id\"", 4, true, id), 0);
+	assert_int_equal(constrain_prog_prop(p, obj, "\"note\"", 6, false, note), 0);
+	if (constrain_prog_finish(p, obj, err))
+		fail_msg("finish: %s", err);
+	return p;
+}
+
+static void test_constrain_string_length(void **state)
+{
+	(void)state;
+	static const struct row rows[] = {
+	    {"{\"id\":\"ab\"}", -1, true},
+	    {"{\"id\":\"abc\",\"note\":\"x\"}", -1, true},
+	    {"{\"id\":\"\xc3\xa9\\n\"}", -1, true}, /* a code point and an escape: 2 */
+	    {"{\"id\":\"\\u00e9\xe2\x82\xac\\\"\"}", -1, true},
+	    {"{\"id\":\"a\"}", 8, false},      /* fewer than 2 */
+	    {"{\"id\":\"abcd\"}", 10, false}, /* more than 3 */
+	    {"{\"id\":\"ab\\n\\", 11, false},
+	    {"{\"id\":\"ab\",\"note\":\"\"}", 19, false},
+	    {"{\"k\":\"\"}", 2, false},
+	};
+	struct constrain_prog *p = bounded();
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+		check_row(p, &rows[i]);
+	check_close(p, "{\"id\":\"\xc3\xa9x\",\"note\":\"ok\"}");
+	constrain_prog_free(p);
+}
+
 static struct engine_model *load_vocab(const char *rel)
 {
 	const char *path = test_model_path(rel);
@@ -286,6 +327,24 @@ static void test_constrain_mask_matches_walk(void **state)
 	}
 	assert_true(constrain_run_complete(r));
 	check_mask(t, r, p, &cur, 1000);
+	constrain_run_free(r);
+	constrain_prog_free(p);
+	/* inside bounded strings the mask walks plain text too */
+	p = bounded();
+	r = constrain_run_new(p, v, t);
+	assert_non_null(r);
+	text = "{\"id\":\"a b\",\"note\":\"Tim\"}";
+	constrain_state_init(p, &cur);
+	for (size_t i = 0; text[i]; i++) {
+		check_mask(t, r, p, &cur, 1000);
+		check_mask(t, r, p, &cur, 9);
+		char piece[8];
+		snprintf(piece, sizeof piece, "<0x%02X>", (uint8_t)text[i]);
+		int32_t bt = tokenizer_find(t, piece, strlen(piece));
+		assert_true(bt >= 0 && constrain_run_accept(r, bt));
+		assert_true(constrain_state_feed(p, &cur, (uint8_t)text[i]));
+	}
+	assert_true(constrain_run_complete(r));
 	constrain_run_free(r);
 	constrain_vocab_free(v);
 	constrain_prog_free(p);
@@ -420,6 +479,7 @@ int main(void)
 	    cmocka_unit_test(test_constrain_schema_table),
 	    cmocka_unit_test(test_constrain_prog_refuses),
 	    cmocka_unit_test(test_constrain_min_close_exact),
+	    cmocka_unit_test(test_constrain_string_length),
 	    cmocka_unit_test(test_constrain_mask_matches_walk),
 	    cmocka_unit_test(test_constrain_mask_cost_32k),
 	    cmocka_unit_test(test_constrain_generate_json),

@@ -1,6 +1,7 @@
 /* format_test.c — JSON Schema "format" compiled into a constraint program
  * (src/ollama/server_format.c): local $ref as pydantic writes it ($defs,
- * definitions, a JSON pointer with escapes), allOf of one schema, and the
+ * definitions, a JSON pointer with escapes), allOf of one schema, string
+ * minLength/maxLength, and the
  * refusals (recursive or dangling $ref, a schema that expands too far), each
  * checked by feeding texts to the automaton. */
 #include "support/support.h"
@@ -99,6 +100,23 @@ static void test_format_ref_refused(void **state)
 	            "allOf is supported with exactly one schema");
 }
 
+static void test_format_string_lengths(void **state)
+{
+	(void)state;
+	struct constrain_prog *p = compile_ok(
+	    "{\"type\":\"object\",\"properties\":{\"code\":{\"type\":\"string\",\"minLength\":2,"
+	    "\"maxLength\":3},\"tag\":{\"type\":[\"string\",\"null\"],\"maxLength\":1}},"
+	    "\"required\":[\"code\",\"tag\"]}");
+	assert_true(accepts(p, "{\"code\":\"ab\",\"tag\":null}"));
+	assert_true(accepts(p, "{\"code\":\"\xc3\xa9t\xc3\xa9\",\"tag\":\"x\"}"));
+	assert_false(accepts(p, "{\"code\":\"a\",\"tag\":null}"));
+	assert_false(accepts(p, "{\"code\":\"abcd\",\"tag\":null}"));
+	assert_false(accepts(p, "{\"code\":\"abc\",\"tag\":\"xy\"}"));
+	constrain_prog_free(p);
+	compile_err("{\"type\":\"string\",\"minLength\":3,\"maxLength\":2}", "bad minLength/maxLength");
+	compile_err("{\"type\":\"string\",\"minLength\":-1}", "bad minLength/maxLength");
+}
+
 /* d0 has two properties that both name d1, ... : 2^12 expansions unless bounded. */
 static void test_format_ref_expansion_bounded(void **state)
 {
@@ -121,6 +139,7 @@ int main(void)
 	    cmocka_unit_test(test_format_ref_pointer_forms),
 	    cmocka_unit_test(test_format_ref_refused),
 	    cmocka_unit_test(test_format_ref_expansion_bounded),
+	    cmocka_unit_test(test_format_string_lengths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

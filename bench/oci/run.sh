@@ -126,6 +126,31 @@ row() { # LABEL FILE
   printf '| %s | %s | %s | %s | **%s** | %s |\n' "$1" "$(stat "$2" 1 50)" "$(stat "$2" 2 50)" \
     "$(stat "$2" 2 90)" "$(stat "$2" 3 50)" "$(stat "$2" 3 90)"
 }
+# the split of the image's ready time, from the daemon's log (daemon_oci.c,
+# daemon_inst.c): network, bundle (overlay mount, config.json), runtime
+# run -d, and from there until the startup probe passed
+split=$(python3 - "$tmp/daemon.log" "$rounds" <<'PY'
+import re, sys
+run, ready = {}, {}
+for line in open(sys.argv[1]):
+    m = re.search(r"instance (ociweb\S+): container running after ([\d.]+) ms "
+                  r"\(network ([\d.]+), bundle ([\d.]+), \S+ run -d ([\d.]+)\)", line)
+    if m:
+        run[m.group(1)] = [float(x) for x in m.group(2, 3, 4, 5)]
+    m = re.search(r"instance (ociweb\S+) ready in ([\d.]+) ms", line)
+    if m:
+        ready[m.group(1)] = float(m.group(2))
+ids = [i for i in run if i in ready][-int(sys.argv[2]):]
+def med(v):
+    v = sorted(v)
+    return v[(len(v) - 1) // 2] if v else 0.0
+cols = [med([run[i][k] for i in ids]) for k in (1, 2, 3)]
+cols.append(med([ready[i] - run[i][0] for i in ids]))
+print("%.1f %.1f %.1f %.1f %d" % (*cols, len(ids)))
+PY
+)
+read -r s_net s_bundle s_run s_probe s_n <<<"$split"
+say "image ready split (p50 ms): network $s_net, bundle $s_bundle, run -d $s_run, then until ready $s_probe ($s_n starts)"
 of=$(stat "$tmp/cold-oci" 3 50) pf=$(stat "$tmp/cold-proc" 3 50)
 say "first byte median: image $of ms, process $pf ms"
 verdict=met
@@ -155,6 +180,13 @@ byte at the client (\`bench/gateway/coldstart.py\`).
 | --- | ---: | ---: | ---: | ---: | ---: |
 $(row "image (busybox httpd, crun)" "$tmp/cold-oci")
 $(row "process (\`gpurun hello\`)" "$tmp/cold-proc")
+
+Where the image's ready time goes (medians of the same $s_n starts, from
+the daemon's log): network namespace and veth **$s_net ms** (0 when the
+spare namespace made ahead by \`oci_host_prewarm\` was taken), bundle
+(overlay mount, config.json) **$s_bundle ms**, \`$(basename "$(command -v crun || command -v runc)") run -d\`
+**$s_run ms**, then until the startup probe's connect succeeded (httpd's own
+start inside the container, and the probe's 1 ms poll) **$s_probe ms**.
 
 Once per image, in its first request: pull + unpack + the OCI host's set-up
 (runtime detection, sweep) took **$pull_ms ms** before the instance started;

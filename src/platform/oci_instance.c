@@ -23,6 +23,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/sha256.h"
 #include "base/timeutil.h"
 #include "platform/oci_bundle.h"
 #include "platform/oci_unpack.h"
@@ -41,10 +42,21 @@ int oci_host_init(struct oci_host *h, const struct oci_host_config *cfg, char er
 	char *images = file_path_join(home, "images");
 	int rc = oci_store_init(&h->store, images, err);
 	free(images);
+	/* one tag per home: another daemon's containers and networks are not ours */
+	char tag[OCI_NET_TAG_LEN + 1], hex[SHA256_HEX_LEN + 1], *abs = realpath(home, NULL);
+	sha256_hex(abs ? abs : home, strlen(abs ? abs : home), hex);
+	free(abs);
+	snprintf(tag, sizeof(tag), "%.*s", OCI_NET_TAG_LEN, hex);
+	char state_root[512];
+	snprintf(state_root, sizeof(state_root), "%s/%s",
+	         cfg->state_root ? cfg->state_root : OCI_STATE_ROOT, tag);
 	if (rc == 0)
-		rc = oci_runtime_detect(&h->rt, cfg->runtime, cfg->state_root, cfg->cgroup_fs, err);
+		rc = oci_runtime_detect(&h->rt, cfg->runtime, state_root, cfg->cgroup_fs, err);
 	if (rc == 0)
 		rc = oci_net_pool_init(&h->net, cfg->net_range, err);
+	char e[ERR_MSG_LEN];
+	if (rc == 0 && oci_net_pool_claim_host(&h->net, tag, OCI_NET_CLAIMS_DIR, e) < 0)
+		log_warn("oci: network slots are not claimed host-wide: %s", e);
 	h->bundles = file_path_join(home, "oci/instances");
 	if (rc == 0 && (rc = file_mkdir_p(h->bundles, 0700)) < 0)
 		err_set(err, rc, "cannot create %s: %s", h->bundles, err_str(rc));
@@ -82,6 +94,14 @@ void oci_host_release(struct oci_host *h)
 	char err[ERR_MSG_LEN];
 	if (oci_host_sweep(h, err) < 0)
 		log_warn("oci shutdown sweep: %s", err);
+	/* the runtime's root and its per-home parent, once empty */
+	if (rmdir(h->rt.root) == 0) {
+		char *slash = strrchr(h->rt.root, '/');
+		if (slash) {
+			*slash = 0;
+			rmdir(h->rt.root);
+		}
+	}
 	oci_store_release(&h->store);
 	oci_net_pool_release(&h->net);
 	free(h->bundles);
@@ -115,10 +135,10 @@ int oci_host_sweep(struct oci_host *h, char err[ERR_MSG_LEN])
 		rc = err_set(err, ERR_BUSY, "%lld mounts under %s could not be removed",
 		             (long long)mounts.n, h->bundles);
 	}
-	if (oci_net_sweep(err) < 0)
+	if (oci_net_sweep(h->net.tag, err) < 0)
 		rc = rc < 0 ? rc : ERR_BUSY;
 	oci_cgroup_sweep(h->cgroup_fs);
-	memset(h->net.used, 0, (size_t)h->net.n);
+	oci_net_pool_reset(&h->net);
 	h->n_spare = 0;
 	spec_strv_release(&ids);
 	spec_strv_release(&mounts);

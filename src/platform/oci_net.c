@@ -5,13 +5,17 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
 #include <net/if.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/buf.h"
+#include "base/file.h"
 #include "base/mem.h"
 #include "platform/oci_internal.h"
 
@@ -56,17 +60,25 @@ static void quad(uint32_t v, char out[16])
 	snprintf(out, 16, "%u.%u.%u.%u", v >> 24, (v >> 16) & 255, (v >> 8) & 255, v & 255);
 }
 
-int oci_net_describe(const struct oci_net_range *r, int64_t slot, struct oci_net *n,
-                     char err[ERR_MSG_LEN])
+int oci_net_describe(const struct oci_net_range *r, const char *tag, int64_t slot,
+                     struct oci_net *n, char err[ERR_MSG_LEN])
 {
 	memset(n, 0, sizeof(*n));
 	if (slot < 0 || slot >= oci_net_range_slots(r))
 		return err_set(err, ERR_INVALID, "network slot %lld out of range", (long long)slot);
 	uint32_t net = r->base + (uint32_t)slot * 4;
 	n->slot = slot;
-	snprintf(n->ns_name, sizeof(n->ns_name), OCI_NETNS_PREFIX "%lld", (long long)slot);
+	if (tag && strlen(tag) > OCI_NET_TAG_LEN)
+		return err_set(err, ERR_INVALID, "network tag '%s' is too long", tag);
+	if (tag && tag[0]) { /* "g" + 6 + 7 digits (< 2^22): within IFNAMSIZ */
+		snprintf(n->ns_name, sizeof(n->ns_name), OCI_NETNS_PREFIX "%.6s-%u", tag,
+		         (unsigned)slot);
+		snprintf(n->host_if, sizeof(n->host_if), "g%.6s%u", tag, (unsigned)slot);
+	} else {
+		snprintf(n->ns_name, sizeof(n->ns_name), OCI_NETNS_PREFIX "%lld", (long long)slot);
+		snprintf(n->host_if, sizeof(n->host_if), OCI_VETH_PREFIX "%u", (unsigned)slot);
+	}
 	snprintf(n->ns_path, sizeof(n->ns_path), OCI_NETNS_DIR "/%s", n->ns_name);
-	snprintf(n->host_if, sizeof(n->host_if), OCI_VETH_PREFIX "%u", (unsigned)slot); /* < 2^22 */
 	quad(net + 1, n->host_ip);
 	quad(net + 2, n->ctr_ip);
 	return 0;
@@ -124,12 +136,21 @@ int oci_net_teardown(const struct oci_net *n, char err[ERR_MSG_LEN])
 	return rc;
 }
 
-int oci_net_sweep(char err[ERR_MSG_LEN])
+int oci_net_sweep(const char *tag, char err[ERR_MSG_LEN])
 {
 	int removed = 0, rc = 0;
+	char ns_prefix[32], if_prefix[16];
+	bool tagged = tag && tag[0];
+	snprintf(ns_prefix, sizeof(ns_prefix), OCI_NETNS_PREFIX "%s%s", tagged ? tag : "",
+	         tagged ? "-" : "");
+	snprintf(if_prefix, sizeof(if_prefix), "%s%s", tagged ? "g" : OCI_VETH_PREFIX,
+	         tagged ? tag : "");
 	DIR *d = opendir(OCI_NETNS_DIR);
 	for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
-		if (strncmp(e->d_name, OCI_NETNS_PREFIX, strlen(OCI_NETNS_PREFIX)) != 0)
+		const char *rest = e->d_name + strlen(ns_prefix);
+		/* untagged: "gpurun-<digits>" only, never another daemon's tagged one */
+		if (strncmp(e->d_name, ns_prefix, strlen(ns_prefix)) != 0 ||
+		    strspn(rest, "0123456789") != strlen(rest) || !rest[0])
 			continue;
 		const char *argv[] = {"ip", "netns", "delete", e->d_name, NULL};
 		int r = oci__run(argv, NULL, err);
@@ -140,7 +161,9 @@ int oci_net_sweep(char err[ERR_MSG_LEN])
 		closedir(d);
 	struct if_nameindex *ifs = if_nameindex();
 	for (struct if_nameindex *i = ifs; ifs && i->if_index; i++) {
-		if (strncmp(i->if_name, OCI_VETH_PREFIX, strlen(OCI_VETH_PREFIX)) != 0)
+		const char *rest = i->if_name + strlen(if_prefix);
+		if (strncmp(i->if_name, if_prefix, strlen(if_prefix)) != 0 ||
+		    strspn(rest, "0123456789") != strlen(rest) || !rest[0])
 			continue;
 		const char *argv[] = {"ip", "link", "delete", i->if_name, NULL};
 		int r = oci__run(argv, NULL, err);
@@ -162,22 +185,95 @@ int oci_net_pool_init(struct oci_net_pool *p, const char *cidr, char err[ERR_MSG
 	return 0;
 }
 
+int oci_net_pool_claim_host(struct oci_net_pool *p, const char *tag, const char *claims_dir,
+                            char err[ERR_MSG_LEN])
+{
+	if (strlen(tag) != OCI_NET_TAG_LEN)
+		return err_set(err, ERR_INVALID, "network tag '%s': want %d characters", tag,
+		               OCI_NET_TAG_LEN);
+	int rc = file_mkdir_p(claims_dir, 0700);
+	if (rc < 0)
+		return err_set(err, rc, "cannot create %s: %s", claims_dir, err_str(rc));
+	snprintf(p->tag, sizeof(p->tag), "%s", tag);
+	free(p->claims);
+	p->claims = xstrdup(claims_dir);
+	return 0;
+}
+
+/* Claims slot host-wide: true when it is ours now (a claim of this tag, a
+ * crashed daemon of the same home's included). A dead daemon's claim under
+ * another tag is taken over once its namespace (and veth) is gone. */
+static bool claim(struct oci_net_pool *p, int64_t slot)
+{
+	char path[600], want[64], have[64];
+	snprintf(path, sizeof(path), "%s/%lld", p->claims, (long long)slot);
+	snprintf(want, sizeof(want), "%s:%d", p->tag, (int)getpid());
+	for (int tries = 0; tries < 2; tries++) {
+		if (symlink(want, path) == 0)
+			return true;
+		ssize_t n = readlink(path, have, sizeof(have) - 1);
+		if (n < 0)
+			continue; /* released meanwhile: try again */
+		have[n] = 0;
+		const char *colon = strchr(have, ':');
+		if (!strncmp(have, p->tag, OCI_NET_TAG_LEN) && colon == have + OCI_NET_TAG_LEN) {
+			unlink(path); /* ours: re-made with our pid */
+			continue;
+		}
+		long pid = colon ? strtol(colon + 1, NULL, 10) : 0;
+		if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+			return false; /* a live daemon's */
+		char tag[OCI_NET_TAG_LEN + 1];
+		snprintf(tag, sizeof(tag), "%.*s", (int)(colon ? colon - have : 0), have);
+		struct oci_net old;
+		if (oci_net_describe(&p->range, tag, slot, &old, NULL) == 0)
+			oci_net_teardown(&old, NULL);
+		unlink(path);
+	}
+	return false;
+}
+
+static void unclaim(struct oci_net_pool *p, int64_t slot)
+{
+	char path[600], have[64];
+	snprintf(path, sizeof(path), "%s/%lld", p->claims, (long long)slot);
+	ssize_t n = readlink(path, have, sizeof(have) - 1);
+	if (n > OCI_NET_TAG_LEN && !strncmp(have, p->tag, OCI_NET_TAG_LEN) &&
+	    have[OCI_NET_TAG_LEN] == ':')
+		unlink(path);
+}
+
+void oci_net_pool_reset(struct oci_net_pool *p)
+{
+	memset(p->used, 0, (size_t)p->n);
+	DIR *d = p->claims ? opendir(p->claims) : NULL;
+	for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+		int64_t slot;
+		if (e->d_name[0] != '.' && str_to_i64(e->d_name, &slot))
+			unclaim(p, slot);
+	}
+	if (d)
+		closedir(d);
+}
+
 void oci_net_pool_release(struct oci_net_pool *p)
 {
 	if (!p)
 		return;
 	free(p->used);
+	free(p->claims);
 	p->used = NULL;
+	p->claims = NULL;
 	p->n = 0;
 }
 
 int oci_net_pool_take(struct oci_net_pool *p, struct oci_net *n, char err[ERR_MSG_LEN])
 {
 	for (int64_t i = 0; i < p->n; i++) {
-		if (p->used[i])
+		if (p->used[i] || (p->claims && !claim(p, i)))
 			continue;
 		p->used[i] = 1;
-		return oci_net_describe(&p->range, i, n, err);
+		return oci_net_describe(&p->range, p->tag, i, n, err);
 	}
 	return err_set(err, ERR_BUSY, "network range full: all %lld /30 slots in use",
 	               (long long)p->n);
@@ -185,6 +281,9 @@ int oci_net_pool_take(struct oci_net_pool *p, struct oci_net *n, char err[ERR_MS
 
 void oci_net_pool_put(struct oci_net_pool *p, int64_t slot)
 {
-	if (slot >= 0 && slot < p->n)
+	if (slot >= 0 && slot < p->n) {
 		p->used[slot] = 0;
+		if (p->claims)
+			unclaim(p, slot);
+	}
 }

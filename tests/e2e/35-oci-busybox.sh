@@ -113,14 +113,21 @@ CMOCKA_MESSAGE_OUTPUT=stdout "$driver"
 rc=$?
 [ $rc -eq 0 ] || { echo "FAIL: driver exit $rc"; exit 1; }
 
-# ---- nothing left behind
+# ---- nothing left behind (of this test's: other daemons may run meanwhile;
+# each OCI host names its runtime root, namespaces and veths with 6 hex
+# digits of its home's sha256)
 left=0
-for r in crun runc; do
-  [ -d "$T/run/$r" ] && [ -n "$(ls -A "$T/run/$r" 2>/dev/null)" ] && { echo "left: $r containers: $(ls "$T/run/$r")"; left=1; }
+tags=
+for h in "$T/home" "$T/home-lying"; do
+  tags="$tags${tags:+|}$(printf %s "$(realpath -m "$h")" | sha256sum | cut -c1-6)"
 done
-ip netns list 2>/dev/null | grep -q '^gpurun-' && { echo "left: netns $(ip netns list | grep '^gpurun-')"; left=1; }
-ip -br link 2>/dev/null | grep -q '^gpr[0-9]' && { echo "left: veth"; left=1; }
+for d in "$T"/run/*/crun "$T"/run/*/runc; do
+  [ -d "$d" ] && [ -n "$(ls -A "$d" 2>/dev/null)" ] && { echo "left: containers in $d: $(ls "$d")"; left=1; }
+done
+ip netns list 2>/dev/null | grep -Eq "^gpurun-($tags)-" && { echo "left: netns $(ip netns list | grep -E "^gpurun-($tags)-")"; left=1; }
+ip -br link 2>/dev/null | grep -Eq "^g($tags)[0-9]" && { echo "left: veth"; left=1; }
 grep -q " $T" /proc/self/mountinfo && { echo "left: mounts"; grep " $T" /proc/self/mountinfo; left=1; }
-ls -d /sys/fs/cgroup/*/gpurun-oci /sys/fs/cgroup/gpurun-oci 2>/dev/null | grep -q . && { echo "left: cgroups"; left=1; }
+ls -d /sys/fs/cgroup/*/gpurun-oci/*-00001-abc /sys/fs/cgroup/gpurun-oci/*-00001-abc 2>/dev/null |
+  grep -Eq '/(hello|hog|watched)-00001-abc$' && { echo "left: cgroups"; left=1; }
 [ $left -eq 0 ] || { echo "FAIL: leftovers"; exit 1; }
 echo "35-oci-busybox: ok"

@@ -118,5 +118,7 @@ echo "cold start from the unpacked image to the whole answer: $(( ($(date +%s%N)
 [ "$(echo "$out" | jq -r '.response')" = "$want" ] || fail "a different text after the cold start"
 grep -q "image .* is sha256:" "$DLOG" || fail "the daemon did not log the image digest"
 stop_daemon
-ip netns list 2>/dev/null | grep -q '^gpurun-' && fail "network namespaces left"
+# this daemon's only: its names carry 6 hex digits of its home's sha256
+tag=$(printf %s "$(realpath -m "$GPURUN_HOME")" | sha256sum | cut -c1-6)
+ip netns list 2>/dev/null | grep -q "^gpurun-$tag-" && fail "network namespaces left"
 echo "ok"

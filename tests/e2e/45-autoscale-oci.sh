@@ -32,5 +32,5 @@ echo "cold start from the unpacked image: $(( ($(date +%s%N) - t0) / 1000000 )) 
 [ "$body" = "hello from an OCI image" ] || fail "second answer"
 grep -rq "web starting on 8080" "$GPURUN_HOME/logs/web/" || fail "container output not in the logs"
 stop_daemon
-ip netns list 2>/dev/null | grep -q '^gpurun-' && fail "network namespaces left"
+oci_netns_left && fail "network namespaces left"
 echo "ok"

@@ -8,7 +8,8 @@
 # CGI scripts /cgi-bin/env (its environment), /cgi-bin/models (ls of the
 # model store) and /cgi-bin/hog (allocates until the memory limit stops
 # it), busybox applets sh httpd env sleep tail ls;
-# its entrypoint runs httpd on $PORT.
+# its entrypoint runs httpd on $PORT. oci_netns_left: whether this daemon's
+# network namespaces are still there.
 
 oci_web_image() {
   [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (namespaces, mounts, cgroups)"; exit 77; }
@@ -69,4 +70,12 @@ YML
     --data-binary "@$T/oci/blobs/sha256/$m" "$base/manifests/v1" >/dev/null || fail "push manifest"
   REG=127.0.0.1:$rport
   IMAGE=$REG/test/web:v1
+}
+
+# The daemon's OCI names carry 6 hex digits of its home's sha256 (oci_net.h),
+# so the check ignores other daemons running meanwhile.
+oci_netns_left() {
+  local tag
+  tag=$(printf %s "$(realpath -m "$GPURUN_HOME")" | sha256sum | cut -c1-6)
+  ip netns list 2>/dev/null | grep -q "^gpurun-$tag-"
 }

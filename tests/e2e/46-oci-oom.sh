@@ -71,5 +71,5 @@ else
 fi
 grep -E "out of memory|OOM" "$DLOG" | head -4
 stop_daemon
-ip netns list 2>/dev/null | grep -q '^gpurun-' && fail "network namespaces left"
+oci_netns_left && fail "network namespaces left"
 echo "ok"

@@ -50,5 +50,5 @@ check badpath "HTTP 404"
   >/dev/null 2>&1 || fail "deploy silent"
 check silent "nothing listened"
 stop_daemon
-ip netns list 2>/dev/null | grep -q '^gpurun-' && fail "network namespaces left"
+oci_netns_left && fail "network namespaces left"
 echo "ok"

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/file.h"
@@ -370,18 +371,18 @@ static void test_oci_net_slots(void **state)
 	assert_int_equal(oci_net_range_parse(OCI_NET_RANGE_DEFAULT, &r, err), 0);
 	assert_int_equal(oci_net_range_slots(&r), 16384);
 	struct oci_net n;
-	assert_int_equal(oci_net_describe(&r, 0, &n, err), 0);
+	assert_int_equal(oci_net_describe(&r, "", 0, &n, err), 0);
 	assert_string_equal(n.host_ip, "10.213.0.1");
 	assert_string_equal(n.ctr_ip, "10.213.0.2");
 	assert_string_equal(n.ns_name, "gpurun-0");
 	assert_string_equal(n.ns_path, "/run/netns/gpurun-0");
 	assert_string_equal(n.host_if, "gpr0");
-	assert_int_equal(oci_net_describe(&r, 5, &n, err), 0);
+	assert_int_equal(oci_net_describe(&r, "", 5, &n, err), 0);
 	assert_string_equal(n.host_ip, "10.213.0.21");
 	assert_string_equal(n.ctr_ip, "10.213.0.22");
-	assert_int_equal(oci_net_describe(&r, 16383, &n, err), 0);
+	assert_int_equal(oci_net_describe(&r, "", 16383, &n, err), 0);
 	assert_string_equal(n.ctr_ip, "10.213.255.254");
-	assert_int_not_equal(oci_net_describe(&r, 16384, &n, err), 0);
+	assert_int_not_equal(oci_net_describe(&r, "", 16384, &n, err), 0);
 	static const char *const bad[] = {
 	    "10.213.0.1/16", "10.213.0.0/31", "10.213.0.0/4", "127.0.0.0/8",
 	    "0.0.0.0/1",     "10.213.0.0",    "x/16",         ""};
@@ -400,6 +401,67 @@ static void test_oci_net_slots(void **state)
 	assert_int_equal(c.slot, a.slot);
 	assert_string_equal(b.ctr_ip, "192.168.77.6");
 	oci_net_pool_release(&p);
+}
+
+static bool link_exists(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0;
+}
+
+/* Two daemons (tags) sharing the host's claims: never the same slot; a dead
+ * daemon's claim is taken over; each releases and resets only its own. */
+static void test_oci_net_claims_host_wide(void **state)
+{
+	char err[ERR_MSG_LEN] = "", dir[512], path[600], have[64];
+	snprintf(dir, sizeof(dir), "%s/claims", test_tmp_dir());
+	struct oci_net_range r;
+	assert_int_equal(oci_net_range_parse(OCI_NET_RANGE_DEFAULT, &r, err), 0);
+	struct oci_net n;
+	assert_int_equal(oci_net_describe(&r, "a1b2c3", 4094, &n, err), 0);
+	assert_string_equal(n.ns_name, "gpurun-a1b2c3-4094");
+	assert_string_equal(n.host_if, "ga1b2c34094");
+	assert_true(strlen(n.host_if) < 16);
+	assert_int_not_equal(oci_net_describe(&r, "toolongtag", 1, &n, err), 0);
+
+	struct oci_net_pool p, q;
+	assert_int_equal(oci_net_pool_init(&p, "192.168.77.0/28", err), 0); /* four slots */
+	assert_int_equal(oci_net_pool_init(&q, "192.168.77.0/28", err), 0);
+	assert_int_equal(oci_net_pool_claim_host(&p, "aaaaaa", dir, err), 0);
+	assert_int_equal(oci_net_pool_claim_host(&q, "bbbbbb", dir, err), 0);
+	struct oci_net a, b, c;
+	assert_int_equal(oci_net_pool_take(&p, &a, err), 0);
+	assert_int_equal(oci_net_pool_take(&q, &b, err), 0);
+	assert_int_equal(a.slot, 0);
+	assert_int_equal(b.slot, 1); /* slot 0 is p's, and p lives */
+	assert_string_equal(b.ns_name, "gpurun-bbbbbb-1");
+	/* slot 2 claimed by a daemon that is gone: taken over */
+	pid_t dead = fork();
+	if (dead == 0)
+		_exit(0);
+	waitpid(dead, NULL, 0);
+	snprintf(path, sizeof(path), "%s/2", dir);
+	snprintf(have, sizeof(have), "cccccc:%d", (int)dead);
+	assert_int_equal(symlink(have, path), 0);
+	assert_int_equal(oci_net_pool_take(&q, &c, err), 0);
+	assert_int_equal(c.slot, 2);
+	ssize_t len = readlink(path, have, sizeof(have) - 1);
+	assert_true(len > 0);
+	have[len] = 0;
+	assert_int_equal(strncmp(have, "bbbbbb:", 7), 0);
+	/* put releases the claim; reset drops only q's */
+	oci_net_pool_put(&p, a.slot);
+	snprintf(path, sizeof(path), "%s/0", dir);
+	assert_false(link_exists(path));
+	assert_int_equal(oci_net_pool_take(&p, &a, err), 0);
+	assert_int_equal(a.slot, 0);
+	oci_net_pool_reset(&q);
+	assert_true(link_exists(path));
+	snprintf(path, sizeof(path), "%s/1", dir);
+	assert_false(link_exists(path));
+	oci_net_pool_reset(&p);
+	oci_net_pool_release(&p);
+	oci_net_pool_release(&q);
 }
 
 static void test_oci_runtime_hybrid_detection(void **state)
@@ -436,6 +498,7 @@ int main(void)
 	    cmocka_unit_test(test_oci_config_gpu),
 	    cmocka_unit_test(test_oci_config_refusals),
 	    cmocka_unit_test(test_oci_net_slots),
+	    cmocka_unit_test(test_oci_net_claims_host_wide),
 	    cmocka_unit_test(test_oci_runtime_hybrid_detection),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -61,8 +61,11 @@ int32_t constrain_prog_node(struct constrain_prog *p, enum constrain_type type)
 		return ERR_INVALID;
 	if (!grow((void **)&p->nodes, &p->cap_nodes, p->n_nodes + 1, sizeof *p->nodes))
 		return ERR_NOMEM;
-	p->nodes[p->n_nodes] =
-	    (struct cnode){.type = (uint8_t)type, .item = CNODE_ANY, .max_items = -1};
+	p->nodes[p->n_nodes] = (struct cnode){.type = (uint8_t)type,
+	                                      .item = CNODE_ANY,
+	                                      .max_items = -1,
+	                                      .lo = -CONSTRAIN_INT_MAX,
+	                                      .hi = CONSTRAIN_INT_MAX};
 	return p->n_nodes++;
 }
 
@@ -130,6 +133,16 @@ int constrain_prog_length(struct constrain_prog *p, int32_t str, int32_t min, in
 	return 0;
 }
 
+int constrain_prog_range(struct constrain_prog *p, int32_t integer, int64_t lo, int64_t hi)
+{
+	if (p->frozen || !valid_node(p, integer) || p->nodes[integer].type != CONSTRAIN_INTEGER ||
+	    lo > hi || lo < -CONSTRAIN_INT_MAX || hi > CONSTRAIN_INT_MAX)
+		return ERR_INVALID;
+	p->nodes[integer].lo = lo;
+	p->nodes[integer].hi = hi;
+	return 0;
+}
+
 int constrain_prog_literal(struct constrain_prog *p, int32_t lit, const char *json, size_t len)
 {
 	if (!valid_node(p, lit) || p->nodes[lit].type != CONSTRAIN_LITERAL || len == 0)
@@ -169,6 +182,14 @@ static int group_edges(struct constrain_prog *p)
 	p->edges = sorted;
 	p->cap_edges = p->n_edges + 1;
 	return 0;
+}
+
+static int64_t digits(int64_t v)
+{
+	int64_t d = 1;
+	for (; v >= 10; v /= 10)
+		d++;
+	return d;
 }
 
 static void lead_set(uint64_t *l, uint8_t b)
@@ -272,9 +293,12 @@ static int check(struct constrain_prog *p, int32_t id, int depth, char *err)
 		lead_set(n->lead, '"');
 		return 0;
 	case CONSTRAIN_NUMBER:
-	case CONSTRAIN_INTEGER:
 		n->min_len = 1;
 		lead_value(n->lead, "-0123456789");
+		return 0;
+	case CONSTRAIN_INTEGER: /* the shortest text in [lo, hi] */
+		n->min_len = n->lo > 0 ? digits(n->lo) : n->hi < 0 ? 1 + digits(-n->hi) : 1;
+		lead_value(n->lead, n->lo >= 0 ? "0123456789" : n->hi < 0 ? "-" : "-0123456789");
 		return 0;
 	case CONSTRAIN_LITERAL:
 	case CONSTRAIN_UNION: return lengths_set(p, n, err);

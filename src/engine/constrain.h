@@ -59,6 +59,9 @@ int constrain_prog_items(struct constrain_prog *p, int32_t arr, int32_t item, in
  * is a code point written plainly or one escape (a \u surrogate pair counts
  * as two). */
 int constrain_prog_length(struct constrain_prog *p, int32_t str, int32_t min, int32_t max);
+/* Value bounds of an INTEGER node, inclusive; |lo|, |hi| < 10^16 (the
+ * digits an integer may have). */
+int constrain_prog_range(struct constrain_prog *p, int32_t integer, int64_t lo, int64_t hi);
 /* A literal JSON text of a LITERAL node ("\"red\"", "1", "null"). */
 int constrain_prog_literal(struct constrain_prog *p, int32_t lit, const char *json, size_t len);
 /* An alternative of a UNION node. */
@@ -73,9 +76,10 @@ struct constrain_prog *constrain_prog_json(void);
 /* ---- the automaton over bytes (tests and the mask use it) ---- */
 
 struct constrain_frame {
+	int64_t val;  /* integer: the value of its digits so far */
 	int32_t node;
 	int32_t idx;  /* object: next property index; array: items done; number: digits */
-	uint32_t aux; /* alive mask (keys, literals), string escape state */
+	uint32_t aux; /* alive mask (keys, literals), string escape state, integer sign */
 	uint16_t pos; /* byte position in a key or literal */
 	uint8_t st;   /* state (constrain_pda.c) */
 	uint8_t n;    /* number sub-state, pending UTF-8 continuation bytes */

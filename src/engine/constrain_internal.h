@@ -6,6 +6,9 @@
 
 #include "engine/constrain.h"
 
+/* The largest integer magnitude: CONSTRAIN_MAX_DIGITS nines. */
+#define CONSTRAIN_INT_MAX 9999999999999999LL
+
 /* Built-in nodes of every program. */
 #define CNODE_ANY   0 /* any value; also the members of a free object, items of a free array */
 #define CNODE_WORDS 1 /* true, false, null */
@@ -16,6 +19,7 @@ struct cnode {
 	int32_t count; /* edges */
 	int32_t item;  /* array: item node */
 	int32_t min_items, max_items; /* array: items; string: characters (max -1: any) */
+	int64_t lo, hi;               /* integer: value bounds */
 	int64_t min_len;  /* fewest bytes of a value of this node */
 	uint64_t lead[4]; /* bytes a value may start with (bit set) */
 };

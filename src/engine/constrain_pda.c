@@ -185,6 +185,65 @@ static int num_step(struct constrain_frame *f, uint8_t b, bool integer)
 	return R_NO;
 }
 
+static const int64_t pow10_tab[CONSTRAIN_MAX_DIGITS + 1] = {
+    1LL,         10LL,         100LL,         1000LL,         10000LL,         100000LL,
+    1000000LL,   10000000LL,   100000000LL,   1000000000LL,   10000000000LL,   100000000000LL,
+    1000000000000LL, 10000000000000LL, 100000000000000LL, 1000000000000000LL,
+    10000000000000000LL};
+
+/* The fewest more digits after which an integer can end inside n's bounds,
+ * -1 when it never can: d digits so far (0 after a lone '-') of value m, neg
+ * when a '-' came first. "0" and "-0" take no more digits. */
+static int int_more(const struct cnode *n, bool neg, int64_t m, int d)
+{
+	for (int j = 0; d + j <= CONSTRAIN_MAX_DIGITS; j++) {
+		int64_t a, b;
+		if (d == 0) {
+			if (j == 0)
+				continue;
+			a = j == 1 ? 0 : pow10_tab[j - 1];
+			b = pow10_tab[j] - 1;
+		} else {
+			if (m == 0 && j > 0)
+				break;
+			a = m * pow10_tab[j];
+			b = a + pow10_tab[j] - 1;
+		}
+		if ((neg ? -b : a) <= n->hi && (neg ? -a : b) >= n->lo)
+			return j;
+	}
+	return -1;
+}
+
+/* An INTEGER node's digits, kept only while the value can still end in
+ * its bounds (f->val, f->idx digits, f->aux the sign). */
+static int int_step(const struct cnode *n, struct constrain_frame *f, uint8_t b)
+{
+	if (!is_digit(b)) /* the number ends before b */
+		return f->n != N_MINUS && int_more(n, f->aux, f->val, f->idx) == 0 ? R_POP : R_NO;
+	if (f->n == N_ZERO || f->idx >= CONSTRAIN_MAX_DIGITS)
+		return R_NO;
+	int64_t m = f->val * 10 + (b - '0');
+	if (int_more(n, f->aux, m, f->idx + 1) < 0)
+		return R_NO;
+	f->val = m;
+	f->idx++;
+	f->n = f->idx == 1 && m == 0 ? N_ZERO : N_INT;
+	return R_OK;
+}
+
+static int int_start(const struct cnode *n, struct constrain_frame *f, uint8_t b)
+{
+	f->st = S_NUM;
+	f->aux = b == '-';
+	f->val = 0;
+	f->idx = 0;
+	f->n = N_MINUS;
+	if (b == '-')
+		return int_more(n, true, 0, 0) >= 0 ? R_OK : R_NO;
+	return int_step(n, f, b);
+}
+
 /* A string's characters are counted as they start (f->idx) against the
  * node's bounds (min_items/max_items; a free string has none). */
 static int str_step(const struct cnode *nd, struct constrain_frame *f, uint8_t b)
@@ -243,6 +302,8 @@ static int val_start(const struct constrain_prog *p, struct constrain_frame *f, 
 		f->st = S_STR;
 	else if (type == CONSTRAIN_ANY && (b == 't' || b == 'f' || b == 'n'))
 		f->node = CNODE_WORDS;
+	else if (type == CONSTRAIN_INTEGER)
+		return int_start(&p->nodes[node], f, b);
 	else if (type != CONSTRAIN_LITERAL) {
 		f->st = S_NUM;
 		f->n = b == '-' ? N_MINUS : b == '0' ? N_ZERO : N_INT;
@@ -360,7 +421,10 @@ static int step(const struct constrain_prog *p, struct constrain_state *s, uint8
 	case S_DOC: return push(s, p->root, S_VAL) ? R_AGAIN : R_NO;
 	case S_VAL: return val_start(p, f, b);
 	case S_STR: return str_step(&p->nodes[f->node], f, b);
-	case S_NUM: return num_step(f, b, p->nodes[f->node].type == CONSTRAIN_INTEGER);
+	case S_NUM:
+		if (p->nodes[f->node].type == CONSTRAIN_INTEGER)
+			return int_step(&p->nodes[f->node], f, b);
+		return num_step(f, b, false);
 	case S_LIT: return lit_step(p, f, b);
 	case S_ARR_OPEN:
 	case S_ARR_NEXT:
@@ -417,6 +481,8 @@ bool constrain_state_feed_n(const struct constrain_prog *p, struct constrain_sta
 static bool completable(const struct constrain_prog *p, const struct constrain_frame *f)
 {
 	bool longer;
+	if (f->st == S_NUM && p->nodes[f->node].type == CONSTRAIN_INTEGER)
+		return f->n != N_MINUS && int_more(&p->nodes[f->node], f->aux, f->val, f->idx) == 0;
 	if (f->st == S_NUM)
 		return f->n == N_ZERO || f->n == N_INT || f->n == N_FRAC || f->n == N_EXP;
 	return f->st == S_LIT && ended(p, f->node, f->aux, f->pos, &longer) >= 0;
@@ -496,7 +562,10 @@ static int64_t frame_cost(const struct constrain_prog *p, const struct constrain
 		int64_t due = p->nodes[f->node].min_items - f->idx; /* a byte each at least */
 		return 1 + f->n + (f->aux == ESC_AFTER_BACKSLASH ? 1 : f->aux) + (due > 0 ? due : 0);
 	}
-	case S_NUM: return f->n == N_MINUS || f->n == N_DOT || f->n == N_E || f->n == N_ESIGN;
+	case S_NUM:
+		if (p->nodes[f->node].type == CONSTRAIN_INTEGER)
+			return int_more(&p->nodes[f->node], f->aux, f->val, f->idx);
+		return f->n == N_MINUS || f->n == N_DOT || f->n == N_E || f->n == N_ESIGN;
 	case S_LIT:
 		if (ended(p, f->node, f->aux, f->pos, &longer) >= 0)
 			return 0;

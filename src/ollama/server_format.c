@@ -5,13 +5,14 @@
  * order; no other members), items, minItems/maxItems, enum, const,
  * anyOf/oneOf, allOf of one schema, and local $ref (JSON pointers into the
  * schema, as pydantic's "#/$defs/Name"), expanded in place; a recursive $ref
- * is refused; minLength/maxLength. Patterns and numeric bounds are not
- * enforced. */
+ * is refused; string minLength/maxLength; integer minimum/maximum and
+ * their exclusive forms. Patterns and bounds of "number" are not enforced. */
 #include "ollama/server_internal.h"
 
 #include "base/json.h"
 #include "engine/constrain.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,36 @@ static int32_t string(struct fctx *c, const cJSON *s, char *err)
 	return constrain_prog_length(c->p, n, (int32_t)mn, (int32_t)mx) ? ERR_INVALID : n;
 }
 
+/* An integer within minimum/maximum and exclusiveMinimum/exclusiveMaximum
+ * (numbers, or draft 4's booleans that make minimum/maximum exclusive),
+ * kept to the 16 digits an integer may have. */
+static int32_t integer(struct fctx *c, const cJSON *s, char *err)
+{
+	const double big = 1e16; /* past the 16 digits; exact as a double */
+	double lo = -big, hi = big;
+	const cJSON *mn = cJSON_GetObjectItemCaseSensitive(s, "minimum");
+	const cJSON *mx = cJSON_GetObjectItemCaseSensitive(s, "maximum");
+	const cJSON *xmn = cJSON_GetObjectItemCaseSensitive(s, "exclusiveMinimum");
+	const cJSON *xmx = cJSON_GetObjectItemCaseSensitive(s, "exclusiveMaximum");
+	if (cJSON_IsNumber(mn))
+		lo = cJSON_IsTrue(xmn) ? floor(mn->valuedouble) + 1 : ceil(mn->valuedouble);
+	if (cJSON_IsNumber(mx))
+		hi = cJSON_IsTrue(xmx) ? ceil(mx->valuedouble) - 1 : floor(mx->valuedouble);
+	if (cJSON_IsNumber(xmn))
+		lo = fmax(lo, floor(xmn->valuedouble) + 1);
+	if (cJSON_IsNumber(xmx))
+		hi = fmin(hi, ceil(xmx->valuedouble) - 1);
+	if (lo > hi || lo >= big || hi <= -big)
+		return FAIL("minimum/maximum leave no integer (or none of at most 16 digits)");
+	const int64_t most = 9999999999999999LL;
+	int32_t n = constrain_prog_node(c->p, CONSTRAIN_INTEGER);
+	if (n < 0)
+		return n;
+	int rc = constrain_prog_range(c->p, n, lo <= -big ? -most : (int64_t)lo,
+	                              hi >= big ? most : (int64_t)hi);
+	return rc ? ERR_INVALID : n;
+}
+
 /* One named type. */
 static int32_t typed(struct fctx *c, const cJSON *s, const char *t, int depth, char *err)
 {
@@ -114,7 +145,7 @@ static int32_t typed(struct fctx *c, const cJSON *s, const char *t, int depth, c
 	if (!strcmp(t, "number"))
 		return constrain_prog_node(c->p, CONSTRAIN_NUMBER);
 	if (!strcmp(t, "integer"))
-		return constrain_prog_node(c->p, CONSTRAIN_INTEGER);
+		return integer(c, s, err);
 	cJSON *lits = !strcmp(t, "boolean") ? cJSON_Parse("[true,false]")
 	              : !strcmp(t, "null")  ? cJSON_Parse("[null]")
 	                                    : NULL;

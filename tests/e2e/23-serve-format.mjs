@@ -71,6 +71,17 @@ await steps([
       assert.ok(len(v.line) <= 12, r.response);
     }
   }],
+  ['integer minimum/maximum hold whatever the model writes', async () => {
+    const dice = { type: 'object', required: ['roll', 'year'],
+      properties: { roll: { type: 'integer', minimum: 1, maximum: 6 },
+        year: { type: 'integer', exclusiveMinimum: 1999, exclusiveMaximum: 2100 } } };
+    for (const seed of [1, 2, 3]) {
+      const r = await ollama.generate({ model: M, prompt: P, format: dice, options: { temperature: 1, seed, num_predict: 40 } });
+      const v = JSON.parse(r.response);
+      assert.ok(Number.isInteger(v.roll) && v.roll >= 1 && v.roll <= 6, r.response);
+      assert.ok(Number.isInteger(v.year) && v.year >= 2000 && v.year <= 2099, r.response);
+    }
+  }],
   ['chat format schema', async () => {
     const r = await ollama.chat({ model: M, messages: [{ role: 'user', content: P }], format: schema,
       options: { temperature: 0, num_predict: 60 } });

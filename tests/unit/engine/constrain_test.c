@@ -2,7 +2,7 @@
  * byte at a time, every boundary), schema programs, the fewest closing
  * bytes (a greedy close takes exactly that many), the token mask against a
  * brute-force walk on stories260K's 512 tokens (also inside a string with
- * length bounds), its cost on a 32k
+ * length bounds), integer ranges, its cost on a 32k
  * vocabulary, and constrained generation that cJSON parses. */
 #include "support/support.h"
 
@@ -255,6 +255,64 @@ static void test_constrain_string_length(void **state)
 	constrain_prog_free(p);
 }
 
+/* [integer in [lo, hi]] */
+static struct constrain_prog *ranged(int64_t lo, int64_t hi)
+{
+	char err[ERR_MSG_LEN];
+	struct constrain_prog *p = constrain_prog_new();
+	int32_t arr = constrain_prog_node(p, CONSTRAIN_ARRAY);
+	int32_t num = constrain_prog_node(p, CONSTRAIN_INTEGER);
+	assert_int_equal(constrain_prog_range(p, num, lo, hi), 0);
+	assert_int_equal(constrain_prog_items(p, arr, num, 1, -1), 0);
+	if (constrain_prog_finish(p, arr, err))
+		fail_msg("finish: %s", err);
+	return p;
+}
+
+static void test_constrain_integer_range(void **state)
+{
+	(void)state;
+	static const struct row adult[] = {
+	    {"[18,120,99,20]", -1, true},
+	    {"[17]", 2, false},   /* 17 is too small and 17x too big */
+	    {"[121]", 3, false},  /* 12 may still become 120 */
+	    {"[1200]", 4, false},
+	    {"[0]", 1, false},    /* 0 takes no more digits */
+	    {"[-5]", 1, false},   /* no negative is in range */
+	    {"[5,", 2, false},    /* 5 could grow to 5x, but it ends here */
+	};
+	struct constrain_prog *p = ranged(18, 120);
+	for (size_t i = 0; i < sizeof adult / sizeof adult[0]; i++)
+		check_row(p, &adult[i]);
+	check_close(p, "[19,23,110]");
+	constrain_prog_free(p);
+	static const struct row neg[] = {
+	    {"[-3,-40,-12]", -1, true},
+	    {"[3]", 1, false},
+	    {"[-41]", 3, false},
+	    {"[-0]", 2, false},
+	};
+	p = ranged(-40, -3);
+	for (size_t i = 0; i < sizeof neg / sizeof neg[0]; i++)
+		check_row(p, &neg[i]);
+	check_close(p, "[-13,-4]");
+	constrain_prog_free(p);
+	static const struct row wide[] = {
+	    {"[-5,0,-0,1000000]", -1, true},
+	    {"[-6]", 2, false},
+	    {"[10000000]", 8, false},
+	};
+	p = ranged(-5, 1000000);
+	for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++)
+		check_row(p, &wide[i]);
+	constrain_prog_free(p);
+	p = constrain_prog_new();
+	int32_t num = constrain_prog_node(p, CONSTRAIN_INTEGER);
+	assert_int_equal(constrain_prog_range(p, num, 3, 2), ERR_INVALID);
+	assert_int_equal(constrain_prog_range(p, num, 0, INT64_MAX), ERR_INVALID);
+	constrain_prog_free(p);
+}
+
 static struct engine_model *load_vocab(const char *rel)
 {
 	const char *path = test_model_path(rel);
@@ -480,6 +538,7 @@ int main(void)
 	    cmocka_unit_test(test_constrain_prog_refuses),
 	    cmocka_unit_test(test_constrain_min_close_exact),
 	    cmocka_unit_test(test_constrain_string_length),
+	    cmocka_unit_test(test_constrain_integer_range),
 	    cmocka_unit_test(test_constrain_mask_matches_walk),
 	    cmocka_unit_test(test_constrain_mask_cost_32k),
 	    cmocka_unit_test(test_constrain_generate_json),

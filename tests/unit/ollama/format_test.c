@@ -1,7 +1,7 @@
 /* format_test.c — JSON Schema "format" compiled into a constraint program
  * (src/ollama/server_format.c): local $ref as pydantic writes it ($defs,
  * definitions, a JSON pointer with escapes), allOf of one schema, string
- * minLength/maxLength, and the
+ * minLength/maxLength, integer bounds, and the
  * refusals (recursive or dangling $ref, a schema that expands too far), each
  * checked by feeding texts to the automaton. */
 #include "support/support.h"
@@ -117,6 +117,29 @@ static void test_format_string_lengths(void **state)
 	compile_err("{\"type\":\"string\",\"minLength\":-1}", "bad minLength/maxLength");
 }
 
+static void test_format_integer_bounds(void **state)
+{
+	(void)state;
+	struct constrain_prog *p = compile_ok(
+	    "{\"type\":\"object\",\"properties\":{\"age\":{\"type\":\"integer\",\"minimum\":0,"
+	    "\"maximum\":120},\"floor\":{\"type\":\"integer\",\"exclusiveMinimum\":-3,"
+	    "\"exclusiveMaximum\":2.5},\"old\":{\"type\":\"integer\",\"minimum\":5,"
+	    "\"exclusiveMinimum\":true}},\"required\":[\"age\",\"floor\",\"old\"]}");
+	assert_true(accepts(p, "{\"age\":0,\"floor\":-2,\"old\":6}"));
+	assert_true(accepts(p, "{\"age\":120,\"floor\":2,\"old\":60}"));
+	assert_false(accepts(p, "{\"age\":-1,\"floor\":0,\"old\":6}"));
+	assert_false(accepts(p, "{\"age\":121,\"floor\":0,\"old\":6}"));
+	assert_false(accepts(p, "{\"age\":1,\"floor\":-3,\"old\":6}"));
+	assert_false(accepts(p, "{\"age\":1,\"floor\":3,\"old\":6}"));
+	assert_false(accepts(p, "{\"age\":1,\"floor\":0,\"old\":5}"));
+	constrain_prog_free(p);
+	compile_err("{\"type\":\"integer\",\"minimum\":3,\"maximum\":2.5}", "leave no integer");
+	/* bounds beyond 16 digits are clamped, not refused */
+	p = compile_ok("{\"type\":\"integer\",\"minimum\":-1e30,\"maximum\":1e30}");
+	assert_true(accepts(p, "-9999999999999999"));
+	constrain_prog_free(p);
+}
+
 /* d0 has two properties that both name d1, ... : 2^12 expansions unless bounded. */
 static void test_format_ref_expansion_bounded(void **state)
 {
@@ -140,6 +163,7 @@ int main(void)
 	    cmocka_unit_test(test_format_ref_refused),
 	    cmocka_unit_test(test_format_ref_expansion_bounded),
 	    cmocka_unit_test(test_format_string_lengths),
+	    cmocka_unit_test(test_format_integer_bounds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

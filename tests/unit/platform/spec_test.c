@@ -310,6 +310,21 @@ static void test_spec_flags_gpu_shape_and_probe(void **state)
 	assert_int_equal(s.probe.kind, SPEC_PROBE_HTTP);
 	assert_string_equal(s.probe.path, "/ready");
 	assert_int_equal(s.probe.period_s, 5);
+	/* Cloud Run's flag, every key */
+	char *a3b[] = {"--startup-probe", "httpGet.path=/ready,initialDelaySeconds=0,"
+	                                  "timeoutSeconds=1,periodSeconds=1,failureThreshold=3"};
+	assert_int_equal(deploy_flags(&s, 2, a3b, err), 0);
+	assert_int_equal(s.probe.kind, SPEC_PROBE_HTTP);
+	assert_string_equal(s.probe.path, "/ready");
+	assert_int_equal(s.probe.initial_delay_s, 0);
+	assert_int_equal(s.probe.timeout_s, 1);
+	assert_int_equal(s.probe.period_s, 1);
+	assert_int_equal(s.probe.failure_threshold, 3);
+	char *a3c[] = {"--startup-probe", "tcpSocket.port=8080,timeoutSeconds=1,periodSeconds=1"};
+	assert_int_equal(deploy_flags(&s, 2, a3c, err), 0);
+	assert_int_equal(s.probe.kind, SPEC_PROBE_TCP);
+	assert_null(s.probe.path);
+	assert_int_equal(s.probe.port, 8080);
 	char *a4[] = {"--startup-probe", "grpc.port=1"};
 	assert_int_equal(deploy_flags(&s, 2, a4, err), ERR_INVALID);
 	char *a5[] = {"--gpu", "1", "--cpu-throttling"};

@@ -127,6 +127,10 @@ static void instances(const cJSON *svc, FILE *out)
 		        json_str(it, "revision", ""), json_str(it, "state", ""),
 		        (int)json_num(it, "port", 0), (int)json_num(it, "pid", 0));
 	}
+	const cJSON *f = admin_format_get(svc, "status.lastInstanceFailure");
+	if (f)
+		fprintf(out, "Last instance failure: %s  %s: %s\n", json_str(f, "time", ""),
+		        json_str(f, "name", ""), json_str(f, "reason", ""));
 }
 
 void platform_describe_print(const cJSON *svc, FILE *out)

@@ -3,8 +3,10 @@
  * knative_export and read back as JSON, so `describe --format json`,
  * `--format yaml`, `value(...)` and `export` spell every field alike. The
  * status is gpurun's: a deployed service is Ready (instances start on
- * demand), "latest" traffic is resolved to its revision, and status.instances
- * lists the live instances (a gpurun extension). */
+ * demand), "latest" traffic is resolved to its revision, status.instances
+ * lists the live instances and status.lastInstanceFailure the latest one
+ * that crashed, ran out of memory or failed its startup probe (gpurun
+ * extensions). */
 #include "platform/admin_internal.h"
 
 #include "base/json.h"
@@ -74,6 +76,32 @@ static cJSON *state_instances(const struct admin_ctx *c, const char *service)
 	return a;
 }
 
+/* The most recent instance that did not end by being stopped (a crash, an
+ * OOM kill, a failed startup probe), with its reason; NULL when none. */
+static cJSON *last_failure(const struct admin_ctx *c, const char *service)
+{
+	struct state_instance *in;
+	int64_t n, best = -1;
+	char ts[32];
+	if (state_instance_list(c->st, service, false, &in, &n))
+		return NULL;
+	for (int64_t i = 0; i < n; i++)
+		if (in[i].reason && strncmp(in[i].reason, "stopped", 7) &&
+		    (best < 0 || in[i].stop_ns > in[best].stop_ns))
+			best = i;
+	cJSON *o = NULL;
+	if (best >= 0) {
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "name", in[best].id);
+		cJSON_AddStringToObject(o, "revision", in[best].revision);
+		cJSON_AddStringToObject(o, "reason", in[best].reason);
+		admin__timestamp(in[best].stop_ns, ts, sizeof ts);
+		cJSON_AddStringToObject(o, "time", ts);
+	}
+	state_instance_free_array(in, n);
+	return o;
+}
+
 static int service_json(const struct admin_ctx *c, const struct state_service *s, cJSON **out,
                         char err[ERR_MSG_LEN])
 {
@@ -117,6 +145,9 @@ static int service_json(const struct admin_ctx *c, const struct state_service *s
 		cJSON *inst =
 		    c->instances ? c->instances(c->data, s->name) : state_instances(c, s->name);
 		cJSON_AddItemToObject(status, "instances", inst);
+		cJSON *fail = last_failure(c, s->name);
+		if (fail) /* a gpurun extension, as instances */
+			cJSON_AddItemToObject(status, "lastInstanceFailure", fail);
 	}
 	free(rt);
 	free(url);

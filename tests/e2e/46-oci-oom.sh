@@ -38,6 +38,8 @@ body=$(curl -sS --max-time 30 "$(url hog)/") || fail "request after the OOM kill
 [ "$body" = "hello from an OCI image" ] || fail "answer after the OOM kill: '$body'"
 live_pids hog | grep -qx "$first" && fail "the answer came from the killed instance"
 grep -q "out of memory" "$DLOG" || fail "the daemon log does not say out of memory"
+"$BIN" services describe hog | grep "Last instance failure:.*out of memory" ||
+  fail "describe does not show the OOM kill"
 
 # a process instance under a cgroup memory limit: the same rules
 if grep -q "instances: cgroup v[12] at" "$DLOG"; then

@@ -3,8 +3,8 @@
 # Cloud Run's --startup-probe flag): an HTTP probe whose path answers 404
 # and an image that never listens both fail after their budget
 # (timeoutSeconds=1, periodSeconds=1, failureThreshold=2: 2 s); the held
-# request gets 503 with what the probe saw, the instance's row in the state
-# and its log say it too; an HTTP probe on a path that answers 200 passes.
+# request gets 503 with what the probe saw, the instance's row in the state,
+# its log and `gpurun services describe` say it too; an HTTP probe on a path that answers 200 passes.
 # Root only; skipped with the reason elsewhere.
 . "$(dirname "$0")/30-gateway-lib.bash"
 . "$(dirname "$0")/45-oci-lib.bash"
@@ -39,6 +39,8 @@ check() {
   case $reason in *"startup probe"*) ;; *) fail "$1: reason '$reason'" ;; esac
   case $reason in *"$2"*) ;; *) fail "$1: reason '$reason'" ;; esac
   grep -rq "start failed: .*$2" "$GPURUN_HOME/logs/$1/" || fail "$1: the instance log does not say why"
+  "$BIN" services describe "$1" | grep "Last instance failure:.*$2" ||
+    fail "$1: describe does not show the failure: $("$BIN" services describe "$1")"
 }
 
 "$BIN" deploy badpath --image "$IMAGE" --port 8080 --allow-unauthenticated \

@@ -2,8 +2,9 @@
  * allocation, process spawn, state and ledger rows), readiness (held
  * requests released at once), stop (SIGTERM, SIGKILL after the grace) and
  * exit (in-flight requests end with 502, or 500 when it ran out of memory;
- * a replacement starts; ledger span closed). Instances adopted from an earlier daemon are watched through a
- * pidfd and stopped with signals; their output went to the old daemon. */
+ * a replacement starts; ledger span closed). Instances adopted from an
+ * earlier daemon are watched through a pidfd and stopped with signals; their
+ * output went to the old daemon. */
 #include "platform/daemon_internal.h"
 
 #include "base/log.h"
@@ -155,7 +156,8 @@ void inst__event(struct inst *in, enum instance_event ev, const struct instance_
 	}
 	if (ev == INSTANCE_EV_START_FAILED) {
 		char why[ERR_MSG_LEN];
-		snprintf(why, sizeof why, "%.240s", note[0] ? note : "not ready within the startup probe");
+		snprintf(why, sizeof why, "%.240s",
+		         note[0] ? note : "not ready within the startup probe");
 		leave_phase(in);
 		in->phase = INST_STOPPING; /* the runtime stops it; EXITED follows */
 		in->rev->n_stopping++;

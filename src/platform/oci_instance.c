@@ -69,8 +69,8 @@ int oci_host_init(struct oci_host *h, const struct oci_host_config *cfg, char er
 		char *p = file_path_join(h->models_dir, layout[i]);
 		int r = file_mkdir_p(p, 0755);
 		if (r < 0)
-			log_warn("oci: cannot create %s (the model store is mounted read-only): %s", p,
-			         err_str(r));
+			log_warn("oci: cannot create %s (the model store is mounted read-only): %s",
+			         p, err_str(r));
 		free(p);
 	}
 	h->cgroup_fs = xstrdup(cfg->cgroup_fs ? cfg->cgroup_fs : OCI_CGROUP_FS);

@@ -30,8 +30,8 @@ struct oci_watch {
 	bool stop_requested;
 	bool probing; /* a probe attempt (connection) is open */
 	bool freed;
-	bool oom_v2;  /* oom_fd is inotify on memory.events, not a v1 eventfd */
-	int oom_fd;   /* -1: no OOM watch */
+	bool oom_v2; /* oom_fd is inotify on memory.events, not a v1 eventfd */
+	int oom_fd;  /* -1: no OOM watch */
 	int open_handles;
 	int64_t memory_bytes;
 	uv_poll_t exit_poll, oom_poll;
@@ -282,7 +282,7 @@ static void on_probe_timer(uv_timer_t *t)
 	if (now - w->inst.start_ns >= INSTANCE_PROBE_FAST_WINDOW_MS * 1000000LL) {
 		next = (uint64_t)w->probe_ms;
 		w->probe_ms = w->probe_ms * 2 > INSTANCE_PROBE_MAX_MS ? INSTANCE_PROBE_MAX_MS
-		                                                       : w->probe_ms * 2;
+		                                                      : w->probe_ms * 2;
 	}
 	uv_timer_start(&w->probe_timer, on_probe_timer, next, 0);
 }
@@ -309,8 +309,8 @@ static void probe_begin(struct oci_watch *w, const struct spec *s)
 	         "Connection: close\r\n\r\n",
 	         s->probe.path ? s->probe.path : "/", w->inst.addr, w->probe_port);
 	w->probe_deadline_ns = w->inst.start_ns + probe_budget_ms(s) * 1000000;
-	uint64_t first = s->probe.initial_delay_s > 0 ? (uint64_t)s->probe.initial_delay_s * 1000
-	                                               : 0;
+	uint64_t first =
+	    s->probe.initial_delay_s > 0 ? (uint64_t)s->probe.initial_delay_s * 1000 : 0;
 	uv_timer_start(&w->probe_timer, on_probe_timer, first, 0);
 }
 

@@ -45,6 +45,7 @@ static void detect_isa(struct cpu_features *f)
 		f->avx512vl = b & (1u << 31);
 		f->avx512vnni = c & (1u << 11);
 		f->amx_int8 = (d & (1u << 24)) && (d & (1u << 25));
+		f->amx_bf16 = (d & (1u << 24)) && (d & (1u << 22));
 		unsigned int a1, b1, c1, d1;
 		if (a >= 1 && __get_cpuid_count(7, 1, &a1, &b1, &c1, &d1))
 			f->avx512bf16 = a1 & (1u << 5);

@@ -11,7 +11,8 @@ struct cpu_features {
 	bool avx2, fma, f16c;
 	bool avx512f, avx512bw, avx512vl, avx512dq;
 	bool avx512vnni, avx512bf16;
-	bool amx_int8; /* AMX-TILE and AMX-INT8 (the OS must still grant the tile state) */
+	bool amx_int8;  /* AMX-TILE and AMX-INT8 (the OS must still grant the tile state) */
+	bool amx_bf16;  /* AMX-TILE and AMX-BF16 (likewise) */
 	int n_logical;  /* online logical CPUs, >= 1 */
 	int n_physical; /* distinct cores (SMT siblings counted once), >= 1 */
 };

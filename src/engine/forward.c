@@ -39,11 +39,15 @@ static atomic_int *counter(const struct fwd *f, int il, int64_t stage)
 	return &f->m->run.ctr[(int64_t)il * ST_PER_LAYER + stage];
 }
 
-/* The next chunk [*a, *b) of rows [0, n); false when none is left. */
-static bool chunk_next(atomic_int *ctr, int64_t n, int nth, int64_t *a, int64_t *b)
+/* The next chunk [*a, *b) of rows [0, n) of w's stage; false when none is
+ * left. Chunks are at least what w's kernel asks for in this batch. */
+static bool chunk_next(const struct fwd *f, atomic_int *ctr, const struct tensor *w, int64_t n,
+                       int nth, int64_t *a, int64_t *b)
 {
 	int64_t step = (n / ((int64_t)nth * 8)) & ~(int64_t)15;
 	step = step < 16 ? 16 : step;
+	int64_t min = mm_min_rows(w, f->n);
+	step = step < min ? min : step;
 	int64_t i = atomic_fetch_add_explicit(ctr, 1, memory_order_relaxed);
 	if (i * step >= n)
 		return false;
@@ -231,7 +235,7 @@ static void attn_split(struct fwd *f, int il, int ith, int nth, struct thread_sc
 	struct mm_job jobs[3] = {
 	    {&L->wq, qkv, ld, 0}, {&L->wk, qkv + nq, ld, 0}, {&L->wv, qkv + nq + nk, ld, 0}};
 	int64_t a, b;
-	while (chunk_next(counter(f, il, ST_QKV), ld, nth, &a, &b))
+	while (chunk_next(f, counter(f, il, ST_QKV), &L->wq, ld, nth, &a, &b))
 		mm_run(jobs, 3, ts->h, hp->n_embd, f->n, a, b, ts);
 	threadpool_barrier(tp);
 	split(f->n * (nh + nkv), ith, nth, &a, &b);
@@ -257,7 +261,7 @@ static void ffn_up(struct fwd *f, int il, int ith, int nth, struct thread_scratc
 	int64_t a, b;
 	norm_rows(f, ts, L->ffn_norm);
 	share(f, &L->ffn_gate, ts->h, hp->n_embd, ith, nth, ts);
-	while (chunk_next(counter(f, il, ST_UP), hp->n_ff, nth, &a, &b)) {
+	while (chunk_next(f, counter(f, il, ST_UP), &L->ffn_gate, hp->n_ff, nth, &a, &b)) {
 		/* up only for the chunk, in the thread's own buffer */
 		struct mm_job u = {&L->ffn_up, ts->up, b - a, a};
 		mm_run(&g, 1, ts->h, hp->n_embd, f->n, a, b, ts);
@@ -291,14 +295,14 @@ static void run_layer(struct fwd *f, int il, int ith, int nth, struct thread_scr
 		attn_split(f, il, ith, nth, ts);
 	threadpool_barrier(tp);
 	share(f, &L->wo, r->attn, (int64_t)hp->n_head * hp->head_dim_v, ith, nth, ts);
-	while (chunk_next(counter(f, il, ST_WO), hp->n_embd, nth, &a, &b))
+	while (chunk_next(f, counter(f, il, ST_WO), &L->wo, hp->n_embd, nth, &a, &b))
 		mm_run(&o, 1, r->attn, (int64_t)hp->n_head * hp->head_dim_v, f->n, a, b, ts);
 	threadpool_barrier(tp);
 	residual(f, ts, L->post_attn_norm);
 	ffn_up(f, il, ith, nth, ts);
 	threadpool_barrier(tp);
 	share(f, &L->ffn_down, r->gate, hp->n_ff, ith, nth, ts);
-	while (chunk_next(counter(f, il, ST_DOWN), hp->n_embd, nth, &a, &b))
+	while (chunk_next(f, counter(f, il, ST_DOWN), &L->ffn_down, hp->n_embd, nth, &a, &b))
 		mm_run(&d, 1, r->gate, hp->n_ff, f->n, a, b, ts);
 	if (ith == 0 && f->cancel && atomic_load(f->cancel))
 		atomic_store(&f->stop, 1);
@@ -326,7 +330,8 @@ static void stage_output(struct fwd *f, int ith, int nth, struct thread_scratch 
 		ops_rmsnorm(h, ts->x + i * hp->n_embd, m->output_norm, hp->n_embd, hp->eps);
 		ts->q_src = NULL;
 		struct mm_job job = {&m->output, y, 0, 0};
-		while (chunk_next(counter(f, hp->n_layer, k), hp->n_vocab, nth, &a, &b)) {
+		while (chunk_next(f, counter(f, hp->n_layer, k), &m->output, hp->n_vocab, nth, &a,
+		                  &b)) {
 			mm_run(&job, 1, h, hp->n_embd, 1, a, b, ts);
 			if (m->output_bias)
 				for (int64_t j = a; j < b; j++)

@@ -20,6 +20,11 @@ static bool in_place(const struct tensor *w)
 	return w->qt->vec_dot_type == GGML_TYPE_F32 && !w->qt->gemm;
 }
 
+int64_t mm_min_rows(const struct tensor *w, int64_t n_rows)
+{
+	return w->data && n_rows >= QUANT_AMX_MIN_COLS ? w->qt->gemm_rows : 0;
+}
+
 size_t mm_act_bytes(const struct tensor *w)
 {
 	if (!w->data || in_place(w))
@@ -124,9 +129,12 @@ int mm_run(const struct mm_job *jobs, int n_jobs, const float *x, int64_t ldx, i
 			run_unshared(&jobs[i], x, ldx, n_rows, a, b, ts);
 			continue;
 		}
-		/* whole tiles of 16 columns (the AMX tiles' rows) */
+		/* whole tiles of 16 columns (the AMX tiles' rows), or what the
+		 * kernel asks for */
 		int64_t chunk = (int64_t)(CHUNK_BYTES / stride) & ~(int64_t)15;
 		chunk = chunk < 16 ? 16 : chunk;
+		if (w->qt->gemm_cols)
+			chunk = w->qt->gemm_cols;
 		for (int64_t c0 = 0; c0 < n_rows; c0 += chunk) {
 			int64_t nc = n_rows - c0 < chunk ? n_rows - c0 : chunk;
 			run(&jobs[i], a, b, act + (size_t)c0 * stride, stride, c0, nc);

@@ -103,13 +103,13 @@ static void init_once(void)
 	if (isa_supported >= QUANT_ISA_AVX512) {
 		memcpy(tables[QUANT_ISA_AVX512], tables[QUANT_ISA_AVX2], sizeof ref_table);
 		set_isa_name(tables[QUANT_ISA_AVX512], QUANT_ISA_AVX512);
+		quant__amx_init(); /* the F16 gemm's activation form depends on it */
 		quant__fill_legacy_avx512(tables[QUANT_ISA_AVX512]);
 		quant__fill_kquants_avx512(tables[QUANT_ISA_AVX512]);
 		quant__fill_matdot_avx512(tables[QUANT_ISA_AVX512]);
 		quant__fill_gemm_avx512(tables[QUANT_ISA_AVX512]);
 		quant__fill_gemmk_avx512(tables[QUANT_ISA_AVX512]);
 		quant__fill_gemmf_avx512(tables[QUANT_ISA_AVX512]);
-		quant__amx = quant__amx_init();
 	}
 	isa_active = isa_supported;
 	const char *cap = getenv("GPURUN_ISA");
@@ -146,6 +146,18 @@ enum quant_isa quant_isa_active(void)
 {
 	quant_init();
 	return isa_active;
+}
+
+bool quant_amx_int8(void)
+{
+	quant_init();
+	return quant__amx;
+}
+
+bool quant_amx_bf16(void)
+{
+	quant_init();
+	return quant__amx_bf16;
 }
 
 enum quant_isa quant_isa_supported(void)

@@ -67,6 +67,15 @@ struct quant_traits {
 	size_t (*act_bytes)(int64_t n); /* bytes of one prepared row of n */
 	quant_from_float_fn act_prepare;
 	quant_gemm_fn gemm;
+	/* Columns one gemm call should get at most: 0 lets the caller cut
+	 * L2-sized column chunks (the prepared rows stay in L2 while the
+	 * weights stream past); a kernel that blocks for the caches itself
+	 * (F16 on AMX) asks for whole batches. */
+	int64_t gemm_cols;
+	/* Rows one call should get at least in batches of QUANT_AMX_MIN_COLS
+	 * or more columns (a kernel that repacks the activations per call); 0:
+	 * no preference. */
+	int64_t gemm_rows;
 };
 
 /* Kernel sets, each a superset of the one below it. AVX512 means
@@ -87,6 +96,11 @@ const struct quant_traits *quant_get_isa(int type, enum quant_isa isa);
 enum quant_isa quant_isa_active(void);
 enum quant_isa quant_isa_supported(void);
 const char *quant_isa_name(enum quant_isa isa);
+/* Whether the avx512 set runs prefill tiles on AMX: INT8 (Q4_0, Q8_0) and
+ * BF16 (F16) — the CPU has them, the OS granted the tile state and
+ * GPURUN_AMX is not 0. */
+bool quant_amx_int8(void);
+bool quant_amx_bf16(void);
 /* Bytes of n elements of type; 0 for an unknown type or n not a multiple
  * of the block. */
 size_t quant_row_size(int type, int64_t n);
@@ -101,7 +115,12 @@ void quant_mat_dot(const struct quant_traits *t, int64_t n, int64_t nr, int64_t 
  * of vec_dot_type's from_float, plus what the kernel precomputes), and the
  * product (see quant_gemm_fn). The avx512 set's gemm kernels equal the
  * scalar reference vec_dot bit for bit for Q4_0, Q8_0, Q4_K and Q6_K, and
- * the set's own vec_dot for F16; the generic path gives vec_dot's numbers. */
+ * the set's own vec_dot for F16 — except F16 calls of QUANT_AMX_MIN_COLS
+ * or more columns and rows where quant_amx_bf16() holds: those run on
+ * AMX-BF16 tiles, every product of the F16 dot but one of at most 2^-16
+ * of it, in another order (quant_gemm_test states the bound); the
+ * generic path gives vec_dot's numbers. */
+#define QUANT_AMX_MIN_COLS 16
 size_t quant_act_bytes(const struct quant_traits *t, int64_t n);
 void quant_act_prepare(const struct quant_traits *t, const float *src, void *dst, int64_t n);
 void quant_gemm(const struct quant_traits *t, int64_t n, int64_t nr, int64_t nc, float *s,

@@ -3,9 +3,10 @@
  * weight rows unpacked as quant_r16_avx512.h lays them out (unsigned codes,
  * four per 32-bit lane: exactly AMX's B-tile layout) into 16 x 16 exact
  * integer block sums; the float step after it is the r16 VNNI path's, so the
- * results are the same bit for bit. Linux grants the tile state per process
- * (arch_prctl ARCH_REQ_XCOMP_PERM); each thread loads the tile
- * configuration once. GPURUN_AMX=0 turns AMX off. */
+ * results are the same bit for bit. Also the tile state itself: Linux grants
+ * it per process (arch_prctl ARCH_REQ_XCOMP_PERM) and each thread loads the
+ * tile configuration of the kernel it runs (this one's or the BF16 kernel's,
+ * quant_amxf_avx512.c). GPURUN_AMX=0 turns AMX off. */
 #include "engine/quant_r16_avx512.h"
 
 #include <stdlib.h>
@@ -20,10 +21,8 @@
 #define ARCH_REQ_XCOMP_PERM 0x1023
 #define XFEATURE_XTILEDATA  18
 
-bool quant__amx;
+bool quant__amx, quant__amx_bf16;
 
-/* Palette 1: tiles 0, 1 accumulators (16 x 16 int32), 2, 3 activations
- * (16 rows x 32 bytes), 4, 5 weights (8 rows x 64 bytes). */
 struct tile_cfg {
 	uint8_t palette, start_row;
 	uint8_t reserved[14];
@@ -32,32 +31,42 @@ struct tile_cfg {
 };
 static_assert(sizeof(struct tile_cfg) == 64, "tile config size");
 
-static _Thread_local bool configured;
+/* the configuration this thread's tiles have (enum quant_amx_cfg) */
+static _Thread_local int loaded;
 
-bool quant__amx_init(void)
+void quant__amx_init(void)
 {
 #if defined(__x86_64__) && defined(SYS_arch_prctl)
+	const struct cpu_features *f = cpu_features_get();
 	const char *env = getenv("GPURUN_AMX");
-	if ((env && !strcmp(env, "0")) || !cpu_features_get()->amx_int8)
-		return false;
-	return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
-#else
-	return false;
+	if ((env && !strcmp(env, "0")) || !(f->amx_int8 || f->amx_bf16))
+		return;
+	if (syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) != 0)
+		return;
+	quant__amx = f->amx_int8;
+	quant__amx_bf16 = f->amx_bf16 && f->avx512bf16;
 #endif
 }
 
-AMX_TARGET static void configure(void)
+/* Palette 1. INT8: tiles 0, 1 accumulators (16 x 16 int32), 2, 3
+ * activations (16 rows x 32 bytes), 4, 5 weights (8 rows x 64 bytes).
+ * BF16: all eight 16 rows x 64 bytes. */
+void quant__amx_use(int which)
 {
+	if (loaded == which)
+		return;
 	struct tile_cfg c;
 	memset(&c, 0, sizeof c);
 	c.palette = 1;
-	for (int t = 0; t < 2; t++) {
+	for (int t = 0; t < 8; t++)
 		c.rows[t] = 16, c.colsb[t] = 64;
-		c.rows[2 + t] = 16, c.colsb[2 + t] = 32;
-		c.rows[4 + t] = 8, c.colsb[4 + t] = 64;
-	}
-	_tile_loadconfig(&c);
-	configured = true;
+	if (which == QUANT_AMX_INT8)
+		for (int t = 0; t < 2; t++)
+			c.colsb[2 + t] = 32, c.rows[4 + t] = 8;
+	/* asm with the whole struct as its operand: GCC's _tile_loadconfig does
+	 * not tell the optimiser that it reads the rows and columns */
+	__asm__ volatile("ldtilecfg %0" : : "m"(c));
+	loaded = which;
 }
 
 /* acc[t] += (float)(sums[t] + off) * (d_rows * d_act) for the 16 columns
@@ -85,8 +94,7 @@ AMX_TARGET void quant__amx_legacy(const struct r16blk *u, int64_t b0, int64_t kb
 {
 	_Alignas(64) int32_t sums[2][16][16];
 	__m512 acc[16];
-	if (!configured)
-		configure();
+	quant__amx_use(QUANT_AMX_INT8);
 #pragma GCC unroll 16
 	for (int t = 0; t < 16; t++)
 		acc[t] = b0 ? _mm512_loadu_ps(s + (size_t)t * lds) : _mm512_setzero_ps();

@@ -6,7 +6,9 @@
  * the rows are converted to f32 in 1024-element chunks (32 KiB: L1) and
  * the chains of every column are parked between chunks, so each loaded
  * activation feeds 8 FMAs and each weight 3. Activations: the F16-rounded
- * values as f32 (what llama.cpp's F16 vec_dot_type holds). */
+ * values (what llama.cpp's F16 vec_dot_type holds), as f32 — or, where
+ * AMX-BF16 runs the prefill (quant_amxf_avx512.c), in its hi/lo form,
+ * which the FMA path adds back to the same f32 values. */
 #include <immintrin.h>
 
 #include "engine/quant_internal.h"
@@ -40,15 +42,38 @@ AI __m512 h16(const uint16_t *p)
 	return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
 }
 
+/* Activation elements k..k+15 (k a multiple of 16) of a prepared row: f32
+ * (X = 0) or hi/lo blocks (X = 1, the AMX machines' form: hi + lo is the
+ * f32 value, exactly). */
+AI __m512 act16(const uint8_t *a, int64_t k, const int X)
+{
+	if (!X)
+		return _mm512_loadu_ps((const float *)a + k);
+	const uint8_t *p = a + (k >> 5) * 128 + (k & 16) * 2;
+	__m512i h = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p));
+	__m512i l = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(p + 64)));
+	return _mm512_add_ps(_mm512_castsi512_ps(_mm512_slli_epi32(h, 16)),
+	                     _mm512_castsi512_ps(_mm512_slli_epi32(l, 16)));
+}
+
+AI float act1(const uint8_t *a, int64_t k, const int X)
+{
+	if (!X)
+		return ((const float *)a)[k];
+	const uint16_t *p = (const uint16_t *)(a + (k >> 5) * 128) + (k & 31);
+	return bf16_to_f32(p[0]) + bf16_to_f32(p[32]);
+}
+
 /* The chains of R rows x C columns over elements [k0, k1) (multiples of 16):
  * weights as f16 rows (w16, ldw elements apart) or as the f32 chunk w32
- * (KCF apart, element k at k - k0). */
+ * (KCF apart, element k at k - k0); activation rows lda bytes apart. */
 AI void chains(__m512 acc[RB][CB], const uint16_t *w16, size_t ldw, const float *w32,
-               const float *a, size_t lda, int64_t k0, int64_t k1, const int R, const int C)
+               const uint8_t *a, size_t lda, int64_t k0, int64_t k1, const int R, const int C,
+               const int X)
 {
 	for (int64_t k = k0; k < k1; k += 16) {
 		__m512 y[CB];
-		UNROLL for (int c = 0; c < C; c++) y[c] = _mm512_loadu_ps(a + (size_t)c * lda + k);
+		UNROLL for (int c = 0; c < C; c++) y[c] = act16(a + (size_t)c * lda, k, X);
 		UNROLL for (int r = 0; r < R; r++)
 		{
 			__m512 w = w32 ? _mm512_load_ps(w32 + (size_t)r * KCF + (k - k0))
@@ -60,46 +85,47 @@ AI void chains(__m512 acc[RB][CB], const uint16_t *w16, size_t ldw, const float 
 }
 
 /* Reduce the chains and add the tail elements [k, n). */
-AI void finish(__m512 acc[RB][CB], const uint16_t *w16, size_t ldw, const float *a, size_t lda,
-               int64_t k, int64_t n, float *s, size_t lds, const int R, const int C)
+AI void finish(__m512 acc[RB][CB], const uint16_t *w16, size_t ldw, const uint8_t *a, size_t lda,
+               int64_t k, int64_t n, float *s, size_t lds, const int R, const int C, const int X)
 {
 	UNROLL for (int r = 0; r < R; r++) UNROLL for (int c = 0; c < C; c++)
 	{
 		float sum = _mm512_reduce_add_ps(acc[r][c]);
 		for (int64_t j = k; j < n; j++)
-			sum += fp16_to_f32(w16[(size_t)r * ldw + j]) * a[(size_t)c * lda + j];
+			sum +=
+			    fp16_to_f32(w16[(size_t)r * ldw + j]) * act1(a + (size_t)c * lda, j, X);
 		s[(size_t)c * lds + (size_t)r] = sum;
 	}
 }
 
 /* Decode: R rows by up to CB columns, weights converted as they stream. */
-AI void direct(int64_t n, const uint16_t *w, size_t ldw, const float *a, size_t lda, int64_t nc,
-               float *s, size_t lds, const int R)
+AI void direct(int64_t n, const uint16_t *w, size_t ldw, const uint8_t *a, size_t lda, int64_t nc,
+               float *s, size_t lds, const int R, const int X)
 {
 	for (int64_t c0 = 0; c0 < nc; c0 += CB) {
 		__m512 acc[RB][CB];
 		int C = nc - c0 < CB ? (int)(nc - c0) : CB;
 		UNROLL for (int r = 0; r < R; r++) UNROLL for (int c = 0; c < CB; c++) acc[r][c] =
 		    _mm512_setzero_ps();
-		const float *ac = a + (size_t)c0 * lda;
+		const uint8_t *ac = a + (size_t)c0 * lda;
 		float *sc = s + (size_t)c0 * lds;
 		int64_t k1 = n & ~(int64_t)15;
 		if (C == 3) {
-			chains(acc, w, ldw, NULL, ac, lda, 0, k1, R, 3);
-			finish(acc, w, ldw, ac, lda, k1, n, sc, lds, R, 3);
+			chains(acc, w, ldw, NULL, ac, lda, 0, k1, R, 3, X);
+			finish(acc, w, ldw, ac, lda, k1, n, sc, lds, R, 3, X);
 		} else if (C == 2) {
-			chains(acc, w, ldw, NULL, ac, lda, 0, k1, R, 2);
-			finish(acc, w, ldw, ac, lda, k1, n, sc, lds, R, 2);
+			chains(acc, w, ldw, NULL, ac, lda, 0, k1, R, 2, X);
+			finish(acc, w, ldw, ac, lda, k1, n, sc, lds, R, 2, X);
 		} else {
-			chains(acc, w, ldw, NULL, ac, lda, 0, k1, R, 1);
-			finish(acc, w, ldw, ac, lda, k1, n, sc, lds, R, 1);
+			chains(acc, w, ldw, NULL, ac, lda, 0, k1, R, 1, X);
+			finish(acc, w, ldw, ac, lda, k1, n, sc, lds, R, 1, X);
 		}
 	}
 }
 
 /* Prefill: RB rows by nc (<= COLS) columns; chains parked in `park`. */
-static void converted(int64_t n, const uint16_t *w, size_t ldw, const float *a, size_t lda,
-                      int64_t nc, float *s, size_t lds)
+AI void converted(int64_t n, const uint16_t *w, size_t ldw, const uint8_t *a, size_t lda,
+                  int64_t nc, float *s, size_t lds, const int X)
 {
 	_Alignas(64) float buf[RB * KCF];
 	_Alignas(64) __m512 park[COLS / CB + 1][RB][CB];
@@ -116,47 +142,64 @@ static void converted(int64_t n, const uint16_t *w, size_t ldw, const float *a, 
 				for (int r = 0; r < RB; r++)
 					for (int c = 0; c < CB; c++)
 						acc[r][c] = _mm512_setzero_ps();
-			const float *ac = a + (size_t)c0 * lda;
+			const uint8_t *ac = a + (size_t)c0 * lda;
 			if (nc - c0 >= CB)
-				chains(acc, NULL, 0, buf, ac, lda, k0, ke, RB, CB);
+				chains(acc, NULL, 0, buf, ac, lda, k0, ke, RB, CB, X);
 			else if (nc - c0 == 2)
-				chains(acc, NULL, 0, buf, ac, lda, k0, ke, RB, 2);
+				chains(acc, NULL, 0, buf, ac, lda, k0, ke, RB, 2, X);
 			else
-				chains(acc, NULL, 0, buf, ac, lda, k0, ke, RB, 1);
+				chains(acc, NULL, 0, buf, ac, lda, k0, ke, RB, 1, X);
 		}
 	}
 	for (int64_t c0 = 0, t = 0; c0 < nc; c0 += CB, t++) {
 		int C = nc - c0 < CB ? (int)(nc - c0) : CB;
-		const float *ac = a + (size_t)c0 * lda;
+		const uint8_t *ac = a + (size_t)c0 * lda;
 		float *sc = s + (size_t)c0 * lds;
 		if (C == 3)
-			finish(park[t], w, ldw, ac, lda, k1, n, sc, lds, RB, 3);
+			finish(park[t], w, ldw, ac, lda, k1, n, sc, lds, RB, 3, X);
 		else if (C == 2)
-			finish(park[t], w, ldw, ac, lda, k1, n, sc, lds, RB, 2);
+			finish(park[t], w, ldw, ac, lda, k1, n, sc, lds, RB, 2, X);
 		else
-			finish(park[t], w, ldw, ac, lda, k1, n, sc, lds, RB, 1);
+			finish(park[t], w, ldw, ac, lda, k1, n, sc, lds, RB, 1, X);
 	}
 }
 
-static void f16_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *vx,
-                     size_t bx, const void *va, size_t ba)
+/* The FMA path: rows in tiles of RB, columns directly (decode) or against
+ * converted chunks (prefill without AMX). lda: bytes between rows. */
+AI void fma_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const uint8_t *x,
+                 size_t bx, const uint8_t *a, size_t lda, const int X)
 {
-	const uint8_t *x = vx;
-	const float *a = va;
-	const size_t lda = ba / sizeof(float), ldw = bx / 2;
+	const size_t ldw = bx / 2;
 	int64_t r = 0;
 	for (; r + RB <= nr; r += RB) {
 		const uint16_t *w = (const uint16_t *)(x + (size_t)r * bx);
 		if (nc <= CB) {
-			direct(n, w, ldw, a, lda, nc, s + r, lds, RB);
+			direct(n, w, ldw, a, lda, nc, s + r, lds, RB, X);
 			continue;
 		}
 		for (int64_t c0 = 0; c0 < nc; c0 += COLS)
 			converted(n, w, ldw, a + (size_t)c0 * lda, lda,
-			          nc - c0 < COLS ? nc - c0 : COLS, s + (size_t)c0 * lds + r, lds);
+			          nc - c0 < COLS ? nc - c0 : COLS, s + (size_t)c0 * lds + r, lds,
+			          X);
 	}
 	for (; r < nr; r++)
-		direct(n, (const uint16_t *)(x + (size_t)r * bx), ldw, a, lda, nc, s + r, lds, 1);
+		direct(n, (const uint16_t *)(x + (size_t)r * bx), ldw, a, lda, nc, s + r, lds, 1,
+		       X);
+}
+
+static void f16_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *x,
+                     size_t bx, const void *a, size_t ba)
+{
+	fma_gemm(n, nr, nc, s, lds, x, bx, a, ba, 0);
+}
+
+/* Activations in the AMX form: tiles for batches, the FMA path below. */
+static void f16x_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *x,
+                      size_t bx, const void *a, size_t ba)
+{
+	if (nc < QUANT_AMX_MIN_COLS || nr < 16 ||
+	    !quant__amx_f16(n, nr, nc, s, lds, x, bx / 2, a, ba))
+		fma_gemm(n, nr, nc, s, lds, x, bx, a, ba, 1);
 }
 
 /* The same numbers for one row and an f16 activation row. */
@@ -176,6 +219,14 @@ static void f16_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
 void quant__fill_gemmf_avx512(struct quant_traits *t)
 {
 	t[GGML_TYPE_F16].vec_dot = f16_vec_dot;
+	if (quant__amx_bf16) {
+		t[GGML_TYPE_F16].act_bytes = quant__f16x_act_bytes;
+		t[GGML_TYPE_F16].act_prepare = quant__f16x_act_prepare;
+		t[GGML_TYPE_F16].gemm = f16x_gemm;
+		t[GGML_TYPE_F16].gemm_cols = 4096;
+		t[GGML_TYPE_F16].gemm_rows = 512;
+		return;
+	}
 	t[GGML_TYPE_F16].act_bytes = f16_act_bytes;
 	t[GGML_TYPE_F16].act_prepare = f16_act_prepare;
 	t[GGML_TYPE_F16].gemm = f16_gemm;

@@ -235,8 +235,25 @@ void quant__fill_matdot_avx512(struct quant_traits *table);
 void quant__fill_gemm_avx512(struct quant_traits *table);
 void quant__fill_gemmk_avx512(struct quant_traits *table);
 void quant__fill_gemmf_avx512(struct quant_traits *table);
-/* AMX for the avx512 set's prefill tiles (quant_amx_avx512.c). */
-extern bool quant__amx;
-bool quant__amx_init(void);
+/* AMX for the avx512 set's prefill tiles (quant_amx_avx512.c):
+ * quant__amx_init() asks the OS for the tile state once and sets
+ * quant__amx (AMX-INT8 usable) and quant__amx_bf16 (AMX-BF16 and
+ * AVX512-BF16); both stay false without AMX or with GPURUN_AMX=0. A kernel
+ * calls quant__amx_use(its configuration) before its first tile op. */
+enum quant_amx_cfg { QUANT_AMX_NONE, QUANT_AMX_INT8, QUANT_AMX_BF16 };
+extern bool quant__amx, quant__amx_bf16;
+void quant__amx_init(void);
+void quant__amx_use(int which);
+/* F16 prefill on AMX-BF16 (quant_amxf_avx512.c): activation rows prepared
+ * as 32-element blocks of 32 bf16 high parts then 32 bf16 rests of the
+ * F16-rounded values (llama.cpp's vec_dot_type; 128 bytes, the last block
+ * zero padded), and the product of such rows (ba bytes apart) with F16
+ * weight rows (ldw elements apart) as quant_gemm_fn lays it out; nr, nc
+ * >= 1. False (nothing written) when the thread's scratch cannot be
+ * allocated. */
+size_t quant__f16x_act_bytes(int64_t n);
+void quant__f16x_act_prepare(const float *x, void *y, int64_t n);
+bool quant__amx_f16(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const uint16_t *w,
+                    size_t ldw, const uint8_t *a, size_t ba);
 
 #endif

@@ -100,7 +100,10 @@ static int grow_rows(struct engine_model *m, int64_t n)
 		    try_malloc_array((size_t)ts->q_own_rows, ts->q_row_cap ? ts->q_row_cap : 1);
 		/* the largest chunk forward.c hands out (one thread) */
 		ts->up_cols = (hp->n_ff / 8) & ~(int64_t)15;
-		ts->up_cols = ts->up_cols < 16 ? (hp->n_ff < 16 ? hp->n_ff : 16) : ts->up_cols;
+		ts->up_cols = ts->up_cols < 16 ? 16 : ts->up_cols;
+		if (m->layers && ts->up_cols < mm_min_rows(&m->layers[0].ffn_gate, n))
+			ts->up_cols = mm_min_rows(&m->layers[0].ffn_gate, n);
+		ts->up_cols = ts->up_cols > hp->n_ff ? hp->n_ff : ts->up_cols;
 		ts->up = falloc(n, ts->up_cols);
 		ts->q = NULL;
 		ts->q_src = NULL;

@@ -8,7 +8,11 @@
  * Tolerance: the kernels with a gemm compute the reference's integers and
  * float steps in its order (Q4_0, Q8_0, Q4_K, Q6_K): bit-identical to the
  * reference; F16 repeats the set's own vec_dot step for step: bit-identical
- * to that.
+ * to that — but where AMX-BF16 runs batches of 16+ rows and columns: every
+ * product but w_lo * a_lo (each at most 2^-16 = 1.5e-5 of |w a|) summed in
+ * f32 tiles, held to |got - ref| <= AMX_F16_TOL * sum |x_i y_i| against the
+ * scalar reference (which sums in double): the dropped products' bound
+ * plus f32 summation; measured worst: printed by the test.
  * The generic path (vec_dot loops) gets quant_simd_test's bound,
  * |got - ref| <= 1e-5 * sum |x_i y_i|. A set this CPU cannot run SKIPs. */
 #include "support/support.h"
@@ -20,6 +24,9 @@
 
 #include "engine/quant.h"
 #include "gguf/gguf.h"
+
+#define AMX_F16_TOL 2e-5
+static double amx_worst; /* largest |got - ref| / sum |x_i y_i| seen on AMX */
 
 static uint64_t rng_state;
 
@@ -74,7 +81,14 @@ static void check_shape(const struct quant_traits *v, int64_t nblk, int64_t nr, 
 	bool exact = v->gemm != NULL;
 	/* F16 follows the set's vec_dot, the others the scalar reference */
 	const struct quant_traits *want_t = v->gemm && v->type == GGML_TYPE_F16 ? v : r;
-	/* dequantized rows for the bound of the inexact (generic) path */
+	double tol = 1e-5;
+	if (v->type == GGML_TYPE_F16 && !strcmp(v->isa, quant_isa_name(QUANT_ISA_AVX512)) &&
+	    quant_amx_bf16() && nr >= 16 && nc >= QUANT_AMX_MIN_COLS) {
+		exact = false;
+		want_t = r;
+		tol = AMX_F16_TOL;
+	}
+	/* dequantized rows for the bound of the inexact paths */
 	float *dx = malloc((size_t)(n * nr) * 4), *dy = malloc((size_t)n * 4);
 	for (int64_t i = 0; i < nr && !exact; i++)
 		r->to_float(x + (size_t)i * bx, dx + i * n, n);
@@ -86,8 +100,10 @@ static void check_shape(const struct quant_traits *v, int64_t nblk, int64_t nr, 
 			double mag = 0;
 			for (int64_t k = 0; k < n && !exact; k++)
 				mag += fabs((double)dx[i * n + k] * dy[k]);
+			if (tol == AMX_F16_TOL && fabs((double)got - want) / mag > amx_worst)
+				amx_worst = fabs((double)got - want) / mag;
 			if (exact ? memcmp(&got, &want, 4) != 0
-			          : !(fabs((double)got - want) <= 1e-5 * mag))
+			          : !(fabs((double)got - want) <= tol * mag))
 				fail_msg(
 				    "%s gemm (%s) %lld blocks %lldx%lld, row %lld col %lld: %.9g, "
 				    "reference %.9g",
@@ -132,6 +148,26 @@ static void test_quant_gemm_matches_ref(void **state)
 	print_message("%s (%s): %s\n", v->name, v->isa, v->gemm ? "gemm kernel, exact" : "generic");
 }
 
+/* F16 batches on AMX-BF16 across the kernel's blocks: more than one packed
+ * group of 128 rows, K chunks of 256 with a partial last block, more than
+ * one 32-column pair with a partial last tile, and a batch of 530. */
+static void test_quant_gemm_f16_amx_blocks(void **state)
+{
+	if (quant_isa_supported() < QUANT_ISA_AVX512 || !quant_amx_bf16()) {
+		test_skip("F16: this CPU (or GPURUN_AMX=0) runs no AMX-BF16 tiles");
+		return;
+	}
+	const struct quant_traits *v = quant_get_isa(GGML_TYPE_F16, QUANT_ISA_AVX512);
+	static const int64_t shapes[][3] = {
+	    {145, 70, 300}, {16, 16, 32}, {31, 530, 64}, {200, 33, 513}, {17, 47, 7},
+	};
+	amx_worst = 0;
+	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+		check_shape(v, shapes[i][2], shapes[i][0], shapes[i][1]);
+	print_message("F16 on AMX-BF16: worst |got - ref| / sum |x y| = %.3g (bound %g)\n",
+	              amx_worst, AMX_F16_TOL);
+}
+
 static const int gemm_types[] = {
     GGML_TYPE_F32,  GGML_TYPE_F16,  GGML_TYPE_BF16, GGML_TYPE_Q4_0, GGML_TYPE_Q4_1,
     GGML_TYPE_Q5_0, GGML_TYPE_Q8_0, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K,
@@ -141,7 +177,7 @@ static const int gemm_types[] = {
 int main(void)
 {
 	static struct gemm_case cases[3][N_TYPES];
-	static struct CMUnitTest tests[3 * N_TYPES];
+	static struct CMUnitTest tests[3 * N_TYPES + 1];
 	static char names[3 * N_TYPES][64];
 	int nt = 0;
 	for (int s = 0; s < 3; s++)
@@ -153,5 +189,7 @@ int main(void)
 			                                NULL, NULL, &cases[s][i]};
 			nt++;
 		}
+	tests[nt++] = (struct CMUnitTest){"test_quant_gemm_f16_amx_blocks",
+	                                  test_quant_gemm_f16_amx_blocks, NULL, NULL, NULL};
 	return _cmocka_run_group_tests("quant_gemm", tests, (size_t)nt, NULL, NULL);
 }

@@ -1,0 +1,320 @@
+/* quant_amxf_avx512.c — F16 prefill on AMX-BF16 (TDPBF16PS). An F16 value
+ * is exactly hi + lo, both bfloat16; so are llama.cpp's F16-rounded
+ * activations. Each 32-element step adds w_hi*a_hi + w_lo*a_hi + w_hi*a_lo
+ * in f32 tiles: every product but w_lo*a_lo (at most 2^-16 of |w*a|), in
+ * another order than the FMA path (quant_gemmf_avx512.c, which small
+ * batches use); bound: quant_gemm_test. Tile state: quant_amx_avx512.c. */
+#include <immintrin.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "engine/quant_internal.h"
+
+#define AMXF __attribute__((target("amx-tile,amx-bf16,avx512bf16")))
+#define AI   static inline __attribute__((always_inline))
+#define RG       256 /* weight rows per packed group */
+#define KCB      8   /* 32-element blocks per packed chunk (256 elements) */
+#define XB       128 /* bytes of one prepared 32-element block: 32 hi, 32 lo */
+#define TILE     1024
+#define UNROLL16 _Pragma("GCC unroll 16")
+
+size_t quant__f16x_act_bytes(int64_t n)
+{
+	return (size_t)((n + 31) / 32) * XB;
+}
+
+/* bf16 (the low or high 16 lanes of v) -> f32, exact */
+AI __m512 bf16lo(__m512i v)
+{
+	return _mm512_castsi512_ps(
+	    _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(v)), 16));
+}
+
+AI __m512 bf16hi(__m512i v)
+{
+	return _mm512_castsi512_ps(
+	    _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(v, 1)), 16));
+}
+
+/* 32 F16 values (v0: elements 0..15, v1: 16..31, as f32) -> their bf16
+ * high parts (round to nearest even) and the exact rests. A non-finite
+ * value keeps its high part (inf, NaN) and a zero rest. */
+AMXF AI void split(__m512 v0, __m512 v1, __m512i *hi, __m512i *lo)
+{
+	__m512i h = (__m512i)_mm512_cvtne2ps_pbh(v1, v0);
+	__mmask16 f0 = (__mmask16)~_mm512_fpclass_ps_mask(v0, 0x99);
+	__mmask16 f1 = (__mmask16)~_mm512_fpclass_ps_mask(v1, 0x99);
+	__m512 l0 = _mm512_maskz_sub_ps(f0, v0, bf16lo(h));
+	__m512 l1 = _mm512_maskz_sub_ps(f1, v1, bf16hi(h));
+	*hi = h;
+	*lo = (__m512i)_mm512_cvtne2ps_pbh(l1, l0);
+}
+
+/* Each 32-element block of x: F16-rounded (llama.cpp's F16 vec_dot_type),
+ * then 32 bf16 high parts and 32 rests; the last block zero padded. */
+AMXF void quant__f16x_act_prepare(const float *x, void *vy, int64_t n)
+{
+	uint8_t *y = vy;
+	for (int64_t k = 0; k < n; k += 32, y += XB) {
+		__m512 v[2];
+		for (int h = 0; h < 2; h++) {
+			int64_t left = n - k - 16 * h;
+			__mmask16 m = left >= 16 ? 0xFFFF
+			              : left > 0 ? (__mmask16)((1u << left) - 1)
+			                         : 0;
+			__m512 f =
+			    m ? _mm512_maskz_loadu_ps(m, x + k + 16 * h) : _mm512_setzero_ps();
+			v[h] = _mm512_cvtph_ps(_mm512_cvtps_ph(f, _MM_FROUND_TO_NEAREST_INT));
+		}
+		__m512i hi, lo;
+		split(v[0], v[1], &hi, &lo);
+		_mm512_storeu_si512(y, hi);
+		_mm512_storeu_si512(y + 64, lo);
+	}
+}
+
+/* The 32 F16 values at p (elements past n - k zero), split. */
+AMXF AI void split16(const uint16_t *p, int64_t left, __m512i *hi, __m512i *lo)
+{
+	const __mmask32 km = left >= 32 ? 0xFFFFFFFFu : (__mmask32)((1u << left) - 1);
+	__m512i raw = _mm512_maskz_loadu_epi16(km, p);
+	split(_mm512_cvtph_ps(_mm512_castsi512_si256(raw)),
+	      _mm512_cvtph_ps(_mm512_extracti64x4_epi64(raw, 1)), hi, lo);
+}
+
+/* 16 x 16 dwords: out row k = dword k of the 16 input rows. */
+AI void transpose16(const __m512i r[16], uint8_t *out)
+{
+	__m512i t[16], u[16];
+#pragma GCC unroll 8
+	for (int i = 0; i < 8; i++) {
+		t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+		t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+	}
+#pragma GCC unroll 4
+	for (int i = 0; i < 4; i++) {
+		u[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+		u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+		u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+		u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+	}
+#pragma GCC unroll 4
+	for (int j = 0; j < 4; j++) {
+		__m512i v0 = _mm512_shuffle_i32x4(u[j], u[4 + j], 0x88);
+		__m512i v1 = _mm512_shuffle_i32x4(u[j], u[4 + j], 0xDD);
+		__m512i w0 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0x88);
+		__m512i w1 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0xDD);
+		_mm512_store_si512(out + 64 * j, _mm512_shuffle_i32x4(v0, w0, 0x88));
+		_mm512_store_si512(out + 64 * (8 + j), _mm512_shuffle_i32x4(v0, w0, 0xDD));
+		_mm512_store_si512(out + 64 * (4 + j), _mm512_shuffle_i32x4(v1, w1, 0x88));
+		_mm512_store_si512(out + 64 * (12 + j), _mm512_shuffle_i32x4(v1, w1, 0xDD));
+	}
+}
+
+/* Per K chunk of 256, the weights of a group of RG rows and the
+ * activations of up to TB columns are packed into 1 KiB tiles in a
+ * per-thread scratch (allocated once per thread, freed at its exit): the
+ * packed weights of a group (RG rows x KCB blocks), the packed activations
+ * of a column block (TB columns x KCB blocks) and the f32 sums of the
+ * group x block, all as 1 KiB tiles, L2-sized together. Tile (i, s, h):
+ * row or column tile i, step s, h = 0 high parts, 1 rests. */
+#define TB 512
+struct scratch {
+	uint8_t w[RG / 16][KCB][2][TILE]; /* B tiles: row j = dword j of the 16 rows */
+	uint8_t a[TB / 16][KCB][2][TILE]; /* A tiles: row t = the column's 32 values */
+	float c[TB / 16][RG / 16][256];   /* C tiles: row t = column t's 16 sums */
+};
+
+static pthread_key_t key;
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+
+static void key_init(void)
+{
+	if (pthread_key_create(&key, free) != 0)
+		abort(); /* only without memory for one key: nothing can run */
+}
+
+static struct scratch *scratch(void)
+{
+	pthread_once(&key_once, key_init);
+	struct scratch *p = pthread_getspecific(key);
+	if (!p) {
+		p = aligned_alloc(64, sizeof *p);
+		if (p && pthread_setspecific(key, p) != 0) {
+			free(p);
+			p = NULL;
+		}
+	}
+	return p;
+}
+
+/* Rows [0, rn) (ldw elements apart) x blocks [kb0, kb0 + ns) of n
+ * elements into nt row tiles; zeros past n and past rn. The next chunk's
+ * line of each row is prefetched meanwhile (16 interleaved row streams
+ * are too short for the hardware prefetcher). */
+AMXF static void pack_w(const uint16_t *w, size_t ldw, int rn, int64_t n, int64_t kb0, int ns,
+                        int nt, struct scratch *sc)
+{
+	for (int rt = 0; rt < nt; rt++)
+		for (int s = 0; s < ns; s++) {
+			const int64_t k = (kb0 + s) * 32;
+			__m512i hi[16], lo[16];
+			UNROLL16 for (int r = 0; r < 16; r++)
+			{
+				const int row = rt * 16 + r;
+				const uint16_t *p = w + (size_t)row * ldw + k;
+				if (row < rn) {
+					_mm_prefetch((const char *)(p + KCB * 32), _MM_HINT_T1);
+					split16(p, n - k, &hi[r], &lo[r]);
+				} else {
+					hi[r] = lo[r] = _mm512_setzero_si512();
+				}
+			}
+			transpose16(hi, sc->w[rt][s][0]);
+			transpose16(lo, sc->w[rt][s][1]);
+		}
+}
+
+/* Prepared columns [0, cn) (ba bytes apart) x blocks [kb0, kb0 + ns)
+ * into nt column tiles; zero columns past cn. */
+static void pack_a(const uint8_t *a, size_t ba, int cn, int64_t kb0, int ns, int nt,
+                   struct scratch *sc)
+{
+	const __m512i z = _mm512_setzero_si512();
+	for (int tt = 0; tt < nt; tt++)
+		for (int t = 0; t < 16; t++) {
+			const int col = tt * 16 + t;
+			const uint8_t *p = a + (size_t)col * ba + (size_t)kb0 * XB;
+			for (int s = 0; s < ns; s++) {
+				bool in = col < cn;
+				_mm512_store_si512(sc->a[tt][s][0] + 64 * t,
+				                   in ? _mm512_loadu_si512(p + s * XB) : z);
+				_mm512_store_si512(sc->a[tt][s][1] + 64 * t,
+				                   in ? _mm512_loadu_si512(p + s * XB + 64) : z);
+			}
+		}
+}
+
+/* Lines to prefetch into L2 while the tiles multiply: `rows` rows of
+ * `lines` 64-byte lines each from base (stride bytes apart). */
+struct pf {
+	const uint8_t *p; /* the next line */
+	size_t stride;
+	int rows, lines, row, line;
+};
+
+static inline void pf_some(struct pf *f, int count)
+{
+	for (; count > 0 && f->row < f->rows; count--) {
+		_mm_prefetch((const char *)f->p + 64 * f->line, _MM_HINT_T1);
+		if (++f->line == f->lines) {
+			f->line = 0;
+			f->row++;
+			f->p += f->stride;
+		}
+	}
+}
+
+/* Tiles: C(i, j) = i * 2 + j; A 4, 5; B 6, 7 (tile numbers must be
+ * literals). 2 x 2 tiles of C over ns steps; per step: rests x high parts,
+ * high x high, high x rests: 8 tile loads for 12 products. */
+AMXF static void micro(struct scratch *sc, int tt, int rt, int ns, bool first)
+{
+	float *c0 = sc->c[tt][rt], *c1 = sc->c[tt][rt + 1];
+	float *c2 = sc->c[tt + 1][rt], *c3 = sc->c[tt + 1][rt + 1];
+	if (first) {
+		_tile_zero(0);
+		_tile_zero(1);
+		_tile_zero(2);
+		_tile_zero(3);
+	} else {
+		_tile_loadd(0, c0, 64);
+		_tile_loadd(1, c1, 64);
+		_tile_loadd(2, c2, 64);
+		_tile_loadd(3, c3, 64);
+	}
+	for (int s = 0; s < ns; s++) {
+		_tile_loadd(4, sc->a[tt][s][1], 64);
+		_tile_loadd(5, sc->a[tt + 1][s][1], 64);
+		_tile_loadd(6, sc->w[rt][s][0], 64);
+		_tile_loadd(7, sc->w[rt + 1][s][0], 64);
+		_tile_dpbf16ps(0, 4, 6);
+		_tile_dpbf16ps(1, 4, 7);
+		_tile_dpbf16ps(2, 5, 6);
+		_tile_dpbf16ps(3, 5, 7);
+		_tile_loadd(4, sc->a[tt][s][0], 64);
+		_tile_loadd(5, sc->a[tt + 1][s][0], 64);
+		_tile_dpbf16ps(0, 4, 6);
+		_tile_dpbf16ps(1, 4, 7);
+		_tile_dpbf16ps(2, 5, 6);
+		_tile_dpbf16ps(3, 5, 7);
+		_tile_loadd(6, sc->w[rt][s][1], 64);
+		_tile_loadd(7, sc->w[rt + 1][s][1], 64);
+		_tile_dpbf16ps(0, 4, 6);
+		_tile_dpbf16ps(1, 4, 7);
+		_tile_dpbf16ps(2, 5, 6);
+		_tile_dpbf16ps(3, 5, 7);
+	}
+	_tile_stored(0, c0, 64);
+	_tile_stored(1, c1, 64);
+	_tile_stored(2, c2, 64);
+	_tile_stored(3, c3, 64);
+}
+
+/* The sums of a group x column block into s (columns < cn, rows < rn). */
+static void store_c(const struct scratch *sc, float *s, size_t lds, int cn, int rn)
+{
+	for (int rt = 0; rt * 16 < rn; rt++) {
+		int left = rn - rt * 16;
+		const __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+		for (int c = 0; c < cn; c++)
+			_mm512_mask_storeu_ps(s + (size_t)c * lds + 16 * rt, m,
+			                      _mm512_load_ps(sc->c[c >> 4][rt] + 16 * (c & 15)));
+	}
+}
+
+/* One group of rn rows x one block of cn columns, all K chunks. */
+static void group(struct scratch *sc, int64_t n, int rn, int cn, float *s, size_t lds,
+                  const uint16_t *w, size_t ldw, const uint8_t *a, size_t ba)
+{
+	const int64_t nkb = (n + 31) / 32;
+	const int ntt = ((cn + 31) / 32) * 2, nrt = ((rn + 31) / 32) * 2;
+	for (int64_t kb0 = 0; kb0 < nkb; kb0 += KCB) {
+		const int ns = nkb - kb0 < KCB ? (int)(nkb - kb0) : KCB;
+		pack_w(w, ldw, rn, n, kb0, ns, nrt, sc);
+		pack_a(a, ba, cn, kb0, ns, ntt, sc);
+		/* the next chunk's activations, a slice per tile pair */
+		int64_t nx = kb0 + ns < nkb ? kb0 + ns : 0;
+		int nsx = nkb - nx < KCB ? (int)(nkb - nx) : KCB;
+		struct pf p = {a + (size_t)nx * XB, ba, cn, nsx * 2, 0, 0};
+		const int per = (p.rows * p.lines) / ((ntt / 2) * (nrt / 2)) + 1;
+		for (int tt = 0; tt < ntt; tt += 2)
+			for (int rt = 0; rt < nrt; rt += 2) {
+				micro(sc, tt, rt, ns, kb0 == 0);
+				pf_some(&p, per);
+			}
+	}
+	store_c(sc, s, lds, cn, rn);
+}
+
+/* s[c * lds + r] = dot(weight row r, activation row c) for r < nr, c < nc
+ * (the AMX tile state granted): F16 rows w (ldw elements apart),
+ * activations prepared by quant__f16x_act_prepare (ba bytes apart).
+ * False when the thread's scratch cannot be allocated (nothing written). */
+bool quant__amx_f16(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const uint16_t *w,
+                    size_t ldw, const uint8_t *a, size_t ba)
+{
+	struct scratch *sc = scratch();
+	if (!sc)
+		return false;
+	quant__amx_use(QUANT_AMX_BF16);
+	for (int64_t c0 = 0; c0 < nc; c0 += TB) {
+		const int cn = nc - c0 < TB ? (int)(nc - c0) : TB;
+		for (int64_t r0 = 0; r0 < nr; r0 += RG) {
+			const int rn = nr - r0 < RG ? (int)(nr - r0) : RG;
+			group(sc, n, rn, cn, s + (size_t)c0 * lds + r0, lds, w + (size_t)r0 * ldw,
+			      ldw, a + (size_t)c0 * ba, ba);
+		}
+	}
+	return true;
+}

@@ -1,9 +1,9 @@
 /* quant_amx_avx512.c — prefill tiles on AMX (Sapphire Rapids and later):
- * one TDPBSUD multiplies 16 activation rows (signed bytes) by a block of 16
- * weight rows unpacked as quant_r16_avx512.h lays them out (unsigned codes,
- * four per 32-bit lane: exactly AMX's B-tile layout) into 16 x 16 exact
- * integer block sums; the float step after it is the r16 VNNI path's, so the
- * results are the same bit for bit. Also the tile state itself: Linux grants
+ * one TDPBSSD multiplies 16 activation rows (signed bytes) by a block of 16
+ * weight rows unpacked as quant_r16_avx512.h lays them out (four codes per
+ * 32-bit lane: exactly AMX's B-tile layout; made signed first) into 16 x 16
+ * exact integer block sums; the float step after it is the r16 VNNI path's,
+ * so the results are the same bit for bit. Also the tile state itself: Linux grants
  * it per process (arch_prctl ARCH_REQ_XCOMP_PERM) and each thread loads the
  * tile configuration of the kernel it runs (this one's or the BF16 kernel's,
  * quant_amxf_avx512.c). GPURUN_AMX=0 turns AMX off. */
@@ -48,8 +48,8 @@ void quant__amx_init(void)
 #endif
 }
 
-/* Palette 1. INT8: tiles 0, 1 accumulators (16 x 16 int32), 2, 3
- * activations (16 rows x 32 bytes), 4, 5 weights (8 rows x 64 bytes).
+/* Palette 1. INT8: tiles 0-3 accumulators (16 x 16 int32), 4, 5
+ * activations (16 rows x 32 bytes), 6, 7 weights (8 rows x 64 bytes).
  * BF16: all eight 16 rows x 64 bytes. */
 void quant__amx_use(int which)
 {
@@ -62,15 +62,15 @@ void quant__amx_use(int which)
 		c.rows[t] = 16, c.colsb[t] = 64;
 	if (which == QUANT_AMX_INT8)
 		for (int t = 0; t < 2; t++)
-			c.colsb[2 + t] = 32, c.rows[4 + t] = 8;
+			c.colsb[4 + t] = 32, c.rows[6 + t] = 8;
 	/* asm with the whole struct as its operand: GCC's _tile_loadconfig does
 	 * not tell the optimiser that it reads the rows and columns */
 	__asm__ volatile("ldtilecfg %0" : : "m"(c));
 	loaded = which;
 }
 
-/* acc[t] += (float)(sums[t] + off) * (d_rows * d_act) for the 16 columns
- * of one block. */
+/* acc[t] += (float)sums[t] * (d_rows * d_act) for the 16 columns of one
+ * block (the exact integer sums of signed codes: no offset term). */
 static inline __attribute__((always_inline)) void epilogue(__m512 acc[16],
                                                            const int32_t sums[16][16],
                                                            const struct r16blk *u, const uint8_t *a,
@@ -80,14 +80,32 @@ static inline __attribute__((always_inline)) void epilogue(__m512 acc[16],
 #pragma GCC unroll 16
 	for (int t = 0; t < 16; t++) {
 		const struct act8 *y = (const struct act8 *)(a + (size_t)t * ba);
-		__m512i isum =
-		    _mm512_add_epi32(_mm512_load_si512(sums[t]), _mm512_set1_epi32(y->off));
 		__m512 sc = _mm512_mul_ps(d, _mm512_set1_ps(y->d));
-		acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(_mm512_cvtepi32_ps(isum), sc));
+		acc[t] = _mm512_add_ps(
+		    acc[t], _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(sums[t])), sc));
 	}
 }
 
 #define ACT(b) (ab + (size_t)(b) * sizeof(struct act8))
+
+/* Block b into accumulator tile T (activations in tile A, weights in W). */
+#define ISSUE(b, T, A, W)                                                                          \
+	do {                                                                                       \
+		if ((b) < kb) {                                                                    \
+			_tile_zero(T);                                                             \
+			_tile_loadd(A, ACT(b), ba);                                                \
+			_tile_loadd(W, u[b].c, 64);                                                \
+			_tile_dpbssd(T, A, W);                                                     \
+		}                                                                                  \
+	} while (0)
+/* Block b's sums out of tile T and its float step. */
+#define FINISH(b, T, i)                                                                            \
+	do {                                                                                       \
+		if ((b) < kb) {                                                                    \
+			_tile_stored(T, sums[i], 64);                                              \
+			epilogue(acc, (const int32_t(*)[16])sums[i], &u[b], ACT(b), ba);           \
+		}                                                                                  \
+	} while (0)
 
 AMX_TARGET void quant__amx_legacy(const struct r16blk *u, int64_t b0, int64_t kb, const uint8_t *a,
                                   size_t ba, float *s, size_t lds)
@@ -99,33 +117,34 @@ AMX_TARGET void quant__amx_legacy(const struct r16blk *u, int64_t b0, int64_t kb
 	for (int t = 0; t < 16; t++)
 		acc[t] = b0 ? _mm512_loadu_ps(s + (size_t)t * lds) : _mm512_setzero_ps();
 	const uint8_t *ab = a + (size_t)b0 * sizeof(struct act8);
-	/* software pipeline: the tile unit multiplies block b + 1 while the
-	 * vector units finish block b */
-	_tile_zero(0);
-	_tile_loadd(2, ACT(0), ba);
-	_tile_loadd(4, u[0].c, 64);
-	_tile_dpbsud(0, 2, 4);
-	for (int64_t b = 0; b < kb; b += 2) {
-		_tile_stored(0, sums[0], 64);
-		if (b + 1 < kb) {
-			_tile_zero(1);
-			_tile_loadd(3, ACT(b + 1), ba);
-			_tile_loadd(5, u[b + 1].c, 64);
-			_tile_dpbsud(1, 3, 5);
-		}
-		epilogue(acc, (const int32_t(*)[16])sums[0], &u[b], ACT(b), ba);
-		if (b + 1 >= kb)
-			break;
-		_tile_stored(1, sums[1], 64);
-		if (b + 2 < kb) {
-			_tile_zero(0);
-			_tile_loadd(2, ACT(b + 2), ba);
-			_tile_loadd(4, u[b + 2].c, 64);
-			_tile_dpbsud(0, 2, 4);
-		}
-		epilogue(acc, (const int32_t(*)[16])sums[1], &u[b + 1], ACT(b + 1), ba);
+	/* software pipeline: the tile unit multiplies blocks b + 2 and b + 3
+	 * while the vector units finish blocks b and b + 1 */
+	ISSUE(0, 0, 4, 6);
+	ISSUE(1, 1, 5, 7);
+	for (int64_t b = 0; b < kb; b += 4) {
+		ISSUE(b + 2, 2, 4, 6);
+		ISSUE(b + 3, 3, 5, 7);
+		FINISH(b, 0, 0);
+		FINISH(b + 1, 1, 1);
+		ISSUE(b + 4, 0, 4, 6);
+		ISSUE(b + 5, 1, 5, 7);
+		FINISH(b + 2, 2, 0);
+		FINISH(b + 3, 3, 1);
 	}
 #pragma GCC unroll 16
 	for (int t = 0; t < 16; t++)
 		_mm512_storeu_ps(s + (size_t)t * lds, acc[t]);
+}
+
+/* The unpacked codes of kb blocks between the VNNI form (unsigned: Q4_0
+ * nibbles, Q8_0 values + 128) and the AMX form (signed: q - 8, the values
+ * themselves), so the tiles need no offset term. */
+void quant__amx_sign(int type, struct r16blk *u, int64_t kb, bool to_signed)
+{
+	const __m512i k = _mm512_set1_epi8(type == GGML_TYPE_Q4_0 ? 8 : (char)0x80);
+	for (int64_t b = 0; b < kb; b++)
+		for (int i = 0; i < 8; i++)
+			u[b].c[i] = type != GGML_TYPE_Q4_0 ? _mm512_xor_si512(u[b].c[i], k)
+			            : to_signed            ? _mm512_sub_epi8(u[b].c[i], k)
+			                                   : _mm512_add_epi8(u[b].c[i], k);
 }

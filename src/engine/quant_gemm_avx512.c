@@ -120,6 +120,7 @@ static void gemm_small(int type, int64_t nb, int64_t nr, int64_t nc, float *s, s
 }
 
 #define R16_AMX(type, u, b0, kb, a, ba, s, lds) quant__amx_legacy(u, b0, kb, a, ba, s, lds)
+#define R16_AMX_SIGN(type, u, kb, to_amx)       quant__amx_sign(type, u, kb, to_amx)
 #define R16_BLK                                 struct r16blk
 #define R16_ACT                                 struct act8
 #define R16_QK                                  QK8_0

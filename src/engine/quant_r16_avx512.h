@@ -38,6 +38,9 @@ struct r16blk {
  * when b0 == 0): the numbers of the r16 VNNI path, bit for bit. */
 void quant__amx_legacy(const struct r16blk *u, int64_t b0, int64_t kb, const uint8_t *a, size_t ba,
                        float *s, size_t lds);
+/* Q4_0 / Q8_0 codes of u[0, kb) from the VNNI form (unsigned) to the AMX
+ * form (signed), or back; quant__amx_legacy reads the signed form. */
+void quant__amx_sign(int type, struct r16blk *u, int64_t kb, bool to_signed);
 
 /* Four rows of 4 dwords each (one row per 128-bit lane) -> 4 vectors, one
  * per dword index, row r in lane 4j + i of z[j] lane i. */

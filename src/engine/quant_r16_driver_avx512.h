@@ -11,7 +11,9 @@
  * A last stripe of fewer than 16 rows overlaps the one before it. A file
  * whose blocks do not fit in registers defines R16_HAVE_DIRECT and its own
  * run_direct (unpacking and multiplying piece by piece); one with an AMX
- * kernel defines R16_AMX(type, u, b0, kb, a, ba, s, lds) for 16 columns. */
+ * kernel defines R16_AMX(type, u, b0, kb, a, ba, s, lds) for 16 columns and
+ * R16_AMX_SIGN(type, u, kb, to_amx), which turns unpacked blocks into the
+ * AMX kernel's form and back. */
 
 #ifndef R16_HAVE_DIRECT
 /* Every block unpacked in registers once for the `cols` columns. */
@@ -82,10 +84,14 @@ R16_AI void stripe(int type, int64_t nb, int64_t nc, float *s, size_t lds, const
 			unpack(type, x, bx, b0 + b, offs, &u[b]);
 		int64_t c0 = 0;
 #ifdef R16_AMX
-		if (quant__amx)
+		if (quant__amx && nc >= 16) {
+			R16_AMX_SIGN(type, u, kb, true);
 			for (; c0 + 16 <= nc; c0 += 16)
 				R16_AMX(type, u, b0, kb, a + (size_t)c0 * ba, ba,
 				        s + (size_t)c0 * lds, lds);
+			if (c0 < nc)
+				R16_AMX_SIGN(type, u, kb, false);
+		}
 #endif
 		for (; c0 < nc; c0 += 4) {
 			const uint8_t *ac = a + (size_t)c0 * ba;

@@ -28,10 +28,9 @@ done
 tmp=$(mktemp -d /tmp/gpurun-bench-gw-XXXXXX)
 export GPURUN_HOME=$tmp/home GPURUN_GPUS=0 GPURUN_NUM_THREAD=1
 mkdir -p "$GPURUN_HOME"
-hpid= npid= dpid=
+npid= dpid=
 cleanup() {
   [ -n "$dpid" ] && kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
-  [ -n "$hpid" ] && kill "$hpid" 2>/dev/null && wait "$hpid" 2>/dev/null
   [ -f "$tmp/nginx.pid" ] && kill "$(cat "$tmp/nginx.pid")" 2>/dev/null
   [ -n "$npid" ] && wait "$npid" 2>/dev/null
   rm -rf "$tmp"
@@ -49,11 +48,8 @@ free_port() {
 }
 wait_up() { for _ in $(seq 100); do curl -s -o /dev/null -H "Host: $2" "http://127.0.0.1:$1/" && return 0; sleep 0.05; done; return 1; }
 
-# ---- the three paths to the same hello answer
-bport=$(free_port)
-PORT=$bport $srv_cpu "$bin" hello 2>"$tmp/hello.log" & hpid=$!
-wait_up "$bport" x || { echo "bench gateway: hello did not start"; exit 1; }
-
+# ---- the three paths to the same instance: the one the daemon runs (its
+# own session, as every instance) is also the backend wrk and nginx reach
 gport=$(free_port)
 export GPURUN_GATEWAY=127.0.0.1:$gport
 $srv_cpu "$bin" daemon --no-cgroups 2>"$tmp/daemon.log" & dpid=$!
@@ -62,6 +58,9 @@ for _ in $(seq 100); do [ -S "$GPURUN_HOME/gpurun.sock" ] && break; sleep 0.05; 
   --concurrency 1000 >/dev/null 2>&1 || { echo "bench gateway: deploy failed"; cat "$tmp/daemon.log"; exit 1; }
 ghost=hello.localhost:$gport
 wait_up "$gport" "$ghost" || { echo "bench gateway: gateway did not answer"; exit 1; }
+bport=$(sqlite3 -readonly "$GPURUN_HOME/state.db" \
+  "SELECT port FROM instances WHERE service = 'hello' AND phase = 1 LIMIT 1")
+[ -n "$bport" ] || { echo "bench gateway: no ready instance in the state"; exit 1; }
 
 nport=$(free_port)
 cat >"$tmp/nginx.conf" <<CONF

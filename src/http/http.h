@@ -67,6 +67,19 @@ struct http_header {
 	struct slice value;
 };
 
+/* True when name equals the literal lit, ignoring case (length first). */
+#define HTTP_NAME_IS(name, lit)                                                                    \
+	((name).n == sizeof(lit) - 1 && http_name_eq((name).p, (lit), sizeof(lit) - 1))
+bool http_name_eq(const char *a, const char *lit, size_t n);
+/* Headers a proxy never forwards as they are: the hop-by-hop set of RFC 9110
+ * §7.6.1 (Connection, Keep-Alive, Proxy-Connection, TE, Trailer,
+ * Transfer-Encoding, Upgrade, Proxy-Authenticate, Proxy-Authorization) and
+ * the framing it redoes itself (Content-Length, Expect). Headers named by
+ * the Connection header are the caller's to check (http_header_has_token). */
+bool http_header_hop_by_hop(struct slice name);
+/* True when the comma-separated header value lists token (any case). */
+bool http_header_has_token(struct slice value, struct slice token);
+
 /* ---- server ---------------------------------------------------------- */
 
 typedef void (*http_handler_fn)(struct http_req *req, void *data);

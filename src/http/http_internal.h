@@ -183,6 +183,89 @@ struct http_server {
 	struct buf scratch; /* loop thread: response heads */
 };
 
+/* ---- client (http_client.c: pool and connections; http_client_req.c:
+ * requests and their bodies) ---- */
+
+#define HTTP__HOST_BUCKETS 64 /* chains of hosts; a daemon talks to a few hundred */
+
+struct cconn;
+
+/* One backend (host:port): its resolved address and idle connections. Freed
+ * when no connection or request refers to it. */
+struct chost {
+	struct chost *next; /* in its bucket */
+	struct sockaddr_storage addr;
+	struct cconn *idle; /* idle connections, the last given back first */
+	int nidle, refs;
+	int port;
+	uint32_t hash;
+	char name[]; /* the host as given */
+};
+
+struct http_cresp {
+	struct http__parser *p;
+};
+
+struct http_creq {
+	struct http_client *cl;
+	struct cconn *conn;
+	struct chost *h; /* a reference */
+	struct http_creq_opts o;
+	struct http_creq *spare_next;
+	bool is_head;
+	struct buf head; /* request head, kept for a retry */
+	struct buf body; /* one-shot body, or streamed bytes before connect */
+	bool body_ended, resp_started, done, paused, want_drain, retried;
+	int complete;    /* 0, or 1/2 (reuse no/yes): ended while bytes were held */
+	struct buf held; /* response bytes held while paused */
+};
+
+struct cconn {
+	struct http_raw raw; /* first */
+	struct http_client *cl;
+	struct http__parser parser;
+	uv_connect_t connect;
+	uv_timer_t timer;    /* connect timeout, then the idle timeout */
+	uint64_t idle_since; /* loop ms: given back to the pool */
+	bool idle_armed;     /* timer runs the idle timeout (left running while busy) */
+	struct chost *h;     /* a reference */
+	struct http_creq *q;
+	bool connected, idle, reused, in_feed, dead;
+	int handles_open;
+	int fail;                    /* connect error to report */
+	struct http_creq *zombie;    /* finished during a parse, freed after */
+	struct cconn *prev, *next;   /* every connection of the client */
+	struct cconn *iprev, *inext; /* h->idle while idle */
+};
+
+struct http_client {
+	uv_loop_t *loop;
+	struct http_client_config cfg;
+	struct cconn *conns;
+	int nconns, nidle;
+	int64_t connects;
+	bool freeing;
+	struct chost *hosts[HTTP__HOST_BUCKETS];
+	struct http_creq *spare; /* finished requests, for reuse */
+	int nspare;
+};
+
+/* The host entry for host:port with one more reference (requests and
+ * connections hold one; the last to go frees it), or NULL when host is not
+ * an address. */
+struct chost *http__host_get(struct http_client *cl, const char *host, int port);
+/* A zeroed request (a recycled one keeps its buffers); recycle takes it back
+ * with its host reference. */
+struct http_creq *http__creq_alloc(struct http_client *cl);
+void http__creq_recycle(struct http_creq *q);
+/* Sends q on an idle connection to its host, or a new one. */
+void http__creq_start(struct http_creq *q);
+/* on_done once, then q is recycled (or freed after the parse running now). */
+void http__creq_finish(struct http_creq *q, int status);
+void http__cconn_close(struct cconn *c);
+/* Back to the pool (reuse) or closed. */
+void http__cconn_release(struct cconn *c, bool reuse);
+
 /* http_server.c */
 void http__server_check_done(struct http_server *s);
 /* http_conn.c */

@@ -47,12 +47,27 @@ static int on_url(http_parser *hp, const char *at, size_t n)
 	return 0;
 }
 
-/* RFC 9110 5.6.2 token characters (header names). */
-static bool is_tchar(unsigned char c)
+/* Byte classes: 1 = RFC 9110 5.6.2 token character (header names), 2 =
+ * allowed in a header value (VCHAR, obs-text, space, tab). */
+static unsigned char cls[256];
+
+static void cls_init(void)
 {
-	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-		return true;
-	return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+	for (int c = 0; c < 256; c++) {
+		bool alnum =
+		    (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+		bool tchar = alnum || (c && strchr("!#$%&'*+-.^_`|~", c));
+		bool vchar = (c >= 0x20 && c != 0x7f) || c == '\t';
+		cls[c] = (unsigned char)((tchar ? 1 : 0) | (vchar ? 2 : 0));
+	}
+}
+
+static bool all_in(const char *at, size_t n, unsigned char bit)
+{
+	unsigned char ok = bit;
+	for (size_t i = 0; i < n; i++)
+		ok &= cls[(unsigned char)at[i]];
+	return ok != 0;
 }
 
 static int on_field(http_parser *hp, const char *at, size_t n)
@@ -60,9 +75,8 @@ static int on_field(http_parser *hp, const char *at, size_t n)
 	struct http__parser *p = hp->data;
 	if (p->head_done)
 		return 0; /* trailers are read and dropped */
-	for (size_t i = 0; i < n; i++)
-		if (!is_tchar((unsigned char)at[i]))
-			return fail(p, 400, "invalid character in a header name");
+	if (!all_in(at, n, 1))
+		return fail(p, 400, "invalid character in a header name");
 	if (p->last != 1) {
 		if (p->nhdrs >= p->max_hdrs)
 			return fail(p, 431, "too many header fields");
@@ -82,11 +96,8 @@ static int on_value(http_parser *hp, const char *at, size_t n)
 	struct http__parser *p = hp->data;
 	if (p->head_done)
 		return 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)at[i];
-		if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
-			return fail(p, 400, "invalid character in a header value");
-	}
+	if (!all_in(at, n, 2))
+		return fail(p, 400, "invalid character in a header value");
 	struct http__hdr *h = &p->hdrs[p->nhdrs - 1];
 	if (p->last != 2) {
 		h->vo = (uint32_t)p->head.len;
@@ -152,6 +163,8 @@ static const http_parser_settings settings = {
 void http__parser_init(struct http__parser *p, enum http_parser_type t, size_t max_head,
                        int max_hdrs)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, cls_init);
 	memset(p, 0, sizeof *p);
 	if (max_hdrs <= 0 || max_hdrs > HTTP__MAX_HEADERS_HARD)
 		max_hdrs = HTTP__MAX_HEADERS_HARD;
@@ -233,15 +246,14 @@ struct slice http__parser_url(const struct http__parser *p)
 	return (struct slice){p->head.data ? p->head.data + p->url_off : "", p->url_len};
 }
 
-bool http__has_token(struct slice v, const char *token)
+bool http_header_has_token(struct slice v, struct slice token)
 {
-	size_t tn = strlen(token);
 	while (v.n) {
 		size_t i = 0;
 		while (i < v.n && v.p[i] != ',')
 			i++;
 		struct slice item = slice_trim((struct slice){v.p, i});
-		if (item.n == tn && strncasecmp(item.p, token, tn) == 0)
+		if (item.n == token.n && strncasecmp(item.p, token.p, token.n) == 0)
 			return true;
 		if (i == v.n)
 			break;
@@ -249,4 +261,37 @@ bool http__has_token(struct slice v, const char *token)
 		v.n -= i + 1;
 	}
 	return false;
+}
+
+bool http__has_token(struct slice v, const char *token)
+{
+	return http_header_has_token(v, slice_from(token));
+}
+
+bool http_name_eq(const char *a, const char *lit, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char x = (unsigned char)a[i], y = (unsigned char)lit[i];
+		if (x != y && (x | 0x20) != (y | 0x20))
+			return false;
+		if (x != y && ((x | 0x20) < 'a' || (x | 0x20) > 'z'))
+			return false;
+	}
+	return true;
+}
+
+bool http_header_hop_by_hop(struct slice n)
+{
+	switch (n.n) {
+	case 2: return HTTP_NAME_IS(n, "TE");
+	case 6: return HTTP_NAME_IS(n, "Expect");
+	case 7: return HTTP_NAME_IS(n, "Trailer") || HTTP_NAME_IS(n, "Upgrade");
+	case 10: return HTTP_NAME_IS(n, "Connection") || HTTP_NAME_IS(n, "Keep-Alive");
+	case 14: return HTTP_NAME_IS(n, "Content-Length");
+	case 16: return HTTP_NAME_IS(n, "Proxy-Connection");
+	case 17: return HTTP_NAME_IS(n, "Transfer-Encoding");
+	case 18: return HTTP_NAME_IS(n, "Proxy-Authenticate");
+	case 19: return HTTP_NAME_IS(n, "Proxy-Authorization");
+	default: return false;
+	}
 }

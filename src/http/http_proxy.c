@@ -23,19 +23,8 @@ struct proxy {
 
 static bool hop_by_hop(struct slice name, struct slice conn_hdr)
 {
-	static const char *const hop[] = {
-	    "Connection",     "Keep-Alive",        "Proxy-Connection", "TE",
-	    "Trailer",        "Transfer-Encoding", "Upgrade",          "Expect",
-	    "Content-Length", "Proxy-Authenticate"};
-	for (size_t i = 0; i < sizeof hop / sizeof hop[0]; i++)
-		if (slice_eq_nocase(name, hop[i]))
-			return true;
-	char tmp[64];
-	if (!conn_hdr.p || name.n >= sizeof tmp)
-		return false;
-	memcpy(tmp, name.p, name.n);
-	tmp[name.n] = '\0';
-	return http__has_token(conn_hdr, tmp);
+	return http_header_hop_by_hop(name) ||
+	       (conn_hdr.p && http_header_has_token(conn_hdr, name));
 }
 
 static void proxy_finish(struct proxy *px, int status)
@@ -162,11 +151,11 @@ static int forward_headers(struct proxy *px, struct http_header *hs, int max)
 	struct slice prior = {NULL, 0};
 	for (int i = 0; i < http_req_header_count(r) && n < max - 5; i++) {
 		struct http_header h = http_req_header_at(r, i);
-		if (slice_eq_nocase(h.name, "X-Forwarded-For")) {
+		if (HTTP_NAME_IS(h.name, "X-Forwarded-For")) {
 			prior = h.value;
 			continue;
 		}
-		if (!hop_by_hop(h.name, ch) && !slice_eq_nocase(h.name, "X-Forwarded-Proto"))
+		if (!hop_by_hop(h.name, ch) && !HTTP_NAME_IS(h.name, "X-Forwarded-Proto"))
 			hs[n++] = h;
 	}
 	if (prior.p) {

@@ -175,13 +175,11 @@ int http_resp_header_n(struct http_req *r, struct slice name, struct slice value
 {
 	if (r->started)
 		return ERR_INVALID;
-	for (size_t i = 0; i < name.n; i++)
-		if (name.p[i] == '\r' || name.p[i] == '\n' || name.p[i] == ':')
-			return ERR_INVALID;
-	for (size_t i = 0; i < value.n; i++)
-		if (value.p[i] == '\r' || value.p[i] == '\n')
-			return ERR_INVALID;
-	if (slice_eq_nocase(name, "Content-Length")) {
+	if (memchr(name.p, '\r', name.n) || memchr(name.p, '\n', name.n) ||
+	    memchr(name.p, ':', name.n) || memchr(value.p, '\r', value.n) ||
+	    memchr(value.p, '\n', value.n))
+		return ERR_INVALID;
+	if (HTTP_NAME_IS(name, "Content-Length")) {
 		char tmp[32];
 		int64_t v;
 		if (value.n == 0 || value.n >= sizeof tmp)
@@ -193,13 +191,19 @@ int http_resp_header_n(struct http_req *r, struct slice name, struct slice value
 		r->clen_left = v;
 		return 0;
 	}
-	if (slice_eq_nocase(name, "Transfer-Encoding") || slice_eq_nocase(name, "Connection") ||
-	    slice_eq_nocase(name, "Date") || slice_eq_nocase(name, "Server"))
+	if (HTTP_NAME_IS(name, "Transfer-Encoding") || HTTP_NAME_IS(name, "Connection") ||
+	    HTTP_NAME_IS(name, "Date") || HTTP_NAME_IS(name, "Server"))
 		return 0;
-	buf_append(&r->rhead, name.p, name.n);
-	buf_puts(&r->rhead, ": ");
-	buf_append(&r->rhead, value.p, value.n);
-	buf_puts(&r->rhead, "\r\n");
+	struct buf *b = &r->rhead;
+	buf_reserve(b, name.n + value.n + 4);
+	memcpy(b->data + b->len, name.p, name.n);
+	b->len += name.n;
+	memcpy(b->data + b->len, ": ", 2);
+	b->len += 2;
+	memcpy(b->data + b->len, value.p, value.n);
+	b->len += value.n;
+	memcpy(b->data + b->len, "\r\n", 3); /* with the NUL */
+	b->len += 2;
 	return 0;
 }
 

@@ -157,6 +157,8 @@ struct gw_exchange {
 	struct buf pend; /* answer bytes held until the end of this loop turn */
 	int status;
 	int64_t bytes_out, tokens;
+	/* from here on text that gw_exchange_new writes and buffers kept across
+	 * reuse: a recycled exchange is zeroed only above this line */
 	char request_id[48];
 	char service[SPEC_NAME_MAX + 1];
 	char inst_id[INSTANCE_ID_MAX]; /* where it went ("" before dispatch) */
@@ -207,8 +209,10 @@ struct daemon {
 	struct gw_exchange *xs;
 	int64_t n_xs;
 	struct gw_exchange *deferred; /* answers to start at the end of this loop turn */
-	int64_t access_flushed_ns;    /* mono: last access-log write */
-	int64_t n_insts;              /* live inst structs */
+	struct gw_exchange *spare_xs; /* ended exchanges, for reuse (x->next) */
+	int n_spare_xs;
+	int64_t access_flushed_ns; /* mono: last access-log write */
+	int64_t n_insts;           /* live inst structs */
 	struct gw_svc_metrics *metrics;
 	struct oci_host oci; /* once an OCI revision needs it */
 	int oci_state;       /* 0 not set up, 1 ready, -1 unavailable (oci_err says why) */
@@ -314,6 +318,8 @@ void gw_timeout(struct gw_exchange *x);
 /* End of a loop turn: answers whose head came in it start streaming (a
  * whole small answer that came in one turn went out in one write). */
 void gw_flush_deferred(struct daemon *d);
+/* Frees the spare exchanges (daemon_free). */
+void gw_spares_free(struct daemon *d);
 struct gw_exchange *gw_exchange_new(struct daemon *d, struct http_req *r, struct rev *rv,
                                     const char *service);
 

@@ -43,6 +43,7 @@ struct ledger_writer {
 	int64_t local_n;     /* ops in local (loop thread) */
 	int flushing;        /* ledger_writer_flush waiting, guarded by mu */
 	bool stop, busy;
+	bool want_work;  /* the thread waits for a first op (not for its interval), mu */
 	int64_t written; /* rows on disk, guarded by mu */
 	int64_t failed;
 	struct state *st;
@@ -134,7 +135,10 @@ void ledger_writer_kick(struct ledger_writer *w)
 		w->queue.head = w->local.head;
 	w->queue.tail = w->local.tail;
 	w->queued += w->local_n;
-	pthread_cond_signal(&w->cv);
+	/* a thread waiting out its commit interval is not woken for every
+	 * loop turn (a context switch each): only for work, or a full batch */
+	if (w->want_work || w->queued >= LEDGER_BATCH_MAX)
+		pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 	w->local.head = w->local.tail = NULL;
 	w->local_n = 0;
@@ -185,8 +189,10 @@ static int64_t mono_ns(void)
  * passed (unless enough is queued, or a flush or stop wants it now). */
 static void wait_batch(struct ledger_writer *w, int64_t last)
 {
+	w->want_work = true;
 	while (!w->queue.head && !w->stop)
 		pthread_cond_wait(&w->cv, &w->mu);
+	w->want_work = false;
 	int64_t until = last + LEDGER_COMMIT_MS * 1000000LL;
 	while (!w->stop && !w->flushing && w->queued < LEDGER_BATCH_MAX) {
 		int64_t now = mono_ns();

@@ -357,6 +357,7 @@ void daemon_free(struct daemon *d)
 		return;
 	free_services(d);
 	gw_metrics_free(d);
+	gw_spares_free(d);
 	http_server_free(d->gw);
 	http_server_free(d->admin);
 	http_router_free(d->admin_rt);

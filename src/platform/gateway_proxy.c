@@ -12,49 +12,18 @@
 #include "base/mem.h"
 #include "base/timeutil.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define TOKEN_LINE_MAX 4096
 
-static bool hop_by_hop(struct slice name)
+/* Not forwarded: hop-by-hop (RFC 9110 §7.6.1), the framing we redo, and
+ * the headers the Connection header names. */
+static bool dropped(struct slice conn, struct slice name)
 {
-	static const char *const hop[] = {"Connection",
-	                                  "Keep-Alive",
-	                                  "Proxy-Connection",
-	                                  "TE",
-	                                  "Trailer",
-	                                  "Transfer-Encoding",
-	                                  "Upgrade",
-	                                  "Expect",
-	                                  "Content-Length",
-	                                  "Proxy-Authenticate",
-	                                  "Proxy-Authorization"};
-	for (size_t i = 0; i < sizeof hop / sizeof hop[0]; i++)
-		if (slice_eq_nocase(name, hop[i]))
-			return true;
-	return false;
-}
-
-/* Named by the Connection header: hop-by-hop too. */
-static bool named_by(struct slice conn, struct slice name)
-{
-	const char *p = conn.p, *end = conn.p + conn.n;
-	while (p && p < end) {
-		while (p < end && (*p == ' ' || *p == ','))
-			p++;
-		const char *e = p;
-		while (e < end && *e != ',')
-			e++;
-		const char *t = e;
-		while (t > p && t[-1] == ' ')
-			t--;
-		if ((size_t)(t - p) == name.n && !strncasecmp(p, name.p, name.n))
-			return true;
-		p = e;
-	}
-	return false;
+	return http_header_hop_by_hop(name) || (conn.p && http_header_has_token(conn, name));
 }
 
 /* s into dst (cap bytes with the NUL), cut when longer. */
@@ -135,6 +104,67 @@ static void undefer(struct gw_exchange *x)
 	x->deferred = false;
 }
 
+#define SPARE_XS_MAX 256
+#define KEEP_BUF_MAX 4096
+
+static void keep_small(struct buf *b)
+{
+	if (b->cap > KEEP_BUF_MAX)
+		buf_release(b);
+	buf_reset(b);
+}
+
+static void x_free(struct gw_exchange *x)
+{
+	buf_release(&x->hdr);
+	buf_release(&x->line);
+	buf_release(&x->pend);
+	free(x);
+}
+
+/* Ended exchanges keep their buffers for the next request. */
+static void recycle(struct gw_exchange *x)
+{
+	struct daemon *d = x->d;
+	if (d->n_spare_xs >= SPARE_XS_MAX) {
+		x_free(x);
+		return;
+	}
+	keep_small(&x->hdr);
+	keep_small(&x->line);
+	keep_small(&x->pend);
+	x->next = d->spare_xs;
+	d->spare_xs = x;
+	d->n_spare_xs++;
+}
+
+static struct gw_exchange *x_alloc(struct daemon *d)
+{
+	struct gw_exchange *x = d->spare_xs;
+	if (!x)
+		return xcalloc(1, sizeof *x);
+	d->spare_xs = x->next;
+	d->n_spare_xs--;
+	struct buf hdr = x->hdr, line = x->line, pend = x->pend;
+	/* the text fields after request_id are all written by gw_exchange_new */
+	memset(x, 0, offsetof(struct gw_exchange, request_id));
+	x->inst_id[0] = '\0';
+	x->hdr = hdr;
+	x->line = line;
+	x->pend = pend;
+	return x;
+}
+
+void gw_spares_free(struct daemon *d)
+{
+	while (d->spare_xs) {
+		struct gw_exchange *x = d->spare_xs;
+		d->spare_xs = x->next;
+		x_free(x);
+	}
+	d->n_spare_xs = 0;
+}
+
 static void x_end(struct gw_exchange *x)
 {
 	if (x->ended)
@@ -158,10 +188,7 @@ static void x_end(struct gw_exchange *x)
 	if (x->next)
 		x->next->prev = x->prev;
 	d->n_xs--;
-	buf_release(&x->hdr);
-	buf_release(&x->line);
-	buf_release(&x->pend);
-	free(x);
+	recycle(x);
 	rv->n_xs--;
 	scaler_observe(rv);
 	if (in && in->phase == INST_READY) {
@@ -321,9 +348,9 @@ static bool on_response(struct http_creq *q, const struct http_cresp *h, void *d
 	bool has_rid = false;
 	for (int i = 0; i < http_cresp_header_count(h); i++) {
 		struct http_header hd = http_cresp_header_at(h, i);
-		if (hop_by_hop(hd.name) || (conn.p && named_by(conn, hd.name)))
+		if (dropped(conn, hd.name))
 			continue;
-		has_rid = has_rid || slice_eq_nocase(hd.name, "X-Request-Id");
+		has_rid = has_rid || HTTP_NAME_IS(hd.name, "X-Request-Id");
 		http_resp_header_n(x->r, hd.name, hd.value);
 	}
 	if (!has_rid)
@@ -490,13 +517,12 @@ static int forward_headers(struct gw_exchange *x, struct http_header *hs, int ma
 	int n = 0;
 	for (int i = 0; i < http_req_header_count(r) && n < max - 6; i++) {
 		struct http_header h = http_req_header_at(r, i);
-		if (slice_eq_nocase(h.name, "X-Forwarded-For")) {
+		if (HTTP_NAME_IS(h.name, "X-Forwarded-For")) {
 			prior = h.value;
 			continue;
 		}
-		if (hop_by_hop(h.name) || (conn.p && named_by(conn, h.name)) ||
-		    slice_eq_nocase(h.name, "X-Forwarded-Proto") ||
-		    slice_eq_nocase(h.name, "X-Request-Id"))
+		if (dropped(conn, h.name) || HTTP_NAME_IS(h.name, "X-Forwarded-Proto") ||
+		    HTTP_NAME_IS(h.name, "X-Request-Id"))
 			continue;
 		hs[n++] = h;
 	}
@@ -660,7 +686,7 @@ static void request_id(struct gw_exchange *x)
 struct gw_exchange *gw_exchange_new(struct daemon *d, struct http_req *r, struct rev *rv,
                                     const char *service)
 {
-	struct gw_exchange *x = xcalloc(1, sizeof *x);
+	struct gw_exchange *x = x_alloc(d);
 	x->d = d;
 	x->r = r;
 	x->rev = rv;

@@ -272,6 +272,8 @@ void state_close(struct state *st)
 	if (!st)
 		return;
 	sqlite3_finalize(st->ledger_insert);
+	sqlite3_finalize(st->ledger_insert_n);
+	sqlite3_finalize(st->ledger_spans_n);
 	if (st->db && sqlite3_close(st->db) != SQLITE_OK)
 		log_error("state %s: close: %s", st->path, sqlite3_errmsg(st->db));
 	free(st);

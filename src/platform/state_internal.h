@@ -9,9 +9,15 @@
 
 struct state {
 	sqlite3 *db;
-	sqlite3_stmt *ledger_insert; /* prepared once: the hot path */
+	sqlite3_stmt *ledger_insert;   /* prepared once: the hot path */
+	sqlite3_stmt *ledger_insert_n; /* STATE__LEDGER_ROWS rows at once, prepared on use */
+	sqlite3_stmt *ledger_spans_n;  /* the same for plain request spans (8 columns) */
 	char path[4096];
 };
+
+/* Rows per multi-row ledger INSERT (one statement's fixed cost and one
+ * AUTOINCREMENT update for all of them). */
+#define STATE__LEDGER_ROWS 16
 
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
 int state__begin(struct state *st);

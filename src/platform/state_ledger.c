@@ -4,6 +4,7 @@
  * refuse UPDATE and DELETE on the ledger. */
 #include "platform/state.h"
 
+#include "base/buf.h"
 #include "base/mem.h"
 #include "platform/state_internal.h"
 
@@ -154,30 +155,111 @@ void state_instance_free_array(struct state_instance *in, int64_t n)
 
 /* ---- ledger ---- */
 
-static int ledger_insert(struct state *st, struct ledger_row *r)
+/* The row's strings outlive the step: bound without a copy. */
+static void bind_static(sqlite3_stmt *s, int i, const char *v)
 {
-	sqlite3_stmt *s = st->ledger_insert;
+	if (v)
+		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+#define LEDGER_PARAMS 15
+
+/* Binds row r to parameters b+1 .. b+LEDGER_PARAMS: every one, every time
+ * (no clear_bindings needed). */
+static void bind_row(sqlite3_stmt *s, int b, const struct ledger_row *r)
+{
+	sqlite3_bind_text(s, b + 1, ledger_kind_str(r->kind), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, b + 2, r->at_ns);
+	sqlite3_bind_text(s, b + 3, r->service ? r->service : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, b + 4, r->revision ? r->revision : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, b + 5, r->instance ? r->instance : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, b + 6, r->cpu_milli);
+	sqlite3_bind_int64(s, b + 7, r->memory_bytes);
+	sqlite3_bind_int(s, b + 8, r->gpus);
+	bind_static(s, b + 9, r->gpu_type);
+	sqlite3_bind_int(s, b + 10, r->instance_based);
+	sqlite3_bind_int(s, b + 11, r->min_instance);
+	sqlite3_bind_int64(s, b + 12, r->start_ns);
+	sqlite3_bind_int(s, b + 13, r->status);
+	sqlite3_bind_int64(s, b + 14, r->tokens);
+	bind_static(s, b + 15, r->request_id);
+}
+
+#define SPAN_PARAMS 8
+
+/* A request span with nothing but its own fields set: the columns it
+ * leaves at their defaults need no binding. */
+static bool plain_span(const struct ledger_row *r)
+{
+	return r->kind == LEDGER_REQUEST && !r->cpu_milli && !r->memory_bytes && !r->gpus &&
+	       !r->gpu_type && !r->instance_based && !r->min_instance;
+}
+
+static void bind_span(sqlite3_stmt *s, int b, const struct ledger_row *r)
+{
+	sqlite3_bind_int64(s, b + 1, r->at_ns);
+	sqlite3_bind_text(s, b + 2, r->service ? r->service : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, b + 3, r->revision ? r->revision : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, b + 4, r->instance ? r->instance : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, b + 5, r->start_ns);
+	sqlite3_bind_int(s, b + 6, r->status);
+	sqlite3_bind_int64(s, b + 7, r->tokens);
+	bind_static(s, b + 8, r->request_id);
+}
+
+/* A STATE__LEDGER_ROWS-row statement (all columns, or plain spans),
+ * prepared on first use. */
+static sqlite3_stmt *insert_n(struct state *st, bool spans)
+{
+	sqlite3_stmt **slot = spans ? &st->ledger_spans_n : &st->ledger_insert_n;
+	if (*slot)
+		return *slot;
+	struct buf sql = BUF_INIT;
+	if (spans)
+		buf_puts(&sql,
+		         "INSERT INTO ledger(kind, at_ns, service, revision, instance, start_ns,"
+		         " status, tokens, request_id) VALUES ");
+	else
+		buf_puts(&sql, "INSERT INTO ledger(kind, at_ns, service, revision, instance,"
+		               " cpu_milli, memory_bytes, gpus, gpu_type, instance_based,"
+		               " min_instance, start_ns, status, tokens, request_id) VALUES ");
+	const char *one = spans ? "('request',?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+	for (int i = 0; i < STATE__LEDGER_ROWS; i++) {
+		if (i)
+			buf_putc(&sql, ',');
+		buf_puts(&sql, one);
+	}
+	*slot = state__prepare(st, sql.data);
+	buf_release(&sql);
+	return *slot;
+}
+
+/* Inserts n rows (1, or STATE__LEDGER_ROWS) in one statement; a multi-row
+ * INSERT numbers its rows in order, so the seqs are the last one's down. */
+static int ledger_insert(struct state *st, struct ledger_row *r, int n)
+{
+	bool spans = n > 1;
+	for (int i = 0; spans && i < n; i++)
+		spans = plain_span(&r[i]);
+	sqlite3_stmt *s = n == 1 ? st->ledger_insert : insert_n(st, spans);
+	if (!s)
+		return -EIO;
 	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
-	sqlite3_bind_text(s, 1, ledger_kind_str(r->kind), -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, r->at_ns);
-	sqlite3_bind_text(s, 3, r->service ? r->service : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, r->revision ? r->revision : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 5, r->instance ? r->instance : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 6, r->cpu_milli);
-	sqlite3_bind_int64(s, 7, r->memory_bytes);
-	sqlite3_bind_int(s, 8, r->gpus);
-	state__bind_text(s, 9, r->gpu_type);
-	sqlite3_bind_int(s, 10, r->instance_based);
-	sqlite3_bind_int(s, 11, r->min_instance);
-	sqlite3_bind_int64(s, 12, r->start_ns);
-	sqlite3_bind_int(s, 13, r->status);
-	sqlite3_bind_int64(s, 14, r->tokens);
-	state__bind_text(s, 15, r->request_id);
+	for (int i = 0; i < n; i++) {
+		if (spans)
+			bind_span(s, i * SPAN_PARAMS, &r[i]);
+		else
+			bind_row(s, i * LEDGER_PARAMS, &r[i]);
+	}
 	int rc = state__rc(st, sqlite3_step(s));
 	sqlite3_reset(s);
-	if (!rc)
-		r->seq = sqlite3_last_insert_rowid(st->db);
+	if (!rc) {
+		int64_t last = sqlite3_last_insert_rowid(st->db);
+		for (int i = 0; i < n; i++)
+			r[i].seq = last - (n - 1 - i);
+	}
 	return rc;
 }
 
@@ -186,8 +268,11 @@ int state_ledger_append(struct state *st, struct ledger_row *rows, int64_t n)
 	if (n <= 0)
 		return 0;
 	int rc = state__begin(st);
-	for (int64_t i = 0; rc == 0 && i < n; i++)
-		rc = ledger_insert(st, &rows[i]);
+	for (int64_t i = 0; rc == 0 && i < n;) {
+		int k = n - i >= STATE__LEDGER_ROWS ? STATE__LEDGER_ROWS : 1;
+		rc = ledger_insert(st, &rows[i], k);
+		i += k;
+	}
 	if (rc) {
 		state__rollback(st);
 		for (int64_t i = 0; i < n; i++)

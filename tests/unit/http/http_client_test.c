@@ -264,6 +264,37 @@ static void test_http_client_pool_reuse(void **state)
 	teardown_servers();
 }
 
+/* Alternating between two backends (the same server as 127.0.0.1 and as
+ * localhost: two host:port keys) reuses each one's own idle connection. */
+static void done_alternate(struct http_creq *q, int status, void *d)
+{
+	assert_int_equal(status, 0);
+	if (++C.rounds == 6) {
+		C.done = true;
+		return;
+	}
+	struct http_creq_opts o = {.host = C.rounds % 2 ? "localhost" : "127.0.0.1",
+	                           .port = C.bport,
+	                           .target = "/",
+	                           .on_response = on_resp,
+	                           .on_data = on_data,
+	                           .on_done = done_alternate};
+	char err[ERR_MSG_LEN];
+	assert_non_null(http_client_request(C.client, &o, err));
+}
+
+static void test_http_client_pool_per_host(void **state)
+{
+	setup_servers();
+	get(C.bport, "/", done_alternate);
+	run_until_done();
+	assert_int_equal(C.nresp, 6);
+	assert_string_equal(C.body.data, "okokokokokok");
+	assert_int_equal(http_client_connects(C.client), 2);
+	assert_int_equal(http_client_idle_count(C.client), 2);
+	teardown_servers();
+}
+
 static void test_http_client_streamed_pieces(void **state)
 {
 	setup_servers();
@@ -477,6 +508,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_http_client_pool_reuse),
+	    cmocka_unit_test(test_http_client_pool_per_host),
 	    cmocka_unit_test(test_http_client_streamed_pieces),
 	    cmocka_unit_test(test_http_client_streamed_upload),
 	    cmocka_unit_test(test_http_client_pause_bounds_producer),

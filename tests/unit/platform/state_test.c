@@ -93,6 +93,8 @@ static void test_state_reopen_keeps_every_row(void **state)
 	for (int i = 0; i < 100; i++)
 		ledger_row_fill(&rows[i], i);
 	assert_int_equal(state_ledger_append(st, rows, 60), 0);
+	for (int i = 0; i < 60; i++) /* multi-row INSERTs number rows in order */
+		assert_int_equal(rows[i].seq, i + 1);
 	for (int i = 60; i < 100; i++)
 		assert_int_equal(state_ledger_append(st, &rows[i], 1), 0);
 	assert_int_equal(rows[99].seq, 100);
@@ -400,6 +402,55 @@ static void test_state_ledger_since_filter_and_instances(void **state)
 	free(path);
 }
 
+/* Request spans go in 16 at a time through a statement that binds only
+ * their own columns: every field comes back, in order, a mixed batch too. */
+static void test_state_ledger_spans_batched(void **state)
+{
+	char *path = db_path("spans.db");
+	struct state *st = open_ok(path);
+	struct ledger_row r[40];
+	char ids[40][16];
+	for (int i = 0; i < 40; i++) {
+		snprintf(ids[i], sizeof ids[i], "req-%d", i);
+		r[i] = (struct ledger_row){.kind = LEDGER_REQUEST,
+		                           .at_ns = 1000 + i,
+		                           .service = "svc",
+		                           .revision = "svc-00001-abc",
+		                           .instance = i < 20 ? "i1" : "i2",
+		                           .start_ns = 900 + i,
+		                           .status = 200 + i,
+		                           .tokens = i * 3,
+		                           .request_id = i % 7 ? ids[i] : NULL};
+	}
+	r[33].cpu_milli = 1000; /* the third batch of 16 is not all plain */
+	assert_int_equal(state_ledger_append(st, r, 40), 0);
+	for (int i = 0; i < 40; i++)
+		assert_int_equal(r[i].seq, i + 1);
+	struct ledger_rows lr;
+	assert_int_equal(state_ledger_read(st, "svc", 0, &lr), 0);
+	assert_int_equal(lr.n, 40);
+	for (int i = 0; i < 40; i++) {
+		const struct ledger_row *g = &lr.rows[i];
+		assert_int_equal(g->seq, i + 1);
+		assert_int_equal(g->kind, LEDGER_REQUEST);
+		assert_int_equal(g->at_ns, 1000 + i);
+		assert_int_equal(g->start_ns, 900 + i);
+		assert_int_equal(g->status, 200 + i);
+		assert_int_equal(g->tokens, i * 3);
+		assert_int_equal(g->cpu_milli, i == 33 ? 1000 : 0);
+		assert_string_equal(g->revision, "svc-00001-abc");
+		assert_string_equal(g->instance, i < 20 ? "i1" : "i2");
+		if (i % 7)
+			assert_string_equal(g->request_id, ids[i]);
+		else
+			assert_null(g->request_id);
+		assert_null(g->gpu_type);
+	}
+	ledger_rows_release(&lr);
+	state_close(st);
+	free(path);
+}
+
 static void test_state_file_mode_and_schema(void **state)
 {
 	char *path = db_path("mode.db");
@@ -435,6 +486,7 @@ int main(void)
 	    cmocka_unit_test(test_state_traffic_split_and_revision_delete),
 	    cmocka_unit_test(test_state_gpu_allocation_exclusive),
 	    cmocka_unit_test(test_state_ledger_since_filter_and_instances),
+	    cmocka_unit_test(test_state_ledger_spans_batched),
 	    cmocka_unit_test(test_state_file_mode_and_schema),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -88,10 +88,16 @@ static inline __attribute__((always_inline)) void epilogue(__m512 acc[16],
 
 #define ACT(b) (ab + (size_t)(b) * sizeof(struct act8))
 
-/* Block b into accumulator tile T (activations in tile A, weights in W). */
+/* Block b into accumulator tile T (activations in tile A, weights in W);
+ * the 16 activation rows of block b + 4 are fetched meanwhile (16 lines
+ * ba bytes apart: the tile load would wait for each). */
 #define ISSUE(b, T, A, W)                                                                          \
 	do {                                                                                       \
 		if ((b) < kb) {                                                                    \
+			if ((b) + 4 < kb)                                                          \
+				for (int t_ = 0; t_ < 16; t_++)                                    \
+					_mm_prefetch((const char *)ACT((b) + 4) + (size_t)t_ * ba, \
+					             _MM_HINT_T0);                                 \
 			_tile_zero(T);                                                             \
 			_tile_loadd(A, ACT(b), ba);                                                \
 			_tile_loadd(W, u[b].c, 64);                                                \

@@ -51,6 +51,7 @@ static const struct route_def routes[] = {
     {"GET", "/v1/models", 0, true, openai_models, NULL},
     {"GET", "/v1/models/", HTTP_ROUTE_PREFIX, true, openai_model, "/v1/models/:model"},
     {"GET", "/metrics", 0, false, api_metrics, NULL},
+    {"GET", "/readyz", 0, false, api_ready, NULL},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -159,7 +160,8 @@ static void handle(struct http_req *req, void *data)
 		return;
 	struct slice path = http_req_path(req);
 	const char *m = http_req_method(req);
-	bool open = slice_eq(path, "/") && (!strcmp(m, "GET") || !strcmp(m, "HEAD"));
+	bool open = (slice_eq(path, "/") && (!strcmp(m, "GET") || !strcmp(m, "HEAD"))) ||
+	            (slice_eq(path, "/readyz") && !strcmp(m, "GET")); /* probes carry no key */
 	if (srv->cfg.api_key && !open && !key_ok(srv, req)) {
 		unauthorized(srv, req);
 		return;

@@ -298,6 +298,7 @@ void api_chat(const struct api_route *rt, struct http_req *req);
 void api_tags(const struct api_route *rt, struct http_req *req);
 void api_show(const struct api_route *rt, struct http_req *req);
 void api_ps(const struct api_route *rt, struct http_req *req);
+void api_ready(const struct api_route *rt, struct http_req *req); /* GET /readyz */
 void api_copy(const struct api_route *rt, struct http_req *req);
 void api_delete(const struct api_route *rt, struct http_req *req);
 void api_pull(const struct api_route *rt, struct http_req *req);

@@ -145,6 +145,27 @@ await steps([
     await ollama.generate({ model: 'stories', prompt: '', keep_alive: 0.5 });
     await until(async () => (await ollama.ps()).models.length === 0, 4000, 'the expiry (number)');
   }],
+  ['GET /readyz: ready, and per model only while it is loaded', async () => {
+    const get = async (q) => {
+      const r = await fetch(`${srv.url}/readyz${q}`);
+      return { status: r.status, body: await r.json() };
+    };
+    const all = await get('');
+    assert.equal(all.status, 200);
+    assert.equal(all.body.status, 'ready');
+    assert.equal(all.body.loaded, 0);
+    const cold = await get('?model=stories');
+    assert.equal(cold.status, 503);
+    assert.equal(cold.body.error, 'model "stories:latest" is not loaded');
+    assert.equal((await ollama.ps()).models.length, 0, '/readyz must not load the model');
+    await ollama.generate({ model: 'stories', prompt: '', keep_alive: '1m' });
+    const warm = await get('?model=STORIES:latest');
+    assert.equal(warm.status, 200);
+    assert.equal(warm.body.model, 'stories:latest');
+    assert.equal(warm.body.loaded, 1);
+    assert.equal((await get('?model=')).status, 400);
+    assert.equal((await get('?model=a%20b')).status, 400);
+  }],
   ['shutdown', async () => { assert.equal(await srv.stop(), 0); }],
 ], [srv]);
 
@@ -166,6 +187,7 @@ await steps([
     assert.match((await no.json()).error, /^unauthorized/);
     assert.equal((await fetch(`${base}/api/tags`, { headers: { Authorization: 'Bearer nope' } })).status, 401);
     assert.equal((await fetch(`${base}/metrics`)).status, 401);
+    assert.equal((await fetch(`${base}/readyz`)).status, 200, 'probes need no key');
     const ok = await fetch(`${base}/api/tags`, { headers: { Authorization: 'Bearer sekret' } });
     assert.equal(ok.status, 200);
     const ol = new Ollama({ host: base, headers: { Authorization: 'Bearer sekret' } });

@@ -32,6 +32,8 @@ struct create_call {
 	char blob[STORE_DIGEST_LEN + 1]; /* the model layer when given by digest */
 	char *path;                      /* ... or by a file path */
 	const struct quantize_ftype *quantize;
+	bool insecure;      /* a "from" model pulled over plain http (ours; Ollama has none) */
+	atomic_bool cancel; /* the client went away: stops a pull of "from" */
 	struct buf line, last;
 	/* the task's */
 	struct store_manifest m;
@@ -59,6 +61,51 @@ static void status(struct create_call *k, const char *s)
 		return;
 	buf_putc(out, '\n');
 	api_call_write(&k->call, out->data, out->len, true);
+}
+
+/* Pull progress of a "from" model, as lines of the create stream. */
+static void pull_progress(const struct registry_progress *p, void *ud)
+{
+	struct create_call *k = ud;
+	struct buf *out = k->stream ? &k->line : &k->last;
+	buf_reset(out);
+	registry_progress_json(p, out);
+	if (!k->stream)
+		return;
+	buf_putc(out, '\n');
+	if (api_call_write(&k->call, out->data, out->len, true) == ERR_CANCELLED)
+		atomic_store(&k->cancel, true);
+}
+
+static void create_cancel(struct api_call *c)
+{
+	atomic_store(&((struct create_call *)c)->cancel, true);
+}
+
+/* A "from" model that is not in the store is pulled first, as Ollama does
+ * ("pulling model", then the pull's own lines); then loaded. */
+static int load_or_pull(struct create_call *k, const struct model_name *n,
+                        struct store_model *base)
+{
+	struct store *st = k->call.srv->store;
+	struct model_name r;
+	store_resolve(st, n, &r);
+	int rc = store_model_load(st, &r, base, k->err);
+	if (rc != ERR_NOT_FOUND)
+		return rc;
+	status(k, "pulling model");
+	struct registry_request rq = {.insecure = k->insecure,
+	                              .cancel = &k->cancel,
+	                              .progress = pull_progress,
+	                              .progress_ud = k};
+	k->err[0] = '\0';
+	rc = registry_pull(k->call.srv->registry, n, &rq, k->err);
+	if (rc == ERR_NOT_FOUND)
+		return err_set(k->err, rc, "model '%s' not found", k->mf.from);
+	if (rc)
+		return rc;
+	store_resolve(st, n, &r);
+	return store_model_load(st, &r, base, k->err);
 }
 
 /* Adds a layer with these bytes (written unless the blob exists). */
@@ -99,13 +146,10 @@ static int model_layer(struct create_call *k, struct store_model *base, char dig
 		}
 		return rc;
 	}
-	struct model_name n, r;
+	struct model_name n;
 	if (names_parse(k->mf.from, &n, NULL) < 0)
 		return err_set(k->err, ERR_INVALID, "invalid model name");
-	store_resolve(st, &n, &r);
-	int rc = store_model_load(st, &r, base, k->err);
-	if (rc == ERR_NOT_FOUND)
-		return err_set(k->err, rc, "model '%s' not found", k->mf.from);
+	int rc = load_or_pull(k, &n, base);
 	if (rc)
 		return rc;
 	const struct store_layer *ml = store_manifest_find(&base->entry.manifest, STORE_MT_MODEL);
@@ -505,7 +549,8 @@ static bool parse_request(struct create_call *k, const cJSON *body)
 	k->has_template = k->mf.template_text || json_has(body, "template");
 	k->has_system = k->mf.system || json_has(body, "system");
 	k->has_license = k->mf.n_licenses || json_has(body, "license");
-	if (!json_fields(k, body) || !source(k, body))
+	if (!json_fields(k, body) || !source(k, body) ||
+	    !api_bool(&k->call, body, "insecure", &k->insecure))
 		return false;
 	if (k->mf.has_adapter || cJSON_GetArraySize(cJSON_GetObjectItem(body, "adapters")) > 0) {
 		api_reply_error(&k->call, 400, "adapters are not supported");
@@ -529,6 +574,11 @@ void api_create(const struct api_route *rt, struct http_req *req)
 		return;
 	bool ok = parse_request(k, body);
 	cJSON_Delete(body);
-	if (ok && api_call_spawn(&k->call, create_task))
+	if (!ok)
+		return;
+	api_call_watch(&k->call, create_cancel);
+	if (api_call_spawn(&k->call, create_task)) {
+		k->call.on_cancel = NULL;
 		api_reply_error(&k->call, 500, "cannot start a task thread");
+	}
 }

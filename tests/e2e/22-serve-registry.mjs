@@ -83,6 +83,25 @@ await steps([
     assert.equal(r.status, 500);
     assert.equal(r.body.error, 'pull model manifest: file does not exist');
   }],
+  ['create FROM a model that is not local pulls it first (as Ollama)', async () => {
+    await ollama.delete({ model: remote });
+    const res = await fetch(`${srv.url}/api/create`, { method: 'POST',
+      body: JSON.stringify({ model: 'teller', from: remote, insecure: true, system: 'Tell a story.' }) });
+    const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l));
+    const st = lines.map((l) => l.status);
+    assert.equal(st[0], 'pulling model', JSON.stringify(lines));
+    assert.equal(st[1], 'pulling manifest');
+    assert.ok(st.includes('verifying sha256 digest') && st.includes('writing manifest'));
+    assert.equal(st.at(-1), 'success');
+    const names = (await ollama.list()).models.map((m) => m.name);
+    assert.ok(names.includes('teller:latest') && names.includes(`${remote}:latest`), names.join());
+    assert.equal((await ollama.show({ model: 'teller' })).system, 'Tell a story.');
+    const r = await ollama.generate({ model: 'teller', prompt: c0.prompt, raw: true, options: { temperature: 0, num_predict: 64 } });
+    assert.equal(r.response, expected);
+    const bad = await postJSON(srv, '/api/create', { model: 'x', from: `127.0.0.1:${reg.port}/library/nothing`, insecure: true, stream: false });
+    assert.equal(bad.status, 404);
+    assert.match(bad.body.error, /^model '127\.0\.0\.1:\d+\/library\/nothing' not found$/);
+  }],
   ['shutdown', async () => { assert.equal(await srv.stop(), 0); }],
 ], [srv, reg]);
 done();

@@ -4,7 +4,7 @@
  * exit (in-flight requests end with 502, or 500 when it ran out of memory;
  * a replacement starts; ledger span closed). Instances adopted from an
  * earlier daemon are watched through a pidfd and stopped with signals; their
- * output went to the old daemon. */
+ * output files (logs_tail.c) are tailed from where the old daemon stopped. */
 #include "platform/daemon_internal.h"
 
 #include "base/log.h"
@@ -290,8 +290,21 @@ static void adopted_handle_closed(uv_handle_t *h)
 		free(in);
 }
 
+/* The adopted instance's last output, then its exit, into its log. */
+static void adopted_output_end(struct inst *in)
+{
+	int64_t now = time_wall_ns();
+	logs_tail_poll(in->tail, now);
+	logs_tail_close(in->tail, true);
+	in->tail = NULL;
+	logs_writer_note(&in->log, now, "instance %s (adopted, pid %d) %s", in->id, in->pid,
+	                 in->phase == INST_STOPPING ? "stopped" : "exited");
+	logs_writer_close(&in->log, now);
+}
+
 static void adopted_gone(struct inst *in)
 {
+	adopted_output_end(in);
 	uv_timer_stop(&in->kill_timer);
 	if (in->pidfd >= 0) {
 		uv_poll_stop(&in->poll);
@@ -320,6 +333,24 @@ static void adopted_kill(uv_timer_t *t)
 		adopted_gone(in);
 }
 
+/* Its output files, from where the old daemon left them, into its log. */
+static void adopt_output(struct daemon *d, struct rev *rv, struct inst *in)
+{
+	char path[4096], err[ERR_MSG_LEN];
+	snprintf(path, sizeof path, "%s/logs/%s/%s.log", d->home, rv->service, in->id);
+	in->log.fd = -1;
+	if (logs_writer_open(&in->log, path, err) == 0 &&
+	    logs_tail_open(d->loop, path, &in->log, &in->tail, err) == 0) {
+		logs_writer_note(&in->log, time_wall_ns(),
+		                 "instance %s (pid %d) adopted by a restarted daemon", in->id,
+		                 in->pid);
+		logs_tail_poll(in->tail, 0); /* what it printed while no daemon ran */
+		return;
+	}
+	logs_writer_note(&in->log, time_wall_ns(), "adopted, but its output is lost: %s", err);
+	log_warn("instance %s: output not followed: %s", in->id, err);
+}
+
 void inst_adopt(struct rev *rv, const struct state_instance *si)
 {
 	struct daemon *d = rv->d;
@@ -343,6 +374,7 @@ void inst_adopt(struct rev *rv, const struct state_instance *si)
 		in->open_handles++;
 		uv_poll_start(&in->poll, UV_READABLE, adopted_exited);
 	}
+	adopt_output(d, rv, in);
 	link_inst(rv, in);
 	rv->n_ready++;
 	if (!si->ready_ns) {

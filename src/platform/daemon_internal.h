@@ -64,7 +64,8 @@ struct inst {
 	struct rev *rev;
 	struct instance *proc;  /* a process instance; NULL when adopted or OCI */
 	struct oci_watch *ow;   /* an OCI instance (crun) */
-	struct logs_writer log; /* OCI instances: their output */
+	struct logs_writer log; /* OCI and adopted instances: their output */
+	struct logs_tail *tail; /* adopted: the output files it still appends to */
 	char id[INSTANCE_ID_MAX];
 	char addr[16];  /* where to proxy: "" is 127.0.0.1; an OCI container's address */
 	char gpus[256]; /* CUDA_VISIBLE_DEVICES value */

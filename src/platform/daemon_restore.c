@@ -1,9 +1,11 @@
 /* daemon_restore.c — what a starting daemon does with the instances an
  * earlier one left in the state: an instance whose process is still ours
- * (its environment names it) and still accepts on its port is adopted; any
- * other is ended (if still running) and marked stopped, its ledger span
- * closed at the last moment it was known to be alive — the heartbeat the
- * old daemon wrote every tick, or now if it was still running. */
+ * (its environment names it) and still accepts on its port is adopted (its
+ * output files tailed on); any other is ended (if still running) and
+ * marked stopped, its ledger span closed at the last moment it was known to
+ * be alive — the heartbeat the old daemon wrote every tick, or now if it
+ * was still running — and what its output files still hold goes into its
+ * log. */
 #include "platform/daemon_internal.h"
 
 #include "base/buf.h"
@@ -108,6 +110,11 @@ static void close_instance(struct daemon *d, const struct state_instance *si, in
 	if (si->gpus && si->gpus[0])
 		state_gpu_release(d->st, si->id);
 	log_info("instance %s of the previous daemon: %s", si->id, reason);
+	/* what it printed and no daemon read yet goes into its log */
+	char path[4096], err[ERR_MSG_LEN];
+	snprintf(path, sizeof path, "%s/logs/%s/%s.log", d->home, si->service, si->id);
+	if (logs_tail_drain(path, time_wall_ns(), err))
+		log_warn("instance %s: %s", si->id, err);
 }
 
 void daemon__restore(struct daemon *d)

@@ -1,5 +1,6 @@
 /* instance.c — spawning a process instance with uv_spawn in its own
- * session, capturing stdout/stderr into its log, SIGTERM then SIGKILL after
+ * session, its stdout/stderr appended to files the daemon tails into its
+ * log (logs_tail.c: they outlive the daemon), SIGTERM then SIGKILL after
  * the grace, and exit handling (the rest of the group is killed with the
  * main process). Readiness is instance_probe.c; argv and env instance_env.c.
  * Memory is freed once every libuv handle of the instance has closed. */
@@ -76,6 +77,7 @@ static void destroy(struct instance *in)
 		rt->live = in->next;
 	if (in->next)
 		in->next->prev = in->prev;
+	logs_tail_close(in->tail, true);
 	logs_writer_close(&in->log, time_wall_ns());
 	free(in->service);
 	free(in->revision);
@@ -101,23 +103,15 @@ void instance__close(struct instance *in, uv_handle_t *h)
 		uv_close(h, handle_closed);
 }
 
-/* ---- pipes ---- */
-
-static void on_alloc(uv_handle_t *h, size_t want, uv_buf_t *b)
+/* The last output (the process is gone: its files hold all of it) goes
+ * into the log, and the files go. */
+static void output_end(struct instance *in, int64_t now)
 {
-	struct instance *in = h->data;
-	*b = uv_buf_init(in->rt->read_buf, sizeof in->rt->read_buf);
-}
-
-static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
-{
-	struct instance *in = s->data;
-	if (n > 0) {
-		enum logs_stream st = s == (uv_stream_t *)&in->out ? LOGS_STDOUT : LOGS_STDERR;
-		logs_writer_feed(&in->log, st, b->base, (size_t)n, time_wall_ns());
-	} else if (n < 0) {
-		instance__close(in, (uv_handle_t *)s); /* EOF or error: the writer is gone */
-	}
+	if (!in->tail)
+		return;
+	logs_tail_poll(in->tail, now);
+	logs_tail_close(in->tail, true);
+	in->tail = NULL;
 }
 
 /* ---- exit and stop ---- */
@@ -137,6 +131,7 @@ static void proc_exited(uv_process_t *p, int64_t status, int sig)
 		cgroup_instance_kill(&in->rt->cg, in->id);
 		cgroup_instance_remove(&in->rt->cg, in->id);
 	}
+	output_end(in, now);
 	if (sig)
 		logs_writer_note(&in->log, now, "instance %s ended by signal %d%s", in->id, sig,
 		                 in->exit.killed ? " (SIGKILL after the grace period)" : "");
@@ -180,10 +175,9 @@ void instance_free(struct instance *in)
 	}
 	in->freed = true;
 	instance__probe_stop(in);
+	output_end(in, time_wall_ns());
 	if (in->proc_inited)
 		instance__close(in, (uv_handle_t *)&in->proc);
-	instance__close(in, (uv_handle_t *)&in->out);
-	instance__close(in, (uv_handle_t *)&in->err);
 	instance__close(in, (uv_handle_t *)&in->probe_timer);
 	instance__close(in, (uv_handle_t *)&in->kill_timer);
 }
@@ -216,13 +210,11 @@ static void make_id(const struct instance_start_req *req, char *out)
 static void init_handles(struct instance *in)
 {
 	uv_loop_t *loop = in->rt->loop;
-	uv_pipe_init(loop, &in->out, 0);
-	uv_pipe_init(loop, &in->err, 0);
 	uv_timer_init(loop, &in->probe_timer);
 	uv_timer_init(loop, &in->kill_timer);
-	in->out.data = in->err.data = in->probe_timer.data = in->kill_timer.data = in;
+	in->probe_timer.data = in->kill_timer.data = in;
 	in->proc.data = in;
-	in->open_handles = 4; /* out, err, probe_timer, kill_timer; proc once spawned */
+	in->open_handles = 2; /* probe_timer, kill_timer; proc once spawned */
 }
 
 static int spawn(struct instance *in, struct spec_strv *argv, struct spec_strv *env, char *err)
@@ -232,10 +224,14 @@ static int spawn(struct instance *in, struct spec_strv *argv, struct spec_strv *
 	free(argv->v[argv->n - 1]);
 	free(env->v[env->n - 1]);
 	argv->v[argv->n - 1] = env->v[env->n - 1] = NULL;
+	int fds[2];
+	int rc = logs_tail_create(in->rt->loop, in->log_path, &in->log, fds, &in->tail, err);
+	if (rc)
+		return rc;
 	uv_stdio_container_t stdio[3] = {
 	    {.flags = UV_IGNORE},
-	    {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&in->out},
-	    {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&in->err},
+	    {.flags = UV_INHERIT_FD, .data.fd = fds[0]},
+	    {.flags = UV_INHERIT_FD, .data.fd = fds[1]},
 	};
 	uv_process_options_t o = {
 	    .exit_cb = proc_exited,
@@ -248,13 +244,13 @@ static int spawn(struct instance *in, struct spec_strv *argv, struct spec_strv *
 	};
 	in->proc_inited = true; /* uv_spawn initialises the handle even when it fails */
 	in->open_handles++;
-	int rc = uv_spawn(in->rt->loop, &in->proc, &o);
+	rc = uv_spawn(in->rt->loop, &in->proc, &o);
+	close(fds[0]); /* the instance has its own */
+	close(fds[1]);
 	if (rc)
 		return err_set(err, rc == UV_ENOENT ? -ENOENT : -EIO, "cannot start %s: %s",
 		               argv->v[0], uv_strerror(rc));
 	in->pid = in->proc.pid;
-	uv_read_start((uv_stream_t *)&in->out, on_alloc, on_read);
-	uv_read_start((uv_stream_t *)&in->err, on_alloc, on_read);
 	return 0;
 }
 

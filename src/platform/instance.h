@@ -8,8 +8,10 @@
  *    loopback port per instance), K_SERVICE, K_REVISION, K_CONFIGURATION,
  *    GPURUN_INSTANCE_ID, CUDA_VISIBLE_DEVICES (the allocation, "" for none),
  *    CUDA_DEVICE_ORDER=PCI_BUS_ID; then the spec's env.
- *  - its own session and process group; stdout and stderr go line by line
- *    to $GPURUN_HOME/logs/<service>/<id>.log (logs.h).
+ *  - its own session and process group; stdout and stderr are files beside
+ *    $GPURUN_HOME/logs/<service>/<id>.log that the daemon tails into it line
+ *    by line (logs.h): they outlive the daemon, so a restarted one that
+ *    adopts the instance goes on logging it.
  *  - ready when 127.0.0.1:PORT accepts a TCP connection (or answers the
  *    HTTP startup probe path with 200-399), polled from 2 ms up to 100 ms;
  *    not ready within initial_delay + max(period x failures, timeout):

@@ -13,7 +13,6 @@ struct instance_runtime {
 	int64_t stop_grace_ms, probe_first_ms;
 	struct cgroup_ctl cg;
 	struct instance *live; /* every instance not yet freed */
-	char read_buf[65536];  /* pipes are read one at a time on the loop thread */
 };
 
 struct instance_probe {
@@ -36,11 +35,11 @@ struct instance {
 	char *probe_path;
 	int container_port;
 	uv_process_t proc;
-	uv_pipe_t out, err;
 	uv_timer_t probe_timer, kill_timer;
 	struct instance_probe *attempt; /* the probe connection in flight */
 	int64_t probe_interval_ms, deadline_mono;
 	struct logs_writer log;
+	struct logs_tail *tail; /* its stdout/stderr files, until it exits */
 	int pid, port;
 	enum instance_phase phase;
 	instance_cb cb;

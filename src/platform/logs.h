@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <uv.h>
+
 #include "base/buf.h"
 #include "base/err.h"
 
@@ -39,6 +41,35 @@ void logs_writer_note(struct logs_writer *w, int64_t wall_ns, const char *fmt, .
     __attribute__((format(printf, 3, 4)));
 /* Writes out unterminated lines (at EOF) and closes. */
 void logs_writer_close(struct logs_writer *w, int64_t wall_ns);
+
+/* ---- an instance's output files (logs_tail.c) ----
+ * An instance's stdout and stderr are files it appends to, beside its log
+ * (<id>.stdout, <id>.stderr), not pipes: they outlive the daemon that
+ * started it. The daemon tails them into the log (inotify; a 200 ms poll
+ * where inotify fails) and keeps in <id>.pos how far the log holds complete
+ * lines, so a restarted daemon that adopts the instance carries on from
+ * there. Lines are stamped when the daemon reads them (after a restart:
+ * when it comes back). Bytes already in the log are freed from the disk by
+ * punching holes; the files are removed when the instance is gone. Loop
+ * thread only. */
+struct logs_tail;
+/* Creates (empties) the files and starts tailing them into w; fds are the
+ * instance's write ends (the caller passes them to the child and closes
+ * them). w must outlive the tail. */
+int logs_tail_create(uv_loop_t *loop, const char *log_path, struct logs_writer *w, int fds[2],
+                     struct logs_tail **out, char err[ERR_MSG_LEN]);
+/* Tails the files of a running instance another daemon started, from
+ * where that one stopped. loop NULL: no watching (logs_tail_poll only). */
+int logs_tail_open(uv_loop_t *loop, const char *log_path, struct logs_writer *w,
+                   struct logs_tail **out, char err[ERR_MSG_LEN]);
+/* Reads what is new now, stamped wall_ns (0: now). */
+void logs_tail_poll(struct logs_tail *t, int64_t wall_ns);
+/* Stops tailing (a final logs_tail_poll first for the last lines); remove
+ * deletes the files. Memory goes once the handles have closed. NULL ok. */
+void logs_tail_close(struct logs_tail *t, bool remove);
+/* What the files of a gone instance still hold, into its log; then they
+ * are removed. */
+int logs_tail_drain(const char *log_path, int64_t wall_ns, char err[ERR_MSG_LEN]);
 
 struct logs_line {
 	int64_t ts_ns;

@@ -1,6 +1,7 @@
 /* logs_test.c — instance log files: stamping and splitting lines (partial
  * writes, CR, long lines, NUL), the merged tail across instances by time
- * with --limit, big files read from the end, and the --follow cursor. */
+ * with --limit, big files read from the end, the --follow cursor, and an
+ * instance's output files tailed across a daemon restart. */
 #include "support/support.h"
 
 #include "base/file.h"
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define S  1000000000LL
 #define T0 1800000000LL * S
@@ -81,6 +83,69 @@ static void write_lines(const char *dir, const char *inst, int64_t first, int co
 	free(path);
 }
 
+/* An instance's output files: what it appends becomes stamped lines; a
+ * second reader (a restarted daemon) carries on from the first one's last
+ * complete line — a line split across the restart is neither lost nor
+ * doubled — and drain turns a gone instance's leftovers into lines and
+ * removes the files. */
+static void put(int fd, const char *s)
+{
+	assert_int_equal(write(fd, s, strlen(s)), (ssize_t)strlen(s));
+}
+
+/* A reader that dies (SIGKILL): no flushing of unterminated lines. */
+static void crash(struct logs_writer *w)
+{
+	close(w->fd);
+	buf_release(&w->partial[0]);
+	buf_release(&w->partial[1]);
+}
+
+static void test_logs_output_files_across_restart(void **state)
+{
+	char *dir = dir_of("tail"), *path = file_path_join(dir, "inst-2.log");
+	char *raw = file_path_join(dir, "inst-2.stdout");
+	char err[ERR_MSG_LEN];
+	struct logs_writer w;
+	assert_int_equal(logs_writer_open(&w, path, err), 0);
+	struct logs_tail *t;
+	int fds[2];
+	assert_int_equal(logs_tail_create(NULL, path, &w, fds, &t, err), 0);
+	put(fds[0], "one\ntw");
+	put(fds[1], "warn\n");
+	logs_tail_poll(t, T0);
+	/* the first daemon dies here: "tw" was read but is no line yet */
+	logs_tail_close(t, false);
+	crash(&w);
+	put(fds[0], "o\nthree\n");
+	assert_int_equal(logs_writer_open(&w, path, err), 0);
+	assert_int_equal(logs_tail_open(NULL, path, &w, &t, err), 0);
+	logs_tail_poll(t, T0 + S);
+	put(fds[0], "four");
+	logs_tail_poll(t, T0 + 2 * S);
+	logs_tail_close(t, false);
+	crash(&w);
+	assert_int_equal(logs_tail_drain(path, T0 + 3 * S, err), 0);
+	assert_int_equal(access(raw, F_OK), -1);                     /* the files are gone */
+	assert_int_equal(logs_tail_drain(path, T0 + 4 * S, err), 0); /* nothing left: ok */
+	close(fds[0]);
+	close(fds[1]);
+	struct logs_line *l;
+	int64_t n;
+	assert_int_equal(logs_read(dir, 0, &l, &n), 0);
+	const char *want[] = {"one", "warn", "two", "three", "four"};
+	assert_int_equal(n, 5);
+	for (int i = 0; i < 5; i++)
+		assert_string_equal(l[i].text, want[i]);
+	assert_string_equal(l[1].stream, "stderr");
+	assert_int_equal(l[2].ts_ns, T0 + S);     /* stamped when the new reader read it */
+	assert_int_equal(l[4].ts_ns, T0 + 3 * S); /* "four" never ended: written at the drain */
+	logs_lines_free(l, n);
+	free(raw);
+	free(path);
+	free(dir);
+}
+
 static void test_logs_tail_merges_by_time(void **state)
 {
 	char *dir = dir_of("svc");
@@ -147,6 +212,7 @@ int main(void)
 	    cmocka_unit_test(test_logs_writer_lines),
 	    cmocka_unit_test(test_logs_tail_merges_by_time),
 	    cmocka_unit_test(test_logs_follow_cursor),
+	    cmocka_unit_test(test_logs_output_files_across_restart),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

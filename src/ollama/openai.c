@@ -1,5 +1,7 @@
-/* openai.c — OpenAI-compatible generation: POST /v1/chat/completions and
- * POST /v1/completions, mapped onto the native requests as Ollama's
+/* openai.c — OpenAI-compatible generation: POST /v1/chat/completions,
+ * POST /v1/completions and POST /v1/responses (non-stateful: input and
+ * instructions become chat messages; max_output_tokens, text.format; the
+ * answer's bytes are in openai_respfmt.c), mapped onto the native requests as Ollama's
  * middleware does (reference ollama-api.md §2.1, §2.2: max_tokens ->
  * num_predict, stop string or list, temperature and top_p 1.0 when absent,
  * response_format enforced, content parts, tool messages), answered as SSE
@@ -15,6 +17,7 @@
 #include "base/mem.h"
 #include "base/timeutil.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,34 +89,40 @@ static bool stream_fields(struct gen_call *g, const cJSON *body)
 	return true;
 }
 
-/* response_format: text; json_object = format "json"; json_schema =
- * format json_schema.schema (Ollama's openai middleware). */
-static bool response_format(struct gen_call *g, const cJSON *body)
+/* A format of type t: text; json_object = format "json"; json_schema =
+ * the schema (Ollama's openai middleware). where names the field for
+ * errors ("response_format", "text.format"). */
+static bool apply_format(struct gen_call *g, const char *t, const cJSON *schema,
+                         const char *where)
 {
-	const cJSON *rf = cJSON_GetObjectItemCaseSensitive(body, "response_format");
 	char err[ERR_MSG_LEN];
 	int rc = 0;
-	if (!rf || cJSON_IsNull(rf))
-		return true;
-	const char *t = json_str(rf, "type", "");
 	if (!strcmp(t, "text"))
 		return true;
 	if (!strcmp(t, "json_object")) {
 		g->cons = constrain_prog_json();
 		rc = g->cons ? 0 : err_set(err, ERR_NOMEM, "out of memory");
 	} else if (!strcmp(t, "json_schema")) {
-		const cJSON *js = cJSON_GetObjectItemCaseSensitive(rf, "json_schema");
-		const cJSON *schema = cJSON_GetObjectItemCaseSensitive(js, "schema");
-		rc = cJSON_IsObject(schema) ? format_compile_schema(schema, &g->cons, err)
-		                            : err_set(err, ERR_INVALID,
-		                                      "response_format json_schema needs a "
-		                                      "json_schema.schema object");
+		rc = cJSON_IsObject(schema)
+		         ? format_compile_schema(schema, &g->cons, err)
+		         : err_set(err, ERR_INVALID, "%s json_schema needs a %s object", where,
+		                   !strcmp(where, "response_format") ? "json_schema.schema" : "schema");
 	} else {
-		rc = err_set(err, ERR_INVALID, "invalid response_format type");
+		rc = err_set(err, ERR_INVALID, "invalid %s type", where);
 	}
 	if (rc)
 		api_reply_error(&g->call, rc == ERR_INVALID ? 400 : 500, err);
 	return rc == 0;
+}
+
+static bool response_format(struct gen_call *g, const cJSON *body)
+{
+	const cJSON *rf = cJSON_GetObjectItemCaseSensitive(body, "response_format");
+	if (!rf || cJSON_IsNull(rf))
+		return true;
+	const cJSON *js = cJSON_GetObjectItemCaseSensitive(rf, "json_schema");
+	return apply_format(g, json_str(rf, "type", ""), cJSON_GetObjectItemCaseSensitive(js, "schema"),
+	                    "response_format");
 }
 
 static bool model_field(struct gen_call *g, const cJSON *body)
@@ -198,5 +207,124 @@ void openai_completions(const struct api_route *rt, struct http_req *req)
 	if (!body)
 		return;
 	completion(g, body);
+	cJSON_Delete(body);
+}
+
+/* ---- /v1/responses ---- */
+
+__attribute__((format(printf, 2, 3))) static bool fail400(struct gen_call *g, const char *fmt,
+                                                           ...)
+{
+	char msg[ERR_MSG_LEN];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	api_reply_error(&g->call, 400, msg);
+	return false;
+}
+
+/* A content's text: a string, or parts of type input_text, output_text or
+ * text, joined. */
+static bool content_text(struct gen_call *g, const cJSON *content, struct buf *out)
+{
+	if (cJSON_IsString(content)) {
+		buf_puts(out, content->valuestring);
+		return true;
+	}
+	if (!cJSON_IsArray(content))
+		return fail400(g, "invalid input: content must be a string or a list of parts");
+	const cJSON *part;
+	cJSON_ArrayForEach(part, content)
+	{
+		const char *t = json_str(part, "type", "");
+		if (strcmp(t, "input_text") && strcmp(t, "output_text") && strcmp(t, "text"))
+			return fail400(g, "input content of type '%.64s' is not supported", t);
+		buf_puts(out, json_str(part, "text", ""));
+	}
+	return true;
+}
+
+static void add_msg(cJSON *arr, const char *role, const char *text)
+{
+	cJSON *m = cJSON_CreateObject();
+	cJSON_AddStringToObject(m, "role", role);
+	cJSON_AddStringToObject(m, "content", text);
+	cJSON_AddItemToArray(arr, m);
+}
+
+/* instructions and input (a string, or a list of message items) as chat
+ * messages of OpenAI's shape; false after replying 400. */
+static bool input_messages(struct gen_call *g, const cJSON *body, cJSON *arr)
+{
+	const cJSON *in = cJSON_GetObjectItemCaseSensitive(body, "input");
+	const char *instr = json_str(body, "instructions", "");
+	if (*instr)
+		add_msg(arr, "system", instr);
+	if (cJSON_IsString(in)) {
+		add_msg(arr, "user", in->valuestring);
+		return true;
+	}
+	if (!cJSON_IsArray(in) || cJSON_GetArraySize(in) == 0)
+		return fail400(g, "input is required: a string or a list of messages");
+	const cJSON *it;
+	cJSON_ArrayForEach(it, in)
+	{
+		const char *type = json_str(it, "type", "message");
+		if (strcmp(type, "message"))
+			return fail400(g, "input item type '%.64s' is not supported", type);
+		const char *role = json_str(it, "role", "user");
+		struct buf text = BUF_INIT;
+		bool ok = content_text(g, cJSON_GetObjectItemCaseSensitive(it, "content"), &text);
+		if (ok)
+			add_msg(arr, !strcmp(role, "developer") ? "system" : role,
+			        text.data ? text.data : "");
+		buf_release(&text);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+/* text.format, tools and stored-response fields. */
+static bool responses_fields(struct gen_call *g, const cJSON *body)
+{
+	const cJSON *tools = cJSON_GetObjectItemCaseSensitive(body, "tools");
+	if (cJSON_IsArray(tools) && cJSON_GetArraySize(tools) > 0)
+		return fail400(g, "tools are not supported on /v1/responses");
+	if (*json_str(body, "previous_response_id", ""))
+		return fail400(g, "previous_response_id is not supported: responses are not stored");
+	const cJSON *text = cJSON_GetObjectItemCaseSensitive(body, "text");
+	const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(text, "format");
+	if (!fmt || cJSON_IsNull(fmt))
+		return true;
+	return apply_format(g, json_str(fmt, "type", ""),
+	                    cJSON_GetObjectItemCaseSensitive(fmt, "schema"), "text.format");
+}
+
+static void responses(struct gen_call *g, const cJSON *body)
+{
+	double max = -1;
+	if (!model_field(g, body) || !stream_fields(g, body) || !sampling(g, body, false) ||
+	    !number(g, body, "max_output_tokens", &max) || !responses_fields(g, body))
+		return;
+	if (max >= 0)
+		g->opts.num_predict = (int64_t)max;
+	cJSON *msgs = cJSON_CreateArray();
+	bool ok = input_messages(g, body, msgs) && api_chat_messages(g, msgs, true, g->model_req);
+	cJSON_Delete(msgs);
+	if (!ok)
+		return;
+	make_id(g, "resp");
+	gen_call_submit(g);
+}
+
+void openai_responses(const struct api_route *rt, struct http_req *req)
+{
+	struct gen_call *g = gen_call_new(rt, req, GEN_OAI_RESPONSES);
+	cJSON *body = api_body_json(&g->call);
+	if (!body)
+		return;
+	responses(g, body);
 	cJSON_Delete(body);
 }

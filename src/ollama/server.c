@@ -48,6 +48,7 @@ static const struct route_def routes[] = {
     {"POST", "/v1/chat/completions", 0, true, openai_chat, NULL},
     {"POST", "/v1/completions", 0, true, openai_completions, NULL},
     {"POST", "/v1/embeddings", 0, true, openai_embeddings, NULL},
+    {"POST", "/v1/responses", 0, true, openai_responses, NULL},
     {"GET", "/v1/models", 0, true, openai_models, NULL},
     {"GET", "/v1/models/", HTTP_ROUTE_PREFIX, true, openai_model, "/v1/models/:model"},
     {"GET", "/metrics", 0, false, api_metrics, NULL},

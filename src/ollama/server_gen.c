@@ -51,7 +51,7 @@ struct gen_call *gen_call_new(const struct api_route *rt, struct http_req *req, 
 	g->truncate = true;
 	g->err_status = 500;
 	gen_options_init(&g->opts);
-	if (api == GEN_OAI_CHAT || api == GEN_OAI_COMPLETION) {
+	if (api == GEN_OAI_CHAT || api == GEN_OAI_COMPLETION || api == GEN_OAI_RESPONSES) {
 		g->call.sse = true;
 		g->call.stream_ctype = CT_SSE;
 	}
@@ -101,7 +101,7 @@ static int render(struct gen_call *g, struct engine_model *m, int64_t n_ctx, str
 		buf_puts(text, g->prompt ? g->prompt : "");
 		return 0;
 	}
-	if (g->api == GEN_CHAT || g->api == GEN_OAI_CHAT)
+	if (g->api == GEN_CHAT || g->api == GEN_OAI_CHAT || g->api == GEN_OAI_RESPONSES)
 		return prompt_chat(g->tmpl, g->msgs, g->n_msgs, g->tools, n_ctx, g->truncate,
 		                   count_tokens, m, text, NULL, err);
 	if (g->suffix && *g->suffix)

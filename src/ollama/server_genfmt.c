@@ -172,6 +172,10 @@ static void oai_chunk(struct gen_call *g, const char *text, size_t n, const char
 
 void genfmt_chunk(struct gen_call *g, const char *text, size_t n, struct buf *out)
 {
+	if (g->api == GEN_OAI_RESPONSES) {
+		respfmt_chunk(g, text, n, out);
+		return;
+	}
 	if (g->api == GEN_OAI_CHAT || g->api == GEN_OAI_COMPLETION) {
 		oai_chunk(g, text, n, NULL, out);
 		return;
@@ -182,6 +186,10 @@ void genfmt_chunk(struct gen_call *g, const char *text, size_t n, struct buf *ou
 
 void genfmt_final(struct gen_call *g, struct buf *out)
 {
+	if (g->api == GEN_OAI_RESPONSES) {
+		respfmt_final(g, out);
+		return;
+	}
 	if (g->api == GEN_GENERATE || g->api == GEN_CHAT) {
 		native(g, "", 0, true, out);
 		buf_putc(out, '\n');
@@ -204,6 +212,10 @@ void genfmt_whole(struct gen_call *g, struct buf *out)
 	const char *text = g->text.data ? g->text.data : "";
 	if (g->api == GEN_GENERATE || g->api == GEN_CHAT) {
 		native(g, text, g->text.len, true, out);
+		return;
+	}
+	if (g->api == GEN_OAI_RESPONSES) {
+		respfmt_whole(g, out);
 		return;
 	}
 	if (g->api == GEN_OAI_CHAT) {

@@ -214,7 +214,7 @@ cJSON *tools_parse_calls(const char *text);
 
 /* ---- generation (server_gen.c, server_genfmt.c) ---- */
 
-enum gen_api { GEN_GENERATE, GEN_CHAT, GEN_OAI_CHAT, GEN_OAI_COMPLETION };
+enum gen_api { GEN_GENERATE, GEN_CHAT, GEN_OAI_CHAT, GEN_OAI_COMPLETION, GEN_OAI_RESPONSES };
 
 struct gen_call {
 	struct api_call call;
@@ -257,6 +257,7 @@ struct gen_call {
 	char oai_id[48];
 	int64_t created;
 	bool include_usage;
+	int64_t oai_seq; /* /v1/responses: the next event's sequence_number */
 };
 
 /* server_format.c: Ollama's format (null, "", "json" or a schema object)
@@ -285,6 +286,11 @@ void genfmt_chunk(struct gen_call *g, const char *text, size_t n, struct buf *ou
 void genfmt_final(struct gen_call *g, struct buf *out); /* streamed end */
 void genfmt_whole(struct gen_call *g, struct buf *out); /* not streamed */
 void genfmt_load(struct gen_call *g, const char *reason, struct buf *out);
+/* openai_respfmt.c: the same three for /v1/responses (the chunks also keep
+ * the text in g->text, for the closing events). */
+void respfmt_chunk(struct gen_call *g, const char *text, size_t n, struct buf *out);
+void respfmt_final(struct gen_call *g, struct buf *out);
+void respfmt_whole(struct gen_call *g, struct buf *out);
 /* A streamed chunk carrying g->tool_calls (chat routes). */
 void genfmt_tool_calls(struct gen_call *g, struct buf *out);
 
@@ -310,6 +316,7 @@ void api_embed(const struct api_route *rt, struct http_req *req);
 void api_embeddings(const struct api_route *rt, struct http_req *req);
 void openai_chat(const struct api_route *rt, struct http_req *req);
 void openai_completions(const struct api_route *rt, struct http_req *req);
+void openai_responses(const struct api_route *rt, struct http_req *req);
 void openai_embeddings(const struct api_route *rt, struct http_req *req);
 void openai_models(const struct api_route *rt, struct http_req *req);
 void openai_model(const struct api_route *rt, struct http_req *req);

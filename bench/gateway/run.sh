@@ -8,10 +8,13 @@
 #  2. cold starts from zero instances, split into spawn (request sent ->
 #     process spawned), ready (spawn -> port accepts) and first byte (request
 #     sent -> first byte), for the hello service and for the model server
-#     with stories260K (plus first token of /api/generate).
+#     with stories260K and with the 1.1B synthetic model (page cache warm,
+#     and the model file evicted), plus first token of /api/generate.
 # Writes the "Gateway (bench/gateway)" section of docs/benchmarks.md.
 # Env: GPURUN_BIN, BENCH_SECONDS (per wrk run, default 4), BENCH_ROUNDS (3),
-# BENCH_COLD (cold starts per service, default 8).
+# BENCH_COLD (cold starts per service, default 8), BENCH_COLD_BIG (each 1.1B
+# row, default 5), BENCH_BIG=0 skips the 1.1B model (written to
+# build/bench-models/ by `gpurun synth` when absent, as bench/engine does).
 set -u
 cd "$(dirname "$0")/../.."
 bin=${GPURUN_BIN:-$PWD/build/gpurun}
@@ -154,10 +157,15 @@ wait_zero() {
   done
   return 1
 }
+# COLD_N overrides the count; COLD_EVICT names a file dropped from the page
+# cache before each start (written back, then posix_fadvise DONTNEED through
+# dd: that file only)
 cold() {
   local name=$1 host=$2 path=$3 body=${4:-} i out
-  for i in $(seq "$colds"); do
+  for i in $(seq "${COLD_N:-$colds}"); do
     wait_zero "$name" || { echo "bench gateway: $name did not scale to zero" >&2; return 1; }
+    [ -n "${COLD_EVICT:-}" ] && sync "$COLD_EVICT" &&
+      dd if="$COLD_EVICT" iflag=nocache count=0 status=none
     out=$(python3 bench/gateway/coldstart.py "$gport" "$host" "$path" ${body:+"$body"}) || return 1
     sleep 0.3 # the ledger writer commits
     read -r send fb ft _ <<<"$out"
@@ -194,6 +202,39 @@ if [ -f "$gguf" ] && "$bin" help | grep -q '^  serve '; then
   cat "$tmp/cold-llm" | sed 's/^/cold model server (spawn ready first-byte first-token ms): /'
   have_llm=1
 fi
+# the 1.1B synthetic model (TinyLlama's shape, Q4_0, as bench/engine makes it)
+big=build/bench-models/synth-1.1b-Q4_0.gguf
+have_big=0
+if [ "$have_llm" = 1 ] && [ "${BENCH_BIG:-1}" = 1 ]; then
+  if [ ! -s "$big" ]; then
+    mkdir -p build/bench-models
+    "$bin" synth --type Q4_0 "$big" >/dev/null || { echo "bench gateway: synth failed"; exit 1; }
+  fi
+  "$bin" deploy coldbig --image gpurun/ollama --port 11434 --gpu 0 --allow-unauthenticated \
+    --idle-timeout 1s >/dev/null 2>&1 || { echo "bench gateway: deploy coldbig failed"; exit 1; }
+  bh=coldbig.localhost:$gport
+  hex=$(sha256sum "$big" | cut -d' ' -f1)
+  curl -s -o /dev/null -H "Host: $bh" --data-binary @"$big" "http://127.0.0.1:$gport/api/blobs/sha256:$hex"
+  curl -s -H "Host: $bh" "http://127.0.0.1:$gport/api/create" \
+    -d "{\"model\":\"big\",\"files\":{\"m.gguf\":\"sha256:$hex\"},\"stream\":false}" >/dev/null
+  big_mb=$(( $(stat -c %s "$big") / 1000000 ))
+  bbody='{"model":"big","prompt":"Once upon a time","options":{"num_predict":8,"temperature":0}}'
+  COLD_N=${BENCH_COLD_BIG:-5} cold coldbig "$bh" /api/generate "$bbody" >"$tmp/cold-big" || exit 1
+  sed 's/^/cold 1.1B, page cache warm (spawn ready first-byte first-token ms): /' "$tmp/cold-big"
+  COLD_N=${BENCH_COLD_BIG:-5} COLD_EVICT=$GPURUN_HOME/models/blobs/sha256-$hex \
+    cold coldbig "$bh" /api/generate "$bbody" >"$tmp/cold-big-disk" || exit 1
+  sed 's/^/cold 1.1B, file evicted (spawn ready first-byte first-token ms): /' "$tmp/cold-big-disk"
+  have_big=1
+fi
+row() { # FILE LABEL
+  echo "| $2 | $(col_median "$1" 1) ms | $(col_median "$1" 2) ms | $(col_median "$1" 3) ms |" \
+    "**$(col_median "$1" 4) ms** |"
+}
+brows=
+if [ "$have_big" = 1 ]; then
+  brows="$(row "$tmp/cold-big" "model server + 1.1B synthetic (Q4_0, $big_mb MB), page cache warm")
+$(row "$tmp/cold-big-disk" "the same, model file evicted from the page cache before each start")"
+fi
 hs=$(col_median "$tmp/cold-hello" 1) hr=$(col_median "$tmp/cold-hello" 2) hf=$(col_median "$tmp/cold-hello" 3)
 lrow="| model server + stories260K, /api/generate | - | - | - | - |"
 if [ "$have_llm" = 1 ]; then
@@ -211,12 +252,16 @@ section=$(cat <<MD
 Machine: $model, $ncpu cores. Run: $(date -u +%Y-%m-%dT%H:%MZ), load average at
 the start: $load. Command: \`bench/gateway/run.sh\` (\`BENCH=gateway make bench\`).
 
-**Proxy overhead.** One \`gpurun hello\` answers "Hello World!" (13 bytes);
-wrk reaches it straight, through the gpurun gateway (\`gpurun daemon\`, the
-service deployed with \`--min-instances 1 --concurrency 1000\`: Host routing,
-activator pick, X-Forwarded-*, X-Request-Id, one access-log line and one
-ledger row per request) and through nginx-light $nginx_v as a reverse proxy
-(one worker, keep-alive upstream, access log on). Proxies and backends on
+**Proxy overhead.** One \`gpurun hello\` instance answers "Hello World!"
+(13 bytes): the one the daemon runs for the service (deployed with
+\`--min-instances 1 --concurrency 1000\`). wrk reaches it straight, through
+the gpurun gateway (\`gpurun daemon\`: Host routing, activator pick,
+X-Forwarded-*, X-Request-Id, one access-log line and one ledger row per
+request) and through nginx-light $nginx_v as a reverse proxy to the same
+instance (one worker, keep-alive upstream, access log on). All three paths
+share that backend, which runs in its own session like every instance: with
+the kernel's session scheduling groups (autogroup) a backend in the
+benchmark's own session would be scheduled differently. Proxies and backends on
 core 1, wrk on core 0: \`wrk -t1 -c1|-c64 -d${secs}s --latency -H 'Host: ...'\`;
 $rounds rounds, each runs the three paths back to back; medians of the rounds.
 
@@ -250,6 +295,7 @@ sent -> first byte / first NDJSON line with text, at the client
 | --- | ---: | ---: | ---: | ---: |
 | hello (\`gpurun/hello\`) | $hs ms | $hr ms | **$hf ms** | - |
 $lrow
+$brows
 
 The spawn column includes the loop's own wake-up and the scheduler's delay
 on this loaded machine (the daemon pinned to one busy core); unpinned and
@@ -258,11 +304,20 @@ binary takes 5-15 ms. Ready is exec of the 4 MB binary, dynamic linking, its
 listen, and the startup probe's polling (every 1 ms for the first 100 ms).
 
 Target: zero to first byte of hello <= 50 ms. Cloud Run publishes ~5 s
-instance start and ~19 s to the first token of gemma3:4b (reference §2.8);
-the model here is stories260K (1.2 MB), so the model-server row measures the
-platform and the server's own start, not a large model's load. The 1.1B
-synthetic model is not measured here (it would need 2+ GB written by
-\`gpurun synth\` first).
+instance start and ~19 s to the first token of gemma3:4b (reference §2.8).
+stories260K (1.2 MB) measures the platform and the server's own start; the
+1.1B rows add a real model's load: the synthetic TinyLlama-1.1B-shape model
+(\`gpurun synth --type Q4_0\`, as bench/engine writes it; random weights, so
+the text is gibberish but every step is the real one), uploaded through the
+gateway and created as a model, then \`/api/generate\` with
+\`num_predict\` 8 from zero instances (${BENCH_COLD_BIG:-5} each): the weights
+are mmapped, not copied, so first token = spawn + ready + the server's load
+of the GGUF (header, tensors, tokenizer) + prefill of the prompt + one
+decode step, on the one pinned core (\`GPURUN_NUM_THREAD=1\`). "Page cache
+warm": the file was read recently (as when an instance of the service ran
+a moment ago); "evicted": dropped from the page cache before each start
+(\`dd iflag=nocache\`, that file only), so the weights the first token
+touches come from the disk.
 MD
 )
 doc=docs/benchmarks.md
@@ -272,6 +327,8 @@ doc=docs/benchmarks.md
   cat "$tmp/rounds"
   sed 's/^/cold hello (spawn ready first-byte ms): /' "$tmp/cold-hello"
   [ "$have_llm" = 1 ] && sed 's/^/cold model server (spawn ready first-byte first-token ms): /' "$tmp/cold-llm"
+  [ "$have_big" = 1 ] && sed 's/^/cold 1.1B, page cache warm (spawn ready first-byte first-token ms): /' "$tmp/cold-big"
+  [ "$have_big" = 1 ] && sed 's/^/cold 1.1B, file evicted (spawn ready first-byte first-token ms): /' "$tmp/cold-big-disk"
   printf '```\n'
 } >"$tmp/section"
 awk -v secfile="$tmp/section" '

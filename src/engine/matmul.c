@@ -13,7 +13,7 @@
 
 #include <string.h>
 
-#define CHUNK_BYTES (384 * 1024) /* prepared activations per column chunk */
+#define CHUNK_BYTES (1536 * 1024) /* prepared activations per column chunk */
 
 static bool in_place(const struct tensor *w)
 {

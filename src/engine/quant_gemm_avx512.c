@@ -50,17 +50,24 @@ static void q8_0_act_prepare(const float *x, void *y, int64_t n)
 
 /* ---- unpacking 16 rows of one block */
 
-R16_AI void unpack(int type, const uint8_t *x, size_t bx, int64_t b, __m512i offs, struct r16blk *u)
+/* Codes unsigned for vpdpbusd (Q4_0 nibbles, Q8_0 values + 128), or signed
+ * for the AMX tiles (sgn: q - 8, the Q8_0 values themselves). */
+R16_AI void unpack_as(int type, const uint8_t *x, size_t bx, int64_t b, __m512i offs,
+                      struct r16blk *u, const bool sgn)
 {
 	if (type == GGML_TYPE_Q4_0) {
 		const uint8_t *p = x + b * (int64_t)sizeof(struct block_q4_0);
-		const __m512i m4 = _mm512_set1_epi8(0x0F);
+		const __m512i m4 = _mm512_set1_epi8(0x0F), k8 = _mm512_set1_epi8(8);
 		__m512i t[4];
 		r16_load4(p + 2, bx, t);
 #pragma GCC unroll 4
 		for (int k = 0; k < 4; k++) {
 			u->c[k] = _mm512_and_si512(t[k], m4);
 			u->c[4 + k] = _mm512_and_si512(_mm512_srli_epi16(t[k], 4), m4);
+			if (sgn) {
+				u->c[k] = _mm512_sub_epi8(u->c[k], k8);
+				u->c[4 + k] = _mm512_sub_epi8(u->c[4 + k], k8);
+			}
 		}
 		u->d = r16_f16(p, offs);
 	} else {
@@ -68,10 +75,15 @@ R16_AI void unpack(int type, const uint8_t *x, size_t bx, int64_t b, __m512i off
 		const __m512i flip = _mm512_set1_epi8((char)0x80);
 		r16_load8(p + 2, bx, u->c);
 #pragma GCC unroll 8
-		for (int k = 0; k < 8; k++)
+		for (int k = 0; k < 8 && !sgn; k++)
 			u->c[k] = _mm512_xor_si512(u->c[k], flip);
 		u->d = r16_f16(p, offs);
 	}
+}
+
+R16_AI void unpack(int type, const uint8_t *x, size_t bx, int64_t b, __m512i offs, struct r16blk *u)
+{
+	unpack_as(type, x, bx, b, offs, u, false);
 }
 
 /* acc + (float)isum * (d_rows * d_act) for one block of 16 rows. */
@@ -121,6 +133,7 @@ static void gemm_small(int type, int64_t nb, int64_t nr, int64_t nc, float *s, s
 
 #define R16_AMX(type, u, b0, kb, a, ba, s, lds) quant__amx_legacy(u, b0, kb, a, ba, s, lds)
 #define R16_AMX_SIGN(type, u, kb, to_amx)       quant__amx_sign(type, u, kb, to_amx)
+#define R16_AMX_UNPACK(type, x, bx, b, offs, u) unpack_as(type, x, bx, b, offs, u, true)
 #define R16_BLK                                 struct r16blk
 #define R16_ACT                                 struct act8
 #define R16_QK                                  QK8_0

@@ -11,9 +11,9 @@
  * A last stripe of fewer than 16 rows overlaps the one before it. A file
  * whose blocks do not fit in registers defines R16_HAVE_DIRECT and its own
  * run_direct (unpacking and multiplying piece by piece); one with an AMX
- * kernel defines R16_AMX(type, u, b0, kb, a, ba, s, lds) for 16 columns and
- * R16_AMX_SIGN(type, u, kb, to_amx), which turns unpacked blocks into the
- * AMX kernel's form and back. */
+ * kernel defines R16_AMX(type, u, b0, kb, a, ba, s, lds) for 16 columns,
+ * R16_AMX_UNPACK (unpack into that kernel's form) and R16_AMX_SIGN(type, u,
+ * kb, to_amx), which turns unpacked blocks into its form and back. */
 
 #ifndef R16_HAVE_DIRECT
 /* Every block unpacked in registers once for the `cols` columns. */
@@ -80,19 +80,20 @@ R16_AI void stripe(int type, int64_t nb, int64_t nc, float *s, size_t lds, const
 	R16_BLK u[R16_KC];
 	for (int64_t b0 = 0; b0 < nb; b0 += R16_KC) {
 		int64_t kb = nb - b0 < R16_KC ? nb - b0 : R16_KC;
-		for (int64_t b = 0; b < kb; b++)
-			unpack(type, x, bx, b0 + b, offs, &u[b]);
 		int64_t c0 = 0;
 #ifdef R16_AMX
 		if (quant__amx && nc >= 16) {
-			R16_AMX_SIGN(type, u, kb, true);
+			for (int64_t b = 0; b < kb; b++)
+				R16_AMX_UNPACK(type, x, bx, b0 + b, offs, &u[b]);
 			for (; c0 + 16 <= nc; c0 += 16)
 				R16_AMX(type, u, b0, kb, a + (size_t)c0 * ba, ba,
 				        s + (size_t)c0 * lds, lds);
 			if (c0 < nc)
 				R16_AMX_SIGN(type, u, kb, false);
-		}
+		} else
 #endif
+			for (int64_t b = 0; b < kb; b++)
+				unpack(type, x, bx, b0 + b, offs, &u[b]);
 		for (; c0 < nc; c0 += 4) {
 			const uint8_t *ac = a + (size_t)c0 * ba;
 			float *sc = s + (size_t)c0 * lds;

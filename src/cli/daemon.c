@@ -44,6 +44,36 @@ static void on_signal(uv_signal_t *h, int signum)
 	daemon_shutdown(r->d, r->grace_ms, stopped, r);
 }
 
+/* Runs the daemon on its own loop until a signal has shut it down. */
+static int run_daemon(struct run *r, const struct daemon_config *c)
+{
+	char err[ERR_MSG_LEN];
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	r->loop = &loop;
+	int rc = daemon_new(&loop, c, &r->d, err);
+	if (rc) {
+		fprintf(stderr, "gpurun daemon: %s\n", err);
+		if (r->d) {
+			daemon_shutdown(r->d, 0, NULL, NULL);
+			uv_run(&loop, UV_RUN_DEFAULT);
+			daemon_free(r->d);
+		}
+		uv_loop_close(&loop);
+		return 1;
+	}
+	int sigs[2] = {SIGTERM, SIGINT};
+	for (int i = 0; i < 2; i++) {
+		uv_signal_init(&loop, &r->sig[i]);
+		r->sig[i].data = r;
+		uv_signal_start(&r->sig[i], on_signal, sigs[i]);
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	daemon_free(r->d);
+	uv_loop_close(&loop);
+	return 0;
+}
+
 int cmd_daemon(int argc, char **argv)
 {
 	const char *home = NULL, *gateway = NULL, *region = NULL, *grace = NULL;
@@ -81,30 +111,7 @@ int cmd_daemon(int argc, char **argv)
 		}
 		r.grace_ms = ns / 1000000;
 	}
-	uv_loop_t loop;
-	uv_loop_init(&loop);
-	r.loop = &loop;
 	struct daemon_config c = {
 	    .home = home, .gateway = gateway, .region = region, .no_cgroups = no_cgroups};
-	int rc = daemon_new(&loop, &c, &r.d, err);
-	if (rc) {
-		fprintf(stderr, "gpurun daemon: %s\n", err);
-		if (r.d) {
-			daemon_shutdown(r.d, 0, NULL, NULL);
-			uv_run(&loop, UV_RUN_DEFAULT);
-			daemon_free(r.d);
-		}
-		uv_loop_close(&loop);
-		return 1;
-	}
-	int sigs[2] = {SIGTERM, SIGINT};
-	for (int i = 0; i < 2; i++) {
-		uv_signal_init(&loop, &r.sig[i]);
-		r.sig[i].data = &r;
-		uv_signal_start(&r.sig[i], on_signal, sigs[i]);
-	}
-	uv_run(&loop, UV_RUN_DEFAULT);
-	daemon_free(r.d);
-	uv_loop_close(&loop);
-	return 0;
+	return run_daemon(&r, &c);
 }

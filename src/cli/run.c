@@ -238,22 +238,17 @@ int cmd_run(int argc, char **argv)
 	char err[ERR_MSG_LEN];
 	if (flags_parse(flags, argc - 1, argv + 1, pos, &npos, err)) {
 		fprintf(stderr, "gpurun run: %s\n", err);
-		goto out;
-	}
-	if (help || npos < 1 || (npos < 2 && !o.prompt_ids)) {
+	} else if (help || npos < 1 || (npos < 2 && !o.prompt_ids)) {
 		printf("Usage: gpurun run FILE.gguf PROMPT [flags]\n       gpurun run FILE.gguf "
 		       "--prompt-ids 1,495,323 [flags]\n\nFlags:\n");
 		flags_print_help(flags);
 		status = help ? 0 : 2;
-		goto out;
-	}
-	if (!is_file(pos[0])) {
+	} else if (!is_file(pos[0])) {
 		fprintf(stderr, "gpurun run: %s: no such model file\n", pos[0]);
 		status = 1;
-		goto out;
+	} else {
+		status = cli_run_file(pos[0], npos > 1 ? pos[1] : "", &o);
 	}
-	status = cli_run_file(pos[0], npos > 1 ? pos[1] : "", &o);
-out:
 	flag_list_release(&o.stop);
 	free(pos);
 	return status;

@@ -21,11 +21,57 @@ static void progress(void *ctx, const struct quantize_progress *p)
 	fflush(stdout);
 }
 
+/* The type, arch and vocab flags into sp (the vocab: a count, or a GGUF
+ * whose tokenizer is copied: *vf, the caller's to close). 0, or a message
+ * printed and 2 (bad flags). */
+static int apply(struct synth_params *sp, const char *arch, const char *type, const char *vocab,
+                 struct gguf_file **vf)
+{
+	char err[ERR_MSG_LEN];
+	const struct quantize_ftype *ft = quantize_ftype_find(type);
+	if (strcmp(arch, "llama") || !ft) {
+		fprintf(stderr, "gpurun synth: %s '%s'\n", ft ? "unsupported arch" : "unknown type",
+		        ft ? arch : type);
+		return 2;
+	}
+	sp->ft = ft;
+	if (vocab && !str_to_i64(vocab, &sp->shape.vocab)) {
+		*vf = gguf_open(vocab, err);
+		if (!*vf) {
+			fprintf(stderr, "gpurun synth: %s\n", err);
+			return 2;
+		}
+		sp->shape.vocab = 32000; /* replaced by the file's count */
+		sp->vocab = *vf;
+	}
+	return 0;
+}
+
+/* Writes the model with progress lines; the exit status. */
+static int write_model(const char *out, struct synth_params *sp)
+{
+	char err[ERR_MSG_LEN];
+	const struct synth_shape *s = &sp->shape;
+	size_t total = 0;
+	if (synth_shape_check(s, err) == 0)
+		printf("writing %s: llama dim %lld, %lld layers, %lld/%lld heads, ffn %lld, %s, "
+		       "seed %lld\n",
+		       out, (long long)s->dim, (long long)s->layers, (long long)s->heads,
+		       (long long)s->kv_heads, (long long)s->ffn, sp->ft->name,
+		       (long long)sp->seed);
+	if (synth_model_write(out, sp, &total, err)) {
+		fprintf(stderr, "gpurun synth: %s\n", err);
+		return 1;
+	}
+	printf("wrote %s: %.2f MiB of tensor data\n", out, total / 1048576.0);
+	return 0;
+}
+
 int cmd_synth(int argc, char **argv)
 {
 	struct synth_params sp;
 	synth_params_default(&sp);
-	struct synth_shape s = sp.shape;
+	struct synth_shape *s = &sp.shape;
 	const char *arch = "llama", *type = "Q4_0", *vocab = NULL;
 	int64_t seed = 1, threads = 0;
 	bool pure = false, help = false;
@@ -33,16 +79,14 @@ int cmd_synth(int argc, char **argv)
 	    {"arch", 0, FLAG_STRING, &arch, "architecture (llama)", false},
 	    {"type", 0, FLAG_STRING, &type, "file type, as for quantize (Q4_0)", false},
 	    {"pure", 0, FLAG_BOOL, &pure, "every matrix of TYPE (no mix rules)", false},
-	    {"dim", 0, FLAG_INT, &s.dim, "embedding length (2048)", false},
-	    {"layers", 0, FLAG_INT, &s.layers, "blocks (22)", false},
-	    {"heads", 0, FLAG_INT, &s.heads, "attention heads (32)", false},
-	    {"kv-heads", 0, FLAG_INT, &s.kv_heads, "key/value heads (4)", false},
-	    {"ffn", 0, FLAG_INT, &s.ffn, "feed-forward length (5632)", false},
+	    {"dim", 0, FLAG_INT, &s->dim, "embedding length (2048)", false},
+	    {"layers", 0, FLAG_INT, &s->layers, "blocks (22)", false},
+	    {"heads", 0, FLAG_INT, &s->heads, "attention heads (32)", false},
+	    {"kv-heads", 0, FLAG_INT, &s->kv_heads, "key/value heads (4)", false},
+	    {"ffn", 0, FLAG_INT, &s->ffn, "feed-forward length (5632)", false},
 	    {"vocab", 0, FLAG_STRING, &vocab,
-	     "vocab size (32000), or a GGUF to copy the "
-	     "tokenizer from",
-	     false},
-	    {"ctx", 0, FLAG_INT, &s.ctx, "context length (2048)", false},
+	     "vocab size (32000), or a GGUF to copy the tokenizer from", false},
+	    {"ctx", 0, FLAG_INT, &s->ctx, "context length (2048)", false},
 	    {"seed", 0, FLAG_INT, &seed, "random seed (1)", false},
 	    {"threads", 't', FLAG_INT, &threads, "threads (default: physical cores)", false},
 	    {"help", 'h', FLAG_BOOL, &help, "show this help", false},
@@ -54,51 +98,19 @@ int cmd_synth(int argc, char **argv)
 	struct gguf_file *vf = NULL;
 	if (flags_parse(flags, argc - 1, argv + 1, pos, &npos, err)) {
 		fprintf(stderr, "gpurun synth: %s\n", err);
-		goto out;
-	}
-	if (help || npos != 1) {
+	} else if (help || npos != 1) {
 		fprintf(help ? stdout : stderr, "Usage: gpurun synth [flags] OUT.gguf\n\n"
 		                                "Writes a random-weight llama model.\n\nFlags:\n");
 		if (help)
 			flags_print_help(flags);
 		rc = help ? 0 : 2;
-		goto out;
+	} else if (!(rc = apply(&sp, arch, type, vocab, &vf))) {
+		sp.pure = pure;
+		sp.seed = (uint64_t)seed;
+		sp.n_threads = threads < 0 || threads > 64 ? -1 : (int)threads;
+		sp.progress = progress;
+		rc = write_model(pos[0], &sp);
 	}
-	const struct quantize_ftype *ft = quantize_ftype_find(type);
-	if (strcmp(arch, "llama") || !ft) {
-		fprintf(stderr, "gpurun synth: %s '%s'\n", ft ? "unsupported arch" : "unknown type",
-		        ft ? arch : type);
-		goto out;
-	}
-	if (vocab && !str_to_i64(vocab, &s.vocab)) {
-		vf = gguf_open(vocab, err);
-		if (!vf) {
-			fprintf(stderr, "gpurun synth: %s\n", err);
-			goto out;
-		}
-		s.vocab = 32000; /* replaced by the file's count */
-	}
-	sp.shape = s;
-	sp.ft = ft;
-	sp.pure = pure;
-	sp.vocab = vf;
-	sp.seed = (uint64_t)seed;
-	sp.n_threads = threads < 0 || threads > 64 ? -1 : (int)threads;
-	sp.progress = progress;
-	size_t total = 0;
-	rc = 1;
-	if (synth_shape_check(&s, err) == 0)
-		printf("writing %s: llama dim %lld, %lld layers, %lld/%lld heads, ffn %lld, %s, "
-		       "seed %lld\n",
-		       pos[0], (long long)s.dim, (long long)s.layers, (long long)s.heads,
-		       (long long)s.kv_heads, (long long)s.ffn, ft->name, (long long)seed);
-	if (synth_model_write(pos[0], &sp, &total, err)) {
-		fprintf(stderr, "gpurun synth: %s\n", err);
-		goto out;
-	}
-	printf("wrote %s: %.2f MiB of tensor data\n", pos[0], total / 1048576.0);
-	rc = 0;
-out:
 	gguf_close(vf);
 	free(pos);
 	return rc;

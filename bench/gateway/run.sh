@@ -61,8 +61,13 @@ for _ in $(seq 100); do [ -S "$GPURUN_HOME/gpurun.sock" ] && break; sleep 0.05; 
   --concurrency 1000 >/dev/null 2>&1 || { echo "bench gateway: deploy failed"; cat "$tmp/daemon.log"; exit 1; }
 ghost=hello.localhost:$gport
 wait_up "$gport" "$ghost" || { echo "bench gateway: gateway did not answer"; exit 1; }
-bport=$(sqlite3 -readonly "$GPURUN_HOME/state.db" \
-  "SELECT port FROM instances WHERE service = 'hello' AND phase = 1 LIMIT 1")
+bport=
+for _ in $(seq 100); do # the state is written by the ledger thread, a commit behind
+  bport=$(sqlite3 -readonly "$GPURUN_HOME/state.db" \
+    "SELECT port FROM instances WHERE service = 'hello' AND phase = 1 LIMIT 1" 2>/dev/null)
+  [ -n "$bport" ] && break
+  sleep 0.05
+done
 [ -n "$bport" ] || { echo "bench gateway: no ready instance in the state"; exit 1; }
 
 nport=$(free_port)

@@ -10,17 +10,16 @@
 
 #include "engine/quant_internal.h"
 
-#define AMXF __attribute__((target("amx-tile,amx-bf16,avx512bf16")))
-#define AI   static inline __attribute__((always_inline))
+#define AMXF     __attribute__((target("amx-tile,amx-bf16,avx512bf16")))
+#define AI       static inline __attribute__((always_inline))
 #define RG       256 /* weight rows per packed group */
 #define KCB      8   /* 32-element blocks per packed chunk (256 elements) */
-#define XB       128 /* bytes of one prepared 32-element block: 32 hi, 32 lo */
 #define TILE     1024
 #define UNROLL16 _Pragma("GCC unroll 16")
 
 size_t quant__f16x_act_bytes(int64_t n)
 {
-	return (size_t)((n + 31) / 32) * XB;
+	return (size_t)n * sizeof(uint16_t);
 }
 
 /* bf16 (the low or high 16 lanes of v) -> f32, exact */
@@ -50,27 +49,17 @@ AMXF AI void split(__m512 v0, __m512 v1, __m512i *hi, __m512i *lo)
 	*lo = (__m512i)_mm512_cvtne2ps_pbh(l1, l0);
 }
 
-/* Each 32-element block of x: F16-rounded (llama.cpp's F16 vec_dot_type),
- * then 32 bf16 high parts and 32 rests; the last block zero padded. */
-AMXF void quant__f16x_act_prepare(const float *x, void *vy, int64_t n)
+/* The F16 rounding of x (round to nearest even): llama.cpp's F16
+ * vec_dot_type; the kernel splits it when it packs its tiles. */
+void quant__f16x_act_prepare(const float *x, void *vy, int64_t n)
 {
-	uint8_t *y = vy;
-	for (int64_t k = 0; k < n; k += 32, y += XB) {
-		__m512 v[2];
-		for (int h = 0; h < 2; h++) {
-			int64_t left = n - k - 16 * h;
-			__mmask16 m = left >= 16 ? 0xFFFF
-			              : left > 0 ? (__mmask16)((1u << left) - 1)
-			                         : 0;
-			__m512 f =
-			    m ? _mm512_maskz_loadu_ps(m, x + k + 16 * h) : _mm512_setzero_ps();
-			v[h] = _mm512_cvtph_ps(_mm512_cvtps_ph(f, _MM_FROUND_TO_NEAREST_INT));
-		}
-		__m512i hi, lo;
-		split(v[0], v[1], &hi, &lo);
-		_mm512_storeu_si512(y, hi);
-		_mm512_storeu_si512(y + 64, lo);
-	}
+	uint16_t *y = vy;
+	int64_t i = 0;
+	for (; i + 16 <= n; i += 16)
+		_mm256_storeu_si256((__m256i *)(y + i), _mm512_cvtps_ph(_mm512_loadu_ps(x + i),
+		                                                        _MM_FROUND_TO_NEAREST_INT));
+	for (; i < n; i++)
+		y[i] = f32_to_fp16(x[i]);
 }
 
 /* The 32 F16 values at p (elements past n - k zero), split. */
@@ -175,22 +164,22 @@ AMXF static void pack_w(const uint16_t *w, size_t ldw, int rn, int64_t n, int64_
 		}
 }
 
-/* Prepared columns [0, cn) (ba bytes apart) x blocks [kb0, kb0 + ns)
- * into nt column tiles; zero columns past cn. */
-static void pack_a(const uint8_t *a, size_t ba, int cn, int64_t kb0, int ns, int nt,
-                   struct scratch *sc)
+/* Prepared (F16) columns [0, cn) (ba bytes apart) x blocks [kb0, kb0 + ns)
+ * of n elements into nt column tiles, split; zero columns past cn. */
+AMXF static void pack_a(const uint8_t *a, size_t ba, int cn, int64_t n, int64_t kb0, int ns, int nt,
+                        struct scratch *sc)
 {
-	const __m512i z = _mm512_setzero_si512();
 	for (int tt = 0; tt < nt; tt++)
 		for (int t = 0; t < 16; t++) {
 			const int col = tt * 16 + t;
-			const uint8_t *p = a + (size_t)col * ba + (size_t)kb0 * XB;
+			const uint16_t *p = (const uint16_t *)(a + (size_t)col * ba);
 			for (int s = 0; s < ns; s++) {
-				bool in = col < cn;
-				_mm512_store_si512(sc->a[tt][s][0] + 64 * t,
-				                   in ? _mm512_loadu_si512(p + s * XB) : z);
-				_mm512_store_si512(sc->a[tt][s][1] + 64 * t,
-				                   in ? _mm512_loadu_si512(p + s * XB + 64) : z);
+				const int64_t k = (kb0 + s) * 32;
+				__m512i hi = _mm512_setzero_si512(), lo = hi;
+				if (col < cn)
+					split16(p + k, n - k, &hi, &lo);
+				_mm512_store_si512(sc->a[tt][s][0] + 64 * t, hi);
+				_mm512_store_si512(sc->a[tt][s][1] + 64 * t, lo);
 			}
 		}
 }
@@ -282,11 +271,11 @@ static void group(struct scratch *sc, int64_t n, int rn, int cn, float *s, size_
 	for (int64_t kb0 = 0; kb0 < nkb; kb0 += KCB) {
 		const int ns = nkb - kb0 < KCB ? (int)(nkb - kb0) : KCB;
 		pack_w(w, ldw, rn, n, kb0, ns, nrt, sc);
-		pack_a(a, ba, cn, kb0, ns, ntt, sc);
+		pack_a(a, ba, cn, n, kb0, ns, ntt, sc);
 		/* the next chunk's activations, a slice per tile pair */
 		int64_t nx = kb0 + ns < nkb ? kb0 + ns : 0;
 		int nsx = nkb - nx < KCB ? (int)(nkb - nx) : KCB;
-		struct pf p = {a + (size_t)nx * XB, ba, cn, nsx * 2, 0, 0};
+		struct pf p = {a + (size_t)nx * 64, ba, cn, nsx, 0, 0};
 		const int per = (p.rows * p.lines) / ((ntt / 2) * (nrt / 2)) + 1;
 		for (int tt = 0; tt < ntt; tt += 2)
 			for (int rt = 0; rt < nrt; rt += 2) {
@@ -299,7 +288,7 @@ static void group(struct scratch *sc, int64_t n, int rn, int cn, float *s, size_
 
 /* s[c * lds + r] = dot(weight row r, activation row c) for r < nr, c < nc
  * (the AMX tile state granted): F16 rows w (ldw elements apart),
- * activations prepared by quant__f16x_act_prepare (ba bytes apart).
+ * activations prepared by quant__f16x_act_prepare (F16, ba bytes apart).
  * False when the thread's scratch cannot be allocated (nothing written). */
 bool quant__amx_f16(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const uint16_t *w,
                     size_t ldw, const uint8_t *a, size_t ba)

@@ -488,6 +488,39 @@ static void test_oci_runtime_hybrid_detection(void **state)
 	free(fs);
 }
 
+/* The OOM record of a container's memory cgroup, v1 and v2 layouts. */
+static void test_oci_cgroup_oom_record(void **state)
+{
+	char *fs = file_path_join(test_tmp_dir(), "cgoom");
+	char *v1 = file_path_join(fs, "memory/" OCI_CGROUP_PARENT "/a-1");
+	char *v2 = file_path_join(fs, OCI_CGROUP_PARENT "/b-1");
+	assert_int_equal(file_mkdir_p(v1, 0755), 0);
+	assert_int_equal(file_mkdir_p(v2, 0755), 0);
+	char *f1 = file_path_join(v1, "memory.oom_control");
+	char *f2 = file_path_join(v2, "memory.events");
+	assert_false(oci_cgroup_oom_killed(fs, "a-1")); /* no file yet */
+	static const char quiet[] = "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n";
+	static const char hit[] = "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n";
+	assert_int_equal(file_write_atomic(f1, quiet, strlen(quiet), 0644), 0);
+	assert_false(oci_cgroup_oom_killed(fs, "a-1"));
+	assert_int_equal(file_write_atomic(f1, hit, strlen(hit), 0644), 0);
+	assert_true(oci_cgroup_oom_killed(fs, "a-1"));
+	static const char ev[] = "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\noom_group_kill 0\n";
+	assert_int_equal(file_write_atomic(f2, ev, strlen(ev), 0644), 0);
+	assert_true(oci_cgroup_oom_killed(fs, "b-1"));
+	assert_false(oci_cgroup_oom_killed(fs, "c-1"));
+	bool is_v2 = false;
+	int fd = oci_cgroup_oom_watch(fs, "b-1", &is_v2); /* inotify on memory.events */
+	assert_true(fd >= 0);
+	assert_true(is_v2);
+	close(fd);
+	free(f1);
+	free(f2);
+	free(v1);
+	free(v2);
+	free(fs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -500,6 +533,7 @@ int main(void)
 	    cmocka_unit_test(test_oci_net_slots),
 	    cmocka_unit_test(test_oci_net_claims_host_wide),
 	    cmocka_unit_test(test_oci_runtime_hybrid_detection),
+	    cmocka_unit_test(test_oci_cgroup_oom_record),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

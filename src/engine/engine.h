@@ -161,10 +161,15 @@ void engine_seq_cancel_clear(struct engine_seq *s);
 struct engine_gen_params {
 	const int32_t *prompt; /* token ids (BOS included when wanted) */
 	int64_t n_prompt;      /* >= 1 */
-	int64_t num_predict;   /* max new tokens; < 0: until EOG or context full */
+	int64_t num_predict;   /* max new tokens; < 0: until EOG (or a full context without shift) */
 	/* stop strings (NULL after the last); they must outlive the generation */
 	const char *stop[ENGINE_MAX_STOP];
 	bool ignore_eos; /* keep going past EOS/EOG tokens */
+	/* A full context drops half of the tokens after the first num_keep and
+	 * goes on (Ollama's "shift", its default); false: it ends the answer
+	 * with ENGINE_DONE_LENGTH. */
+	bool shift;
+	int64_t num_keep;
 	struct sampler_params sampling;
 	/* NULL, or the output's constraint (constrain.h); it must outlive the
 	 * generation. Tokens that would break it are never sampled. */

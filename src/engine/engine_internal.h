@@ -245,6 +245,12 @@ float ops_gelu(float x);
 void ops__rmsnorm_avx512(float *y, const float *x, const float *w, int64_t n, float eps);
 void ops__silu_mul_avx512(float *g, const float *u, int64_t n);
 
+/* ---- context shift (kv_shift.c) ---- */
+/* Drops half of the tokens after the first n_keep from a full sequence's
+ * cache, moving the rest down (K re-rotated); returns how many went (0:
+ * nothing could, e.g. a cache on a device). */
+int64_t engine__seq_shift(struct engine_seq *s, int64_t n_keep);
+
 /* ---- attention over a sequence's KV cache (attention.c) ---- */
 /* Stores K and V of kv head g at position pos of layer il. */
 void attn__store(struct engine_seq *s, int il, int64_t pos, int g, const float *k, const float *v);

@@ -164,6 +164,8 @@ static bool sample_one(struct engine_seq *s)
 		finish(s, ENGINE_DONE_STOP);
 		return false;
 	}
+	if (s->n_past >= s->n_ctx && g->params.shift)
+		engine__seq_shift(s, g->params.num_keep);
 	if (out_of_budget(s) || s->n_past >= s->n_ctx) {
 		flush_and_finish(s, ENGINE_DONE_LENGTH);
 		return false;

@@ -53,14 +53,15 @@ static bool check_think(struct gen_call *g, const cJSON *body, const char *model
 	return false;
 }
 
-/* Fields both routes share: stream, truncate, keep_alive, options,
+/* Fields both routes share: stream, truncate, shift, keep_alive, options,
  * top_logprobs, format, think. */
 static bool common_fields(struct gen_call *g, const cJSON *body, const char *model)
 {
 	char err[ERR_MSG_LEN];
 	const cJSON *tl = cJSON_GetObjectItemCaseSensitive(body, "top_logprobs");
 	if (!api_bool(&g->call, body, "stream", &g->stream) ||
-	    !api_bool(&g->call, body, "truncate", &g->truncate))
+	    !api_bool(&g->call, body, "truncate", &g->truncate) ||
+	    !api_bool(&g->call, body, "shift", &g->shift))
 		return false;
 	if (cJSON_IsNumber(tl) && (tl->valuedouble < 0 || tl->valuedouble > 20)) {
 		api_reply_error(&g->call, 400, "top_logprobs must be between 0 and 20");

@@ -49,6 +49,7 @@ struct gen_call *gen_call_new(const struct api_route *rt, struct http_req *req, 
 	g->api = api;
 	g->stream = true;
 	g->truncate = true;
+	g->shift = true;
 	g->err_status = 500;
 	gen_options_init(&g->opts);
 	if (api == GEN_OAI_CHAT || api == GEN_OAI_COMPLETION || api == GEN_OAI_RESPONSES) {
@@ -187,11 +188,20 @@ static int gen_prepare(struct sched_job *j, struct engine_model *m, int64_t n_ct
 	engine_gen_params_default(gp);
 	gp->prompt = g->tokens;
 	gp->n_prompt = g->n_tokens;
-	gp->num_predict = g->opts.num_predict;
+	/* as Ollama: never more than 10 contexts' worth, so a context shift
+	 * cannot run on forever */
+	gp->num_predict = g->opts.num_predict < 0 || g->opts.num_predict > 10 * n_ctx
+	                      ? 10 * n_ctx
+	                      : g->opts.num_predict;
 	for (int i = 0; i < g->opts.n_stop; i++)
 		gp->stop[i] = g->opts.stop[i];
 	gp->sampling = g->opts.sampling;
 	gp->constraint = g->cons;
+	gp->shift = g->shift;
+	/* num_keep < 0 keeps the whole prompt; at least one token can always go */
+	gp->num_keep = g->opts.num_keep < 0 ? g->n_tokens : g->opts.num_keep;
+	if (gp->num_keep > n_ctx - 2)
+		gp->num_keep = n_ctx - 2 > 0 ? n_ctx - 2 : 0;
 	j->tokens = g->tokens;
 	j->n_tokens = g->n_tokens;
 	return 0;

@@ -239,6 +239,7 @@ struct gen_call {
 	int64_t n_ctx_ids;
 	struct gen_options opts;
 	bool truncate;
+	bool shift; /* a full context drops old tokens and goes on (Ollama's default) */
 	bool load_only;
 	struct constrain_prog *cons; /* format / response_format, or NULL */
 	/* the run (scheduler thread) */

@@ -114,9 +114,14 @@ await steps([
       const r = await ollama.generate({ model: S, prompt: P, options: { temperature: 0, num_predict: 4, num_ctx } });
       assert.equal(r.eval_count, 4);
     }
-    const tiny = await ollama.generate({ model: S, prompt: P, options: { temperature: 0, num_predict: 100, num_ctx: 16 } });
+    const tiny = await ollama.generate({ model: S, prompt: P, shift: false, options: { temperature: 0, num_predict: 100, num_ctx: 16 } });
     assert.equal(tiny.done_reason, 'length');
     assert.ok(tiny.prompt_eval_count + tiny.eval_count <= 17); // the last token needs no KV
+    // Ollama's default: a full context drops old tokens and the answer goes on
+    const shifted = await ollama.generate({ model: S, prompt: P, options: { temperature: 0, num_predict: 100, num_ctx: 16 } });
+    assert.equal(shifted.eval_count, 100);
+    assert.equal(shifted.done_reason, 'length');
+    assert.ok(shifted.response.startsWith(tiny.response.slice(0, 8)), 'the same text until the first shift');
     assert.equal((await metrics(srv)).gpurun_model_loads_total, before);
   }],
   ['chat turns reuse the slot\'s KV cache prefix', async () => {

@@ -189,6 +189,7 @@ enum engine_done { ENGINE_DONE_NONE, ENGINE_DONE_STOP, ENGINE_DONE_LENGTH };
 struct engine_gen_result {
 	enum engine_done done;     /* STOP: EOG or stop string; LENGTH: num_predict or context */
 	const char *done_reason;   /* "stop" / "length", as Ollama */
+	int stop_index;            /* the stop string that ended it (params.stop), or -1 */
 	int64_t prompt_eval_count; /* prompt tokens */
 	int64_t prompt_cached;     /* of which reused from the cache, not evaluated */
 	int64_t prompt_eval_ns;

@@ -39,7 +39,7 @@ static size_t held_suffix(const struct gen_state *g, const char *t, size_t n)
 }
 
 /* Offset of the earliest complete stop string in t, or -1. */
-static int64_t find_stop(const struct gen_state *g, const char *t, size_t n)
+static int64_t find_stop(const struct gen_state *g, const char *t, size_t n, int *which)
 {
 	int64_t first = -1;
 	for (int i = 0; i < ENGINE_MAX_STOP && g->params.stop[i]; i++) {
@@ -47,8 +47,10 @@ static int64_t find_stop(const struct gen_state *g, const char *t, size_t n)
 		size_t ls = strlen(st);
 		for (size_t k = 0; ls && k + ls <= n; k++)
 			if (!memcmp(t + k, st, ls)) {
-				if (first < 0 || (int64_t)k < first)
+				if (first < 0 || (int64_t)k < first) {
 					first = (int64_t)k;
+					*which = i;
+				}
 				break;
 			}
 	}
@@ -152,7 +154,8 @@ static bool sample_one(struct engine_seq *s)
 		finish(s, ENGINE_DONE_STOP);
 		return false;
 	}
-	int64_t at = find_stop(g, g->text.data, g->text.len);
+	int which = -1;
+	int64_t at = find_stop(g, g->text.data, g->text.len, &which);
 	size_t n = at >= 0 ? (size_t)at : g->text.len - held_suffix(g, g->text.data, g->text.len);
 	if (emit(s, tok, n)) {
 		g->err = ERR_CANCELLED;
@@ -160,6 +163,7 @@ static bool sample_one(struct engine_seq *s)
 		return false;
 	}
 	if (at >= 0) {
+		g->res.stop_index = which;
 		buf_reset(&g->text);
 		finish(s, ENGINE_DONE_STOP);
 		return false;
@@ -198,6 +202,7 @@ int engine_gen_start(struct engine_seq *s, const struct engine_gen_params *p, en
 	g->n_generated = 0;
 	g->err = 0;
 	memset(&g->res, 0, sizeof g->res);
+	g->res.stop_index = -1;
 	g->res.load_ns = s->m->info.load_ns;
 	buf_reset(&g->text);
 	tokenizer_detok_init(&g->detok, s->m->tok, TOKENIZER_DETOK_SPECIAL);

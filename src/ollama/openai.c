@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void make_id(struct gen_call *g, const char *prefix)
+void api_make_id(struct gen_call *g, const char *prefix, char sep)
 {
 	static atomic_uint_fast64_t counter;
 	uint64_t x =
@@ -32,7 +32,7 @@ static void make_id(struct gen_call *g, const char *prefix)
 	x ^= x >> 27;
 	x *= 0x94D049BB133111EBull;
 	x ^= x >> 31;
-	snprintf(g->oai_id, sizeof g->oai_id, "%s-%016llx", prefix, (unsigned long long)x);
+	snprintf(g->oai_id, sizeof g->oai_id, "%s%c%016llx", prefix, sep, (unsigned long long)x);
 	g->created = time_wall_ns() / 1000000000LL;
 }
 
@@ -158,7 +158,7 @@ static void chat(struct gen_call *g, const cJSON *body)
 	}
 	if (!api_chat_messages(g, msgs, true, g->model_req))
 		return;
-	make_id(g, "chatcmpl");
+	api_make_id(g, "chatcmpl", '-');
 	gen_call_submit(g);
 }
 
@@ -196,7 +196,7 @@ static void completion(struct gen_call *g, const cJSON *body)
 		g->msgs = prompt_generate_msgs(NULL, g->sm.system_text, NULL, 0, false, g->prompt,
 		                               &g->n_msgs);
 	}
-	make_id(g, "cmpl");
+	api_make_id(g, "cmpl", '-');
 	gen_call_submit(g);
 }
 
@@ -315,7 +315,7 @@ static void responses(struct gen_call *g, const cJSON *body)
 	cJSON_Delete(msgs);
 	if (!ok)
 		return;
-	make_id(g, "resp");
+	api_make_id(g, "resp", '_');
 	gen_call_submit(g);
 }
 

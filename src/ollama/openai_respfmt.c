@@ -17,11 +17,11 @@ static bool incomplete(const struct gen_call *g)
 	return g->res.done_reason && !strcmp(g->res.done_reason, "length");
 }
 
-/* "resp_<hex>" and "msg_<hex>" from the call's id ("resp-<hex>"). */
+/* "resp_<hex>" and "msg_<hex>" from the call's id ("resp_<hex>"). */
 static void ids(const struct gen_call *g, struct buf *out, const char *prefix)
 {
-	const char *dash = strchr(g->oai_id, '-');
-	buf_printf(out, "\"%s_%s\"", prefix, dash ? dash + 1 : g->oai_id);
+	const char *us = strchr(g->oai_id, '_');
+	buf_printf(out, "\"%s_%s\"", prefix, us ? us + 1 : g->oai_id);
 }
 
 /* The assistant message item: in progress (no text yet) or finished. */

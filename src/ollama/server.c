@@ -49,6 +49,7 @@ static const struct route_def routes[] = {
     {"POST", "/v1/completions", 0, true, openai_completions, NULL},
     {"POST", "/v1/embeddings", 0, true, openai_embeddings, NULL},
     {"POST", "/v1/responses", 0, true, openai_responses, NULL},
+    {"POST", "/v1/messages", 0, true, anthropic_messages, NULL},
     {"GET", "/v1/models", 0, true, openai_models, NULL},
     {"GET", "/v1/models/", HTTP_ROUTE_PREFIX, true, openai_model, "/v1/models/:model"},
     {"GET", "/metrics", 0, false, api_metrics, NULL},
@@ -125,13 +126,18 @@ static bool cors(struct server *srv, struct http_req *req)
 	return true;
 }
 
+/* Authorization: Bearer <key>, or x-api-key: <key> as Anthropic's clients
+ * send it. */
 static bool key_ok(const struct server *srv, struct http_req *req)
 {
 	const char *key = srv->cfg.api_key;
-	struct slice h = http_req_header(req, "Authorization");
-	if (!h.p || h.n < 7 || strncasecmp(h.p, "Bearer ", 7))
+	struct slice h = http_req_header(req, "Authorization"), tok;
+	if (h.p && h.n >= 7 && !strncasecmp(h.p, "Bearer ", 7))
+		tok = slice_trim((struct slice){h.p + 7, h.n - 7});
+	else if ((h = http_req_header(req, "x-api-key")).p)
+		tok = slice_trim(h);
+	else
 		return false;
-	struct slice tok = slice_trim((struct slice){h.p + 7, h.n - 7});
 	size_t kn = strlen(key);
 	unsigned char diff = tok.n != kn;
 	for (size_t i = 0; i < kn; i++) /* constant time in the key */

@@ -88,8 +88,28 @@ static const char *openai_type(int status)
 	                       : "api_error";
 }
 
+static const char *anthropic_type(int status)
+{
+	switch (status) {
+	case 400: return "invalid_request_error";
+	case 401: return "authentication_error";
+	case 403: return "permission_error";
+	case 404: return "not_found_error";
+	case 429: return "rate_limit_error";
+	case 503: return "overloaded_error";
+	default: return "api_error";
+	}
+}
+
 static void error_json(const struct api_call *c, int status, const char *msg, struct buf *b)
 {
+	if (c->anthropic) {
+		buf_printf(b, "{\"type\":\"error\",\"error\":{\"type\":\"%s\",\"message\":",
+		           anthropic_type(status));
+		jstr(b, msg);
+		buf_puts(b, "}}");
+		return;
+	}
 	if (!c->openai) {
 		buf_puts(b, "{\"error\":");
 		jstr(b, msg);
@@ -106,7 +126,7 @@ void api_call_error(struct api_call *c, int status, const char *msg)
 	struct buf b = BUF_INIT;
 	if (c->stream) {
 		if (c->sse)
-			buf_puts(&b, "data: ");
+			buf_puts(&b, c->anthropic ? "event: error\ndata: " : "data: ");
 		error_json(c, status, msg, &b);
 		buf_puts(&b, c->sse ? "\n\n" : "\n");
 		api_call_write(c, b.data, b.len, false);

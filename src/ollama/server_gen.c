@@ -52,7 +52,8 @@ struct gen_call *gen_call_new(const struct api_route *rt, struct http_req *req, 
 	g->shift = true;
 	g->err_status = 500;
 	gen_options_init(&g->opts);
-	if (api == GEN_OAI_CHAT || api == GEN_OAI_COMPLETION || api == GEN_OAI_RESPONSES) {
+	g->call.anthropic = api == GEN_ANTHROPIC;
+	if (api != GEN_GENERATE && api != GEN_CHAT) {
 		g->call.sse = true;
 		g->call.stream_ctype = CT_SSE;
 	}
@@ -102,7 +103,7 @@ static int render(struct gen_call *g, struct engine_model *m, int64_t n_ctx, str
 		buf_puts(text, g->prompt ? g->prompt : "");
 		return 0;
 	}
-	if (g->api == GEN_CHAT || g->api == GEN_OAI_CHAT || g->api == GEN_OAI_RESPONSES)
+	if (g->api != GEN_GENERATE && g->api != GEN_OAI_COMPLETION)
 		return prompt_chat(g->tmpl, g->msgs, g->n_msgs, g->tools, n_ctx, g->truncate,
 		                   count_tokens, m, text, NULL, err);
 	if (g->suffix && *g->suffix)

@@ -172,8 +172,8 @@ static void oai_chunk(struct gen_call *g, const char *text, size_t n, const char
 
 void genfmt_chunk(struct gen_call *g, const char *text, size_t n, struct buf *out)
 {
-	if (g->api == GEN_OAI_RESPONSES) {
-		respfmt_chunk(g, text, n, out);
+	if (g->api == GEN_OAI_RESPONSES || g->api == GEN_ANTHROPIC) {
+		(g->api == GEN_ANTHROPIC ? anthfmt_chunk : respfmt_chunk)(g, text, n, out);
 		return;
 	}
 	if (g->api == GEN_OAI_CHAT || g->api == GEN_OAI_COMPLETION) {
@@ -186,8 +186,8 @@ void genfmt_chunk(struct gen_call *g, const char *text, size_t n, struct buf *ou
 
 void genfmt_final(struct gen_call *g, struct buf *out)
 {
-	if (g->api == GEN_OAI_RESPONSES) {
-		respfmt_final(g, out);
+	if (g->api == GEN_OAI_RESPONSES || g->api == GEN_ANTHROPIC) {
+		(g->api == GEN_ANTHROPIC ? anthfmt_final : respfmt_final)(g, out);
 		return;
 	}
 	if (g->api == GEN_GENERATE || g->api == GEN_CHAT) {
@@ -214,8 +214,8 @@ void genfmt_whole(struct gen_call *g, struct buf *out)
 		native(g, text, g->text.len, true, out);
 		return;
 	}
-	if (g->api == GEN_OAI_RESPONSES) {
-		respfmt_whole(g, out);
+	if (g->api == GEN_OAI_RESPONSES || g->api == GEN_ANTHROPIC) {
+		(g->api == GEN_ANTHROPIC ? anthfmt_whole : respfmt_whole)(g, out);
 		return;
 	}
 	if (g->api == GEN_OAI_CHAT) {

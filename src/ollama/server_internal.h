@@ -62,7 +62,8 @@ struct api_call {
 	struct http_req *req;
 	const char *route;
 	bool openai;
-	int64_t t0; /* mono ns at arrival */
+	bool anthropic; /* errors in Anthropic's shape (set by /v1/messages) */
+	int64_t t0;     /* mono ns at arrival */
 	atomic_bool cancelled;
 	void (*on_cancel)(struct api_call *c); /* loop thread; may be NULL */
 	void (*destroy)(struct api_call *c);   /* loop thread; frees the call */
@@ -214,7 +215,14 @@ cJSON *tools_parse_calls(const char *text);
 
 /* ---- generation (server_gen.c, server_genfmt.c) ---- */
 
-enum gen_api { GEN_GENERATE, GEN_CHAT, GEN_OAI_CHAT, GEN_OAI_COMPLETION, GEN_OAI_RESPONSES };
+enum gen_api {
+	GEN_GENERATE,
+	GEN_CHAT,
+	GEN_OAI_CHAT,
+	GEN_OAI_COMPLETION,
+	GEN_OAI_RESPONSES,
+	GEN_ANTHROPIC,
+};
 
 struct gen_call {
 	struct api_call call;
@@ -292,6 +300,13 @@ void genfmt_load(struct gen_call *g, const char *reason, struct buf *out);
 void respfmt_chunk(struct gen_call *g, const char *text, size_t n, struct buf *out);
 void respfmt_final(struct gen_call *g, struct buf *out);
 void respfmt_whole(struct gen_call *g, struct buf *out);
+/* anthropic.c: the same three for /v1/messages. */
+void anthfmt_chunk(struct gen_call *g, const char *text, size_t n, struct buf *out);
+void anthfmt_final(struct gen_call *g, struct buf *out);
+void anthfmt_whole(struct gen_call *g, struct buf *out);
+/* openai.c: a response id "<prefix><sep><16 hex>" unique per answer in
+ * g->oai_id, and the creation time in g->created. */
+void api_make_id(struct gen_call *g, const char *prefix, char sep);
 /* A streamed chunk carrying g->tool_calls (chat routes). */
 void genfmt_tool_calls(struct gen_call *g, struct buf *out);
 
@@ -318,6 +333,7 @@ void api_embeddings(const struct api_route *rt, struct http_req *req);
 void openai_chat(const struct api_route *rt, struct http_req *req);
 void openai_completions(const struct api_route *rt, struct http_req *req);
 void openai_responses(const struct api_route *rt, struct http_req *req);
+void anthropic_messages(const struct api_route *rt, struct http_req *req);
 void openai_embeddings(const struct api_route *rt, struct http_req *req);
 void openai_models(const struct api_route *rt, struct http_req *req);
 void openai_model(const struct api_route *rt, struct http_req *req);

@@ -193,6 +193,8 @@ await steps([
     assert.equal((await fetch(`${base}/api/tags`, { headers: { Authorization: 'Bearer nope' } })).status, 401);
     assert.equal((await fetch(`${base}/metrics`)).status, 401);
     assert.equal((await fetch(`${base}/readyz`)).status, 200, 'probes need no key');
+    assert.equal((await fetch(`${base}/api/tags`, { headers: { 'x-api-key': 'sekret' } })).status, 200, 'x-api-key as Anthropic clients send it');
+    assert.equal((await fetch(`${base}/api/tags`, { headers: { 'x-api-key': 'nope' } })).status, 401);
     const ok = await fetch(`${base}/api/tags`, { headers: { Authorization: 'Bearer sekret' } });
     assert.equal(ok.status, 200);
     const ol = new Ollama({ host: base, headers: { Authorization: 'Bearer sekret' } });

@@ -13,21 +13,8 @@
 #include "base/json.h"
 #include "base/mem.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-__attribute__((format(printf, 2, 3))) static bool fail400(struct gen_call *g, const char *fmt,
-                                                           ...)
-{
-	char msg[ERR_MSG_LEN];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	api_reply_error(&g->call, 400, msg);
-	return false;
-}
 
 /* A content's text: a string, or blocks of type text, joined. */
 static bool blocks_text(struct gen_call *g, const cJSON *content, const char *field,
@@ -38,13 +25,13 @@ static bool blocks_text(struct gen_call *g, const cJSON *content, const char *fi
 		return true;
 	}
 	if (!cJSON_IsArray(content))
-		return fail400(g, "%s: expected a string or a list of content blocks", field);
+		return api_fail(&g->call, 400, "%s: expected a string or a list of content blocks", field);
 	const cJSON *b;
 	cJSON_ArrayForEach(b, content)
 	{
 		const char *t = json_str(b, "type", "");
 		if (strcmp(t, "text"))
-			return fail400(g, "%s: content blocks of type '%.64s' are not supported", field,
+			return api_fail(&g->call, 400, "%s: content blocks of type '%.64s' are not supported", field,
 			               t);
 		buf_puts(out, json_str(b, "text", ""));
 	}
@@ -72,13 +59,13 @@ static bool messages(struct gen_call *g, const cJSON *body, cJSON *arr)
 	}
 	const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(body, "messages"), *m;
 	if (ok && (!cJSON_IsArray(msgs) || cJSON_GetArraySize(msgs) == 0))
-		ok = fail400(g, "messages: at least one message is required");
+		ok = api_fail(&g->call, 400, "messages: at least one message is required");
 	const cJSON *list = ok ? msgs : NULL;
 	cJSON_ArrayForEach(m, list)
 	{
 		const char *role = json_str(m, "role", "");
 		if (strcmp(role, "user") && strcmp(role, "assistant")) {
-			ok = fail400(g, "messages: role must be 'user' or 'assistant', not '%.32s'", role);
+			ok = api_fail(&g->call, 400, "messages: role must be 'user' or 'assistant', not '%.32s'", role);
 			break;
 		}
 		buf_reset(&text);
@@ -91,26 +78,15 @@ static bool messages(struct gen_call *g, const cJSON *body, cJSON *arr)
 	return ok;
 }
 
-static bool number(struct gen_call *g, const cJSON *body, const char *key, double *out)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, key);
-	if (!v || cJSON_IsNull(v))
-		return true;
-	if (!cJSON_IsNumber(v))
-		return fail400(g, "%s: expected a number", key);
-	*out = v->valuedouble;
-	return true;
-}
-
 static bool sampling(struct gen_call *g, const cJSON *body)
 {
 	char err[ERR_MSG_LEN];
 	double max = -1, temp = 1.0, top_p = 1.0, top_k = 0;
-	if (!number(g, body, "max_tokens", &max) || !number(g, body, "temperature", &temp) ||
-	    !number(g, body, "top_p", &top_p) || !number(g, body, "top_k", &top_k))
+	if (!api_num(&g->call, body, "max_tokens", &max) || !api_num(&g->call, body, "temperature", &temp) ||
+	    !api_num(&g->call, body, "top_p", &top_p) || !api_num(&g->call, body, "top_k", &top_k))
 		return false;
 	if (max < 1)
-		return fail400(g, "max_tokens: a positive number is required");
+		return api_fail(&g->call, 400, "max_tokens: a positive number is required");
 	g->opts.num_predict = (int64_t)max;
 	g->opts.sampling.temperature = (float)temp;
 	g->opts.sampling.top_p = (float)top_p;
@@ -118,13 +94,13 @@ static bool sampling(struct gen_call *g, const cJSON *body)
 		g->opts.sampling.top_k = (int)top_k;
 	const cJSON *stop = cJSON_GetObjectItemCaseSensitive(body, "stop_sequences");
 	if (stop && !cJSON_IsNull(stop) && gen_options_set_stop(&g->opts, stop, err))
-		return fail400(g, "stop_sequences: %s", err);
+		return api_fail(&g->call, 400, "stop_sequences: %s", err);
 	const cJSON *tools = cJSON_GetObjectItemCaseSensitive(body, "tools");
 	if (cJSON_IsArray(tools) && cJSON_GetArraySize(tools) > 0)
-		return fail400(g, "tools are not supported on /v1/messages");
+		return api_fail(&g->call, 400, "tools are not supported on /v1/messages");
 	const cJSON *think = cJSON_GetObjectItemCaseSensitive(body, "thinking");
 	if (think && strcmp(json_str(think, "type", "disabled"), "disabled"))
-		return fail400(g, "thinking is not supported by this model");
+		return api_fail(&g->call, 400, "thinking is not supported by this model");
 	g->stream = false;
 	return api_bool(&g->call, body, "stream", &g->stream);
 }
@@ -135,7 +111,7 @@ static void request(struct gen_call *g, const cJSON *body)
 	if (!api_str(&g->call, body, "model", &model))
 		return;
 	if (!model || !*model) {
-		fail400(g, "model: a model name is required");
+		api_fail(&g->call, 400, "model: a model name is required");
 		return;
 	}
 	if (gen_call_model(g, model, NULL, "model '%s' not found") || !sampling(g, body))

@@ -54,27 +54,14 @@ static void create_destroy(struct api_call *c)
 static void status(struct create_call *k, const char *s)
 {
 	struct registry_progress p = {.status = s};
-	struct buf *out = k->stream ? &k->line : &k->last;
-	buf_reset(out);
-	registry_progress_json(&p, out);
-	if (!k->stream)
-		return;
-	buf_putc(out, '\n');
-	api_call_write(&k->call, out->data, out->len, true);
+	api_progress(&k->call, k->stream, &k->line, &k->last, &p, &k->cancel);
 }
 
 /* Pull progress of a "from" model, as lines of the create stream. */
 static void pull_progress(const struct registry_progress *p, void *ud)
 {
 	struct create_call *k = ud;
-	struct buf *out = k->stream ? &k->line : &k->last;
-	buf_reset(out);
-	registry_progress_json(p, out);
-	if (!k->stream)
-		return;
-	buf_putc(out, '\n');
-	if (api_call_write(&k->call, out->data, out->len, true) == ERR_CANCELLED)
-		atomic_store(&k->cancel, true);
+	api_progress(&k->call, k->stream, &k->line, &k->last, p, &k->cancel);
 }
 
 static void create_cancel(struct api_call *c)

@@ -42,14 +42,7 @@ static void xfer_cancel(struct api_call *c)
 static void progress(const struct registry_progress *p, void *ud)
 {
 	struct xfer_call *x = ud;
-	struct buf *out = x->stream ? &x->line : &x->last;
-	buf_reset(out);
-	registry_progress_json(p, out);
-	if (!x->stream)
-		return;
-	buf_putc(out, '\n');
-	if (api_call_write(&x->call, out->data, out->len, true) == ERR_CANCELLED)
-		atomic_store(&x->cancel, true);
+	api_progress(&x->call, x->stream, &x->line, &x->last, p, &x->cancel);
 }
 
 static void xfer_task(struct api_call *c)

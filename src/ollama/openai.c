@@ -17,7 +17,6 @@
 #include "base/mem.h"
 #include "base/timeutil.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,30 +35,15 @@ void api_make_id(struct gen_call *g, const char *prefix, char sep)
 	g->created = time_wall_ns() / 1000000000LL;
 }
 
-static bool number(struct gen_call *g, const cJSON *body, const char *key, double *out)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, key);
-	if (!v || cJSON_IsNull(v))
-		return true;
-	if (!cJSON_IsNumber(v)) {
-		char msg[ERR_MSG_LEN];
-		snprintf(msg, sizeof msg, "invalid value for '%s': expected a number", key);
-		api_reply_error(&g->call, 400, msg);
-		return false;
-	}
-	*out = v->valuedouble;
-	return true;
-}
-
 /* The sampling fields shared by both routes. */
 static bool sampling(struct gen_call *g, const cJSON *body, bool completion)
 {
 	char err[ERR_MSG_LEN];
 	double temp = 1.0, top_p = 1.0, fp = 0, pp = 0, seed = -1, max = -1;
-	if (!number(g, body, "temperature", &temp) || !number(g, body, "top_p", &top_p) ||
-	    !number(g, body, "frequency_penalty", &fp) ||
-	    !number(g, body, "presence_penalty", &pp) || !number(g, body, "seed", &seed) ||
-	    !number(g, body, "max_tokens", &max) || !number(g, body, "max_completion_tokens", &max))
+	if (!api_num(&g->call, body, "temperature", &temp) || !api_num(&g->call, body, "top_p", &top_p) ||
+	    !api_num(&g->call, body, "frequency_penalty", &fp) ||
+	    !api_num(&g->call, body, "presence_penalty", &pp) || !api_num(&g->call, body, "seed", &seed) ||
+	    !api_num(&g->call, body, "max_tokens", &max) || !api_num(&g->call, body, "max_completion_tokens", &max))
 		return false;
 	if (completion && top_p == 0)
 		top_p = 1.0;
@@ -212,18 +196,6 @@ void openai_completions(const struct api_route *rt, struct http_req *req)
 
 /* ---- /v1/responses ---- */
 
-__attribute__((format(printf, 2, 3))) static bool fail400(struct gen_call *g, const char *fmt,
-                                                           ...)
-{
-	char msg[ERR_MSG_LEN];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	api_reply_error(&g->call, 400, msg);
-	return false;
-}
-
 /* A content's text: a string, or parts of type input_text, output_text or
  * text, joined. */
 static bool content_text(struct gen_call *g, const cJSON *content, struct buf *out)
@@ -233,13 +205,13 @@ static bool content_text(struct gen_call *g, const cJSON *content, struct buf *o
 		return true;
 	}
 	if (!cJSON_IsArray(content))
-		return fail400(g, "invalid input: content must be a string or a list of parts");
+		return api_fail(&g->call, 400, "invalid input: content must be a string or a list of parts");
 	const cJSON *part;
 	cJSON_ArrayForEach(part, content)
 	{
 		const char *t = json_str(part, "type", "");
 		if (strcmp(t, "input_text") && strcmp(t, "output_text") && strcmp(t, "text"))
-			return fail400(g, "input content of type '%.64s' is not supported", t);
+			return api_fail(&g->call, 400, "input content of type '%.64s' is not supported", t);
 		buf_puts(out, json_str(part, "text", ""));
 	}
 	return true;
@@ -266,13 +238,13 @@ static bool input_messages(struct gen_call *g, const cJSON *body, cJSON *arr)
 		return true;
 	}
 	if (!cJSON_IsArray(in) || cJSON_GetArraySize(in) == 0)
-		return fail400(g, "input is required: a string or a list of messages");
+		return api_fail(&g->call, 400, "input is required: a string or a list of messages");
 	const cJSON *it;
 	cJSON_ArrayForEach(it, in)
 	{
 		const char *type = json_str(it, "type", "message");
 		if (strcmp(type, "message"))
-			return fail400(g, "input item type '%.64s' is not supported", type);
+			return api_fail(&g->call, 400, "input item type '%.64s' is not supported", type);
 		const char *role = json_str(it, "role", "user");
 		struct buf text = BUF_INIT;
 		bool ok = content_text(g, cJSON_GetObjectItemCaseSensitive(it, "content"), &text);
@@ -291,9 +263,9 @@ static bool responses_fields(struct gen_call *g, const cJSON *body)
 {
 	const cJSON *tools = cJSON_GetObjectItemCaseSensitive(body, "tools");
 	if (cJSON_IsArray(tools) && cJSON_GetArraySize(tools) > 0)
-		return fail400(g, "tools are not supported on /v1/responses");
+		return api_fail(&g->call, 400, "tools are not supported on /v1/responses");
 	if (*json_str(body, "previous_response_id", ""))
-		return fail400(g, "previous_response_id is not supported: responses are not stored");
+		return api_fail(&g->call, 400, "previous_response_id is not supported: responses are not stored");
 	const cJSON *text = cJSON_GetObjectItemCaseSensitive(body, "text");
 	const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(text, "format");
 	if (!fmt || cJSON_IsNull(fmt))
@@ -306,7 +278,7 @@ static void responses(struct gen_call *g, const cJSON *body)
 {
 	double max = -1;
 	if (!model_field(g, body) || !stream_fields(g, body) || !sampling(g, body, false) ||
-	    !number(g, body, "max_output_tokens", &max) || !responses_fields(g, body))
+	    !api_num(&g->call, body, "max_output_tokens", &max) || !responses_fields(g, body))
 		return;
 	if (max >= 0)
 		g->opts.num_predict = (int64_t)max;

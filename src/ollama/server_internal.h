@@ -127,6 +127,17 @@ cJSON *api_body_json(struct api_call *c);
  * replying 400 with Go's unmarshal message. */
 bool api_str(struct api_call *c, const cJSON *o, const char *key, const char **out);
 bool api_bool(struct api_call *c, const cJSON *o, const char *key, bool *out);
+bool api_num(struct api_call *c, const cJSON *o, const char *key, double *out);
+/* Replies status with the formatted message; returns false (for chains of
+ * field checks). */
+__attribute__((format(printf, 3, 4))) bool api_fail(struct api_call *c, int status,
+                                                    const char *fmt, ...);
+/* One progress line of a pull, push or create: written at once when
+ * streaming (a gone client sets *cancel), else kept in last for the
+ * single answer. */
+struct registry_progress;
+void api_progress(struct api_call *c, bool stream, struct buf *line, struct buf *last,
+                  const struct registry_progress *p, atomic_bool *cancel);
 /* keep_alive (reference §1.2): number = seconds (< 0 forever), Go duration
  * string, null/absent = unset. ERR_INVALID with Go's message. */
 int api_keep_alive(const cJSON *o, bool *set, int64_t *ns, char err[ERR_MSG_LEN]);

@@ -12,6 +12,7 @@
 #include "base/timeutil.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,41 @@ bool api_bool(struct api_call *c, const cJSON *o, const char *key, bool *out)
 		return type_error(c, v, key, "bool");
 	*out = cJSON_IsTrue(v);
 	return true;
+}
+
+bool api_num(struct api_call *c, const cJSON *o, const char *key, double *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	if (!v || cJSON_IsNull(v))
+		return true;
+	if (!cJSON_IsNumber(v))
+		return type_error(c, v, key, "float64");
+	*out = v->valuedouble;
+	return true;
+}
+
+bool api_fail(struct api_call *c, int status, const char *fmt, ...)
+{
+	char msg[ERR_MSG_LEN];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	api_reply_error(c, status, msg);
+	return false;
+}
+
+void api_progress(struct api_call *c, bool stream, struct buf *line, struct buf *last,
+                  const struct registry_progress *p, atomic_bool *cancel)
+{
+	struct buf *out = stream ? line : last;
+	buf_reset(out);
+	registry_progress_json(p, out);
+	if (!stream)
+		return;
+	buf_putc(out, '\n');
+	if (api_call_write(c, out->data, out->len, true) == ERR_CANCELLED && cancel)
+		atomic_store(cancel, true);
 }
 
 /* Go's time.ParseDuration errors: a bare number lacks its unit. */

@@ -14,28 +14,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-static struct constrain_prog *compile_ok(const char *schema)
+/* format_compile of the schema text: its result, the program in *p. */
+static int compile(const char *schema, struct constrain_prog **p, char err[ERR_MSG_LEN])
 {
 	cJSON *j = cJSON_Parse(schema);
 	assert_non_null(j);
-	struct constrain_prog *p = NULL;
-	char err[ERR_MSG_LEN] = "";
-	int rc = format_compile(j, &p, err);
+	*p = NULL;
+	int rc = format_compile(j, p, err);
 	cJSON_Delete(j);
-	if (rc)
+	return rc;
+}
+
+static struct constrain_prog *compile_ok(const char *schema)
+{
+	struct constrain_prog *p;
+	char err[ERR_MSG_LEN] = "";
+	if (compile(schema, &p, err))
 		fail_msg("compile %s: %s", schema, err);
 	return p;
 }
 
 static void compile_err(const char *schema, const char *want)
 {
-	cJSON *j = cJSON_Parse(schema);
-	assert_non_null(j);
-	struct constrain_prog *p = NULL;
+	struct constrain_prog *p;
 	char err[ERR_MSG_LEN] = "";
-	int rc = format_compile(j, &p, err);
-	cJSON_Delete(j);
-	assert_int_equal(rc, ERR_INVALID);
+	assert_int_equal(compile(schema, &p, err), ERR_INVALID);
 	assert_null(p);
 	if (!strstr(err, want))
 		fail_msg("error \"%s\" lacks \"%s\"", err, want);

@@ -111,5 +111,6 @@ await steps([
     assert.equal(d.status, 400);
     assert.match(JSON.stringify(d.body), /json_schema\.schema/);
   }],
+  ['shutdown (exit 0: no leak under make check)', async () => { assert.equal(await srv.stop(), 0); }],
 ], [srv]);
 done();

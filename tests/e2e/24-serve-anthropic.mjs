@@ -98,5 +98,6 @@ await steps([
     assert.equal(nf.status, 404);
     assert.equal(JSON.parse(nf.text).error.type, 'not_found_error');
   }],
+  ['shutdown (exit 0: no leak under make check)', async () => { assert.equal(await srv.stop(), 0); }],
 ], [srv]);
 done();

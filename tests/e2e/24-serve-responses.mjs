@@ -104,5 +104,6 @@ await steps([
     const nf = await postJSON(srv, '/v1/responses', { model: 'nope', input: P });
     assert.equal(nf.status, 404);
   }],
+  ['shutdown (exit 0: no leak under make check)', async () => { assert.equal(await srv.stop(), 0); }],
 ], [srv]);
 done();

@@ -22,6 +22,9 @@ wait_until 10 curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" || fail "dae
   >/dev/null 2>&1 || fail "deploy"
 body=$(curl -sS --max-time 30 "$(url hog)/") || fail "first request"
 [ "$body" = "hello from an OCI image" ] || fail "answer: '$body'"
+# the state is written behind the request: wait for the instance's row
+has_pid() { [ -n "$(live_pids hog)" ]; }
+wait_until 3 has_pid || fail "the instance is not in the state"
 first=$(live_pids hog)
 code=$(curl -s -o "$GPURUN_HOME/oom.body" -w '%{http_code}' --max-time 30 "$(url hog)/cgi-bin/hog")
 echo "request past the memory limit: $code $(cat "$GPURUN_HOME/oom.body")"

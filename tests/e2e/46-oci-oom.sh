@@ -61,6 +61,8 @@ PY
     --allow-unauthenticated >/dev/null 2>&1 || fail "deploy phog"
   body=$(curl -sS --max-time 30 "$(url phog)/") || fail "phog first request"
   [ "$body" = ok ] || fail "phog answer: '$body'"
+  has_ppid() { [ -n "$(live_pids phog)" ]; }
+  wait_until 3 has_ppid || fail "the process instance is not in the state"
   ppid=$(live_pids phog)
   code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 "$(url phog)/hog")
   [ "$code" = 500 ] || fail "process instance: the in-flight request got $code, want 500"

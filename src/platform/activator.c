@@ -28,7 +28,7 @@ struct inst *activator_pick(struct rev *rv)
 	bool ready[PICK_CHUNK + 1];
 	int active[PICK_CHUNK + 1];
 	struct inst *in = rv->insts;
-	int64_t now = time_mono_ns();
+	int64_t now = 0; /* read once, and only when an instance is suspect */
 	while (in) {
 		int n = 0;
 		if (best) {
@@ -38,6 +38,8 @@ struct inst *activator_pick(struct rev *rv)
 		}
 		for (; in && n <= PICK_CHUNK; in = in->next, n++) {
 			chunk[n] = in;
+			if (in->suspect_until_mono && !now)
+				now = time_mono_ns();
 			ready[n] = in->phase == INST_READY && in->suspect_until_mono <= now;
 			active[n] = in->active;
 		}

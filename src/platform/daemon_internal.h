@@ -150,6 +150,7 @@ struct gw_exchange {
 	struct http_raw *tun[2];
 	enum gw_state state;
 	int64_t t0_mono, t0_wall, deadline_mono, hold_deadline_mono, first_byte_mono;
+	int64_t end_mono; /* set when the end was just timed (x_end reads no clock) */
 	int64_t dispatch_wall;
 	bool started, held, was_held, timed_out, crashed, ended, is_upgrade, deferred, has_body;
 	bool oom; /* its instance ran out of memory: 500, as Cloud Run answers */

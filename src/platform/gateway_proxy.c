@@ -173,7 +173,7 @@ static void x_end(struct gw_exchange *x)
 	struct daemon *d = x->d;
 	struct rev *rv = x->rev;
 	struct inst *in = x->inst;
-	int64_t end = time_mono_ns();
+	int64_t end = x->end_mono ? x->end_mono : time_mono_ns();
 	activator_unlink(x);
 	detach_inst(x);
 	undefer(x);
@@ -451,7 +451,7 @@ static void on_done(struct http_creq *q, int status, void *data)
 	if (x->deferred && status == 0) {
 		undefer(x); /* the whole answer is here: head and body in one write */
 		x->started = true;
-		x->first_byte_mono = time_mono_ns();
+		x->first_byte_mono = x->end_mono = time_mono_ns();
 		http_respond(x->r, x->status, NULL, x->pend.data, x->pend.len);
 		x->r = NULL;
 		x_end(x);
@@ -568,7 +568,8 @@ static void attach(struct gw_exchange *x, struct inst *in)
 	in->xs = x;
 	in->active++;
 	x->rev->active++;
-	x->dispatch_wall = time_wall_ns();
+	/* straight from the handler it is the arrival (µs later): no clock read */
+	x->dispatch_wall = x->was_held || x->retries ? time_wall_ns() : x->t0_wall;
 	x->state = GW_PROXY;
 }
 

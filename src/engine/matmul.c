@@ -13,7 +13,7 @@
 
 #include <string.h>
 
-#define CHUNK_BYTES (1536 * 1024) /* prepared activations per column chunk */
+#define CHUNK_BYTES (384 * 1024) /* prepared activations per column chunk */
 
 static bool in_place(const struct tensor *w)
 {
@@ -131,7 +131,8 @@ int mm_run(const struct mm_job *jobs, int n_jobs, const float *x, int64_t ldx, i
 		}
 		/* whole tiles of 16 columns (the AMX tiles' rows), or what the
 		 * kernel asks for */
-		int64_t chunk = (int64_t)(CHUNK_BYTES / stride) & ~(int64_t)15;
+		size_t bytes = w->qt->gemm_chunk ? w->qt->gemm_chunk : CHUNK_BYTES;
+		int64_t chunk = (int64_t)(bytes / stride) & ~(int64_t)15;
 		chunk = chunk < 16 ? 16 : chunk;
 		if (w->qt->gemm_cols)
 			chunk = w->qt->gemm_cols;

@@ -72,6 +72,11 @@ struct quant_traits {
 	 * weights stream past); a kernel that blocks for the caches itself
 	 * (F16 on AMX) asks for whole batches. */
 	int64_t gemm_cols;
+	/* Prepared activation bytes per column chunk the kernel wants; 0: 384
+	 * KiB, L2-sized for the VNNI paths. The AMX-INT8 kernels ask for 1.5
+	 * MiB, so a 512-row batch is one chunk and each stripe is unpacked
+	 * once. */
+	size_t gemm_chunk;
 	/* Rows one call should get at least in batches of QUANT_AMX_MIN_COLS
 	 * or more columns (a kernel that repacks the activations per call); 0:
 	 * no preference. */

@@ -215,7 +215,7 @@ void quant__fill_gemmf_avx512(struct quant_traits *t)
 		t[GGML_TYPE_F16].act_prepare = quant__f16x_act_prepare;
 		t[GGML_TYPE_F16].gemm = f16x_gemm;
 		t[GGML_TYPE_F16].gemm_cols = 4096;
-		t[GGML_TYPE_F16].gemm_rows = 512;
+		t[GGML_TYPE_F16].gemm_rows = 256; /* the kernel's row group */
 		return;
 	}
 	t[GGML_TYPE_F16].act_bytes = f16_act_bytes;

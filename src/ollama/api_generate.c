@@ -27,30 +27,33 @@ static bool check_format(struct gen_call *g, const cJSON *body)
 	return rc == 0;
 }
 
-/* think: false passes; anything truthy needs a thinking model (none here). */
+/* think (reference §1.4): true/false or a level "low"/"medium"/"high"/"max"
+ * (true is "medium"). Absent: on for a thinking model (its template uses
+ * .Think). Truthy for any other model: 400. */
 static bool check_think(struct gen_call *g, const cJSON *body, const char *model)
 {
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(body, "think");
-	char msg[ERR_MSG_LEN];
-	if (!t || cJSON_IsNull(t) || cJSON_IsFalse(t))
+	if (!t || cJSON_IsNull(t))
 		return true;
+	bool on = cJSON_IsTrue(t);
+	const char *level = "";
 	if (cJSON_IsString(t)) {
-		static const char *const levels[] = {"low", "medium", "high",
-		                                     "max", "true",   "false"};
-		bool ok = false;
+		static const char *const levels[] = {"low", "medium", "high", "max"};
 		for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++)
-			ok |= !strcmp(t->valuestring, levels[i]);
-		if (!ok) {
-			snprintf(msg, sizeof msg, "invalid think value: \"%.64s\"", t->valuestring);
-			api_reply_error(&g->call, 400, msg);
-			return false;
-		}
-		if (!strcmp(t->valuestring, "false"))
-			return true;
+			if (!strcmp(t->valuestring, levels[i]))
+				level = levels[i];
+		on = *level || !strcmp(t->valuestring, "true");
+		if (!on && strcmp(t->valuestring, "false"))
+			return api_fail(&g->call, 400, "invalid think value: \"%.64s\"", t->valuestring);
+	} else if (!cJSON_IsBool(t)) {
+		return api_fail(&g->call, 400, "invalid think value: expected a bool or a level");
 	}
-	snprintf(msg, sizeof msg, "\"%.200s\" does not support thinking", model);
-	api_reply_error(&g->call, 400, msg);
-	return false;
+	if (on && !g->think_capable)
+		return api_fail(&g->call, 400, "\"%.200s\" does not support thinking", model);
+	g->think = on;
+	g->think_set = true;
+	snprintf(g->think_level, sizeof g->think_level, "%s", on && !*level ? "medium" : level);
+	return true;
 }
 
 /* Fields both routes share: stream, truncate, shift, keep_alive, options,

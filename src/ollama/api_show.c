@@ -187,6 +187,8 @@ static void capabilities(struct buf *b, const char *tmpl)
 			buf_puts(b, ",\"tools\"");
 		if (template_uses(t, "Suffix"))
 			buf_puts(b, ",\"insert\"");
+		if (template_uses(t, "Think"))
+			buf_puts(b, ",\"thinking\"");
 	}
 	template_free(t);
 	buf_putc(b, ']');

@@ -118,6 +118,29 @@ static bool model_field(struct gen_call *g, const cJSON *body)
 	return gen_call_model(g, model, NULL, "model '%s' not found") == 0;
 }
 
+/* reasoning_effort (reference §2.1): "none" turns thinking off; "minimal"
+ * is "low"; low/medium/high/max are levels. Only for thinking models. */
+static bool reasoning_effort(struct gen_call *g, const cJSON *body)
+{
+	const char *e = json_str(body, "reasoning_effort", "");
+	if (!*e)
+		return true;
+	if (!strcmp(e, "none")) {
+		g->think = false;
+		g->think_set = true;
+		return true;
+	}
+	const char *level = !strcmp(e, "minimal") ? "low" : e;
+	if (strcmp(level, "low") && strcmp(level, "medium") && strcmp(level, "high") &&
+	    strcmp(level, "max"))
+		return api_fail(&g->call, 400, "invalid reasoning_effort: \"%.32s\"", e);
+	if (!g->think_capable)
+		return api_fail(&g->call, 400, "\"%.200s\" does not support thinking", g->model_req);
+	g->think = g->think_set = true;
+	snprintf(g->think_level, sizeof g->think_level, "%s", level);
+	return true;
+}
+
 static void chat(struct gen_call *g, const cJSON *body)
 {
 	const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(body, "messages");
@@ -140,7 +163,7 @@ static void chat(struct gen_call *g, const cJSON *body)
 		g->tools = prompt_tools_value(tools);
 		tools_parser_init(&g->tp, g->sm.template_text);
 	}
-	if (!api_chat_messages(g, msgs, true, g->model_req))
+	if (!api_chat_messages(g, msgs, true, g->model_req) || !reasoning_effort(g, body))
 		return;
 	api_make_id(g, "chatcmpl", '-');
 	gen_call_submit(g);

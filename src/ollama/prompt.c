@@ -332,32 +332,38 @@ static struct template_message *tmpl_msgs(const struct prompt_msg *const *msgs, 
 }
 
 static int render_ptrs(const struct template *t, const struct prompt_msg *const *msgs, size_t n,
-                       struct template_value *tools, const char *prompt, const char *suffix,
+                       const struct prompt_vars *vars, const char *prompt, const char *suffix,
                        struct buf *out, char err[ERR_MSG_LEN])
 {
 	struct template_message *tm = tmpl_msgs(msgs, n);
-	struct template_values v = {
-	    .messages = tm, .n_messages = n, .tools = tools, .prompt = prompt, .suffix = suffix};
+	struct template_values v = {.messages = tm,
+	                            .n_messages = n,
+	                            .tools = vars ? vars->tools : NULL,
+	                            .prompt = prompt,
+	                            .suffix = suffix,
+	                            .think = vars && vars->think,
+	                            .think_level = vars ? vars->think_level : NULL,
+	                            .is_think_set = vars && vars->think_set};
 	int rc = template_render(t, &v, out, err);
 	free(tm);
 	return rc;
 }
 
 int prompt_render(const struct template *t, const struct prompt_msg *msgs, size_t n,
-                  struct template_value *tools, const char *prompt, const char *suffix,
+                  const struct prompt_vars *vars, const char *prompt, const char *suffix,
                   struct buf *out, char err[ERR_MSG_LEN])
 {
 	const struct prompt_msg **p = xcalloc(n + 1, sizeof *p);
 	for (size_t i = 0; i < n; i++)
 		p[i] = &msgs[i];
-	int rc = render_ptrs(t, p, n, tools, prompt, suffix, out, err);
+	int rc = render_ptrs(t, p, n, vars, prompt, suffix, out, err);
 	free(p);
 	return rc;
 }
 
 /* Renders the system messages before `from`, then msgs[from..]. */
 static int render_from(const struct template *t, const struct prompt_msg *msgs, size_t n,
-                       size_t from, struct template_value *tools, struct buf *out,
+                       size_t from, const struct prompt_vars *vars, struct buf *out,
                        char err[ERR_MSG_LEN])
 {
 	const struct prompt_msg **p = xcalloc(n + 1, sizeof *p);
@@ -368,18 +374,18 @@ static int render_from(const struct template *t, const struct prompt_msg *msgs, 
 	for (size_t i = from; i < n; i++)
 		p[k++] = &msgs[i];
 	buf_reset(out);
-	int rc = render_ptrs(t, p, k, tools, NULL, NULL, out, err);
+	int rc = render_ptrs(t, p, k, vars, NULL, NULL, out, err);
 	free(p);
 	return rc;
 }
 
 int prompt_chat(const struct template *t, const struct prompt_msg *msgs, size_t n,
-                struct template_value *tools, int64_t num_ctx, bool truncate, prompt_count_fn count,
+                const struct prompt_vars *vars, int64_t num_ctx, bool truncate, prompt_count_fn count,
                 void *ud, struct buf *out, size_t *first, char err[ERR_MSG_LEN])
 {
 	size_t keep = n ? n - 1 : 0;
 	for (size_t i = keep; truncate && count && i-- > 0;) {
-		int rc = render_from(t, msgs, n, i, tools, out, err);
+		int rc = render_from(t, msgs, n, i, vars, out, err);
 		if (rc)
 			return rc;
 		int64_t c = count(ud, out->data ? out->data : "", out->len);
@@ -393,5 +399,5 @@ int prompt_chat(const struct template *t, const struct prompt_msg *msgs, size_t 
 		keep = 0;
 	if (first)
 		*first = keep;
-	return render_from(t, msgs, n, keep, tools, out, err);
+	return render_from(t, msgs, n, keep, vars, out, err);
 }

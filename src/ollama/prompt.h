@@ -64,10 +64,19 @@ struct prompt_msg *prompt_generate_msgs(const char *req_system, const char *mode
                                         const struct prompt_msg *model_msgs, size_t n_model,
                                         bool has_context, const char *prompt, size_t *n_out);
 
+/* What a template gets besides the messages: .Tools, .Think, .ThinkLevel,
+ * .IsThinkSet. NULL: none of them. */
+struct prompt_vars {
+	struct template_value *tools; /* borrowed, or NULL */
+	bool think;
+	const char *think_level; /* NULL = "" */
+	bool think_set;
+};
+
 /* Renders msgs (all of them) with t; prompt and suffix (both non-empty)
  * select fill-in-the-middle. */
 int prompt_render(const struct template *t, const struct prompt_msg *msgs, size_t n,
-                  struct template_value *tools, const char *prompt, const char *suffix,
+                  const struct prompt_vars *vars, const char *prompt, const char *suffix,
                   struct buf *out, char err[ERR_MSG_LEN]);
 
 /* Token count of text, or a negative error. */
@@ -79,7 +88,7 @@ typedef int64_t (*prompt_count_fn)(void *ud, const char *text, size_t n);
  * not fit. The last message is always kept. With truncate false (or no
  * count) everything is rendered. *first (may be NULL) gets i. */
 int prompt_chat(const struct template *t, const struct prompt_msg *msgs, size_t n,
-                struct template_value *tools, int64_t num_ctx, bool truncate, prompt_count_fn count,
+                const struct prompt_vars *vars, int64_t num_ctx, bool truncate, prompt_count_fn count,
                 void *ud, struct buf *out, size_t *first, char err[ERR_MSG_LEN]);
 
 #endif

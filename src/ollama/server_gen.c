@@ -31,6 +31,10 @@ static void gen_destroy(struct api_call *c)
 	prompt_msgs_free(g->msgs, g->n_msgs);
 	template_value_free(g->tools);
 	tools_parser_release(&g->tp);
+	think_parser_release(&g->thp);
+	buf_release(&g->thinking);
+	buf_release(&g->th_out);
+	buf_release(&g->ct_out);
 	cJSON_Delete(g->tool_calls);
 	buf_release(&g->emit);
 	free(g->ctx_ids);
@@ -86,6 +90,9 @@ int gen_call_model(struct gen_call *g, const char *name, const char *tmpl_overri
 		api_reply_error(&g->call, 500, err);
 		return rc;
 	}
+	/* a template that uses .Think makes a thinking model: think is on
+	 * unless the request says otherwise (Ollama) */
+	g->think_capable = g->think = template_uses(g->tmpl, "Think");
 	return 0;
 }
 
@@ -103,12 +110,29 @@ static int render(struct gen_call *g, struct engine_model *m, int64_t n_ctx, str
 		buf_puts(text, g->prompt ? g->prompt : "");
 		return 0;
 	}
+	/* the routes that cannot carry thinking ask the template for none */
+	bool carries = g->api == GEN_GENERATE || g->api == GEN_CHAT || g->api == GEN_OAI_CHAT;
+	struct prompt_vars vars = {.tools = g->tools,
+	                           .think = g->think && carries,
+	                           .think_level = g->think_level,
+	                           .think_set = g->think_set || (g->think_capable && !carries)};
 	if (g->api != GEN_GENERATE && g->api != GEN_OAI_COMPLETION)
-		return prompt_chat(g->tmpl, g->msgs, g->n_msgs, g->tools, n_ctx, g->truncate,
+		return prompt_chat(g->tmpl, g->msgs, g->n_msgs, &vars, n_ctx, g->truncate,
 		                   count_tokens, m, text, NULL, err);
 	if (g->suffix && *g->suffix)
-		return prompt_render(g->tmpl, NULL, 0, NULL, g->prompt, g->suffix, text, err);
-	return prompt_render(g->tmpl, g->msgs, g->n_msgs, g->tools, NULL, NULL, text, err);
+		return prompt_render(g->tmpl, NULL, 0, &vars, g->prompt, g->suffix, text, err);
+	return prompt_render(g->tmpl, g->msgs, g->n_msgs, &vars, NULL, NULL, text, err);
+}
+
+/* A thinking model's answer is split (thinking apart from content) on the
+ * routes that can carry it: generate, chat, OpenAI chat. */
+static void think_start(struct gen_call *g, const struct buf *text)
+{
+	g->think_on = g->think_capable && g->think && !g->raw &&
+	              (g->api == GEN_GENERATE || g->api == GEN_CHAT || g->api == GEN_OAI_CHAT);
+	if (g->think_on)
+		think_parser_init(&g->thp, think_prompt_opened(text->data ? text->data : "",
+		                                               text->len));
 }
 
 static int tokenize(struct gen_call *g, struct engine_model *m, const struct buf *text)
@@ -177,6 +201,8 @@ static int gen_prepare(struct sched_job *j, struct engine_model *m, int64_t n_ct
 	struct buf text = BUF_INIT;
 	int rc = render(g, m, n_ctx, &text);
 	if (!rc)
+		think_start(g, &text);
+	if (!rc)
 		rc = tokenize(g, m, &text);
 	buf_release(&text);
 	if (!rc && g->n_tokens == 0)
@@ -220,6 +246,32 @@ static int content(struct gen_call *g, const char *text, size_t len)
 	return api_call_write(&g->call, g->line.data, g->line.len, false) == ERR_CANCELLED;
 }
 
+/* Thinking text: streamed as its own chunk, or kept for the whole answer. */
+static int thinking(struct gen_call *g, const char *text, size_t len)
+{
+	if (!g->stream) {
+		buf_append(&g->thinking, text, len);
+		return 0;
+	}
+	buf_reset(&g->line);
+	genfmt_thinking(g, text, len, &g->line);
+	return api_call_write(&g->call, g->line.data, g->line.len, false) == ERR_CANCELLED;
+}
+
+/* The end of a thinking answer: what the parser held back goes out. */
+static void end_think(struct gen_call *g)
+{
+	if (!g->think_on)
+		return;
+	buf_reset(&g->th_out);
+	buf_reset(&g->ct_out);
+	think_finish(&g->thp, &g->th_out, &g->ct_out);
+	if (g->th_out.len)
+		thinking(g, g->th_out.data, g->th_out.len);
+	if (g->ct_out.len)
+		content(g, g->ct_out.data, g->ct_out.len);
+}
+
 /* The end of an answer with tools: held text goes out as content, or the
  * calls as one chunk. */
 static void end_tools(struct gen_call *g)
@@ -250,6 +302,17 @@ static int on_token(void *user, int32_t tok, const char *text, size_t len)
 			g->out_ids = xrealloc(g->out_ids, (size_t)g->cap_out * sizeof *g->out_ids);
 		}
 		g->out_ids[g->n_out++] = tok;
+	}
+	if (g->think_on) { /* thinking apart; the content goes on below */
+		buf_reset(&g->th_out);
+		buf_reset(&g->ct_out);
+		think_feed(&g->thp, text, len, &g->th_out, &g->ct_out);
+		if (g->th_out.len && thinking(g, g->th_out.data, g->th_out.len))
+			return 1;
+		if (!g->ct_out.len)
+			return 0;
+		text = g->ct_out.data;
+		len = g->ct_out.len;
 	}
 	if (g->tools) { /* held back while it may be a tool call */
 		buf_reset(&g->emit);
@@ -295,12 +358,14 @@ static void gen_done(struct sched_job *j, struct engine_seq *seq, int rc)
 		genfmt_load(g, "load", &g->line);
 		api_call_set(c, 200, CT_JSON, g->line.data, g->line.len);
 	} else if (rc == 0 && g->stream) {
+		end_think(g);
 		end_tools(g);
 		buf_reset(&g->line);
 		genfmt_final(g, &g->line);
 		api_call_write(c, g->line.data, g->line.len, false);
 		record(g);
 	} else if (rc == 0) {
+		end_think(g);
 		end_tools(g);
 		genfmt_whole(g, &g->line);
 		api_call_set(c, 200, CT_JSON, g->line.data, g->line.len);

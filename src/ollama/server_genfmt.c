@@ -97,15 +97,35 @@ static void context(struct gen_call *g, struct buf *out)
 	buf_putc(out, ']');
 }
 
+/* ,"thinking":"..." (omitted when empty, as Go's omitempty) */
+static void thinking_field(const char *key, const char *th, size_t n, struct buf *out)
+{
+	if (!n)
+		return;
+	buf_printf(out, ",\"%s\":", key);
+	gojson_append_str(out, th, n);
+}
+
+/* The whole answer's thinking (not streamed). */
+static void whole_thinking(const struct gen_call *g, const char *key, struct buf *out)
+{
+	if (!g->stream && g->thinking.len)
+		thinking_field(key, g->thinking.data, g->thinking.len, out);
+}
+
 static void native(struct gen_call *g, const char *text, size_t n, bool done, struct buf *out)
 {
 	head(g, out);
 	if (g->api == GEN_GENERATE) {
 		buf_puts(out, ",\"response\":");
 		gojson_append_str(out, text, n);
+		if (done)
+			whole_thinking(g, "thinking", out);
 	} else {
 		buf_puts(out, ",\"message\":{\"role\":\"assistant\",\"content\":");
 		gojson_append_str(out, text, n);
+		if (done)
+			whole_thinking(g, "thinking", out);
 		if (done && g->tool_calls && !g->stream) {
 			buf_putc(out, ',');
 			tool_calls(g, false, out);
@@ -223,6 +243,7 @@ void genfmt_whole(struct gen_call *g, struct buf *out)
 		buf_puts(out, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
 		              "\"content\":");
 		gojson_append_str(out, text, g->text.len);
+		whole_thinking(g, "reasoning", out);
 		if (g->tool_calls) {
 			buf_putc(out, ',');
 			tool_calls(g, true, out);
@@ -238,6 +259,32 @@ void genfmt_whole(struct gen_call *g, struct buf *out)
 	buf_puts(out, "}],");
 	oai_usage(g, out);
 	buf_putc(out, '}');
+}
+
+void genfmt_thinking(struct gen_call *g, const char *text, size_t n, struct buf *out)
+{
+	if (g->api == GEN_OAI_CHAT) {
+		buf_puts(out, "data: ");
+		oai_head(g, "chat.completion.chunk", out);
+		buf_puts(out, ",\"choices\":[{\"index\":0,\"delta\":{");
+		if (!g->sent_first)
+			buf_puts(out, "\"role\":\"assistant\",");
+		g->sent_first = true;
+		buf_puts(out, "\"content\":\"\"");
+		thinking_field("reasoning", text, n, out);
+		buf_puts(out, "},\"finish_reason\":null}]}\n\n");
+		return;
+	}
+	head(g, out);
+	if (g->api == GEN_GENERATE) {
+		buf_puts(out, ",\"response\":\"\"");
+		thinking_field("thinking", text, n, out);
+	} else {
+		buf_puts(out, ",\"message\":{\"role\":\"assistant\",\"content\":\"\"");
+		thinking_field("thinking", text, n, out);
+		buf_putc(out, '}');
+	}
+	buf_puts(out, ",\"done\":false}\n");
 }
 
 void genfmt_load(struct gen_call *g, const char *reason, struct buf *out)

@@ -22,6 +22,7 @@
 #include "ollama/metrics.h"
 #include "ollama/names.h"
 #include "ollama/prompt.h"
+#include "ollama/think.h"
 #include "ollama/registry.h"
 #include "ollama/sched.h"
 #include "ollama/server.h"
@@ -259,6 +260,14 @@ struct gen_call {
 	struct gen_options opts;
 	bool truncate;
 	bool shift; /* a full context drops old tokens and goes on (Ollama's default) */
+	/* thinking: the template uses .Think; think on (by default when it
+	 * does), its level, whether the request set it; the answer's split */
+	bool think_capable, think, think_set;
+	char think_level[8];
+	bool think_on;
+	struct think_parser thp;
+	struct buf thinking;     /* the whole thinking, when not streamed */
+	struct buf th_out, ct_out; /* scratch: one token's split */
 	bool load_only;
 	struct constrain_prog *cons; /* format / response_format, or NULL */
 	/* the run (scheduler thread) */
@@ -306,6 +315,8 @@ void genfmt_chunk(struct gen_call *g, const char *text, size_t n, struct buf *ou
 void genfmt_final(struct gen_call *g, struct buf *out); /* streamed end */
 void genfmt_whole(struct gen_call *g, struct buf *out); /* not streamed */
 void genfmt_load(struct gen_call *g, const char *reason, struct buf *out);
+/* A streamed piece of a thinking model's thinking. */
+void genfmt_thinking(struct gen_call *g, const char *text, size_t n, struct buf *out);
 /* openai_respfmt.c: the same three for /v1/responses (the chunks also keep
  * the text in g->text, for the closing events). */
 void respfmt_chunk(struct gen_call *g, const char *text, size_t n, struct buf *out);

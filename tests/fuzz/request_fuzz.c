@@ -86,7 +86,9 @@ static void chat(const cJSON *doc, bool openai)
 	    prompt_tools_value(cJSON_GetObjectItemCaseSensitive(doc, "tools"));
 	struct buf out = BUF_INIT;
 	err[0] = '\0';
-	if (prompt_render(tmpl, all, n_all, tools, NULL, NULL, &out, err) != 0 && !err[0])
+	if (prompt_render(tmpl, all, n_all, &(struct prompt_vars){.tools = tools}, NULL, NULL, &out,
+	                  err) != 0 &&
+	    !err[0])
 		abort();
 	template_value_free(tools);
 	buf_release(&out);

@@ -252,7 +252,7 @@ static void test_prompt_tools_reach_the_template(void **state)
 	                           "{{ range .Messages }}{{ .Content }}{{ end }}");
 	struct buf out = BUF_INIT;
 	char err[ERR_MSG_LEN];
-	assert_int_equal(prompt_render(t, m, n, tv, NULL, NULL, &out, err), 0);
+	assert_int_equal(prompt_render(t, m, n, &(struct prompt_vars){.tools = tv}, NULL, NULL, &out, err), 0);
 	assert_string_equal(out.data, "[TOOLS][{\"type\":\"function\",\"function\":{\"name\":"
 	                              "\"get_weather\",\"description\":\"d\",\"parameters\":"
 	                              "{\"type\":\"object\"}}}][/TOOLS]hi");
@@ -284,7 +284,7 @@ static void test_prompt_qwen25_tools_round_trip(void **state)
 	assert_true(template_uses(t, "Tools"));
 	struct buf out = BUF_INIT;
 	char err[ERR_MSG_LEN] = "";
-	if (prompt_render(t, m, n, tv, NULL, NULL, &out, err))
+	if (prompt_render(t, m, n, &(struct prompt_vars){.tools = tv}, NULL, NULL, &out, err))
 		fail_msg("render: %s", err);
 	assert_string_equal(
 		out.data,

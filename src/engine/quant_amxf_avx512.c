@@ -1,9 +1,9 @@
 /* quant_amxf_avx512.c — F16 prefill on AMX-BF16 (TDPBF16PS). An F16 value
- * is exactly hi + lo, both bfloat16; so are llama.cpp's F16-rounded
- * activations. Each 32-element step adds w_hi*a_hi + w_lo*a_hi + w_hi*a_lo
- * in f32 tiles: every product but w_lo*a_lo (at most 2^-16 of |w*a|), in
- * another order than the FMA path (quant_gemmf_avx512.c, which small
- * batches use); bound: quant_gemm_test. Tile state: quant_amx_avx512.c. */
+ * is exactly hi + lo, both bfloat16, as are llama.cpp's F16-rounded
+ * activations. A 32-element step adds w_hi*a_hi + w_lo*a_hi + w_hi*a_lo in
+ * f32 tiles: all products but w_lo*a_lo (<= 2^-16 |w*a|), in another order
+ * than the FMA path (quant_gemmf_avx512.c); bound: quant_gemm_test. An
+ * infinite operand gives NaN sums (inf * the other's zero low part). */
 #include <immintrin.h>
 #include <pthread.h>
 #include <stdlib.h>

@@ -168,6 +168,61 @@ static void test_quant_gemm_f16_amx_blocks(void **state)
 	              amx_worst, AMX_F16_TOL);
 }
 
+/* The hi/lo split on AMX-BF16 at the edges of F16: a row of subnormals
+ * (each exactly hi + lo, no bf16 denormal), a row of large values near the
+ * F16 maximum, an infinity and a NaN: their rows are not finite (an
+ * infinity meets the zero low part of some activation, inf * 0: NaN where
+ * the FMA path gives inf), the other rows are untouched. */
+static void test_quant_gemm_f16_amx_special_values(void **state)
+{
+	if (quant_isa_supported() < QUANT_ISA_AVX512 || !quant_amx_bf16()) {
+		test_skip("F16: this CPU (or GPURUN_AMX=0) runs no AMX-BF16 tiles");
+		return;
+	}
+	const struct quant_traits *v = quant_get_isa(GGML_TYPE_F16, QUANT_ISA_AVX512);
+	const struct quant_traits *r = quant_get_ref(GGML_TYPE_F16);
+	enum { NR = 20, NC = 17, N = 70 };
+	static uint16_t w[NR][N], y[NC][N];
+	static float f[N], out[NC][NR];
+	uint8_t *a = calloc(NC, quant_act_bytes(v, N));
+	size_t ba = quant_act_bytes(v, N);
+	for (int i = 0; i < NR; i++) {
+		fill(f, N, 300 + (uint64_t)i, i == 1 ? 6e-6f : i == 2 ? 3e4f : 1.0f);
+		for (int k = 0; k < N; k++) /* large but finite in F16 */
+			f[k] = fminf(fmaxf(f[k], -65000.0f), 65000.0f);
+		r->quantize(f, w[i], N);
+	}
+	w[3][5] = 0x7C00; /* +inf */
+	w[4][9] = 0x7E00; /* NaN */
+	for (int c = 0; c < NC; c++) {
+		fill(f, N, 700 + (uint64_t)c, 1.0f);
+		for (int k = 0; k < N; k++)
+			f[k] = fabsf(f[k]) + 0.25f; /* positive: inf * a stays +inf */
+		quant_act_prepare(v, f, a + (size_t)c * ba, N);
+		r->quantize(f, y[c], N);
+	}
+	quant_gemm(v, N, NR, NC, &out[0][0], NR, w, sizeof w[0], a, ba);
+	for (int c = 0; c < NC; c++)
+		for (int i = 0; i < NR; i++) {
+			float want, got = out[c][i];
+			r->vec_dot(N, &want, w[i], y[c]);
+			if (i == 3) {
+				assert_false(isfinite(got));
+				continue;
+			}
+			if (i == 4) {
+				assert_true(isnan(got));
+				continue;
+			}
+			double mag = 0;
+			for (int k = 0; k < N; k++)
+				mag += fabs((double)fp16_to_f32(w[i][k]) * fp16_to_f32(y[c][k]));
+			if (!(fabs((double)got - want) <= AMX_F16_TOL * mag))
+				fail_msg("row %d col %d: %.9g, reference %.9g", i, c, got, want);
+		}
+	free(a);
+}
+
 static const int gemm_types[] = {
     GGML_TYPE_F32,  GGML_TYPE_F16,  GGML_TYPE_BF16, GGML_TYPE_Q4_0, GGML_TYPE_Q4_1,
     GGML_TYPE_Q5_0, GGML_TYPE_Q8_0, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K,
@@ -177,7 +232,7 @@ static const int gemm_types[] = {
 int main(void)
 {
 	static struct gemm_case cases[3][N_TYPES];
-	static struct CMUnitTest tests[3 * N_TYPES + 1];
+	static struct CMUnitTest tests[3 * N_TYPES + 2];
 	static char names[3 * N_TYPES][64];
 	int nt = 0;
 	for (int s = 0; s < 3; s++)
@@ -191,5 +246,7 @@ int main(void)
 		}
 	tests[nt++] = (struct CMUnitTest){"test_quant_gemm_f16_amx_blocks",
 	                                  test_quant_gemm_f16_amx_blocks, NULL, NULL, NULL};
+	tests[nt++] = (struct CMUnitTest){"test_quant_gemm_f16_amx_special_values",
+	                                  test_quant_gemm_f16_amx_special_values, NULL, NULL, NULL};
 	return _cmocka_run_group_tests("quant_gemm", tests, (size_t)nt, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include <math.h>
 
 #include "engine/engine_internal.h"
+#include "engine/exp_avx512.h"
 
 #define AI static inline __attribute__((always_inline))
 
@@ -26,30 +27,11 @@ AI __mmask16 tail(int64_t left)
 	return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
 }
 
-/* e^x of 8 floats (x <= 0) evaluated in double and rounded once to float:
- * range reduction by ln 2 and a degree-11 Taylor polynomial (relative error
- * below 2^-45), so the float is the correctly rounded e^x but in cases
- * rarer than one in 2^20, as libm's expf. */
-AI __m256 exp8(__m256 xf)
-{
-	__m512d x = _mm512_cvtps_pd(_mm256_max_ps(xf, _mm256_set1_ps(-104.0f)));
-	__m512d n = _mm512_roundscale_pd(_mm512_mul_pd(x, _mm512_set1_pd(1.4426950408889634)),
-	                                 _MM_FROUND_TO_NEAREST_INT);
-	__m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(0.6931471805599453), x);
-	r = _mm512_fnmadd_pd(n, _mm512_set1_pd(2.3190468138462996e-17), r);
-	static const double c[12] = {1.0 / 39916800, 1.0 / 3628800, 1.0 / 362880, 1.0 / 40320,
-	                             1.0 / 5040,     1.0 / 720,     1.0 / 120,    1.0 / 24,
-	                             1.0 / 6,        0.5,           1.0,          1.0};
-	__m512d p = _mm512_set1_pd(c[0]);
-	for (int i = 1; i < 12; i++)
-		p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(c[i]));
-	return _mm512_cvtpd_ps(_mm512_scalef_pd(p, n));
-}
-
 /* e^x for x <= 0 (softmax arguments); 0 below the f32 range. */
 AI __m512 exp16(__m512 x)
 {
-	__m256 lo = exp8(_mm512_castps512_ps256(x)), hi = exp8(_mm512_extractf32x8_ps(x, 1));
+	__m256 lo = exp8_avx512(_mm512_castps512_ps256(x));
+	__m256 hi = exp8_avx512(_mm512_extractf32x8_ps(x, 1));
 	return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
 }
 

@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "engine/engine_internal.h"
+#include "engine/exp_avx512.h"
 
 #define AI static inline __attribute__((always_inline))
 
@@ -33,30 +34,12 @@ void ops__rmsnorm_avx512(float *y, const float *x, const float *w, int64_t n, fl
 		y[i] = (x[i] * sc) * w[i];
 }
 
-/* e^x of 8 floats in double, rounded once (|x| <= 104 clamps). */
-AI __m256 exp8(__m256 xf)
-{
-	__m256 c = _mm256_min_ps(_mm256_max_ps(xf, _mm256_set1_ps(-104.0f)), _mm256_set1_ps(89.0f));
-	__m512d x = _mm512_cvtps_pd(c);
-	__m512d n = _mm512_roundscale_pd(_mm512_mul_pd(x, _mm512_set1_pd(1.4426950408889634)),
-	                                 _MM_FROUND_TO_NEAREST_INT);
-	__m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(0.6931471805599453), x);
-	r = _mm512_fnmadd_pd(n, _mm512_set1_pd(2.3190468138462996e-17), r);
-	static const double k[12] = {1.0 / 39916800, 1.0 / 3628800, 1.0 / 362880, 1.0 / 40320,
-	                             1.0 / 5040,     1.0 / 720,     1.0 / 120,    1.0 / 24,
-	                             1.0 / 6,        0.5,           1.0,          1.0};
-	__m512d p = _mm512_set1_pd(k[0]);
-	for (int j = 1; j < 12; j++)
-		p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(k[j]));
-	return _mm512_cvtpd_ps(_mm512_scalef_pd(p, n));
-}
-
 void ops__silu_mul_avx512(float *g, const float *u, int64_t n)
 {
 	int64_t i = 0;
 	for (; i + 8 <= n; i += 8) {
 		__m256 x = _mm256_loadu_ps(g + i);
-		__m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), x));
+		__m256 e = exp8_avx512(_mm256_sub_ps(_mm256_setzero_ps(), x));
 		__m256 s = _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
 		_mm256_storeu_ps(g + i, _mm256_mul_ps(s, _mm256_loadu_ps(u + i)));
 	}

@@ -110,6 +110,22 @@ R16_AI __m512i r16_row_offsets(size_t bx)
 	    _mm512_set1_epi32((int)bx));
 }
 
+/* Decode reads 16 interleaved row streams, which defeat the hardware
+ * prefetcher: the next stripe (16 rows of bx bytes, contiguous at x + 16 *
+ * bx) is prefetched a slice per block. r16_pf_step: its cache lines per
+ * block of nb; r16_prefetch_next: block b's slice. */
+R16_AI int64_t r16_pf_step(size_t bx, int64_t nb)
+{
+	return ((int64_t)(16 * bx + 63) / 64 + nb - 1) / nb;
+}
+
+R16_AI void r16_prefetch_next(const uint8_t *x, size_t bx, int64_t step, int64_t b)
+{
+	const char *pf = (const char *)x + 16 * bx;
+	for (int64_t l = b * step; l < (b + 1) * step; l++)
+		_mm_prefetch(pf + 64 * l, _MM_HINT_T0);
+}
+
 /* The f16 at p + r * bx of each row, as f32 (exact). */
 R16_AI __m512 r16_f16(const uint8_t *p, __m512i offs)
 {

@@ -25,13 +25,9 @@ R16_AI void run_direct(int type, const uint8_t *x, size_t bx, int64_t nb, const 
 #pragma GCC unroll 4
 	for (int c = 0; c < cols; c++)
 		acc[c] = _mm512_setzero_ps();
-	/* the next stripe (16 rows, contiguous) prefetched a slice per block:
-	 * the 16 interleaved row streams defeat the hardware prefetcher */
-	const uint8_t *pf = x + 16 * bx;
-	const int64_t pf_step = ((int64_t)(16 * bx + 63) / 64 + nb - 1) / nb; /* lines per block */
+	const int64_t pf_step = r16_pf_step(bx, nb);
 	for (int64_t b = 0; b < nb; b++) {
-		for (int64_t l = b * pf_step; l < (b + 1) * pf_step; l++)
-			_mm_prefetch((const char *)pf + 64 * l, _MM_HINT_T0);
+		r16_prefetch_next(x, bx, pf_step, b);
 		R16_BLK u;
 		unpack(type, x, bx, b, offs, &u);
 #pragma GCC unroll 4

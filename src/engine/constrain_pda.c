@@ -185,11 +185,23 @@ static int num_step(struct constrain_frame *f, uint8_t b, bool integer)
 	return R_NO;
 }
 
-static const int64_t pow10_tab[CONSTRAIN_MAX_DIGITS + 1] = {
-    1LL,         10LL,         100LL,         1000LL,         10000LL,         100000LL,
-    1000000LL,   10000000LL,   100000000LL,   1000000000LL,   10000000000LL,   100000000000LL,
-    1000000000000LL, 10000000000000LL, 100000000000000LL, 1000000000000000LL,
-    10000000000000000LL};
+static const int64_t pow10_tab[CONSTRAIN_MAX_DIGITS + 1] = {1LL,
+                                                            10LL,
+                                                            100LL,
+                                                            1000LL,
+                                                            10000LL,
+                                                            100000LL,
+                                                            1000000LL,
+                                                            10000000LL,
+                                                            100000000LL,
+                                                            1000000000LL,
+                                                            10000000000LL,
+                                                            100000000000LL,
+                                                            1000000000000LL,
+                                                            10000000000000LL,
+                                                            100000000000000LL,
+                                                            1000000000000000LL,
+                                                            10000000000000000LL};
 
 /* The fewest more digits after which an integer can end inside n's bounds,
  * -1 when it never can: d digits so far (0 after a lone '-') of value m, neg
@@ -560,7 +572,8 @@ static int64_t frame_cost(const struct constrain_prog *p, const struct constrain
 	case S_VAL: return p->nodes[f->node].min_len;
 	case S_STR: {
 		int64_t due = p->nodes[f->node].min_items - f->idx; /* a byte each at least */
-		return 1 + f->n + (f->aux == ESC_AFTER_BACKSLASH ? 1 : f->aux) + (due > 0 ? due : 0);
+		return 1 + f->n + (f->aux == ESC_AFTER_BACKSLASH ? 1 : f->aux) +
+		       (due > 0 ? due : 0);
 	}
 	case S_NUM:
 		if (p->nodes[f->node].type == CONSTRAIN_INTEGER)
@@ -594,6 +607,5 @@ bool constrain__in_plain_string(const struct constrain_prog *p, const struct con
 {
 	const struct constrain_frame *f = &s->f[s->depth - 1];
 	const struct cnode *n = &p->nodes[f->node];
-	return f->st == S_STR && f->aux == 0 && f->n == 0 && n->min_items == 0 &&
-	       n->max_items < 0;
+	return f->st == S_STR && f->aux == 0 && f->n == 0 && n->min_items == 0 && n->max_items < 0;
 }

@@ -81,7 +81,8 @@ int64_t engine__seq_shift(struct engine_seq *s, int64_t n_keep)
 	if (!cs)
 		return 0;
 	for (int c = 0; c < hp->n_rope_cfg; c++)
-		ops_rope_cache(cs + c * hp->n_rot, hp->n_rot, -n_disc, &hp->rope[c], hp->rope_freqs);
+		ops_rope_cache(cs + c * hp->n_rot, hp->n_rot, -n_disc, &hp->rope[c],
+		               hp->rope_freqs);
 	const size_t vrow = (size_t)hp_kv_dim_v(hp) * s->kv_es;
 	for (int il = 0; il < hp->n_layer; il++) {
 		const float *c = cs + s->m->layers[il].rope_cfg * hp->n_rot;

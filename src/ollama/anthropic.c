@@ -25,25 +25,19 @@ static bool blocks_text(struct gen_call *g, const cJSON *content, const char *fi
 		return true;
 	}
 	if (!cJSON_IsArray(content))
-		return api_fail(&g->call, 400, "%s: expected a string or a list of content blocks", field);
+		return api_fail(&g->call, 400, "%s: expected a string or a list of content blocks",
+		                field);
 	const cJSON *b;
 	cJSON_ArrayForEach(b, content)
 	{
 		const char *t = json_str(b, "type", "");
 		if (strcmp(t, "text"))
-			return api_fail(&g->call, 400, "%s: content blocks of type '%.64s' are not supported", field,
-			               t);
+			return api_fail(&g->call, 400,
+			                "%s: content blocks of type '%.64s' are not supported",
+			                field, t);
 		buf_puts(out, json_str(b, "text", ""));
 	}
 	return true;
-}
-
-static void add_msg(cJSON *arr, const char *role, const struct buf *text)
-{
-	cJSON *m = cJSON_CreateObject();
-	cJSON_AddStringToObject(m, "role", role);
-	cJSON_AddStringToObject(m, "content", text->data ? text->data : "");
-	cJSON_AddItemToArray(arr, m);
 }
 
 /* system and messages as chat messages of OpenAI's shape. */
@@ -55,7 +49,7 @@ static bool messages(struct gen_call *g, const cJSON *body, cJSON *arr)
 	if (sys && !cJSON_IsNull(sys)) {
 		ok = blocks_text(g, sys, "system", &text);
 		if (ok && text.len)
-			add_msg(arr, "system", &text);
+			api_msg_add(arr, "system", text.data);
 	}
 	const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(body, "messages"), *m;
 	if (ok && (!cJSON_IsArray(msgs) || cJSON_GetArraySize(msgs) == 0))
@@ -65,14 +59,16 @@ static bool messages(struct gen_call *g, const cJSON *body, cJSON *arr)
 	{
 		const char *role = json_str(m, "role", "");
 		if (strcmp(role, "user") && strcmp(role, "assistant")) {
-			ok = api_fail(&g->call, 400, "messages: role must be 'user' or 'assistant', not '%.32s'", role);
+			ok = api_fail(&g->call, 400,
+			              "messages: role must be 'user' or 'assistant', not '%.32s'",
+			              role);
 			break;
 		}
 		buf_reset(&text);
-		if (!(ok = blocks_text(g, cJSON_GetObjectItemCaseSensitive(m, "content"), "messages",
-		                       &text)))
+		if (!(ok = blocks_text(g, cJSON_GetObjectItemCaseSensitive(m, "content"),
+		                       "messages", &text)))
 			break;
-		add_msg(arr, role, &text);
+		api_msg_add(arr, role, text.data ? text.data : "");
 	}
 	buf_release(&text);
 	return ok;
@@ -82,7 +78,8 @@ static bool sampling(struct gen_call *g, const cJSON *body)
 {
 	char err[ERR_MSG_LEN];
 	double max = -1, temp = 1.0, top_p = 1.0, top_k = 0;
-	if (!api_num(&g->call, body, "max_tokens", &max) || !api_num(&g->call, body, "temperature", &temp) ||
+	if (!api_num(&g->call, body, "max_tokens", &max) ||
+	    !api_num(&g->call, body, "temperature", &temp) ||
 	    !api_num(&g->call, body, "top_p", &top_p) || !api_num(&g->call, body, "top_k", &top_k))
 		return false;
 	if (max < 1)

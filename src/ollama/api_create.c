@@ -71,8 +71,7 @@ static void create_cancel(struct api_call *c)
 
 /* A "from" model that is not in the store is pulled first, as Ollama does
  * ("pulling model", then the pull's own lines); then loaded. */
-static int load_or_pull(struct create_call *k, const struct model_name *n,
-                        struct store_model *base)
+static int load_or_pull(struct create_call *k, const struct model_name *n, struct store_model *base)
 {
 	struct store *st = k->call.srv->store;
 	struct model_name r;

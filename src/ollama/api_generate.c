@@ -44,7 +44,8 @@ static bool check_think(struct gen_call *g, const cJSON *body, const char *model
 				level = levels[i];
 		on = *level || !strcmp(t->valuestring, "true");
 		if (!on && strcmp(t->valuestring, "false"))
-			return api_fail(&g->call, 400, "invalid think value: \"%.64s\"", t->valuestring);
+			return api_fail(&g->call, 400, "invalid think value: \"%.64s\"",
+			                t->valuestring);
 	} else if (!cJSON_IsBool(t)) {
 		return api_fail(&g->call, 400, "invalid think value: expected a bool or a level");
 	}

@@ -38,11 +38,12 @@ void api_ready(const struct api_route *rt, struct http_req *req)
 	struct buf b = BUF_INIT;
 	if (by_model && found < 0) {
 		char shortest[NAMES_STR_MAX + 1];
-		buf_printf(&b, "model \"%s\" is not loaded", names_shortest(&want, shortest, sizeof shortest));
+		buf_printf(&b, "model \"%s\" is not loaded",
+		           names_shortest(&want, shortest, sizeof shortest));
 		api_reply_error(c, 503, b.data);
 	} else {
-		buf_printf(&b, "{\"status\":\"ready\",\"loaded\":%d,\"running\":%d,\"queued\":%d", st.loaded,
-		           st.running, st.waiting);
+		buf_printf(&b, "{\"status\":\"ready\",\"loaded\":%d,\"running\":%d,\"queued\":%d",
+		           st.loaded, st.running, st.waiting);
 		if (found >= 0) {
 			buf_puts(&b, ",\"model\":");
 			jstr(&b, l[found].name);

@@ -40,10 +40,13 @@ static bool sampling(struct gen_call *g, const cJSON *body, bool completion)
 {
 	char err[ERR_MSG_LEN];
 	double temp = 1.0, top_p = 1.0, fp = 0, pp = 0, seed = -1, max = -1;
-	if (!api_num(&g->call, body, "temperature", &temp) || !api_num(&g->call, body, "top_p", &top_p) ||
+	if (!api_num(&g->call, body, "temperature", &temp) ||
+	    !api_num(&g->call, body, "top_p", &top_p) ||
 	    !api_num(&g->call, body, "frequency_penalty", &fp) ||
-	    !api_num(&g->call, body, "presence_penalty", &pp) || !api_num(&g->call, body, "seed", &seed) ||
-	    !api_num(&g->call, body, "max_tokens", &max) || !api_num(&g->call, body, "max_completion_tokens", &max))
+	    !api_num(&g->call, body, "presence_penalty", &pp) ||
+	    !api_num(&g->call, body, "seed", &seed) ||
+	    !api_num(&g->call, body, "max_tokens", &max) ||
+	    !api_num(&g->call, body, "max_completion_tokens", &max))
 		return false;
 	if (completion && top_p == 0)
 		top_p = 1.0;
@@ -76,8 +79,7 @@ static bool stream_fields(struct gen_call *g, const cJSON *body)
 /* A format of type t: text; json_object = format "json"; json_schema =
  * the schema (Ollama's openai middleware). where names the field for
  * errors ("response_format", "text.format"). */
-static bool apply_format(struct gen_call *g, const char *t, const cJSON *schema,
-                         const char *where)
+static bool apply_format(struct gen_call *g, const char *t, const cJSON *schema, const char *where)
 {
 	char err[ERR_MSG_LEN];
 	int rc = 0;
@@ -90,7 +92,8 @@ static bool apply_format(struct gen_call *g, const char *t, const cJSON *schema,
 		rc = cJSON_IsObject(schema)
 		         ? format_compile_schema(schema, &g->cons, err)
 		         : err_set(err, ERR_INVALID, "%s json_schema needs a %s object", where,
-		                   !strcmp(where, "response_format") ? "json_schema.schema" : "schema");
+		                   !strcmp(where, "response_format") ? "json_schema.schema"
+		                                                     : "schema");
 	} else {
 		rc = err_set(err, ERR_INVALID, "invalid %s type", where);
 	}
@@ -105,8 +108,8 @@ static bool response_format(struct gen_call *g, const cJSON *body)
 	if (!rf || cJSON_IsNull(rf))
 		return true;
 	const cJSON *js = cJSON_GetObjectItemCaseSensitive(rf, "json_schema");
-	return apply_format(g, json_str(rf, "type", ""), cJSON_GetObjectItemCaseSensitive(js, "schema"),
-	                    "response_format");
+	return apply_format(g, json_str(rf, "type", ""),
+	                    cJSON_GetObjectItemCaseSensitive(js, "schema"), "response_format");
 }
 
 static bool model_field(struct gen_call *g, const cJSON *body)
@@ -135,7 +138,8 @@ static bool reasoning_effort(struct gen_call *g, const cJSON *body)
 	    strcmp(level, "max"))
 		return api_fail(&g->call, 400, "invalid reasoning_effort: \"%.32s\"", e);
 	if (!g->think_capable)
-		return api_fail(&g->call, 400, "\"%.200s\" does not support thinking", g->model_req);
+		return api_fail(&g->call, 400, "\"%.200s\" does not support thinking",
+		                g->model_req);
 	g->think = g->think_set = true;
 	snprintf(g->think_level, sizeof g->think_level, "%s", level);
 	return true;
@@ -228,24 +232,18 @@ static bool content_text(struct gen_call *g, const cJSON *content, struct buf *o
 		return true;
 	}
 	if (!cJSON_IsArray(content))
-		return api_fail(&g->call, 400, "invalid input: content must be a string or a list of parts");
+		return api_fail(&g->call, 400,
+		                "invalid input: content must be a string or a list of parts");
 	const cJSON *part;
 	cJSON_ArrayForEach(part, content)
 	{
 		const char *t = json_str(part, "type", "");
 		if (strcmp(t, "input_text") && strcmp(t, "output_text") && strcmp(t, "text"))
-			return api_fail(&g->call, 400, "input content of type '%.64s' is not supported", t);
+			return api_fail(&g->call, 400,
+			                "input content of type '%.64s' is not supported", t);
 		buf_puts(out, json_str(part, "text", ""));
 	}
 	return true;
-}
-
-static void add_msg(cJSON *arr, const char *role, const char *text)
-{
-	cJSON *m = cJSON_CreateObject();
-	cJSON_AddStringToObject(m, "role", role);
-	cJSON_AddStringToObject(m, "content", text);
-	cJSON_AddItemToArray(arr, m);
 }
 
 /* instructions and input (a string, or a list of message items) as chat
@@ -255,9 +253,9 @@ static bool input_messages(struct gen_call *g, const cJSON *body, cJSON *arr)
 	const cJSON *in = cJSON_GetObjectItemCaseSensitive(body, "input");
 	const char *instr = json_str(body, "instructions", "");
 	if (*instr)
-		add_msg(arr, "system", instr);
+		api_msg_add(arr, "system", instr);
 	if (cJSON_IsString(in)) {
-		add_msg(arr, "user", in->valuestring);
+		api_msg_add(arr, "user", in->valuestring);
 		return true;
 	}
 	if (!cJSON_IsArray(in) || cJSON_GetArraySize(in) == 0)
@@ -267,13 +265,14 @@ static bool input_messages(struct gen_call *g, const cJSON *body, cJSON *arr)
 	{
 		const char *type = json_str(it, "type", "message");
 		if (strcmp(type, "message"))
-			return api_fail(&g->call, 400, "input item type '%.64s' is not supported", type);
+			return api_fail(&g->call, 400, "input item type '%.64s' is not supported",
+			                type);
 		const char *role = json_str(it, "role", "user");
 		struct buf text = BUF_INIT;
 		bool ok = content_text(g, cJSON_GetObjectItemCaseSensitive(it, "content"), &text);
 		if (ok)
-			add_msg(arr, !strcmp(role, "developer") ? "system" : role,
-			        text.data ? text.data : "");
+			api_msg_add(arr, !strcmp(role, "developer") ? "system" : role,
+			            text.data ? text.data : "");
 		buf_release(&text);
 		if (!ok)
 			return false;
@@ -288,7 +287,8 @@ static bool responses_fields(struct gen_call *g, const cJSON *body)
 	if (cJSON_IsArray(tools) && cJSON_GetArraySize(tools) > 0)
 		return api_fail(&g->call, 400, "tools are not supported on /v1/responses");
 	if (*json_str(body, "previous_response_id", ""))
-		return api_fail(&g->call, 400, "previous_response_id is not supported: responses are not stored");
+		return api_fail(&g->call, 400,
+		                "previous_response_id is not supported: responses are not stored");
 	const cJSON *text = cJSON_GetObjectItemCaseSensitive(body, "text");
 	const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(text, "format");
 	if (!fmt || cJSON_IsNull(fmt))

@@ -29,8 +29,11 @@ static void message(const struct gen_call *g, bool done, struct buf *out)
 {
 	buf_puts(out, "{\"id\":");
 	ids(g, out, "msg");
-	buf_printf(out, ",\"type\":\"message\",\"status\":\"%s\",\"role\":\"assistant\",\"content\":[",
-	           !done ? "in_progress" : incomplete(g) ? "incomplete" : "completed");
+	buf_printf(out,
+	           ",\"type\":\"message\",\"status\":\"%s\",\"role\":\"assistant\",\"content\":[",
+	           !done           ? "in_progress"
+	           : incomplete(g) ? "incomplete"
+	                           : "completed");
 	if (done) {
 		buf_puts(out, "{\"type\":\"output_text\",\"text\":");
 		gojson_append_str(out, g->text.data ? g->text.data : "", g->text.len);
@@ -46,7 +49,9 @@ static void response(const struct gen_call *g, bool done, struct buf *out)
 	ids(g, out, "resp");
 	buf_printf(out, ",\"object\":\"response\",\"created_at\":%lld,\"status\":\"%s\",",
 	           (long long)g->created,
-	           !done ? "in_progress" : incomplete(g) ? "incomplete" : "completed");
+	           !done           ? "in_progress"
+	           : incomplete(g) ? "incomplete"
+	                           : "completed");
 	buf_puts(out, "\"error\":null,\"incomplete_details\":");
 	buf_puts(out, done && incomplete(g) ? "{\"reason\":\"max_output_tokens\"}" : "null");
 	buf_puts(out, ",\"model\":");
@@ -66,8 +71,7 @@ static void response(const struct gen_call *g, bool done, struct buf *out)
 	           "{\"input_tokens\":%lld,\"input_tokens_details\":{\"cached_tokens\":%lld},"
 	           "\"output_tokens\":%lld,\"output_tokens_details\":{\"reasoning_tokens\":0},"
 	           "\"total_tokens\":%lld}}",
-	           (long long)p, (long long)g->res.prompt_cached, (long long)c,
-	           (long long)(p + c));
+	           (long long)p, (long long)g->res.prompt_cached, (long long)c, (long long)(p + c));
 }
 
 /* "event: TYPE\ndata: {"type":TYPE,"sequence_number":N" — the caller

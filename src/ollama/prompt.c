@@ -380,8 +380,9 @@ static int render_from(const struct template *t, const struct prompt_msg *msgs, 
 }
 
 int prompt_chat(const struct template *t, const struct prompt_msg *msgs, size_t n,
-                const struct prompt_vars *vars, int64_t num_ctx, bool truncate, prompt_count_fn count,
-                void *ud, struct buf *out, size_t *first, char err[ERR_MSG_LEN])
+                const struct prompt_vars *vars, int64_t num_ctx, bool truncate,
+                prompt_count_fn count, void *ud, struct buf *out, size_t *first,
+                char err[ERR_MSG_LEN])
 {
 	size_t keep = n ? n - 1 : 0;
 	for (size_t i = keep; truncate && count && i-- > 0;) {

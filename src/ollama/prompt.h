@@ -88,7 +88,8 @@ typedef int64_t (*prompt_count_fn)(void *ud, const char *text, size_t n);
  * not fit. The last message is always kept. With truncate false (or no
  * count) everything is rendered. *first (may be NULL) gets i. */
 int prompt_chat(const struct template *t, const struct prompt_msg *msgs, size_t n,
-                const struct prompt_vars *vars, int64_t num_ctx, bool truncate, prompt_count_fn count,
-                void *ud, struct buf *out, size_t *first, char err[ERR_MSG_LEN]);
+                const struct prompt_vars *vars, int64_t num_ctx, bool truncate,
+                prompt_count_fn count, void *ud, struct buf *out, size_t *first,
+                char err[ERR_MSG_LEN]);
 
 #endif

@@ -19,9 +19,10 @@
 
 #define FAIL(...) (snprintf(err, ERR_MSG_LEN, __VA_ARGS__), ERR_INVALID)
 
-#define REF_NEST_MAX 16  /* $refs being expanded inside each other */
-#define REF_USES_MAX 256 /* $ref expansions in one schema (bounds a schema that
-                          * references one definition many times over) */
+#define REF_NEST_MAX 16 /* $refs being expanded inside each other */
+#define REF_USES_MAX                                                                               \
+	256 /* $ref expansions in one schema (bounds a schema that                                 \
+	     * references one definition many times over) */
 
 /* A compile: the program, the whole schema for $ref, the $ref targets now
  * being expanded (to refuse recursion), the expansions so far. */
@@ -157,8 +158,8 @@ static int32_t typed(struct fctx *c, const cJSON *s, const char *t, int depth, c
 }
 
 /* A union of alternatives: a list of type names, or anyOf/oneOf schemas. */
-static int32_t alts(struct fctx *c, const cJSON *s, const cJSON *list, bool names,
-                    int depth, char *err)
+static int32_t alts(struct fctx *c, const cJSON *s, const cJSON *list, bool names, int depth,
+                    char *err)
 {
 	if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) == 0)
 		return FAIL("type, anyOf and oneOf lists must be non-empty arrays");
@@ -206,8 +207,9 @@ static const cJSON *ref_target(const cJSON *root, const char *ref)
 		tok[n] = 0;
 		char *end;
 		long i = strtol(tok, &end, 10);
-		at = cJSON_IsArray(at) ? (n && !*end && i >= 0 ? cJSON_GetArrayItem(at, (int)i) : NULL)
-		                       : cJSON_GetObjectItemCaseSensitive(at, tok);
+		at = cJSON_IsArray(at)
+		         ? (n && !*end && i >= 0 ? cJSON_GetArrayItem(at, (int)i) : NULL)
+		         : cJSON_GetObjectItemCaseSensitive(at, tok);
 	}
 	return at;
 }
@@ -219,12 +221,14 @@ static int32_t ref(struct fctx *c, const cJSON *r, int depth, char *err)
 		return FAIL("$ref must be a string");
 	const cJSON *t = ref_target(c->root, r->valuestring);
 	if (!t)
-		return FAIL("$ref \"%.100s\" names nothing in the schema (only local refs, \"#/...\")",
-		            r->valuestring);
+		return FAIL(
+		    "$ref \"%.100s\" names nothing in the schema (only local refs, \"#/...\")",
+		    r->valuestring);
 	for (int i = 0; i < c->n_active; i++)
 		if (c->active[i] == t)
-			return FAIL("$ref \"%.100s\" is recursive; recursive schemas are not supported",
-			            r->valuestring);
+			return FAIL(
+			    "$ref \"%.100s\" is recursive; recursive schemas are not supported",
+			    r->valuestring);
 	if (c->n_active == REF_NEST_MAX || ++c->uses > REF_USES_MAX)
 		return FAIL("the schema expands to more than %d $ref uses", REF_USES_MAX);
 	c->active[c->n_active++] = t;

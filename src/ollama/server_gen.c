@@ -103,6 +103,12 @@ static int64_t count_tokens(void *ud, const char *text, size_t n)
 	return engine_tokenize(ud, text, n, true, true, NULL, 0);
 }
 
+/* The routes whose answers have a place for thinking. */
+static bool carries_thinking(const struct gen_call *g)
+{
+	return g->api == GEN_GENERATE || g->api == GEN_CHAT || g->api == GEN_OAI_CHAT;
+}
+
 static int render(struct gen_call *g, struct engine_model *m, int64_t n_ctx, struct buf *text)
 {
 	char *err = g->job.err;
@@ -111,7 +117,7 @@ static int render(struct gen_call *g, struct engine_model *m, int64_t n_ctx, str
 		return 0;
 	}
 	/* the routes that cannot carry thinking ask the template for none */
-	bool carries = g->api == GEN_GENERATE || g->api == GEN_CHAT || g->api == GEN_OAI_CHAT;
+	bool carries = carries_thinking(g);
 	struct prompt_vars vars = {.tools = g->tools,
 	                           .think = g->think && carries,
 	                           .think_level = g->think_level,
@@ -128,11 +134,10 @@ static int render(struct gen_call *g, struct engine_model *m, int64_t n_ctx, str
  * routes that can carry it: generate, chat, OpenAI chat. */
 static void think_start(struct gen_call *g, const struct buf *text)
 {
-	g->think_on = g->think_capable && g->think && !g->raw &&
-	              (g->api == GEN_GENERATE || g->api == GEN_CHAT || g->api == GEN_OAI_CHAT);
+	g->think_on = g->think_capable && g->think && !g->raw && carries_thinking(g);
 	if (g->think_on)
-		think_parser_init(&g->thp, think_prompt_opened(text->data ? text->data : "",
-		                                               text->len));
+		think_parser_init(&g->thp,
+		                  think_prompt_opened(text->data ? text->data : "", text->len));
 }
 
 static int tokenize(struct gen_call *g, struct engine_model *m, const struct buf *text)

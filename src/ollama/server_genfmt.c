@@ -162,6 +162,18 @@ static void oai_usage(struct gen_call *g, struct buf *out)
 	           (long long)p, (long long)c, (long long)(p + c));
 }
 
+/* "data: {...chat.completion.chunk...,"choices":[{"index":0,"delta":{" and
+ * the role on the answer's first chunk. */
+static void oai_delta_open(struct gen_call *g, struct buf *out)
+{
+	buf_puts(out, "data: ");
+	oai_head(g, "chat.completion.chunk", out);
+	buf_puts(out, ",\"choices\":[{\"index\":0,\"delta\":{");
+	if (!g->sent_first)
+		buf_puts(out, "\"role\":\"assistant\",");
+	g->sent_first = true;
+}
+
 static void oai_chunk(struct gen_call *g, const char *text, size_t n, const char *finish,
                       struct buf *out)
 {
@@ -264,12 +276,7 @@ void genfmt_whole(struct gen_call *g, struct buf *out)
 void genfmt_thinking(struct gen_call *g, const char *text, size_t n, struct buf *out)
 {
 	if (g->api == GEN_OAI_CHAT) {
-		buf_puts(out, "data: ");
-		oai_head(g, "chat.completion.chunk", out);
-		buf_puts(out, ",\"choices\":[{\"index\":0,\"delta\":{");
-		if (!g->sent_first)
-			buf_puts(out, "\"role\":\"assistant\",");
-		g->sent_first = true;
+		oai_delta_open(g, out);
 		buf_puts(out, "\"content\":\"\"");
 		thinking_field("reasoning", text, n, out);
 		buf_puts(out, "},\"finish_reason\":null}]}\n\n");
@@ -302,12 +309,7 @@ void genfmt_load(struct gen_call *g, const char *reason, struct buf *out)
 void genfmt_tool_calls(struct gen_call *g, struct buf *out)
 {
 	if (g->api == GEN_OAI_CHAT) {
-		buf_puts(out, "data: ");
-		oai_head(g, "chat.completion.chunk", out);
-		buf_puts(out, ",\"choices\":[{\"index\":0,\"delta\":{");
-		if (!g->sent_first)
-			buf_puts(out, "\"role\":\"assistant\",");
-		g->sent_first = true;
+		oai_delta_open(g, out);
 		tool_calls(g, true, out);
 		buf_puts(out, "},\"finish_reason\":null}]}\n\n");
 		return;

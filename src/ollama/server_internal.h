@@ -129,10 +129,13 @@ cJSON *api_body_json(struct api_call *c);
 bool api_str(struct api_call *c, const cJSON *o, const char *key, const char **out);
 bool api_bool(struct api_call *c, const cJSON *o, const char *key, bool *out);
 bool api_num(struct api_call *c, const cJSON *o, const char *key, double *out);
+/* Appends {"role": role, "content": text} to arr (requests of other APIs
+ * rewritten as chat messages). */
+void api_msg_add(cJSON *arr, const char *role, const char *text);
 /* Replies status with the formatted message; returns false (for chains of
  * field checks). */
-__attribute__((format(printf, 3, 4))) bool api_fail(struct api_call *c, int status,
-                                                    const char *fmt, ...);
+__attribute__((format(printf, 3, 4))) bool api_fail(struct api_call *c, int status, const char *fmt,
+                                                    ...);
 /* One progress line of a pull, push or create: written at once when
  * streaming (a gone client sets *cancel), else kept in last for the
  * single answer. */
@@ -266,7 +269,7 @@ struct gen_call {
 	char think_level[8];
 	bool think_on;
 	struct think_parser thp;
-	struct buf thinking;     /* the whole thinking, when not streamed */
+	struct buf thinking;       /* the whole thinking, when not streamed */
 	struct buf th_out, ct_out; /* scratch: one token's split */
 	bool load_only;
 	struct constrain_prog *cons; /* format / response_format, or NULL */
@@ -294,8 +297,7 @@ struct gen_call {
  * message for a 400. The _schema form takes a schema object only. */
 struct constrain_prog;
 int format_compile(const cJSON *format, struct constrain_prog **out, char err[ERR_MSG_LEN]);
-int format_compile_schema(const cJSON *schema, struct constrain_prog **out,
-                          char err[ERR_MSG_LEN]);
+int format_compile_schema(const cJSON *schema, struct constrain_prog **out, char err[ERR_MSG_LEN]);
 
 /* Allocates a gen_call for req (options at their defaults). */
 struct gen_call *gen_call_new(const struct api_route *rt, struct http_req *req, enum gen_api api);

@@ -119,6 +119,14 @@ bool api_num(struct api_call *c, const cJSON *o, const char *key, double *out)
 	return true;
 }
 
+void api_msg_add(cJSON *arr, const char *role, const char *text)
+{
+	cJSON *m = cJSON_CreateObject();
+	cJSON_AddStringToObject(m, "role", role);
+	cJSON_AddStringToObject(m, "content", text);
+	cJSON_AddItemToArray(arr, m);
+}
+
 bool api_fail(struct api_call *c, int status, const char *fmt, ...)
 {
 	char msg[ERR_MSG_LEN];

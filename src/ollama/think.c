@@ -37,8 +37,8 @@ static bool step(struct think_parser *p, struct buf *th, struct buf *ct)
 {
 	const char *h = p->hold.data ? p->hold.data : "";
 	size_t n = p->hold.len, lo = strlen(THINK_OPEN), lc = strlen(THINK_CLOSE);
-	size_t ws = 0;
-	while (ws < n && is_space(h[ws]))
+	size_t ws = 0; /* leading whitespace, which only LOOK and AFTER skip */
+	while ((p->state == T_LOOK || p->state == T_AFTER) && ws < n && is_space(h[ws]))
 		ws++;
 	switch (p->state) {
 	case T_LOOK:

@@ -3,7 +3,8 @@
 # GPURUN_HOME and a free gateway port, starts and stops `gpurun daemon`, and
 # cleans up on exit: the daemon, any instance the state still lists, the
 # folder. Helpers: start_daemon, stop_daemon, kill_daemon, url NAME, fail,
-# live_pids SERVICE, ledger SQL, wait_until SECONDS COMMAND...
+# live_pids SERVICE, ledger SQL, wait_until SECONDS COMMAND..., free_port,
+# start_registry DIR.
 set -uo pipefail
 BIN=${GPURUN_BIN:-}
 if [ -z "$BIN" ] || [ ! -x "$BIN" ]; then
@@ -15,7 +16,12 @@ for tool in curl sqlite3 python3; do
 done
 GPURUN_HOME=$(mktemp -d /tmp/gpurun-e2e-XXXXXX)
 export GPURUN_HOME
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# free_port: a loopback TCP port nothing listens on now
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+PORT=$(free_port)
 export GPURUN_GATEWAY=127.0.0.1:$PORT
 DLOG=$GPURUN_HOME/daemon.log
 DPID=
@@ -104,3 +110,22 @@ cleanup() {
   rm -rf "$GPURUN_HOME"
 }
 trap cleanup EXIT
+
+# start_registry DIR: Debian's docker-registry on a free loopback port,
+# storing under DIR; sets REG_PORT and REG_PID (the caller's EXIT trap
+# kills it). Fails, with the registry stopped, when it does not answer.
+start_registry() {
+  REG_PORT=$(free_port)
+  cat >"$1/registry.yml" <<YML
+version: 0.1
+log: {level: error}
+storage: {filesystem: {rootdirectory: $1/registry}}
+http: {addr: 127.0.0.1:$REG_PORT}
+YML
+  docker-registry serve "$1/registry.yml" >"$1/registry.log" 2>&1 &
+  REG_PID=$!
+  wait_until 5 curl -fs -o /dev/null "http://127.0.0.1:$REG_PORT/v2/" && return 0
+  kill "$REG_PID" 2>/dev/null
+  wait "$REG_PID" 2>/dev/null
+  return 1
+}

@@ -26,23 +26,11 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 T=$GPURUN_HOME/t
 mkdir -p "$T"
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # ---- a registry on loopback
-rport=$(free_port)
-cat >"$T/registry.yml" <<YML
-version: 0.1
-log: {level: error}
-storage: {filesystem: {rootdirectory: $T/registry}}
-http: {addr: 127.0.0.1:$rport}
-YML
-docker-registry serve "$T/registry.yml" >"$T/registry.log" 2>&1 &
-reg=$!
+start_registry "$T" || fail "registry did not start"
+rport=$REG_PORT
 spid=
-trap '[ -n "$spid" ] && kill $spid 2>/dev/null; kill $reg 2>/dev/null; wait $reg 2>/dev/null; cleanup' EXIT
-wait_until 5 curl -fs -o /dev/null "http://127.0.0.1:$rport/v2/" || fail "registry did not start"
+trap '[ -n "$spid" ] && kill $spid 2>/dev/null; kill $REG_PID 2>/dev/null; wait $REG_PID 2>/dev/null; cleanup' EXIT
 
 # ---- the image, built and pushed as `make image IMAGE_PUSH=...` does
 img=127.0.0.1:$rport/gpurun/ollama:latest

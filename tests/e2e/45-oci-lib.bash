@@ -45,18 +45,9 @@ oci_web_image() {
       --config.entrypoint 'echo web starting on $PORT; trap "kill \$p; exit 0" TERM;
         httpd -f -p "${PORT:-8080}" -h /www & p=$!; wait $p'
   ) >"$T/umoci.log" 2>&1 || fail "umoci: $(tail -5 "$T/umoci.log")"
-  local rport
-  rport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  cat >"$T/registry.yml" <<YML
-version: 0.1
-log: {level: error}
-storage: {filesystem: {rootdirectory: $T/registry}}
-http: {addr: 127.0.0.1:$rport}
-YML
-  docker-registry serve "$T/registry.yml" >"$T/registry.log" 2>&1 &
-  OCI_REG_PID=$!
-  trap 'kill $OCI_REG_PID 2>/dev/null; wait $OCI_REG_PID 2>/dev/null; cleanup' EXIT
-  wait_until 5 curl -fs -o /dev/null "http://127.0.0.1:$rport/v2/" || fail "registry did not start"
+  start_registry "$T" || fail "registry did not start"
+  local rport=$REG_PORT
+  trap 'kill $REG_PID 2>/dev/null; wait $REG_PID 2>/dev/null; cleanup' EXIT
   local base="http://127.0.0.1:$rport/v2/test/web" m f loc
   m=$(sed -n 's/.*"digest":"sha256:\([0-9a-f]*\)".*/\1/p' "$T/oci/index.json" | head -1)
   for f in "$T"/oci/blobs/sha256/*; do

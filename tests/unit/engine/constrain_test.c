@@ -242,7 +242,7 @@ static void test_constrain_string_length(void **state)
 	    {"{\"id\":\"abc\",\"note\":\"x\"}", -1, true},
 	    {"{\"id\":\"\xc3\xa9\\n\"}", -1, true}, /* a code point and an escape: 2 */
 	    {"{\"id\":\"\\u00e9\xe2\x82\xac\\\"\"}", -1, true},
-	    {"{\"id\":\"a\"}", 8, false},      /* fewer than 2 */
+	    {"{\"id\":\"a\"}", 8, false},     /* fewer than 2 */
 	    {"{\"id\":\"abcd\"}", 10, false}, /* more than 3 */
 	    {"{\"id\":\"ab\\n\\", 11, false},
 	    {"{\"id\":\"ab\",\"note\":\"\"}", 19, false},
@@ -274,12 +274,12 @@ static void test_constrain_integer_range(void **state)
 	(void)state;
 	static const struct row adult[] = {
 	    {"[18,120,99,20]", -1, true},
-	    {"[17]", 2, false},   /* 17 is too small and 17x too big */
-	    {"[121]", 3, false},  /* 12 may still become 120 */
+	    {"[17]", 2, false},  /* 17 is too small and 17x too big */
+	    {"[121]", 3, false}, /* 12 may still become 120 */
 	    {"[1200]", 4, false},
-	    {"[0]", 1, false},    /* 0 takes no more digits */
-	    {"[-5]", 1, false},   /* no negative is in range */
-	    {"[5,", 2, false},    /* 5 could grow to 5x, but it ends here */
+	    {"[0]", 1, false},  /* 0 takes no more digits */
+	    {"[-5]", 1, false}, /* no negative is in range */
+	    {"[5,", 2, false},  /* 5 could grow to 5x, but it ends here */
 	};
 	struct constrain_prog *p = ranged(18, 120);
 	for (size_t i = 0; i < sizeof adult / sizeof adult[0]; i++)

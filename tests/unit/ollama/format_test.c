@@ -57,12 +57,16 @@ static void test_format_ref_defs(void **state)
 	(void)state;
 	/* pydantic: class Friend(name: str, age: int); class Friends(friends: list[Friend]) */
 	struct constrain_prog *p = compile_ok(
-	    "{\"$defs\":{\"Friend\":{\"properties\":{\"name\":{\"title\":\"Name\",\"type\":\"string\"},"
+	    "{\"$defs\":{\"Friend\":{\"properties\":{\"name\":{\"title\":\"Name\",\"type\":"
+	    "\"string\"},"
 	    "\"age\":{\"title\":\"Age\",\"type\":\"integer\"}},\"required\":[\"name\",\"age\"],"
 	    "\"title\":\"Friend\",\"type\":\"object\"}},"
-	    "\"properties\":{\"friends\":{\"items\":{\"$ref\":\"#/$defs/Friend\"},\"title\":\"Friends\","
-	    "\"type\":\"array\"}},\"required\":[\"friends\"],\"title\":\"Friends\",\"type\":\"object\"}");
-	assert_true(accepts(p, "{\"friends\":[{\"name\":\"Ann\",\"age\":3},{\"name\":\"Bo\",\"age\":41}]}"));
+	    "\"properties\":{\"friends\":{\"items\":{\"$ref\":\"#/$defs/"
+	    "Friend\"},\"title\":\"Friends\","
+	    "\"type\":\"array\"}},\"required\":[\"friends\"],\"title\":\"Friends\",\"type\":"
+	    "\"object\"}");
+	assert_true(accepts(
+	    p, "{\"friends\":[{\"name\":\"Ann\",\"age\":3},{\"name\":\"Bo\",\"age\":41}]}"));
 	assert_true(accepts(p, "{\"friends\":[]}"));
 	assert_false(accepts(p, "{\"friends\":[{\"name\":\"Ann\"}]}"));
 	assert_false(accepts(p, "{\"friends\":[{\"name\":\"Ann\",\"age\":\"3\"}]}"));
@@ -75,7 +79,8 @@ static void test_format_ref_pointer_forms(void **state)
 	(void)state;
 	/* draft-7 "definitions", a chain of refs, "~1" and "%25" escapes, allOf of one */
 	struct constrain_prog *p = compile_ok(
-	    "{\"definitions\":{\"a/b\":{\"$ref\":\"#/definitions/c%25\"},\"c%\":{\"enum\":[\"x\",\"y\"]},"
+	    "{\"definitions\":{\"a/b\":{\"$ref\":\"#/definitions/"
+	    "c%25\"},\"c%\":{\"enum\":[\"x\",\"y\"]},"
 	    "\"list\":[{\"type\":\"integer\"}]},"
 	    "\"type\":\"object\",\"properties\":{\"k\":{\"$ref\":\"#/definitions/a~1b\"},"
 	    "\"n\":{\"allOf\":[{\"$ref\":\"#/definitions/list/0\"}],\"description\":\"d\"}},"
@@ -95,9 +100,10 @@ static void test_format_ref_refused(void **state)
 	            "only local refs");
 	compile_err("{\"properties\":{\"a\":{\"$ref\":7}}}", "$ref must be a string");
 	/* a tree that refers to itself */
-	compile_err("{\"$defs\":{\"Node\":{\"type\":\"object\",\"properties\":{\"kids\":{\"type\":"
-	            "\"array\",\"items\":{\"$ref\":\"#/$defs/Node\"}}}}},\"$ref\":\"#/$defs/Node\"}",
-	            "is recursive");
+	compile_err(
+	    "{\"$defs\":{\"Node\":{\"type\":\"object\",\"properties\":{\"kids\":{\"type\":"
+	    "\"array\",\"items\":{\"$ref\":\"#/$defs/Node\"}}}}},\"$ref\":\"#/$defs/Node\"}",
+	    "is recursive");
 	compile_err("{\"$ref\":\"#\"}", "is recursive");
 	compile_err("{\"allOf\":[{\"type\":\"string\"},{\"type\":\"integer\"}]}",
 	            "allOf is supported with exactly one schema");
@@ -116,7 +122,8 @@ static void test_format_string_lengths(void **state)
 	assert_false(accepts(p, "{\"code\":\"abcd\",\"tag\":null}"));
 	assert_false(accepts(p, "{\"code\":\"abc\",\"tag\":\"xy\"}"));
 	constrain_prog_free(p);
-	compile_err("{\"type\":\"string\",\"minLength\":3,\"maxLength\":2}", "bad minLength/maxLength");
+	compile_err("{\"type\":\"string\",\"minLength\":3,\"maxLength\":2}",
+	            "bad minLength/maxLength");
 	compile_err("{\"type\":\"string\",\"minLength\":-1}", "bad minLength/maxLength");
 }
 
@@ -150,10 +157,11 @@ static void test_format_ref_expansion_bounded(void **state)
 	char s[4096];
 	size_t n = (size_t)snprintf(s, sizeof s, "{\"$defs\":{");
 	for (int i = 0; i < 12; i++)
-		n += (size_t)snprintf(s + n, sizeof s - n,
-		                      "\"d%d\":{\"type\":\"object\",\"properties\":{\"a\":{\"$ref\":"
-		                      "\"#/$defs/d%d\"},\"b\":{\"$ref\":\"#/$defs/d%d\"}}},",
-		                      i, i + 1, i + 1);
+		n +=
+		    (size_t)snprintf(s + n, sizeof s - n,
+		                     "\"d%d\":{\"type\":\"object\",\"properties\":{\"a\":{\"$ref\":"
+		                     "\"#/$defs/d%d\"},\"b\":{\"$ref\":\"#/$defs/d%d\"}}},",
+		                     i, i + 1, i + 1);
 	snprintf(s + n, sizeof s - n, "\"d12\":{\"type\":\"string\"}},\"$ref\":\"#/$defs/d0\"}");
 	compile_err(s, "more than 256 $ref uses");
 }

@@ -252,7 +252,8 @@ static void test_prompt_tools_reach_the_template(void **state)
 	                           "{{ range .Messages }}{{ .Content }}{{ end }}");
 	struct buf out = BUF_INIT;
 	char err[ERR_MSG_LEN];
-	assert_int_equal(prompt_render(t, m, n, &(struct prompt_vars){.tools = tv}, NULL, NULL, &out, err), 0);
+	assert_int_equal(
+	    prompt_render(t, m, n, &(struct prompt_vars){.tools = tv}, NULL, NULL, &out, err), 0);
 	assert_string_equal(out.data, "[TOOLS][{\"type\":\"function\",\"function\":{\"name\":"
 	                              "\"get_weather\",\"description\":\"d\",\"parameters\":"
 	                              "{\"type\":\"object\"}}}][/TOOLS]hi");
@@ -269,17 +270,18 @@ static void test_prompt_tools_reach_the_template(void **state)
  * answer as a tool_response turn. */
 static void test_prompt_qwen25_tools_round_trip(void **state)
 {
-	cJSON *tools = cJSON_Parse("[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
-	                           "\"description\":\"Get the weather\",\"parameters\":{\"type\":"
-	                           "\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}}}]");
+	cJSON *tools =
+	    cJSON_Parse("[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+	                "\"description\":\"Get the weather\",\"parameters\":{\"type\":"
+	                "\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}}}]");
 	struct template_value *tv = prompt_tools_value(tools);
 	size_t n;
 	struct prompt_msg *m = msgs_json(
-		"[{\"role\":\"user\",\"content\":\"Weather in Tokyo?\"},"
-		"{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"function\":"
-		"{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Tokyo\"}}}]},"
-		"{\"role\":\"tool\",\"content\":\"11 degrees\",\"tool_name\":\"get_weather\"}]",
-		&n, false);
+	    "[{\"role\":\"user\",\"content\":\"Weather in Tokyo?\"},"
+	    "{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"function\":"
+	    "{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Tokyo\"}}}]},"
+	    "{\"role\":\"tool\",\"content\":\"11 degrees\",\"tool_name\":\"get_weather\"}]",
+	    &n, false);
 	struct template *t = parse(QWEN25);
 	assert_true(template_uses(t, "Tools"));
 	struct buf out = BUF_INIT;
@@ -287,20 +289,20 @@ static void test_prompt_qwen25_tools_round_trip(void **state)
 	if (prompt_render(t, m, n, &(struct prompt_vars){.tools = tv}, NULL, NULL, &out, err))
 		fail_msg("render: %s", err);
 	assert_string_equal(
-		out.data,
-		"<|im_start|>system\n\n# Tools\n\nYou may call one or more functions to assist with "
-		"the user query.\n\nYou are provided with function signatures within <tools></tools> "
-		"XML tags:\n<tools>\n{\"type\": \"function\", \"function\": {\"name\":\"get_weather\","
-		"\"description\":\"Get the weather\",\"parameters\":{\"type\":\"object\","
-		"\"properties\":{\"city\":{\"type\":\"string\"}}}}}\n</tools>\n\nFor each function "
-		"call, return a json object with function name and arguments within "
-		"<tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, "
-		"\"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n"
-		"<|im_start|>user\nWeather in Tokyo?<|im_end|>\n"
-		"<|im_start|>assistant\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": "
-		"{\"city\":\"Tokyo\"}}\n</tool_call><|im_end|>\n"
-		"<|im_start|>user\n<tool_response>\n11 degrees\n</tool_response><|im_end|>\n"
-		"<|im_start|>assistant\n");
+	    out.data,
+	    "<|im_start|>system\n\n# Tools\n\nYou may call one or more functions to assist with "
+	    "the user query.\n\nYou are provided with function signatures within <tools></tools> "
+	    "XML tags:\n<tools>\n{\"type\": \"function\", \"function\": {\"name\":\"get_weather\","
+	    "\"description\":\"Get the weather\",\"parameters\":{\"type\":\"object\","
+	    "\"properties\":{\"city\":{\"type\":\"string\"}}}}}\n</tools>\n\nFor each function "
+	    "call, return a json object with function name and arguments within "
+	    "<tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, "
+	    "\"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n"
+	    "<|im_start|>user\nWeather in Tokyo?<|im_end|>\n"
+	    "<|im_start|>assistant\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": "
+	    "{\"city\":\"Tokyo\"}}\n</tool_call><|im_end|>\n"
+	    "<|im_start|>user\n<tool_response>\n11 degrees\n</tool_response><|im_end|>\n"
+	    "<|im_start|>assistant\n");
 	buf_release(&out);
 	template_free(t);
 	template_value_free(tv);

@@ -31,7 +31,8 @@ static void test_think_split_everywhere(void **state)
 {
 	(void)state;
 	static const struct row rows[] = {
-	    {"<think>Let me see.</think>\n\nThe answer is 4.", false, "Let me see.", "The answer is 4."},
+	    {"<think>Let me see.</think>\n\nThe answer is 4.", false, "Let me see.",
+	     "The answer is 4."},
 	    {"  \n<think>a < b</think>c", false, "a < b", "c"},
 	    {"Plain answer, <think> later.", false, "", "Plain answer, <think> later."},
 	    {"thinking already</think>  done", true, "thinking already", "done"},
@@ -47,8 +48,8 @@ static void test_think_split_everywhere(void **state)
 			buf_putc(&th, 0);
 			buf_putc(&ct, 0);
 			if (strcmp(th.data, rows[i].thinking) || strcmp(ct.data, rows[i].content))
-				fail_msg("'%s' cut at %zu: thinking '%s' content '%s'", rows[i].text, cut,
-				         th.data, ct.data);
+				fail_msg("'%s' cut at %zu: thinking '%s' content '%s'",
+				         rows[i].text, cut, th.data, ct.data);
 			buf_release(&th);
 			buf_release(&ct);
 		}

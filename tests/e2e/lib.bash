@@ -47,11 +47,15 @@ need() {
   for c; do command -v "$c" >/dev/null || skip "$c is not installed"; done
 }
 
-# A TCP port nothing listens on (0 when none was found).
+# A TCP port nothing listens on (0 when none was found), taken below the
+# kernel's ephemeral range, so no socket bound to port 0 meanwhile (an
+# instance's port, a client's source port) can take it before we listen.
 free_port() {
-  local p
+  local p lo=32768
+  read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
+  [ "$lo" -gt 21024 ] || lo=40000
   for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 20000))
+    p=$((20000 + RANDOM % (lo - 20000)))
     [ -z "$(ss -Hltn "sport = :$p" 2>/dev/null)" ] && { echo "$p"; return; }
   done
   echo 0

@@ -81,6 +81,15 @@ struct quant_traits {
 	 * or more columns (a kernel that repacks the activations per call); 0:
 	 * no preference. */
 	int64_t gemm_rows;
+	/* Packed weights (quant_r16_avx512.h describes the layout), for the
+	 * types and kernel sets that have them; NULL otherwise. pack16(src,
+	 * bx, dst) rewrites 16 rows of bx bytes (row r at src + r * bx) into
+	 * the 16 * bx bytes at dst, one stripe that decode reads as a single
+	 * sequential stream. gemm_packed is gemm over packed rows: x is the
+	 * stripe holding row 0, stripe k at x + 16 * k * bx, nr a multiple of
+	 * 16; same activations, same numbers as gemm bit for bit. */
+	void (*pack16)(const void *src, size_t bx, void *dst);
+	quant_gemm_fn gemm_packed;
 };
 
 /* Kernel sets, each a superset of the one below it. AVX512 means

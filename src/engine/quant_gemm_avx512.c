@@ -10,6 +10,8 @@
  * against a stripe unpacked once into a stack buffer (prefill). */
 #include "engine/quant_r16_avx512.h"
 
+#include <string.h>
+
 #define KC 32 /* blocks per unpacked stripe chunk (18 KiB: stays in L1) */
 
 static size_t act8_bytes(int64_t n)
@@ -55,11 +57,19 @@ static void q8_0_act_prepare(const float *x, void *y, int64_t n)
 R16_AI void unpack_as(int type, const uint8_t *x, size_t bx, int64_t b, __m512i offs,
                       struct r16blk *u, const bool sgn)
 {
-	if (type == GGML_TYPE_Q4_0) {
+	if (R16_TYPE(type) == GGML_TYPE_Q4_0) {
 		const uint8_t *p = x + b * (int64_t)sizeof(struct block_q4_0);
 		const __m512i m4 = _mm512_set1_epi8(0x0F), k8 = _mm512_set1_epi8(8);
 		__m512i t[4];
-		r16_load4(p + 2, bx, t);
+		if (type & R16_PACKED) {
+			const int64_t nb = (int64_t)(bx / sizeof(struct block_q4_0));
+#pragma GCC unroll 4
+			for (int k = 0; k < 4; k++)
+				t[k] = _mm512_loadu_si512(x + (4 * b + k) * 64);
+			p = x + nb * 256 + b * 32;
+		} else {
+			r16_load4(p + 2, bx, t);
+		}
 #pragma GCC unroll 4
 		for (int k = 0; k < 4; k++) {
 			u->c[k] = _mm512_and_si512(t[k], m4);
@@ -69,15 +79,23 @@ R16_AI void unpack_as(int type, const uint8_t *x, size_t bx, int64_t b, __m512i 
 				u->c[4 + k] = _mm512_sub_epi8(u->c[4 + k], k8);
 			}
 		}
-		u->d = r16_f16(p, offs);
+		u->d = r16_scales(type, p, offs);
 	} else {
 		const uint8_t *p = x + b * (int64_t)sizeof(struct block_q8_0);
 		const __m512i flip = _mm512_set1_epi8((char)0x80);
-		r16_load8(p + 2, bx, u->c);
+		if (type & R16_PACKED) {
+			const int64_t nb = (int64_t)(bx / sizeof(struct block_q8_0));
+#pragma GCC unroll 8
+			for (int k = 0; k < 8; k++)
+				u->c[k] = _mm512_loadu_si512(x + (8 * b + k) * 64);
+			p = x + nb * 512 + b * 32;
+		} else {
+			r16_load8(p + 2, bx, u->c);
+		}
 #pragma GCC unroll 8
 		for (int k = 0; k < 8 && !sgn; k++)
 			u->c[k] = _mm512_xor_si512(u->c[k], flip);
-		u->d = r16_f16(p, offs);
+		u->d = r16_scales(type, p, offs);
 	}
 }
 
@@ -132,7 +150,7 @@ static void gemm_small(int type, int64_t nb, int64_t nr, int64_t nc, float *s, s
 }
 
 #define R16_AMX(type, u, b0, kb, a, ba, s, lds) quant__amx_legacy(u, b0, kb, a, ba, s, lds)
-#define R16_AMX_SIGN(type, u, kb, to_amx)       quant__amx_sign(type, u, kb, to_amx)
+#define R16_AMX_SIGN(type, u, kb, to_amx)       quant__amx_sign(R16_TYPE(type), u, kb, to_amx)
 #define R16_AMX_UNPACK(type, x, bx, b, offs, u) unpack_as(type, x, bx, b, offs, u, true)
 #define R16_BLK                                 struct r16blk
 #define R16_ACT                                 struct act8
@@ -152,8 +170,58 @@ static void q8_0_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, c
 	gemm(GGML_TYPE_Q8_0, n, nr, nc, s, lds, x, bx, a, ba);
 }
 
+static void q4_0_gemm_packed(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds,
+                             const void *x, size_t bx, const void *a, size_t ba)
+{
+	gemm(GGML_TYPE_Q4_0 | R16_PACKED, n, nr, nc, s, lds, x, bx, a, ba);
+}
+
+static void q8_0_gemm_packed(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds,
+                             const void *x, size_t bx, const void *a, size_t ba)
+{
+	gemm(GGML_TYPE_Q8_0 | R16_PACKED, n, nr, nc, s, lds, x, bx, a, ba);
+}
+
+/* 16 rows into the packed form: the r16 vectors of each block's codes,
+ * then the blocks' scales, 16 per block. */
+static void q4_0_pack16(const void *src, size_t bx, void *dst)
+{
+	const uint8_t *x = src;
+	uint8_t *o = dst;
+	const int64_t nb = (int64_t)(bx / sizeof(struct block_q4_0));
+	for (int64_t b = 0; b < nb; b++) {
+		const uint8_t *p = x + b * (int64_t)sizeof(struct block_q4_0);
+		__m512i t[4];
+		r16_load4(p + 2, bx, t);
+		for (int k = 0; k < 4; k++)
+			_mm512_storeu_si512(o + (4 * b + k) * 64, t[k]);
+		for (int r = 0; r < 16; r++)
+			memcpy(o + nb * 256 + b * 32 + 2 * r, p + (size_t)r * bx, 2);
+	}
+}
+
+static void q8_0_pack16(const void *src, size_t bx, void *dst)
+{
+	const uint8_t *x = src;
+	uint8_t *o = dst;
+	const int64_t nb = (int64_t)(bx / sizeof(struct block_q8_0));
+	for (int64_t b = 0; b < nb; b++) {
+		const uint8_t *p = x + b * (int64_t)sizeof(struct block_q8_0);
+		__m512i t[8];
+		r16_load8(p + 2, bx, t);
+		for (int k = 0; k < 8; k++)
+			_mm512_storeu_si512(o + (8 * b + k) * 64, t[k]);
+		for (int r = 0; r < 16; r++)
+			memcpy(o + nb * 512 + b * 32 + 2 * r, p + (size_t)r * bx, 2);
+	}
+}
+
 void quant__fill_gemm_avx512(struct quant_traits *t)
 {
+	t[GGML_TYPE_Q4_0].pack16 = q4_0_pack16;
+	t[GGML_TYPE_Q4_0].gemm_packed = q4_0_gemm_packed;
+	t[GGML_TYPE_Q8_0].pack16 = q8_0_pack16;
+	t[GGML_TYPE_Q8_0].gemm_packed = q8_0_gemm_packed;
 	t[GGML_TYPE_Q4_0].act_bytes = act8_bytes;
 	t[GGML_TYPE_Q4_0].act_prepare = q4_0_act_prepare;
 	t[GGML_TYPE_Q4_0].gemm = q4_0_gemm;

@@ -15,6 +15,22 @@
 
 #define R16_AI static inline __attribute__((always_inline))
 
+/* Packed weights (quant.h pack16 / gemm_packed). The model's matrices are
+ * rewritten once at load into stripes of 16 rows, each stripe the same
+ * 16 * bx bytes as the rows it replaces, so that decode reads one
+ * sequential stream per stripe (the hardware prefetcher follows it) and
+ * loads the r16 vectors directly instead of transposing 16 rows in
+ * registers and gathering their scales. A stripe of nb blocks is a
+ * sequence of regions, one per field of the block type, each holding the
+ * field of block 0 for the 16 rows, then of block 1, ...: a field of w
+ * dwords is w vectors of 64 bytes, vector k lane r = dword k of row r's
+ * field (the r16 form); 16 f16 scales are 32 bytes, row r at 2r.
+ *   Q4_0: [qs: 4 vectors] [d: 16 f16]          per block, regions in order
+ *   Q8_0: [qs: 8 vectors] [d: 16 f16]
+ * The kernels take `type | R16_PACKED` for the packed form of a type. */
+#define R16_PACKED 0x1000
+#define R16_TYPE(t) ((t) & ~R16_PACKED)
+
 /* One Q8_0 activation block for a weight type with code offset OFF: the
  * values of quant_q8_0_from_float_ref, its f16 scale as f32, -OFF * sum. */
 struct act8 {
@@ -126,11 +142,35 @@ R16_AI void r16_prefetch_next(const uint8_t *x, size_t bx, int64_t step, int64_t
 		_mm_prefetch(pf + 64 * l, _MM_HINT_T0);
 }
 
+#define R16_PF_DIST 4096 /* bytes ahead in a packed stripe (2-8 KiB measured alike) */
+/* The prefetch of block b of a decode loop over a stripe: the next stripe
+ * for the GGUF form; for the packed form, whose stripe is one stream, the
+ * same slice of the bytes R16_PF_DIST ahead. */
+R16_AI void r16_prefetch_block(int type, const uint8_t *x, size_t bx, int64_t step, int64_t b)
+{
+	if (type & R16_PACKED) {
+		const char *pf = (const char *)x + R16_PF_DIST;
+		for (int64_t l = b * step; l < (b + 1) * step; l++)
+			_mm_prefetch(pf + 64 * l, _MM_HINT_T0);
+	} else {
+		r16_prefetch_next(x, bx, step, b);
+	}
+}
+
 /* The f16 at p + r * bx of each row, as f32 (exact). */
 R16_AI __m512 r16_f16(const uint8_t *p, __m512i offs)
 {
 	__m512i v = _mm512_i32gather_epi32(offs, p, 1);
 	return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v));
+}
+
+/* A block's 16 scales as f32: p is the first row's f16 in the GGUF form,
+ * the 16 f16 side by side in the packed form. */
+R16_AI __m512 r16_scales(int type, const uint8_t *p, __m512i offs)
+{
+	if (type & R16_PACKED)
+		return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+	return r16_f16(p, offs);
 }
 
 /* Four copies of a kernel body for 1..4 activation columns, so the column

@@ -27,7 +27,7 @@ R16_AI void run_direct(int type, const uint8_t *x, size_t bx, int64_t nb, const 
 		acc[c] = _mm512_setzero_ps();
 	const int64_t pf_step = r16_pf_step(bx, nb);
 	for (int64_t b = 0; b < nb; b++) {
-		r16_prefetch_next(x, bx, pf_step, b);
+		r16_prefetch_block(type, x, bx, pf_step, b);
 		R16_BLK u;
 		unpack(type, x, bx, b, offs, &u);
 #pragma GCC unroll 4

@@ -13,6 +13,8 @@
  * f32 tiles, held to |got - ref| <= AMX_F16_TOL * sum |x_i y_i| against the
  * scalar reference (which sums in double): the dropped products' bound
  * plus f32 summation; measured worst: printed by the test.
+ * Packed weights (pack16 / gemm_packed) on 16-row multiples: bit-identical
+ * to the same set's gemm, hence to the reference.
  * The generic path (vec_dot loops) gets quant_simd_test's bound,
  * |got - ref| <= 1e-5 * sum |x_i y_i|. A set this CPU cannot run SKIPs. */
 #include "support/support.h"
@@ -53,6 +55,36 @@ struct gemm_case {
 	enum quant_isa isa;
 	int type;
 };
+
+/* The packed form of the nr rows (x, bx bytes apart) against gemm's own
+ * results `want`: bit for bit. */
+static void check_packed(const struct quant_traits *v, int64_t n, int64_t nr, int64_t nc,
+                         const uint8_t *x, size_t bx, const uint8_t *a, size_t ba,
+                         const float *want, size_t lds)
+{
+	const size_t rs = quant_row_size(v->type, n);
+	uint8_t *rows = malloc((size_t)nr * rs), *packed = malloc((size_t)nr * rs);
+	float *out = malloc(lds * (size_t)nc * 4);
+	for (int64_t i = 0; i < nr; i++)
+		memcpy(rows + (size_t)i * rs, x + (size_t)i * bx, rs);
+	for (int64_t i = 0; i < nr; i += 16)
+		v->pack16(rows + (size_t)i * rs, rs, packed + (size_t)i * rs);
+	for (size_t i = 0; i < lds * (size_t)nc; i++)
+		out[i] = NAN;
+	v->gemm_packed(n, nr, nc, out, lds, packed, rs, a, ba);
+	for (int64_t c = 0; c < nc; c++)
+		for (int64_t i = 0; i < (int64_t)lds; i++) {
+			size_t k = (size_t)c * lds + (size_t)i;
+			if (memcmp(&out[k], &want[k], 4) != 0)
+				fail_msg("%s packed gemm (%s) %lldx%lld over %lld, row %lld col "
+				         "%lld: %.9g, gemm %.9g",
+				         v->name, v->isa, (long long)nr, (long long)nc,
+				         (long long)n, (long long)i, (long long)c, out[k], want[k]);
+		}
+	free(rows);
+	free(packed);
+	free(out);
+}
 
 /* One shape: nr x nc over nblk blocks, every element against the reference. */
 static void check_shape(const struct quant_traits *v, int64_t nblk, int64_t nr, int64_t nc)
@@ -113,6 +145,8 @@ static void check_shape(const struct quant_traits *v, int64_t nblk, int64_t nr, 
 		for (size_t i = (size_t)nr; i < lds; i++) /* nothing past nr rows */
 			assert_true(isnan(out[(size_t)c * lds + i]));
 	}
+	if (v->pack16 && nr % 16 == 0)
+		check_packed(v, n, nr, nc, x, bx, a, ba, out, lds);
 	free(dx);
 	free(dy);
 	free(f);
@@ -145,7 +179,8 @@ static void test_quant_gemm_matches_ref(void **state)
 				                                  : blocks[k];
 				check_shape(v, nb, rows[i], cols[j]);
 			}
-	print_message("%s (%s): %s\n", v->name, v->isa, v->gemm ? "gemm kernel, exact" : "generic");
+	print_message("%s (%s): %s%s\n", v->name, v->isa, v->gemm ? "gemm kernel, exact" : "generic",
+	              v->pack16 ? ", packed form exact" : "");
 }
 
 /* F16 batches on AMX-BF16 across the kernel's blocks: more than one packed

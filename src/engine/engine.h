@@ -87,6 +87,8 @@ struct engine_model_info {
 	const char *backend;        /* where passes run: "cpu" or "cuda (NVIDIA H200, sm_90)" */
 	const char *backend_note;   /* why the CPU runs although a GPU was wanted, or "" */
 	int n_gpu_layers;           /* layers on the GPU, the output counted as one (Ollama) */
+	int64_t packed_bytes;       /* weights rewritten in their kernels' packed form (CPU);
+	                             * 0: the file's layout (GPURUN_PACK=0 turns packing off) */
 };
 const struct engine_model_info *engine_model_info(const struct engine_model *m);
 /* The open GGUF file (metadata for /api/show); lives as long as the model. */

@@ -34,6 +34,7 @@ struct tensor {
 	int64_t n_in, n_out;
 	size_t row_bytes;
 	const struct quant_traits *qt;
+	bool packed; /* data is qt->pack16's form (pack.c), stripes of 16 rows */
 };
 
 struct rope_cfg {
@@ -137,6 +138,8 @@ struct engine_model {
 	char backend_name[192];       /* info.backend */
 	char backend_note[ERR_MSG_LEN];
 	_Atomic(struct constrain_vocab *) cvocab; /* built at the first constrained run */
+	uint8_t *mirror; /* packed weights (pack.c), mirroring the file; or NULL */
+	size_t mirror_size;
 };
 
 /* An architecture: reads its keys and binds its tensors into the model. */
@@ -208,6 +211,12 @@ static inline uint8_t *seq_vt(const struct engine_seq *s, int il)
 {
 	return seq_k(s, il) + (size_t)s->n_ctx * hp_kv_dim_k(&s->m->hp) * s->kv_es;
 }
+
+/* ---- packed weights (pack.c) ---- */
+/* Rewrites the matrices whose type has a packed form into it (CPU backend,
+ * once, after the runner is up); a failure leaves the file's layout. */
+void engine__pack_weights(struct engine_model *m);
+void engine__pack_release(struct engine_model *m);
 
 /* ---- loader helpers (arch.c) ---- */
 int arch__read_common(struct loader *ld);

@@ -72,13 +72,54 @@ static const uint8_t *activations(const struct tensor *w, const float *x, int64_
 	return ts->q;
 }
 
+/* Rows [a, b) of a packed w inside one stripe (a split that does not fall
+ * on a multiple of 16): the whole stripe into a buffer, the rows copied. */
+static void run_part(const struct tensor *w, int64_t a, int64_t b, const uint8_t *act,
+                     size_t stride, int64_t nc, float *y, int64_t ldy)
+{
+	enum { COLS = 32 };
+	float t[16 * COLS];
+	const int64_t s = a & ~(int64_t)15;
+	for (int64_t c0 = 0; c0 < nc; c0 += COLS) {
+		int64_t n = nc - c0 < COLS ? nc - c0 : COLS;
+		w->qt->gemm_packed(w->n_in, 16, n, t, 16, w->data + (size_t)s * w->row_bytes,
+		                   w->row_bytes, act + (size_t)c0 * stride, stride);
+		for (int64_t c = 0; c < n; c++)
+			memcpy(y + (c0 + c) * ldy, t + c * 16 + (a - s),
+			       (size_t)(b - a) * sizeof *t);
+	}
+}
+
+/* Rows [a, b) of a packed w: whole stripes by the kernel, the ends apart. */
+static void run_packed(const struct tensor *w, int64_t a, int64_t b, const uint8_t *act,
+                       size_t stride, int64_t nc, float *y, int64_t ldy)
+{
+	int64_t a16 = (a + 15) & ~(int64_t)15, b16 = b & ~(int64_t)15;
+	if (a16 > b16) {
+		run_part(w, a, b, act, stride, nc, y, ldy);
+		return;
+	}
+	if (a < a16)
+		run_part(w, a, a16, act, stride, nc, y, ldy);
+	if (a16 < b16)
+		w->qt->gemm_packed(w->n_in, b16 - a16, nc, y + (a16 - a), (size_t)ldy,
+		                   w->data + (size_t)a16 * w->row_bytes, w->row_bytes, act, stride);
+	if (b16 < b)
+		run_part(w, b16, b, act, stride, nc, y + (b16 - a), ldy);
+}
+
 /* Rows [a, b) of job j for columns [c0, c0 + nc) of activations act. */
 static void run(const struct mm_job *j, int64_t a, int64_t b, const uint8_t *act, size_t stride,
                 int64_t c0, int64_t nc)
 {
 	const struct tensor *w = j->w;
-	quant_gemm(w->qt, w->n_in, b - a, nc, j->y + c0 * j->ldy + (a - j->y0), (size_t)j->ldy,
-	           w->data + (size_t)a * w->row_bytes, w->row_bytes, act, stride);
+	float *y = j->y + c0 * j->ldy + (a - j->y0);
+	if (w->packed) {
+		run_packed(w, a, b, act, stride, nc, y, j->ldy);
+		return;
+	}
+	quant_gemm(w->qt, w->n_in, b - a, nc, y, (size_t)j->ldy, w->data + (size_t)a * w->row_bytes,
+	           w->row_bytes, act, stride);
 }
 
 /* A batch bigger than the thread's own buffer in a form nobody shared:

@@ -206,6 +206,8 @@ struct engine_model *engine_model_load(const char *path, const struct engine_loa
 		goto out_free;
 	fill_info(m);
 	backend__init(m, p);
+	if (!p->vocab_only && m->be && !strcmp(m->be->name, "cpu"))
+		engine__pack_weights(m);
 	m->info.load_ns = time_mono_ns() - t0;
 	return m;
 out_free:
@@ -218,6 +220,7 @@ void engine_model_free(struct engine_model *m)
 	if (!m)
 		return;
 	backend__release(m);
+	engine__pack_release(m);
 	if (m->run.ts)
 		runner__release(&m->run);
 	constrain_vocab_free(atomic_load(&m->cvocab));

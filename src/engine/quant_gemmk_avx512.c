@@ -7,7 +7,8 @@
  * activation's group sums, then the reference's float expression: the
  * numbers of quant_q4_K/q6_K_vec_dot_ref bit for bit. Activations: struct
  * actk, a block_q8_K plus its group sums paired for vpdpwssd; both types
- * read the same prepared form. */
+ * read the same prepared form. Weights in the GGUF row form or packed
+ * (pack16 / gemm_packed: r16 vectors stored side by side, same numbers). */
 #include "engine/quant_r16_avx512.h"
 
 /* A Q8_K activation block (quant_q8_K_quantize_ref's values) and its group
@@ -115,7 +116,9 @@ R16_AI __m512i dot4(const __m512i *c, const struct actk *a, int k0)
 	return _mm512_dpbusd_epi32(p, c[3], act_dw(a, k0 + 3));
 }
 
-/* ---- Q4_K: 8 groups of 32, 6-bit scales and mins */
+/* ---- Q4_K: 8 groups of 32, 6-bit scales and mins. Packed: block b of a
+ * stripe at x + 16 * 144 * b, the r16 vectors of the 16-byte chunk at
+ * offset o of the GGUF block at offset 16 * o (quant_r16_avx512.h). */
 
 struct k4sc {
 	__m512i sc[8]; /* group scales, in the low 16 bits of each lane */
@@ -123,10 +126,28 @@ struct k4sc {
 	__m512 d, dmin;
 };
 
-R16_AI void k4_scales(const uint8_t *p, size_t bx, struct k4sc *s)
+/* Block b of the 16 rows at x. */
+R16_AI const uint8_t *k4_block(int type, const uint8_t *x, int64_t b)
+{
+	return x + b * (int64_t)sizeof(struct block_q4_K) * (type & R16_PACKED ? 16 : 1);
+}
+
+/* t[k] lane r = dword k of the 16 bytes at offset o of row r's block p. */
+R16_AI void k4_load(int type, const uint8_t *p, size_t bx, int o, __m512i t[4])
+{
+	if (type & R16_PACKED) {
+#pragma GCC unroll 4
+		for (int k = 0; k < 4; k++)
+			t[k] = _mm512_loadu_si512(p + 16 * o + 64 * k);
+	} else {
+		r16_load4(p + o, bx, t);
+	}
+}
+
+R16_AI void k4_scales(int type, const uint8_t *p, size_t bx, struct k4sc *s)
 {
 	__m512i t[4];
-	r16_load4(p, bx, t); /* d | dmin, scales 0..3, 4..7, 8..11 */
+	k4_load(type, p, bx, 0, t); /* d | dmin, scales 0..3, 4..7, 8..11 */
 	__m512i sc_lo = and_(t[1], 0x3f3f3f3f), m_lo = and_(t[2], 0x3f3f3f3f);
 	__m512i sc_hi = _mm512_or_si512(and_(t[3], 0x0f0f0f0f), and_(srl(t[1], 2), 0x30303030));
 	__m512i m_hi =
@@ -146,10 +167,11 @@ R16_AI void k4_scales(const uint8_t *p, size_t bx, struct k4sc *s)
 
 /* Codes of chunk c (64 elements), half h (dwords 4h..4h+3 of its 32 qs
  * bytes): lo[k] elements 64c + 16h + 4k.., hi[k] 64c + 32 + 16h + 4k.. */
-R16_AI void k4_codes(const uint8_t *p, size_t bx, int c, int h, __m512i lo[4], __m512i hi[4])
+R16_AI void k4_codes(int type, const uint8_t *p, size_t bx, int c, int h, __m512i lo[4],
+                     __m512i hi[4])
 {
 	__m512i t[4];
-	r16_load4(p + 16 + 32 * c + 16 * h, bx, t);
+	k4_load(type, p, bx, 16 + 32 * c + 16 * h, t);
 #pragma GCC unroll 16
 	for (int k = 0; k < 4; k++) {
 		lo[k] = and_(t[k], 0x0f0f0f0f);
@@ -178,7 +200,13 @@ R16_AI __m512 k4_finish(const struct k4sc *s, const struct actk *a, __m512i isum
 	return _mm512_add_ps(acc, t);
 }
 
-/* ---- Q6_K: 16 groups of 16, signed 8-bit scales, 6-bit codes - 32 */
+/* ---- Q6_K: 16 groups of 16, signed 8-bit scales, 6-bit codes - 32.
+ * Packed: block b at x + K6_PB * b holds the codes of k6_codes's four (h,
+ * q) pieces, 12 vectors each (X[4], Y[4], Z[4]: the codes a, b, c with the
+ * 2-bit slices 0-1, 2-3, 4-5 of d in their top bits), then the scales in 8
+ * runs of 32 bytes, run 2m + e holding at 2r row r's int8 scales 4m + e and
+ * 4m + e + 2; the blocks' 16 f16 d follow them all, at x + K6_PB * nb. */
+#define K6_PB 3328
 
 struct k6sc {
 	__m512i sc[16]; /* group scales as int32 */
@@ -186,7 +214,7 @@ struct k6sc {
 	__m512 d;
 };
 
-R16_AI void k6_scales(const uint8_t *p, size_t bx, __m512i offs, struct k6sc *s)
+R16_AI void k6_scales_gguf(const uint8_t *p, size_t bx, __m512i offs, struct k6sc *s)
 {
 	__m512i t[4];
 	r16_load4(p + 192, bx, t);
@@ -203,11 +231,30 @@ R16_AI void k6_scales(const uint8_t *p, size_t bx, __m512i offs, struct k6sc *s)
 	s->d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(srl(d, 16)));
 }
 
+/* Block b's scales: p its start, pd its d (packed form only). */
+R16_AI void k6_scales(int type, const uint8_t *p, const uint8_t *pd, size_t bx, __m512i offs,
+                      struct k6sc *s)
+{
+	if (!(type & R16_PACKED)) {
+		k6_scales_gguf(p, bx, offs, s);
+		return;
+	}
+#pragma GCC unroll 8
+	for (int j = 0; j < 8; j++) {
+		const int g = 4 * (j / 2) + j % 2;
+		s->sp[j] =
+		    _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(p + 3072 + 32 * j)));
+		s->sc[g] = _mm512_srai_epi32(_mm512_slli_epi32(s->sp[j], 16), 16);
+		s->sc[g + 2] = _mm512_srai_epi32(s->sp[j], 16);
+	}
+	s->d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)pd));
+}
+
 /* The codes of half h, dwords 4q..4q+3 (q < 2) of each 32-byte quarter: a[k] for
  * elements 128h + 16q + 4k.. (group 8h + q), b[k] + 32, c[k] + 64, d[k] +
  * 96 (groups 8h + 2 + q, 8h + 4 + q, 8h + 6 + q). */
-R16_AI void k6_codes(const uint8_t *p, size_t bx, int h, int q, __m512i a[4], __m512i b[4],
-                     __m512i c[4], __m512i d[4])
+R16_AI void k6_codes_gguf(const uint8_t *p, size_t bx, int h, int q, __m512i a[4], __m512i b[4],
+                          __m512i c[4], __m512i d[4])
 {
 	__m512i l0[4], l1[4], hb[4];
 	r16_load4(p + 64 * h + 16 * q, bx, l0);
@@ -222,6 +269,31 @@ R16_AI void k6_codes(const uint8_t *p, size_t bx, int h, int q, __m512i a[4], __
 		c[k] = _mm512_or_si512(and_(srl(l0[k], 4), 0x0f0f0f0f), and_(hb[k], 0x30303030));
 		d[k] = _mm512_or_si512(and_(srl(l1[k], 4), 0x0f0f0f0f),
 		                       and_(srl(hb[k], 2), 0x30303030));
+	}
+}
+
+/* The same codes from block p of either form. */
+R16_AI void k6_codes(int type, const uint8_t *p, size_t bx, int h, int q, __m512i a[4],
+                     __m512i b[4], __m512i c[4], __m512i d[4])
+{
+	if (!(type & R16_PACKED)) {
+		k6_codes_gguf(p, bx, h, q, a, b, c, d);
+		return;
+	}
+	const uint8_t *v = p + 768 * (2 * h + q);
+	const __m512i m3 = _mm512_set1_epi8(3), m15 = _mm512_set1_epi8(15);
+#pragma GCC unroll 16
+	for (int k = 0; k < 4; k++) {
+		__m512i x = _mm512_loadu_si512(v + 64 * k),
+		        y = _mm512_loadu_si512(v + 256 + 64 * k);
+		__m512i z = _mm512_loadu_si512(v + 512 + 64 * k);
+		a[k] = and_(x, 0x3f3f3f3f);
+		b[k] = and_(y, 0x3f3f3f3f);
+		c[k] = and_(z, 0x3f3f3f3f);
+		/* bits 0-1 from x >> 6, 2-3 from y >> 4, 4-5 from z >> 2 */
+		__m512i t = _mm512_ternarylogic_epi32(m3, srl(x, 6), srl(y, 4), 0xCA);
+		t = _mm512_ternarylogic_epi32(m15, t, srl(z, 2), 0xCA);
+		d[k] = and_(t, 0x3f3f3f3f);
 	}
 }
 
@@ -254,6 +326,15 @@ R16_AI __m512 k6_finish(const struct k6sc *s, const struct actk *a, __m512i isum
 	return _mm512_add_ps(acc, _mm512_mul_ps(t, _mm512_cvtepi32_ps(isum)));
 }
 
+/* Block b of the 16 rows at x, and (packed form) its d. */
+R16_AI const uint8_t *k6_block(int type, const uint8_t *x, size_t bx, int64_t b, const uint8_t **pd)
+{
+	if (!(type & R16_PACKED))
+		return x + b * (int64_t)sizeof(struct block_q6_K);
+	*pd = x + (int64_t)(bx / sizeof(struct block_q6_K)) * K6_PB + 32 * b;
+	return x + b * K6_PB;
+}
+
 /* ---- buffered form (prefill): a super-block of 16 rows unpacked */
 
 struct r16k {
@@ -266,25 +347,25 @@ struct r16k {
 
 R16_AI void unpack(int type, const uint8_t *x, size_t bx, int64_t b, __m512i offs, struct r16k *u)
 {
-	if (type == GGML_TYPE_Q4_K) {
-		const uint8_t *p = x + b * (int64_t)sizeof(struct block_q4_K);
-		k4_scales(p, bx, &u->k4);
+	if (R16_TYPE(type) == GGML_TYPE_Q4_K) {
+		const uint8_t *p = k4_block(type, x, b);
+		k4_scales(type, p, bx, &u->k4);
 #pragma GCC unroll 16
 		for (int c = 0; c < 4; c++)
 #pragma GCC unroll 16
 			for (int h = 0; h < 2; h++) {
 				__m512i *o = u->c + 16 * c + 8 * h;
-				k4_codes(p, bx, c, h, o, o + 4);
+				k4_codes(type, p, bx, c, h, o, o + 4);
 			}
 	} else {
-		const uint8_t *p = x + b * (int64_t)sizeof(struct block_q6_K);
-		k6_scales(p, bx, offs, &u->k6);
+		const uint8_t *pd = NULL, *p = k6_block(type, x, bx, b, &pd);
+		k6_scales(type, p, pd, bx, offs, &u->k6);
 #pragma GCC unroll 16
 		for (int h = 0; h < 2; h++)
 #pragma GCC unroll 16
 			for (int q = 0; q < 2; q++) {
 				__m512i *o = u->c + 32 * h + 16 * q;
-				k6_codes(p, bx, h, q, o, o + 4, o + 8, o + 12);
+				k6_codes(type, p, bx, h, q, o, o + 4, o + 8, o + 12);
 			}
 	}
 }
@@ -292,7 +373,7 @@ R16_AI void unpack(int type, const uint8_t *x, size_t bx, int64_t b, __m512i off
 R16_AI __m512 block_dot(int type, const struct r16k *u, const struct actk *a, __m512 acc)
 {
 	__m512i isum = _mm512_setzero_si512();
-	if (type == GGML_TYPE_Q4_K) {
+	if (R16_TYPE(type) == GGML_TYPE_Q4_K) {
 #pragma GCC unroll 16
 		for (int c = 0; c < 4; c++)
 #pragma GCC unroll 16
@@ -315,6 +396,55 @@ R16_AI __m512 block_dot(int type, const struct r16k *u, const struct actk *a, __
 /* ---- register form (decode): each piece of codes unpacked once for the
  * `cols` columns */
 
+R16_AI void k4_direct(int type, const uint8_t *p, size_t bx, const struct actk *const y[4],
+                      __m512 acc[4], const int cols)
+{
+	__m512i isum[4];
+#pragma GCC unroll 16
+	for (int c = 0; c < cols; c++)
+		isum[c] = _mm512_setzero_si512();
+	struct k4sc sc;
+	k4_scales(type, p, bx, &sc);
+#pragma GCC unroll 16
+	for (int c4 = 0; c4 < 4; c4++)
+#pragma GCC unroll 16
+		for (int h = 0; h < 2; h++) {
+			__m512i lo[4], hi[4];
+			k4_codes(type, p, bx, c4, h, lo, hi);
+#pragma GCC unroll 16
+			for (int c = 0; c < cols; c++)
+				isum[c] = k4_half(isum[c], lo, hi, &sc, y[c], c4, h);
+		}
+#pragma GCC unroll 16
+	for (int c = 0; c < cols; c++)
+		acc[c] = k4_finish(&sc, y[c], isum[c], acc[c]);
+}
+
+R16_AI void k6_direct(int type, const uint8_t *x, size_t bx, int64_t b, __m512i offs,
+                      const struct actk *const y[4], __m512 acc[4], const int cols)
+{
+	__m512i isum[4];
+#pragma GCC unroll 16
+	for (int c = 0; c < cols; c++)
+		isum[c] = _mm512_setzero_si512();
+	const uint8_t *pd = NULL, *p = k6_block(type, x, bx, b, &pd);
+	struct k6sc sc;
+	k6_scales(type, p, pd, bx, offs, &sc);
+#pragma GCC unroll 16
+	for (int h = 0; h < 2; h++)
+#pragma GCC unroll 16
+		for (int q = 0; q < 2; q++) {
+			__m512i c0[4], c1[4], c2[4], c3[4];
+			k6_codes(type, p, bx, h, q, c0, c1, c2, c3);
+#pragma GCC unroll 16
+			for (int c = 0; c < cols; c++)
+				isum[c] = k6_piece(isum[c], c0, c1, c2, c3, &sc, y[c], h, q);
+		}
+#pragma GCC unroll 16
+	for (int c = 0; c < cols; c++)
+		acc[c] = k6_finish(&sc, y[c], isum[c], acc[c]);
+}
+
 R16_AI void run_direct(int type, const uint8_t *x, size_t bx, int64_t nb, const uint8_t *a,
                        size_t ba, float *s, size_t lds, __mmask16 keep, const int cols)
 {
@@ -325,51 +455,15 @@ R16_AI void run_direct(int type, const uint8_t *x, size_t bx, int64_t nb, const 
 		acc[c] = _mm512_setzero_ps();
 	const int64_t pf_step = r16_pf_step(bx, nb);
 	for (int64_t b = 0; b < nb; b++) {
-		r16_prefetch_next(x, bx, pf_step, b);
+		r16_prefetch_block(type, x, bx, pf_step, b);
 		const struct actk *y[4];
-		__m512i isum[4];
 #pragma GCC unroll 16
-		for (int c = 0; c < cols; c++) {
+		for (int c = 0; c < cols; c++)
 			y[c] = (const struct actk *)(a + (size_t)c * ba) + b;
-			isum[c] = _mm512_setzero_si512();
-		}
-		if (type == GGML_TYPE_Q4_K) {
-			const uint8_t *p = x + b * (int64_t)sizeof(struct block_q4_K);
-			struct k4sc sc;
-			k4_scales(p, bx, &sc);
-#pragma GCC unroll 16
-			for (int c4 = 0; c4 < 4; c4++)
-#pragma GCC unroll 16
-				for (int h = 0; h < 2; h++) {
-					__m512i lo[4], hi[4];
-					k4_codes(p, bx, c4, h, lo, hi);
-#pragma GCC unroll 16
-					for (int c = 0; c < cols; c++)
-						isum[c] =
-						    k4_half(isum[c], lo, hi, &sc, y[c], c4, h);
-				}
-#pragma GCC unroll 16
-			for (int c = 0; c < cols; c++)
-				acc[c] = k4_finish(&sc, y[c], isum[c], acc[c]);
-		} else {
-			const uint8_t *p = x + b * (int64_t)sizeof(struct block_q6_K);
-			struct k6sc sc;
-			k6_scales(p, bx, offs, &sc);
-#pragma GCC unroll 16
-			for (int h = 0; h < 2; h++)
-#pragma GCC unroll 16
-				for (int q = 0; q < 2; q++) {
-					__m512i c0[4], c1[4], c2[4], c3[4];
-					k6_codes(p, bx, h, q, c0, c1, c2, c3);
-#pragma GCC unroll 16
-					for (int c = 0; c < cols; c++)
-						isum[c] = k6_piece(isum[c], c0, c1, c2, c3, &sc,
-						                   y[c], h, q);
-				}
-#pragma GCC unroll 16
-			for (int c = 0; c < cols; c++)
-				acc[c] = k6_finish(&sc, y[c], isum[c], acc[c]);
-		}
+		if (R16_TYPE(type) == GGML_TYPE_Q4_K)
+			k4_direct(type, k4_block(type, x, b), bx, y, acc, cols);
+		else
+			k6_direct(type, x, bx, b, offs, y, acc, cols);
 	}
 #pragma GCC unroll 16
 	for (int c = 0; c < cols; c++)
@@ -378,10 +472,11 @@ R16_AI void run_direct(int type, const uint8_t *x, size_t bx, int64_t nb, const 
 
 /* Rows of fewer than 16: the reference itself, one super-block at a time
  * (its sum starts at 0, so adding the per-block results in order is its
- * sum). */
+ * sum). GGUF rows only: packed matrices have whole stripes. */
 static void gemm_small(int type, int64_t nb, int64_t nr, int64_t nc, float *s, size_t lds,
                        const uint8_t *x, size_t bx, const uint8_t *a, size_t ba)
 {
+	type = R16_TYPE(type);
 	const size_t blk = quant_row_size(type, QK_K);
 	for (int64_t c = 0; c < nc; c++)
 		for (int64_t r = 0; r < nr; r++) {
@@ -418,6 +513,71 @@ static void q6_K_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, c
 	gemm(GGML_TYPE_Q6_K, n, nr, nc, s, lds, x, bx, a, ba);
 }
 
+static void q4_K_gemm_packed(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *x,
+                             size_t bx, const void *a, size_t ba)
+{
+	gemm(GGML_TYPE_Q4_K | R16_PACKED, n, nr, nc, s, lds, x, bx, a, ba);
+}
+
+static void q6_K_gemm_packed(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *x,
+                             size_t bx, const void *a, size_t ba)
+{
+	gemm(GGML_TYPE_Q6_K | R16_PACKED, n, nr, nc, s, lds, x, bx, a, ba);
+}
+
+/* 16 rows into the packed form: each 16-byte chunk of each block as its
+ * four r16 vectors, in place. */
+static void q4_K_pack16(const void *src, size_t bx, void *dst)
+{
+	const uint8_t *x = src;
+	uint8_t *o = dst;
+	const int64_t nb = (int64_t)(bx / sizeof(struct block_q4_K));
+	for (int64_t i = 0; i < nb * (int64_t)sizeof(struct block_q4_K); i += 16) {
+		__m512i t[4];
+		r16_load4(x + i, bx, t);
+		for (int k = 0; k < 4; k++)
+			_mm512_storeu_si512(o + 16 * i + 64 * k, t[k]);
+	}
+}
+
+/* One Q6_K block of 16 rows into its packed codes and scales (o), and d. */
+static void q6_K_pack_block(const uint8_t *p, size_t bx, uint8_t *o, uint8_t *od)
+{
+	const __m512i top = _mm512_set1_epi8((char)0xC0);
+	for (int pq = 0; pq < 4; pq++) {
+		__m512i a[4], b[4], c[4], d[4];
+		k6_codes_gguf(p, bx, pq / 2, pq % 2, a, b, c, d);
+		uint8_t *v = o + 768 * pq;
+		for (int k = 0; k < 4; k++) {
+			__m512i x = _mm512_and_si512(_mm512_slli_epi32(d[k], 6), top);
+			__m512i y = _mm512_and_si512(_mm512_slli_epi32(d[k], 4), top);
+			__m512i z = _mm512_and_si512(_mm512_slli_epi32(d[k], 2), top);
+			_mm512_storeu_si512(v + 64 * k, _mm512_or_si512(a[k], x));
+			_mm512_storeu_si512(v + 256 + 64 * k, _mm512_or_si512(b[k], y));
+			_mm512_storeu_si512(v + 512 + 64 * k, _mm512_or_si512(c[k], z));
+		}
+	}
+	for (int r = 0; r < 16; r++) {
+		const struct block_q6_K *blk = (const struct block_q6_K *)(p + (size_t)r * bx);
+		for (int j = 0; j < 8; j++) {
+			o[3072 + 32 * j + 2 * r] = (uint8_t)blk->scales[4 * (j / 2) + j % 2];
+			o[3072 + 32 * j + 2 * r + 1] =
+			    (uint8_t)blk->scales[4 * (j / 2) + j % 2 + 2];
+		}
+		memcpy(od + 2 * r, &blk->d, 2);
+	}
+}
+
+static void q6_K_pack16(const void *src, size_t bx, void *dst)
+{
+	const uint8_t *x = src;
+	uint8_t *o = dst;
+	const int64_t nb = (int64_t)(bx / sizeof(struct block_q6_K));
+	for (int64_t b = 0; b < nb; b++)
+		q6_K_pack_block(x + b * (int64_t)sizeof(struct block_q6_K), bx, o + b * K6_PB,
+		                o + nb * K6_PB + 32 * b);
+}
+
 void quant__fill_gemmk_avx512(struct quant_traits *t)
 {
 	static const int types[] = {GGML_TYPE_Q4_K, GGML_TYPE_Q6_K};
@@ -428,4 +588,8 @@ void quant__fill_gemmk_avx512(struct quant_traits *t)
 	}
 	t[GGML_TYPE_Q4_K].gemm = q4_K_gemm;
 	t[GGML_TYPE_Q6_K].gemm = q6_K_gemm;
+	t[GGML_TYPE_Q4_K].pack16 = q4_K_pack16;
+	t[GGML_TYPE_Q4_K].gemm_packed = q4_K_gemm_packed;
+	t[GGML_TYPE_Q6_K].pack16 = q6_K_pack16;
+	t[GGML_TYPE_Q6_K].gemm_packed = q6_K_gemm_packed;
 }

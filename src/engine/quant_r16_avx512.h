@@ -27,6 +27,10 @@
  * field (the r16 form); 16 f16 scales are 32 bytes, row r at 2r.
  *   Q4_0: [qs: 4 vectors] [d: 16 f16]          per block, regions in order
  *   Q8_0: [qs: 8 vectors] [d: 16 f16]
+ *   Q4_K: per block, each 16-byte chunk of the GGUF block as 4 vectors, in
+ *         place ([d|dmin|scales: 4] [qs: 32]; chunk at o -> byte 16 o)
+ *   Q6_K: per block [codes: 48 vectors, 6-bit codes 3 to 4 bytes] [scales:
+ *         8 x 32 bytes], then d: 16 f16 per block (quant_gemmk_avx512.c)
  * The kernels take `type | R16_PACKED` for the packed form of a type. */
 #define R16_PACKED 0x1000
 #define R16_TYPE(t) ((t) & ~R16_PACKED)

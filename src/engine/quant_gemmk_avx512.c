@@ -166,25 +166,33 @@ R16_AI void k4_scales(int type, const uint8_t *p, size_t bx, struct k4sc *s)
 }
 
 /* Codes of chunk c (64 elements), half h (dwords 4h..4h+3 of its 32 qs
- * bytes): lo[k] elements 64c + 16h + 4k.., hi[k] 64c + 32 + 16h + 4k.. */
+ * bytes): lo[k] elements 64c + 16h + 4k.., hi[k] 64c + 32 + 16h + 4k..,
+ * times 16 if x16 (one op less per vector, one more per column: k4_half
+ * shifts the partial). */
 R16_AI void k4_codes(int type, const uint8_t *p, size_t bx, int c, int h, __m512i lo[4],
-                     __m512i hi[4])
+                     __m512i hi[4], const bool x16)
 {
 	__m512i t[4];
 	k4_load(type, p, bx, 16 + 32 * c + 16 * h, t);
 #pragma GCC unroll 16
 	for (int k = 0; k < 4; k++) {
 		lo[k] = and_(t[k], 0x0f0f0f0f);
-		hi[k] = and_(_mm512_srli_epi16(t[k], 4), 0x0f0f0f0f);
+		hi[k] = x16 ? and_(t[k], (int)0xf0f0f0f0)
+		            : and_(_mm512_srli_epi16(t[k], 4), 0x0f0f0f0f);
 	}
 }
 
-/* isum += the chunk-half's 16-element partials times their group scales. */
-R16_AI __m512i k4_half(__m512i isum, const __m512i lo[4], const __m512i hi[4], const struct k4sc *s,
-                       const struct actk *a, int c, int h)
+/* is[0], is[1] += the chunk-half's 16-element partials times their group
+ * scales (which fit in 16 bits; the hi codes' times 16 exactly divisible);
+ * two sums, two shorter chains of vpdpwssd. */
+R16_AI void k4_half(__m512i is[2], const __m512i lo[4], const __m512i hi[4], const struct k4sc *s,
+                    const struct actk *a, int c, int h, const bool x16)
 {
-	isum = _mm512_dpwssd_epi32(isum, dot4(lo, a, 16 * c + 4 * h), s->sc[2 * c]);
-	return _mm512_dpwssd_epi32(isum, dot4(hi, a, 16 * c + 8 + 4 * h), s->sc[2 * c + 1]);
+	is[0] = _mm512_dpwssd_epi32(is[0], dot4(lo, a, 16 * c + 4 * h), s->sc[2 * c]);
+	__m512i ph = dot4(hi, a, 16 * c + 8 + 4 * h);
+	if (x16)
+		ph = _mm512_srai_epi32(ph, 4);
+	is[1] = _mm512_dpwssd_epi32(is[1], ph, s->sc[2 * c + 1]);
 }
 
 /* acc + d * isum - dmin * summs, the reference's step. */
@@ -209,10 +217,26 @@ R16_AI __m512 k4_finish(const struct k4sc *s, const struct actk *a, __m512i isum
 #define K6_PB 3328
 
 struct k6sc {
-	__m512i sc[16]; /* group scales as int32 */
+	__m512i sc[16]; /* group scales s as the int16 pair (s, 256 s), k6_group's */
 	__m512i sp[8];  /* scale pairs (g, g + 2), (g + 1, g + 3) as int16 */
 	__m512 d;
 };
+
+/* vpshufb control: in each dword the bytes i, j, k, l (0x80: zero). */
+R16_AI __m512i dw_shuffle(uint32_t ijkl)
+{
+	return _mm512_add_epi32(_mm512_set1_epi32((int)ijkl),
+	                        _mm512_setr_epi32(0, 0x04040404, 0x08080808, 0x0c0c0c0c, 0,
+	                                          0x04040404, 0x08080808, 0x0c0c0c0c, 0, 0x04040404,
+	                                          0x08080808, 0x0c0c0c0c, 0, 0x04040404, 0x08080808,
+	                                          0x0c0c0c0c));
+}
+
+/* The int16 at bytes lo..lo+1 of each dword as the pair (s, 256 s). */
+R16_AI __m512i k6_scale_pair(__m512i v, int lo)
+{
+	return _mm512_shuffle_epi8(v, dw_shuffle(0x00800100u + 0x02000202u * (uint32_t)lo / 2));
+}
 
 R16_AI void k6_scales_gguf(const uint8_t *p, size_t bx, __m512i offs, struct k6sc *s)
 {
@@ -222,8 +246,8 @@ R16_AI void k6_scales_gguf(const uint8_t *p, size_t bx, __m512i offs, struct k6s
 	for (int k = 0; k < 4; k++) {
 #pragma GCC unroll 16
 		for (int j = 0; j < 4; j++)
-			s->sc[4 * k + j] =
-			    _mm512_srai_epi32(_mm512_slli_epi32(t[k], 24 - 8 * j), 24);
+			s->sc[4 * k + j] = k6_scale_pair(
+			    _mm512_srai_epi32(_mm512_slli_epi32(t[k], 24 - 8 * j), 24), 0);
 		s->sp[2 * k] = _mm512_srai_epi16(_mm512_slli_epi16(t[k], 8), 8);
 		s->sp[2 * k + 1] = _mm512_srai_epi16(t[k], 8);
 	}
@@ -244,8 +268,8 @@ R16_AI void k6_scales(int type, const uint8_t *p, const uint8_t *pd, size_t bx, 
 		const int g = 4 * (j / 2) + j % 2;
 		s->sp[j] =
 		    _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(p + 3072 + 32 * j)));
-		s->sc[g] = _mm512_srai_epi32(_mm512_slli_epi32(s->sp[j], 16), 16);
-		s->sc[g + 2] = _mm512_srai_epi32(s->sp[j], 16);
+		s->sc[g] = k6_scale_pair(s->sp[j], 0);
+		s->sc[g + 2] = k6_scale_pair(s->sp[j], 2);
 	}
 	s->d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)pd));
 }
@@ -297,21 +321,24 @@ R16_AI void k6_codes(int type, const uint8_t *p, size_t bx, int h, int q, __m512
 	}
 }
 
+/* isum + group g's partial P times its scale s, one vpdpwssd: |P| <=
+ * 16 * 63 * 127 < 2^17, so P = b + 256 h with b its low byte and h = P >> 8
+ * (bytes 1, 2) an int16; s b + 256 s h with the pair (s, 256 s). */
 R16_AI __m512i k6_group(__m512i isum, const __m512i *c, const struct k6sc *s, const struct actk *a,
                         int g)
 {
-	return _mm512_add_epi32(isum, _mm512_mullo_epi32(dot4(c, a, 4 * g), s->sc[g]));
+	__m512i p = _mm512_shuffle_epi8(dot4(c, a, 4 * g), dw_shuffle(0x02018000u));
+	return _mm512_dpwssd_epi32(isum, p, s->sc[g]);
 }
 
-/* The codes of one (h, q) piece against one column. */
-R16_AI __m512i k6_piece(__m512i isum, const __m512i a4[4], const __m512i b4[4], const __m512i c4[4],
-                        const __m512i d4[4], const struct k6sc *s, const struct actk *a, int h,
-                        int q)
+/* The codes of one (h, q) piece against one column, into two sums. */
+R16_AI void k6_piece(__m512i is[2], const __m512i a4[4], const __m512i b4[4], const __m512i c4[4],
+                     const __m512i d4[4], const struct k6sc *s, const struct actk *a, int h, int q)
 {
-	isum = k6_group(isum, a4, s, a, 8 * h + q);
-	isum = k6_group(isum, b4, s, a, 8 * h + 2 + q);
-	isum = k6_group(isum, c4, s, a, 8 * h + 4 + q);
-	return k6_group(isum, d4, s, a, 8 * h + 6 + q);
+	is[0] = k6_group(is[0], a4, s, a, 8 * h + q);
+	is[1] = k6_group(is[1], b4, s, a, 8 * h + 2 + q);
+	is[0] = k6_group(is[0], c4, s, a, 8 * h + 4 + q);
+	is[1] = k6_group(is[1], d4, s, a, 8 * h + 6 + q);
 }
 
 /* acc + (y.d * d) * (isum - 32 * sum of scale * group sum). */
@@ -355,7 +382,7 @@ R16_AI void unpack(int type, const uint8_t *x, size_t bx, int64_t b, __m512i off
 #pragma GCC unroll 16
 			for (int h = 0; h < 2; h++) {
 				__m512i *o = u->c + 16 * c + 8 * h;
-				k4_codes(type, p, bx, c, h, o, o + 4);
+				k4_codes(type, p, bx, c, h, o, o + 4, false);
 			}
 	} else {
 		const uint8_t *pd = NULL, *p = k6_block(type, x, bx, b, &pd);
@@ -374,23 +401,25 @@ R16_AI __m512 block_dot(int type, const struct r16k *u, const struct actk *a, __
 {
 	__m512i isum = _mm512_setzero_si512();
 	if (R16_TYPE(type) == GGML_TYPE_Q4_K) {
+		__m512i is[2] = {isum, isum};
 #pragma GCC unroll 16
 		for (int c = 0; c < 4; c++)
 #pragma GCC unroll 16
 			for (int h = 0; h < 2; h++) {
 				const __m512i *o = u->c + 16 * c + 8 * h;
-				isum = k4_half(isum, o, o + 4, &u->k4, a, c, h);
+				k4_half(is, o, o + 4, &u->k4, a, c, h, false);
 			}
-		return k4_finish(&u->k4, a, isum, acc);
+		return k4_finish(&u->k4, a, _mm512_add_epi32(is[0], is[1]), acc);
 	}
+	__m512i is[2] = {isum, isum};
 #pragma GCC unroll 16
 	for (int h = 0; h < 2; h++)
 #pragma GCC unroll 16
 		for (int q = 0; q < 2; q++) {
 			const __m512i *o = u->c + 32 * h + 16 * q;
-			isum = k6_piece(isum, o, o + 4, o + 8, o + 12, &u->k6, a, h, q);
+			k6_piece(is, o, o + 4, o + 8, o + 12, &u->k6, a, h, q);
 		}
-	return k6_finish(&u->k6, a, isum, acc);
+	return k6_finish(&u->k6, a, _mm512_add_epi32(is[0], is[1]), acc);
 }
 
 /* ---- register form (decode): each piece of codes unpacked once for the
@@ -399,10 +428,10 @@ R16_AI __m512 block_dot(int type, const struct r16k *u, const struct actk *a, __
 R16_AI void k4_direct(int type, const uint8_t *p, size_t bx, const struct actk *const y[4],
                       __m512 acc[4], const int cols)
 {
-	__m512i isum[4];
+	__m512i isum[4][2];
 #pragma GCC unroll 16
 	for (int c = 0; c < cols; c++)
-		isum[c] = _mm512_setzero_si512();
+		isum[c][0] = isum[c][1] = _mm512_setzero_si512();
 	struct k4sc sc;
 	k4_scales(type, p, bx, &sc);
 #pragma GCC unroll 16
@@ -410,23 +439,23 @@ R16_AI void k4_direct(int type, const uint8_t *p, size_t bx, const struct actk *
 #pragma GCC unroll 16
 		for (int h = 0; h < 2; h++) {
 			__m512i lo[4], hi[4];
-			k4_codes(type, p, bx, c4, h, lo, hi);
+			k4_codes(type, p, bx, c4, h, lo, hi, cols <= 2);
 #pragma GCC unroll 16
 			for (int c = 0; c < cols; c++)
-				isum[c] = k4_half(isum[c], lo, hi, &sc, y[c], c4, h);
+				k4_half(isum[c], lo, hi, &sc, y[c], c4, h, cols <= 2);
 		}
 #pragma GCC unroll 16
 	for (int c = 0; c < cols; c++)
-		acc[c] = k4_finish(&sc, y[c], isum[c], acc[c]);
+		acc[c] = k4_finish(&sc, y[c], _mm512_add_epi32(isum[c][0], isum[c][1]), acc[c]);
 }
 
 R16_AI void k6_direct(int type, const uint8_t *x, size_t bx, int64_t b, __m512i offs,
                       const struct actk *const y[4], __m512 acc[4], const int cols)
 {
-	__m512i isum[4];
+	__m512i isum[4][2];
 #pragma GCC unroll 16
 	for (int c = 0; c < cols; c++)
-		isum[c] = _mm512_setzero_si512();
+		isum[c][0] = isum[c][1] = _mm512_setzero_si512();
 	const uint8_t *pd = NULL, *p = k6_block(type, x, bx, b, &pd);
 	struct k6sc sc;
 	k6_scales(type, p, pd, bx, offs, &sc);
@@ -438,11 +467,32 @@ R16_AI void k6_direct(int type, const uint8_t *x, size_t bx, int64_t b, __m512i 
 			k6_codes(type, p, bx, h, q, c0, c1, c2, c3);
 #pragma GCC unroll 16
 			for (int c = 0; c < cols; c++)
-				isum[c] = k6_piece(isum[c], c0, c1, c2, c3, &sc, y[c], h, q);
+				k6_piece(isum[c], c0, c1, c2, c3, &sc, y[c], h, q);
 		}
 #pragma GCC unroll 16
 	for (int c = 0; c < cols; c++)
-		acc[c] = k6_finish(&sc, y[c], isum[c], acc[c]);
+		acc[c] = k6_finish(&sc, y[c], _mm512_add_epi32(isum[c][0], isum[c][1]), acc[c]);
+}
+
+/* The prefetch of block b: the GGUF form's next stripe a slice per block
+ * (r16_prefetch_next); the packed form's bytes R16_PF_DIST past the block,
+ * a constant count (no loop), and at block 0 the next stripe's Q6_K d's,
+ * which lie after its blocks. */
+R16_AI void k_prefetch(int type, const uint8_t *x, size_t bx, int64_t nb, int64_t step, int64_t b)
+{
+	if (!(type & R16_PACKED)) {
+		r16_prefetch_next(x, bx, step, b);
+		return;
+	}
+	const bool q4 = R16_TYPE(type) == GGML_TYPE_Q4_K;
+	const int blk = q4 ? 16 * (int)sizeof(struct block_q4_K) : K6_PB;
+	const char *pf = (const char *)x + b * blk + R16_PF_DIST;
+#pragma GCC unroll 64
+	for (int l = 0; l < blk; l += 64)
+		_mm_prefetch(pf + l, _MM_HINT_T0);
+	const char *next_d = (const char *)x + 16 * bx + nb * K6_PB;
+	for (int64_t l = 0; !q4 && b == 0 && l < 32 * nb; l += 64)
+		_mm_prefetch(next_d + l, _MM_HINT_T0);
 }
 
 R16_AI void run_direct(int type, const uint8_t *x, size_t bx, int64_t nb, const uint8_t *a,
@@ -455,7 +505,7 @@ R16_AI void run_direct(int type, const uint8_t *x, size_t bx, int64_t nb, const 
 		acc[c] = _mm512_setzero_ps();
 	const int64_t pf_step = r16_pf_step(bx, nb);
 	for (int64_t b = 0; b < nb; b++) {
-		r16_prefetch_block(type, x, bx, pf_step, b);
+		k_prefetch(type, x, bx, nb, pf_step, b);
 		const struct actk *y[4];
 #pragma GCC unroll 16
 		for (int c = 0; c < cols; c++)

@@ -114,26 +114,28 @@ static void add(const struct engine_model *m, struct pack_job *j, struct tensor 
 }
 
 /* Points *p, a vector the pass reads every time, at a copy of its tensor
- * in the mirror: read from the file, a few KiB would keep the file's
- * neighbouring pages (up to a large folio of them) resident beside their
- * packed copy. */
-static void relocate(const struct engine_model *m, uint8_t *mirror, const float **p)
+ * in the mirror: read from the mapping, a few KiB would map the file's
+ * neighbouring pages (up to a large folio of them) beside their packed
+ * copy, so it is read with pread too. */
+static void relocate(const struct pack_job *j, const struct gguf_file *g, const float **p)
 {
-	const struct gguf_file *g = m->gguf;
 	const uint8_t *q = (const uint8_t *)*p;
 	if (!q || q < g->map || q >= g->map + g->size)
 		return;
 	for (uint64_t i = 0; i < g->n_tensors; i++) {
 		const uint8_t *a = g->tensors[i].data;
-		if (q >= a && q < a + g->tensors[i].nbytes) {
-			memcpy(mirror + (a - g->map), a, g->tensors[i].nbytes);
-			*p = (const float *)(mirror + (q - g->map));
+		size_t n = g->tensors[i].nbytes;
+		if (q >= a && q < a + n) {
+			uint8_t *to = j->mirror + (a - g->map);
+			if (source(j, a, n, to) != to)
+				memcpy(to, a, n);
+			*p = (const float *)(j->mirror + (q - g->map));
 			return;
 		}
 	}
 }
 
-static void relocate_vectors(struct engine_model *m, uint8_t *mirror)
+static void relocate_vectors(struct engine_model *m, const struct pack_job *j)
 {
 	for (int il = 0; il < m->hp.n_layer; il++) {
 		struct layer *L = &m->layers[il];
@@ -141,11 +143,11 @@ static void relocate_vectors(struct engine_model *m, uint8_t *mirror)
 		                     &L->q_norm,       &L->k_norm, &L->ffn_norm, &L->post_attn_norm,
 		                     &L->post_ffn_norm};
 		for (size_t k = 0; k < sizeof v / sizeof v[0]; k++)
-			relocate(m, mirror, v[k]);
+			relocate(j, m->gguf, v[k]);
 	}
-	relocate(m, mirror, &m->output_norm);
-	relocate(m, mirror, &m->output_bias);
-	relocate(m, mirror, &m->hp.rope_freqs);
+	relocate(j, m->gguf, &m->output_norm);
+	relocate(j, m->gguf, &m->output_bias);
+	relocate(j, m->gguf, &m->hp.rope_freqs);
 }
 
 static bool wanted(void)
@@ -189,10 +191,10 @@ void engine__pack_weights(struct engine_model *m)
 	(void)madvise(j.mirror, m->gguf->size, MADV_HUGEPAGE);
 	j.fd = m->gguf->path ? open(m->gguf->path, O_RDONLY | O_CLOEXEC) : -1;
 	threadpool_run(m->run.tp, pack_thread, &j);
+	relocate_vectors(m, &j);
 	if (j.fd >= 0)
 		close(j.fd);
 	size_t bytes = 0;
-	relocate_vectors(m, j.mirror);
 	for (int i = 0; i < j.n; i++) {
 		struct tensor *t = j.t[i];
 		t->data = packed_addr(&j, t);

@@ -108,6 +108,24 @@ static void test_pack_synth_llama_q8_0(void **state)
 	check_model("synth/synth-llama-Q8_0.gguf", GGML_TYPE_Q8_0);
 }
 
+static void test_pack_synth_llama_q4_k(void **state)
+{
+	(void)state;
+	check_model("synth/synth-llama-Q4_K.gguf", GGML_TYPE_Q4_K);
+}
+
+static void test_pack_synth_llama_q6_k(void **state)
+{
+	(void)state;
+	check_model("synth/synth-llama-Q6_K.gguf", GGML_TYPE_Q6_K);
+}
+
+static void test_pack_synth_gemma3_q4_k(void **state)
+{
+	(void)state;
+	check_model("synth/synth-gemma3-Q4_K.gguf", GGML_TYPE_Q4_K);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -115,6 +133,9 @@ int main(void)
 	    cmocka_unit_test(test_pack_stories_q8_0),
 	    cmocka_unit_test(test_pack_synth_llama_q4_0),
 	    cmocka_unit_test(test_pack_synth_llama_q8_0),
+	    cmocka_unit_test(test_pack_synth_llama_q4_k),
+	    cmocka_unit_test(test_pack_synth_llama_q6_k),
+	    cmocka_unit_test(test_pack_synth_gemma3_q4_k),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -118,6 +118,70 @@ R16_AI __m512 block_dot(int type, const struct r16blk *u, const struct act8 *a, 
 	return _mm512_add_ps(acc, _mm512_mul_ps(isum, _mm512_mul_ps(u->d, _mm512_set1_ps(a->d))));
 }
 
+/* Decode over packed Q4_0 / Q8_0: the r16 vectors straight from the
+ * stripe, prefetched R16_PF_DIST ahead into L2 with the scale line 16
+ * blocks ahead. Q4_0's high nibbles stay in place (times 16: no shift) and
+ * their partial sum, a multiple of 16, is shifted back before the block's
+ * exact integer sum is complete; the float step is block_dot's. */
+R16_AI void packed_direct(int type, const uint8_t *x, size_t bx, int64_t nb, const uint8_t *a,
+                          size_t ba, float *s, size_t lds, __mmask16 keep, const int cols)
+{
+	const bool q4 = R16_TYPE(type) == GGML_TYPE_Q4_0;
+	const int nv = q4 ? 4 : 8; /* code vectors per block */
+	const uint8_t *scales = x + nb * 64 * nv;
+	const __m512i lo = _mm512_set1_epi8(0x0F), hi = _mm512_set1_epi8((char)0xF0);
+	const __m512i flip = _mm512_set1_epi8((char)0x80);
+	__m512 acc[4];
+#pragma GCC unroll 4
+	for (int c = 0; c < cols; c++)
+		acc[c] = _mm512_setzero_ps();
+	for (int64_t b = 0; b < nb; b++) {
+		const uint8_t *p = x + b * 64 * nv;
+#pragma GCC unroll 8
+		for (int l = 0; l < nv; l++)
+			_mm_prefetch((const char *)p + R16_PF_DIST + 64 * l, _MM_HINT_T1);
+		if (!(b & 1))
+			_mm_prefetch((const char *)scales + b * 32 + 512, _MM_HINT_T1);
+		__m512i v[8];
+#pragma GCC unroll 8
+		for (int k = 0; k < nv; k++)
+			v[k] = _mm512_loadu_si512(p + 64 * k);
+		const __m512 d =
+		    _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(scales + b * 32)));
+#pragma GCC unroll 4
+		for (int c = 0; c < cols; c++) {
+			const struct act8 *y = (const struct act8 *)(a + (size_t)c * ba) + b;
+			const int32_t *q = (const int32_t *)y->qs;
+			__m512i s0 = _mm512_set1_epi32(y->off), s1 = _mm512_setzero_si512();
+			if (q4) {
+#pragma GCC unroll 4
+				for (int k = 0; k < 4; k++) {
+					s0 = _mm512_dpbusd_epi32(s0, _mm512_and_si512(v[k], lo),
+					                         _mm512_set1_epi32(q[k]));
+					s1 = _mm512_dpbusd_epi32(s1, _mm512_and_si512(v[k], hi),
+					                         _mm512_set1_epi32(q[4 + k]));
+				}
+				s1 = _mm512_srai_epi32(s1, 4);
+			} else {
+#pragma GCC unroll 4
+				for (int k = 0; k < 4; k++) {
+					s0 = _mm512_dpbusd_epi32(s0, _mm512_xor_si512(v[k], flip),
+					                         _mm512_set1_epi32(q[k]));
+					s1 = _mm512_dpbusd_epi32(s1,
+					                         _mm512_xor_si512(v[4 + k], flip),
+					                         _mm512_set1_epi32(q[4 + k]));
+				}
+			}
+			__m512 isum = _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1));
+			acc[c] = _mm512_add_ps(
+			    acc[c], _mm512_mul_ps(isum, _mm512_mul_ps(d, _mm512_set1_ps(y->d))));
+		}
+	}
+#pragma GCC unroll 4
+	for (int c = 0; c < cols; c++)
+		_mm512_mask_storeu_ps(s + (size_t)c * lds, keep, acc[c]);
+}
+
 /* Rows of fewer than 16: the reference's arithmetic, one row at a time. */
 static void gemm_small(int type, int64_t nb, int64_t nr, int64_t nc, float *s, size_t lds,
                        const uint8_t *x, size_t bx, const uint8_t *a, size_t ba)
@@ -152,6 +216,7 @@ static void gemm_small(int type, int64_t nb, int64_t nr, int64_t nc, float *s, s
 #define R16_AMX(type, u, b0, kb, a, ba, s, lds) quant__amx_legacy(u, b0, kb, a, ba, s, lds)
 #define R16_AMX_SIGN(type, u, kb, to_amx)       quant__amx_sign(R16_TYPE(type), u, kb, to_amx)
 #define R16_AMX_UNPACK(type, x, bx, b, offs, u) unpack_as(type, x, bx, b, offs, u, true)
+#define R16_PACKED_DIRECT                       packed_direct
 #define R16_BLK                                 struct r16blk
 #define R16_ACT                                 struct act8
 #define R16_QK                                  QK8_0
@@ -170,14 +235,14 @@ static void q8_0_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, c
 	gemm(GGML_TYPE_Q8_0, n, nr, nc, s, lds, x, bx, a, ba);
 }
 
-static void q4_0_gemm_packed(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds,
-                             const void *x, size_t bx, const void *a, size_t ba)
+static void q4_0_gemm_packed(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *x,
+                             size_t bx, const void *a, size_t ba)
 {
 	gemm(GGML_TYPE_Q4_0 | R16_PACKED, n, nr, nc, s, lds, x, bx, a, ba);
 }
 
-static void q8_0_gemm_packed(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds,
-                             const void *x, size_t bx, const void *a, size_t ba)
+static void q8_0_gemm_packed(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *x,
+                             size_t bx, const void *a, size_t ba)
 {
 	gemm(GGML_TYPE_Q8_0 | R16_PACKED, n, nr, nc, s, lds, x, bx, a, ba);
 }

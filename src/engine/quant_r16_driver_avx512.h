@@ -12,6 +12,8 @@
  * whose blocks do not fit in registers defines R16_HAVE_DIRECT and its own
  * run_direct (unpacking and multiplying piece by piece); one with an AMX
  * kernel defines R16_AMX(type, u, b0, kb, a, ba, s, lds) for 16 columns,
+ * one with a decode loop of its own for the packed form defines
+ * R16_PACKED_DIRECT (run_direct's arguments),
  * R16_AMX_UNPACK (unpack into that kernel's form) and R16_AMX_SIGN(type, u,
  * kb, to_amx), which turns unpacked blocks into its form and back. */
 
@@ -67,6 +69,14 @@ R16_AI void stripe(int type, int64_t nb, int64_t nc, float *s, size_t lds, const
 {
 	__mmask16 keep = (__mmask16)(0xFFFFu << first);
 	if (nc <= 4) {
+#ifdef R16_PACKED_DIRECT
+		if (type & R16_PACKED) {
+#define PDIRECT(k) R16_PACKED_DIRECT(type, x, bx, nb, a, ba, s, lds, keep, k)
+			R16_COLS_SWITCH(nc, PDIRECT)
+#undef PDIRECT
+			return;
+		}
+#endif
 #define DIRECT(k) run_direct(type, x, bx, nb, a, ba, s, lds, keep, k)
 		R16_COLS_SWITCH(nc, DIRECT)
 #undef DIRECT

@@ -34,20 +34,25 @@ for t in $types; do
   fi
 done
 
-load0=$(cut -d' ' -f1-3 /proc/loadavg)
-"$bin" bench --bandwidth -t "$threads" | tee "$tmp/bw1.txt"
-for t in $types; do
-  "$bin" bench "$models/synth-1.1b-$t.gguf" -p "$np" -n "$ng" -t "$threads" -r "$reps" \
-    | tee "$tmp/bench-$t.txt"
-done
-"$bin" bench --bandwidth -t "$threads" | tee "$tmp/bw2.txt"
-load1=$(cut -d' ' -f1-3 /proc/loadavg)
-
-# The best 2-thread read bandwidth of the two measurements (GB/s).
+# The read bandwidth on this shared machine drifts by up to 1.3x within
+# minutes, so each model's decode run is bracketed by its own bandwidth
+# measurements and its limit uses their mean; prefill runs apart.
 bw_of() { awk -F'|' -v n="$2" '$4+0 == n { gsub(/ /, "", $5); print $5 }' "$1"; }
-bw1_1=$(bw_of "$tmp/bw1.txt" 1) bw1_n=$(bw_of "$tmp/bw1.txt" "$threads")
-bw2_1=$(bw_of "$tmp/bw2.txt" 1) bw2_n=$(bw_of "$tmp/bw2.txt" "$threads")
-bw=$(awk -v a="$bw1_n" -v b="$bw2_n" 'BEGIN { print (a > b ? a : b) }')
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+"$bin" bench --bandwidth -t "$threads" | tee "$tmp/bw0.txt"
+for t in $types; do
+  f=$models/synth-1.1b-$t.gguf
+  "$bin" bench "$f" -p "$np" -n 0 -t "$threads" -r "$reps" | tee "$tmp/pp-$t.txt"
+  cp "$tmp/bw0.txt" "$tmp/bwa-$t.txt"
+  "$bin" bench "$f" -p 0 -n "$ng" -t "$threads" -r "$reps" | tee "$tmp/tg-$t.txt"
+  "$bin" bench --bandwidth -t "$threads" | tee "$tmp/bw0.txt"
+  cp "$tmp/bw0.txt" "$tmp/bwb-$t.txt"
+  cat "$tmp/pp-$t.txt" "$tmp/tg-$t.txt" >"$tmp/bench-$t.txt"
+done
+load1=$(cut -d' ' -f1-3 /proc/loadavg)
+bws=$(for t in $types; do bw_of "$tmp/bwa-$t.txt" "$threads"; bw_of "$tmp/bwb-$t.txt" "$threads"; done)
+bw1=$(for t in $types; do bw_of "$tmp/bwa-$t.txt" 1; bw_of "$tmp/bwb-$t.txt" 1; done)
+range() { echo "$1" | awk 'NR == 1 || $1 < lo { lo = $1 } NR == 1 || $1 > hi { hi = $1 } END { printf "%.1f-%.1f", lo, hi }'; }
 
 # "mean ± sd" of test $2 in a bench output
 tps() { awk -F'|' -v t="$2" '{ x = $7; gsub(/ /, "", x) } x == t { s = $8; gsub(/^ +| +$/, "", s); print s }' "$1"; }
@@ -66,25 +71,30 @@ info() { sed -n "s/.*$2 \([0-9.]*\) MiB.*/\1/p" "$1"; }
   echo "  flags: $(grep -o -w -E 'avx2|fma|f16c|avx512f|avx512bw|avx512vl|avx512dq|avx512_vnni|avx512_bf16|avx512_fp16|amx_tile|amx_int8|amx_bf16' /proc/cpuinfo | sort -u | tr '\n' ' ')"
   echo "- Load average (1/5/15 min) before: $load0; after: $load1 (a shared machine:"
   echo "  other builds and tests ran at the same time)."
-  echo "- Read bandwidth (\`gpurun bench --bandwidth -t $threads\`, 1 GiB, best of 5),"
-  echo "  before / after the runs: 1 thread $bw1_1 / $bw2_1 GB/s, $threads threads $bw1_n / $bw2_n GB/s."
-  echo "  The decode limit uses the better $threads-thread figure, $bw GB/s."
-  echo "- Command per model: \`gpurun bench MODEL -p $np -n $ng -t $threads -r $reps\`"
-  echo "  (tokens/s, mean ± sd of $reps runs after a warm-up, as llama-bench)."
+  echo "- Read bandwidth (\`gpurun bench --bandwidth -t $threads\`, 1 GiB, best of 5) right"
+  echo "  before and right after each model's decode run: 1 thread $(range "$bw1") GB/s,"
+  echo "  $threads threads $(range "$bws") GB/s over the session. A model's decode limit is the"
+  echo "  mean of its two $threads-thread figures (the \"read GB/s\" column) / weight bytes per token."
+  echo "- Commands per model: \`gpurun bench MODEL -p $np -n 0 -t $threads -r $reps\`, then"
+  echo "  \`gpurun bench MODEL -p 0 -n $ng -t $threads -r $reps\` (tokens/s, mean ± sd of $reps"
+  echo "  runs after a warm-up, as llama-bench)."
   echo
-  echo "| type | file MiB | weights read / token MiB | pp$np tok/s | vs llama.cpp | tg$ng tok/s | vs llama.cpp | decode limit tok/s | share of limit | peak RSS MiB | RSS budget MiB |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| type | file MiB | weights read / token MiB | pp$np tok/s | vs llama.cpp | tg$ng tok/s | vs llama.cpp | read GB/s | decode limit tok/s | share of limit | peak RSS MiB | RSS budget MiB |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for t in $types; do
     r=$tmp/bench-$t.txt
     pp=$(tps "$r" "pp$np") tg=$(tps "$r" "tg$ng")
     wmib=$(info "$r" "weights read per token") fmib=$(info "$r" "file")
-    kv=$(info "$r" "KV cache") rss=$(info "$r" "peak RSS")
+    kv=$(info "$r" "KV cache" | sort -n | tail -1) rss=$(info "$r" "peak RSS" | sort -n | tail -1)
+    wmib=$(echo "$wmib" | head -1) fmib=$(echo "$fmib" | head -1)
+    bw=$(awk -v a="$(bw_of "$tmp/bwa-$t.txt" "$threads")" -v b="$(bw_of "$tmp/bwb-$t.txt" "$threads")" \
+      'BEGIN { print (a + b) / 2 }')
     awk -v t="$t" -v pp="$pp" -v tg="$tg" -v w="$wmib" -v f="$fmib" -v kv="$kv" \
         -v rss="$rss" -v bw="$bw" -v lpp="${llama_pp[$t]:-0}" -v ltg="${llama_tg[$t]:-0}" 'BEGIN {
       split(pp, a, " "); split(tg, b, " ");
       lim = bw * 1e9 / (w * 1048576);
-      printf "| %s | %.0f | %.0f | %s | %.2fx | %s | %.2fx | %.1f | %.0f%% | %.0f | %.0f |\n",
-        t, f, w, pp, (lpp > 0 ? a[1] / lpp : 0), tg, (ltg > 0 ? b[1] / ltg : 0), lim,
+      printf "| %s | %.0f | %.0f | %s | %.2fx | %s | %.2fx | %.1f | %.1f | %.0f%% | %.0f | %.0f |\n",
+        t, f, w, pp, (lpp > 0 ? a[1] / lpp : 0), tg, (ltg > 0 ? b[1] / ltg : 0), bw, lim,
         100 * b[1] / lim, rss, f + kv + 64 }'
   done
   echo

@@ -8,7 +8,9 @@
  * cache lines. Causal and sliding-window masks are the range [k0, k1].
  * The AVX-512 variant (attention_avx512.c) computes the same steps in the
  * same order per score and per output; this file holds the store, the
- * dispatch and the portable version. */
+ * dispatch and the portable version. Several query rows of one sequence
+ * (attn__group_rows) share each load of K and V in the AVX-512 variant; the
+ * portable one takes them one at a time. */
 #include "engine/engine_internal.h"
 
 #include <math.h>
@@ -18,6 +20,7 @@
 #include "engine/cpu_features.h"
 
 static void (*group_fn)(const struct attn_args *a);
+static void (*rows_fn)(const struct attn_args *a, const struct attn_row *rows, int n_rows);
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static inline float load_kv(const struct attn_args *a, const uint8_t *base, int64_t i)
@@ -88,8 +91,10 @@ static void pick(void)
 {
 	const struct cpu_features *f = cpu_features_get();
 	group_fn = group_portable;
-	if (f->avx512f && f->avx512bw && f->avx512vl && f->avx512dq && f->f16c && f->fma)
+	if (f->avx512f && f->avx512bw && f->avx512vl && f->avx512dq && f->f16c && f->fma) {
 		group_fn = attn__group_avx512;
+		rows_fn = attn__rows_avx512;
+	}
 }
 
 void attn__store(struct engine_seq *s, int il, int64_t pos, int g, const float *k, const float *v)
@@ -110,15 +115,13 @@ void attn__store(struct engine_seq *s, int il, int64_t pos, int g, const float *
 	s->kv_qt->from_float(v, vd, dv);
 }
 
-void attn__group(float *out, const float *q, int nq, const struct engine_seq *s, int il, int g,
-                 int64_t k0, int64_t k1, float scale, float softcap, struct thread_scratch *ts)
+/* The arguments of group g of layer il over positions k0 .. k1. */
+static struct attn_args args(const struct engine_seq *s, int il, int g, int nq, int64_t k0,
+                             int64_t k1, float scale, float softcap, struct thread_scratch *ts)
 {
-	pthread_once(&once, pick);
 	const struct hparams *hp = &s->m->hp;
 	const int dk = hp->head_dim_k, dv = hp->head_dim_v;
-	struct attn_args a = {
-	    .out = out,
-	    .q = q,
+	return (struct attn_args){
 	    .nq = nq,
 	    .dk = dk,
 	    .dv = dv,
@@ -135,5 +138,43 @@ void attn__group(float *out, const float *q, int nq, const struct engine_seq *s,
 	    .sc = ts->scores,
 	    .qf = (float *)ts->conv,
 	};
+}
+
+void attn__group(float *out, const float *q, int nq, const struct engine_seq *s, int il, int g,
+                 int64_t k0, int64_t k1, float scale, float softcap, struct thread_scratch *ts)
+{
+	pthread_once(&once, pick);
+	struct attn_args a = args(s, il, g, nq, k0, k1, scale, softcap, ts);
+	a.out = out;
+	a.q = q;
 	group_fn(&a);
+}
+
+void attn__group_rows(const struct attn_row *rows, int n_rows, int nq, const struct engine_seq *s,
+                      int il, int g, float scale, float softcap, struct thread_scratch *ts)
+{
+	pthread_once(&once, pick);
+	if (n_rows == 1 || !rows_fn) {
+		for (int r = 0; r < n_rows; r++)
+			attn__group(rows[r].out, rows[r].q, nq, s, il, g, rows[r].k0, rows[r].k1,
+			            scale, softcap, ts);
+		return;
+	}
+	int64_t lo = rows[0].k0, hi = rows[0].k1;
+	for (int r = 1; r < n_rows; r++) {
+		lo = rows[r].k0 < lo ? rows[r].k0 : lo;
+		hi = rows[r].k1 > hi ? rows[r].k1 : hi;
+	}
+	struct attn_args a = args(s, il, g, nq, lo, hi, scale, softcap, ts);
+	/* after q of the tile's queries, transposed in groups of 16 */
+	a.kv = a.qf + (size_t)(n_rows * nq + 15) / 16 * 16 * a.dk;
+	rows_fn(&a, rows, n_rows);
+}
+
+size_t attn__conv_bytes(const struct hparams *hp)
+{
+	const int grp = hp->n_head / hp->n_head_kv;
+	const int dkv = hp->head_dim_k > hp->head_dim_v ? hp->head_dim_k : hp->head_dim_v;
+	size_t q = (size_t)(ATTN_ROWS * grp + 15) / 16 * 16 * (size_t)hp->head_dim_k;
+	return (q + (size_t)ATTN_KV_BLOCK * (size_t)((dkv + 31) & ~31)) * sizeof(float) + 64;
 }

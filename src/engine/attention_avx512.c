@@ -1,10 +1,12 @@
-/* attention_avx512.c — AVX-512 variant of attn__group (attention.c): the
- * scores of up to 8 query heads against 16 cache positions per step (one
- * load of transposed K feeds every head's FMA), a vector softmax (exp in
- * double, rounded once: libm's expf but in rare cases; the sum in double), and
- * P V with 8 heads x 32 dimensions of accumulators per pass over V. Each
- * score is sum over d in order, each output sum over positions in order, so
- * a row's result does not depend on the batch or the thread. */
+/* attention_avx512.c — AVX-512 variants of attn__group and attn__group_rows
+ * (attention.c). One row: the scores of up to 8 query heads against 16 cache
+ * positions per step (one load of transposed K feeds every head's FMA), a
+ * vector softmax (exp in double, rounded once: libm's expf but in rare cases;
+ * the sum in double), and P V with 8 heads x 32 dimensions of accumulators per
+ * pass over V. Several rows: K and V converted to f32 once per block of
+ * positions for all of them. Each score is a sum over d in order, each output
+ * a sum over positions in order, the softmax the same per row, so a row's
+ * result does not depend on the batch, the tile or the thread. */
 #include <immintrin.h>
 #include <math.h>
 
@@ -62,24 +64,25 @@ AI void scores(const struct attn_args *a, int h0, const int nh)
 	}
 }
 
-/* Scores of one head to probabilities (rounded to the KV type), in place. */
-static void softmax(const struct attn_args *a, float *sc)
+/* n scores of one head to probabilities (rounded to the KV type), in place;
+ * reads (never uses) up to 15 floats past sc + n. */
+static void softmax(const struct attn_args *a, float *sc, int64_t n)
 {
 	if (a->softcap > 0.0f)
-		for (int64_t p = 0; p < a->n; p++)
+		for (int64_t p = 0; p < n; p++)
 			sc[p] = tanhf(sc[p] * (1.0f / a->softcap)) * a->softcap;
 	const __m512 scale = _mm512_set1_ps(a->scale);
 	__m512 mx = _mm512_set1_ps(-INFINITY);
-	for (int64_t p = 0; p < a->n; p += 16) {
-		__mmask16 m = tail(a->n - p);
+	for (int64_t p = 0; p < n; p += 16) {
+		__mmask16 m = tail(n - p);
 		__m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, sc + p), scale);
 		_mm512_mask_storeu_ps(sc + p, m, v);
 		mx = _mm512_mask_max_ps(mx, m, mx, v);
 	}
 	const __m512 max = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
 	__m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
-	for (int64_t p = 0; p < a->n; p += 16) {
-		__mmask16 m = tail(a->n - p);
+	for (int64_t p = 0; p < n; p += 16) {
+		__mmask16 m = tail(n - p);
 		__m512 e =
 		    _mm512_maskz_mov_ps(m, exp16(_mm512_sub_ps(_mm512_loadu_ps(sc + p), max)));
 		_mm512_mask_storeu_ps(sc + p, m, e);
@@ -88,8 +91,8 @@ static void softmax(const struct attn_args *a, float *sc)
 	}
 	const __m512 inv =
 	    _mm512_set1_ps((float)(1.0 / _mm512_reduce_add_pd(_mm512_add_pd(s0, s1))));
-	for (int64_t p = 0; p < a->n; p += 16) {
-		__mmask16 m = tail(a->n - p);
+	for (int64_t p = 0; p < n; p += 16) {
+		__mmask16 m = tail(n - p);
 		_mm512_mask_storeu_ps(sc + p, m,
 		                      round_kv(a, _mm512_mul_ps(_mm512_loadu_ps(sc + p), inv)));
 	}
@@ -130,7 +133,7 @@ AI void heads(const struct attn_args *a, int h0, const int nh)
 		}
 	scores(a, h0, nh);
 	for (int h = 0; h < nh; h++)
-		softmax(a, a->sc + (size_t)(h0 + h) * a->n);
+		softmax(a, a->sc + (size_t)(h0 + h) * a->n, a->n);
 	pv(a, h0, nh);
 }
 
@@ -148,5 +151,198 @@ void attn__group_avx512(const struct attn_args *a)
 		case 7: heads(a, h0, 7); break;
 		default: heads(a, h0, 8); break;
 		}
+	}
+}
+
+/* ---- several rows of one sequence (attn__group_rows) ---- */
+
+_Static_assert(ATTN_KV_BLOCK == 32, "a block of K is two vectors of positions");
+
+static inline int64_t min64(int64_t x, int64_t y)
+{
+	return x < y ? x : y;
+}
+
+/* K(d, p0 .. p0 + np - 1) as f32 into kb[d * 32 + j], lanes past np zero. */
+static void conv_k(const struct attn_args *a, int64_t p0, int np, float *kb)
+{
+	const __mmask16 m0 = tail(np), m1 = tail(np - 16);
+	for (int d = 0; d < a->dk; d++) {
+		const uint8_t *row = a->kt + (size_t)d * a->kt_ld * a->es;
+		_mm512_storeu_ps(kb + d * 32, load16(a, row, p0, m0));
+		_mm512_storeu_ps(kb + d * 32 + 16, load16(a, row, p0 + 16, m1));
+	}
+}
+
+/* V(p0 + j, d) as f32 into vb[j * ldv + d], dimensions past dv zero. */
+static void conv_v(const struct attn_args *a, int64_t p0, int np, float *vb, int ldv)
+{
+	for (int j = 0; j < np; j++) {
+		const uint8_t *row = a->v + (size_t)(p0 + j) * a->v_ld * a->es;
+		for (int d = 0; d < ldv; d += 16)
+			_mm512_storeu_ps(vb + (size_t)j * ldv + d,
+			                 load16(a, row, d, tail(a->dv - d)));
+	}
+}
+
+/* Scores of N queries (qt[d * 16 + j], j < N) against the 16 positions of
+ * kb (row stride 32), stored into ss[j] where ms[j] says. */
+AI void qk16(const float *kb, const float *qt, int dk, const int N, float *const *ss,
+             const __mmask16 *ms)
+{
+	__m512 acc[16];
+#pragma GCC unroll 16
+	for (int j = 0; j < N; j++)
+		acc[j] = _mm512_setzero_ps();
+	for (int d = 0; d < dk; d++) {
+		__m512 k = _mm512_loadu_ps(kb + d * 32);
+#pragma GCC unroll 16
+		for (int j = 0; j < N; j++)
+			acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(qt[d * 16 + j]), k, acc[j]);
+	}
+#pragma GCC unroll 16
+	for (int j = 0; j < N; j++)
+		_mm512_mask_storeu_ps(ss[j], ms[j], acc[j]);
+}
+
+/* Lanes of positions p .. p + 15 inside [k0, k1]. */
+static __mmask16 lanes(int64_t p, int64_t k0, int64_t k1)
+{
+	return (__mmask16)(tail(k1 - p + 1) & ~tail(k0 - p));
+}
+
+/* Queries [j0, j0 + nj) of the tile (query r * nq + h: head h of row r)
+ * against positions p .. p + 15, K in kb. */
+static void qk_group(const struct attn_args *a, const struct attn_row *rows, int j0, int nj,
+                     int64_t p, const float *kb, const float *qt)
+{
+	float *ss[16];
+	__mmask16 ms[16], any = 0;
+	for (int j = 0; j < nj; j++) {
+		const struct attn_row *r = &rows[(j0 + j) / a->nq];
+		ms[j] = lanes(p, r->k0, r->k1);
+		ss[j] = a->sc + (size_t)(j0 + j) * a->n + (p - a->k0);
+		any |= ms[j];
+	}
+	if (!any)
+		return;
+	switch (nj) {
+#define QK_CASE(N)                                                                                 \
+	case N: qk16(kb, qt, a->dk, N, ss, ms); break;
+		QK_CASE(1)
+		QK_CASE(2) QK_CASE(3) QK_CASE(4) QK_CASE(5) QK_CASE(6) QK_CASE(7) QK_CASE(8)
+		    QK_CASE(9) QK_CASE(10) QK_CASE(11) QK_CASE(12) QK_CASE(13) QK_CASE(14)
+		        QK_CASE(15)
+#undef QK_CASE
+		            default : qk16(kb, qt, a->dk, 16, ss, ms);
+		break;
+	}
+}
+
+/* q of every query rounded to the KV type, in groups of 16 transposed:
+ * query j's element d at qt[(j / 16 * dk + d) * 16 + j % 16]. */
+static void rows_q(const struct attn_args *a, const struct attn_row *rows, int nr, float *qt)
+{
+	float t[16];
+	for (int j = 0; j < nr * a->nq; j++) {
+		const float *q = rows[j / a->nq].q + (size_t)(j % a->nq) * a->dk;
+		float *o = qt + (size_t)(j / 16) * a->dk * 16 + j % 16;
+		for (int d = 0; d < a->dk; d += 16) {
+			__mmask16 m = tail(a->dk - d);
+			_mm512_storeu_ps(t, round_kv(a, _mm512_maskz_loadu_ps(m, q + d)));
+			for (int i = 0; i < 16 && d + i < a->dk; i++)
+				o[(size_t)(d + i) * 16] = t[i];
+		}
+	}
+}
+
+static void rows_scores(const struct attn_args *a, const struct attn_row *rows, int nr,
+                        const float *qt, float *kb)
+{
+	const int nj = nr * a->nq;
+	const int64_t end = a->k0 + a->n;
+	for (int64_t p0 = a->k0; p0 < end; p0 += 32) {
+		int np = (int)min64(32, end - p0);
+		conv_k(a, p0, np, kb);
+		for (int hb = 0; hb < np; hb += 16)
+			for (int j0 = 0; j0 < nj; j0 += 16)
+				qk_group(a, rows, j0, nj - j0 < 16 ? nj - j0 : 16, p0 + hb, kb + hb,
+				         qt + (size_t)j0 * a->dk);
+	}
+}
+
+/* out of heads [h0, h0 + nh) += P V over np positions (weights w[h * a->n
+ * + j], V in vb), starting from zero when first. */
+AI void pv_block(const struct attn_args *a, float *out, const float *w, int h0, const int nh,
+                 const float *vb, int ldv, int np, bool first)
+{
+	for (int d0 = 0; d0 < a->dv; d0 += 32) {
+		__mmask16 m0 = tail(a->dv - d0), m1 = tail(a->dv - d0 - 16);
+		__m512 acc[8][2];
+#pragma GCC unroll 8
+		for (int h = 0; h < nh; h++) {
+			float *o = out + (size_t)(h0 + h) * a->dv + d0;
+			acc[h][0] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m0, o);
+			acc[h][1] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m1, o + 16);
+		}
+		for (int j = 0; j < np; j++) {
+			__m512 v0 = _mm512_loadu_ps(vb + (size_t)j * ldv + d0);
+			__m512 v1 = _mm512_loadu_ps(vb + (size_t)j * ldv + d0 + 16);
+#pragma GCC unroll 8
+			for (int h = 0; h < nh; h++) {
+				__m512 wv = _mm512_set1_ps(w[(size_t)(h0 + h) * a->n + j]);
+				acc[h][0] = _mm512_fmadd_ps(wv, v0, acc[h][0]);
+				acc[h][1] = _mm512_fmadd_ps(wv, v1, acc[h][1]);
+			}
+		}
+#pragma GCC unroll 8
+		for (int h = 0; h < nh; h++) {
+			float *o = out + (size_t)(h0 + h) * a->dv + d0;
+			_mm512_mask_storeu_ps(o, m0, acc[h][0]);
+			_mm512_mask_storeu_ps(o + 16, m1, acc[h][1]);
+		}
+	}
+}
+
+/* Row r's part of P V for the block of V at p0 (np positions in vb). */
+static void pv_row(const struct attn_args *a, const struct attn_row *r, const float *w, int64_t p0,
+                   int np, const float *vb, int ldv)
+{
+	int64_t b = r->k0 > p0 ? r->k0 : p0, e = min64(r->k1, p0 + np - 1);
+	if (b > e)
+		return;
+	w += b - a->k0;
+	vb += (size_t)(b - p0) * ldv;
+	const int n = (int)(e - b + 1);
+	const bool first = b == r->k0;
+	for (int h0 = 0; h0 < a->nq; h0 += 8) {
+		switch (a->nq - h0 < 8 ? a->nq - h0 : 8) {
+		case 1: pv_block(a, r->out, w, h0, 1, vb, ldv, n, first); break;
+		case 2: pv_block(a, r->out, w, h0, 2, vb, ldv, n, first); break;
+		case 3: pv_block(a, r->out, w, h0, 3, vb, ldv, n, first); break;
+		case 4: pv_block(a, r->out, w, h0, 4, vb, ldv, n, first); break;
+		case 5: pv_block(a, r->out, w, h0, 5, vb, ldv, n, first); break;
+		case 6: pv_block(a, r->out, w, h0, 6, vb, ldv, n, first); break;
+		case 7: pv_block(a, r->out, w, h0, 7, vb, ldv, n, first); break;
+		default: pv_block(a, r->out, w, h0, 8, vb, ldv, n, first); break;
+		}
+	}
+}
+
+void attn__rows_avx512(const struct attn_args *a, const struct attn_row *rows, int n_rows)
+{
+	const int nq = a->nq, ldv = (a->dv + 31) & ~31;
+	const int64_t end = a->k0 + a->n;
+	rows_q(a, rows, n_rows, a->qf);
+	rows_scores(a, rows, n_rows, a->qf, a->kv);
+	for (int r = 0; r < n_rows; r++)
+		for (int h = 0; h < nq; h++)
+			softmax(a, a->sc + ((size_t)r * nq + h) * a->n + (rows[r].k0 - a->k0),
+			        rows[r].k1 - rows[r].k0 + 1);
+	for (int64_t p0 = a->k0; p0 < end; p0 += 32) {
+		int np = (int)min64(32, end - p0);
+		conv_v(a, p0, np, a->kv, ldv);
+		for (int r = 0; r < n_rows; r++)
+			pv_row(a, &rows[r], a->sc + (size_t)r * nq * a->n, p0, np, a->kv, ldv);
 	}
 }

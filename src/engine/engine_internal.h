@@ -100,6 +100,7 @@ struct runner {
 	int n_threads;
 	int64_t cap_rows;     /* rows the shared buffers hold */
 	int64_t cap_ctx;      /* positions the score buffers hold */
+	int64_t cap_scores;   /* floats of each ts->scores (>= grp * cap_ctx) */
 	float *x;             /* (cap_rows, n_embd) residual stream */
 	float *qkv;           /* (cap_rows, qkv_dim) projections: q | k | v */
 	float *attn;          /* (cap_rows, n_head * head_dim_v) */
@@ -285,8 +286,31 @@ struct attn_args {
 	float scale, softcap;
 	float *sc; /* (nq, n) scratch */
 	float *qf; /* (nq, dk) scratch */
+	float *kv; /* rows variant: (ATTN_KV_BLOCK, max(dk, dv) rounded up to 32) scratch */
 };
 void attn__group_avx512(const struct attn_args *a);
+
+/* Multi-row attention: the query rows of a tile share each load (and
+ * conversion) of K and V; every row's result is bit-identical to what
+ * attn__group computes for it alone. */
+#define ATTN_ROWS 4      /* most query rows per tile */
+#define ATTN_KV_BLOCK 32 /* positions converted at a time */
+/* One query row of a tile: its nq heads attend to positions k0 .. k1. */
+struct attn_row {
+	float *out;     /* (nq, head_dim_v) */
+	const float *q; /* (nq, head_dim_k) */
+	int64_t k0, k1;
+};
+/* attn__group for n_rows (<= ATTN_ROWS) rows of one sequence at once. With
+ * lo the least k0 and hi the greatest k1, ts->scores holds n_rows * nq *
+ * (hi - lo + 1) floats (runner.cap_scores bounds it); ts->conv is sized by
+ * runner__reserve. */
+void attn__group_rows(const struct attn_row *rows, int n_rows, int nq, const struct engine_seq *s,
+                      int il, int g, float scale, float softcap, struct thread_scratch *ts);
+/* Bytes of ts->conv that attn__group and attn__group_rows need. */
+size_t attn__conv_bytes(const struct hparams *hp);
+/* a->k0, a->n: the union of the rows' ranges; a->sc: (n_rows, nq, n). */
+void attn__rows_avx512(const struct attn_args *a, const struct attn_row *rows, int n_rows);
 
 /* ---- matmul (matmul.c) ---- */
 struct mm_job {

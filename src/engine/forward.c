@@ -171,19 +171,41 @@ static void prep_kv(const struct fwd *f, int il, int64_t i, int g)
 	attn__store(f->rows[i].seq, il, f->rows[i].pos, g, k, v);
 }
 
-/* Attention of the query heads of KV group g of row i over its sequence's
- * cache (their Q heads are prepared). */
-static void attend(const struct fwd *f, int il, int64_t i, int g, struct thread_scratch *ts)
+/* The end of the tile of rows that starts at row i: the rows after it of
+ * the same sequence at the next positions, at most ATTN_ROWS and as many as
+ * the score scratch holds (the same tiles in every layer). */
+static int64_t tile_end(const struct fwd *f, int64_t i)
+{
+	const struct hparams *hp = &f->m->hp;
+	const struct fwd_row *r = f->rows;
+	const int64_t grp = hp->n_head / hp->n_head_kv, cap = f->m->run.cap_scores;
+	int64_t e = i + 1;
+	while (e < f->n && e - i < ATTN_ROWS && r[e].seq == r[i].seq &&
+	       r[e].pos == r[e - 1].pos + 1 && (e - i + 1) * grp * (r[e].pos + 1) <= cap)
+		e++;
+	return e;
+}
+
+/* Attention of the query heads of KV group g of rows [i, e) (a tile) over
+ * their sequence's cache (their Q heads are prepared, their K and V stored). */
+static void attend(const struct fwd *f, int il, int64_t i, int64_t e, int g,
+                   struct thread_scratch *ts)
 {
 	const struct hparams *hp = &f->m->hp;
 	const struct layer *L = &f->m->layers[il];
-	const struct fwd_row *fr = &f->rows[i];
 	const int grp = hp->n_head / hp->n_head_kv;
-	int64_t k0 = L->window > 0 && fr->pos >= L->window ? fr->pos - L->window + 1 : 0;
-	attn__group(f->m->run.attn + (i * hp->n_head + (int64_t)g * grp) * hp->head_dim_v,
-	            f->m->run.qkv + i * qkv_ld(hp) + (int64_t)g * grp * hp->head_dim_k, grp,
-	            fr->seq, il, g, k0, fr->pos, hp->q_prescale ? 1.0f : hp->kq_scale,
-	            hp->attn_softcap, ts);
+	struct attn_row rw[ATTN_ROWS];
+	for (int64_t t = i; t < e; t++) {
+		const int64_t pos = f->rows[t].pos;
+		rw[t - i] = (struct attn_row){
+		    .out = f->m->run.attn + (t * hp->n_head + (int64_t)g * grp) * hp->head_dim_v,
+		    .q = f->m->run.qkv + t * qkv_ld(hp) + (int64_t)g * grp * hp->head_dim_k,
+		    .k0 = L->window > 0 && pos >= L->window ? pos - L->window + 1 : 0,
+		    .k1 = pos,
+		};
+	}
+	attn__group_rows(rw, (int)(e - i), grp, f->rows[i].seq, il, g,
+	                 hp->q_prescale ? 1.0f : hp->kq_scale, hp->attn_softcap, ts);
 }
 
 /* Projections of the KV groups [g0, g1) (their Q heads, K and V rows). */
@@ -203,7 +225,7 @@ static void qkv_groups(struct fwd *f, const struct layer *L, int64_t g0, int64_t
 }
 
 /* The whole attention of the KV groups [g0, g1) by one thread, without a
- * barrier: rows go in order, so a row's keys and values are stored before
+ * barrier: tiles go in order, so a row's keys and values are stored before
  * that row (and later rows of its sequence) attend to them. */
 static void attn_grouped(struct fwd *f, int il, int ith, int nth, struct thread_scratch *ts)
 {
@@ -212,17 +234,21 @@ static void attn_grouped(struct fwd *f, int il, int ith, int nth, struct thread_
 	int64_t g0, g1;
 	split(hp->n_head_kv, ith, nth, &g0, &g1);
 	qkv_groups(f, &f->m->layers[il], g0, g1, ts);
-	for (int64_t i = 0; i < f->n; i++)
+	for (int64_t i = 0, e; i < f->n; i = e) {
+		e = tile_end(f, i);
 		for (int g = (int)g0; g < g1; g++) {
-			prep_kv(f, il, i, g);
-			for (int h = g * grp; h < (g + 1) * grp; h++)
-				prep_q(f, il, i, h);
-			attend(f, il, i, g, ts);
+			for (int64_t t = i; t < e; t++) {
+				prep_kv(f, il, t, g);
+				for (int h = g * grp; h < (g + 1) * grp; h++)
+					prep_q(f, il, t, h);
+			}
+			attend(f, il, i, e, g, ts);
 		}
+	}
 }
 
 /* The same with the work split finer than KV groups: projections by output
- * rows, then (row, head) units for RoPE, then (row, KV group) units for
+ * rows, then (row, head) units for RoPE, then (tile, KV group) units for
  * attention; 2 barriers. */
 static void attn_split(struct fwd *f, int il, int ith, int nth, struct thread_scratch *ts)
 {
@@ -247,9 +273,16 @@ static void attn_split(struct fwd *f, int il, int ith, int nth, struct thread_sc
 			prep_kv(f, il, u / (nh + nkv), h - nh);
 	}
 	threadpool_barrier(tp);
-	split(f->n * nkv, ith, nth, &a, &b);
-	for (int64_t u = a; u < b; u++)
-		attend(f, il, u / nkv, (int)(u % nkv), ts);
+	int64_t n_tiles = 0, t = 0;
+	for (int64_t i = 0; i < f->n; i = tile_end(f, i))
+		n_tiles++;
+	split(n_tiles * nkv, ith, nth, &a, &b);
+	for (int64_t i = 0, e; i < f->n && t * nkv < b; i = e, t++) {
+		e = tile_end(f, i);
+		for (int g = 0; g < nkv; g++)
+			if (t * nkv + g >= a && t * nkv + g < b)
+				attend(f, il, i, e, g, ts);
+	}
 }
 
 static void ffn_up(struct fwd *f, int il, int ith, int nth, struct thread_scratch *ts)

@@ -128,10 +128,15 @@ int runner__reserve(struct engine_model *m, int64_t n_rows, int64_t n_ctx)
 	if (n_ctx > r->cap_ctx) {
 		const struct hparams *hp = &m->hp;
 		size_t grp = (size_t)(hp->n_head / hp->n_head_kv);
-		size_t n_sc = grp * (size_t)n_ctx;
-		size_t conv = grp * (size_t)hp->head_dim_k * 4 + 64;
+		/* one row over the whole context; tiles of ATTN_ROWS rows while
+		 * that stays under 4 MiB (forward.c makes tiles that fit) */
+		size_t n_sc = grp * (size_t)n_ctx, tile = n_sc * ATTN_ROWS;
+		size_t limit = ((size_t)1 << 20) > n_sc ? (size_t)1 << 20 : n_sc;
+		n_sc = tile < limit ? tile : limit;
+		size_t conv = attn__conv_bytes(hp);
 		for (int i = 0; i < r->n_threads; i++) {
-			float *s = try_malloc_array(n_sc, sizeof(float));
+			/* softmax reads up to 15 floats past a row */
+			float *s = try_malloc_array(n_sc + 16, sizeof(float));
 			uint8_t *c = try_malloc_array(conv, 1);
 			if (!s || !c) {
 				free(s);
@@ -144,6 +149,7 @@ int runner__reserve(struct engine_model *m, int64_t n_rows, int64_t n_ctx)
 			r->ts[i].conv = c;
 		}
 		r->cap_ctx = n_ctx;
+		r->cap_scores = (int64_t)n_sc;
 	}
 	return 0;
 }

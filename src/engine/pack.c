@@ -156,31 +156,60 @@ static bool wanted(void)
 	return !e || strcmp(e, "0") != 0;
 }
 
+/* The model's matrices that have a packed form, their stripes numbered
+ * across all of them; false when there is none (or no memory). */
+static bool collect(struct engine_model *m, struct pack_job *j)
+{
+	enum { PER_LAYER = 7 };
+	int cap = m->hp.n_layer * PER_LAYER + 1;
+	j->t = calloc((size_t)cap, sizeof *j->t);
+	j->first = calloc((size_t)cap + 1, sizeof *j->first);
+	if (!j->t || !j->first)
+		return false;
+	for (int il = 0; il < m->hp.n_layer; il++) {
+		struct layer *L = &m->layers[il];
+		struct tensor *ts[PER_LAYER] = {&L->wq,       &L->wk,     &L->wv,      &L->wo,
+		                                &L->ffn_gate, &L->ffn_up, &L->ffn_down};
+		for (int k = 0; k < PER_LAYER; k++)
+			add(m, j, ts[k]);
+	}
+	add(m, j, &m->output);
+	for (int i = 0; i < j->n; i++) {
+		j->first[i + 1] = j->first[i] + j->t[i]->n_out / 16;
+		if (16 * j->t[i]->row_bytes > j->max_stripe)
+			j->max_stripe = 16 * j->t[i]->row_bytes;
+	}
+	return j->n > 0;
+}
+
+/* The tensors point at their packed copies; the file's pages go. */
+static size_t adopt(struct engine_model *m, struct pack_job *j)
+{
+	size_t bytes = 0;
+	for (int i = 0; i < j->n; i++) {
+		struct tensor *t = j->t[i];
+		t->data = packed_addr(j, t);
+		t->packed = true;
+		bytes += (size_t)t->n_out * t->row_bytes;
+	}
+	/* whatever touched the file's pages; the token embeddings and any
+	 * matrix left in the file's layout come back as they are read */
+	drop_pages(m->gguf->map + m->gguf->data_offset, m->gguf->size - m->gguf->data_offset,
+	           (size_t)sysconf(_SC_PAGESIZE));
+	m->mirror = j->mirror;
+	m->mirror_size = m->gguf->size;
+	m->info.packed_bytes = (int64_t)bytes;
+	return bytes;
+}
+
 void engine__pack_weights(struct engine_model *m)
 {
-	const int per_layer = 7;
-	int cap = m->hp.n_layer * per_layer + 1;
 	if (!wanted() || m->mirror)
 		return;
 	int64_t t0 = time_mono_ns();
-	struct pack_job j = {.t = calloc((size_t)cap, sizeof *j.t), .map = m->gguf->map};
-	j.first = calloc((size_t)cap + 1, sizeof *j.first);
-	for (int il = 0; il < m->hp.n_layer && j.t; il++) {
-		struct layer *L = &m->layers[il];
-		struct tensor *ts[] = {&L->wq,       &L->wk,     &L->wv,      &L->wo,
-		                       &L->ffn_gate, &L->ffn_up, &L->ffn_down};
-		for (int k = 0; k < per_layer; k++)
-			add(m, &j, ts[k]);
-	}
-	if (j.t)
-		add(m, &j, &m->output);
-	if (!j.t || !j.first || !j.n)
+	struct pack_job j = {.map = m->gguf->map, .fd = -1};
+	if (!collect(m, &j))
 		goto out;
-	for (int i = 0; i < j.n; i++) {
-		j.first[i + 1] = j.first[i] + j.t[i]->n_out / 16;
-		if (16 * j.t[i]->row_bytes > j.max_stripe)
-			j.max_stripe = 16 * j.t[i]->row_bytes;
-	}
 	j.mirror = mmap(NULL, m->gguf->size, PROT_READ | PROT_WRITE,
 	                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (j.mirror == MAP_FAILED) {
@@ -194,20 +223,7 @@ void engine__pack_weights(struct engine_model *m)
 	relocate_vectors(m, &j);
 	if (j.fd >= 0)
 		close(j.fd);
-	size_t bytes = 0;
-	for (int i = 0; i < j.n; i++) {
-		struct tensor *t = j.t[i];
-		t->data = packed_addr(&j, t);
-		t->packed = true;
-		bytes += (size_t)t->n_out * t->row_bytes;
-	}
-	/* whatever touched the file's pages; the token embeddings and any
-	 * matrix left in the file's layout come back as they are read */
-	drop_pages(m->gguf->map + m->gguf->data_offset, m->gguf->size - m->gguf->data_offset,
-	           (size_t)sysconf(_SC_PAGESIZE));
-	m->mirror = j.mirror;
-	m->mirror_size = m->gguf->size;
-	m->info.packed_bytes = (int64_t)bytes;
+	size_t bytes = adopt(m, &j);
 	log_debug("engine: %d matrices (%.1f MiB) packed in %.1f ms", j.n, bytes / 1048576.0,
 	          (time_mono_ns() - t0) / 1e6);
 out:

@@ -177,11 +177,11 @@ static void conv_k(const struct attn_args *a, int64_t p0, int np, float *kb)
 /* V(p0 + j, d) as f32 into vb[j * ldv + d], dimensions past dv zero. */
 static void conv_v(const struct attn_args *a, int64_t p0, int np, float *vb, int ldv)
 {
-	for (int j = 0; j < np; j++) {
-		const uint8_t *row = a->v + (size_t)(p0 + j) * a->v_ld * a->es;
-		for (int d = 0; d < ldv; d += 16)
-			_mm512_storeu_ps(vb + (size_t)j * ldv + d,
-			                 load16(a, row, d, tail(a->dv - d)));
+	for (int d = 0; d < ldv; d += 16) {
+		const __mmask16 m = tail(a->dv - d);
+		const uint8_t *row = a->v + (size_t)p0 * a->v_ld * a->es;
+		for (int j = 0; j < np; j++, row += a->v_ld * a->es)
+			_mm512_storeu_ps(vb + (size_t)j * ldv + d, load16(a, row, d, m));
 	}
 }
 
@@ -250,8 +250,12 @@ static void rows_q(const struct attn_args *a, const struct attn_row *rows, int n
 		for (int d = 0; d < a->dk; d += 16) {
 			__mmask16 m = tail(a->dk - d);
 			_mm512_storeu_ps(t, round_kv(a, _mm512_maskz_loadu_ps(m, q + d)));
-			for (int i = 0; i < 16 && d + i < a->dk; i++)
-				o[(size_t)(d + i) * 16] = t[i];
+			if (d + 16 <= a->dk)
+				for (int i = 0; i < 16; i++)
+					o[(size_t)(d + i) * 16] = t[i];
+			else
+				for (int i = 0; d + i < a->dk; i++)
+					o[(size_t)(d + i) * 16] = t[i];
 		}
 	}
 }

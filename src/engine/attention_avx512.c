@@ -227,15 +227,22 @@ static void qk_group(const struct attn_args *a, const struct attn_row *rows, int
 	if (!any)
 		return;
 	switch (nj) {
-#define QK_CASE(N)                                                                                 \
-	case N: qk16(kb, qt, a->dk, N, ss, ms); break;
-		QK_CASE(1)
-		QK_CASE(2) QK_CASE(3) QK_CASE(4) QK_CASE(5) QK_CASE(6) QK_CASE(7) QK_CASE(8)
-		    QK_CASE(9) QK_CASE(10) QK_CASE(11) QK_CASE(12) QK_CASE(13) QK_CASE(14)
-		        QK_CASE(15)
-#undef QK_CASE
-		            default : qk16(kb, qt, a->dk, 16, ss, ms);
-		break;
+	case 1: qk16(kb, qt, a->dk, 1, ss, ms); break;
+	case 2: qk16(kb, qt, a->dk, 2, ss, ms); break;
+	case 3: qk16(kb, qt, a->dk, 3, ss, ms); break;
+	case 4: qk16(kb, qt, a->dk, 4, ss, ms); break;
+	case 5: qk16(kb, qt, a->dk, 5, ss, ms); break;
+	case 6: qk16(kb, qt, a->dk, 6, ss, ms); break;
+	case 7: qk16(kb, qt, a->dk, 7, ss, ms); break;
+	case 8: qk16(kb, qt, a->dk, 8, ss, ms); break;
+	case 9: qk16(kb, qt, a->dk, 9, ss, ms); break;
+	case 10: qk16(kb, qt, a->dk, 10, ss, ms); break;
+	case 11: qk16(kb, qt, a->dk, 11, ss, ms); break;
+	case 12: qk16(kb, qt, a->dk, 12, ss, ms); break;
+	case 13: qk16(kb, qt, a->dk, 13, ss, ms); break;
+	case 14: qk16(kb, qt, a->dk, 14, ss, ms); break;
+	case 15: qk16(kb, qt, a->dk, 15, ss, ms); break;
+	default: qk16(kb, qt, a->dk, 16, ss, ms); break;
 	}
 }
 

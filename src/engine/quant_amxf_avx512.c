@@ -7,7 +7,6 @@
 #include <immintrin.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "engine/quant_internal.h"
 
@@ -20,7 +19,7 @@
 
 size_t quant__f16x_act_bytes(int64_t n)
 {
-	return (size_t)((n + 31) / 32) * 128;
+	return (size_t)n * sizeof(uint16_t);
 }
 
 /* bf16 (the low or high 16 lanes of v) -> f32, exact */
@@ -50,26 +49,17 @@ AMXF AI void split(__m512 v0, __m512 v1, __m512i *hi, __m512i *lo)
 	*lo = (__m512i)_mm512_cvtne2ps_pbh(l1, l0);
 }
 
-/* The F16 rounding of x (round to nearest even, llama.cpp's F16
- * vec_dot_type), split: per 32 elements the high parts, then the rests. */
-AMXF void quant__f16x_act_prepare(const float *x, void *vy, int64_t n)
+/* The F16 rounding of x (round to nearest even): llama.cpp's F16
+ * vec_dot_type; the kernel splits it when it packs its tiles. */
+void quant__f16x_act_prepare(const float *x, void *vy, int64_t n)
 {
-	uint8_t *y = vy;
-	for (int64_t k = 0; k < n; k += 32, y += 128) {
-		int64_t left = n - k;
-		__mmask16 m0 = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
-		__mmask16 m1 = left >= 32   ? 0xFFFF
-		               : left <= 16 ? 0
-		                            : (__mmask16)((1u << (left - 16)) - 1);
-		__m512 v0 = _mm512_maskz_loadu_ps(m0, x + k),
-		       v1 = _mm512_maskz_loadu_ps(m1, x + k + 16);
-		v0 = _mm512_cvtph_ps(_mm512_cvtps_ph(v0, _MM_FROUND_TO_NEAREST_INT));
-		v1 = _mm512_cvtph_ps(_mm512_cvtps_ph(v1, _MM_FROUND_TO_NEAREST_INT));
-		__m512i hi, lo;
-		split(v0, v1, &hi, &lo);
-		_mm512_storeu_si512(y, hi);
-		_mm512_storeu_si512(y + 64, lo);
-	}
+	uint16_t *y = vy;
+	int64_t i = 0;
+	for (; i + 16 <= n; i += 16)
+		_mm256_storeu_si256((__m256i *)(y + i), _mm512_cvtps_ph(_mm512_loadu_ps(x + i),
+		                                                        _MM_FROUND_TO_NEAREST_INT));
+	for (; i < n; i++)
+		y[i] = f32_to_fp16(x[i]);
 }
 
 /* The 32 F16 values at p (elements past n - k zero), split. */
@@ -174,34 +164,24 @@ AMXF static void pack_w(const uint16_t *w, size_t ldw, int rn, int64_t n, int64_
 		}
 }
 
-/* The A tiles of column tile tt for steps [0, ns) of the K chunk at kb0:
- * straight from the prepared rows when the tile's 16 columns exist (16
- * rows ba bytes apart are a tile as they lie), else copied into the
- * scratch with zero rows past cn. */
-struct atile {
-	const uint8_t *p; /* step 0, high parts */
-	size_t stride;    /* bytes between the tile's rows */
-	size_t step;      /* bytes between steps */
-	size_t rest;      /* bytes from the high parts to the rests */
-};
-
-static struct atile a_tile(const uint8_t *a, size_t ba, int cn, int64_t kb0, int ns, int tt,
-                           struct scratch *sc)
+/* Prepared (F16) columns [0, cn) (ba bytes apart) x blocks [kb0, kb0 + ns)
+ * of n elements into nt column tiles, split; zero columns past cn. */
+AMXF static void pack_a(const uint8_t *a, size_t ba, int cn, int64_t n, int64_t kb0, int ns, int nt,
+                        struct scratch *sc)
 {
-	const uint8_t *col0 = a + (size_t)tt * 16 * ba + (size_t)kb0 * 128;
-	if ((tt + 1) * 16 <= cn)
-		return (struct atile){col0, ba, 128, 64};
-	for (int t = 0; t < 16; t++)
-		for (int s = 0; s < ns; s++)
-			for (int h = 0; h < 2; h++) {
-				uint8_t *o = sc->a[tt][s][h] + 64 * t;
-				if (tt * 16 + t < cn)
-					memcpy(o, col0 + (size_t)t * ba + (size_t)s * 128 + 64 * h,
-					       64);
-				else
-					memset(o, 0, 64);
+	for (int tt = 0; tt < nt; tt++)
+		for (int t = 0; t < 16; t++) {
+			const int col = tt * 16 + t;
+			const uint16_t *p = (const uint16_t *)(a + (size_t)col * ba);
+			for (int s = 0; s < ns; s++) {
+				const int64_t k = (kb0 + s) * 32;
+				__m512i hi = _mm512_setzero_si512(), lo = hi;
+				if (col < cn)
+					split16(p + k, n - k, &hi, &lo);
+				_mm512_store_si512(sc->a[tt][s][0] + 64 * t, hi);
+				_mm512_store_si512(sc->a[tt][s][1] + 64 * t, lo);
 			}
-	return (struct atile){sc->a[tt][0][0], 64, 2 * TILE, TILE};
+		}
 }
 
 /* Lines to prefetch into L2 while the tiles multiply: `rows` rows of
@@ -227,8 +207,7 @@ static inline void pf_some(struct pf *f, int count)
 /* Tiles: C(i, j) = i * 2 + j; A 4, 5; B 6, 7 (tile numbers must be
  * literals). 2 x 2 tiles of C over ns steps; per step: rests x high parts,
  * high x high, high x rests: 8 tile loads for 12 products. */
-AMXF static void micro(struct scratch *sc, const struct atile *a0, const struct atile *a1, int tt,
-                       int rt, int ns, bool first)
+AMXF static void micro(struct scratch *sc, int tt, int rt, int ns, bool first)
 {
 	float *c0 = sc->c[tt][rt], *c1 = sc->c[tt][rt + 1];
 	float *c2 = sc->c[tt + 1][rt], *c3 = sc->c[tt + 1][rt + 1];
@@ -244,18 +223,16 @@ AMXF static void micro(struct scratch *sc, const struct atile *a0, const struct 
 		_tile_loadd(3, c3, 64);
 	}
 	for (int s = 0; s < ns; s++) {
-		const uint8_t *p0 = a0->p + (size_t)s * a0->step,
-		              *p1 = a1->p + (size_t)s * a1->step;
-		_tile_loadd(4, p0 + a0->rest, a0->stride);
-		_tile_loadd(5, p1 + a1->rest, a1->stride);
+		_tile_loadd(4, sc->a[tt][s][1], 64);
+		_tile_loadd(5, sc->a[tt + 1][s][1], 64);
 		_tile_loadd(6, sc->w[rt][s][0], 64);
 		_tile_loadd(7, sc->w[rt + 1][s][0], 64);
 		_tile_dpbf16ps(0, 4, 6);
 		_tile_dpbf16ps(1, 4, 7);
 		_tile_dpbf16ps(2, 5, 6);
 		_tile_dpbf16ps(3, 5, 7);
-		_tile_loadd(4, p0, a0->stride);
-		_tile_loadd(5, p1, a1->stride);
+		_tile_loadd(4, sc->a[tt][s][0], 64);
+		_tile_loadd(5, sc->a[tt + 1][s][0], 64);
 		_tile_dpbf16ps(0, 4, 6);
 		_tile_dpbf16ps(1, 4, 7);
 		_tile_dpbf16ps(2, 5, 6);
@@ -293,18 +270,16 @@ static void group(struct scratch *sc, int64_t n, int rn, int cn, float *s, size_
 	const int ntt = ((cn + 31) / 32) * 2, nrt = ((rn + 31) / 32) * 2;
 	for (int64_t kb0 = 0; kb0 < nkb; kb0 += KCB) {
 		const int ns = nkb - kb0 < KCB ? (int)(nkb - kb0) : KCB;
-		struct atile at[TB / 16];
 		pack_w(w, ldw, rn, n, kb0, ns, nrt, sc);
-		for (int tt = 0; tt < ntt; tt++)
-			at[tt] = a_tile(a, ba, cn, kb0, ns, tt, sc);
+		pack_a(a, ba, cn, n, kb0, ns, ntt, sc);
 		/* the next chunk's activations, a slice per tile pair */
 		int64_t nx = kb0 + ns < nkb ? kb0 + ns : 0;
 		int nsx = nkb - nx < KCB ? (int)(nkb - nx) : KCB;
-		struct pf p = {a + (size_t)nx * 128, ba, cn, 2 * nsx, 0, 0};
+		struct pf p = {a + (size_t)nx * 64, ba, cn, nsx, 0, 0};
 		const int per = (p.rows * p.lines) / ((ntt / 2) * (nrt / 2)) + 1;
 		for (int tt = 0; tt < ntt; tt += 2)
 			for (int rt = 0; rt < nrt; rt += 2) {
-				micro(sc, &at[tt], &at[tt + 1], tt, rt, ns, kb0 == 0);
+				micro(sc, tt, rt, ns, kb0 == 0);
 				pf_some(&p, per);
 			}
 	}

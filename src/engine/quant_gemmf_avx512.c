@@ -6,11 +6,10 @@
  * the rows are converted to f32 in 1024-element chunks (32 KiB: L1) and
  * the chains of every column are parked between chunks, so each loaded
  * activation feeds 8 FMAs and each weight 3. Activations: the F16-rounded
- * values (what llama.cpp's F16 vec_dot_type holds), as f32 — or, where
- * AMX-BF16 runs the prefill (quant_amxf_avx512.c), split into the bfloat16
- * pairs its tiles read. */
+ * values (what llama.cpp's F16 vec_dot_type holds), as f32 — or as F16
+ * where AMX-BF16 runs the prefill (quant_amxf_avx512.c), which splits them
+ * into bfloat16 pairs itself. */
 #include <immintrin.h>
-#include <string.h>
 
 #include "engine/quant_internal.h"
 
@@ -43,38 +42,17 @@ AI __m512 h16(const uint16_t *p)
 	return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
 }
 
-/* 16 bfloat16 at p as f32 (exact). */
-AI __m512 b16(const uint8_t *p)
-{
-	__m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p));
-	return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
-}
-
-AI float b1(const uint8_t *p)
-{
-	uint32_t v = (uint32_t)(p[0] | p[1] << 8) << 16;
-	float f;
-	memcpy(&f, &v, sizeof f);
-	return f;
-}
-
 /* Activation elements k..k+15 (k a multiple of 16) of a prepared row: f32
- * (X = 0) or, on the AMX machines, the bfloat16 pairs of
- * quant__f16x_act_prepare (X = 1), whose sum is the same F16 value. */
+ * (X = 0) or F16 (X = 1: the AMX machines' form, half the memory), the same
+ * values. */
 AI __m512 act16(const uint8_t *a, int64_t k, const int X)
 {
-	if (!X)
-		return _mm512_loadu_ps((const float *)a + k);
-	const uint8_t *p = a + (k >> 5) * 128 + (k & 31) * 2;
-	return _mm512_add_ps(b16(p), b16(p + 64));
+	return X ? h16((const uint16_t *)a + k) : _mm512_loadu_ps((const float *)a + k);
 }
 
 AI float act1(const uint8_t *a, int64_t k, const int X)
 {
-	if (!X)
-		return ((const float *)a)[k];
-	const uint8_t *p = a + (k >> 5) * 128 + (k & 31) * 2;
-	return b1(p) + b1(p + 64);
+	return X ? fp16_to_f32(((const uint16_t *)a)[k]) : ((const float *)a)[k];
 }
 
 /* The chains of R rows x C columns over elements [k0, k1) (multiples of 16):

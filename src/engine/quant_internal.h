@@ -245,13 +245,10 @@ extern bool quant__amx, quant__amx_bf16;
 void quant__amx_init(void);
 void quant__amx_use(int which);
 /* F16 prefill on AMX-BF16 (quant_amxf_avx512.c): activation rows prepared
- * as the F16 rounding of x (llama.cpp's vec_dot_type) split into bfloat16
- * pairs, per block of 32 elements the 32 high parts then the 32 rests (128
- * bytes; zeros past n) — hi + lo is the F16 value exactly, and 16 rows of
- * one half-block are an AMX tile as they lie; and the product of such rows
- * (ba bytes apart) with F16 weight rows (ldw elements apart) as
- * quant_gemm_fn lays it out; nr, nc >= 1. False (nothing written) when the
- * thread's scratch cannot be allocated. */
+ * as F16 (llama.cpp's vec_dot_type), and the product of such rows (ba
+ * bytes apart) with F16 weight rows (ldw elements apart) as quant_gemm_fn
+ * lays it out; nr, nc >= 1. False (nothing written) when the thread's
+ * scratch cannot be allocated. */
 size_t quant__f16x_act_bytes(int64_t n);
 void quant__f16x_act_prepare(const float *x, void *y, int64_t n);
 bool quant__amx_f16(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const uint16_t *w,

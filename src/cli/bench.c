@@ -111,6 +111,7 @@ static int bench_file(const char *path, const struct bench_opts *o)
 		fprintf(stderr, "gpurun bench: %s\n", err);
 		return 1;
 	}
+	engine_model_wait_packed(m); /* measure the steady state */
 	const struct engine_model_info *mi = engine_model_info(m);
 	int64_t n_ctx = o->n_prompt + o->n_gen > 0 ? o->n_prompt + o->n_gen : 1;
 	struct engine_seq *s = engine_seq_new(m, n_ctx, err);

@@ -87,10 +87,15 @@ struct engine_model_info {
 	const char *backend;        /* where passes run: "cpu" or "cuda (NVIDIA H200, sm_90)" */
 	const char *backend_note;   /* why the CPU runs although a GPU was wanted, or "" */
 	int n_gpu_layers;           /* layers on the GPU, the output counted as one (Ollama) */
-	int64_t packed_bytes;       /* weights rewritten in their kernels' packed form (CPU);
-	                             * 0: the file's layout (GPURUN_PACK=0 turns packing off) */
+	int64_t packed_bytes;       /* weights rewritten in their kernels' packed form (CPU),
+	                             * so far: packing runs in the background after load
+	                             * (GPURUN_PACK=0 turns it off) */
 };
 const struct engine_model_info *engine_model_info(const struct engine_model *m);
+/* Returns once the background packing of the weights (see packed_bytes)
+ * has ended; at once when there is none. Passes run meanwhile, in the
+ * file's layout for the matrices not packed yet: the same numbers. */
+void engine_model_wait_packed(struct engine_model *m);
 /* The open GGUF file (metadata for /api/show); lives as long as the model. */
 const struct gguf_file *engine_model_gguf(const struct engine_model *m);
 /* NULL for a model whose tokenizer could not be loaded (never after load). */

@@ -139,8 +139,7 @@ struct engine_model {
 	char backend_name[192];       /* info.backend */
 	char backend_note[ERR_MSG_LEN];
 	_Atomic(struct constrain_vocab *) cvocab; /* built at the first constrained run */
-	uint8_t *mirror; /* packed weights (pack.c), mirroring the file; or NULL */
-	size_t mirror_size;
+	struct engine_packer *packer; /* packs the weights (pack.c); NULL: none */
 };
 
 /* An architecture: reads its keys and binds its tensors into the model. */
@@ -214,9 +213,11 @@ static inline uint8_t *seq_vt(const struct engine_seq *s, int il)
 }
 
 /* ---- packed weights (pack.c) ---- */
-/* Rewrites the matrices whose type has a packed form into it (CPU backend,
- * once, after the runner is up); a failure leaves the file's layout. */
-void engine__pack_weights(struct engine_model *m);
+/* Starts rewriting the matrices whose type has a packed form into it, in
+ * a thread of its own (CPU backend, once, after the runner is up); each
+ * matrix switches over between passes. A failure leaves the file's layout.
+ * Release stops and joins the thread, then frees the copy. */
+void engine__pack_start(struct engine_model *m);
 void engine__pack_release(struct engine_model *m);
 
 /* ---- loader helpers (arch.c) ---- */

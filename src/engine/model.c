@@ -207,7 +207,7 @@ struct engine_model *engine_model_load(const char *path, const struct engine_loa
 	fill_info(m);
 	backend__init(m, p);
 	if (!p->vocab_only && m->be && !strcmp(m->be->name, "cpu"))
-		engine__pack_weights(m);
+		engine__pack_start(m);
 	m->info.load_ns = time_mono_ns() - t0;
 	return m;
 out_free:

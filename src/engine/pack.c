@@ -1,11 +1,15 @@
-/* pack.c — engine__pack_weights(): after load, the model's matrices whose
- * type has a packed form (quant.h pack16) are rewritten into it once, so
- * decode reads each 16-row stripe as one stream (quant_r16_avx512.h). The
- * packed copy lives in an anonymous mapping that mirrors the file (a tensor
- * at offset o of the file is packed at o of the mirror, so row views of a
- * fused tensor stay views), and the file pages it replaces are dropped from
- * the process: resident memory stays the model's size. Not here: the CPU
- * only — a model on the GPU uploads the file's own layout. */
+/* pack.c — engine__pack_start(): after load, the model's matrices whose
+ * type has a packed form (quant.h pack16) are rewritten into it, so decode
+ * reads each 16-row stripe as one stream (quant_r16_avx512.h). A thread of
+ * its own packs them one after the other in the background, so a cold
+ * start's first tokens do not wait for it: they run in the file's layout,
+ * and each matrix switches to its packed copy between two passes (under
+ * the runner lock) once it is whole. The copy lives in an anonymous mapping
+ * that mirrors the file (a tensor at offset o of the file is packed at o of
+ * the mirror, so row views of a fused tensor stay views), and the file
+ * pages it replaces are dropped from the process: resident memory stays
+ * the model's size. Not here: the CPU only — a model on the GPU uploads
+ * the file's own layout. */
 #include "engine/engine_internal.h"
 
 #include "base/log.h"
@@ -13,29 +17,31 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define STRIPES_PER_CHUNK 32 /* stripes a thread takes at once */
-
 struct pack_job {
 	struct tensor **t; /* the tensors to pack */
 	int n;
-	int64_t *first; /* (n + 1) first global stripe of each tensor */
 	uint8_t *mirror;
 	const uint8_t *map;
 	int fd;            /* the file, read with pread; -1: read the mapping */
 	size_t max_stripe; /* bytes of the biggest stripe */
-	atomic_llong next;
 };
 
-static void free_buf(uint8_t **p)
-{
-	free(*p);
-}
+struct engine_packer {
+	struct pack_job j;
+	pthread_t thread;
+	atomic_bool stop; /* the model is being freed */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done; /* under mu */
+	int64_t t0;
+};
 
 static uint8_t *packed_addr(const struct pack_job *j, const struct tensor *t)
 {
@@ -65,30 +71,6 @@ static const uint8_t *source(const struct pack_job *j, const uint8_t *p, size_t 
 		got += r > 0 ? (size_t)r : 0;
 	}
 	return got == n ? buf : p;
-}
-
-static void pack_thread(void *arg, int ith, int nth)
-{
-	(void)ith;
-	(void)nth;
-	struct pack_job *j = arg;
-	int64_t total = j->first[j->n];
-	uint8_t *buf __attribute__((cleanup(free_buf))) = malloc(j->max_stripe);
-	for (;;) {
-		int64_t s0 = atomic_fetch_add(&j->next, STRIPES_PER_CHUNK);
-		if (s0 >= total)
-			return;
-		int64_t s1 = s0 + STRIPES_PER_CHUNK < total ? s0 + STRIPES_PER_CHUNK : total;
-		int i = 0;
-		for (int64_t s = s0; s < s1; s++) {
-			while (s >= j->first[i + 1])
-				i++;
-			const struct tensor *t = j->t[i];
-			size_t off = (size_t)(s - j->first[i]) * 16 * t->row_bytes;
-			t->qt->pack16(source(j, t->data + off, 16 * t->row_bytes, buf),
-			              t->row_bytes, packed_addr(j, t) + off);
-		}
-	}
 }
 
 static bool packable(const struct engine_model *m, const struct tensor *t)
@@ -156,15 +138,14 @@ static bool wanted(void)
 	return !e || strcmp(e, "0") != 0;
 }
 
-/* The model's matrices that have a packed form, their stripes numbered
- * across all of them; false when there is none (or no memory). */
+/* The model's matrices that have a packed form; false when there is none
+ * (or no memory). */
 static bool collect(struct engine_model *m, struct pack_job *j)
 {
 	enum { PER_LAYER = 7 };
 	int cap = m->hp.n_layer * PER_LAYER + 1;
 	j->t = calloc((size_t)cap, sizeof *j->t);
-	j->first = calloc((size_t)cap + 1, sizeof *j->first);
-	if (!j->t || !j->first)
+	if (!j->t)
 		return false;
 	for (int il = 0; il < m->hp.n_layer; il++) {
 		struct layer *L = &m->layers[il];
@@ -174,66 +155,132 @@ static bool collect(struct engine_model *m, struct pack_job *j)
 			add(m, j, ts[k]);
 	}
 	add(m, j, &m->output);
-	for (int i = 0; i < j->n; i++) {
-		j->first[i + 1] = j->first[i] + j->t[i]->n_out / 16;
+	for (int i = 0; i < j->n; i++)
 		if (16 * j->t[i]->row_bytes > j->max_stripe)
 			j->max_stripe = 16 * j->t[i]->row_bytes;
-	}
 	return j->n > 0;
 }
 
-/* The tensors point at their packed copies; the file's pages go. */
-static size_t adopt(struct engine_model *m, struct pack_job *j)
+/* Tensor t, packed whole, replaces the file's rows: called between two
+ * passes (the runner lock held). */
+static void adopt(struct engine_model *m, struct pack_job *j, struct tensor *t)
 {
-	size_t bytes = 0;
-	for (int i = 0; i < j->n; i++) {
-		struct tensor *t = j->t[i];
-		t->data = packed_addr(j, t);
-		t->packed = true;
-		bytes += (size_t)t->n_out * t->row_bytes;
-	}
-	/* whatever touched the file's pages; the token embeddings and any
-	 * matrix left in the file's layout come back as they are read */
-	drop_pages(m->gguf->map + m->gguf->data_offset, m->gguf->size - m->gguf->data_offset,
-	           (size_t)sysconf(_SC_PAGESIZE));
-	m->mirror = j->mirror;
-	m->mirror_size = m->gguf->size;
-	m->info.packed_bytes = (int64_t)bytes;
-	return bytes;
+	size_t bytes = (size_t)t->n_out * t->row_bytes, page = (size_t)sysconf(_SC_PAGESIZE);
+	const uint8_t *old = t->data;
+	t->data = packed_addr(j, t);
+	t->packed = true;
+	drop_pages(old, bytes, page);
+	m->info.packed_bytes += (int64_t)bytes;
 }
 
-void engine__pack_weights(struct engine_model *m)
+/* Packs j's tensors one by one; false when stopped. */
+static bool pack_all(struct engine_model *m, struct engine_packer *p, uint8_t *buf)
 {
-	if (!wanted() || m->mirror)
+	struct pack_job *j = &p->j;
+	for (int i = 0; i < j->n; i++) {
+		struct tensor *t = j->t[i];
+		for (int64_t s = 0; s < t->n_out / 16; s++) {
+			if (atomic_load(&p->stop))
+				return false;
+			size_t off = (size_t)s * 16 * t->row_bytes;
+			t->qt->pack16(source(j, t->data + off, 16 * t->row_bytes, buf),
+			              t->row_bytes, packed_addr(j, t) + off);
+		}
+		pthread_mutex_lock(&m->run.mu);
+		if (i == 0)
+			relocate_vectors(m, j);
+		adopt(m, j, t);
+		pthread_mutex_unlock(&m->run.mu);
+	}
+	return true;
+}
+
+static void *packer_main(void *arg)
+{
+	struct engine_model *m = arg;
+	struct engine_packer *p = m->packer;
+	uint8_t *buf = malloc(p->j.max_stripe);
+	bool whole = pack_all(m, p, buf);
+	free(buf);
+	if (whole) {
+		/* whatever else touched the file's pages; the token embeddings
+		 * and any matrix left in the file's layout come back as read */
+		pthread_mutex_lock(&m->run.mu);
+		drop_pages(m->gguf->map + m->gguf->data_offset,
+		           m->gguf->size - m->gguf->data_offset, (size_t)sysconf(_SC_PAGESIZE));
+		pthread_mutex_unlock(&m->run.mu);
+		log_debug("engine: %d matrices (%.1f MiB) packed in %.1f ms", p->j.n,
+		          m->info.packed_bytes / 1048576.0, (time_mono_ns() - p->t0) / 1e6);
+	}
+	pthread_mutex_lock(&p->mu);
+	p->done = true;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+static void packer_free(struct engine_packer *p)
+{
+	if (p->j.fd >= 0)
+		close(p->j.fd);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	free(p->j.t);
+	free(p);
+}
+
+void engine__pack_start(struct engine_model *m)
+{
+	if (!wanted() || m->packer)
 		return;
-	int64_t t0 = time_mono_ns();
-	struct pack_job j = {.map = m->gguf->map, .fd = -1};
-	if (!collect(m, &j))
-		goto out;
-	j.mirror = mmap(NULL, m->gguf->size, PROT_READ | PROT_WRITE,
-	                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (j.mirror == MAP_FAILED) {
+	struct engine_packer *p = calloc(1, sizeof *p);
+	if (!p)
+		return;
+	p->j = (struct pack_job){.map = m->gguf->map, .fd = -1};
+	p->t0 = time_mono_ns();
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	if (!collect(m, &p->j))
+		goto out_free;
+	p->j.mirror = mmap(NULL, m->gguf->size, PROT_READ | PROT_WRITE,
+	                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p->j.mirror == MAP_FAILED) {
 		log_warn("engine: packing the weights: no memory for the copy, using the file's "
 		         "layout");
-		goto out;
+		goto out_free;
 	}
-	(void)madvise(j.mirror, m->gguf->size, MADV_HUGEPAGE);
-	j.fd = m->gguf->path ? open(m->gguf->path, O_RDONLY | O_CLOEXEC) : -1;
-	threadpool_run(m->run.tp, pack_thread, &j);
-	relocate_vectors(m, &j);
-	if (j.fd >= 0)
-		close(j.fd);
-	size_t bytes = adopt(m, &j);
-	log_debug("engine: %d matrices (%.1f MiB) packed in %.1f ms", j.n, bytes / 1048576.0,
-	          (time_mono_ns() - t0) / 1e6);
-out:
-	free(j.t);
-	free(j.first);
+	(void)madvise(p->j.mirror, m->gguf->size, MADV_HUGEPAGE);
+	p->j.fd = m->gguf->path ? open(m->gguf->path, O_RDONLY | O_CLOEXEC) : -1;
+	m->packer = p;
+	if (pthread_create(&p->thread, NULL, packer_main, m) != 0) {
+		m->packer = NULL;
+		munmap(p->j.mirror, m->gguf->size);
+		goto out_free;
+	}
+	return;
+out_free:
+	packer_free(p);
+}
+
+void engine_model_wait_packed(struct engine_model *m)
+{
+	struct engine_packer *p = m ? m->packer : NULL;
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	while (!p->done)
+		pthread_cond_wait(&p->cv, &p->mu);
+	pthread_mutex_unlock(&p->mu);
 }
 
 void engine__pack_release(struct engine_model *m)
 {
-	if (m->mirror)
-		munmap(m->mirror, m->mirror_size);
-	m->mirror = NULL;
+	struct engine_packer *p = m->packer;
+	if (!p)
+		return;
+	atomic_store(&p->stop, true);
+	pthread_join(p->thread, NULL);
+	munmap(p->j.mirror, m->gguf->size);
+	packer_free(p);
+	m->packer = NULL;
 }

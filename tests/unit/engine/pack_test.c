@@ -1,10 +1,11 @@
 /* pack_test.c — packed weights (pack.c): a model loaded with its matrices
  * packed gives the same logits, bit for bit, as the file's layout
- * (GPURUN_PACK=0), for a prompt (batched prefill, AMX where present) and
- * single-token decode steps, on 1, 2 and 4 threads (4 threads split
- * stories260K's 8-row KV heads inside a 16-row stripe: the partial-stripe
- * path); only the CPU's packed types are packed, and a CPU without them
- * packs nothing. */
+ * (GPURUN_PACK=0), whether the passes wait for the background packing or
+ * run while the matrices switch over one by one, for a prompt (batched
+ * prefill, AMX where present) and single-token decode steps, on 1, 2 and 4
+ * threads (4 threads split stories260K's 8-row KV heads inside a 16-row
+ * stripe: the partial-stripe path); only the CPU's packed types are
+ * packed, and a CPU without them packs nothing. */
 #include "support/support.h"
 
 #include <stdlib.h>
@@ -21,20 +22,25 @@ struct run {
 	int64_t packed_bytes, n_vocab;
 };
 
-static void run_model(const char *path, int threads, bool pack, struct run *out)
+/* RUN_FILE: GPURUN_PACK=0; RUN_WAIT: packed before the first pass;
+ * RUN_RACE: passes while the matrices switch over. */
+enum run_mode { RUN_FILE, RUN_WAIT, RUN_RACE };
+
+static void run_model(const char *path, int threads, enum run_mode mode, struct run *out)
 {
 	char err[ERR_MSG_LEN];
 	struct engine_load_params p;
 	engine_load_params_default(&p);
 	p.n_threads = threads;
 	p.n_gpu_layers = 0;
-	setenv("GPURUN_PACK", pack ? "1" : "0", 1);
+	setenv("GPURUN_PACK", mode == RUN_FILE ? "0" : "1", 1);
 	struct engine_model *m = engine_model_load(path, &p, err);
 	unsetenv("GPURUN_PACK");
 	if (!m)
 		fail_msg("load %s: %s", path, err);
+	if (mode == RUN_WAIT)
+		engine_model_wait_packed(m);
 	const struct engine_model_info *in = engine_model_info(m);
-	out->packed_bytes = in->packed_bytes;
 	out->n_vocab = in->n_vocab;
 	out->logits = malloc((size_t)(N_PROMPT + N_DECODE) * (size_t)in->n_vocab * sizeof(float));
 	struct engine_seq *s = engine_seq_new(m, 64, err);
@@ -47,8 +53,21 @@ static void run_model(const char *path, int threads, bool pack, struct run *out)
 		assert_int_equal(engine_seq_eval(s, toks + N_PROMPT + i, 1,
 		                                 out->logits + (N_PROMPT + i) * in->n_vocab),
 		                 0);
+	engine_model_wait_packed(m);
+	out->packed_bytes = in->packed_bytes;
 	engine_seq_free(s);
 	engine_model_free(m);
+}
+
+static void same_logits(const char *rel, int threads, const char *what, const struct run *a,
+                        const struct run *b)
+{
+	size_t n = (size_t)(N_PROMPT + N_DECODE) * (size_t)a->n_vocab;
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(&a->logits[i], &b->logits[i], sizeof(float)) != 0)
+			fail_msg("%s, %d threads: token %zu logit %zu: %s %.9g, file layout %.9g",
+			         rel, threads, i / (size_t)a->n_vocab, i % (size_t)a->n_vocab, what,
+			         b->logits[i], a->logits[i]);
 }
 
 static void check_model(const char *rel, int type)
@@ -62,26 +81,41 @@ static void check_model(const char *rel, int type)
 	static const int threads[] = {1, 2, 4};
 	setenv("GPURUN_THREAD_WORK", "0", 1); /* every thread, however small the model */
 	for (size_t t = 0; t < sizeof threads / sizeof threads[0]; t++) {
-		struct run a, b;
-		run_model(path, threads[t], false, &a);
-		run_model(path, threads[t], true, &b);
+		struct run a, b[2];
+		run_model(path, threads[t], RUN_FILE, &a);
+		run_model(path, threads[t], RUN_WAIT, &b[0]);
+		run_model(path, threads[t], RUN_RACE, &b[1]);
 		assert_int_equal(a.packed_bytes, 0);
-		if (qt->pack16)
-			assert_true(b.packed_bytes > 0);
-		else
-			assert_int_equal(b.packed_bytes, 0);
-		size_t n = (size_t)(N_PROMPT + N_DECODE) * (size_t)a.n_vocab;
-		for (size_t i = 0; i < n; i++)
-			if (memcmp(&a.logits[i], &b.logits[i], sizeof(float)) != 0)
-				fail_msg("%s, %d threads: token %zu logit %zu: packed %.9g, file "
-				         "layout %.9g",
-				         rel, threads[t], i / (size_t)a.n_vocab,
-				         i % (size_t)a.n_vocab, b.logits[i], a.logits[i]);
+		for (int k = 0; k < 2; k++) {
+			if (qt->pack16)
+				assert_true(b[k].packed_bytes > 0);
+			else
+				assert_int_equal(b[k].packed_bytes, 0);
+			same_logits(rel, threads[t], k ? "racing the packing" : "packed", &a,
+			            &b[k]);
+			free(b[k].logits);
+		}
 		free(a.logits);
-		free(b.logits);
 	}
 	unsetenv("GPURUN_THREAD_WORK");
 	print_message("%s: %s\n", rel, qt->pack16 ? "packed, same logits" : "no packed form here");
+}
+
+/* Freed while the packing runs: the thread stops, nothing leaks. */
+static void test_pack_free_while_packing(void **state)
+{
+	(void)state;
+	const char *path = test_model_path("synth/synth-llama-Q4_0.gguf");
+	if (!path) {
+		test_skip("synth/synth-llama-Q4_0.gguf not found under %s", test_models_dir());
+		return;
+	}
+	char err[ERR_MSG_LEN];
+	for (int i = 0; i < 20; i++) {
+		struct engine_model *m = engine_model_load(path, NULL, err);
+		assert_non_null(m);
+		engine_model_free(m);
+	}
 }
 
 static void test_pack_stories_q4_0(void **state)
@@ -136,6 +170,7 @@ int main(void)
 	    cmocka_unit_test(test_pack_synth_llama_q4_k),
 	    cmocka_unit_test(test_pack_synth_llama_q6_k),
 	    cmocka_unit_test(test_pack_synth_gemma3_q4_k),
+	    cmocka_unit_test(test_pack_free_while_packing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,8 +25,8 @@
  * field of block 0 for the 16 rows, then of block 1, ...: a field of w
  * dwords is w vectors of 64 bytes, vector k lane r = dword k of row r's
  * field (the r16 form); 16 f16 scales are 32 bytes, row r at 2r.
- *   Q4_0: [qs: 4 vectors] [d: 16 f16]          per block, regions in order
- *   Q8_0: [qs: 8 vectors] [d: 16 f16]
+ *   Q4_0: [qs: 4 vectors per block, all blocks] [d: 16 f16 per block]
+ *   Q8_0: [qs: 8 vectors per block, all blocks] [d: 16 f16 per block]
  *   Q4_K: per block, each 16-byte chunk of the GGUF block as 4 vectors, in
  *         place ([d|dmin|scales: 4] [qs: 32]; chunk at o -> byte 16 o)
  *   Q6_K: per block [codes: 48 vectors, 6-bit codes 3 to 4 bytes] [scales:

@@ -142,6 +142,14 @@ R16_AI void packed_direct(int type, const uint8_t *x, size_t bx, int64_t nb, con
 			_mm_prefetch((const char *)p + R16_PF_DIST + 64 * l, _MM_HINT_T1);
 		if (!(b & 1))
 			_mm_prefetch((const char *)scales + b * 32 + 512, _MM_HINT_T1);
+		if (b == 0 || b == nb / 2) {
+			/* the first 16 blocks' scales, which the line 16 blocks ahead
+			 * never covers: this stripe's at its start (cold at a call's
+			 * first stripe), the next stripe's (16 * bx on) half way */
+			const char *first = (const char *)scales + (b ? 16 * bx : 0);
+			for (int l = 0; l < 8; l++)
+				_mm_prefetch(first + 64 * l, _MM_HINT_T1);
+		}
 		__m512i v[8];
 #pragma GCC unroll 8
 		for (int k = 0; k < nv; k++)

@@ -50,6 +50,25 @@ static void q8_0_act_prepare(const float *x, void *y, int64_t n)
 	act8_prepare(x, y, n, 128);
 }
 
+/* ---- the packed form (quant_r16_avx512.h): per stripe of nb blocks, the
+ * nv code vectors of every block (Q4_0 4, Q8_0 8), then the 16 scales of
+ * every block; byte offsets of block b's codes and scales */
+
+R16_AI int pk_nv(int type)
+{
+	return R16_TYPE(type) == GGML_TYPE_Q4_0 ? 4 : 8;
+}
+
+R16_AI size_t pk_codes(int64_t b, int nv)
+{
+	return (size_t)b * 64 * (size_t)nv;
+}
+
+R16_AI size_t pk_scales(int64_t nb, int64_t b, int nv)
+{
+	return (size_t)nb * 64 * (size_t)nv + (size_t)b * 32;
+}
+
 /* ---- unpacking 16 rows of one block */
 
 /* Codes unsigned for vpdpbusd (Q4_0 nibbles, Q8_0 values + 128), or signed
@@ -65,8 +84,8 @@ R16_AI void unpack_as(int type, const uint8_t *x, size_t bx, int64_t b, __m512i 
 			const int64_t nb = (int64_t)(bx / sizeof(struct block_q4_0));
 #pragma GCC unroll 4
 			for (int k = 0; k < 4; k++)
-				t[k] = _mm512_loadu_si512(x + (4 * b + k) * 64);
-			p = x + nb * 256 + b * 32;
+				t[k] = _mm512_loadu_si512(x + pk_codes(b, 4) + 64 * k);
+			p = x + pk_scales(nb, b, 4);
 		} else {
 			r16_load4(p + 2, bx, t);
 		}
@@ -87,8 +106,8 @@ R16_AI void unpack_as(int type, const uint8_t *x, size_t bx, int64_t b, __m512i 
 			const int64_t nb = (int64_t)(bx / sizeof(struct block_q8_0));
 #pragma GCC unroll 8
 			for (int k = 0; k < 8; k++)
-				u->c[k] = _mm512_loadu_si512(x + (8 * b + k) * 64);
-			p = x + nb * 512 + b * 32;
+				u->c[k] = _mm512_loadu_si512(x + pk_codes(b, 8) + 64 * k);
+			p = x + pk_scales(nb, b, 8);
 		} else {
 			r16_load8(p + 2, bx, u->c);
 		}
@@ -127,8 +146,8 @@ R16_AI void packed_direct(int type, const uint8_t *x, size_t bx, int64_t nb, con
                           size_t ba, float *s, size_t lds, __mmask16 keep, const int cols)
 {
 	const bool q4 = R16_TYPE(type) == GGML_TYPE_Q4_0;
-	const int nv = q4 ? 4 : 8; /* code vectors per block */
-	const uint8_t *scales = x + nb * 64 * nv;
+	const int nv = pk_nv(type);
+	const uint8_t *scales = x + pk_scales(nb, 0, nv);
 	const __m512i lo = _mm512_set1_epi8(0x0F), hi = _mm512_set1_epi8((char)0xF0);
 	const __m512i flip = _mm512_set1_epi8((char)0x80);
 	__m512 acc[4];
@@ -136,7 +155,7 @@ R16_AI void packed_direct(int type, const uint8_t *x, size_t bx, int64_t nb, con
 	for (int c = 0; c < cols; c++)
 		acc[c] = _mm512_setzero_ps();
 	for (int64_t b = 0; b < nb; b++) {
-		const uint8_t *p = x + b * 64 * nv;
+		const uint8_t *p = x + pk_codes(b, nv);
 #pragma GCC unroll 8
 		for (int l = 0; l < nv; l++)
 			_mm_prefetch((const char *)p + R16_PF_DIST + 64 * l, _MM_HINT_T1);
@@ -231,62 +250,45 @@ static void gemm_small(int type, int64_t nb, int64_t nr, int64_t nc, float *s, s
 #define R16_KC                                  KC
 #include "engine/quant_r16_driver_avx512.h"
 
-static void q4_0_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *x,
-                      size_t bx, const void *a, size_t ba)
-{
-	gemm(GGML_TYPE_Q4_0, n, nr, nc, s, lds, x, bx, a, ba);
-}
+R16_GEMM_FN(q4_0_gemm, GGML_TYPE_Q4_0)
 
-static void q8_0_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *x,
-                      size_t bx, const void *a, size_t ba)
-{
-	gemm(GGML_TYPE_Q8_0, n, nr, nc, s, lds, x, bx, a, ba);
-}
+R16_GEMM_FN(q8_0_gemm, GGML_TYPE_Q8_0)
 
-static void q4_0_gemm_packed(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *x,
-                             size_t bx, const void *a, size_t ba)
-{
-	gemm(GGML_TYPE_Q4_0 | R16_PACKED, n, nr, nc, s, lds, x, bx, a, ba);
-}
+R16_GEMM_FN(q4_0_gemm_packed, GGML_TYPE_Q4_0 | R16_PACKED)
 
-static void q8_0_gemm_packed(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *x,
-                             size_t bx, const void *a, size_t ba)
-{
-	gemm(GGML_TYPE_Q8_0 | R16_PACKED, n, nr, nc, s, lds, x, bx, a, ba);
-}
+R16_GEMM_FN(q8_0_gemm_packed, GGML_TYPE_Q8_0 | R16_PACKED)
 
-/* 16 rows into the packed form: the r16 vectors of each block's codes,
- * then the blocks' scales, 16 per block. */
-static void q4_0_pack16(const void *src, size_t bx, void *dst)
+/* 16 rows into the packed form: the r16 vectors of each block's codes
+ * (as unpack's transpose loads them), then the blocks' scales. */
+R16_AI void pack(int type, const void *src, size_t bx, void *dst)
 {
 	const uint8_t *x = src;
 	uint8_t *o = dst;
-	const int64_t nb = (int64_t)(bx / sizeof(struct block_q4_0));
+	const int nv = pk_nv(type);
+	const size_t bs = nv == 4 ? sizeof(struct block_q4_0) : sizeof(struct block_q8_0);
+	const int64_t nb = (int64_t)(bx / bs);
 	for (int64_t b = 0; b < nb; b++) {
-		const uint8_t *p = x + b * (int64_t)sizeof(struct block_q4_0);
-		__m512i t[4];
-		r16_load4(p + 2, bx, t);
-		for (int k = 0; k < 4; k++)
-			_mm512_storeu_si512(o + (4 * b + k) * 64, t[k]);
+		const uint8_t *p = x + (size_t)b * bs;
+		__m512i t[8];
+		if (nv == 4)
+			r16_load4(p + 2, bx, t);
+		else
+			r16_load8(p + 2, bx, t);
+		for (int k = 0; k < nv; k++)
+			_mm512_storeu_si512(o + pk_codes(b, nv) + 64 * k, t[k]);
 		for (int r = 0; r < 16; r++)
-			memcpy(o + nb * 256 + b * 32 + 2 * r, p + (size_t)r * bx, 2);
+			memcpy(o + pk_scales(nb, b, nv) + 2 * r, p + (size_t)r * bx, 2);
 	}
+}
+
+static void q4_0_pack16(const void *src, size_t bx, void *dst)
+{
+	pack(GGML_TYPE_Q4_0, src, bx, dst);
 }
 
 static void q8_0_pack16(const void *src, size_t bx, void *dst)
 {
-	const uint8_t *x = src;
-	uint8_t *o = dst;
-	const int64_t nb = (int64_t)(bx / sizeof(struct block_q8_0));
-	for (int64_t b = 0; b < nb; b++) {
-		const uint8_t *p = x + b * (int64_t)sizeof(struct block_q8_0);
-		__m512i t[8];
-		r16_load8(p + 2, bx, t);
-		for (int k = 0; k < 8; k++)
-			_mm512_storeu_si512(o + (8 * b + k) * 64, t[k]);
-		for (int r = 0; r < 16; r++)
-			memcpy(o + nb * 512 + b * 32 + 2 * r, p + (size_t)r * bx, 2);
-	}
+	pack(GGML_TYPE_Q8_0, src, bx, dst);
 }
 
 void quant__fill_gemm_avx512(struct quant_traits *t)

@@ -552,29 +552,13 @@ static void gemm_small(int type, int64_t nb, int64_t nr, int64_t nc, float *s, s
 #define R16_KC  KKC
 #include "engine/quant_r16_driver_avx512.h"
 
-static void q4_K_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *x,
-                      size_t bx, const void *a, size_t ba)
-{
-	gemm(GGML_TYPE_Q4_K, n, nr, nc, s, lds, x, bx, a, ba);
-}
+R16_GEMM_FN(q4_K_gemm, GGML_TYPE_Q4_K)
 
-static void q6_K_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *x,
-                      size_t bx, const void *a, size_t ba)
-{
-	gemm(GGML_TYPE_Q6_K, n, nr, nc, s, lds, x, bx, a, ba);
-}
+R16_GEMM_FN(q6_K_gemm, GGML_TYPE_Q6_K)
 
-static void q4_K_gemm_packed(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *x,
-                             size_t bx, const void *a, size_t ba)
-{
-	gemm(GGML_TYPE_Q4_K | R16_PACKED, n, nr, nc, s, lds, x, bx, a, ba);
-}
+R16_GEMM_FN(q4_K_gemm_packed, GGML_TYPE_Q4_K | R16_PACKED)
 
-static void q6_K_gemm_packed(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *x,
-                             size_t bx, const void *a, size_t ba)
-{
-	gemm(GGML_TYPE_Q6_K | R16_PACKED, n, nr, nc, s, lds, x, bx, a, ba);
-}
+R16_GEMM_FN(q6_K_gemm_packed, GGML_TYPE_Q6_K | R16_PACKED)
 
 /* 16 rows into the packed form: each 16-byte chunk of each block as its
  * four r16 vectors, in place. */

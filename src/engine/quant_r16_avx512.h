@@ -32,7 +32,7 @@
  *   Q6_K: per block [codes: 48 vectors, 6-bit codes 3 to 4 bytes] [scales:
  *         8 x 32 bytes], then d: 16 f16 per block (quant_gemmk_avx512.c)
  * The kernels take `type | R16_PACKED` for the packed form of a type. */
-#define R16_PACKED 0x1000
+#define R16_PACKED  0x1000
 #define R16_TYPE(t) ((t) & ~R16_PACKED)
 
 /* One Q8_0 activation block for a weight type with code offset OFF: the
@@ -147,19 +147,6 @@ R16_AI void r16_prefetch_next(const uint8_t *x, size_t bx, int64_t step, int64_t
 }
 
 #define R16_PF_DIST 4096 /* bytes ahead in a packed stripe (2-8 KiB measured alike) */
-/* The prefetch of block b of a decode loop over a stripe: the next stripe
- * for the GGUF form; for the packed form, whose stripe is one stream, the
- * same slice of the bytes R16_PF_DIST ahead. */
-R16_AI void r16_prefetch_block(int type, const uint8_t *x, size_t bx, int64_t step, int64_t b)
-{
-	if (type & R16_PACKED) {
-		const char *pf = (const char *)x + R16_PF_DIST;
-		for (int64_t l = b * step; l < (b + 1) * step; l++)
-			_mm_prefetch(pf + 64 * l, _MM_HINT_T0);
-	} else {
-		r16_prefetch_next(x, bx, step, b);
-	}
-}
 
 /* The f16 at p + r * bx of each row, as f32 (exact). */
 R16_AI __m512 r16_f16(const uint8_t *p, __m512i offs)

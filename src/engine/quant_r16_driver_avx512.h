@@ -10,12 +10,14 @@
  * against R16_KC blocks of a stripe unpacked once on the stack (prefill).
  * A last stripe of fewer than 16 rows overlaps the one before it. A file
  * whose blocks do not fit in registers defines R16_HAVE_DIRECT and its own
- * run_direct (unpacking and multiplying piece by piece); one with an AMX
- * kernel defines R16_AMX(type, u, b0, kb, a, ba, s, lds) for 16 columns,
- * one with a decode loop of its own for the packed form defines
- * R16_PACKED_DIRECT (run_direct's arguments),
- * R16_AMX_UNPACK (unpack into that kernel's form) and R16_AMX_SIGN(type, u,
- * kb, to_amx), which turns unpacked blocks into its form and back. */
+ * run_direct (unpacking and multiplying piece by piece; it gets packed
+ * stripes too); otherwise the one here serves the GGUF form, and a file
+ * with packed weights defines R16_PACKED_DIRECT (run_direct's arguments),
+ * its decode loop over a packed stripe. One with an AMX kernel defines
+ * R16_AMX(type, u, b0, kb, a, ba, s, lds) for 16 columns, R16_AMX_UNPACK
+ * (unpack into that kernel's form) and R16_AMX_SIGN(type, u, kb, to_amx),
+ * which turns unpacked blocks into its form and back. The file then names
+ * its quant_gemm_fn entries with R16_GEMM_FN(name, type). */
 
 #ifndef R16_HAVE_DIRECT
 /* Every block unpacked in registers once for the `cols` columns. */
@@ -29,7 +31,7 @@ R16_AI void run_direct(int type, const uint8_t *x, size_t bx, int64_t nb, const 
 		acc[c] = _mm512_setzero_ps();
 	const int64_t pf_step = r16_pf_step(bx, nb);
 	for (int64_t b = 0; b < nb; b++) {
-		r16_prefetch_block(type, x, bx, pf_step, b);
+		r16_prefetch_next(x, bx, pf_step, b);
 		R16_BLK u;
 		unpack(type, x, bx, b, offs, &u);
 #pragma GCC unroll 4
@@ -124,3 +126,11 @@ R16_AI void gemm(int type, int64_t n, int64_t nr, int64_t nc, float *s, size_t l
 		stripe(type, nb, nc, s + base, lds, x + base * bx, bx, a, ba, (int)(r0 - base));
 	}
 }
+
+/* A quant_gemm_fn for type (with R16_PACKED: over packed stripes). */
+#define R16_GEMM_FN(name, type)                                                                    \
+	static void name(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *x,   \
+	                 size_t bx, const void *a, size_t ba)                                      \
+	{                                                                                          \
+		gemm(type, n, nr, nc, s, lds, x, bx, a, ba);                                       \
+	}

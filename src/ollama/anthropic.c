@@ -124,12 +124,7 @@ static void request(struct gen_call *g, const cJSON *body)
 
 void anthropic_messages(const struct api_route *rt, struct http_req *req)
 {
-	struct gen_call *g = gen_call_new(rt, req, GEN_ANTHROPIC);
-	cJSON *body = api_body_json(&g->call);
-	if (!body)
-		return;
-	request(g, body);
-	cJSON_Delete(body);
+	gen_call_run(rt, req, GEN_ANTHROPIC, request);
 }
 
 /* ---- the answer ---- */

@@ -205,12 +205,7 @@ static void generate(struct gen_call *g, const cJSON *body)
 
 void api_generate(const struct api_route *rt, struct http_req *req)
 {
-	struct gen_call *g = gen_call_new(rt, req, GEN_GENERATE);
-	cJSON *body = api_body_json(&g->call);
-	if (!body)
-		return;
-	generate(g, body);
-	cJSON_Delete(body);
+	gen_call_run(rt, req, GEN_GENERATE, generate);
 }
 
 /* ---- chat ---- */
@@ -279,10 +274,5 @@ static void chat(struct gen_call *g, const cJSON *body)
 
 void api_chat(const struct api_route *rt, struct http_req *req)
 {
-	struct gen_call *g = gen_call_new(rt, req, GEN_CHAT);
-	cJSON *body = api_body_json(&g->call);
-	if (!body)
-		return;
-	chat(g, body);
-	cJSON_Delete(body);
+	gen_call_run(rt, req, GEN_CHAT, chat);
 }

@@ -175,12 +175,7 @@ static void chat(struct gen_call *g, const cJSON *body)
 
 void openai_chat(const struct api_route *rt, struct http_req *req)
 {
-	struct gen_call *g = gen_call_new(rt, req, GEN_OAI_CHAT);
-	cJSON *body = api_body_json(&g->call);
-	if (!body)
-		return;
-	chat(g, body);
-	cJSON_Delete(body);
+	gen_call_run(rt, req, GEN_OAI_CHAT, chat);
 }
 
 static void completion(struct gen_call *g, const cJSON *body)
@@ -213,12 +208,7 @@ static void completion(struct gen_call *g, const cJSON *body)
 
 void openai_completions(const struct api_route *rt, struct http_req *req)
 {
-	struct gen_call *g = gen_call_new(rt, req, GEN_OAI_COMPLETION);
-	cJSON *body = api_body_json(&g->call);
-	if (!body)
-		return;
-	completion(g, body);
-	cJSON_Delete(body);
+	gen_call_run(rt, req, GEN_OAI_COMPLETION, completion);
 }
 
 /* ---- /v1/responses ---- */
@@ -316,10 +306,5 @@ static void responses(struct gen_call *g, const cJSON *body)
 
 void openai_responses(const struct api_route *rt, struct http_req *req)
 {
-	struct gen_call *g = gen_call_new(rt, req, GEN_OAI_RESPONSES);
-	cJSON *body = api_body_json(&g->call);
-	if (!body)
-		return;
-	responses(g, body);
-	cJSON_Delete(body);
+	gen_call_run(rt, req, GEN_OAI_RESPONSES, responses);
 }

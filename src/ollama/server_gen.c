@@ -64,6 +64,17 @@ struct gen_call *gen_call_new(const struct api_route *rt, struct http_req *req, 
 	return g;
 }
 
+void gen_call_run(const struct api_route *rt, struct http_req *req, enum gen_api api,
+                  void (*parse)(struct gen_call *g, const cJSON *body))
+{
+	struct gen_call *g = gen_call_new(rt, req, api);
+	cJSON *body = api_body_json(&g->call);
+	if (!body)
+		return;
+	parse(g, body);
+	cJSON_Delete(body);
+}
+
 int gen_call_model(struct gen_call *g, const char *name, const char *tmpl_override,
                    const char *not_found)
 {

@@ -301,6 +301,10 @@ int format_compile_schema(const cJSON *schema, struct constrain_prog **out, char
 
 /* Allocates a gen_call for req (options at their defaults). */
 struct gen_call *gen_call_new(const struct api_route *rt, struct http_req *req, enum gen_api api);
+/* A generation route: a gen_call for req, its JSON body (a 400 when it is
+ * not JSON), then parse(g, body), which replies or submits. */
+void gen_call_run(const struct api_route *rt, struct http_req *req, enum gen_api api,
+                  void (*parse)(struct gen_call *g, const cJSON *body));
 /* Opens the model (replying 400/404 on failure: returns < 0), applies its
  * params layer, parses its template (or tmpl_override). */
 int gen_call_model(struct gen_call *g, const char *name, const char *tmpl_override,

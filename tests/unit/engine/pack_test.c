@@ -8,6 +8,7 @@
  * packed, and a CPU without them packs nothing. */
 #include "support/support.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,59 +119,37 @@ static void test_pack_free_while_packing(void **state)
 	}
 }
 
-static void test_pack_stories_q4_0(void **state)
-{
-	(void)state;
-	check_model("stories260K-Q4_0.gguf", GGML_TYPE_Q4_0);
-}
+struct model_case {
+	const char *rel; /* under the test models */
+	int type;        /* of its matrices */
+};
 
-static void test_pack_stories_q8_0(void **state)
+static void test_pack_model_same_logits(void **state)
 {
-	(void)state;
-	check_model("stories260K-Q8_0.gguf", GGML_TYPE_Q8_0);
-}
-
-static void test_pack_synth_llama_q4_0(void **state)
-{
-	(void)state;
-	check_model("synth/synth-llama-Q4_0.gguf", GGML_TYPE_Q4_0);
-}
-
-static void test_pack_synth_llama_q8_0(void **state)
-{
-	(void)state;
-	check_model("synth/synth-llama-Q8_0.gguf", GGML_TYPE_Q8_0);
-}
-
-static void test_pack_synth_llama_q4_k(void **state)
-{
-	(void)state;
-	check_model("synth/synth-llama-Q4_K.gguf", GGML_TYPE_Q4_K);
-}
-
-static void test_pack_synth_llama_q6_k(void **state)
-{
-	(void)state;
-	check_model("synth/synth-llama-Q6_K.gguf", GGML_TYPE_Q6_K);
-}
-
-static void test_pack_synth_gemma3_q4_k(void **state)
-{
-	(void)state;
-	check_model("synth/synth-gemma3-Q4_K.gguf", GGML_TYPE_Q4_K);
+	const struct model_case *c = *state;
+	check_model(c->rel, c->type);
 }
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_pack_stories_q4_0),
-	    cmocka_unit_test(test_pack_stories_q8_0),
-	    cmocka_unit_test(test_pack_synth_llama_q4_0),
-	    cmocka_unit_test(test_pack_synth_llama_q8_0),
-	    cmocka_unit_test(test_pack_synth_llama_q4_k),
-	    cmocka_unit_test(test_pack_synth_llama_q6_k),
-	    cmocka_unit_test(test_pack_synth_gemma3_q4_k),
-	    cmocka_unit_test(test_pack_free_while_packing),
+	static const struct model_case models[] = {
+	    {"stories260K-Q4_0.gguf", GGML_TYPE_Q4_0},
+	    {"stories260K-Q8_0.gguf", GGML_TYPE_Q8_0},
+	    {"synth/synth-llama-Q4_0.gguf", GGML_TYPE_Q4_0},
+	    {"synth/synth-llama-Q8_0.gguf", GGML_TYPE_Q8_0},
+	    {"synth/synth-llama-Q4_K.gguf", GGML_TYPE_Q4_K},
+	    {"synth/synth-llama-Q6_K.gguf", GGML_TYPE_Q6_K},
+	    {"synth/synth-gemma3-Q4_K.gguf", GGML_TYPE_Q4_K},
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	enum { N = sizeof models / sizeof models[0] };
+	static struct CMUnitTest tests[N + 1];
+	static char names[N][96];
+	for (size_t i = 0; i < N; i++) {
+		snprintf(names[i], sizeof names[i], "test_pack_model_same_logits %s",
+		         models[i].rel);
+		tests[i] = (struct CMUnitTest){names[i], test_pack_model_same_logits, NULL, NULL,
+		                               (void *)&models[i]};
+	}
+	tests[N] = (struct CMUnitTest)cmocka_unit_test(test_pack_free_while_packing);
+	return _cmocka_run_group_tests("pack", tests, N + 1, NULL, NULL);
 }

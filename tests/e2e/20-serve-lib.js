@@ -223,3 +223,16 @@ export async function clients() {
     return skip(`SKIP: npm clients missing (cd tests/e2e && npm ci): ${e.message}`);
   }
 }
+
+// The usual start of a serve test: the npm clients, stories260K-F32 (SKIP
+// when either is missing), a server (env added to its environment) and an
+// Ollama and an OpenAI client pointed at it.
+export async function storiesServer(env = {}) {
+  const { Ollama, OpenAI } = await clients();
+  const gguf = need(join(modelsDir(), 'stories260K-F32.gguf'), 'stories260K-F32.gguf');
+  need(process.env.GPURUN_BIN ?? '', 'GPURUN_BIN');
+  const srv = await startServer(env);
+  const ollama = new Ollama({ host: srv.url });
+  const openai = new OpenAI({ baseURL: `${srv.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  return { gguf, srv, ollama, openai };
+}

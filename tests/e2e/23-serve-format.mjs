@@ -4,15 +4,9 @@
 // `openai`); every answer must JSON.parse and match the schema, whatever a
 // stories model writes inside it. A bad schema is a 400 with the reason.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { clients, done, importModel, modelsDir, need, postJSON, startServer, steps } from './20-serve-lib.js';
+import { done, importModel, postJSON, steps, storiesServer } from './20-serve-lib.js';
 
-const { Ollama, OpenAI } = await clients();
-const gguf = need(join(modelsDir(), 'stories260K-F32.gguf'), 'stories260K-F32.gguf');
-need(process.env.GPURUN_BIN ?? '', 'GPURUN_BIN');
-const srv = await startServer();
-const ollama = new Ollama({ host: srv.url });
-const openai = new OpenAI({ baseURL: `${srv.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+const { gguf, srv, ollama, openai } = await storiesServer();
 const M = 'stories';
 const P = 'Once upon a time';
 const schema = {

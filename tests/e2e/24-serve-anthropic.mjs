@@ -6,14 +6,9 @@
 // sequence that matched; the streamed events in Anthropic's order whose
 // text deltas join to the whole answer; errors in Anthropic's error object.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { clients, done, importModel, modelsDir, need, startServer, steps } from './20-serve-lib.js';
+import { done, importModel, steps, storiesServer } from './20-serve-lib.js';
 
-const { OpenAI } = await clients();
-const gguf = need(join(modelsDir(), 'stories260K-F32.gguf'), 'stories260K-F32.gguf');
-need(process.env.GPURUN_BIN ?? '', 'GPURUN_BIN');
-const srv = await startServer();
-const openai = new OpenAI({ baseURL: `${srv.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+const { gguf, srv, openai } = await storiesServer();
 const M = 'stories';
 const headers = { 'content-type': 'application/json', 'x-api-key': 'unused', 'anthropic-version': '2023-06-01' };
 const post = async (body) => {

@@ -6,14 +6,9 @@
 // budget ends it as "incomplete"; text.format json_schema is enforced; what
 // is not supported is a 400 in OpenAI's error shape.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { clients, done, importModel, modelsDir, need, postJSON, startServer, steps } from './20-serve-lib.js';
+import { done, importModel, postJSON, steps, storiesServer } from './20-serve-lib.js';
 
-const { OpenAI } = await clients();
-const gguf = need(join(modelsDir(), 'stories260K-F32.gguf'), 'stories260K-F32.gguf');
-need(process.env.GPURUN_BIN ?? '', 'GPURUN_BIN');
-const srv = await startServer();
-const openai = new OpenAI({ baseURL: `${srv.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+const { gguf, srv, openai } = await storiesServer();
 const M = 'stories';
 const P = 'Once upon a time';
 

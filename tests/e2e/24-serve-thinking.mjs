@@ -6,15 +6,9 @@
 // as thinking chunks; think false renders without the tag and answers as
 // content; a model without .Think refuses think; bad values are 400.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { clients, done, importModel, modelsDir, need, postJSON, startServer, steps } from './20-serve-lib.js';
+import { done, importModel, postJSON, steps, storiesServer } from './20-serve-lib.js';
 
-const { Ollama, OpenAI } = await clients();
-const gguf = need(join(modelsDir(), 'stories260K-F32.gguf'), 'stories260K-F32.gguf');
-need(process.env.GPURUN_BIN ?? '', 'GPURUN_BIN');
-const srv = await startServer();
-const ollama = new Ollama({ host: srv.url });
-const openai = new OpenAI({ baseURL: `${srv.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+const { gguf, srv, ollama, openai } = await storiesServer();
 const T = 'thinker';
 const P = 'Once upon a time';
 const opts = { temperature: 0, num_predict: 20 };

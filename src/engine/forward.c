@@ -40,14 +40,16 @@ static atomic_int *counter(const struct fwd *f, int il, int64_t stage)
 }
 
 /* The next chunk [*a, *b) of rows [0, n) of w's stage; false when none is
- * left. Chunks are at least what w's kernel asks for in this batch. */
+ * left. Where w's kernel asks for a row group in this batch, chunks are
+ * whole groups (a chunk of 1.4 groups would run as 2, the second short). */
 static bool chunk_next(const struct fwd *f, atomic_int *ctr, const struct tensor *w, int64_t n,
                        int nth, int64_t *a, int64_t *b)
 {
 	int64_t step = (n / ((int64_t)nth * 8)) & ~(int64_t)15;
 	step = step < 16 ? 16 : step;
 	int64_t min = mm_min_rows(w, f->n);
-	step = step < min ? min : step;
+	if (min > 0)
+		step = step < min ? min : step / min * min;
 	int64_t i = atomic_fetch_add_explicit(ctr, 1, memory_order_relaxed);
 	if (i * step >= n)
 		return false;

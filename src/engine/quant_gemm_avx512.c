@@ -22,21 +22,32 @@ static size_t act8_bytes(int64_t n)
 static void act8_prepare(const float *x, void *vy, int64_t n, int off)
 {
 	struct act8 *y = vy;
-	for (int64_t i = 0; i < n / QK8_0; i++, x += QK8_0) {
-		__m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16);
-		float amax =
-		    _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
-		float id = amax != 0.0f ? 127.f / amax : 0.0f;
-		uint16_t dh = f32_to_fp16(amax / 127.f);
-		__m512 m = _mm512_set1_ps(id);
-		/* cvtps rounds half to even in the default MXCSR mode, as the
-		 * reference's activation conversion */
-		__m512i qa = _mm512_cvtps_epi32(_mm512_mul_ps(a, m));
-		__m512i qb = _mm512_cvtps_epi32(_mm512_mul_ps(b, m));
-		_mm_storeu_si128((__m128i *)y[i].qs, _mm512_cvtsepi32_epi8(qa));
-		_mm_storeu_si128((__m128i *)(y[i].qs + 16), _mm512_cvtsepi32_epi8(qb));
-		y[i].d = quant__fp16_table[dh];
-		y[i].off = -off * _mm512_reduce_add_epi32(_mm512_add_epi32(qa, qb));
+	const int64_t nb = n / QK8_0;
+	for (int64_t i0 = 0; i0 < nb; i0 += 16) {
+		const int k = nb - i0 < 16 ? (int)(nb - i0) : 16;
+		_Alignas(64) float amax[16] = {0}, d[16];
+		for (int j = 0; j < k; j++, x += QK8_0) {
+			struct act8 *yb = &y[i0 + j];
+			__m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16);
+			amax[j] = _mm512_reduce_max_ps(
+			    _mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
+			float id = amax[j] != 0.0f ? 127.f / amax[j] : 0.0f;
+			__m512 m = _mm512_set1_ps(id);
+			/* cvtps rounds half to even in the default MXCSR mode, as
+			 * the reference's activation conversion */
+			__m512i qa = _mm512_cvtps_epi32(_mm512_mul_ps(a, m));
+			__m512i qb = _mm512_cvtps_epi32(_mm512_mul_ps(b, m));
+			_mm_storeu_si128((__m128i *)yb->qs, _mm512_cvtsepi32_epi8(qa));
+			_mm_storeu_si128((__m128i *)(yb->qs + 16), _mm512_cvtsepi32_epi8(qb));
+			yb->off = -off * _mm512_reduce_add_epi32(_mm512_add_epi32(qa, qb));
+		}
+		/* the scales amax / 127 rounded to f16 (to nearest even, as
+		 * f32_to_fp16) and back, 16 blocks at once */
+		__m512 dv = _mm512_div_ps(_mm512_load_ps(amax), _mm512_set1_ps(127.f));
+		_mm512_store_ps(d, _mm512_cvtph_ps(_mm512_cvtps_ph(dv, _MM_FROUND_TO_NEAREST_INT |
+		                                                           _MM_FROUND_NO_EXC)));
+		for (int j = 0; j < k; j++)
+			y[i0 + j].d = d[j];
 	}
 }
 

@@ -316,9 +316,11 @@ stories260K (1.2 MB) measures the platform and the server's own start; the
 the text is gibberish but every step is the real one), uploaded through the
 gateway and created as a model, then \`/api/generate\` with
 \`num_predict\` 8 from zero instances (${BENCH_COLD_BIG:-5} each): the weights
-are mmapped, not copied, so first token = spawn + ready + the server's load
-of the GGUF (header, tensors, tokenizer) + prefill of the prompt + one
-decode step, on the one pinned core (\`GPURUN_NUM_THREAD=1\`). "Page cache
+are mmapped, so first token = spawn + ready + the server's load of the
+GGUF (header, tensors, tokenizer) + prefill of the prompt + one decode
+step in the file's layout, on the one pinned core (\`GPURUN_NUM_THREAD=1\`),
+while the packer thread (docs/engine.md: packed weights) copies the
+matrices at nice 19 beside it. "Page cache
 warm": the file was read recently (as when an instance of the service ran
 a moment ago); "evicted": dropped from the page cache before each start
 (\`dd iflag=nocache\`, that file only), so the weights the first token

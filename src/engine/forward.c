@@ -112,12 +112,12 @@ static void residual(const struct fwd *f, struct thread_scratch *ts, const float
 	for (int64_t i = 0; i < f->n; i++) {
 		float *x = ts->x + i * hp->n_embd, *t = ts->h + i * hp->n_embd;
 		const float *o = f->m->run.o + i * hp->n_embd;
-		if (post_norm)
+		if (post_norm) {
 			ops_rmsnorm(t, o, post_norm, hp->n_embd, hp->eps);
-		else
-			memcpy(t, o, (size_t)hp->n_embd * sizeof *t);
+			o = t;
+		}
 		for (int j = 0; j < hp->n_embd; j++)
-			x[j] = t[j] + x[j];
+			x[j] = o[j] + x[j];
 	}
 	ts->q_src = NULL;
 }

@@ -98,25 +98,42 @@ static void softmax(const struct attn_args *a, float *sc, int64_t n)
 	}
 }
 
-/* out of heads [h0, h0 + nh) = P V, 32 dimensions per pass over V. */
-AI void pv(const struct attn_args *a, int h0, const int nh)
+/* out of heads [h0, h0 + nh) += P V over np positions (weights w[h * a->n
+ * + j]), starting from zero when first, 32 dimensions per pass over V: V
+ * converted in vb (row stride ldv, dimensions past dv zero) or, cached,
+ * straight from the cache from position p0 on. */
+AI void pv_block(const struct attn_args *a, float *out, const float *w, int h0, const int nh,
+                 const float *vb, int ldv, int64_t p0, int np, bool first, const bool cached)
 {
 	for (int d0 = 0; d0 < a->dv; d0 += 32) {
 		__mmask16 m0 = tail(a->dv - d0), m1 = tail(a->dv - d0 - 16);
 		__m512 acc[8][2];
-		for (int h = 0; h < nh; h++)
-			acc[h][0] = acc[h][1] = _mm512_setzero_ps();
-		for (int64_t p = 0; p < a->n; p++) {
-			const uint8_t *row = a->v + (size_t)(a->k0 + p) * a->v_ld * a->es;
-			__m512 v0 = load16(a, row, d0, m0), v1 = load16(a, row, d0 + 16, m1);
+#pragma GCC unroll 8
+		for (int h = 0; h < nh; h++) {
+			float *o = out + (size_t)(h0 + h) * a->dv + d0;
+			acc[h][0] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m0, o);
+			acc[h][1] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m1, o + 16);
+		}
+		for (int j = 0; j < np; j++) {
+			__m512 v0, v1;
+			if (!cached) {
+				v0 = _mm512_loadu_ps(vb + (size_t)j * ldv + d0);
+				v1 = _mm512_loadu_ps(vb + (size_t)j * ldv + d0 + 16);
+			} else {
+				const uint8_t *row = a->v + (size_t)(p0 + j) * a->v_ld * a->es;
+				v0 = load16(a, row, d0, m0);
+				v1 = load16(a, row, d0 + 16, m1);
+			}
+#pragma GCC unroll 8
 			for (int h = 0; h < nh; h++) {
-				__m512 w = _mm512_set1_ps(a->sc[(size_t)(h0 + h) * a->n + p]);
-				acc[h][0] = _mm512_fmadd_ps(w, v0, acc[h][0]);
-				acc[h][1] = _mm512_fmadd_ps(w, v1, acc[h][1]);
+				__m512 wv = _mm512_set1_ps(w[(size_t)(h0 + h) * a->n + j]);
+				acc[h][0] = _mm512_fmadd_ps(wv, v0, acc[h][0]);
+				acc[h][1] = _mm512_fmadd_ps(wv, v1, acc[h][1]);
 			}
 		}
+#pragma GCC unroll 8
 		for (int h = 0; h < nh; h++) {
-			float *o = a->out + (size_t)(h0 + h) * a->dv + d0;
+			float *o = out + (size_t)(h0 + h) * a->dv + d0;
 			_mm512_mask_storeu_ps(o, m0, acc[h][0]);
 			_mm512_mask_storeu_ps(o + 16, m1, acc[h][1]);
 		}
@@ -134,7 +151,7 @@ AI void heads(const struct attn_args *a, int h0, const int nh)
 	scores(a, h0, nh);
 	for (int h = 0; h < nh; h++)
 		softmax(a, a->sc + (size_t)(h0 + h) * a->n, a->n);
-	pv(a, h0, nh);
+	pv_block(a, a->out, a->sc, h0, nh, NULL, 0, a->k0, (int)a->n, true, true);
 }
 
 void attn__group_avx512(const struct attn_args *a)
@@ -282,39 +299,6 @@ static void rows_scores(const struct attn_args *a, const struct attn_row *rows, 
 	}
 }
 
-/* out of heads [h0, h0 + nh) += P V over np positions (weights w[h * a->n
- * + j], V in vb), starting from zero when first. */
-AI void pv_block(const struct attn_args *a, float *out, const float *w, int h0, const int nh,
-                 const float *vb, int ldv, int np, bool first)
-{
-	for (int d0 = 0; d0 < a->dv; d0 += 32) {
-		__mmask16 m0 = tail(a->dv - d0), m1 = tail(a->dv - d0 - 16);
-		__m512 acc[8][2];
-#pragma GCC unroll 8
-		for (int h = 0; h < nh; h++) {
-			float *o = out + (size_t)(h0 + h) * a->dv + d0;
-			acc[h][0] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m0, o);
-			acc[h][1] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m1, o + 16);
-		}
-		for (int j = 0; j < np; j++) {
-			__m512 v0 = _mm512_loadu_ps(vb + (size_t)j * ldv + d0);
-			__m512 v1 = _mm512_loadu_ps(vb + (size_t)j * ldv + d0 + 16);
-#pragma GCC unroll 8
-			for (int h = 0; h < nh; h++) {
-				__m512 wv = _mm512_set1_ps(w[(size_t)(h0 + h) * a->n + j]);
-				acc[h][0] = _mm512_fmadd_ps(wv, v0, acc[h][0]);
-				acc[h][1] = _mm512_fmadd_ps(wv, v1, acc[h][1]);
-			}
-		}
-#pragma GCC unroll 8
-		for (int h = 0; h < nh; h++) {
-			float *o = out + (size_t)(h0 + h) * a->dv + d0;
-			_mm512_mask_storeu_ps(o, m0, acc[h][0]);
-			_mm512_mask_storeu_ps(o + 16, m1, acc[h][1]);
-		}
-	}
-}
-
 /* Row r's part of P V for the block of V at p0 (np positions in vb). */
 static void pv_row(const struct attn_args *a, const struct attn_row *r, const float *w, int64_t p0,
                    int np, const float *vb, int ldv)
@@ -328,14 +312,14 @@ static void pv_row(const struct attn_args *a, const struct attn_row *r, const fl
 	const bool first = b == r->k0;
 	for (int h0 = 0; h0 < a->nq; h0 += 8) {
 		switch (a->nq - h0 < 8 ? a->nq - h0 : 8) {
-		case 1: pv_block(a, r->out, w, h0, 1, vb, ldv, n, first); break;
-		case 2: pv_block(a, r->out, w, h0, 2, vb, ldv, n, first); break;
-		case 3: pv_block(a, r->out, w, h0, 3, vb, ldv, n, first); break;
-		case 4: pv_block(a, r->out, w, h0, 4, vb, ldv, n, first); break;
-		case 5: pv_block(a, r->out, w, h0, 5, vb, ldv, n, first); break;
-		case 6: pv_block(a, r->out, w, h0, 6, vb, ldv, n, first); break;
-		case 7: pv_block(a, r->out, w, h0, 7, vb, ldv, n, first); break;
-		default: pv_block(a, r->out, w, h0, 8, vb, ldv, n, first); break;
+		case 1: pv_block(a, r->out, w, h0, 1, vb, ldv, 0, n, first, false); break;
+		case 2: pv_block(a, r->out, w, h0, 2, vb, ldv, 0, n, first, false); break;
+		case 3: pv_block(a, r->out, w, h0, 3, vb, ldv, 0, n, first, false); break;
+		case 4: pv_block(a, r->out, w, h0, 4, vb, ldv, 0, n, first, false); break;
+		case 5: pv_block(a, r->out, w, h0, 5, vb, ldv, 0, n, first, false); break;
+		case 6: pv_block(a, r->out, w, h0, 6, vb, ldv, 0, n, first, false); break;
+		case 7: pv_block(a, r->out, w, h0, 7, vb, ldv, 0, n, first, false); break;
+		default: pv_block(a, r->out, w, h0, 8, vb, ldv, 0, n, first, false); break;
 		}
 	}
 }

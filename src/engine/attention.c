@@ -103,22 +103,16 @@ void attn__store(struct engine_seq *s, int il, int64_t pos, int g, const float *
 	const int dk = hp->head_dim_k, dv = hp->head_dim_v;
 	uint8_t *kt = seq_k(s, il) + ((size_t)g * dk * s->n_ctx + (size_t)pos) * s->kv_es;
 	uint8_t *vd = seq_vt(s, il) + ((size_t)pos * hp_kv_dim_v(hp) + (size_t)g * dv) * s->kv_es;
-	/* K is stored transposed (one element per cache row): converted as a
-	 * vector first, then spread */
-	uint16_t kh[512];
-	const bool f16 = s->kv_type == GGML_TYPE_F16 && dk <= 512;
-	if (f16)
-		s->kv_qt->from_float(k, kh, dk);
-	for (int d = 0; d < dk; d++) {
-		uint8_t *at = kt + (size_t)d * s->n_ctx * s->kv_es;
-		if (f16) {
-			memcpy(at, &kh[d], 2);
-		} else if (s->kv_type == GGML_TYPE_F16) {
-			uint16_t h = f32_to_fp16(k[d]);
-			memcpy(at, &h, 2);
-		} else {
-			memcpy(at, &k[d], 4);
-		}
+	/* K is stored transposed (one element per cache row): converted to the
+	 * cache type (as V) a vector at a time, then spread */
+	_Alignas(64) uint8_t kc[256 * sizeof(float)];
+	const int step = (int)(sizeof kc / s->kv_es);
+	for (int d0 = 0; d0 < dk; d0 += step) {
+		const int nd = dk - d0 < step ? dk - d0 : step;
+		s->kv_qt->from_float(k + d0, kc, nd);
+		for (int d = 0; d < nd; d++)
+			memcpy(kt + (size_t)(d0 + d) * s->n_ctx * s->kv_es, kc + (size_t)d * s->kv_es,
+			       s->kv_es);
 	}
 	s->kv_qt->from_float(v, vd, dv);
 }

@@ -56,6 +56,14 @@ void *try_malloc_array(size_t count, size_t size)
 	return malloc(n ? n : 1);
 }
 
+void *try_aligned_array(size_t count, size_t size, size_t align)
+{
+	size_t n;
+	if (!size_mul(count, size, &n) || !size_add(n ? n : 1, align - 1, &n))
+		return NULL;
+	return aligned_alloc(align, n & ~(align - 1)); /* size: a multiple of align */
+}
+
 void *try_calloc(size_t count, size_t size)
 {
 	size_t n;

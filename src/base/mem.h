@@ -18,6 +18,9 @@ char *xstrndup(const char *s, size_t n);
 /* NULL on failure or on an overflowing count * size. */
 void *try_malloc_array(size_t count, size_t size);
 void *try_calloc(size_t count, size_t size);
+/* count * size bytes at a multiple of align (a power of two), for free();
+ * NULL on failure or overflow. */
+void *try_aligned_array(size_t count, size_t size, size_t align);
 
 /* *out = a * b (or a + b); false on overflow. */
 static inline bool size_mul(size_t a, size_t b, size_t *out)

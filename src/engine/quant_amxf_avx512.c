@@ -3,23 +3,31 @@
  * activations. A 32-element step adds w_hi*a_hi + w_lo*a_hi + w_hi*a_lo in
  * f32 tiles: all products but w_lo*a_lo (<= 2^-16 |w*a|), in another order
  * than the FMA path (quant_gemmf_avx512.c); bound: quant_gemm_test. An
- * infinite operand gives NaN sums (inf * the other's zero low part). */
+ * infinite operand gives NaN sums (inf * the other's zero low part).
+ * Activations are split once, when they are prepared, into rows the tile
+ * loads read in place; weights are split and transposed per row group. */
 #include <immintrin.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/quant_internal.h"
 
 #define AMXF     __attribute__((target("amx-tile,amx-bf16,avx512bf16")))
 #define AI       static inline __attribute__((always_inline))
 #define RG       256 /* weight rows per packed group */
-#define KCB      8   /* 32-element blocks per packed chunk (256 elements) */
+#define KCB      4   /* 32-element blocks per packed chunk (256 elements) */
 #define TILE     1024
+#define BLKB     128 /* prepared bytes per 32-element block: high parts, rests */
 #define UNROLL16 _Pragma("GCC unroll 16")
 
+/* A prepared row: per 32-element block the 32 bf16 high parts (64 bytes)
+ * then the 32 rests (64 bytes), zeros past n; then one spare line, so rows
+ * are an odd number of lines apart and the 16 rows of a tile load fall in
+ * different L1 sets. */
 size_t quant__f16x_act_bytes(int64_t n)
 {
-	return (size_t)n * sizeof(uint16_t);
+	return (size_t)((n + 31) / 32) * BLKB + 64;
 }
 
 /* bf16 (the low or high 16 lanes of v) -> f32, exact */
@@ -49,19 +57,6 @@ AMXF AI void split(__m512 v0, __m512 v1, __m512i *hi, __m512i *lo)
 	*lo = (__m512i)_mm512_cvtne2ps_pbh(l1, l0);
 }
 
-/* The F16 rounding of x (round to nearest even): llama.cpp's F16
- * vec_dot_type; the kernel splits it when it packs its tiles. */
-void quant__f16x_act_prepare(const float *x, void *vy, int64_t n)
-{
-	uint16_t *y = vy;
-	int64_t i = 0;
-	for (; i + 16 <= n; i += 16)
-		_mm256_storeu_si256((__m256i *)(y + i), _mm512_cvtps_ph(_mm512_loadu_ps(x + i),
-		                                                        _MM_FROUND_TO_NEAREST_INT));
-	for (; i < n; i++)
-		y[i] = f32_to_fp16(x[i]);
-}
-
 /* The 32 F16 values at p (elements past n - k zero), split. */
 AMXF AI void split16(const uint16_t *p, int64_t left, __m512i *hi, __m512i *lo)
 {
@@ -69,6 +64,28 @@ AMXF AI void split16(const uint16_t *p, int64_t left, __m512i *hi, __m512i *lo)
 	__m512i raw = _mm512_maskz_loadu_epi16(km, p);
 	split(_mm512_cvtph_ps(_mm512_castsi512_si256(raw)),
 	      _mm512_cvtph_ps(_mm512_extracti64x4_epi64(raw, 1)), hi, lo);
+}
+
+/* x rounded to F16 (nearest even: llama.cpp's F16 vec_dot_type), split
+ * into the prepared row's blocks. */
+AMXF void quant__f16x_act_prepare(const float *x, void *vy, int64_t n)
+{
+	uint8_t *y = vy;
+	for (int64_t k = 0; k < n; k += 32, y += BLKB) {
+		const int64_t left = n - k;
+		const __mmask16 m0 = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+		const __mmask16 m1 = left >= 32   ? 0xFFFF
+		                     : left <= 16 ? 0
+		                                  : (__mmask16)((1u << (left - 16)) - 1);
+		__m512 v0 = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_maskz_loadu_ps(m0, x + k),
+		                                             _MM_FROUND_TO_NEAREST_INT));
+		__m512 v1 = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_maskz_loadu_ps(m1, x + k + 16),
+		                                             _MM_FROUND_TO_NEAREST_INT));
+		__m512i hi, lo;
+		split(v0, v1, &hi, &lo);
+		_mm512_storeu_si512(y, hi);
+		_mm512_storeu_si512(y + 64, lo);
+	}
 }
 
 /* 16 x 16 dwords: out row k = dword k of the 16 input rows. */
@@ -100,20 +117,20 @@ AI void transpose16(const __m512i r[16], uint8_t *out)
 	}
 }
 
-/* Per K chunk of 256, the weights of a group of RG rows and the
- * activations of up to TB columns are packed into 1 KiB tiles in a
- * per-thread scratch (allocated once per thread, freed at its exit): the
- * packed weights of a group (RG rows x KCB blocks), the packed activations
- * of a column block (TB columns x KCB blocks) and the f32 sums of the
- * group x block, all as 1 KiB tiles, L2-sized together. Tile (i, s, h):
- * row or column tile i, step s, h = 0 high parts, 1 rests. */
-#define TB 512
+/* Per K chunk of 256, the weights of a group of RG rows are packed into
+ * 1 KiB tiles in a per-thread scratch (allocated once per thread, freed at
+ * its exit), next to the f32 sums of the group x column block, all L2-sized
+ * together; the activation tiles are loaded from the prepared rows, except
+ * a last pair of column tiles the block does not fill, which is copied
+ * (zeros past the block). Tile (i, s, h): row tile i, step s, h = 0 high
+ * parts, 1 rests. */
+#define TB    512
+#define PARTB (KCB * BLKB + 64) /* bytes between the copied columns */
 struct scratch {
 	uint8_t w[RG / 16][KCB][2][TILE]; /* B tiles: row j = dword j of the 16 rows */
-	uint8_t a[TB / 16][KCB][2][TILE]; /* A tiles: row t = the column's 32 values */
 	float c[TB / 16][RG / 16][256];   /* C tiles: row t = column t's 16 sums */
+	uint8_t part[32][PARTB];          /* the copied columns, as prepared rows */
 };
-
 static pthread_key_t key;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 
@@ -164,24 +181,18 @@ AMXF static void pack_w(const uint16_t *w, size_t ldw, int rn, int64_t n, int64_
 		}
 }
 
-/* Prepared (F16) columns [0, cn) (ba bytes apart) x blocks [kb0, kb0 + ns)
- * of n elements into nt column tiles, split; zero columns past cn. */
-AMXF static void pack_a(const uint8_t *a, size_t ba, int cn, int64_t n, int64_t kb0, int ns, int nt,
-                        struct scratch *sc)
+/* Prepared columns [0, cn) (ba bytes apart) x blocks [kb0, kb0 + ns) into
+ * the scratch's 32 copied columns; zeros past cn. */
+static void pack_part(const uint8_t *a, size_t ba, int cn, int64_t kb0, int ns,
+                      struct scratch *sc)
 {
-	for (int tt = 0; tt < nt; tt++)
-		for (int t = 0; t < 16; t++) {
-			const int col = tt * 16 + t;
-			const uint16_t *p = (const uint16_t *)(a + (size_t)col * ba);
-			for (int s = 0; s < ns; s++) {
-				const int64_t k = (kb0 + s) * 32;
-				__m512i hi = _mm512_setzero_si512(), lo = hi;
-				if (col < cn)
-					split16(p + k, n - k, &hi, &lo);
-				_mm512_store_si512(sc->a[tt][s][0] + 64 * t, hi);
-				_mm512_store_si512(sc->a[tt][s][1] + 64 * t, lo);
-			}
-		}
+	for (int t = 0; t < 32; t++) {
+		if (t < cn)
+			memcpy(sc->part[t], a + (size_t)t * ba + (size_t)kb0 * BLKB,
+			       (size_t)ns * BLKB);
+		else
+			memset(sc->part[t], 0, (size_t)ns * BLKB);
+	}
 }
 
 /* Lines to prefetch into L2 while the tiles multiply: `rows` rows of
@@ -206,8 +217,12 @@ static inline void pf_some(struct pf *f, int count)
 
 /* Tiles: C(i, j) = i * 2 + j; A 4, 5; B 6, 7 (tile numbers must be
  * literals). 2 x 2 tiles of C over ns steps; per step: rests x high parts,
- * high x high, high x rests: 8 tile loads for 12 products. */
-AMXF static void micro(struct scratch *sc, int tt, int rt, int ns, bool first)
+ * high x high, high x rests: 8 tile loads for 12 products. The two column
+ * tiles' step 0 is at a0 and a1, their rows sa bytes apart. The sums go to
+ * out[i] (rows ld[i] bytes apart): the scratch, or after the last chunk the
+ * result itself. */
+AMXF static void micro(struct scratch *sc, int tt, int rt, const uint8_t *a0, const uint8_t *a1,
+                       size_t sa, int ns, bool first, float *const out[4], const size_t ld[4])
 {
 	float *c0 = sc->c[tt][rt], *c1 = sc->c[tt][rt + 1];
 	float *c2 = sc->c[tt + 1][rt], *c3 = sc->c[tt + 1][rt + 1];
@@ -222,17 +237,17 @@ AMXF static void micro(struct scratch *sc, int tt, int rt, int ns, bool first)
 		_tile_loadd(2, c2, 64);
 		_tile_loadd(3, c3, 64);
 	}
-	for (int s = 0; s < ns; s++) {
-		_tile_loadd(4, sc->a[tt][s][1], 64);
-		_tile_loadd(5, sc->a[tt + 1][s][1], 64);
+	for (int s = 0; s < ns; s++, a0 += BLKB, a1 += BLKB) {
+		_tile_loadd(4, a0 + 64, sa);
+		_tile_loadd(5, a1 + 64, sa);
 		_tile_loadd(6, sc->w[rt][s][0], 64);
 		_tile_loadd(7, sc->w[rt + 1][s][0], 64);
 		_tile_dpbf16ps(0, 4, 6);
 		_tile_dpbf16ps(1, 4, 7);
 		_tile_dpbf16ps(2, 5, 6);
 		_tile_dpbf16ps(3, 5, 7);
-		_tile_loadd(4, sc->a[tt][s][0], 64);
-		_tile_loadd(5, sc->a[tt + 1][s][0], 64);
+		_tile_loadd(4, a0, sa);
+		_tile_loadd(5, a1, sa);
 		_tile_dpbf16ps(0, 4, 6);
 		_tile_dpbf16ps(1, 4, 7);
 		_tile_dpbf16ps(2, 5, 6);
@@ -244,21 +259,30 @@ AMXF static void micro(struct scratch *sc, int tt, int rt, int ns, bool first)
 		_tile_dpbf16ps(2, 5, 6);
 		_tile_dpbf16ps(3, 5, 7);
 	}
-	_tile_stored(0, c0, 64);
-	_tile_stored(1, c1, 64);
-	_tile_stored(2, c2, 64);
-	_tile_stored(3, c3, 64);
+	_tile_stored(0, out[0], ld[0]);
+	_tile_stored(1, out[1], ld[1]);
+	_tile_stored(2, out[2], ld[2]);
+	_tile_stored(3, out[3], ld[3]);
 }
 
-/* The sums of a group x column block into s (columns < cn, rows < rn). */
+/* Whether C tile (column tile i, row tile j) is whole: such tiles go
+ * straight to the result. */
+static inline bool whole_tile(int i, int j, int cn, int rn)
+{
+	return (i + 1) * 16 <= cn && (j + 1) * 16 <= rn;
+}
+
+/* The sums of the tiles that are not whole into s (columns < cn, rows <
+ * rn). */
 static void store_c(const struct scratch *sc, float *s, size_t lds, int cn, int rn)
 {
 	for (int rt = 0; rt * 16 < rn; rt++) {
 		int left = rn - rt * 16;
 		const __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
 		for (int c = 0; c < cn; c++)
-			_mm512_mask_storeu_ps(s + (size_t)c * lds + 16 * rt, m,
-			                      _mm512_load_ps(sc->c[c >> 4][rt] + 16 * (c & 15)));
+			if (!whole_tile(c >> 4, rt, cn, rn))
+				_mm512_mask_storeu_ps(s + (size_t)c * lds + 16 * rt, m,
+				                      _mm512_load_ps(sc->c[c >> 4][rt] + 16 * (c & 15)));
 	}
 }
 
@@ -268,27 +292,45 @@ static void group(struct scratch *sc, int64_t n, int rn, int cn, float *s, size_
 {
 	const int64_t nkb = (n + 31) / 32;
 	const int ntt = ((cn + 31) / 32) * 2, nrt = ((rn + 31) / 32) * 2;
+	const int whole = (cn / 32) * 2; /* column tiles loaded in place */
 	for (int64_t kb0 = 0; kb0 < nkb; kb0 += KCB) {
 		const int ns = nkb - kb0 < KCB ? (int)(nkb - kb0) : KCB;
 		pack_w(w, ldw, rn, n, kb0, ns, nrt, sc);
-		pack_a(a, ba, cn, n, kb0, ns, ntt, sc);
+		if (whole < ntt)
+			pack_part(a + (size_t)whole * 16 * ba, ba, cn - whole * 16, kb0, ns, sc);
 		/* the next chunk's activations, a slice per tile pair */
 		int64_t nx = kb0 + ns < nkb ? kb0 + ns : 0;
 		int nsx = nkb - nx < KCB ? (int)(nkb - nx) : KCB;
-		struct pf p = {a + (size_t)nx * 64, ba, cn, nsx, 0, 0};
+		struct pf p = {a + (size_t)nx * BLKB, ba, cn, nsx * (BLKB / 64), 0, 0};
 		const int per = (p.rows * p.lines) / ((ntt / 2) * (nrt / 2)) + 1;
-		for (int tt = 0; tt < ntt; tt += 2)
+		for (int tt = 0; tt < ntt; tt += 2) {
+			const uint8_t *a0 = a + (size_t)tt * 16 * ba + (size_t)kb0 * BLKB;
+			size_t sa = ba;
+			if (tt >= whole) {
+				a0 = sc->part[0];
+				sa = PARTB;
+			}
 			for (int rt = 0; rt < nrt; rt += 2) {
-				micro(sc, tt, rt, ns, kb0 == 0);
+				float *out[4];
+				size_t ld[4];
+				for (int i = 0; i < 4; i++) {
+					const int ti = tt + (i >> 1), tj = rt + (i & 1);
+					const bool direct = kb0 + ns == nkb && whole_tile(ti, tj, cn, rn);
+					out[i] = direct ? s + (size_t)ti * 16 * lds + (size_t)tj * 16
+					                : sc->c[ti][tj];
+					ld[i] = direct ? lds * sizeof(float) : 64;
+				}
+				micro(sc, tt, rt, a0, a0 + 16 * sa, sa, ns, kb0 == 0, out, ld);
 				pf_some(&p, per);
 			}
+		}
 	}
 	store_c(sc, s, lds, cn, rn);
 }
 
 /* s[c * lds + r] = dot(weight row r, activation row c) for r < nr, c < nc
  * (the AMX tile state granted): F16 rows w (ldw elements apart),
- * activations prepared by quant__f16x_act_prepare (F16, ba bytes apart).
+ * activations prepared by quant__f16x_act_prepare (ba bytes apart).
  * False when the thread's scratch cannot be allocated (nothing written). */
 bool quant__amx_f16(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const uint16_t *w,
                     size_t ldw, const uint8_t *a, size_t ba)

@@ -6,9 +6,9 @@
  * the rows are converted to f32 in 1024-element chunks (32 KiB: L1) and
  * the chains of every column are parked between chunks, so each loaded
  * activation feeds 8 FMAs and each weight 3. Activations: the F16-rounded
- * values (what llama.cpp's F16 vec_dot_type holds), as f32 — or as F16
- * where AMX-BF16 runs the prefill (quant_amxf_avx512.c), which splits them
- * into bfloat16 pairs itself. */
+ * values (what llama.cpp's F16 vec_dot_type holds), as f32 — or split
+ * into bfloat16 pairs where AMX-BF16 runs the prefill (quant_amxf_avx512.c:
+ * its tiles load them in place). */
 #include <immintrin.h>
 
 #include "engine/quant_internal.h"
@@ -42,17 +42,31 @@ AI __m512 h16(const uint16_t *p)
 	return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
 }
 
+/* bf16 values as f32 (exact) */
+AI __m512 b16(const uint8_t *p)
+{
+	return _mm512_castsi512_ps(
+	    _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p)), 16));
+}
+
 /* Activation elements k..k+15 (k a multiple of 16) of a prepared row: f32
- * (X = 0) or F16 (X = 1: the AMX machines' form, half the memory), the same
- * values. */
+ * (X = 0) or split (X = 1: the AMX machines' form, quant_amxf_avx512.c:
+ * per 32-element block 32 bf16 high parts, then their rests), the same
+ * values: hi + lo is the F16 value exactly. */
 AI __m512 act16(const uint8_t *a, int64_t k, const int X)
 {
-	return X ? h16((const uint16_t *)a + k) : _mm512_loadu_ps((const float *)a + k);
+	if (!X)
+		return _mm512_loadu_ps((const float *)a + k);
+	const uint8_t *p = a + (k >> 5) * 128 + (k & 16) * 2;
+	return _mm512_add_ps(b16(p), b16(p + 64));
 }
 
 AI float act1(const uint8_t *a, int64_t k, const int X)
 {
-	return X ? fp16_to_f32(((const uint16_t *)a)[k]) : ((const float *)a)[k];
+	if (!X)
+		return ((const float *)a)[k];
+	const uint16_t *p = (const uint16_t *)(a + (k >> 5) * 128) + (k & 31);
+	return bf16_to_f32(p[0]) + bf16_to_f32(p[32]);
 }
 
 /* The chains of R rows x C columns over elements [k0, k1) (multiples of 16):

@@ -245,7 +245,8 @@ extern bool quant__amx, quant__amx_bf16;
 void quant__amx_init(void);
 void quant__amx_use(int which);
 /* F16 prefill on AMX-BF16 (quant_amxf_avx512.c): activation rows prepared
- * as F16 (llama.cpp's vec_dot_type), and the product of such rows (ba
+ * as F16 (llama.cpp's vec_dot_type) split into bfloat16 pairs per 32-element
+ * block, and the product of such rows (ba
  * bytes apart) with F16 weight rows (ldw elements apart) as quant_gemm_fn
  * lays it out; nr, nc >= 1. False (nothing written) when the thread's
  * scratch cannot be allocated. */

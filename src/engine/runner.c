@@ -86,7 +86,8 @@ static int grow_rows(struct engine_model *m, int64_t n)
 	r->rope = falloc(n * (hp->n_rope_cfg > 0 ? hp->n_rope_cfg : 1), hp->n_rot);
 	r->out_rows = try_malloc_array((size_t)n, sizeof *r->out_rows);
 	r->rows = try_malloc_array((size_t)n, sizeof *r->rows);
-	r->act = try_malloc_array((size_t)n, m->act_row_bytes ? m->act_row_bytes : 1);
+	/* prepared rows start on cache lines (the AMX tiles load them in place) */
+	r->act = try_aligned_array((size_t)n, m->act_row_bytes ? m->act_row_bytes : 1, 64);
 	r->ctr = try_malloc_array((size_t)hp->n_layer * 4 + (size_t)n, sizeof *r->ctr);
 	bool ok = r->qkv && r->attn && r->o && r->gate && r->rope && r->out_rows && r->rows &&
 	          r->act && r->ctr;
@@ -96,8 +97,8 @@ static int grow_rows(struct engine_model *m, int64_t n)
 		ts->x = falloc(n, hp->n_embd);
 		ts->h = falloc(n, hp->n_embd);
 		ts->q_own_rows = n < MM_OWN_ROWS ? n : MM_OWN_ROWS;
-		ts->q_own =
-		    try_malloc_array((size_t)ts->q_own_rows, ts->q_row_cap ? ts->q_row_cap : 1);
+		ts->q_own = try_aligned_array((size_t)ts->q_own_rows,
+		                              ts->q_row_cap ? ts->q_row_cap : 1, 64);
 		/* the largest chunk forward.c hands out (one thread) */
 		ts->up_cols = (hp->n_ff / 8) & ~(int64_t)15;
 		ts->up_cols = ts->up_cols < 16 ? 16 : ts->up_cols;

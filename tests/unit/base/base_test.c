@@ -1,10 +1,12 @@
-/* base_test.c — buffers, slices, numbers, durations, files, sha256, flags. */
+/* base_test.c — buffers, slices, numbers, durations, files, sha256, flags,
+ * allocation. */
 #include "support/support.h"
 
 #include "base/buf.h"
 #include "base/file.h"
 #include "base/flags.h"
 #include "base/json.h"
+#include "base/mem.h"
 #include "base/sha256.h"
 #include "base/timeutil.h"
 
@@ -146,6 +148,21 @@ static void test_json_getters_distrust_types(void **state)
 	buf_release(&b);
 }
 
+static void test_aligned_arrays(void **state)
+{
+	static const size_t counts[] = {0, 1, 3, 512}, sizes[] = {1, 17, 22592};
+	for (size_t i = 0; i < 4; i++)
+		for (size_t j = 0; j < 3; j++) {
+			uint8_t *p = try_aligned_array(counts[i], sizes[j], 64);
+			assert_non_null(p);
+			assert_int_equal((uintptr_t)p % 64, 0);
+			memset(p, 0xA5, counts[i] * sizes[j]); /* all of it is usable */
+			free(p);
+		}
+	assert_null(try_aligned_array(SIZE_MAX / 2, 3, 64));
+	assert_null(try_aligned_array(1, SIZE_MAX - 10, 64)); /* rounding up overflows */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -156,6 +173,7 @@ int main(void)
 		cmocka_unit_test(test_sha256_known_vectors),
 		cmocka_unit_test(test_flags_forms),
 		cmocka_unit_test(test_json_getters_distrust_types),
+		cmocka_unit_test(test_aligned_arrays),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,7 +16,7 @@
 #define AMXF     __attribute__((target("amx-tile,amx-bf16,avx512bf16")))
 #define AI       static inline __attribute__((always_inline))
 #define RG       256 /* weight rows per packed group */
-#define KCB      4   /* 32-element blocks per packed chunk (256 elements) */
+#define KCB      4   /* 32-element blocks per packed chunk (128 elements) */
 #define TILE     1024
 #define BLKB     128 /* prepared bytes per 32-element block: high parts, rests */
 #define UNROLL16 _Pragma("GCC unroll 16")
@@ -117,7 +117,7 @@ AI void transpose16(const __m512i r[16], uint8_t *out)
 	}
 }
 
-/* Per K chunk of 256, the weights of a group of RG rows are packed into
+/* Per K chunk of 128, the weights of a group of RG rows are packed into
  * 1 KiB tiles in a per-thread scratch (allocated once per thread, freed at
  * its exit), next to the f32 sums of the group x column block, all L2-sized
  * together; the activation tiles are loaded from the prepared rows, except

@@ -57,11 +57,9 @@ AMXF AI void split(__m512 v0, __m512 v1, __m512i *hi, __m512i *lo)
 	*lo = (__m512i)_mm512_cvtne2ps_pbh(l1, l0);
 }
 
-/* The 32 F16 values at p (elements past n - k zero), split. */
-AMXF AI void split16(const uint16_t *p, int64_t left, __m512i *hi, __m512i *lo)
+/* 32 F16 values, split. */
+AMXF AI void split16(__m512i raw, __m512i *hi, __m512i *lo)
 {
-	const __mmask32 km = left >= 32 ? 0xFFFFFFFFu : (__mmask32)((1u << left) - 1);
-	__m512i raw = _mm512_maskz_loadu_epi16(km, p);
 	split(_mm512_cvtph_ps(_mm512_castsi512_si256(raw)),
 	      _mm512_cvtph_ps(_mm512_extracti64x4_epi64(raw, 1)), hi, lo);
 }
@@ -88,8 +86,8 @@ AMXF void quant__f16x_act_prepare(const float *x, void *vy, int64_t n)
 	}
 }
 
-/* 16 x 16 dwords: out row k = dword k of the 16 input rows. */
-AI void transpose16(const __m512i r[16], uint8_t *out)
+/* 16 x 16 dwords: o[k] = dword k of the 16 input rows. */
+AI void transpose16(const __m512i r[16], __m512i o[16])
 {
 	__m512i t[16], u[16];
 #pragma GCC unroll 8
@@ -110,10 +108,10 @@ AI void transpose16(const __m512i r[16], uint8_t *out)
 		__m512i v1 = _mm512_shuffle_i32x4(u[j], u[4 + j], 0xDD);
 		__m512i w0 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0x88);
 		__m512i w1 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0xDD);
-		_mm512_store_si512(out + 64 * j, _mm512_shuffle_i32x4(v0, w0, 0x88));
-		_mm512_store_si512(out + 64 * (8 + j), _mm512_shuffle_i32x4(v0, w0, 0xDD));
-		_mm512_store_si512(out + 64 * (4 + j), _mm512_shuffle_i32x4(v1, w1, 0x88));
-		_mm512_store_si512(out + 64 * (12 + j), _mm512_shuffle_i32x4(v1, w1, 0xDD));
+		o[j] = _mm512_shuffle_i32x4(v0, w0, 0x88);
+		o[8 + j] = _mm512_shuffle_i32x4(v0, w0, 0xDD);
+		o[4 + j] = _mm512_shuffle_i32x4(v1, w1, 0x88);
+		o[12 + j] = _mm512_shuffle_i32x4(v1, w1, 0xDD);
 	}
 }
 
@@ -163,21 +161,31 @@ AMXF static void pack_w(const uint16_t *w, size_t ldw, int rn, int64_t n, int64_
 {
 	for (int rt = 0; rt < nt; rt++)
 		for (int s = 0; s < ns; s++) {
-			const int64_t k = (kb0 + s) * 32;
-			__m512i hi[16], lo[16];
+			const int64_t k = (kb0 + s) * 32, left = n - k;
+			const __mmask32 km =
+			    left >= 32 ? 0xFFFFFFFFu : (__mmask32)((1u << left) - 1);
+			__m512i raw[16], t[16];
 			UNROLL16 for (int r = 0; r < 16; r++)
 			{
 				const int row = rt * 16 + r;
 				const uint16_t *p = w + (size_t)row * ldw + k;
 				if (row < rn) {
 					_mm_prefetch((const char *)(p + KCB * 32), _MM_HINT_T1);
-					split16(p, n - k, &hi[r], &lo[r]);
+					raw[r] = _mm512_maskz_loadu_epi16(km, p);
 				} else {
-					hi[r] = lo[r] = _mm512_setzero_si512();
+					raw[r] = _mm512_setzero_si512();
 				}
 			}
-			transpose16(hi, sc->w[rt][s][0]);
-			transpose16(lo, sc->w[rt][s][1]);
+			/* transposed first (F16 pairs are the dwords), then split in
+			 * place: the split keeps every value's position */
+			transpose16(raw, t);
+			UNROLL16 for (int j = 0; j < 16; j++)
+			{
+				__m512i hi, lo;
+				split16(t[j], &hi, &lo);
+				_mm512_store_si512(sc->w[rt][s][0] + 64 * j, hi);
+				_mm512_store_si512(sc->w[rt][s][1] + 64 * j, lo);
+			}
 		}
 }
 

@@ -226,19 +226,21 @@ static void qkv_groups(struct fwd *f, const struct layer *L, int64_t g0, int64_t
 	mm_run(&v, 1, ts->h, hp->n_embd, f->n, g0 * dv, g1 * dv, ts);
 }
 
-/* The whole attention of the KV groups [g0, g1) by one thread, without a
- * barrier: tiles go in order, so a row's keys and values are stored before
- * that row (and later rows of its sequence) attend to them. */
-static void attn_grouped(struct fwd *f, int il, int ith, int nth, struct thread_scratch *ts)
+/* The whole attention of KV groups, one at a time from the stage's
+ * counter (a thread that another process slows down takes fewer), each by
+ * one thread without a barrier: tiles go in order, so a row's keys and
+ * values are stored before that row (and later rows of its sequence)
+ * attend to them. */
+static void attn_grouped(struct fwd *f, int il, struct thread_scratch *ts)
 {
 	const struct hparams *hp = &f->m->hp;
 	const int grp = hp->n_head / hp->n_head_kv;
-	int64_t g0, g1;
-	split(hp->n_head_kv, ith, nth, &g0, &g1);
-	qkv_groups(f, &f->m->layers[il], g0, g1, ts);
-	for (int64_t i = 0, e; i < f->n; i = e) {
-		e = tile_end(f, i);
-		for (int g = (int)g0; g < g1; g++) {
+	int g;
+	while ((g = atomic_fetch_add_explicit(counter(f, il, ST_QKV), 1, memory_order_relaxed)) <
+	       hp->n_head_kv) {
+		qkv_groups(f, &f->m->layers[il], g, g + 1, ts);
+		for (int64_t i = 0, e; i < f->n; i = e) {
+			e = tile_end(f, i);
 			for (int64_t t = i; t < e; t++) {
 				prep_kv(f, il, t, g);
 				for (int h = g * grp; h < (g + 1) * grp; h++)
@@ -325,7 +327,7 @@ static void run_layer(struct fwd *f, int il, int ith, int nth, struct thread_scr
 	norm_rows(f, ts, L->attn_norm);
 	share(f, &L->wq, ts->h, hp->n_embd, ith, nth, ts);
 	if (hp->n_head_kv % nth == 0)
-		attn_grouped(f, il, ith, nth, ts);
+		attn_grouped(f, il, ts);
 	else
 		attn_split(f, il, ith, nth, ts);
 	threadpool_barrier(tp);

@@ -39,6 +39,7 @@ done
 # measurements and its limit uses their mean; prefill runs apart.
 bw_of() { awk -F'|' -v n="$2" '$4+0 == n { gsub(/ /, "", $5); print $5 }' "$1"; }
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
+"$bin" bench --fma -t "$threads" | tee "$tmp/fma.txt" || true
 "$bin" bench --bandwidth -t "$threads" | tee "$tmp/bw0.txt"
 for t in $types; do
   f=$models/synth-1.1b-$t.gguf
@@ -75,6 +76,13 @@ info() { sed -n "s/.*$2 \([0-9.]*\) MiB.*/\1/p" "$1"; }
   echo "  before and right after each model's decode run: 1 thread $(range "$bw1") GB/s,"
   echo "  $threads threads $(range "$bws") GB/s over the session. A model's decode limit is the"
   echo "  mean of its two $threads-thread figures (the \"read GB/s\" column) / weight bytes per token."
+  fma_of() { awk -F'|' -v n="$1" '$3+0 == n { gsub(/ /, "", $4); print $4 }' "$tmp/fma.txt"; }
+  if [ -n "$(fma_of "$threads")" ]; then
+    echo "- f32 FMA peak (\`gpurun bench --fma -t $threads\`, register-only AVX-512 FMA chains, best of"
+    echo "  5): 1 thread $(fma_of 1) GFLOP/s, $threads threads $(fma_of "$threads") GFLOP/s: the ceiling of an engine whose"
+    echo "  F16 prefill multiplies in f32, as llama.cpp's CPU path does (its pp512 of 164.6 tok/s"
+    echo "  is about 2 x 1.03 G weights x 164.6 = 340 GFLOP/s)."
+  fi
   echo "- Commands per model: \`gpurun bench MODEL -p $np -n 0 -t $threads -r $reps\`, then"
   echo "  \`gpurun bench MODEL -p 0 -n $ng -t $threads -r $reps\` (tokens/s, mean ± sd of $reps"
   echo "  runs after a warm-up, as llama-bench)."

@@ -10,8 +10,15 @@
  * evenly), best of `passes`, in GB/s (1e9 bytes). -1 on bad arguments or no
  * memory. */
 int bench_read_bandwidth(size_t bytes, int n_threads, int passes, double *gbps);
+/* Peak f32 multiply-add rate of n_threads threads, each running `passes`
+ * timed rounds of independent AVX-512 FMA chains in registers (no memory),
+ * best round, in GFLOP/s (an FMA is 2 FLOP). -1 on bad arguments or
+ * without AVX-512F. */
+int bench_fma_peak(int n_threads, int passes, double *gflops);
 /* Sum of n_lines 64-byte lines (64-byte aligned) with 64-byte loads
  * (bench_read_avx512.c; only on CPUs with AVX-512F). */
 float bench__sum_avx512(const void *p, size_t n_lines);
+/* iters x 12 FMAs of 16 lanes (bench_read_avx512.c); a value to keep. */
+float bench__fma_avx512(size_t iters);
 
 #endif

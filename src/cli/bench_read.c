@@ -3,7 +3,9 @@
  * larger than the caches) with independent vector accumulators (64-byte
  * loads where the CPU has AVX-512: bench_read_avx512.c), the access pattern
  * of a matrix-vector product streaming its weights. Best of several passes. Not here: writes or
- * copies (STREAM's copy/triad), which decode never does to its weights. */
+ * copies (STREAM's copy/triad), which decode never does to its weights.
+ * Also `gpurun bench --fma`: the f32 FMA peak, the same threads and passes
+ * over chains in registers (the ceiling of an FMA engine's prefill). */
 #include "cli/bench.h"
 
 #include <pthread.h>
@@ -16,8 +18,8 @@ typedef float v16f __attribute__((vector_size(64), aligned(64)));
 typedef float v4f __attribute__((vector_size(16)));
 
 struct reader {
-	const v16f *p;
-	size_t n; /* vectors in this thread's slice */
+	const v16f *p; /* NULL: n FMA rounds instead of a slice */
+	size_t n;      /* vectors in this thread's slice */
 	pthread_barrier_t *start;
 	int64_t end_ns; /* when this thread finished its slice */
 	float sink;     /* keeps the sums alive */
@@ -49,13 +51,16 @@ static void *reader_main(void *arg)
 	struct reader *r = arg;
 	bool wide = cpu_features_get()->avx512f;
 	pthread_barrier_wait(r->start);
-	r->sink += wide ? bench__sum_avx512(r->p, r->n) : sum_slice(r->p, r->n);
+	if (!r->p)
+		r->sink += bench__fma_avx512(r->n);
+	else
+		r->sink += wide ? bench__sum_avx512(r->p, r->n) : sum_slice(r->p, r->n);
 	r->end_ns = time_mono_ns();
 	return NULL;
 }
 
-/* One pass of n_threads readers over buf; seconds from the common start to
- * the last reader's end. */
+/* One pass of n_threads readers over buf (NULL: n_vec FMA rounds each);
+ * seconds from the common start to the last reader's end. */
 static double pass(const v16f *buf, size_t n_vec, int n_threads, float *sink)
 {
 	struct reader rd[BENCH_MAX_THREADS];
@@ -65,7 +70,8 @@ static double pass(const v16f *buf, size_t n_vec, int n_threads, float *sink)
 	for (int t = 0; t < n_threads; t++) {
 		size_t a = n_vec * (size_t)t / (size_t)n_threads;
 		size_t b = n_vec * (size_t)(t + 1) / (size_t)n_threads;
-		rd[t] = (struct reader){.p = buf + a, .n = b - a, .start = &start};
+		rd[t] = buf ? (struct reader){.p = buf + a, .n = b - a, .start = &start}
+		            : (struct reader){.p = NULL, .n = n_vec, .start = &start};
 		pthread_create(&th[t], NULL, reader_main, &rd[t]);
 	}
 	pthread_barrier_wait(&start);
@@ -100,5 +106,22 @@ int bench_read_bandwidth(size_t bytes, int n_threads, int passes, double *gbps)
 	}
 	free(buf);
 	*gbps = sink == -1.0f ? 0 : best; /* never true: the sums are used */
+	return 0;
+}
+
+int bench_fma_peak(int n_threads, int passes, double *gflops)
+{
+	if (n_threads < 1 || n_threads > BENCH_MAX_THREADS || passes < 1 ||
+	    !cpu_features_get()->avx512f)
+		return -1;
+	const size_t rounds = 64u << 20; /* about 0.15 s a pass at 2 FMAs a cycle */
+	float sink = 0;
+	double best = 0;
+	for (int r = 0; r < passes; r++) {
+		double s = pass(NULL, rounds, n_threads, &sink);
+		double g = (double)rounds * 12 * 16 * 2 * n_threads / s * 1e-9;
+		best = g > best ? g : best;
+	}
+	*gflops = sink == -1.0f ? 0 : best; /* never true: the sums are used */
 	return 0;
 }

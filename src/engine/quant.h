@@ -75,7 +75,8 @@ struct quant_traits {
 	/* Prepared activation bytes per column chunk the kernel wants; 0: 384
 	 * KiB, L2-sized for the VNNI paths. The AMX-INT8 kernels ask for 1.5
 	 * MiB, so a 512-row batch is one chunk and each stripe is unpacked
-	 * once. */
+	 * once; the F16 FMA kernel for 3 MiB (it blocks for L1/L2 itself, and
+	 * fewer chunks stream its weights fewer times). */
 	size_t gemm_chunk;
 	/* Rows one call should get at least in batches of QUANT_AMX_MIN_COLS
 	 * or more columns (a kernel that repacks the activations per call); 0:

@@ -3,7 +3,7 @@
  * same numbers: one 16-lane FMA chain over 16-element steps, reduced with
  * _mm512_reduce_add_ps, then the last n % 16 products added one by one.
  * Register tiles of up to 8 weight rows by 3 activation rows; for prefill
- * the rows are converted to f32 in 1024-element chunks (32 KiB: L1) and
+ * the rows are converted to f32 in 512-element chunks (16 KiB: L1) and
  * the chains of every column are parked between chunks, so each loaded
  * activation feeds 8 FMAs and each weight 3. Activations: the F16-rounded
  * values (what llama.cpp's F16 vec_dot_type holds), as f32 — or split
@@ -16,7 +16,7 @@
 #define AI     static inline __attribute__((always_inline))
 #define RB     8    /* rows per tile */
 #define CB     3    /* columns per tile */
-#define KCF    1024 /* elements per converted chunk */
+#define KCF    512  /* elements per converted chunk (1024: 0.89x on pp512) */
 #define COLS   64   /* columns per parked group */
 #define UNROLL _Pragma("GCC unroll 8")
 

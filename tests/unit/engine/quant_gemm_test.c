@@ -169,7 +169,7 @@ static void test_quant_gemm_matches_ref(void **state)
 	static const int64_t rows[] = {1, 5, 16, 17, 33, 48, 49};
 	static const int64_t cols[] = {1, 2, 4, 5, 9, 16, 37};
 	/* across the stripe chunks: 32 blocks (Q4_0, Q8_0), 4 super-blocks
-	 * (K-quants), 1024 elements (F16) */
+	 * (K-quants), 512 elements (F16) */
 	static const int64_t blocks[] = {1, 3, 33, 67}, kblocks[] = {1, 3, 5, 9};
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
 		for (size_t j = 0; j < sizeof cols / sizeof cols[0]; j++)

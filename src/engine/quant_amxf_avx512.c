@@ -18,7 +18,7 @@
 #define RG       256 /* weight rows per packed group */
 #define KCB      4   /* 32-element blocks per packed chunk (128 elements) */
 #define TILE     1024
-#define BLKB     128 /* prepared bytes per 32-element block: high parts, rests */
+#define BLKB     QUANT_F16X_BLOCK
 #define UNROLL16 _Pragma("GCC unroll 16")
 
 /* A prepared row: per 32-element block the 32 bf16 high parts (64 bytes)
@@ -75,12 +75,12 @@ AMXF void quant__f16x_act_prepare(const float *x, void *vy, int64_t n)
 		const __mmask16 m1 = left >= 32   ? 0xFFFF
 		                     : left <= 16 ? 0
 		                                  : (__mmask16)((1u << (left - 16)) - 1);
-		__m512 v0 = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_maskz_loadu_ps(m0, x + k),
-		                                             _MM_FROUND_TO_NEAREST_INT));
-		__m512 v1 = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_maskz_loadu_ps(m1, x + k + 16),
-		                                             _MM_FROUND_TO_NEAREST_INT));
+		const __m256i h0 =
+		    _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m0, x + k), _MM_FROUND_TO_NEAREST_INT);
+		const __m256i h1 = _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m1, x + k + 16),
+		                                   _MM_FROUND_TO_NEAREST_INT);
 		__m512i hi, lo;
-		split(v0, v1, &hi, &lo);
+		split16(_mm512_inserti64x4(_mm512_castsi256_si512(h0), h1, 1), &hi, &lo);
 		_mm512_storeu_si512(y, hi);
 		_mm512_storeu_si512(y + 64, lo);
 	}
@@ -191,8 +191,7 @@ AMXF static void pack_w(const uint16_t *w, size_t ldw, int rn, int64_t n, int64_
 
 /* Prepared columns [0, cn) (ba bytes apart) x blocks [kb0, kb0 + ns) into
  * the scratch's 32 copied columns; zeros past cn. */
-static void pack_part(const uint8_t *a, size_t ba, int cn, int64_t kb0, int ns,
-                      struct scratch *sc)
+static void pack_part(const uint8_t *a, size_t ba, int cn, int64_t kb0, int ns, struct scratch *sc)
 {
 	for (int t = 0; t < 32; t++) {
 		if (t < cn)
@@ -281,16 +280,15 @@ static inline bool whole_tile(int i, int j, int cn, int rn)
 }
 
 /* The sums of the tiles that are not whole into s (columns < cn, rows <
- * rn). */
+ * rn): in a whole row tile, the columns past the whole column tiles. */
 static void store_c(const struct scratch *sc, float *s, size_t lds, int cn, int rn)
 {
 	for (int rt = 0; rt * 16 < rn; rt++) {
 		int left = rn - rt * 16;
 		const __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
-		for (int c = 0; c < cn; c++)
-			if (!whole_tile(c >> 4, rt, cn, rn))
-				_mm512_mask_storeu_ps(s + (size_t)c * lds + 16 * rt, m,
-				                      _mm512_load_ps(sc->c[c >> 4][rt] + 16 * (c & 15)));
+		for (int c = left >= 16 ? cn / 16 * 16 : 0; c < cn; c++)
+			_mm512_mask_storeu_ps(s + (size_t)c * lds + 16 * rt, m,
+			                      _mm512_load_ps(sc->c[c >> 4][rt] + 16 * (c & 15)));
 	}
 }
 
@@ -323,9 +321,11 @@ static void group(struct scratch *sc, int64_t n, int rn, int cn, float *s, size_
 				size_t ld[4];
 				for (int i = 0; i < 4; i++) {
 					const int ti = tt + (i >> 1), tj = rt + (i & 1);
-					const bool direct = kb0 + ns == nkb && whole_tile(ti, tj, cn, rn);
-					out[i] = direct ? s + (size_t)ti * 16 * lds + (size_t)tj * 16
-					                : sc->c[ti][tj];
+					const bool direct =
+					    kb0 + ns == nkb && whole_tile(ti, tj, cn, rn);
+					out[i] = direct
+					             ? s + (size_t)ti * 16 * lds + (size_t)tj * 16
+					             : sc->c[ti][tj];
 					ld[i] = direct ? lds * sizeof(float) : 64;
 				}
 				micro(sc, tt, rt, a0, a0 + 16 * sa, sa, ns, kb0 == 0, out, ld);

@@ -14,10 +14,10 @@
 #include "engine/quant_internal.h"
 
 #define AI     static inline __attribute__((always_inline))
-#define RB     8    /* rows per tile */
-#define CB     3    /* columns per tile */
-#define KCF    512  /* elements per converted chunk (1024: 0.89x on pp512) */
-#define COLS   64   /* columns per parked group */
+#define RB     8   /* rows per tile */
+#define CB     3   /* columns per tile */
+#define KCF    512 /* elements per converted chunk (1024: 0.89x on pp512) */
+#define COLS   64  /* columns per parked group */
 #define UNROLL _Pragma("GCC unroll 8")
 
 static size_t f16_act_bytes(int64_t n)
@@ -57,7 +57,7 @@ AI __m512 act16(const uint8_t *a, int64_t k, const int X)
 {
 	if (!X)
 		return _mm512_loadu_ps((const float *)a + k);
-	const uint8_t *p = a + (k >> 5) * 128 + (k & 16) * 2;
+	const uint8_t *p = a + (k >> 5) * QUANT_F16X_BLOCK + (k & 16) * 2;
 	return _mm512_add_ps(b16(p), b16(p + 64));
 }
 
@@ -65,7 +65,7 @@ AI float act1(const uint8_t *a, int64_t k, const int X)
 {
 	if (!X)
 		return ((const float *)a)[k];
-	const uint16_t *p = (const uint16_t *)(a + (k >> 5) * 128) + (k & 31);
+	const uint16_t *p = (const uint16_t *)(a + (k >> 5) * QUANT_F16X_BLOCK) + (k & 31);
 	return bf16_to_f32(p[0]) + bf16_to_f32(p[32]);
 }
 
@@ -237,7 +237,7 @@ void quant__fill_gemmf_avx512(struct quant_traits *t)
 	t[GGML_TYPE_F16].gemm = f16_gemm;
 	/* column chunks of 3 MiB of f32 activations (384 rows of 2048, 128 of
 	 * 5632) instead of L2-sized ones: the weights stream from memory once
-	 * per chunk, and the kernel blocks 64 columns x 1024 elements itself
+	 * per chunk, and the kernel blocks 64 columns x 512 elements itself
 	 * (pp512 1.15x over 384 KiB, 8 alternating pairs; 8 MiB 0.92x of 3) */
 	t[GGML_TYPE_F16].gemm_chunk = (size_t)3 << 20;
 }

@@ -250,6 +250,9 @@ void quant__amx_use(int which);
  * bytes apart) with F16 weight rows (ldw elements apart) as quant_gemm_fn
  * lays it out; nr, nc >= 1. False (nothing written) when the thread's
  * scratch cannot be allocated. */
+#define QUANT_F16X_BLOCK                                                                           \
+	128 /* prepared bytes per 32-element block: the 32                                         \
+	       bf16 high parts, then the 32 rests */
 size_t quant__f16x_act_bytes(int64_t n);
 void quant__f16x_act_prepare(const float *x, void *y, int64_t n);
 bool quant__amx_f16(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const uint16_t *w,

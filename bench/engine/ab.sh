@@ -2,8 +2,10 @@
 # bench/engine/ab.sh — compares two gpurun binaries (or one binary under two
 # environments) on one model by alternating them: on these shared cores the
 # same binary's tokens/s moves by up to 2x from minute to minute, so only
-# runs taken back to back, many times over, say which is faster. Prints each
-# pair, both means and the median of the per-pair ratios B/A.
+# runs taken back to back, many times over, say which is faster; A runs
+# first in odd rounds and B in even ones, since the second run of a pair
+# can be the slower. Prints each pair, both means and the median of the
+# per-pair ratios B/A.
 # Usage: bench/engine/ab.sh A B MODEL [ROUNDS] [gpurun bench args...]
 #   A, B: a path to a gpurun binary, or "ENV=value[,ENV=value]:BINARY" to
 #   run it with those variables (e.g. GPURUN_PACK=0:build/gpurun).
@@ -13,7 +15,7 @@
 #            build/bench-models/synth-1.1b-Q4_0.gguf 8
 set -eu
 if [ $# -lt 3 ]; then
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 a=$1 b=$2 model=$3
@@ -35,7 +37,13 @@ run() {
 
 pairs=()
 for ((i = 1; i <= rounds; i++)); do
-  ta=$(run "$a") tb=$(run "$b")
+  # A first in odd rounds, B first in even ones: the second run of a
+  # pair can be slower (measured: 0.94 for one binary against itself)
+  if ((i % 2)); then
+    ta=$(run "$a") tb=$(run "$b")
+  else
+    tb=$(run "$b") ta=$(run "$a")
+  fi
   if [ -z "$ta" ] || [ -z "$tb" ]; then
     echo "ab: a run printed no tokens/s" >&2
     exit 1

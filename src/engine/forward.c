@@ -3,11 +3,12 @@
  * takes its share of each matmul and attention, and meets the others at a
  * barrier only where it must read what they wrote: 4 barriers per layer
  * (after attention, wo, gate/up, down), 6 when the KV heads cannot be split
- * evenly across the threads. Every thread keeps its own copy of the residual
- * stream and redoes the cheap per-row work (residual adds, RMSNorm,
- * activation quantization) instead of paying a barrier. The block is the
- * generic one every architecture describes with its flags (engine_internal.h
- * struct hparams / struct layer). */
+ * evenly across the threads. Before each of the 4 a thread takes its first
+ * chunk of the next stage, and in decode warms that chunk's weights while
+ * it waits for the others (the memory would idle otherwise). Every thread keeps its own copy of the
+ * residual stream and redoes the cheap per-row work (residual adds, RMSNorm, activation
+ * quantization) instead of paying a barrier. The block is the generic one every architecture
+ * describes with its flags (engine_internal.h struct hparams / struct layer). */
 #include "engine/engine_internal.h"
 
 #include <string.h>
@@ -39,12 +40,27 @@ static atomic_int *counter(const struct fwd *f, int il, int64_t stage)
 	return &f->m->run.ctr[(int64_t)il * ST_PER_LAYER + stage];
 }
 
-/* The next chunk [*a, *b) of rows [0, n) of w's stage; false when none is
- * left. Where w's kernel asks for a row group in this batch, chunks are
- * whole groups (a chunk of 1.4 groups would run as 2, the second short). */
+/* A chunk (or KV group: a = g) a thread took from a stage's counter before
+ * the barrier that opens the stage, so that it could warm the chunk's
+ * weights while it waited; it runs it first. */
+struct claim {
+	int64_t a, b;
+	bool ok;
+};
+
+/* The next chunk [*a, *b) of rows [0, n) of w's stage (the claimed one
+ * first, when c holds one); false when none is left. Where w's kernel asks
+ * for a row group in this batch, chunks are whole groups (a chunk of 1.4
+ * groups would run as 2, the second short). */
 static bool chunk_next(const struct fwd *f, atomic_int *ctr, const struct tensor *w, int64_t n,
-                       int nth, int64_t *a, int64_t *b)
+                       int nth, struct claim *c, int64_t *a, int64_t *b)
 {
+	if (c && c->ok) {
+		c->ok = false;
+		*a = c->a;
+		*b = c->b;
+		return true;
+	}
 	int64_t step = (n / ((int64_t)nth * 8)) & ~(int64_t)15;
 	step = step < 16 ? 16 : step;
 	int64_t min = mm_min_rows(w, f->n);
@@ -56,6 +72,35 @@ static bool chunk_next(const struct fwd *f, atomic_int *ctr, const struct tensor
 	*a = i * step;
 	*b = *a + step < n ? *a + step : n;
 	return true;
+}
+
+/* Rows [a, b) of w as a range to warm: none when w is absent, or when the
+ * batch is big enough for the matmuls to be bound by arithmetic, not by
+ * memory (warming would only push the prepared activations out of L2). */
+static int rows_range(const struct fwd *f, const struct tensor *w, int64_t a, int64_t b,
+                      struct tp_range *r)
+{
+	if (!w->data || b <= a || f->n >= SHARE_ROWS)
+		return 0;
+	*r = (struct tp_range){w->data + (size_t)a * w->row_bytes, (size_t)(b - a) * w->row_bytes};
+	return 1;
+}
+
+/* Takes c, the thread's first chunk of rows [0, n) of w's stage (and of w2,
+ * the stage's second matrix with the same rows, if any), then meets the
+ * others at the barrier, warming that chunk's weights while it waits. */
+static void claim_wait(const struct fwd *f, atomic_int *ctr, const struct tensor *w,
+                       const struct tensor *w2, int64_t n, int nth, struct claim *c)
+{
+	struct tp_range r[2];
+	int k = 0;
+	c->ok = chunk_next(f, ctr, w, n, nth, NULL, &c->a, &c->b);
+	if (c->ok) {
+		k += rows_range(f, w, c->a, c->b, r + k);
+		if (w2)
+			k += rows_range(f, w2, c->a, c->b, r + k);
+	}
+	threadpool_barrier_pf(f->m->run.tp, r, k);
 }
 
 static inline void split(int64_t n, int ith, int nth, int64_t *a, int64_t *b)
@@ -226,18 +271,29 @@ static void qkv_groups(struct fwd *f, const struct layer *L, int64_t g0, int64_t
 	mm_run(&v, 1, ts->h, hp->n_embd, f->n, g0 * dv, g1 * dv, ts);
 }
 
+static int next_group(const struct fwd *f, int il)
+{
+	return atomic_fetch_add_explicit(counter(f, il, ST_QKV), 1, memory_order_relaxed);
+}
+
+/* Whether layers take their attention by KV groups (attn_grouped). */
+static bool grouped(const struct fwd *f, int nth)
+{
+	return f->m->hp.n_head_kv % nth == 0;
+}
+
 /* The whole attention of KV groups, one at a time from the stage's
  * counter (a thread that another process slows down takes fewer), each by
  * one thread without a barrier: tiles go in order, so a row's keys and
  * values are stored before that row (and later rows of its sequence)
- * attend to them. */
-static void attn_grouped(struct fwd *f, int il, struct thread_scratch *ts)
+ * attend to them. The group claimed in c goes first. */
+static void attn_grouped(struct fwd *f, int il, struct thread_scratch *ts, struct claim *c)
 {
 	const struct hparams *hp = &f->m->hp;
 	const int grp = hp->n_head / hp->n_head_kv;
 	int g;
-	while ((g = atomic_fetch_add_explicit(counter(f, il, ST_QKV), 1, memory_order_relaxed)) <
-	       hp->n_head_kv) {
+	while ((g = c->ok ? (int)c->a : next_group(f, il)) < hp->n_head_kv) {
+		c->ok = false;
 		qkv_groups(f, &f->m->layers[il], g, g + 1, ts);
 		for (int64_t i = 0, e; i < f->n; i = e) {
 			e = tile_end(f, i);
@@ -249,6 +305,30 @@ static void attn_grouped(struct fwd *f, int il, struct thread_scratch *ts)
 			attend(f, il, i, e, g, ts);
 		}
 	}
+}
+
+/* Takes c, the thread's first KV group of layer il when the layer is
+ * grouped, then meets the others at the barrier, warming the group's Q, K
+ * and V rows while it waits. */
+static void claim_group_wait(const struct fwd *f, int il, int nth, struct claim *c)
+{
+	const struct hparams *hp = &f->m->hp;
+	struct tp_range r[3];
+	int k = 0;
+	c->ok = false;
+	if (il < hp->n_layer && grouped(f, nth)) {
+		const struct layer *L = &f->m->layers[il];
+		const int64_t g = next_group(f, il), grp = hp->n_head / hp->n_head_kv;
+		const int64_t dk = hp->head_dim_k, dv = hp->head_dim_v;
+		c->ok = g < hp->n_head_kv;
+		c->a = g;
+		if (c->ok) {
+			k += rows_range(f, &L->wq, g * grp * dk, (g + 1) * grp * dk, r + k);
+			k += rows_range(f, &L->wk, g * dk, (g + 1) * dk, r + k);
+			k += rows_range(f, &L->wv, g * dv, (g + 1) * dv, r + k);
+		}
+	}
+	threadpool_barrier_pf(f->m->run.tp, r, k);
 }
 
 /* The same with the work split finer than KV groups: projections by output
@@ -265,7 +345,7 @@ static void attn_split(struct fwd *f, int il, int ith, int nth, struct thread_sc
 	struct mm_job jobs[3] = {
 	    {&L->wq, qkv, ld, 0}, {&L->wk, qkv + nq, ld, 0}, {&L->wv, qkv + nq + nk, ld, 0}};
 	int64_t a, b;
-	while (chunk_next(f, counter(f, il, ST_QKV), &L->wq, ld, nth, &a, &b))
+	while (chunk_next(f, counter(f, il, ST_QKV), &L->wq, ld, nth, NULL, &a, &b))
 		mm_run(jobs, 3, ts->h, hp->n_embd, f->n, a, b, ts);
 	threadpool_barrier(tp);
 	split(f->n * (nh + nkv), ith, nth, &a, &b);
@@ -289,7 +369,8 @@ static void attn_split(struct fwd *f, int il, int ith, int nth, struct thread_sc
 	}
 }
 
-static void ffn_up(struct fwd *f, int il, int ith, int nth, struct thread_scratch *ts)
+static void ffn_up(struct fwd *f, int il, int ith, int nth, struct thread_scratch *ts,
+                   struct claim *c)
 {
 	const struct layer *L = &f->m->layers[il];
 	const struct hparams *hp = &f->m->hp;
@@ -298,7 +379,7 @@ static void ffn_up(struct fwd *f, int il, int ith, int nth, struct thread_scratc
 	int64_t a, b;
 	norm_rows(f, ts, L->ffn_norm);
 	share(f, &L->ffn_gate, ts->h, hp->n_embd, ith, nth, ts);
-	while (chunk_next(f, counter(f, il, ST_UP), &L->ffn_gate, hp->n_ff, nth, &a, &b)) {
+	while (chunk_next(f, counter(f, il, ST_UP), &L->ffn_gate, hp->n_ff, nth, c, &a, &b)) {
 		/* up only for the chunk, in the thread's own buffer */
 		struct mm_job u = {&L->ffn_up, ts->up, b - a, a};
 		mm_run(&g, 1, ts->h, hp->n_embd, f->n, a, b, ts);
@@ -314,40 +395,47 @@ static void ffn_up(struct fwd *f, int il, int ith, int nth, struct thread_scratc
 	}
 }
 
-static void run_layer(struct fwd *f, int il, int ith, int nth, struct thread_scratch *ts)
+/* Layer il; c holds the thread's claimed first KV group of it, and then
+ * its claimed first chunk of what follows (the next layer's group, or the
+ * output's first row). */
+static void run_layer(struct fwd *f, int il, int ith, int nth, struct thread_scratch *ts,
+                      struct claim *c)
 {
 	const struct engine_model *m = f->m;
 	const struct hparams *hp = &m->hp;
 	const struct runner *r = &m->run;
 	const struct layer *L = &m->layers[il];
-	struct threadpool *tp = m->run.tp;
 	int64_t a, b;
 	struct mm_job o = {&L->wo, r->o, hp->n_embd, 0}, d = {&L->ffn_down, r->o, hp->n_embd, 0};
 
 	norm_rows(f, ts, L->attn_norm);
 	share(f, &L->wq, ts->h, hp->n_embd, ith, nth, ts);
-	if (hp->n_head_kv % nth == 0)
-		attn_grouped(f, il, ts);
+	if (grouped(f, nth))
+		attn_grouped(f, il, ts, c);
 	else
 		attn_split(f, il, ith, nth, ts);
-	threadpool_barrier(tp);
+	claim_wait(f, counter(f, il, ST_WO), &L->wo, NULL, hp->n_embd, nth, c);
 	share(f, &L->wo, r->attn, (int64_t)hp->n_head * hp->head_dim_v, ith, nth, ts);
-	while (chunk_next(f, counter(f, il, ST_WO), &L->wo, hp->n_embd, nth, &a, &b))
+	while (chunk_next(f, counter(f, il, ST_WO), &L->wo, hp->n_embd, nth, c, &a, &b))
 		mm_run(&o, 1, r->attn, (int64_t)hp->n_head * hp->head_dim_v, f->n, a, b, ts);
-	threadpool_barrier(tp);
+	claim_wait(f, counter(f, il, ST_UP), &L->ffn_gate, &L->ffn_up, hp->n_ff, nth, c);
 	residual(f, ts, L->post_attn_norm);
-	ffn_up(f, il, ith, nth, ts);
-	threadpool_barrier(tp);
+	ffn_up(f, il, ith, nth, ts, c);
+	claim_wait(f, counter(f, il, ST_DOWN), &L->ffn_down, NULL, hp->n_embd, nth, c);
 	share(f, &L->ffn_down, r->gate, hp->n_ff, ith, nth, ts);
-	while (chunk_next(f, counter(f, il, ST_DOWN), &L->ffn_down, hp->n_embd, nth, &a, &b))
+	while (chunk_next(f, counter(f, il, ST_DOWN), &L->ffn_down, hp->n_embd, nth, c, &a, &b))
 		mm_run(&d, 1, r->gate, hp->n_ff, f->n, a, b, ts);
 	if (ith == 0 && f->cancel && atomic_load(f->cancel))
 		atomic_store(&f->stop, 1);
-	threadpool_barrier(tp);
+	if (il + 1 == hp->n_layer && f->n_out > 0)
+		claim_wait(f, counter(f, il + 1, 0), &m->output, NULL, hp->n_vocab, nth, c);
+	else
+		claim_group_wait(f, il + 1, nth, c);
 	residual(f, ts, L->post_ffn_norm);
 }
 
-static void stage_output(struct fwd *f, int ith, int nth, struct thread_scratch *ts)
+static void stage_output(struct fwd *f, int ith, int nth, struct thread_scratch *ts,
+                         struct claim *c)
 {
 	const struct engine_model *m = f->m;
 	const struct hparams *hp = &m->hp;
@@ -367,8 +455,8 @@ static void stage_output(struct fwd *f, int ith, int nth, struct thread_scratch 
 		ops_rmsnorm(h, ts->x + i * hp->n_embd, m->output_norm, hp->n_embd, hp->eps);
 		ts->q_src = NULL;
 		struct mm_job job = {&m->output, y, 0, 0};
-		while (chunk_next(f, counter(f, hp->n_layer, k), &m->output, hp->n_vocab, nth, &a,
-		                  &b)) {
+		while (chunk_next(f, counter(f, hp->n_layer, k), &m->output, hp->n_vocab, nth,
+		                  k == 0 ? c : NULL, &a, &b)) {
 			mm_run(&job, 1, h, hp->n_embd, 1, a, b, ts);
 			if (m->output_bias)
 				for (int64_t j = a; j < b; j++)
@@ -383,14 +471,15 @@ static void fwd_thread(void *arg, int ith, int nth)
 {
 	struct fwd *f = arg;
 	struct thread_scratch *ts = &f->m->run.ts[ith];
+	struct claim c;
 	stage_embed(f, ith, nth, ts);
-	threadpool_barrier(f->m->run.tp);
+	claim_group_wait(f, 0, nth, &c);
 	for (int il = 0; il < f->m->hp.n_layer; il++) {
-		run_layer(f, il, ith, nth, ts);
+		run_layer(f, il, ith, nth, ts, &c);
 		if (atomic_load(&f->stop))
 			return;
 	}
-	stage_output(f, ith, nth, ts);
+	stage_output(f, ith, nth, ts, &c);
 }
 
 int forward__run(struct engine_model *m, const struct fwd_row *rows, int64_t n, float *embd_sum,

@@ -157,6 +157,14 @@ void threadpool_run_n(struct threadpool *tp, threadpool_fn fn, void *arg, int n)
 
 void threadpool_barrier(struct threadpool *tp)
 {
+	threadpool_barrier_pf(tp, NULL, 0);
+}
+
+/* Lines prefetched between two looks at the barrier. */
+#define PF_LINES 4
+
+void threadpool_barrier_pf(struct threadpool *tp, const struct tp_range *r, int n_r)
+{
 	if (tp->n_active <= 1)
 		return;
 	unsigned phase = atomic_load(&tp->bar_phase);
@@ -164,6 +172,15 @@ void threadpool_barrier(struct threadpool *tp)
 		atomic_store(&tp->bar_count, 0);
 		atomic_fetch_add(&tp->bar_phase, 1);
 		return;
+	}
+	for (int k = 0; k < n_r; k++) {
+		const char *p = r[k].p;
+		for (size_t o = 0; o < r[k].n; o += 64 * PF_LINES) {
+			if (atomic_load(&tp->bar_phase) != phase)
+				return;
+			for (size_t l = o; l < o + 64 * PF_LINES && l < r[k].n; l += 64)
+				__builtin_prefetch(p + l, 0, 2); /* into L2 */
+		}
 	}
 	for (int i = 0; atomic_load(&tp->bar_phase) == phase; i++) {
 		if (i % SPIN_BEFORE_YIELD == SPIN_BEFORE_YIELD - 1)

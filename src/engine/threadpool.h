@@ -11,6 +11,8 @@
 #ifndef GPURUN_ENGINE_THREADPOOL_H
 #define GPURUN_ENGINE_THREADPOOL_H
 
+#include <stddef.h>
+
 typedef void (*threadpool_fn)(void *arg, int ith, int nth);
 
 struct threadpool;
@@ -29,6 +31,16 @@ void threadpool_run_n(struct threadpool *tp, threadpool_fn fn, void *arg, int n)
 /* Inside a region: returns when every thread of the region has arrived. Writes
  * made before the barrier are visible to every thread after it. */
 void threadpool_barrier(struct threadpool *tp);
+/* Bytes a thread will read soon after a barrier. */
+struct tp_range {
+	const void *p;
+	size_t n;
+};
+/* threadpool_barrier, and while this thread waits for the others, it
+ * prefetches the ranges r[0, n_r) into its L2, in order, as far as the
+ * wait allows (decode: the memory bus would idle while the threads meet;
+ * the waiting one warms the weights of its next chunk instead). */
+void threadpool_barrier_pf(struct threadpool *tp, const struct tp_range *r, int n_r);
 
 /* Physical cores of this machine (distinct package/core ids), at least 1. */
 int threadpool_physical_cores(void);

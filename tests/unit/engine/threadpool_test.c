@@ -1,7 +1,8 @@
 /* threadpool_test.c — parallel regions run on every thread once, barriers
  * order writes across threads (each phase reads what all threads wrote in
- * the previous one), pools of 1..8 threads, many back-to-back regions, and
- * the physical-core count is sane. */
+ * the previous one) whether or not the waiting threads warm ranges
+ * (threadpool_barrier_pf), pools of 1..8 threads, many back-to-back
+ * regions, and the physical-core count is sane. */
 #include "support/support.h"
 
 #include "engine/threadpool.h"
@@ -18,6 +19,7 @@ struct job {
 	atomic_int calls;
 	int slots[MAXT];
 	int bad;
+	struct tp_range warm[3]; /* what threadpool_barrier_pf warms */
 };
 
 /* Phase k: thread i writes k into its slot; after the barrier every thread
@@ -32,7 +34,10 @@ static void region(void *arg, int ith, int nth)
 		for (int t = 0; t < nth; t++)
 			if (j->slots[t] != k)
 				j->bad = 1;
-		threadpool_barrier(j->tp);
+		if (k % 2)
+			threadpool_barrier_pf(j->tp, j->warm, 3);
+		else
+			threadpool_barrier(j->tp);
 	}
 }
 
@@ -42,7 +47,8 @@ static void test_threadpool_regions_and_barriers(void **state)
 		struct threadpool *tp = threadpool_new(n);
 		assert_non_null(tp);
 		assert_int_equal(threadpool_size(tp), n);
-		struct job j = {.tp = tp};
+		static char buf[(1 << 20) + 100];
+		struct job j = {.tp = tp, .warm = {{buf, sizeof buf}, {buf + 7, 0}, {buf + 3, 61}}};
 		for (int r = 0; r < 20; r++)
 			threadpool_run(tp, region, &j);
 		assert_int_equal(atomic_load(&j.calls), 20 * n);

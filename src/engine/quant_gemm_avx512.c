@@ -137,12 +137,11 @@ R16_AI void unpack(int type, const uint8_t *x, size_t bx, int64_t b, __m512i off
 /* acc + (float)isum * (d_rows * d_act) for one block of 16 rows. */
 R16_AI __m512 block_dot(int type, const struct r16blk *u, const struct act8 *a, __m512 acc)
 {
-	const int32_t *q = (const int32_t *)a->qs;
 	__m512i s0 = _mm512_set1_epi32(a->off), s1 = _mm512_setzero_si512();
 #pragma GCC unroll 4
 	for (int k = 0; k < 4; k++) {
-		s0 = _mm512_dpbusd_epi32(s0, u->c[k], _mm512_set1_epi32(q[k]));
-		s1 = _mm512_dpbusd_epi32(s1, u->c[4 + k], _mm512_set1_epi32(q[4 + k]));
+		s0 = r16_dpbusd_bc(s0, u->c[k], a->qs + 4 * k);
+		s1 = r16_dpbusd_bc(s1, u->c[4 + k], a->qs + 16 + 4 * k);
 	}
 	__m512 isum = _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1));
 	return _mm512_add_ps(acc, _mm512_mul_ps(isum, _mm512_mul_ps(u->d, _mm512_set1_ps(a->d))));
@@ -190,25 +189,24 @@ R16_AI void packed_direct(int type, const uint8_t *x, size_t bx, int64_t nb, con
 #pragma GCC unroll 4
 		for (int c = 0; c < cols; c++) {
 			const struct act8 *y = (const struct act8 *)(a + (size_t)c * ba) + b;
-			const int32_t *q = (const int32_t *)y->qs;
+			const int8_t *q = y->qs;
 			__m512i s0 = _mm512_set1_epi32(y->off), s1 = _mm512_setzero_si512();
 			if (q4) {
 #pragma GCC unroll 4
 				for (int k = 0; k < 4; k++) {
-					s0 = _mm512_dpbusd_epi32(s0, _mm512_and_si512(v[k], lo),
-					                         _mm512_set1_epi32(q[k]));
-					s1 = _mm512_dpbusd_epi32(s1, _mm512_and_si512(v[k], hi),
-					                         _mm512_set1_epi32(q[4 + k]));
+					s0 = r16_dpbusd_bc(s0, _mm512_and_si512(v[k], lo),
+					                   q + 4 * k);
+					s1 = r16_dpbusd_bc(s1, _mm512_and_si512(v[k], hi),
+					                   q + 16 + 4 * k);
 				}
 				s1 = _mm512_srai_epi32(s1, 4);
 			} else {
 #pragma GCC unroll 4
 				for (int k = 0; k < 4; k++) {
-					s0 = _mm512_dpbusd_epi32(s0, _mm512_xor_si512(v[k], flip),
-					                         _mm512_set1_epi32(q[k]));
-					s1 = _mm512_dpbusd_epi32(s1,
-					                         _mm512_xor_si512(v[4 + k], flip),
-					                         _mm512_set1_epi32(q[4 + k]));
+					s0 = r16_dpbusd_bc(s0, _mm512_xor_si512(v[k], flip),
+					                   q + 4 * k);
+					s1 = r16_dpbusd_bc(s1, _mm512_xor_si512(v[4 + k], flip),
+					                   q + 16 + 4 * k);
 				}
 			}
 			__m512 isum = _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1));

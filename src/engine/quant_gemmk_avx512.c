@@ -82,21 +82,6 @@ static void actk_prepare(const float *x, void *vy, int64_t n)
 		actk_block(x + i * QK_K, &y[i]);
 }
 
-/* Dword k of the activation values. */
-R16_AI __m512i act_dw(const struct actk *a, int k)
-{
-	int32_t v;
-	memcpy(&v, a->q.qs + 4 * k, 4);
-	return _mm512_set1_epi32(v);
-}
-
-R16_AI __m512i pair(const int16_t *p)
-{
-	int32_t v;
-	memcpy(&v, p, 4);
-	return _mm512_set1_epi32(v);
-}
-
 R16_AI __m512i srl(__m512i v, int n)
 {
 	return _mm512_srli_epi32(v, (unsigned)n);
@@ -110,10 +95,11 @@ R16_AI __m512i and_(__m512i v, int m)
 /* Sum of 4 code dwords times 4 activation dwords starting at dword k0. */
 R16_AI __m512i dot4(const __m512i *c, const struct actk *a, int k0)
 {
-	__m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c[0], act_dw(a, k0));
-	p = _mm512_dpbusd_epi32(p, c[1], act_dw(a, k0 + 1));
-	p = _mm512_dpbusd_epi32(p, c[2], act_dw(a, k0 + 2));
-	return _mm512_dpbusd_epi32(p, c[3], act_dw(a, k0 + 3));
+	__m512i p = _mm512_setzero_si512();
+#pragma GCC unroll 4
+	for (int k = 0; k < 4; k++)
+		p = r16_dpbusd_bc(p, c[k], a->q.qs + 4 * (k0 + k));
+	return p;
 }
 
 /* ---- Q4_K: 8 groups of 32, 6-bit scales and mins. Packed: block b of a
@@ -173,6 +159,17 @@ R16_AI void k4_codes(int type, const uint8_t *p, size_t bx, int c, int h, __m512
                      __m512i hi[4], const bool x16)
 {
 	__m512i t[4];
+	if ((type & R16_PACKED) && x16) {
+		const __m512i m_lo = _mm512_set1_epi32(0x0f0f0f0f),
+		              m_hi = _mm512_set1_epi32((int)0xf0f0f0f0);
+		const uint8_t *v = p + 16 * (16 + 32 * c + 16 * h);
+#pragma GCC unroll 4
+		for (int k = 0; k < 4; k++) {
+			lo[k] = r16_and_load(m_lo, v + 64 * k);
+			hi[k] = r16_and_load(m_hi, v + 64 * k);
+		}
+		return;
+	}
 	k4_load(type, p, bx, 16 + 32 * c + 16 * h, t);
 #pragma GCC unroll 16
 	for (int k = 0; k < 4; k++) {
@@ -201,7 +198,7 @@ R16_AI __m512 k4_finish(const struct k4sc *s, const struct actk *a, __m512i isum
 	__m512i summs = _mm512_setzero_si512();
 #pragma GCC unroll 16
 	for (int j = 0; j < 4; j++)
-		summs = _mm512_dpwssd_epi32(summs, s->mp[j], pair(a->pairs32 + 2 * j));
+		summs = r16_dpwssd_bc(summs, s->mp[j], a->pairs32 + 2 * j);
 	const __m512 yd = _mm512_set1_ps(a->q.d);
 	__m512 t = _mm512_mul_ps(_mm512_mul_ps(yd, s->d), _mm512_cvtepi32_ps(isum));
 	t = _mm512_sub_ps(t, _mm512_mul_ps(_mm512_mul_ps(yd, s->dmin), _mm512_cvtepi32_ps(summs)));
@@ -347,7 +344,7 @@ R16_AI __m512 k6_finish(const struct k6sc *s, const struct actk *a, __m512i isum
 	__m512i off = _mm512_setzero_si512();
 #pragma GCC unroll 16
 	for (int j = 0; j < 8; j++)
-		off = _mm512_dpwssd_epi32(off, s->sp[j], pair(a->pairs16 + 2 * j));
+		off = r16_dpwssd_bc(off, s->sp[j], a->pairs16 + 2 * j);
 	isum = _mm512_sub_epi32(isum, _mm512_slli_epi32(off, 5));
 	__m512 t = _mm512_mul_ps(_mm512_set1_ps(a->q.d), s->d);
 	return _mm512_add_ps(acc, _mm512_mul_ps(t, _mm512_cvtepi32_ps(isum)));

@@ -161,12 +161,18 @@ out:
 	return rc;
 }
 
+/* The thread counts the bandwidth and FMA rows measure: 1, then all. */
+static int next_threads(int nt, const struct bench_opts *o)
+{
+	return nt == o->n_threads ? nt + 1 : o->n_threads;
+}
+
 static int bench_bandwidth(const struct bench_opts *o)
 {
 	size_t bytes = (size_t)o->bw_mib << 20;
 	printf("| %-24s | %10s | %7s | %10s |\n", "test", "buffer", "threads", "GB/s");
 	printf("| %-24s | %10s | %7s | %10s |\n", "---", "---", "---", "---");
-	for (int nt = 1; nt <= o->n_threads; nt = nt == o->n_threads ? nt + 1 : o->n_threads) {
+	for (int nt = 1; nt <= o->n_threads; nt = next_threads(nt, o)) {
 		double g;
 		if (bench_read_bandwidth(bytes, nt, 5, &g)) {
 			fprintf(stderr, "gpurun bench: cannot read %lld MiB\n",
@@ -184,7 +190,7 @@ static int bench_fma(const struct bench_opts *o)
 {
 	printf("| %-24s | %7s | %10s |\n", "test", "threads", "GFLOP/s");
 	printf("| %-24s | %7s | %10s |\n", "---", "---", "---");
-	for (int nt = 1; nt <= o->n_threads; nt = nt == o->n_threads ? nt + 1 : o->n_threads) {
+	for (int nt = 1; nt <= o->n_threads; nt = next_threads(nt, o)) {
 		double g;
 		if (bench_fma_peak(nt, 5, &g)) {
 			fprintf(stderr, "gpurun bench: --fma needs a CPU with AVX-512F\n");

@@ -5,10 +5,11 @@
  * (after attention, wo, gate/up, down), 6 when the KV heads cannot be split
  * evenly across the threads. Before each of the 4 a thread takes its first
  * chunk of the next stage, and in decode warms that chunk's weights while
- * it waits for the others (the memory would idle otherwise). Every thread keeps its own copy of the
- * residual stream and redoes the cheap per-row work (residual adds, RMSNorm, activation
- * quantization) instead of paying a barrier. The block is the generic one every architecture
- * describes with its flags (engine_internal.h struct hparams / struct layer). */
+ * it waits for the others (the memory would idle otherwise). Every thread
+ * keeps its own copy of the residual stream and redoes the cheap per-row
+ * work (residual adds, RMSNorm, activation quantization) instead of paying
+ * a barrier. The block is the generic one every architecture describes with
+ * its flags (engine_internal.h struct hparams / struct layer). */
 #include "engine/engine_internal.h"
 
 #include <string.h>

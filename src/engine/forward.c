@@ -50,9 +50,14 @@ struct claim {
 };
 
 /* The next chunk [*a, *b) of rows [0, n) of w's stage (the claimed one
- * first, when c holds one); false when none is left. Where w's kernel asks
- * for a row group in this batch, chunks are whole groups (a chunk of 1.4
- * groups would run as 2, the second short). */
+ * first, when c holds one); false when none is left. The counter holds the
+ * first row not yet handed out. Chunks are 1/8 of a thread's share until
+ * the last two rounds, which shrink with what is left (half a thread's
+ * share of it, down to 16 rows) so that the threads finish together: a thread
+ * that another process slows down is left a small chunk, not a large one.
+ * Where w's kernel asks for a row group in this batch, the large chunks
+ * are whole groups (a chunk of 1.4 groups would run as 2, the second
+ * short) and the shrinking ones a quarter group or more. */
 static bool chunk_next(const struct fwd *f, atomic_int *ctr, const struct tensor *w, int64_t n,
                        int nth, struct claim *c, int64_t *a, int64_t *b)
 {
@@ -62,16 +67,27 @@ static bool chunk_next(const struct fwd *f, atomic_int *ctr, const struct tensor
 		*b = c->b;
 		return true;
 	}
-	int64_t step = (n / ((int64_t)nth * 8)) & ~(int64_t)15;
+	int64_t step = (n / ((int64_t)nth * 8)) & ~(int64_t)15, unit = 16;
 	step = step < 16 ? 16 : step;
 	int64_t min = mm_min_rows(w, f->n);
-	if (min > 0)
+	if (min > 0) {
 		step = step < min ? min : step / min * min;
-	int64_t i = atomic_fetch_add_explicit(ctr, 1, memory_order_relaxed);
-	if (i * step >= n)
-		return false;
-	*a = i * step;
-	*b = *a + step < n ? *a + step : n;
+		unit = min / 4 > unit ? min / 4 : unit;
+	}
+	int pos = atomic_load_explicit(ctr, memory_order_relaxed), take;
+	do {
+		if (pos >= n)
+			return false;
+		int64_t left = n - pos, k = step;
+		if (left < 2 * nth * step) {
+			k = left / (2 * (int64_t)nth) / unit * unit;
+			k = k < unit ? unit : k;
+		}
+		take = (int)(k < left ? k : left);
+	} while (!atomic_compare_exchange_weak_explicit(ctr, &pos, pos + take, memory_order_relaxed,
+	                                                memory_order_relaxed));
+	*a = pos;
+	*b = pos + take;
 	return true;
 }
 

@@ -5,7 +5,8 @@
 # --bandwidth`, then prefill and decode tokens/s with `gpurun bench`, and
 # writes the "Engine" section of docs/benchmarks.md: the machine, the
 # commands, tokens/s, decode as a share of the bandwidth limit (bandwidth /
-# weight bytes read per token) and the ratio to llama.cpp's figures.
+# weight bytes read per token), the ratio to llama.cpp's figures, and the
+# AMX tile peak around each prefill run (`gpurun bench --amx`).
 # Env: GPURUN_BIN (default build/gpurun), BENCH_THREADS (2), BENCH_REPS (3),
 # BENCH_TYPES ("F16 Q8_0 Q4_0 Q4_K_M"), BENCH_P (512), BENCH_N (128).
 set -eu
@@ -38,12 +39,20 @@ done
 # minutes, so each model's decode run is bracketed by its own bandwidth
 # measurements and its limit uses their mean; prefill runs apart.
 bw_of() { awk -F'|' -v n="$2" '$4+0 == n { gsub(/ /, "", $5); print $5 }' "$1"; }
+# Likewise the tile unit's rate, which another tenant sharing a core's
+# unit can halve for one thread: measured right before and right after
+# each prefill run (nothing where the CPU or the OS gives no AMX).
+amx() { "$bin" bench --amx -t "$threads" 2>/dev/null | tee "$1" || true; }
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 "$bin" bench --fma -t "$threads" | tee "$tmp/fma.txt" || true
 "$bin" bench --bandwidth -t "$threads" | tee "$tmp/bw0.txt"
+amx "$tmp/amx0.txt"
 for t in $types; do
   f=$models/synth-1.1b-$t.gguf
+  cp "$tmp/amx0.txt" "$tmp/amxa-$t.txt"
   "$bin" bench "$f" -p "$np" -n 0 -t "$threads" -r "$reps" | tee "$tmp/pp-$t.txt"
+  amx "$tmp/amx0.txt"
+  cp "$tmp/amx0.txt" "$tmp/amxb-$t.txt"
   cp "$tmp/bw0.txt" "$tmp/bwa-$t.txt"
   "$bin" bench "$f" -p 0 -n "$ng" -t "$threads" -r "$reps" | tee "$tmp/tg-$t.txt"
   "$bin" bench --bandwidth -t "$threads" | tee "$tmp/bw0.txt"
@@ -58,6 +67,17 @@ range() { echo "$1" | awk 'NR == 1 || $1 < lo { lo = $1 } NR == 1 || $1 > hi { h
 # "mean ± sd" of test $2 in a bench output
 tps() { awk -F'|' -v t="$2" '{ x = $7; gsub(/ /, "", x) } x == t { s = $8; gsub(/^ +| +$/, "", s); print s }' "$1"; }
 mean() { echo "$1" | awk '{ print $1 }'; }
+# column $3 (4: all threads, 5: the slowest) of --amx output $1's row for $2 threads
+amx_of() { [ -s "$1" ] || return 0; awk -F'|' -v n="$2" -v c="$3" '$3+0 == n { x = $c; gsub(/ /, "", x); print x }' "$1"; }
+# "all (slowest)" around model $1's prefill run, or "-"
+amx_cell() {
+  local a b sa sb
+  a=$(amx_of "$tmp/amxa-$1.txt" "$threads" 4) b=$(amx_of "$tmp/amxb-$1.txt" "$threads" 4)
+  sa=$(amx_of "$tmp/amxa-$1.txt" "$threads" 5) sb=$(amx_of "$tmp/amxb-$1.txt" "$threads" 5)
+  if [ -z "$a" ] || [ -z "$b" ]; then echo "-"; return; fi
+  awk -v a="$a" -v b="$b" -v sa="$sa" -v sb="$sb" \
+    'BEGIN { printf "%.0f (%.0f)", (a + b) / 2, (sa < sb ? sa : sb) }'
+}
 info() { sed -n "s/.*$2 \([0-9.]*\) MiB.*/\1/p" "$1"; }
 
 {
@@ -83,12 +103,21 @@ info() { sed -n "s/.*$2 \([0-9.]*\) MiB.*/\1/p" "$1"; }
     echo "  F16 prefill multiplies in f32, as llama.cpp's CPU path does (its pp512 of 164.6 tok/s"
     echo "  is about 2 x 1.03 G weights x 164.6 = 340 GFLOP/s)."
   fi
+  if [ -n "$(amx_of "$tmp/amx0.txt" "$threads" 4)" ]; then
+    echo "- AMX-BF16 tile peak (\`gpurun bench --amx -t $threads\`, TDPBF16PS on tiles in registers,"
+    echo "  best of 5) right before and right after each model's prefill run: the \"tile GFLOP/s\""
+    echo "  column, the mean of the two $threads-thread figures and, in brackets, the slower of"
+    echo "  their slowest threads. F16 prefill runs on these tiles (three products per F16"
+    echo "  product), Q4_0 and Q8_0 prefill on their INT8 twins. On this host one thread"
+    echo "  sometimes gets half the rate of the other (another tenant shares its core's tile"
+    echo "  unit; the FMA peak does not move), which explains most of the prefill spread."
+  fi
   echo "- Commands per model: \`gpurun bench MODEL -p $np -n 0 -t $threads -r $reps\`, then"
   echo "  \`gpurun bench MODEL -p 0 -n $ng -t $threads -r $reps\` (tokens/s, mean ± sd of $reps"
   echo "  runs after a warm-up, as llama-bench)."
   echo
-  echo "| type | file MiB | weights read / token MiB | pp$np tok/s | vs llama.cpp | tg$ng tok/s | vs llama.cpp | read GB/s | decode limit tok/s | share of limit | peak RSS MiB | RSS budget MiB |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| type | file MiB | weights read / token MiB | pp$np tok/s | vs llama.cpp | tile GFLOP/s | tg$ng tok/s | vs llama.cpp | read GB/s | decode limit tok/s | share of limit | peak RSS MiB | RSS budget MiB |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for t in $types; do
     r=$tmp/bench-$t.txt
     pp=$(tps "$r" "pp$np") tg=$(tps "$r" "tg$ng")
@@ -98,11 +127,12 @@ info() { sed -n "s/.*$2 \([0-9.]*\) MiB.*/\1/p" "$1"; }
     bw=$(awk -v a="$(bw_of "$tmp/bwa-$t.txt" "$threads")" -v b="$(bw_of "$tmp/bwb-$t.txt" "$threads")" \
       'BEGIN { print (a + b) / 2 }')
     awk -v t="$t" -v pp="$pp" -v tg="$tg" -v w="$wmib" -v f="$fmib" -v kv="$kv" \
-        -v rss="$rss" -v bw="$bw" -v lpp="${llama_pp[$t]:-0}" -v ltg="${llama_tg[$t]:-0}" 'BEGIN {
+        -v rss="$rss" -v bw="$bw" -v lpp="${llama_pp[$t]:-0}" -v ltg="${llama_tg[$t]:-0}" \
+        -v tile="$(amx_cell "$t")" 'BEGIN {
       split(pp, a, " "); split(tg, b, " ");
       lim = bw * 1e9 / (w * 1048576);
-      printf "| %s | %.0f | %.0f | %s | %.2fx | %s | %.2fx | %.1f | %.1f | %.0f%% | %.0f | %.0f |\n",
-        t, f, w, pp, (lpp > 0 ? a[1] / lpp : 0), tg, (ltg > 0 ? b[1] / ltg : 0), bw, lim,
+      printf "| %s | %.0f | %.0f | %s | %.2fx | %s | %s | %.2fx | %.1f | %.1f | %.0f%% | %.0f | %.0f |\n",
+        t, f, w, pp, (lpp > 0 ? a[1] / lpp : 0), tile, tg, (ltg > 0 ? b[1] / ltg : 0), bw, lim,
         100 * b[1] / lim, rss, f + kv + 64 }'
   done
   echo

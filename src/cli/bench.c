@@ -202,13 +202,32 @@ static int bench_fma(const struct bench_opts *o)
 	return 0;
 }
 
+static int bench_amx(const struct bench_opts *o)
+{
+	printf("| %-24s | %7s | %10s | %14s |\n", "test", "threads", "GFLOP/s", "slowest thread");
+	printf("| %-24s | %7s | %10s | %14s |\n", "---", "---", "---", "---");
+	for (int nt = 1; nt <= o->n_threads; nt = next_threads(nt, o)) {
+		double g, slow;
+		if (bench_amx_peak(nt, 5, &g, &slow)) {
+			fprintf(stderr, "gpurun bench: --amx needs a CPU with AMX-BF16 (and "
+			                "GPURUN_AMX not 0)\n");
+			return 1;
+		}
+		printf("| %-24s | %7d | %10.1f | %14.1f |\n", "amx bf16 (best of 5)", nt, g, slow);
+		fflush(stdout);
+	}
+	return 0;
+}
+
 static void usage(FILE *out, const struct flag *flags)
 {
 	fprintf(out, "Usage: gpurun bench [flags] FILE.gguf...\n"
 	             "       gpurun bench --bandwidth [-t N] [--bw-size MIB]\n"
-	             "       gpurun bench --fma [-t N]\n\n"
+	             "       gpurun bench --fma [-t N]\n"
+	             "       gpurun bench --amx [-t N]\n\n"
 	             "Prompt (pp) and generation (tg) speed in tokens/s, mean ± sd, as "
-	             "llama-bench;\nor memory read bandwidth; or the f32 FMA peak.\n");
+	             "llama-bench;\nor memory read bandwidth; or the f32 FMA peak; or the "
+	             "AMX-BF16 tile peak.\n");
 	if (out == stdout) {
 		fprintf(out, "\nFlags:\n");
 		flags_print_help(flags);
@@ -226,7 +245,7 @@ static bool opts_ok(const struct bench_opts *o)
 int cmd_bench(int argc, char **argv)
 {
 	struct bench_opts o = {512, 128, 0, 3, 512, 1024, false};
-	bool help = false, bw = false, fma = false;
+	bool help = false, bw = false, fma = false, amx = false;
 	struct flag flags[] = {
 	    {"n-prompt", 'p', FLAG_INT, &o.n_prompt, "prompt tokens, 0 skips pp (512)", false},
 	    {"n-gen", 'n', FLAG_INT, &o.n_gen, "generated tokens, 0 skips tg (128)", false},
@@ -237,6 +256,7 @@ int cmd_bench(int argc, char **argv)
 	    {"bandwidth", 0, FLAG_BOOL, &bw, "measure memory read bandwidth", false},
 	    {"bw-size", 0, FLAG_INT, &o.bw_mib, "bandwidth buffer in MiB (1024)", false},
 	    {"fma", 0, FLAG_BOOL, &fma, "measure the f32 FMA peak (AVX-512)", false},
+	    {"amx", 0, FLAG_BOOL, &amx, "measure the AMX-BF16 tile peak, per thread too", false},
 	    {"help", 'h', FLAG_BOOL, &help, "show this help", false},
 	    {NULL, 0, FLAG_BOOL, NULL, NULL, false},
 	};
@@ -249,17 +269,19 @@ int cmd_bench(int argc, char **argv)
 	}
 	if (o.n_threads == 0)
 		o.n_threads = cpu_features_get()->n_physical;
-	if (help || (!bw && !fma && npos < 1) || !opts_ok(&o)) {
+	if (help || (!bw && !fma && !amx && npos < 1) || !opts_ok(&o)) {
 		if (!help && !opts_ok(&o))
 			fprintf(stderr, "gpurun bench: a flag is out of range\n");
 		usage(help ? stdout : stderr, flags);
 		rc = help ? 0 : 2;
 		goto out;
 	}
-	if (bw || fma) {
+	if (bw || fma || amx) {
 		rc = bw ? bench_bandwidth(&o) : 0;
 		if (!rc && fma)
 			rc = bench_fma(&o);
+		if (!rc && amx)
+			rc = bench_amx(&o);
 		goto out;
 	}
 	printf("| %-28s | %-6s | %14s | %8s | %7s | %6s | %19s |\n", "model", "type", "size",

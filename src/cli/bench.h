@@ -15,10 +15,21 @@ int bench_read_bandwidth(size_t bytes, int n_threads, int passes, double *gbps);
  * best round, in GFLOP/s (an FMA is 2 FLOP). -1 on bad arguments or
  * without AVX-512F. */
 int bench_fma_peak(int n_threads, int passes, double *gflops);
+/* Peak AMX-BF16 tile rate of n_threads threads, each running `passes`
+ * timed rounds of independent TDPBF16PS products on tiles in registers (no
+ * memory), best round: in GFLOP/s (a 16 x 16 x 32 product is 16384 FLOP),
+ * all threads together and the slowest thread alone. A core whose tile
+ * unit another tenant's thread shares (a hyperthread of the host) shows as
+ * a slow thread: the engine's F16 and Q4_0/Q8_0 prefill run on these
+ * units. -1 on bad arguments or without AMX-BF16 granted (GPURUN_AMX=0
+ * included). */
+int bench_amx_peak(int n_threads, int passes, double *gflops, double *slowest);
 /* Sum of n_lines 64-byte lines (64-byte aligned) with 64-byte loads
  * (bench_read_avx512.c; only on CPUs with AVX-512F). */
 float bench__sum_avx512(const void *p, size_t n_lines);
 /* iters x 12 FMAs of 16 lanes (bench_read_avx512.c); a value to keep. */
 float bench__fma_avx512(size_t iters);
+/* iters x 4 TDPBF16PS (bench_read_avx512.c; the tile state granted). */
+float bench__amx_bf16(size_t iters);
 
 #endif

@@ -5,7 +5,8 @@
  * of a matrix-vector product streaming its weights. Best of several passes. Not here: writes or
  * copies (STREAM's copy/triad), which decode never does to its weights.
  * Also `gpurun bench --fma`: the f32 FMA peak, the same threads and passes
- * over chains in registers (the ceiling of an FMA engine's prefill). */
+ * over chains in registers (the ceiling of an FMA engine's prefill); and
+ * `--amx`: the AMX-BF16 tile peak, the same way, per thread too. */
 #include "cli/bench.h"
 
 #include <pthread.h>
@@ -13,16 +14,20 @@
 
 #include "base/timeutil.h"
 #include "engine/cpu_features.h"
+#include "engine/quant.h"
 
 typedef float v16f __attribute__((vector_size(64), aligned(64)));
 typedef float v4f __attribute__((vector_size(16)));
 
+enum rd_kind { RD_READ, RD_FMA, RD_AMX };
+
 struct reader {
-	const v16f *p; /* NULL: n FMA rounds instead of a slice */
-	size_t n;      /* vectors in this thread's slice */
+	enum rd_kind kind;
+	const v16f *p; /* RD_READ: the slice */
+	size_t n;      /* vectors in the slice, or rounds */
 	pthread_barrier_t *start;
-	int64_t end_ns; /* when this thread finished its slice */
-	float sink;     /* keeps the sums alive */
+	int64_t start_ns, end_ns; /* this thread's own work */
+	float sink;               /* keeps the sums alive */
 };
 
 /* 16-byte vectors (plain SSE2 on x86-64, so no ISA variant is needed: the
@@ -51,17 +56,22 @@ static void *reader_main(void *arg)
 	struct reader *r = arg;
 	bool wide = cpu_features_get()->avx512f;
 	pthread_barrier_wait(r->start);
-	if (!r->p)
+	r->start_ns = time_mono_ns();
+	if (r->kind == RD_FMA)
 		r->sink += bench__fma_avx512(r->n);
+	else if (r->kind == RD_AMX)
+		r->sink += bench__amx_bf16(r->n);
 	else
 		r->sink += wide ? bench__sum_avx512(r->p, r->n) : sum_slice(r->p, r->n);
 	r->end_ns = time_mono_ns();
 	return NULL;
 }
 
-/* One pass of n_threads readers over buf (NULL: n_vec FMA rounds each);
- * seconds from the common start to the last reader's end. */
-static double pass(const v16f *buf, size_t n_vec, int n_threads, float *sink)
+/* One pass of n_threads readers over buf (RD_READ), or of n_vec rounds
+ * each; seconds from the common start to the last reader's end, and each
+ * thread's own seconds in each (when not NULL). */
+static double pass(enum rd_kind kind, const v16f *buf, size_t n_vec, int n_threads, float *sink,
+                   double *each)
 {
 	struct reader rd[BENCH_MAX_THREADS];
 	pthread_t th[BENCH_MAX_THREADS];
@@ -70,8 +80,9 @@ static double pass(const v16f *buf, size_t n_vec, int n_threads, float *sink)
 	for (int t = 0; t < n_threads; t++) {
 		size_t a = n_vec * (size_t)t / (size_t)n_threads;
 		size_t b = n_vec * (size_t)(t + 1) / (size_t)n_threads;
-		rd[t] = buf ? (struct reader){.p = buf + a, .n = b - a, .start = &start}
-		            : (struct reader){.p = NULL, .n = n_vec, .start = &start};
+		rd[t] = kind == RD_READ
+		            ? (struct reader){.kind = kind, .p = buf + a, .n = b - a, .start = &start}
+		            : (struct reader){.kind = kind, .n = n_vec, .start = &start};
 		pthread_create(&th[t], NULL, reader_main, &rd[t]);
 	}
 	pthread_barrier_wait(&start);
@@ -80,6 +91,8 @@ static double pass(const v16f *buf, size_t n_vec, int n_threads, float *sink)
 		pthread_join(th[t], NULL);
 		t1 = rd[t].end_ns > t1 ? rd[t].end_ns : t1;
 		*sink += rd[t].sink;
+		if (each)
+			each[t] = (double)(rd[t].end_ns - rd[t].start_ns) * 1e-9;
 	}
 	pthread_barrier_destroy(&start);
 	return (double)(t1 - t0) * 1e-9;
@@ -100,7 +113,7 @@ int bench_read_bandwidth(size_t bytes, int n_threads, int passes, double *gbps)
 	float sink = 0;
 	double best = 0;
 	for (int r = 0; r < passes; r++) {
-		double s = pass(buf, n_vec, n_threads, &sink);
+		double s = pass(RD_READ, buf, n_vec, n_threads, &sink, NULL);
 		double g = (double)(n_vec * sizeof(v16f)) / s * 1e-9;
 		best = g > best ? g : best;
 	}
@@ -118,10 +131,34 @@ int bench_fma_peak(int n_threads, int passes, double *gflops)
 	float sink = 0;
 	double best = 0;
 	for (int r = 0; r < passes; r++) {
-		double s = pass(NULL, rounds, n_threads, &sink);
+		double s = pass(RD_FMA, NULL, rounds, n_threads, &sink, NULL);
 		double g = (double)rounds * 12 * 16 * 2 * n_threads / s * 1e-9;
 		best = g > best ? g : best;
 	}
 	*gflops = sink == -1.0f ? 0 : best; /* never true: the sums are used */
+	return 0;
+}
+
+int bench_amx_peak(int n_threads, int passes, double *gflops, double *slowest)
+{
+	if (n_threads < 1 || n_threads > BENCH_MAX_THREADS || passes < 1 || !quant_amx_bf16())
+		return -1;
+	const size_t rounds = 4u << 20; /* about 0.12 s a pass at 4 products in 28 ns */
+	const double flop = (double)rounds * 4 * 16384;
+	float sink = 0;
+	double best = 0, best_slow = 0, each[BENCH_MAX_THREADS];
+	for (int r = 0; r < passes; r++) {
+		pass(RD_AMX, NULL, rounds, n_threads, &sink, each);
+		double all = 0, slow = 0;
+		for (int t = 0; t < n_threads; t++) {
+			double g = flop / each[t] * 1e-9;
+			all += g;
+			slow = t == 0 || g < slow ? g : slow;
+		}
+		if (all > best)
+			best = all, best_slow = slow;
+	}
+	*gflops = sink == -1.0f ? 0 : best; /* never true: the sums are used */
+	*slowest = best_slow;
 	return 0;
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `gpurun bench` prints llama-bench-style rows for a model (pp and tg, mean
-# ± sd), `--bandwidth` a read-bandwidth table and `--fma` the f32 FMA peak
-# (on AVX-512 CPUs; elsewhere a clear error); bad flags exit 2.
+# ± sd), `--bandwidth` a read-bandwidth table, `--fma` the f32 FMA peak
+# (on AVX-512 CPUs; elsewhere a clear error) and `--amx` the AMX-BF16 tile
+# peak with its slowest thread (where the OS grants AMX; with GPURUN_AMX=0
+# a clear error); bad flags exit 2.
 set -u
 bin=${GPURUN_BIN:?}
 model=${GPURUN_TEST_MODELS:-}/stories260K-Q8_0.gguf
@@ -25,6 +27,15 @@ else
   [ $rc -eq 1 ] && grep -q 'AVX-512' "${TMPDIR:-/tmp}/fma.err.$$" || fail "fma without AVX-512: exit $rc"
   rm -f "${TMPDIR:-/tmp}/fma.err.$$"
 fi
+
+if grep -qw amx_bf16 /proc/cpuinfo; then
+  out=$("$bin" bench --amx -t 2) || fail "amx exit $?"
+  awk -F'|' '$2 ~ /amx bf16/ && $3 + 0 >= 1 && $4 + 0 > 0 && $5 + 0 > 0 && $5 <= $4 + 0.05 { n++ }
+    END { exit n == 2 ? 0 : 1 }' <<<"$out" || fail "amx rows: $out"
+fi
+GPURUN_AMX=0 "$bin" bench --amx -t 1 >/dev/null 2>"${TMPDIR:-/tmp}/amx.err.$$"; rc=$?
+[ $rc -eq 1 ] && grep -q 'AMX-BF16' "${TMPDIR:-/tmp}/amx.err.$$" || fail "amx off: exit $rc"
+rm -f "${TMPDIR:-/tmp}/amx.err.$$"
 
 "$bin" bench "$model" -r 0 >/dev/null 2>&1; rc=$?
 [ $rc -eq 2 ] || fail "-r 0: exit $rc, want 2"

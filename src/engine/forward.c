@@ -55,9 +55,10 @@ struct claim {
  * the last two rounds, which shrink with what is left (half a thread's
  * share of it, down to 16 rows) so that the threads finish together: a thread
  * that another process slows down is left a small chunk, not a large one.
- * Where w's kernel asks for a row group in this batch, the large chunks
- * are whole groups (a chunk of 1.4 groups would run as 2, the second
- * short) and the shrinking ones a quarter group or more. */
+ * Where w's kernel asks for a row group in this batch, every chunk is
+ * whole groups (a chunk of 1.4 groups would run as 2, the second short;
+ * a short group packs as many weights per row and reads the activations
+ * as often as a whole one). */
 static bool chunk_next(const struct fwd *f, atomic_int *ctr, const struct tensor *w, int64_t n,
                        int nth, struct claim *c, int64_t *a, int64_t *b)
 {
@@ -72,7 +73,7 @@ static bool chunk_next(const struct fwd *f, atomic_int *ctr, const struct tensor
 	int64_t min = mm_min_rows(w, f->n);
 	if (min > 0) {
 		step = step < min ? min : step / min * min;
-		unit = min / 4 > unit ? min / 4 : unit;
+		unit = min;
 	}
 	int pos = atomic_load_explicit(ctr, memory_order_relaxed), take;
 	do {

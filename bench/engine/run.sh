@@ -35,9 +35,11 @@ for t in $types; do
   fi
 done
 
-# The read bandwidth on this shared machine drifts by up to 1.3x within
-# minutes, so each model's decode run is bracketed by its own bandwidth
-# measurements and its limit uses their mean; prefill runs apart.
+# The read bandwidth on this shared machine drifts by up to 1.5x within
+# minutes, so each decode run (one of $reps per model, 1 warm-up token and
+# $ng measured) is bracketed by its own bandwidth measurements: its limit
+# uses their mean, and a model's share of the limit is the median of its
+# runs' shares; prefill runs apart.
 bw_of() { awk -F'|' -v n="$2" '$4+0 == n { gsub(/ /, "", $5); print $5 }' "$1"; }
 # Likewise the tile unit's rate, which another tenant sharing a core's
 # unit can halve for one thread: measured right before and right after
@@ -53,15 +55,27 @@ for t in $types; do
   "$bin" bench "$f" -p "$np" -n 0 -t "$threads" -r "$reps" | tee "$tmp/pp-$t.txt"
   amx "$tmp/amx0.txt"
   cp "$tmp/amx0.txt" "$tmp/amxb-$t.txt"
-  cp "$tmp/bw0.txt" "$tmp/bwa-$t.txt"
-  "$bin" bench "$f" -p 0 -n "$ng" -t "$threads" -r "$reps" | tee "$tmp/tg-$t.txt"
-  "$bin" bench --bandwidth -t "$threads" | tee "$tmp/bw0.txt"
-  cp "$tmp/bw0.txt" "$tmp/bwb-$t.txt"
+  cp "$tmp/bw0.txt" "$tmp/bw-$t-0.txt"
+  : >"$tmp/tg-$t.txt"
+  for k in $(seq 1 "$reps"); do
+    "$bin" bench "$f" -p 0 -n "$ng" -t "$threads" -r 1 | tee -a "$tmp/tg-$t.txt"
+    "$bin" bench --bandwidth -t "$threads" | tee "$tmp/bw0.txt"
+    cp "$tmp/bw0.txt" "$tmp/bw-$t-$k.txt"
+  done
   cat "$tmp/pp-$t.txt" "$tmp/tg-$t.txt" >"$tmp/bench-$t.txt"
 done
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
-bws=$(for t in $types; do bw_of "$tmp/bwa-$t.txt" "$threads"; bw_of "$tmp/bwb-$t.txt" "$threads"; done)
-bw1=$(for t in $types; do bw_of "$tmp/bwa-$t.txt" 1; bw_of "$tmp/bwb-$t.txt" 1; done)
+bws=$(cat "$tmp"/bw-*.txt | awk -F'|' -v n="$threads" '$4+0 == n { gsub(/ /, "", $5); print $5 }')
+bw1=$(cat "$tmp"/bw-*.txt | awk -F'|' '$4+0 == 1 { gsub(/ /, "", $5); print $5 }')
+# per decode run of model $1: "tokens/s read-GB/s" (the run's own tokens/s,
+# the mean of the bandwidth right before and right after it)
+tg_runs() {
+  local k tg
+  for k in $(seq 1 "$reps"); do
+    tg=$(awk -F'|' -v t="tg$ng" '{ x = $7; gsub(/ /, "", x) } x == t { print $8 + 0 }' "$tmp/tg-$1.txt" | sed -n "${k}p")
+    echo "$tg $(bw_of "$tmp/bw-$1-$((k - 1)).txt" "$threads") $(bw_of "$tmp/bw-$1-$k.txt" "$threads")"
+  done | awk '{ print $1, ($2 + $3) / 2 }'
+}
 range() { echo "$1" | awk 'NR == 1 || $1 < lo { lo = $1 } NR == 1 || $1 > hi { hi = $1 } END { printf "%.1f-%.1f", lo, hi }'; }
 
 # "mean ± sd" of test $2 in a bench output
@@ -93,9 +107,11 @@ info() { sed -n "s/.*$2 \([0-9.]*\) MiB.*/\1/p" "$1"; }
   echo "- Load average (1/5/15 min) before: $load0; after: $load1 (a shared machine:"
   echo "  other builds and tests ran at the same time)."
   echo "- Read bandwidth (\`gpurun bench --bandwidth -t $threads\`, 1 GiB, best of 5) right"
-  echo "  before and right after each model's decode run: 1 thread $(range "$bw1") GB/s,"
-  echo "  $threads threads $(range "$bws") GB/s over the session. A model's decode limit is the"
-  echo "  mean of its two $threads-thread figures (the \"read GB/s\" column) / weight bytes per token."
+  echo "  before and right after each decode run: 1 thread $(range "$bw1") GB/s, $threads threads"
+  echo "  $(range "$bws") GB/s over the session. A decode run's limit is the mean of the two"
+  echo "  $threads-thread figures around it / weight bytes per token; a model's \"share of limit\" is"
+  echo "  the median of its $reps runs' shares (their range in brackets), its \"read GB/s\" the"
+  echo "  mean of its bandwidth figures and its \"decode limit\" that mean / weight bytes."
   fma_of() { awk -F'|' -v n="$1" '$3+0 == n { gsub(/ /, "", $4); print $4 }' "$tmp/fma.txt"; }
   if [ -n "$(fma_of "$threads")" ]; then
     echo "- f32 FMA peak (\`gpurun bench --fma -t $threads\`, register-only AVX-512 FMA chains, best of"
@@ -112,28 +128,33 @@ info() { sed -n "s/.*$2 \([0-9.]*\) MiB.*/\1/p" "$1"; }
     echo "  sometimes gets half the rate of the other (another tenant shares its core's tile"
     echo "  unit; the FMA peak does not move), which explains most of the prefill spread."
   fi
-  echo "- Commands per model: \`gpurun bench MODEL -p $np -n 0 -t $threads -r $reps\`, then"
-  echo "  \`gpurun bench MODEL -p 0 -n $ng -t $threads -r $reps\` (tokens/s, mean ± sd of $reps"
-  echo "  runs after a warm-up, as llama-bench)."
+  echo "- Commands per model: \`gpurun bench MODEL -p $np -n 0 -t $threads -r $reps\` (mean ± sd"
+  echo "  of $reps runs after a warm-up, as llama-bench), then $reps times \`gpurun bench MODEL -p 0"
+  echo "  -n $ng -t $threads -r 1\` each followed by a bandwidth run (tg: mean ± sd of the $reps)."
   echo
   echo "| type | file MiB | weights read / token MiB | pp$np tok/s | vs llama.cpp | tile GFLOP/s | tg$ng tok/s | vs llama.cpp | read GB/s | decode limit tok/s | share of limit | peak RSS MiB | RSS budget MiB |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for t in $types; do
     r=$tmp/bench-$t.txt
-    pp=$(tps "$r" "pp$np") tg=$(tps "$r" "tg$ng")
+    pp=$(tps "$r" "pp$np")
+    runs=$(tg_runs "$t")
+    tg=$(echo "$runs" | awk '{ s += $1; q += $1 * $1; n++ } END { m = s / n; v = n > 1 ? (q - n * m * m) / (n - 1) : 0;
+      printf "%.2f ± %6.2f", m, (v > 0 ? sqrt(v) : 0) }')
     wmib=$(info "$r" "weights read per token") fmib=$(info "$r" "file")
     kv=$(info "$r" "KV cache" | sort -n | tail -1) rss=$(info "$r" "peak RSS" | sort -n | tail -1)
     wmib=$(echo "$wmib" | head -1) fmib=$(echo "$fmib" | head -1)
-    bw=$(awk -v a="$(bw_of "$tmp/bwa-$t.txt" "$threads")" -v b="$(bw_of "$tmp/bwb-$t.txt" "$threads")" \
-      'BEGIN { print (a + b) / 2 }')
+    bw=$(for k in $(seq 0 "$reps"); do bw_of "$tmp/bw-$t-$k.txt" "$threads"; done | awk '{ s += $1; n++ } END { print s / n }')
+    share=$(echo "$runs" | awk -v w="$wmib" '{ print 100 * $1 / ($2 * 1e9 / (w * 1048576)) }' | sort -n |
+      awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
+        printf "%.0f%% (%.0f-%.0f)", m, v[1], v[NR] }')
     awk -v t="$t" -v pp="$pp" -v tg="$tg" -v w="$wmib" -v f="$fmib" -v kv="$kv" \
         -v rss="$rss" -v bw="$bw" -v lpp="${llama_pp[$t]:-0}" -v ltg="${llama_tg[$t]:-0}" \
-        -v tile="$(amx_cell "$t")" 'BEGIN {
+        -v tile="$(amx_cell "$t")" -v share="$share" 'BEGIN {
       split(pp, a, " "); split(tg, b, " ");
       lim = bw * 1e9 / (w * 1048576);
-      printf "| %s | %.0f | %.0f | %s | %.2fx | %s | %s | %.2fx | %.1f | %.1f | %.0f%% | %.0f | %.0f |\n",
+      printf "| %s | %.0f | %.0f | %s | %.2fx | %s | %s | %.2fx | %.1f | %.1f | %s | %.0f | %.0f |\n",
         t, f, w, pp, (lpp > 0 ? a[1] / lpp : 0), tile, tg, (ltg > 0 ? b[1] / ltg : 0), bw, lim,
-        100 * b[1] / lim, rss, f + kv + 64 }'
+        share, rss, f + kv + 64 }'
   done
   echo
   echo "llama.cpp (llama-bench -t 2, same kind of machine, issue 7): pp512 F16 164.6, Q8_0"

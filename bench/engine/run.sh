@@ -125,8 +125,8 @@ info() { sed -n "s/.*$2 \([0-9.]*\) MiB.*/\1/p" "$1"; }
     echo "  column, the mean of the two $threads-thread figures and, in brackets, the slower of"
     echo "  their slowest threads. F16 prefill runs on these tiles (three products per F16"
     echo "  product), Q4_0 and Q8_0 prefill on their INT8 twins. On this host one thread"
-    echo "  sometimes gets half the rate of the other (another tenant shares its core's tile"
-    echo "  unit; the FMA peak does not move), which explains most of the prefill spread."
+    echo "  often gets half the rate of the other (another tenant shares its core's tile"
+    echo "  unit; the FMA peak does not move); the prefill figures do not follow it closely."
   fi
   echo "- Commands per model: \`gpurun bench MODEL -p $np -n 0 -t $threads -r $reps\` (mean ± sd"
   echo "  of $reps runs after a warm-up, as llama-bench), then $reps times \`gpurun bench MODEL -p 0"

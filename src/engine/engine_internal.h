@@ -250,11 +250,15 @@ void ops_rope_cache(float *cs, int n_rot, int64_t pos, const struct rope_cfg *rc
                     const float *freqs);
 void ops_rope(float *x, const float *cs, int n_rot, enum rope_mode mode);
 void ops_silu_mul(float *g, const float *u, int64_t n);
+/* x[i] += y[i]: the residual adds (each sum exact, so every variant gives
+ * the same floats). */
+void ops_add(float *x, const float *y, int64_t n);
 void ops_gelu_mul(float *g, const float *u, int64_t n);
 void ops_softcap(float *x, int64_t n, float cap);
 float ops_gelu(float x);
 void ops__rmsnorm_avx512(float *y, const float *x, const float *w, int64_t n, float eps);
 void ops__silu_mul_avx512(float *g, const float *u, int64_t n);
+void ops__add_avx512(float *x, const float *y, int64_t n);
 
 /* ---- context shift (kv_shift.c) ---- */
 /* Drops half of the tokens after the first n_keep from a full sequence's

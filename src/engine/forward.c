@@ -179,8 +179,7 @@ static void residual(const struct fwd *f, struct thread_scratch *ts, const float
 			ops_rmsnorm(t, o, post_norm, hp->n_embd, hp->eps);
 			o = t;
 		}
-		for (int j = 0; j < hp->n_embd; j++)
-			x[j] = o[j] + x[j];
+		ops_add(x, o, hp->n_embd);
 	}
 	ts->q_src = NULL;
 }

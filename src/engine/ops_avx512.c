@@ -1,8 +1,9 @@
-/* ops_avx512.c — AVX-512 variants of the two per-row operations prefill
+/* ops_avx512.c — AVX-512 variants of the per-row operations prefill
  * spends time in (ops.c picks them by cpuid): RMSNorm with the sum of
- * squares in double (eight lanes, then a fixed tree), and SiLU gating with
+ * squares in double (eight lanes, then a fixed tree), SiLU gating with
  * e^-x evaluated in double and rounded once (the value of libm's expf but
- * in cases rarer than one in 2^20). Same formulas as ops.c. */
+ * in cases rarer than one in 2^20), and the residual add. Same formulas as
+ * ops.c. */
 #include <immintrin.h>
 #include <math.h>
 
@@ -45,4 +46,17 @@ void ops__silu_mul_avx512(float *g, const float *u, int64_t n)
 	}
 	for (; i < n; i++)
 		g[i] = (g[i] / (1.0f + expf(-g[i]))) * u[i];
+}
+
+void ops__add_avx512(float *x, const float *y, int64_t n)
+{
+	int64_t i = 0;
+	for (; i + 16 <= n; i += 16)
+		_mm512_storeu_ps(x + i, _mm512_add_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+	if (i < n) {
+		const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+		_mm512_mask_storeu_ps(x + i, m,
+		                      _mm512_add_ps(_mm512_maskz_loadu_ps(m, x + i),
+		                                    _mm512_maskz_loadu_ps(m, y + i)));
+	}
 }

@@ -142,6 +142,74 @@ AMX_TARGET void quant__amx_legacy(const struct r16blk *u, int64_t b0, int64_t kb
 		_mm512_storeu_ps(s + (size_t)t * lds, acc[t]);
 }
 
+/* acc (16 columns, accm + t * 32) += block sums (16 x 16, tile order) times
+ * the rows' scales d times the columns' activation scales: epilogue's step
+ * with the accumulators in memory (32 x 32 of them do not fit in
+ * registers). */
+static inline __attribute__((always_inline)) void epilogue_m(float *accm, const int32_t sums[16][16],
+                                                             __m512 d, const uint8_t *a, size_t ba)
+{
+#pragma GCC unroll 16
+	for (int t = 0; t < 16; t++) {
+		const struct act8 *y = (const struct act8 *)(a + (size_t)t * ba);
+		__m512 sc = _mm512_mul_ps(d, _mm512_set1_ps(y->d));
+		__m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(sums[t])), sc);
+		_mm512_store_ps(accm + t * 32, _mm512_add_ps(_mm512_load_ps(accm + t * 32), x));
+	}
+}
+
+AMX_TARGET void quant__amx_legacy2(const struct r16blk *u, const struct r16blk *u2, int64_t b0,
+                                   int64_t kb, const uint8_t *a, size_t ba, float *s, size_t lds)
+{
+	_Alignas(64) int32_t sums[2][4][16][16];
+	_Alignas(64) float accm[32][32]; /* [column][row] */
+	quant__amx_use(QUANT_AMX_INT8);
+	for (int t = 0; t < 32; t++)
+		for (int h = 0; h < 32; h += 16)
+			_mm512_store_ps(accm[t] + h, b0 ? _mm512_loadu_ps(s + (size_t)t * lds + h)
+			                                : _mm512_setzero_ps());
+	const uint8_t *ab = a + (size_t)b0 * sizeof(struct act8);
+	const size_t a16 = 16 * ba;
+	/* the tiles of block b (each tile load serving two products), then
+	 * the float step of block b - 1, whose sums are out already; the 32
+	 * activation rows of block b + 2 are fetched meanwhile */
+	for (int64_t b = 0; b <= kb; b++) {
+		if (b < kb) {
+			int32_t(*sm)[16][16] = sums[b & 1];
+			if (b + 2 < kb)
+				for (int t = 0; t < 32; t++)
+					_mm_prefetch((const char *)ACT(b + 2) + (size_t)t * ba, _MM_HINT_T0);
+			_tile_loadd(6, u[b].c, 64);
+			_tile_loadd(7, u2[b].c, 64);
+			_tile_loadd(4, ACT(b), ba);
+			_tile_loadd(5, ACT(b) + a16, ba);
+			_tile_zero(0);
+			_tile_zero(1);
+			_tile_zero(2);
+			_tile_zero(3);
+			_tile_dpbssd(0, 4, 6);
+			_tile_dpbssd(1, 4, 7);
+			_tile_dpbssd(2, 5, 6);
+			_tile_dpbssd(3, 5, 7);
+			_tile_stored(0, sm[0], 64);
+			_tile_stored(1, sm[1], 64);
+			_tile_stored(2, sm[2], 64);
+			_tile_stored(3, sm[3], 64);
+		}
+		if (b > 0) {
+			const int64_t p = b - 1;
+			int32_t(*sm)[16][16] = sums[p & 1];
+			epilogue_m(accm[0], (const int32_t(*)[16])sm[0], u[p].d, ACT(p), ba);
+			epilogue_m(accm[0] + 16, (const int32_t(*)[16])sm[1], u2[p].d, ACT(p), ba);
+			epilogue_m(accm[16], (const int32_t(*)[16])sm[2], u[p].d, ACT(p) + a16, ba);
+			epilogue_m(accm[16] + 16, (const int32_t(*)[16])sm[3], u2[p].d, ACT(p) + a16, ba);
+		}
+	}
+	for (int t = 0; t < 32; t++)
+		for (int h = 0; h < 32; h += 16)
+			_mm512_storeu_ps(s + (size_t)t * lds + h, _mm512_load_ps(accm[t] + h));
+}
+
 /* The unpacked codes of kb blocks between the VNNI form (unsigned: Q4_0
  * nibbles, Q8_0 values + 128) and the AMX form (signed: q - 8, the values
  * themselves), so the tiles need no offset term. */

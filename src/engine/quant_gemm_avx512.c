@@ -251,6 +251,8 @@ static void gemm_small(int type, int64_t nb, int64_t nr, int64_t nc, float *s, s
 }
 
 #define R16_AMX(type, u, b0, kb, a, ba, s, lds) quant__amx_legacy(u, b0, kb, a, ba, s, lds)
+#define R16_AMX2(type, u, u2, b0, kb, a, ba, s, lds)                                               \
+	quant__amx_legacy2(u, u2, b0, kb, a, ba, s, lds)
 #define R16_AMX_SIGN(type, u, kb, to_amx)       quant__amx_sign(R16_TYPE(type), u, kb, to_amx)
 #define R16_AMX_UNPACK(type, x, bx, b, offs, u) unpack_as(type, x, bx, b, offs, u, true)
 #define R16_PACKED_DIRECT                       packed_direct

@@ -58,6 +58,11 @@ struct r16blk {
  * when b0 == 0): the numbers of the r16 VNNI path, bit for bit. */
 void quant__amx_legacy(const struct r16blk *u, int64_t b0, int64_t kb, const uint8_t *a, size_t ba,
                        float *s, size_t lds);
+/* The same for 32 rows (two stripes: u, then u2) by 32 columns, s the
+ * first stripe's sums and s + 16 the second's: four tiles per block, each
+ * tile load serving two products (quant_amx_avx512.c). */
+void quant__amx_legacy2(const struct r16blk *u, const struct r16blk *u2, int64_t b0, int64_t kb,
+                        const uint8_t *a, size_t ba, float *s, size_t lds);
 /* Q4_0 / Q8_0 codes of u[0, kb) from the VNNI form (unsigned) to the AMX
  * form (signed), or back; quant__amx_legacy reads the signed form. */
 void quant__amx_sign(int type, struct r16blk *u, int64_t kb, bool to_signed);

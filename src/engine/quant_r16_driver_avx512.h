@@ -16,7 +16,9 @@
  * its decode loop over a packed stripe. One with an AMX kernel defines
  * R16_AMX(type, u, b0, kb, a, ba, s, lds) for 16 columns, R16_AMX_UNPACK
  * (unpack into that kernel's form) and R16_AMX_SIGN(type, u, kb, to_amx),
- * which turns unpacked blocks into its form and back. The file then names
+ * which turns unpacked blocks into its form and back, and may define
+ * R16_AMX2(type, u, u2, b0, kb, a, ba, s, lds) for two stripes by 32
+ * columns. The file then names
  * its quant_gemm_fn entries with R16_GEMM_FN(name, type). */
 
 #ifndef R16_HAVE_DIRECT
@@ -64,6 +66,28 @@ R16_AI void run_buffered(int type, const R16_BLK *u, int64_t b0, int64_t kb, con
 		_mm512_storeu_ps(s + (size_t)c * lds, acc[c]);
 }
 
+#ifdef R16_AMX
+/* Columns [c0, nc) of blocks [b0, b0 + kb) of a stripe unpacked in u in
+ * the AMX form: whole tiles of 16 on AMX, the rest (fewer than 16) back in
+ * the VNNI form. */
+R16_AI void amx_rest(int type, R16_BLK *u, int64_t b0, int64_t kb, int64_t c0, int64_t nc,
+                     float *s, size_t lds, const uint8_t *a, size_t ba)
+{
+	for (; c0 + 16 <= nc; c0 += 16)
+		R16_AMX(type, u, b0, kb, a + (size_t)c0 * ba, ba, s + (size_t)c0 * lds, lds);
+	if (c0 == nc)
+		return;
+	R16_AMX_SIGN(type, u, kb, false);
+	for (; c0 < nc; c0 += 4) {
+		const uint8_t *ac = a + (size_t)c0 * ba;
+		float *sc = s + (size_t)c0 * lds;
+#define BUFFERED(k) run_buffered(type, u, b0, kb, ac, ba, sc, lds, k)
+		R16_COLS_SWITCH(nc - c0, BUFFERED)
+#undef BUFFERED
+	}
+}
+#endif
+
 /* One stripe of 16 rows (x) by nc columns; rows before `first` are already
  * done (an overlapping last stripe) and keep their values. */
 R16_AI void stripe(int type, int64_t nb, int64_t nc, float *s, size_t lds, const uint8_t *x,
@@ -88,21 +112,17 @@ R16_AI void stripe(int type, int64_t nb, int64_t nc, float *s, size_t lds, const
 	R16_BLK u[R16_KC];
 	for (int64_t b0 = 0; b0 < nb; b0 += R16_KC) {
 		int64_t kb = nb - b0 < R16_KC ? nb - b0 : R16_KC;
-		int64_t c0 = 0;
 #ifdef R16_AMX
 		if (quant__amx && nc >= 16) {
 			for (int64_t b = 0; b < kb; b++)
 				R16_AMX_UNPACK(type, x, bx, b0 + b, offs, &u[b]);
-			for (; c0 + 16 <= nc; c0 += 16)
-				R16_AMX(type, u, b0, kb, a + (size_t)c0 * ba, ba,
-				        s + (size_t)c0 * lds, lds);
-			if (c0 < nc)
-				R16_AMX_SIGN(type, u, kb, false);
-		} else
+			amx_rest(type, u, b0, kb, 0, nc, s, lds, a, ba);
+			continue;
+		}
 #endif
-			for (int64_t b = 0; b < kb; b++)
-				unpack(type, x, bx, b0 + b, offs, &u[b]);
-		for (; c0 < nc; c0 += 4) {
+		for (int64_t b = 0; b < kb; b++)
+			unpack(type, x, bx, b0 + b, offs, &u[b]);
+		for (int64_t c0 = 0; c0 < nc; c0 += 4) {
 			const uint8_t *ac = a + (size_t)c0 * ba;
 			float *sc = s + (size_t)c0 * lds;
 #define BUFFERED(k) run_buffered(type, u, b0, kb, ac, ba, sc, lds, k)
@@ -111,6 +131,29 @@ R16_AI void stripe(int type, int64_t nb, int64_t nc, float *s, size_t lds, const
 		}
 	}
 }
+
+#ifdef R16_AMX2
+/* Two stripes (32 rows at x) by nc >= 32 columns on AMX: tiles of 32 x 32
+ * (R16_AMX2), then each stripe's last columns as stripe() runs them. */
+R16_AI void stripe2(int type, int64_t nb, int64_t nc, float *s, size_t lds, const uint8_t *x,
+                    size_t bx, const uint8_t *a, size_t ba)
+{
+	const __m512i offs = r16_row_offsets(bx);
+	R16_BLK u[2][R16_KC];
+	for (int64_t b0 = 0; b0 < nb; b0 += R16_KC) {
+		int64_t kb = nb - b0 < R16_KC ? nb - b0 : R16_KC;
+		for (int h = 0; h < 2; h++)
+			for (int64_t b = 0; b < kb; b++)
+				R16_AMX_UNPACK(type, x + (size_t)16 * h * bx, bx, b0 + b, offs, &u[h][b]);
+		int64_t c0 = 0;
+		for (; c0 + 32 <= nc; c0 += 32)
+			R16_AMX2(type, u[0], u[1], b0, kb, a + (size_t)c0 * ba, ba, s + (size_t)c0 * lds,
+			         lds);
+		for (int h = 0; h < 2 && c0 < nc; h++)
+			amx_rest(type, u[h], b0, kb, c0, nc, s + 16 * h, lds, a, ba);
+	}
+}
+#endif
 
 R16_AI void gemm(int type, int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *vx,
                  size_t bx, const void *va, size_t ba)
@@ -121,7 +164,13 @@ R16_AI void gemm(int type, int64_t n, int64_t nr, int64_t nc, float *s, size_t l
 		gemm_small(type, nb, nr, nc, s, lds, x, bx, a, ba);
 		return;
 	}
-	for (int64_t r0 = 0; r0 < nr; r0 += 16) {
+	int64_t r0 = 0;
+#ifdef R16_AMX2
+	if (quant__amx && nc >= 32)
+		for (; r0 + 32 <= nr; r0 += 32)
+			stripe2(type, nb, nc, s + r0, lds, x + r0 * bx, bx, a, ba);
+#endif
+	for (; r0 < nr; r0 += 16) {
 		int64_t base = r0 + 16 <= nr ? r0 : nr - 16;
 		stripe(type, nb, nc, s + base, lds, x + base * bx, bx, a, ba, (int)(r0 - base));
 	}

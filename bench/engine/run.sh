@@ -72,8 +72,10 @@ bw1=$(cat "$tmp"/bw-*.txt | awk -F'|' '$4+0 == 1 { gsub(/ /, "", $5); print $5 }
 tg_runs() {
   local k tg
   for k in $(seq 1 "$reps"); do
-    tg=$(awk -F'|' -v t="tg$ng" '{ x = $7; gsub(/ /, "", x) } x == t { print $8 + 0 }' "$tmp/tg-$1.txt" | sed -n "${k}p")
-    echo "$tg $(bw_of "$tmp/bw-$1-$((k - 1)).txt" "$threads") $(bw_of "$tmp/bw-$1-$k.txt" "$threads")"
+    tg=$(awk -F'|' -v t="tg$ng" '{ x = $7; gsub(/ /, "", x) } x == t { print $8 + 0 }' \
+      "$tmp/tg-$1.txt" | sed -n "${k}p")
+    echo "$tg $(bw_of "$tmp/bw-$1-$((k - 1)).txt" "$threads")" \
+      "$(bw_of "$tmp/bw-$1-$k.txt" "$threads")"
   done | awk '{ print $1, ($2 + $3) / 2 }'
 }
 range() { echo "$1" | awk 'NR == 1 || $1 < lo { lo = $1 } NR == 1 || $1 > hi { hi = $1 } END { printf "%.1f-%.1f", lo, hi }'; }
@@ -82,7 +84,10 @@ range() { echo "$1" | awk 'NR == 1 || $1 < lo { lo = $1 } NR == 1 || $1 > hi { h
 tps() { awk -F'|' -v t="$2" '{ x = $7; gsub(/ /, "", x) } x == t { s = $8; gsub(/^ +| +$/, "", s); print s }' "$1"; }
 mean() { echo "$1" | awk '{ print $1 }'; }
 # column $3 (4: all threads, 5: the slowest) of --amx output $1's row for $2 threads
-amx_of() { [ -s "$1" ] || return 0; awk -F'|' -v n="$2" -v c="$3" '$3+0 == n { x = $c; gsub(/ /, "", x); print x }' "$1"; }
+amx_of() {
+  [ -s "$1" ] || return 0
+  awk -F'|' -v n="$2" -v c="$3" '$3+0 == n { x = $c; gsub(/ /, "", x); print x }' "$1"
+}
 # "all (slowest)" around model $1's prefill run, or "-"
 amx_cell() {
   local a b sa sb
@@ -143,7 +148,8 @@ info() { sed -n "s/.*$2 \([0-9.]*\) MiB.*/\1/p" "$1"; }
     wmib=$(info "$r" "weights read per token") fmib=$(info "$r" "file")
     kv=$(info "$r" "KV cache" | sort -n | tail -1) rss=$(info "$r" "peak RSS" | sort -n | tail -1)
     wmib=$(echo "$wmib" | head -1) fmib=$(echo "$fmib" | head -1)
-    bw=$(for k in $(seq 0 "$reps"); do bw_of "$tmp/bw-$t-$k.txt" "$threads"; done | awk '{ s += $1; n++ } END { print s / n }')
+    bw=$(for k in $(seq 0 "$reps"); do bw_of "$tmp/bw-$t-$k.txt" "$threads"; done |
+      awk '{ s += $1; n++ } END { print s / n }')
     share=$(echo "$runs" | awk -v w="$wmib" '{ print 100 * $1 / ($2 * 1e9 / (w * 1048576)) }' | sort -n |
       awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
         printf "%.0f%% (%.0f-%.0f)", m, v[1], v[NR] }')

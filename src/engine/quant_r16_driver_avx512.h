@@ -18,8 +18,8 @@
  * (unpack into that kernel's form) and R16_AMX_SIGN(type, u, kb, to_amx),
  * which turns unpacked blocks into its form and back, and may define
  * R16_AMX2(type, u, u2, b0, kb, a, ba, s, lds) for two stripes by 32
- * columns. The file then names
- * its quant_gemm_fn entries with R16_GEMM_FN(name, type). */
+ * columns. The file then names its quant_gemm_fn entries with
+ * R16_GEMM_FN(name, type). */
 
 #ifndef R16_HAVE_DIRECT
 /* Every block unpacked in registers once for the `cols` columns. */
@@ -66,10 +66,23 @@ R16_AI void run_buffered(int type, const R16_BLK *u, int64_t b0, int64_t kb, con
 		_mm512_storeu_ps(s + (size_t)c * lds, acc[c]);
 }
 
+/* Columns [c0, nc) of blocks [b0, b0 + kb) of a stripe unpacked in u, four
+ * at a time. */
+R16_AI void buffered_cols(int type, const R16_BLK *u, int64_t b0, int64_t kb, int64_t c0,
+                          int64_t nc, float *s, size_t lds, const uint8_t *a, size_t ba)
+{
+	for (; c0 < nc; c0 += 4) {
+		const uint8_t *ac = a + (size_t)c0 * ba;
+		float *sc = s + (size_t)c0 * lds;
+#define BUFFERED(k) run_buffered(type, u, b0, kb, ac, ba, sc, lds, k)
+		R16_COLS_SWITCH(nc - c0, BUFFERED)
+#undef BUFFERED
+	}
+}
+
 #ifdef R16_AMX
-/* Columns [c0, nc) of blocks [b0, b0 + kb) of a stripe unpacked in u in
- * the AMX form: whole tiles of 16 on AMX, the rest (fewer than 16) back in
- * the VNNI form. */
+/* The same with u in the AMX form: whole tiles of 16 on AMX, the rest
+ * (fewer than 16) back in the VNNI form. */
 R16_AI void amx_rest(int type, R16_BLK *u, int64_t b0, int64_t kb, int64_t c0, int64_t nc,
                      float *s, size_t lds, const uint8_t *a, size_t ba)
 {
@@ -78,13 +91,7 @@ R16_AI void amx_rest(int type, R16_BLK *u, int64_t b0, int64_t kb, int64_t c0, i
 	if (c0 == nc)
 		return;
 	R16_AMX_SIGN(type, u, kb, false);
-	for (; c0 < nc; c0 += 4) {
-		const uint8_t *ac = a + (size_t)c0 * ba;
-		float *sc = s + (size_t)c0 * lds;
-#define BUFFERED(k) run_buffered(type, u, b0, kb, ac, ba, sc, lds, k)
-		R16_COLS_SWITCH(nc - c0, BUFFERED)
-#undef BUFFERED
-	}
+	buffered_cols(type, u, b0, kb, c0, nc, s, lds, a, ba);
 }
 #endif
 
@@ -122,13 +129,7 @@ R16_AI void stripe(int type, int64_t nb, int64_t nc, float *s, size_t lds, const
 #endif
 		for (int64_t b = 0; b < kb; b++)
 			unpack(type, x, bx, b0 + b, offs, &u[b]);
-		for (int64_t c0 = 0; c0 < nc; c0 += 4) {
-			const uint8_t *ac = a + (size_t)c0 * ba;
-			float *sc = s + (size_t)c0 * lds;
-#define BUFFERED(k) run_buffered(type, u, b0, kb, ac, ba, sc, lds, k)
-			R16_COLS_SWITCH(nc - c0, BUFFERED)
-#undef BUFFERED
-		}
+		buffered_cols(type, u, b0, kb, 0, nc, s, lds, a, ba);
 	}
 }
 

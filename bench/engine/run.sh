@@ -40,7 +40,12 @@ done
 # $ng measured) is bracketed by its own bandwidth measurements: its limit
 # uses their mean, and a model's share of the limit is the median of its
 # runs' shares; prefill runs apart.
-bw_of() { awk -F'|' -v n="$2" '$4+0 == n { gsub(/ /, "", $5); print $5 }' "$1"; }
+# column $4 of the rows of table $1 ("-": stdin) whose column $2 is $3
+cell() {
+  [ "$1" = - ] || [ -s "$1" ] || return 0
+  awk -F'|' -v k="$2" -v n="$3" -v c="$4" '$k+0 == n { x = $c; gsub(/ /, "", x); print x }' "$1"
+}
+bw_of() { cell "$1" 4 "$2" 5; }
 # Likewise the tile unit's rate, which another tenant sharing a core's
 # unit can halve for one thread: measured right before and right after
 # each prefill run (nothing where the CPU or the OS gives no AMX).
@@ -65,8 +70,8 @@ for t in $types; do
   cat "$tmp/pp-$t.txt" "$tmp/tg-$t.txt" >"$tmp/bench-$t.txt"
 done
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
-bws=$(cat "$tmp"/bw-*.txt | awk -F'|' -v n="$threads" '$4+0 == n { gsub(/ /, "", $5); print $5 }')
-bw1=$(cat "$tmp"/bw-*.txt | awk -F'|' '$4+0 == 1 { gsub(/ /, "", $5); print $5 }')
+bws=$(cat "$tmp"/bw-*.txt | bw_of - "$threads")
+bw1=$(cat "$tmp"/bw-*.txt | bw_of - 1)
 # per decode run of model $1: "tokens/s read-GB/s" (the run's own tokens/s,
 # the mean of the bandwidth right before and right after it)
 tg_runs() {
@@ -84,10 +89,7 @@ range() { echo "$1" | awk 'NR == 1 || $1 < lo { lo = $1 } NR == 1 || $1 > hi { h
 tps() { awk -F'|' -v t="$2" '{ x = $7; gsub(/ /, "", x) } x == t { s = $8; gsub(/^ +| +$/, "", s); print s }' "$1"; }
 mean() { echo "$1" | awk '{ print $1 }'; }
 # column $3 (4: all threads, 5: the slowest) of --amx output $1's row for $2 threads
-amx_of() {
-  [ -s "$1" ] || return 0
-  awk -F'|' -v n="$2" -v c="$3" '$3+0 == n { x = $c; gsub(/ /, "", x); print x }' "$1"
-}
+amx_of() { cell "$1" 3 "$2" "$3"; }
 # "all (slowest)" around model $1's prefill run, or "-"
 amx_cell() {
   local a b sa sb
@@ -117,7 +119,7 @@ info() { sed -n "s/.*$2 \([0-9.]*\) MiB.*/\1/p" "$1"; }
   echo "  $threads-thread figures around it / weight bytes per token; a model's \"share of limit\" is"
   echo "  the median of its $reps runs' shares (their range in brackets), its \"read GB/s\" the"
   echo "  mean of its bandwidth figures and its \"decode limit\" that mean / weight bytes."
-  fma_of() { awk -F'|' -v n="$1" '$3+0 == n { gsub(/ /, "", $4); print $4 }' "$tmp/fma.txt"; }
+  fma_of() { cell "$tmp/fma.txt" 3 "$1" 4; }
   if [ -n "$(fma_of "$threads")" ]; then
     echo "- f32 FMA peak (\`gpurun bench --fma -t $threads\`, register-only AVX-512 FMA chains, best of"
     echo "  5): 1 thread $(fma_of 1) GFLOP/s, $threads threads $(fma_of "$threads") GFLOP/s: the ceiling of an engine whose"

@@ -29,7 +29,8 @@ int bench_amx_peak(int n_threads, int passes, double *gflops, double *slowest);
 float bench__sum_avx512(const void *p, size_t n_lines);
 /* iters x 12 FMAs of 16 lanes (bench_read_avx512.c); a value to keep. */
 float bench__fma_avx512(size_t iters);
-/* iters x 4 TDPBF16PS (bench_read_avx512.c; the tile state granted). */
+/* iters x 4 TDPBF16PS (bench_read_avx512.c) on this thread's tiles,
+ * configured by quant_amx_bf16_tiles; 0 without AMX-BF16. */
 float bench__amx_bf16(size_t iters);
 
 #endif

@@ -2,14 +2,16 @@
  * 64-byte loads: one load per cache line keeps more lines in flight than
  * 16-byte loads do (about 40% more bandwidth measured on Sapphire Rapids),
  * so the limit the decode benchmark is held to is the memory's, not the
- * kernel's; the FMA peak kernel; and the AMX-BF16 peak kernel. Built with
- * the AVX-512 flags (AMX by a target attribute); bench_read.c calls them
- * only when cpuid (and, for AMX, the OS) says so. */
+ * kernel's; the FMA peak kernel; and the AMX-BF16 peak kernel, on the
+ * engine's tile configuration. Built with the AVX-512 flags (AMX by a
+ * target attribute); bench_read.c calls them only when cpuid (and, for
+ * AMX, the OS) says so. */
 #include "cli/bench.h"
 
 #include <immintrin.h>
 #include <stdint.h>
-#include <string.h>
+
+#include "engine/quant.h"
 
 float bench__sum_avx512(const void *p, size_t n_lines)
 {
@@ -49,18 +51,10 @@ float bench__fma_avx512(size_t iters)
 
 AMX_BF16 float bench__amx_bf16(size_t iters)
 {
-	struct {
-		uint8_t palette, start_row, reserved[14];
-		uint16_t colsb[16];
-		uint8_t rows[16];
-	} cfg;
-	memset(&cfg, 0, sizeof cfg);
-	cfg.palette = 1;
-	for (int t = 0; t < 8; t++)
-		cfg.rows[t] = 16, cfg.colsb[t] = 64;
-	__asm__ volatile("ldtilecfg %0" : : "m"(cfg));
 	_Alignas(64) uint16_t in[16 * 32];
 	_Alignas(64) float out[16 * 16];
+	if (!quant_amx_bf16_tiles())
+		return 0;
 	for (int i = 0; i < 16 * 32; i++)
 		in[i] = 0x3a83; /* bf16 1e-3: the sums stay finite */
 	_tile_loadd(4, in, 64);
@@ -79,6 +73,5 @@ AMX_BF16 float bench__amx_bf16(size_t iters)
 		_tile_dpbf16ps(3, 5, 7);
 	}
 	_tile_stored(0, out, 64);
-	_tile_release();
 	return out[0];
 }

@@ -160,6 +160,14 @@ bool quant_amx_bf16(void)
 	return quant__amx_bf16;
 }
 
+bool quant_amx_bf16_tiles(void)
+{
+	if (!quant_amx_bf16())
+		return false;
+	quant__amx_use(QUANT_AMX_BF16);
+	return true;
+}
+
 enum quant_isa quant_isa_supported(void)
 {
 	quant_init();

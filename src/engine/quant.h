@@ -116,6 +116,10 @@ const char *quant_isa_name(enum quant_isa isa);
  * GPURUN_AMX is not 0. */
 bool quant_amx_int8(void);
 bool quant_amx_bf16(void);
+/* Where quant_amx_bf16() holds, loads this thread's tile configuration of
+ * the BF16 kernels (eight tiles of 16 rows x 64 bytes) and returns true:
+ * for `gpurun bench --amx`, which times TDPBF16PS on it. */
+bool quant_amx_bf16_tiles(void);
 /* Bytes of n elements of type; 0 for an unknown type or n not a multiple
  * of the block. */
 size_t quant_row_size(int type, int64_t n);

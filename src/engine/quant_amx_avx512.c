@@ -69,21 +69,27 @@ void quant__amx_use(int which)
 	loaded = which;
 }
 
-/* acc[t] += (float)sums[t] * (d_rows * d_act) for the 16 columns of one
- * block (the exact integer sums of signed codes: no offset term). */
+/* (float)sums * (d_rows * d_act) of one column of a block: its 16 exact
+ * integer sums of signed codes (no offset term), the rows' scales d and
+ * the column's activation block y. */
+static inline __attribute__((always_inline)) __m512 block_term(const int32_t sums[16], __m512 d,
+                                                               const struct act8 *y)
+{
+	return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(sums)),
+	                     _mm512_mul_ps(d, _mm512_set1_ps(y->d)));
+}
+
+/* acc[t] += the block's term for each of its 16 columns (a, ba bytes
+ * apart). */
 static inline __attribute__((always_inline)) void epilogue(__m512 acc[16],
                                                            const int32_t sums[16][16],
                                                            const struct r16blk *u, const uint8_t *a,
                                                            size_t ba)
 {
-	const __m512 d = u->d;
 #pragma GCC unroll 16
-	for (int t = 0; t < 16; t++) {
-		const struct act8 *y = (const struct act8 *)(a + (size_t)t * ba);
-		__m512 sc = _mm512_mul_ps(d, _mm512_set1_ps(y->d));
+	for (int t = 0; t < 16; t++)
 		acc[t] = _mm512_add_ps(
-		    acc[t], _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(sums[t])), sc));
-	}
+		    acc[t], block_term(sums[t], u->d, (const struct act8 *)(a + (size_t)t * ba)));
 }
 
 #define ACT(b) (ab + (size_t)(b) * sizeof(struct act8))
@@ -142,20 +148,17 @@ AMX_TARGET void quant__amx_legacy(const struct r16blk *u, int64_t b0, int64_t kb
 		_mm512_storeu_ps(s + (size_t)t * lds, acc[t]);
 }
 
-/* acc (16 columns, accm + t * 32) += block sums (16 x 16, tile order) times
- * the rows' scales d times the columns' activation scales: epilogue's step
- * with the accumulators in memory (32 x 32 of them do not fit in
- * registers). */
+/* epilogue with the accumulators in memory (column t at accm + t * 32:
+ * 32 x 32 of them do not fit in registers). */
 static inline __attribute__((always_inline)) void epilogue_m(float *accm, const int32_t sums[16][16],
                                                              __m512 d, const uint8_t *a, size_t ba)
 {
 #pragma GCC unroll 16
-	for (int t = 0; t < 16; t++) {
-		const struct act8 *y = (const struct act8 *)(a + (size_t)t * ba);
-		__m512 sc = _mm512_mul_ps(d, _mm512_set1_ps(y->d));
-		__m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(sums[t])), sc);
-		_mm512_store_ps(accm + t * 32, _mm512_add_ps(_mm512_load_ps(accm + t * 32), x));
-	}
+	for (int t = 0; t < 16; t++)
+		_mm512_store_ps(accm + t * 32,
+		                _mm512_add_ps(_mm512_load_ps(accm + t * 32),
+		                              block_term(sums[t], d,
+		                                         (const struct act8 *)(a + (size_t)t * ba))));
 }
 
 AMX_TARGET void quant__amx_legacy2(const struct r16blk *u, const struct r16blk *u2, int64_t b0,

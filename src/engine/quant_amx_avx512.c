@@ -173,12 +173,16 @@ AMX_TARGET void quant__amx_legacy2(const struct r16blk *u, const struct r16blk *
 			                                : _mm512_setzero_ps());
 	const uint8_t *ab = a + (size_t)b0 * sizeof(struct act8);
 	const size_t a16 = 16 * ba;
-	/* the tiles of block b (each tile load serving two products), then
-	 * the float step of block b - 1, whose sums are out already; the 32
-	 * activation rows of block b + 2 are fetched meanwhile */
+	/* the tiles of block b (each tile load serving two products), each
+	 * product followed by a quarter of the float step of block b - 1,
+	 * whose sums are out already (1.07x on the kernel against the whole
+	 * float step after the four: in program order it waited for them);
+	 * the 32 activation rows of block b + 2 are fetched meanwhile */
 	for (int64_t b = 0; b <= kb; b++) {
+		const int64_t p = b - 1;
+		int32_t(*sp)[16][16] = sums[p & 1];
+		int32_t(*sm)[16][16] = sums[b & 1];
 		if (b < kb) {
-			int32_t(*sm)[16][16] = sums[b & 1];
 			if (b + 2 < kb)
 				for (int t = 0; t < 32; t++)
 					_mm_prefetch((const char *)ACT(b + 2) + (size_t)t * ba, _MM_HINT_T0);
@@ -191,21 +195,26 @@ AMX_TARGET void quant__amx_legacy2(const struct r16blk *u, const struct r16blk *
 			_tile_zero(2);
 			_tile_zero(3);
 			_tile_dpbssd(0, 4, 6);
+		}
+		if (b > 0)
+			epilogue_m(accm[0], (const int32_t(*)[16])sp[0], u[p].d, ACT(p), ba);
+		if (b < kb)
 			_tile_dpbssd(1, 4, 7);
+		if (b > 0)
+			epilogue_m(accm[0] + 16, (const int32_t(*)[16])sp[1], u2[p].d, ACT(p), ba);
+		if (b < kb)
 			_tile_dpbssd(2, 5, 6);
+		if (b > 0)
+			epilogue_m(accm[16], (const int32_t(*)[16])sp[2], u[p].d, ACT(p) + a16, ba);
+		if (b < kb)
 			_tile_dpbssd(3, 5, 7);
+		if (b > 0)
+			epilogue_m(accm[16] + 16, (const int32_t(*)[16])sp[3], u2[p].d, ACT(p) + a16, ba);
+		if (b < kb) {
 			_tile_stored(0, sm[0], 64);
 			_tile_stored(1, sm[1], 64);
 			_tile_stored(2, sm[2], 64);
 			_tile_stored(3, sm[3], 64);
-		}
-		if (b > 0) {
-			const int64_t p = b - 1;
-			int32_t(*sm)[16][16] = sums[p & 1];
-			epilogue_m(accm[0], (const int32_t(*)[16])sm[0], u[p].d, ACT(p), ba);
-			epilogue_m(accm[0] + 16, (const int32_t(*)[16])sm[1], u2[p].d, ACT(p), ba);
-			epilogue_m(accm[16], (const int32_t(*)[16])sm[2], u[p].d, ACT(p) + a16, ba);
-			epilogue_m(accm[16] + 16, (const int32_t(*)[16])sm[3], u2[p].d, ACT(p) + a16, ba);
 		}
 	}
 	for (int t = 0; t < 32; t++)

@@ -335,6 +335,9 @@ int mm_run(const struct mm_job *jobs, int n_jobs, const float *x, int64_t ldx, i
 /* Rows a thread's chunk of w should have at least for a batch of n_rows
  * (the kernel's gemm_rows for batches it runs on AMX tiles), else 0. */
 int64_t mm_min_rows(const struct tensor *w, int64_t n_rows);
+/* Rows of the small chunks that end a stage of w in such batches (the
+ * kernel's gemm_tail_rows, else mm_min_rows), else 0. */
+int64_t mm_tail_rows(const struct tensor *w, int64_t n_rows);
 /* Bytes one prepared activation row for w takes (quant_act_bytes rounded up
  * to 64; 0 when w reads f32 activations in place). */
 size_t mm_act_bytes(const struct tensor *w);

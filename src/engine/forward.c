@@ -73,7 +73,7 @@ static bool chunk_next(const struct fwd *f, atomic_int *ctr, const struct tensor
 	int64_t min = mm_min_rows(w, f->n);
 	if (min > 0) {
 		step = step < min ? min : step / min * min;
-		unit = min;
+		unit = mm_tail_rows(w, f->n);
 	}
 	int pos = atomic_load_explicit(ctr, memory_order_relaxed), take;
 	do {

@@ -25,6 +25,12 @@ int64_t mm_min_rows(const struct tensor *w, int64_t n_rows)
 	return w->data && n_rows >= QUANT_AMX_MIN_COLS ? w->qt->gemm_rows : 0;
 }
 
+int64_t mm_tail_rows(const struct tensor *w, int64_t n_rows)
+{
+	int64_t min = mm_min_rows(w, n_rows);
+	return min > 0 && w->qt->gemm_tail_rows > 0 ? w->qt->gemm_tail_rows : min;
+}
+
 size_t mm_act_bytes(const struct tensor *w)
 {
 	if (!w->data || in_place(w))

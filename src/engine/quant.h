@@ -82,6 +82,10 @@ struct quant_traits {
 	 * or more columns (a kernel that repacks the activations per call); 0:
 	 * no preference. */
 	int64_t gemm_rows;
+	/* Rows of the smaller chunks that end a stage (a multiple of 16 that
+	 * divides gemm_rows): as fast per row as gemm_rows where the kernel
+	 * measured so; 0: gemm_rows. */
+	int64_t gemm_tail_rows;
 	/* Packed weights (quant_r16_avx512.h describes the layout), for the
 	 * types and kernel sets that have them; NULL otherwise. pack16(src,
 	 * bx, dst) rewrites 16 rows of bx bytes (row r at src + r * bx) into

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "engine/cpu_features.h"
+#include "engine/exp.h"
 
 static void (*group_fn)(const struct attn_args *a);
 static void (*rows_fn)(const struct attn_args *a, const struct attn_row *rows, int n_rows);
@@ -71,7 +72,7 @@ static void group_portable(const struct attn_args *a)
 		float max = scores(a, q, sc);
 		double sum = 0.0;
 		for (int64_t p = 0; p < a->n; p++) {
-			sc[p] = expf(sc[p] - max);
+			sc[p] = ops_expf(sc[p] - max);
 			sum += (double)sc[p];
 		}
 		const float inv = (float)(1.0 / sum);

@@ -1,8 +1,8 @@
 /* attention_avx512.c — AVX-512 variants of attn__group and attn__group_rows
  * (attention.c). One row: the scores of up to 8 query heads against 16 cache
  * positions per step (one load of transposed K feeds every head's FMA), a
- * vector softmax (exp in double, rounded once: libm's expf but in rare cases;
- * the sum in double), and P V with 8 heads x 32 dimensions of accumulators per
+ * vector softmax (exp.h's e^x, the same float as the portable path's; the
+ * sum in double), and P V with 8 heads x 32 dimensions of accumulators per
  * pass over V. Several rows: K and V converted to f32 once per block of
  * positions for all of them. Each score is a sum over d in order, each output
  * a sum over positions in order, the softmax the same per row, so a row's
@@ -27,14 +27,6 @@ AI __mmask16 tail(int64_t left)
 	if (left <= 0)
 		return 0;
 	return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-}
-
-/* e^x for x <= 0 (softmax arguments); 0 below the f32 range. */
-AI __m512 exp16(__m512 x)
-{
-	__m256 lo = exp8_avx512(_mm512_castps512_ps256(x));
-	__m256 hi = exp8_avx512(_mm512_extractf32x8_ps(x, 1));
-	return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
 }
 
 AI __m512 round_kv(const struct attn_args *a, __m512 x)
@@ -83,8 +75,8 @@ static void softmax(const struct attn_args *a, float *sc, int64_t n)
 	__m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
 	for (int64_t p = 0; p < n; p += 16) {
 		__mmask16 m = tail(n - p);
-		__m512 e =
-		    _mm512_maskz_mov_ps(m, exp16(_mm512_sub_ps(_mm512_loadu_ps(sc + p), max)));
+		__m512 e = _mm512_maskz_mov_ps(
+		    m, exp16_avx512(_mm512_sub_ps(_mm512_loadu_ps(sc + p), max)));
 		_mm512_mask_storeu_ps(sc + p, m, e);
 		s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
 		s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(e, 1)));

@@ -2,7 +2,7 @@
  * RMSNorm, RoPE (normal and NeoX modes, linear scaling, frequency factors),
  * SiLU/GELU gating and soft-capping.
  * RMSNorm, SiLU and the residual add have AVX-512 variants (ops_avx512.c)
- * picked by cpuid.
+ * picked by cpuid. SiLU's e^x is exp.h's, as the softmax's.
  * The arithmetic follows ggml's CPU code (llama.cpp c392e509) step for step
  * where the order changes results: RMSNorm and softmax sums in double, RoPE
  * angles by repeated multiplication, GELU through an F16 lookup table. */
@@ -12,6 +12,7 @@
 #include <pthread.h>
 
 #include "engine/cpu_features.h"
+#include "engine/exp.h"
 
 static void (*rmsnorm_fn)(float *y, const float *x, const float *w, int64_t n, float eps);
 static void (*silu_mul_fn)(float *g, const float *u, int64_t n);
@@ -66,7 +67,7 @@ void ops_rope(float *x, const float *cs, int n_rot, enum rope_mode mode)
 static void silu_mul_portable(float *g, const float *u, int64_t n)
 {
 	for (int64_t i = 0; i < n; i++)
-		g[i] = (g[i] / (1.0f + expf(-g[i]))) * u[i];
+		g[i] = (g[i] / (1.0f + ops_expf(-g[i]))) * u[i];
 }
 
 /* GCC 12 at -O2 leaves this loop scalar (no epilogue in its cheapest

@@ -1,9 +1,8 @@
 /* ops_avx512.c — AVX-512 variants of the per-row operations prefill
  * spends time in (ops.c picks them by cpuid): RMSNorm with the sum of
  * squares in double (eight lanes, then a fixed tree), SiLU gating with
- * e^-x evaluated in double and rounded once (the value of libm's expf but
- * in cases rarer than one in 2^20), and the residual add. Same formulas as
- * ops.c. */
+ * exp.h's e^-x, and the residual add. Same formulas and the same floats
+ * as ops.c. */
 #include <immintrin.h>
 #include <math.h>
 
@@ -38,14 +37,14 @@ void ops__rmsnorm_avx512(float *y, const float *x, const float *w, int64_t n, fl
 void ops__silu_mul_avx512(float *g, const float *u, int64_t n)
 {
 	int64_t i = 0;
-	for (; i + 8 <= n; i += 8) {
-		__m256 x = _mm256_loadu_ps(g + i);
-		__m256 e = exp8_avx512(_mm256_sub_ps(_mm256_setzero_ps(), x));
-		__m256 s = _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
-		_mm256_storeu_ps(g + i, _mm256_mul_ps(s, _mm256_loadu_ps(u + i)));
+	for (; i + 16 <= n; i += 16) {
+		__m512 x = _mm512_loadu_ps(g + i);
+		__m512 e = exp16_avx512(_mm512_sub_ps(_mm512_setzero_ps(), x));
+		__m512 s = _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+		_mm512_storeu_ps(g + i, _mm512_mul_ps(s, _mm512_loadu_ps(u + i)));
 	}
 	for (; i < n; i++)
-		g[i] = (g[i] / (1.0f + expf(-g[i]))) * u[i];
+		g[i] = (g[i] / (1.0f + ops_expf(-g[i]))) * u[i];
 }
 
 void ops__add_avx512(float *x, const float *y, int64_t n)

@@ -1,11 +1,17 @@
 /* ops_test.c — the residual add (ops_add) and its AVX-512 variant: the
  * same floats as a plain loop, for every length across a vector and its
- * masked tail, nothing written past n. */
+ * masked tail, nothing written past n. The engine's e^x (exp.h): within
+ * one ulp of e^x across the float range, the edge values; SiLU gating
+ * (ops_silu_mul, its AVX-512 variant with the 16-lane e^x) the same floats
+ * as the plain formula with ops_expf. */
 #include "support/support.h"
 
 #include "engine/cpu_features.h"
 #include "engine/engine_internal.h"
 
+#include "engine/exp.h"
+
+#include <math.h>
 #include <string.h>
 
 #define MAXN 70
@@ -43,11 +49,78 @@ static void test_ops_add_avx512(void **state)
 	check(ops__add_avx512);
 }
 
+/* The distance from e^x in units of the last place of the float nearest
+ * e^x. */
+static double ulps(float got, double want)
+{
+	const float w = (float)want;
+	const double ulp = (double)nextafterf(w, INFINITY) - (double)w;
+	return fabs((double)got - want) / ulp;
+}
+
+static void test_expf_within_one_ulp(void **state)
+{
+	(void)state;
+	double worst = 0.0;
+	for (int i = 0; i <= 2000000; i++) {
+		const float x = -103.0f + 191.5f * (float)i / 2000000.0f; /* to 88.5 */
+		const double u = ulps(ops_expf(x), exp((double)x));
+		worst = u > worst ? u : worst;
+	}
+	assert_true(worst <= 1.0);
+	assert_true(isnan(ops_expf(NAN)));
+	assert_true(ops_expf(-INFINITY) == 0.0f);
+	assert_true(ops_expf(-1000.0f) == 0.0f);
+	assert_true(isinf(ops_expf(INFINITY)) && ops_expf(INFINITY) > 0);
+	assert_true(isinf(ops_expf(89.0f)));
+	assert_true(ops_expf(0.0f) == 1.0f && ops_expf(-0.0f) == 1.0f);
+	assert_true(ops_expf(-103.9f) > 0.0f); /* a subnormal, as e^-103.9 */
+}
+
+static void check_silu(void (*silu)(float *, const float *, int64_t))
+{
+	float g[MAXN + 1], u[MAXN + 1], want[MAXN + 1];
+	for (int64_t n = 0; n <= MAXN; n++) {
+		for (int i = 0; i <= MAXN; i++) {
+			/* from -120 to 120, and a few far out */
+			g[i] = (float)((i * 7919 + (int)n * 31) % 2401) * 0.1f - 120.0f;
+			if (i % 23 == 5)
+				g[i] = i % 2 ? 1e30f : -1e30f;
+			u[i] = (float)((i * 104729) % 997) * 1e-2f - 5.0f;
+			want[i] = g[i];
+		}
+		for (int64_t i = 0; i < n; i++)
+			want[i] = (g[i] / (1.0f + ops_expf(-g[i]))) * u[i];
+		silu(g, u, n);
+		assert_memory_equal(g, want, sizeof g);
+	}
+}
+
+static void test_silu_matches_formula(void **state)
+{
+	(void)state;
+	check_silu(ops_silu_mul);
+}
+
+static void test_silu_avx512(void **state)
+{
+	(void)state;
+	const struct cpu_features *f = cpu_features_get();
+	if (!(f->avx512f && f->avx512dq && f->avx512vl)) {
+		test_skip("this CPU has no AVX-512");
+		return;
+	}
+	check_silu(ops__silu_mul_avx512);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ops_add_matches_loop),
 	    cmocka_unit_test(test_ops_add_avx512),
+	    cmocka_unit_test(test_expf_within_one_ulp),
+	    cmocka_unit_test(test_silu_matches_formula),
+	    cmocka_unit_test(test_silu_avx512),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -176,10 +176,11 @@ int mm_run(const struct mm_job *jobs, int n_jobs, const float *x, int64_t ldx, i
 			run_unshared(&jobs[i], x, ldx, n_rows, a, b, ts);
 			continue;
 		}
-		/* whole tiles of 16 columns (the AMX tiles' rows), or what the
-		 * kernel asks for */
+		/* whole pairs of AMX tiles of 16 columns (a lone tile runs on
+		 * the slower one-tile kernel), or what the kernel asks for */
 		size_t bytes = w->qt->gemm_chunk ? w->qt->gemm_chunk : CHUNK_BYTES;
-		int64_t chunk = (int64_t)(bytes / stride) & ~(int64_t)15;
+		int64_t fit = (int64_t)(bytes / stride);
+		int64_t chunk = fit & (fit >= 32 ? ~(int64_t)31 : ~(int64_t)15);
 		chunk = chunk < 16 ? 16 : chunk;
 		if (w->qt->gemm_cols)
 			chunk = w->qt->gemm_cols;

@@ -315,6 +315,10 @@ void quant__fill_gemm_avx512(struct quant_traits *t)
 	t[GGML_TYPE_Q8_0].act_bytes = act8_bytes;
 	t[GGML_TYPE_Q8_0].act_prepare = q8_0_act_prepare;
 	t[GGML_TYPE_Q8_0].gemm = q8_0_gemm;
-	if (quant__amx)
+	if (quant__amx) {
 		t[GGML_TYPE_Q4_0].gemm_chunk = t[GGML_TYPE_Q8_0].gemm_chunk = 1536 * 1024;
+		/* stripe pairs: a chunk of an odd number of stripes ran its last
+		 * on the one-stripe kernel */
+		t[GGML_TYPE_Q4_0].gemm_rows = t[GGML_TYPE_Q8_0].gemm_rows = 32;
+	}
 }

@@ -348,6 +348,10 @@ size_t mm_act_bytes(const struct tensor *w);
  * reads f32 in place or the thread already holds x prepared for w. */
 void mm_share(const struct tensor *w, const float *x, int64_t ldx, int64_t n_rows, uint8_t *buf,
               size_t stride, int ith, int nth, struct threadpool *tp, struct thread_scratch *ts);
+/* Whether mm_share(w, ...) leaves x prepared for w2 as well, so that mm_run
+ * of w2 reads no row of x itself: w prepared (not f32 read in place) and
+ * w2 absent or reading the same prepared form. */
+bool mm_shares_input(const struct tensor *w, const struct tensor *w2);
 
 /* ---- runner and forward (forward.c, runner.c) ---- */
 struct fwd_row {

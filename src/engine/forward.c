@@ -5,10 +5,11 @@
  * (after attention, wo, gate/up, down), 6 when the KV heads cannot be split
  * evenly across the threads. Before each of the 4 a thread takes its first
  * chunk of the next stage, and in decode warms that chunk's weights while
- * it waits for the others (the memory would idle otherwise). Every thread
- * keeps its own copy of the residual stream and redoes the cheap per-row
- * work (residual adds, RMSNorm, activation quantization) instead of paying
- * a barrier. The block is the generic one every architecture describes with
+ * it waits for the others (the memory would idle otherwise). In decode
+ * every thread keeps its own copy of the residual stream and redoes the
+ * cheap per-row work (residual adds, RMSNorm, activation quantization)
+ * instead of paying a barrier; in prefill the stream is one, and each
+ * thread adds and normalises the rows it prepares for the matmuls. The block is the generic one every architecture describes with
  * its flags (engine_internal.h struct hparams / struct layer). */
 #include "engine/engine_internal.h"
 
@@ -22,6 +23,7 @@ struct fwd {
 	float *embd_sum;
 	const atomic_bool *cancel;
 	atomic_int stop;
+	bool split_rows; /* one residual stream, rows split (rows_split) */
 };
 
 /* From this many rows on, each matmul input is prepared once, rows split
@@ -127,22 +129,60 @@ static inline void split(int64_t n, int ith, int nth, int64_t *a, int64_t *b)
 	*b = n * (ith + 1) / nth;
 }
 
-/* Every thread embeds every row into its own residual stream; the RoPE
- * tables are shared, computed once (rows split) before the first barrier. */
+/* Whether a pass of n rows keeps one residual stream, each thread adding
+ * and normalising only the rows mm_share has it prepare (the same split
+ * for every matmul input): a batch that shares its inputs, where every
+ * matmul reading the normalised rows reads them as the first one of its
+ * stage prepared them, never the rows themselves. Each thread's copy of
+ * the stream was 4 MiB at 512 rows of 2048, and half its work redundant. */
+static bool rows_split(const struct engine_model *m, int64_t n)
+{
+	if (n < SHARE_ROWS)
+		return false;
+	for (int il = 0; il < m->hp.n_layer; il++) {
+		const struct layer *L = &m->layers[il];
+		if (!mm_shares_input(&L->wq, &L->wk) || !mm_shares_input(&L->wq, &L->wv) ||
+		    !mm_shares_input(&L->ffn_gate, &L->ffn_up))
+			return false;
+	}
+	return true;
+}
+
+/* The residual stream a thread works on (with split_rows thread 0's
+ * buffer, shared) and the rows [*a, *b) of it that are its to update. */
+static float *stream(const struct fwd *f, const struct thread_scratch *ts)
+{
+	return f->split_rows ? f->m->run.ts[0].x : ts->x;
+}
+
+static void own_rows(const struct fwd *f, int ith, int nth, int64_t *a, int64_t *b)
+{
+	if (f->split_rows) {
+		split(f->n, ith, nth, a, b);
+	} else {
+		*a = 0;
+		*b = f->n;
+	}
+}
+
+/* Every thread embeds its rows of the residual stream (every row of its
+ * own copy, or its share of the shared one); the RoPE tables are shared,
+ * computed once (rows split) before the first barrier. */
 static void stage_embed(struct fwd *f, int ith, int nth, struct thread_scratch *ts)
 {
 	const struct engine_model *m = f->m;
 	const struct hparams *hp = &m->hp;
 	const struct runner *r = &m->run;
 	const struct tensor *e = &m->tok_embd;
-	for (int64_t i = 0; i < f->n; i++) {
-		float *x = ts->x + i * hp->n_embd;
+	int64_t a, b;
+	own_rows(f, ith, nth, &a, &b);
+	for (int64_t i = a; i < b; i++) {
+		float *x = stream(f, ts) + i * hp->n_embd;
 		e->qt->to_float(e->data + (size_t)f->rows[i].token * e->row_bytes, x, hp->n_embd);
 		if (hp->embd_scale != 1.0f)
 			for (int j = 0; j < hp->n_embd; j++)
 				x[j] *= hp->embd_scale;
 	}
-	int64_t a, b;
 	split(f->n, ith, nth, &a, &b);
 	for (int64_t i = a; i < b; i++)
 		for (int c = 0; c < hp->n_rope_cfg; c++)
@@ -150,12 +190,16 @@ static void stage_embed(struct fwd *f, int ith, int nth, struct thread_scratch *
 			               f->rows[i].pos, &hp->rope[c], hp->rope_freqs);
 }
 
-/* h = RMSNorm(x) * w for all rows, in the thread's own scratch. */
-static void norm_rows(const struct fwd *f, struct thread_scratch *ts, const float *w)
+/* h = RMSNorm(x) * w for the thread's rows, in its own scratch. */
+static void norm_rows(const struct fwd *f, struct thread_scratch *ts, const float *w, int ith,
+                      int nth)
 {
 	const struct hparams *hp = &f->m->hp;
-	for (int64_t i = 0; i < f->n; i++)
-		ops_rmsnorm(ts->h + i * hp->n_embd, ts->x + i * hp->n_embd, w, hp->n_embd, hp->eps);
+	int64_t a, b;
+	own_rows(f, ith, nth, &a, &b);
+	for (int64_t i = a; i < b; i++)
+		ops_rmsnorm(ts->h + i * hp->n_embd, stream(f, ts) + i * hp->n_embd, w, hp->n_embd,
+		            hp->eps);
 	ts->q_src = NULL; /* h changed: its quantized copy is stale */
 }
 
@@ -168,12 +212,15 @@ static void share(const struct fwd *f, const struct tensor *w, const float *x, i
 		mm_share(w, x, ldx, f->n, r->act, ts->q_row_cap, ith, nth, r->tp, ts);
 }
 
-/* x += post_norm(o) (or o) for all rows, in the thread's own stream. */
-static void residual(const struct fwd *f, struct thread_scratch *ts, const float *post_norm)
+/* x += post_norm(o) (or o) for the thread's rows of its stream. */
+static void residual(const struct fwd *f, struct thread_scratch *ts, const float *post_norm,
+                     int ith, int nth)
 {
 	const struct hparams *hp = &f->m->hp;
-	for (int64_t i = 0; i < f->n; i++) {
-		float *x = ts->x + i * hp->n_embd, *t = ts->h + i * hp->n_embd;
+	int64_t a, b;
+	own_rows(f, ith, nth, &a, &b);
+	for (int64_t i = a; i < b; i++) {
+		float *x = stream(f, ts) + i * hp->n_embd, *t = ts->h + i * hp->n_embd;
 		const float *o = f->m->run.o + i * hp->n_embd;
 		if (post_norm) {
 			ops_rmsnorm(t, o, post_norm, hp->n_embd, hp->eps);
@@ -394,7 +441,7 @@ static void ffn_up(struct fwd *f, int il, int ith, int nth, struct thread_scratc
 	const struct runner *r = &f->m->run;
 	struct mm_job g = {&L->ffn_gate, r->gate, hp->n_ff, 0};
 	int64_t a, b;
-	norm_rows(f, ts, L->ffn_norm);
+	norm_rows(f, ts, L->ffn_norm, ith, nth);
 	share(f, &L->ffn_gate, ts->h, hp->n_embd, ith, nth, ts);
 	while (chunk_next(f, counter(f, il, ST_UP), &L->ffn_gate, hp->n_ff, nth, c, &a, &b)) {
 		/* up only for the chunk, in the thread's own buffer */
@@ -425,7 +472,7 @@ static void run_layer(struct fwd *f, int il, int ith, int nth, struct thread_scr
 	int64_t a, b;
 	struct mm_job o = {&L->wo, r->o, hp->n_embd, 0}, d = {&L->ffn_down, r->o, hp->n_embd, 0};
 
-	norm_rows(f, ts, L->attn_norm);
+	norm_rows(f, ts, L->attn_norm, ith, nth);
 	share(f, &L->wq, ts->h, hp->n_embd, ith, nth, ts);
 	if (grouped(f, nth))
 		attn_grouped(f, il, ts, c);
@@ -436,7 +483,7 @@ static void run_layer(struct fwd *f, int il, int ith, int nth, struct thread_scr
 	while (chunk_next(f, counter(f, il, ST_WO), &L->wo, hp->n_embd, nth, c, &a, &b))
 		mm_run(&o, 1, r->attn, (int64_t)hp->n_head * hp->head_dim_v, f->n, a, b, ts);
 	claim_wait(f, counter(f, il, ST_UP), &L->ffn_gate, &L->ffn_up, hp->n_ff, nth, c);
-	residual(f, ts, L->post_attn_norm);
+	residual(f, ts, L->post_attn_norm, ith, nth);
 	ffn_up(f, il, ith, nth, ts, c);
 	claim_wait(f, counter(f, il, ST_DOWN), &L->ffn_down, NULL, hp->n_embd, nth, c);
 	share(f, &L->ffn_down, r->gate, hp->n_ff, ith, nth, ts);
@@ -448,7 +495,7 @@ static void run_layer(struct fwd *f, int il, int ith, int nth, struct thread_scr
 		claim_wait(f, counter(f, il + 1, 0), &m->output, NULL, hp->n_vocab, nth, c);
 	else
 		claim_group_wait(f, il + 1, nth, c);
-	residual(f, ts, L->post_ffn_norm);
+	residual(f, ts, L->post_ffn_norm, ith, nth);
 }
 
 static void stage_output(struct fwd *f, int ith, int nth, struct thread_scratch *ts,
@@ -458,9 +505,10 @@ static void stage_output(struct fwd *f, int ith, int nth, struct thread_scratch 
 	const struct hparams *hp = &m->hp;
 	const struct runner *r = &m->run;
 	float *h = ts->h;
+	const float *x = stream(f, ts);
 	if (f->embd_sum && ith == 0) {
 		for (int64_t i = 0; i < f->n; i++) {
-			ops_rmsnorm(h, ts->x + i * hp->n_embd, m->output_norm, hp->n_embd, hp->eps);
+			ops_rmsnorm(h, x + i * hp->n_embd, m->output_norm, hp->n_embd, hp->eps);
 			for (int j = 0; j < hp->n_embd; j++)
 				f->embd_sum[j] += h[j];
 		}
@@ -469,7 +517,7 @@ static void stage_output(struct fwd *f, int ith, int nth, struct thread_scratch 
 	for (int64_t k = 0; k < f->n_out; k++) {
 		int64_t i = r->out_rows[k];
 		float *y = f->rows[i].logits;
-		ops_rmsnorm(h, ts->x + i * hp->n_embd, m->output_norm, hp->n_embd, hp->eps);
+		ops_rmsnorm(h, x + i * hp->n_embd, m->output_norm, hp->n_embd, hp->eps);
 		ts->q_src = NULL;
 		struct mm_job job = {&m->output, y, 0, 0};
 		while (chunk_next(f, counter(f, hp->n_layer, k), &m->output, hp->n_vocab, nth,
@@ -496,6 +544,8 @@ static void fwd_thread(void *arg, int ith, int nth)
 		if (atomic_load(&f->stop))
 			return;
 	}
+	if (f->split_rows) /* the output reads rows that others added */
+		threadpool_barrier(f->m->run.tp);
 	stage_output(f, ith, nth, ts, &c);
 }
 
@@ -505,7 +555,12 @@ int forward__run(struct engine_model *m, const struct fwd_row *rows, int64_t n, 
 	struct runner *r = &m->run;
 	if (n < 1 || n > r->cap_rows)
 		return ERR_INVALID;
-	struct fwd f = {.m = m, .rows = rows, .n = n, .embd_sum = embd_sum, .cancel = cancel};
+	struct fwd f = {.m = m,
+	                .rows = rows,
+	                .n = n,
+	                .embd_sum = embd_sum,
+	                .cancel = cancel,
+	                .split_rows = rows_split(m, n)};
 	for (int64_t i = 0; i < n; i++)
 		if (rows[i].logits)
 			r->out_rows[f.n_out++] = i;

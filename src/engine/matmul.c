@@ -47,6 +47,12 @@ static const void *act_format(const struct tensor *w)
 	return (const void *)quant_get(w->qt->vec_dot_type)->from_float;
 }
 
+bool mm_shares_input(const struct tensor *w, const struct tensor *w2)
+{
+	return w->data && !in_place(w) &&
+	       (!w2->data || (!in_place(w2) && act_format(w2) == act_format(w)));
+}
+
 /* Whether ts already holds x prepared for w. */
 static bool have(const struct thread_scratch *ts, const struct tensor *w, const float *x)
 {

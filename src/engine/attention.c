@@ -118,6 +118,25 @@ void attn__store(struct engine_seq *s, int il, int64_t pos, int g, const float *
 	s->kv_qt->from_float(v, vd, dv);
 }
 
+void attn__warm(const struct engine_seq *s, int il, int g, int64_t k0, int64_t k1)
+{
+	const struct hparams *hp = &s->m->hp;
+	const size_t es = s->kv_es, span = (size_t)(k1 - k0 + 1) * es;
+	if (k1 < k0)
+		return;
+	const uint8_t *kt = seq_k(s, il) + (size_t)g * hp->head_dim_k * s->n_ctx * es;
+	for (int d = 0; d < hp->head_dim_k; d++) {
+		const uint8_t *p = kt + ((size_t)d * s->n_ctx + (size_t)k0) * es;
+		for (size_t o = 0; o < span + 63; o += 64)
+			__builtin_prefetch(p + o, 0, 2); /* into L2 */
+	}
+	const size_t ld = (size_t)hp_kv_dim_v(hp) * es, row = (size_t)hp->head_dim_v * es;
+	const uint8_t *v = seq_vt(s, il) + (size_t)g * row;
+	for (int64_t pos = k0; pos <= k1; pos++)
+		for (size_t o = 0; o < row + 63; o += 64)
+			__builtin_prefetch(v + (size_t)pos * ld + o, 0, 2);
+}
+
 /* The arguments of group g of layer il over positions k0 .. k1. */
 static struct attn_args args(const struct engine_seq *s, int il, int g, int nq, int64_t k0,
                              int64_t k1, float scale, float softcap, struct thread_scratch *ts)

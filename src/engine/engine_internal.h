@@ -269,6 +269,11 @@ int64_t engine__seq_shift(struct engine_seq *s, int64_t n_keep);
 /* ---- attention over a sequence's KV cache (attention.c) ---- */
 /* Stores K and V of kv head g at position pos of layer il. */
 void attn__store(struct engine_seq *s, int il, int64_t pos, int g, const float *k, const float *v);
+/* Fetches into L2 the cache lines that positions k0 .. k1 of layer il's
+ * KV group g occupy (K's rows, then V's), for a step about to read them:
+ * decode warms them before the group's projections, so that the attention
+ * after those does not wait on memory. */
+void attn__warm(const struct engine_seq *s, int il, int g, int64_t k0, int64_t k1);
 /* out (nq, head_dim_v) = softmax(scale * softcap(q . K[k0..k1])) . V[k0..k1]
  * for the nq query heads q (nq, head_dim_k) of kv head g, with q and the
  * probabilities rounded to the KV type first, as llama.cpp's matmuls

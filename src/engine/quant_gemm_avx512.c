@@ -148,9 +148,8 @@ R16_AI __m512 block_dot(int type, const struct r16blk *u, const struct act8 *a, 
 }
 
 /* Decode over packed Q4_0 / Q8_0: the r16 vectors straight from the
- * stripe, prefetched R16_PF_DIST ahead into L1 (T0: 2-4% faster than into
- * L2 in alternating runs; the K-quants' 36 lines a block are not, 5%
- * slower) with the scale line 16 blocks ahead into L2. Q4_0's high nibbles stay in place (times 16: no shift) and
+ * stripe, prefetched into L2 and L1 (r16_prefetch_2), with the scale line
+ * 16 blocks ahead into L2. Q4_0's high nibbles stay in place (times 16: no shift) and
  * their partial sum, a multiple of 16, is shifted back before the block's
  * exact integer sum is complete; the float step is block_dot's. */
 R16_AI void packed_direct(int type, const uint8_t *x, size_t bx, int64_t nb, const uint8_t *a,
@@ -169,7 +168,7 @@ R16_AI void packed_direct(int type, const uint8_t *x, size_t bx, int64_t nb, con
 		const uint8_t *p = x + pk_codes(b, nv);
 #pragma GCC unroll 8
 		for (int l = 0; l < nv; l++)
-			_mm_prefetch((const char *)p + R16_PF_DIST + 64 * l, _MM_HINT_T0);
+			r16_prefetch_2((const char *)p + 64 * l);
 		if (!(b & 1))
 			_mm_prefetch((const char *)scales + b * 32 + 512, _MM_HINT_T1);
 		if (b == 0 || b == nb / 2) {

@@ -259,6 +259,7 @@ float ops_gelu(float x);
 void ops__rmsnorm_avx512(float *y, const float *x, const float *w, int64_t n, float eps);
 void ops__silu_mul_avx512(float *g, const float *u, int64_t n);
 void ops__add_avx512(float *x, const float *y, int64_t n);
+void ops__rope_avx512(float *x, const float *cs, int n_rot, enum rope_mode mode);
 
 /* ---- context shift (kv_shift.c) ---- */
 /* Drops half of the tokens after the first n_keep from a full sequence's

@@ -1,8 +1,8 @@
 /* ops.c — the elementwise and per-head operations of the transformer block:
  * RMSNorm, RoPE (normal and NeoX modes, linear scaling, frequency factors),
  * SiLU/GELU gating and soft-capping.
- * RMSNorm, SiLU and the residual add have AVX-512 variants (ops_avx512.c)
- * picked by cpuid. SiLU's e^x is exp.h's, as the softmax's.
+ * RMSNorm, SiLU, RoPE and the residual add have AVX-512 variants
+ * (ops_avx512.c) picked by cpuid. SiLU's e^x is exp.h's, as the softmax's.
  * The arithmetic follows ggml's CPU code (llama.cpp c392e509) step for step
  * where the order changes results: RMSNorm and softmax sums in double, RoPE
  * angles by repeated multiplication, GELU through an F16 lookup table. */
@@ -17,6 +17,7 @@
 static void (*rmsnorm_fn)(float *y, const float *x, const float *w, int64_t n, float eps);
 static void (*silu_mul_fn)(float *g, const float *u, int64_t n);
 static void (*add_fn)(float *x, const float *y, int64_t n);
+static void (*rope_fn)(float *x, const float *cs, int n_rot, enum rope_mode mode);
 static pthread_once_t pick_once = PTHREAD_ONCE_INIT;
 
 static void rmsnorm_portable(float *y, const float *x, const float *w, int64_t n, float eps)
@@ -45,7 +46,7 @@ void ops_rope_cache(float *cs, int n_rot, int64_t pos, const struct rope_cfg *rc
 	}
 }
 
-void ops_rope(float *x, const float *cs, int n_rot, enum rope_mode mode)
+static void rope_portable(float *x, const float *cs, int n_rot, enum rope_mode mode)
 {
 	const int half = n_rot / 2;
 	for (int i = 0; i < n_rot; i += 2) {
@@ -85,6 +86,13 @@ static void pick(void)
 	rmsnorm_fn = avx512 ? ops__rmsnorm_avx512 : rmsnorm_portable;
 	silu_mul_fn = avx512 ? ops__silu_mul_avx512 : silu_mul_portable;
 	add_fn = avx512 ? ops__add_avx512 : add_portable;
+	rope_fn = avx512 ? ops__rope_avx512 : rope_portable;
+}
+
+void ops_rope(float *x, const float *cs, int n_rot, enum rope_mode mode)
+{
+	pthread_once(&pick_once, pick);
+	rope_fn(x, cs, n_rot, mode);
 }
 
 void ops_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps)

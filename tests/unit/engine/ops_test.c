@@ -3,7 +3,9 @@
  * masked tail, nothing written past n. The engine's e^x (exp.h): within
  * one ulp of e^x across the float range, the edge values; SiLU gating
  * (ops_silu_mul, its AVX-512 variant with the 16-lane e^x) the same floats
- * as the plain formula with ops_expf. */
+ * as the plain formula with ops_expf. RoPE (ops_rope, its AVX-512 variant)
+ * the same floats as the pairwise formula, both modes, rotated widths
+ * that are and are not whole vectors, the dimensions past them untouched. */
 #include "support/support.h"
 
 #include "engine/cpu_features.h"
@@ -113,6 +115,49 @@ static void test_silu_avx512(void **state)
 	check_silu(ops__silu_mul_avx512);
 }
 
+static void check_rope(void (*rope)(float *, const float *, int, enum rope_mode))
+{
+	static const int widths[] = {2, 6, 16, 30, 32, 34, 48, 64, 96, 128};
+	for (int mode = ROPE_NORMAL; mode <= ROPE_NEOX; mode++)
+		for (size_t w = 0; w < sizeof widths / sizeof *widths; w++) {
+			const int n_rot = widths[w], dim = 136;
+			float x[136], want[136], cs[128];
+			for (int i = 0; i < dim; i++)
+				x[i] = want[i] = (float)((i * 7919 + n_rot) % 1013) * 0.013f - 6.5f;
+			for (int i = 0; i < n_rot; i += 2) {
+				const float th = (float)(i + 1) * 0.37f + (float)n_rot;
+				cs[i] = cosf(th);
+				cs[i + 1] = sinf(th);
+			}
+			for (int i = 0; i < n_rot; i += 2) {
+				float *a = mode == ROPE_NEOX ? &want[i / 2] : &want[i];
+				float *b = mode == ROPE_NEOX ? &want[i / 2 + n_rot / 2] : &want[i + 1];
+				const float x0 = *a, x1 = *b;
+				*a = x0 * cs[i] - x1 * cs[i + 1];
+				*b = x0 * cs[i + 1] + x1 * cs[i];
+			}
+			rope(x, cs, n_rot, (enum rope_mode)mode);
+			assert_memory_equal(x, want, sizeof x);
+		}
+}
+
+static void test_rope_matches_formula(void **state)
+{
+	(void)state;
+	check_rope(ops_rope);
+}
+
+static void test_rope_avx512(void **state)
+{
+	(void)state;
+	const struct cpu_features *f = cpu_features_get();
+	if (!(f->avx512f && f->avx512dq && f->avx512vl)) {
+		test_skip("this CPU has no AVX-512");
+		return;
+	}
+	check_rope(ops__rope_avx512);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -121,6 +166,8 @@ int main(void)
 	    cmocka_unit_test(test_expf_within_one_ulp),
 	    cmocka_unit_test(test_silu_matches_formula),
 	    cmocka_unit_test(test_silu_avx512),
+	    cmocka_unit_test(test_rope_matches_formula),
+	    cmocka_unit_test(test_rope_avx512),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

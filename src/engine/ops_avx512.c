@@ -77,19 +77,22 @@ void ops__rope_avx512(float *x, const float *cs, int n_rot, enum rope_mode mode)
 	int i = 0;
 	if (mode == ROPE_NORMAL) {
 		for (; i + 16 <= n_rot; i += 16)
-			_mm512_storeu_ps(x + i, rope8(_mm512_loadu_ps(x + i), _mm512_loadu_ps(cs + i)));
+			_mm512_storeu_ps(x + i,
+			                 rope8(_mm512_loadu_ps(x + i), _mm512_loadu_ps(cs + i)));
 	} else {
 		/* pair j: x[j] and x[j + half], cs[2j], cs[2j + 1] */
 		const int half = n_rot / 2;
-		const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
-		                                     26, 28, 30);
+		const __m512i ev =
+		    _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
 		const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
 		for (; 2 * i + 32 <= n_rot; i += 16) {
-			const __m512 c0 = _mm512_loadu_ps(cs + 2 * i), c1 = _mm512_loadu_ps(cs + 2 * i + 16);
+			const __m512 c0 = _mm512_loadu_ps(cs + 2 * i),
+			             c1 = _mm512_loadu_ps(cs + 2 * i + 16);
 			const __m512 c = _mm512_permutex2var_ps(c0, ev, c1);
 			const __m512 s = _mm512_permutex2var_ps(c0, od, c1);
 			const __m512 a = _mm512_loadu_ps(x + i), b = _mm512_loadu_ps(x + i + half);
-			_mm512_storeu_ps(x + i, _mm512_sub_ps(_mm512_mul_ps(a, c), _mm512_mul_ps(b, s)));
+			_mm512_storeu_ps(x + i,
+			                 _mm512_sub_ps(_mm512_mul_ps(a, c), _mm512_mul_ps(b, s)));
 			_mm512_storeu_ps(x + i + half,
 			                 _mm512_add_ps(_mm512_mul_ps(a, s), _mm512_mul_ps(b, c)));
 		}

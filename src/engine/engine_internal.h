@@ -260,6 +260,9 @@ void ops__rmsnorm_avx512(float *y, const float *x, const float *w, int64_t n, fl
 void ops__silu_mul_avx512(float *g, const float *u, int64_t n);
 void ops__add_avx512(float *x, const float *y, int64_t n);
 void ops__rope_avx512(float *x, const float *cs, int n_rot, enum rope_mode mode);
+/* RoPE of the pairs from element i0 of the rotated dimensions on (the
+ * portable loop; the AVX-512 variant's tail). */
+void ops__rope_from(float *x, const float *cs, int n_rot, enum rope_mode mode, int i0);
 
 /* ---- context shift (kv_shift.c) ---- */
 /* Drops half of the tokens after the first n_keep from a full sequence's

@@ -46,10 +46,10 @@ void ops_rope_cache(float *cs, int n_rot, int64_t pos, const struct rope_cfg *rc
 	}
 }
 
-static void rope_portable(float *x, const float *cs, int n_rot, enum rope_mode mode)
+void ops__rope_from(float *x, const float *cs, int n_rot, enum rope_mode mode, int i0)
 {
 	const int half = n_rot / 2;
-	for (int i = 0; i < n_rot; i += 2) {
+	for (int i = i0; i < n_rot; i += 2) {
 		const float c = cs[i], s = cs[i + 1];
 		float *a, *b;
 		if (mode == ROPE_NEOX) {
@@ -63,6 +63,11 @@ static void rope_portable(float *x, const float *cs, int n_rot, enum rope_mode m
 		*a = x0 * c - x1 * s;
 		*b = x0 * s + x1 * c;
 	}
+}
+
+static void rope_portable(float *x, const float *cs, int n_rot, enum rope_mode mode)
+{
+	ops__rope_from(x, cs, n_rot, mode, 0);
 }
 
 static void silu_mul_portable(float *g, const float *u, int64_t n)

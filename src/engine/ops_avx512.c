@@ -98,18 +98,5 @@ void ops__rope_avx512(float *x, const float *cs, int n_rot, enum rope_mode mode)
 		}
 		i *= 2; /* the pairs left, from element i of the rotated dims */
 	}
-	for (; i < n_rot; i += 2) {
-		const float c = cs[i], s = cs[i + 1];
-		float *a, *b;
-		if (mode == ROPE_NEOX) {
-			a = &x[i / 2];
-			b = &x[i / 2 + n_rot / 2];
-		} else {
-			a = &x[i];
-			b = &x[i + 1];
-		}
-		const float x0 = *a, x1 = *b;
-		*a = x0 * c - x1 * s;
-		*b = x0 * s + x1 * c;
-	}
+	ops__rope_from(x, cs, n_rot, mode, i);
 }

@@ -363,6 +363,8 @@ void mm_share(const struct tensor *w, const float *x, int64_t ldx, int64_t n_row
 bool mm_shares_input(const struct tensor *w, const struct tensor *w2);
 
 /* ---- runner and forward (forward.c, runner.c) ---- */
+/* Work counters a forward pass keeps per layer (forward.c's stages). */
+#define FWD_LAYER_COUNTERS 5
 struct fwd_row {
 	struct engine_seq *seq;
 	int32_t token;

@@ -35,7 +35,8 @@ struct fwd {
  * pass), so a thread that another process slows down takes fewer chunks
  * and the threads reach the next barrier together. Each output element is
  * computed the same way whoever computes it. */
-enum { ST_QKV, ST_WO, ST_UP, ST_DOWN, ST_PER_LAYER };
+enum { ST_QKV, ST_WO, ST_UP, ST_DOWN, ST_ATTN, ST_PER_LAYER };
+_Static_assert(ST_PER_LAYER == FWD_LAYER_COUNTERS, "the runner allocates the counters");
 
 /* Stage `stage` of layer il; il = n_layer: the output row `stage`. */
 static atomic_int *counter(const struct fwd *f, int il, int64_t stage)
@@ -353,10 +354,15 @@ static int next_group(const struct fwd *f, int il)
 	return atomic_fetch_add_explicit(counter(f, il, ST_QKV), 1, memory_order_relaxed);
 }
 
-/* Whether layers take their attention by KV groups (attn_grouped). */
+/* Whether layers take their attention by KV groups (attn_grouped): in
+ * decode, where the KV heads split evenly across the threads. A batch
+ * splits it finer (attn_split): a group's projections and attention are a
+ * quarter of the stage with 4 KV groups, so a thread that another process
+ * slowed down held the other up by as much at the barrier (3.2% of Q4_0
+ * pp512 samples in it). */
 static bool grouped(const struct fwd *f, int nth)
 {
-	return f->m->hp.n_head_kv % nth == 0;
+	return f->m->hp.n_head_kv % nth == 0 && f->n < SHARE_ROWS;
 }
 
 /* The whole attention of KV groups, one at a time from the stage's
@@ -412,7 +418,8 @@ static void claim_group_wait(const struct fwd *f, int il, int nth, struct claim 
 
 /* The same with the work split finer than KV groups: projections by output
  * rows, then (row, head) units for RoPE, then (tile, KV group) units for
- * attention; 2 barriers. */
+ * attention, taken in order from the stage's attention counter (a thread
+ * that another process slows down takes fewer); 2 barriers. */
 static void attn_split(struct fwd *f, int il, int ith, int nth, struct thread_scratch *ts)
 {
 	const struct hparams *hp = &f->m->hp;
@@ -436,15 +443,15 @@ static void attn_split(struct fwd *f, int il, int ith, int nth, struct thread_sc
 			prep_kv(f, il, u / (nh + nkv), h - nh);
 	}
 	threadpool_barrier(tp);
-	int64_t n_tiles = 0, t = 0;
-	for (int64_t i = 0; i < f->n; i = tile_end(f, i))
-		n_tiles++;
-	split(n_tiles * nkv, ith, nth, &a, &b);
-	for (int64_t i = 0, e; i < f->n && t * nkv < b; i = e, t++) {
+	atomic_int *ctr = counter(f, il, ST_ATTN);
+	int64_t next = atomic_fetch_add_explicit(ctr, 1, memory_order_relaxed), t = 0;
+	for (int64_t i = 0, e; i < f->n; i = e, t++) {
 		e = tile_end(f, i);
 		for (int g = 0; g < nkv; g++)
-			if (t * nkv + g >= a && t * nkv + g < b)
+			if (t * nkv + g == next) {
 				attend(f, il, i, e, g, ts);
+				next = atomic_fetch_add_explicit(ctr, 1, memory_order_relaxed);
+			}
 	}
 }
 

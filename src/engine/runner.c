@@ -88,7 +88,8 @@ static int grow_rows(struct engine_model *m, int64_t n)
 	r->rows = try_malloc_array((size_t)n, sizeof *r->rows);
 	/* prepared rows start on cache lines (the AMX tiles load them in place) */
 	r->act = try_aligned_array((size_t)n, m->act_row_bytes ? m->act_row_bytes : 1, 64);
-	r->ctr = try_malloc_array((size_t)hp->n_layer * 4 + (size_t)n, sizeof *r->ctr);
+	r->ctr = try_malloc_array((size_t)hp->n_layer * FWD_LAYER_COUNTERS + (size_t)n,
+	                          sizeof *r->ctr);
 	bool ok = r->qkv && r->attn && r->o && r->gate && r->rope && r->out_rows && r->rows &&
 	          r->act && r->ctr;
 	for (int i = 0; ok && i < r->n_threads; i++) {

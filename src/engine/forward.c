@@ -2,15 +2,18 @@
  * sequences) as a single parallel region: every thread runs the whole pass,
  * takes its share of each matmul and attention, and meets the others at a
  * barrier only where it must read what they wrote: 4 barriers per layer
- * (after attention, wo, gate/up, down), 6 when the KV heads cannot be split
- * evenly across the threads. Before each of the 4 a thread takes its first
- * chunk of the next stage, and in decode warms that chunk's weights while
- * it waits for the others (the memory would idle otherwise). In decode
- * every thread keeps its own copy of the residual stream and redoes the
- * cheap per-row work (residual adds, RMSNorm, activation quantization)
- * instead of paying a barrier; in prefill the stream is one, and each
- * thread adds and normalises the rows it prepares for the matmuls. The block is the generic one every architecture describes with
- * its flags (engine_internal.h struct hparams / struct layer). */
+ * (after attention, wo, gate/up, down) in decode, 2 more where the
+ * attention stage is split finer than KV groups (prefill, or KV heads that
+ * do not split evenly across the threads). Before each of the 4 a thread
+ * takes its first chunk of the next stage, and in decode warms that
+ * chunk's weights while it waits for the others (the memory would idle
+ * otherwise). In decode every thread keeps its own copy of the residual
+ * stream and redoes the cheap per-row work (residual adds, RMSNorm,
+ * activation quantization) instead of paying a barrier; in prefill the
+ * stream is one, and each thread adds and normalises the rows it prepares
+ * for the matmuls. The block is the generic one every architecture
+ * describes with its flags (engine_internal.h struct hparams / struct
+ * layer). */
 #include "engine/engine_internal.h"
 
 #include <string.h>
@@ -298,6 +301,13 @@ static int64_t tile_end(const struct fwd *f, int64_t i)
 	return e;
 }
 
+/* The first cache position a row at pos attends to in layer L (its
+ * sliding window's, or 0). */
+static inline int64_t first_key(const struct layer *L, int64_t pos)
+{
+	return L->window > 0 && pos >= L->window ? pos - L->window + 1 : 0;
+}
+
 /* Attention of the query heads of KV group g of rows [i, e) (a tile) over
  * their sequence's cache (their Q heads are prepared, their K and V stored). */
 static void attend(const struct fwd *f, int il, int64_t i, int64_t e, int g,
@@ -312,7 +322,7 @@ static void attend(const struct fwd *f, int il, int64_t i, int64_t e, int g,
 		rw[t - i] = (struct attn_row){
 		    .out = f->m->run.attn + (t * hp->n_head + (int64_t)g * grp) * hp->head_dim_v,
 		    .q = f->m->run.qkv + t * qkv_ld(hp) + (int64_t)g * grp * hp->head_dim_k,
-		    .k0 = L->window > 0 && pos >= L->window ? pos - L->window + 1 : 0,
+		    .k0 = first_key(L, pos),
 		    .k1 = pos,
 		};
 	}
@@ -328,8 +338,7 @@ static void warm_cache(const struct fwd *f, int il, int g)
 	const struct layer *L = &f->m->layers[il];
 	for (int64_t i = 0; i < f->n; i++) {
 		const int64_t pos = f->rows[i].pos;
-		attn__warm(f->rows[i].seq, il, g,
-		           L->window > 0 && pos >= L->window ? pos - L->window + 1 : 0, pos - 1);
+		attn__warm(f->rows[i].seq, il, g, first_key(L, pos), pos - 1);
 	}
 }
 
@@ -377,8 +386,7 @@ static void attn_grouped(struct fwd *f, int il, struct thread_scratch *ts, struc
 	int g;
 	while ((g = c->ok ? (int)c->a : next_group(f, il)) < hp->n_head_kv) {
 		c->ok = false;
-		if (f->n < SHARE_ROWS)
-			warm_cache(f, il, g);
+		warm_cache(f, il, g); /* grouped: decode */
 		qkv_groups(f, &f->m->layers[il], g, g + 1, ts);
 		for (int64_t i = 0, e; i < f->n; i = e) {
 			e = tile_end(f, i);

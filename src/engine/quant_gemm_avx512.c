@@ -149,9 +149,10 @@ R16_AI __m512 block_dot(int type, const struct r16blk *u, const struct act8 *a, 
 
 /* Decode over packed Q4_0 / Q8_0: the r16 vectors straight from the
  * stripe, prefetched into L2 and L1 (r16_prefetch_2), with the scale line
- * 16 blocks ahead into L2. Q4_0's high nibbles stay in place (times 16: no shift) and
- * their partial sum, a multiple of 16, is shifted back before the block's
- * exact integer sum is complete; the float step is block_dot's. */
+ * 16 blocks ahead into L2. Q4_0's high nibbles stay in place (times 16: no
+ * shift) and their partial sum, a multiple of 16, is shifted back before
+ * the block's exact integer sum is complete; the float step is
+ * block_dot's. */
 R16_AI void packed_direct(int type, const uint8_t *x, size_t bx, int64_t nb, const uint8_t *a,
                           size_t ba, float *s, size_t lds, __mmask16 keep, const int cols)
 {

@@ -34,6 +34,17 @@ static void check(void (*add)(float *, const float *, int64_t))
 	}
 }
 
+/* Whether the AVX-512 variants can run here (ops.c's condition); skips
+ * the test when not. */
+static bool avx512(void)
+{
+	const struct cpu_features *f = cpu_features_get();
+	if (f->avx512f && f->avx512dq && f->avx512vl)
+		return true;
+	test_skip("this CPU has no AVX-512");
+	return false;
+}
+
 static void test_ops_add_matches_loop(void **state)
 {
 	(void)state;
@@ -43,11 +54,8 @@ static void test_ops_add_matches_loop(void **state)
 static void test_ops_add_avx512(void **state)
 {
 	(void)state;
-	const struct cpu_features *f = cpu_features_get();
-	if (!(f->avx512f && f->avx512dq && f->avx512vl)) {
-		test_skip("this CPU has no AVX-512");
+	if (!avx512())
 		return;
-	}
 	check(ops__add_avx512);
 }
 
@@ -107,11 +115,8 @@ static void test_silu_matches_formula(void **state)
 static void test_silu_avx512(void **state)
 {
 	(void)state;
-	const struct cpu_features *f = cpu_features_get();
-	if (!(f->avx512f && f->avx512dq && f->avx512vl)) {
-		test_skip("this CPU has no AVX-512");
+	if (!avx512())
 		return;
-	}
 	check_silu(ops__silu_mul_avx512);
 }
 
@@ -131,7 +136,8 @@ static void check_rope(void (*rope)(float *, const float *, int, enum rope_mode)
 			}
 			for (int i = 0; i < n_rot; i += 2) {
 				float *a = mode == ROPE_NEOX ? &want[i / 2] : &want[i];
-				float *b = mode == ROPE_NEOX ? &want[i / 2 + n_rot / 2] : &want[i + 1];
+				float *b =
+				    mode == ROPE_NEOX ? &want[i / 2 + n_rot / 2] : &want[i + 1];
 				const float x0 = *a, x1 = *b;
 				*a = x0 * cs[i] - x1 * cs[i + 1];
 				*b = x0 * cs[i + 1] + x1 * cs[i];
@@ -150,11 +156,8 @@ static void test_rope_matches_formula(void **state)
 static void test_rope_avx512(void **state)
 {
 	(void)state;
-	const struct cpu_features *f = cpu_features_get();
-	if (!(f->avx512f && f->avx512dq && f->avx512vl)) {
-		test_skip("this CPU has no AVX-512");
+	if (!avx512())
 		return;
-	}
 	check_rope(ops__rope_avx512);
 }
 

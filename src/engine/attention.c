@@ -92,7 +92,8 @@ static void pick(void)
 {
 	const struct cpu_features *f = cpu_features_get();
 	group_fn = group_portable;
-	if (f->avx512f && f->avx512bw && f->avx512vl && f->avx512dq && f->f16c && f->fma) {
+	if (f->avx512f && f->avx512bw && f->avx512vl && f->avx512dq && f->f16c && f->fma &&
+	    cpu_features_avx512_wanted()) {
 		group_fn = attn__group_avx512;
 		rows_fn = attn__rows_avx512;
 	}

@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -105,4 +106,10 @@ const struct cpu_features *cpu_features_get(void)
 {
 	pthread_once(&once, detect);
 	return &features;
+}
+
+bool cpu_features_avx512_wanted(void)
+{
+	const char *cap = getenv("GPURUN_ISA");
+	return !cap || (strcmp(cap, "scalar") != 0 && strcmp(cap, "avx2") != 0);
 }

@@ -20,4 +20,9 @@ struct cpu_features {
 /* Detected on first call (thread-safe); never NULL. */
 const struct cpu_features *cpu_features_get(void);
 
+/* False when GPURUN_ISA=scalar|avx2 caps the kernel sets below AVX-512
+ * (quant.h): the other AVX-512 paths (ops, attention) then take their
+ * portable form too, as on a CPU without AVX-512 (benchmarks, tests). */
+bool cpu_features_avx512_wanted(void);
+
 #endif

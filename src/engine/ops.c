@@ -87,7 +87,7 @@ static void add_portable(float *x, const float *y, int64_t n)
 static void pick(void)
 {
 	const struct cpu_features *f = cpu_features_get();
-	bool avx512 = f->avx512f && f->avx512dq && f->avx512vl;
+	bool avx512 = f->avx512f && f->avx512dq && f->avx512vl && cpu_features_avx512_wanted();
 	rmsnorm_fn = avx512 ? ops__rmsnorm_avx512 : rmsnorm_portable;
 	silu_mul_fn = avx512 ? ops__silu_mul_avx512 : silu_mul_portable;
 	add_fn = avx512 ? ops__add_avx512 : add_portable;

@@ -11,17 +11,6 @@
  * (pack16 / gemm_packed: r16 vectors stored side by side, same numbers). */
 #include "engine/quant_r16_avx512.h"
 
-/* A Q8_K activation block (quant_q8_K_quantize_ref's values) and its group
- * sums as the int16 pairs vpdpwssd reads: pairs16 (g, g + 2) and (g + 1,
- * g + 3) for g = 0, 4, 8, 12 (sums of 16); pairs32 the same for the 8 sums
- * of 32. */
-struct actk {
-	struct block_q8_K q;
-	int16_t pairs16[16];
-	int16_t pairs32[8];
-};
-static_assert(sizeof(struct actk) == 340, "actk size");
-
 #define KKC 4 /* super-blocks per buffered chunk (Q6_K: 23 KiB) */
 
 static size_t actk_bytes(int64_t n)

@@ -136,6 +136,27 @@ struct block_q8_K {
 };
 static_assert(sizeof(struct block_q8_K) == 292, "block_q8_K size");
 
+/* Prepared activations of the gemm kernels (quant_gemm*_avx2.c,
+ * quant_gemm*_avx512.c). act8: one Q8_0 activation block for a weight type
+ * with code offset OFF: the values of quant_q8_0_from_float_ref, its f16
+ * scale as f32, -OFF * sum (each kernel set says which OFF it uses). */
+struct act8 {
+	int8_t qs[QK8_0];
+	float d;
+	int32_t off;
+};
+static_assert(sizeof(struct act8) == 40, "act8 size");
+
+/* actk: a Q8_K activation block (quant_q8_K_quantize_ref's values) and its
+ * group sums as int16 pairs: pairs16 (g, g + 2) and (g + 1, g + 3) for g =
+ * 0, 4, 8, 12 (sums of 16); pairs32 the same for the 8 sums of 32. */
+struct actk {
+	struct block_q8_K q;
+	int16_t pairs16[16];
+	int16_t pairs32[8];
+};
+static_assert(sizeof(struct actk) == 340, "actk size");
+
 /* Round to nearest, ties to even, for |f| < 2^22 (ggml's nearest_int): the
  * add of 1.5 * 2^23 leaves the rounded integer in the low mantissa bits. */
 static inline int quant_nearest_int(float f)
@@ -229,6 +250,7 @@ void quant_q8_1_from_float_ref(const float *src, void *dst, int64_t n);
  * starts as a copy of the level below. */
 void quant__fill_legacy_avx2(struct quant_traits *table);
 void quant__fill_kquants_avx2(struct quant_traits *table);
+void quant__fill_gemm_avx2(struct quant_traits *table);
 void quant__fill_legacy_avx512(struct quant_traits *table);
 void quant__fill_kquants_avx512(struct quant_traits *table);
 void quant__fill_matdot_avx512(struct quant_traits *table);

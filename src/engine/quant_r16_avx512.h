@@ -35,15 +35,6 @@
 #define R16_PACKED  0x1000
 #define R16_TYPE(t) ((t) & ~R16_PACKED)
 
-/* One Q8_0 activation block for a weight type with code offset OFF: the
- * values of quant_q8_0_from_float_ref, its f16 scale as f32, -OFF * sum. */
-struct act8 {
-	int8_t qs[QK8_0];
-	float d;
-	int32_t off;
-};
-static_assert(sizeof(struct act8) == 40, "act8 size");
-
 /* One block of 16 weight rows: codes of elements 4k..4k+3 in lane r of
  * c[k] (unsigned bytes), and the rows' block scales. */
 struct r16blk {

@@ -1,0 +1,685 @@
+/* quant_gemm_avx2.c — gemm kernels (quant.h quant_gemm_fn) for Q4_0, Q8_0,
+ * Q4_K and Q6_K weights on AVX2, and their packed form (pack16 /
+ * gemm_packed). The packed stripes are the avx512 set's, byte for byte
+ * (quant_r16_avx512.h describes them): 16 rows side by side, one row per
+ * 32-bit lane, which AVX2 reads as two halves of 8 rows (bytes 0..31 and
+ * 32..63 of each 64-byte vector). A block's 8 dot products are then
+ * vpmaddubsw of the unsigned row codes by broadcast activation dwords,
+ * summed in 16 bits as far as they cannot overflow and widened by vpmaddwd
+ * (by 1, or by the group scales of the K-quants), and the reference's float
+ * step is one vector op for 8 rows in the reference's order: the numbers of
+ * quant_*_vec_dot_ref bit for bit, as the avx512 set. Q8_0's signed codes
+ * go through the sign trick (|w| times a with w's sign), so its act8 offset
+ * is 0; Q4_0's is 8 (the nibbles are unsigned).
+ * Weights in the GGUF row form are packed a chunk of blocks at a time into
+ * a stack buffer and run through the same kernel. Built with -mavx2 -mfma
+ * -mf16c; chosen at run time by quant.c. */
+#include "engine/quant_internal.h"
+
+#include <immintrin.h>
+
+#define AI static inline __attribute__((always_inline))
+
+/* Decode's prefetch in a packed stripe (as the avx512 set's
+ * r16_prefetch_2): each line 8 KiB ahead into L2 and 2 KiB ahead into L1. */
+#define PF_FAR  8192
+#define PF_NEAR 2048
+
+AI void prefetch_2(const void *p)
+{
+	_mm_prefetch((const char *)p + PF_FAR, _MM_HINT_T1);
+	_mm_prefetch((const char *)p + PF_NEAR, _MM_HINT_T0);
+}
+
+/* The activation dword at p in every lane. */
+AI __m256i bc(const void *p)
+{
+	int32_t v;
+	memcpy(&v, p, 4);
+	return _mm256_set1_epi32(v);
+}
+
+AI __m256i and8(__m256i v, int m)
+{
+	return _mm256_and_si256(v, _mm256_set1_epi8((char)m));
+}
+
+AI __m256i and32(__m256i v, int m)
+{
+	return _mm256_and_si256(v, _mm256_set1_epi32(m));
+}
+
+AI __m256i load(const uint8_t *p)
+{
+	return _mm256_loadu_si256((const __m256i *)p);
+}
+
+/* Eight f16 at p as f32. */
+AI __m256 f16x8(const uint8_t *p)
+{
+	return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+}
+
+/* The low 16 bits of each lane (f16) as f32. */
+AI __m256 f16_lanes(__m256i v)
+{
+	v = and32(v, 0xFFFF);
+	return _mm256_cvtph_ps(
+	    _mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)));
+}
+
+/* 32 int32 (four vectors, elements in order) -> 32 int8, saturated. */
+AI __m256i pack_i8(__m256i q0, __m256i q1, __m256i q2, __m256i q3)
+{
+	__m256i v = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3));
+	return _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+AI int hsum_i32(__m256i v)
+{
+	__m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+	return _mm_cvtsi128_si32(s);
+}
+
+AI float hmax_ps(__m256 v)
+{
+	__m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+	m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+	m = _mm_max_ss(m, _mm_movehdup_ps(m));
+	return _mm_cvtss_f32(m);
+}
+
+AI __m256 abs_ps(__m256 v)
+{
+	return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v);
+}
+
+/* ---- activations: struct act8 (Q4_0, Q8_0) and struct actk (K-quants) */
+
+static size_t act8_bytes(int64_t n)
+{
+	return (size_t)(n / QK8_0) * sizeof(struct act8);
+}
+
+/* quant_q8_0_from_float_ref's values (scale 127 / amax, rounded half to
+ * even by cvtps in the default MXCSR mode), d rounded to f16 and back. */
+static void act8_prepare(const float *x, void *vy, int64_t n, int off)
+{
+	struct act8 *y = vy;
+	for (int64_t b = 0; b < n / QK8_0; b++, x += QK8_0) {
+		__m256 v[4], mx = _mm256_setzero_ps();
+		for (int k = 0; k < 4; k++) {
+			v[k] = _mm256_loadu_ps(x + 8 * k);
+			mx = _mm256_max_ps(mx, abs_ps(v[k]));
+		}
+		const float amax = hmax_ps(mx);
+		const __m256 id = _mm256_set1_ps(amax != 0.0f ? 127.f / amax : 0.0f);
+		__m256i q[4];
+		for (int k = 0; k < 4; k++)
+			q[k] = _mm256_cvtps_epi32(_mm256_mul_ps(v[k], id));
+		_mm256_storeu_si256((__m256i *)y[b].qs, pack_i8(q[0], q[1], q[2], q[3]));
+		__m256i sum =
+		    _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+		y[b].off = -off * hsum_i32(sum);
+		y[b].d = _cvtsh_ss(_cvtss_sh(amax / 127.f, _MM_FROUND_TO_NEAREST_INT));
+	}
+}
+
+static void q4_0_act_prepare(const float *x, void *y, int64_t n)
+{
+	act8_prepare(x, y, n, 8);
+}
+
+static void q8_0_act_prepare(const float *x, void *y, int64_t n)
+{
+	act8_prepare(x, y, n, 0);
+}
+
+static size_t actk_bytes(int64_t n)
+{
+	return (size_t)(n / QK_K) * sizeof(struct actk);
+}
+
+/* quant_q8_K_quantize_ref's values and the paired group sums. */
+static void actk_block(const float *x, struct actk *y)
+{
+	__m256 mx = _mm256_setzero_ps();
+	for (int e = 0; e < QK_K; e += 8)
+		mx = _mm256_max_ps(mx, abs_ps(_mm256_loadu_ps(x + e)));
+	const float amax = hmax_ps(mx);
+	memset(y, 0, sizeof *y);
+	if (amax == 0)
+		return;
+	float max = 0; /* the first element of magnitude amax */
+	for (int e = 0; e < QK_K; e++)
+		if (fabsf(x[e]) == amax) {
+			max = x[e];
+			break;
+		}
+	const float iscale = -127.f / max;
+	const __m256 is = _mm256_set1_ps(iscale);
+	for (int g = 0; g < QK_K / 32; g++) {
+		__m256i q[4];
+		for (int k = 0; k < 4; k++)
+			q[k] = _mm256_cvtps_epi32(
+			    _mm256_mul_ps(is, _mm256_loadu_ps(x + 32 * g + 8 * k)));
+		_mm256_storeu_si256((__m256i *)(y->q.qs + 32 * g), pack_i8(q[0], q[1], q[2], q[3]));
+		y->q.bsums[2 * g] = (int16_t)hsum_i32(_mm256_add_epi32(q[0], q[1]));
+		y->q.bsums[2 * g + 1] = (int16_t)hsum_i32(_mm256_add_epi32(q[2], q[3]));
+	}
+	y->q.d = 1 / iscale;
+	const int16_t *b = y->q.bsums;
+	for (int g = 0; g < 16; g += 4) {
+		int16_t p[4] = {b[g], b[g + 2], b[g + 1], b[g + 3]};
+		memcpy(y->pairs16 + g, p, sizeof p);
+	}
+	for (int g = 0; g < 8; g += 4) {
+		int16_t s[4];
+		for (int k = 0; k < 4; k++)
+			s[k] = (int16_t)(b[2 * (g + k)] + b[2 * (g + k) + 1]);
+		int16_t p[4] = {s[0], s[2], s[1], s[3]};
+		memcpy(y->pairs32 + g, p, sizeof p);
+	}
+}
+
+static void actk_prepare(const float *x, void *vy, int64_t n)
+{
+	struct actk *y = vy;
+	for (int64_t i = 0; i < n / QK_K; i++)
+		actk_block(x + i * QK_K, &y[i]);
+}
+
+/* ---- the packed form: bytes of a stripe of nb blocks, and where block b's
+ * codes and scales are (Q4_0 / Q8_0: nv code vectors per block; Q4_K: 16
+ * blocks side by side; Q6_K: K6_PB bytes per block, then the d's) */
+
+#define K6_PB 3328
+
+AI int leg_nv(int type)
+{
+	return type == GGML_TYPE_Q4_0 ? 4 : 8;
+}
+
+AI size_t leg_codes(int64_t b, int nv)
+{
+	return (size_t)b * 64 * (size_t)nv;
+}
+
+AI size_t leg_scales(int64_t nb, int64_t b, int nv)
+{
+	return (size_t)nb * 64 * (size_t)nv + (size_t)b * 32;
+}
+
+/* The dword at byte o of row r's block b (blocks of bs bytes, rows bx
+ * apart) into lane r of the 64-byte vector at v. */
+AI void put_lanes(uint8_t *v, const uint8_t *x, size_t bx, size_t off)
+{
+	for (int r = 0; r < 16; r++)
+		memcpy(v + 4 * r, x + (size_t)r * bx + off, 4);
+}
+
+/* Blocks [0, nb) of the 16 rows at x (bx bytes apart) into the packed
+ * layout of a stripe of nb blocks at o. */
+static void pack_blocks(int type, const uint8_t *x, size_t bx, int64_t nb, uint8_t *o)
+{
+	if (type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q8_0) {
+		const int nv = leg_nv(type);
+		const size_t bs = nv == 4 ? sizeof(struct block_q4_0) : sizeof(struct block_q8_0);
+		for (int64_t b = 0; b < nb; b++) {
+			for (int k = 0; k < nv; k++)
+				put_lanes(o + leg_codes(b, nv) + 64 * k, x, bx,
+				          (size_t)b * bs + 2 + 4 * k);
+			for (int r = 0; r < 16; r++)
+				memcpy(o + leg_scales(nb, b, nv) + 2 * r, x + r * bx + b * bs, 2);
+		}
+	} else if (type == GGML_TYPE_Q4_K) {
+		for (size_t i = 0; i < (size_t)nb * sizeof(struct block_q4_K); i += 16)
+			for (int k = 0; k < 4; k++)
+				put_lanes(o + 16 * i + 64 * k, x, bx, i + 4 * k);
+	} else {
+		for (int64_t b = 0; b < nb; b++) {
+			uint8_t *v = o + b * K6_PB;
+			for (int r = 0; r < 16; r++) {
+				const struct block_q6_K *blk =
+				    (const struct block_q6_K *)(x + r * bx) + b;
+				/* piece (h, q), dword k: the codes a, b, c with the 2-bit
+				 * slices 0-1, 2-3, 4-5 of d on top */
+				for (int pq = 0; pq < 4; pq++)
+					for (int k = 0; k < 4; k++)
+						for (int j = 0; j < 4; j++) {
+							int h = pq / 2, q = pq % 2,
+							    e = 16 * q + 4 * k + j;
+							uint8_t l0 = blk->ql[64 * h + e],
+							        l1 = blk->ql[64 * h + 32 + e],
+							        hb = blk->qh[32 * h + e];
+							uint8_t ca = (l0 & 15) | ((hb << 4) & 0x30),
+							        cb = (l1 & 15) | ((hb << 2) & 0x30),
+							        cc = (l0 >> 4) | (hb & 0x30),
+							        cd = (l1 >> 4) | ((hb >> 2) & 0x30);
+							uint8_t *w =
+							    v + 768 * pq + 64 * k + 4 * r + j;
+							w[0] = (uint8_t)(ca | (cd << 6));
+							w[256] = (uint8_t)(cb | ((cd << 4) & 0xC0));
+							w[512] = (uint8_t)(cc | ((cd << 2) & 0xC0));
+						}
+				for (int j = 0; j < 8; j++) {
+					v[3072 + 32 * j + 2 * r] =
+					    (uint8_t)blk->scales[4 * (j / 2) + j % 2];
+					v[3072 + 32 * j + 2 * r + 1] =
+					    (uint8_t)blk->scales[4 * (j / 2) + j % 2 + 2];
+				}
+				memcpy(o + nb * K6_PB + 32 * b + 2 * r, &blk->d, 2);
+			}
+		}
+	}
+}
+
+/* Bytes of one row's block, and of a packed stripe's block. */
+AI size_t block_bytes(int type)
+{
+	switch (type) {
+	case GGML_TYPE_Q4_0: return sizeof(struct block_q4_0);
+	case GGML_TYPE_Q8_0: return sizeof(struct block_q8_0);
+	case GGML_TYPE_Q4_K: return sizeof(struct block_q4_K);
+	default: return sizeof(struct block_q6_K);
+	}
+}
+
+/* ---- the kernels: blocks [b0, b1) of half h (rows 8h..8h+7) of a packed
+ * stripe laid out for nb blocks, against `cols` (1 or 2) activation
+ * columns a + c * ba (indexed by the stripe's block numbers), into acc */
+
+AI void leg_block(int type, const uint8_t *x, int64_t nb, int64_t b, int h,
+                  const struct act8 *const y[2], __m256 acc[2], const int cols)
+{
+	const int nv = leg_nv(type);
+	const uint8_t *p = x + leg_codes(b, nv) + 32 * h;
+	const __m256i ones = _mm256_set1_epi16(1);
+	__m256i is[2];
+#pragma GCC unroll 16
+	for (int c = 0; c < cols; c++)
+		is[c] = _mm256_setzero_si256();
+	if (type == GGML_TYPE_Q4_0) {
+/* |nibble * a| pairs <= 3810: eight sums fit in 16 bits */
+#pragma GCC unroll 16
+		for (int k = 0; k < 4; k++) {
+			__m256i v = load(p + 64 * k);
+			__m256i lo = and8(v, 0x0F), hi = and8(_mm256_srli_epi16(v, 4), 0x0F);
+#pragma GCC unroll 16
+			for (int c = 0; c < cols; c++) {
+				is[c] = _mm256_add_epi16(
+				    is[c], _mm256_maddubs_epi16(lo, bc(y[c]->qs + 4 * k)));
+				is[c] = _mm256_add_epi16(
+				    is[c], _mm256_maddubs_epi16(hi, bc(y[c]->qs + 16 + 4 * k)));
+			}
+		}
+#pragma GCC unroll 16
+		for (int c = 0; c < cols; c++)
+			is[c] = _mm256_madd_epi16(is[c], ones);
+	} else {
+/* |w| times a with w's sign: pairs <= 2 * 128 * 127 */
+#pragma GCC unroll 16
+		for (int k = 0; k < 8; k++) {
+			__m256i v = load(p + 64 * k), av = _mm256_sign_epi8(v, v);
+#pragma GCC unroll 16
+			for (int c = 0; c < cols; c++) {
+				__m256i sa = _mm256_sign_epi8(bc(y[c]->qs + 4 * k), v);
+				is[c] = _mm256_add_epi32(
+				    is[c], _mm256_madd_epi16(_mm256_maddubs_epi16(av, sa), ones));
+			}
+		}
+	}
+	const __m256 d = f16x8(x + leg_scales(nb, b, nv) + 16 * h);
+#pragma GCC unroll 16
+	for (int c = 0; c < cols; c++) {
+		__m256 isum =
+		    _mm256_cvtepi32_ps(_mm256_add_epi32(is[c], _mm256_set1_epi32(y[c]->off)));
+		acc[c] = _mm256_add_ps(
+		    acc[c], _mm256_mul_ps(isum, _mm256_mul_ps(d, _mm256_set1_ps(y[c]->d))));
+	}
+}
+
+/* Q4_K block p (16 rows side by side: the 16-byte chunk at offset o of the
+ * GGUF block as 4 vectors at 16 o), half h, against the columns' block y. */
+AI void k4_block(const uint8_t *p, int h, const struct actk *const y[2], __m256 acc[2],
+                 const int cols)
+{
+	__m256i t[4];
+#pragma GCC unroll 16
+	for (int k = 0; k < 4; k++)
+		t[k] = load(p + 64 * k + 32 * h); /* d | dmin, scales 0..3, 4..7, 8..11 */
+	const __m256i sc_lo = and32(t[1], 0x3f3f3f3f), m_lo = and32(t[2], 0x3f3f3f3f);
+	const __m256i sc_hi =
+	    _mm256_or_si256(and32(t[3], 0x0f0f0f0f), and32(_mm256_srli_epi32(t[1], 2), 0x30303030));
+	const __m256i m_hi = _mm256_or_si256(and32(_mm256_srli_epi32(t[3], 4), 0x0f0f0f0f),
+	                                     and32(_mm256_srli_epi32(t[2], 2), 0x30303030));
+	__m256i isum[2], summs[2];
+#pragma GCC unroll 16
+	for (int c = 0; c < cols; c++) {
+		isum[c] = _mm256_setzero_si256();
+		/* the mins times the group sums, (0, 2), (1, 3), (4, 6), (5, 7) */
+		const int16_t *ps = y[c]->pairs32;
+		__m256i s = _mm256_madd_epi16(and32(m_lo, 0x00FF00FF), bc(ps));
+		s = _mm256_add_epi32(
+		    s,
+		    _mm256_madd_epi16(and32(_mm256_srli_epi32(m_lo, 8), 0x00FF00FF), bc(ps + 2)));
+		s = _mm256_add_epi32(s, _mm256_madd_epi16(and32(m_hi, 0x00FF00FF), bc(ps + 4)));
+		summs[c] = _mm256_add_epi32(
+		    s,
+		    _mm256_madd_epi16(and32(_mm256_srli_epi32(m_hi, 8), 0x00FF00FF), bc(ps + 6)));
+	}
+#pragma GCC unroll 16
+	for (int c4 = 0; c4 < 4; c4++) {
+		/* groups 2 c4 (low nibbles) and 2 c4 + 1 (high): |pairs| <= 3810, eight
+		 * sums fit in 16 bits; then times the scale in both halves of a lane */
+		__m256i lo[2], hi[2];
+#pragma GCC unroll 16
+		for (int c = 0; c < cols; c++)
+			lo[c] = hi[c] = _mm256_setzero_si256();
+#pragma GCC unroll 16
+		for (int h2 = 0; h2 < 2; h2++)
+#pragma GCC unroll 16
+			for (int k = 0; k < 4; k++) {
+				__m256i v =
+				    load(p + 16 * (16 + 32 * c4 + 16 * h2) + 64 * k + 32 * h);
+				__m256i vl = and8(v, 0x0F),
+				        vh = and8(_mm256_srli_epi16(v, 4), 0x0F);
+#pragma GCC unroll 16
+				for (int c = 0; c < cols; c++) {
+					const int8_t *q = y[c]->q.qs + 64 * c4 + 16 * h2 + 4 * k;
+					lo[c] = _mm256_add_epi16(lo[c],
+					                         _mm256_maddubs_epi16(vl, bc(q)));
+					hi[c] = _mm256_add_epi16(
+					    hi[c], _mm256_maddubs_epi16(vh, bc(q + 32)));
+				}
+			}
+		__m256i s0 = c4 < 2 ? _mm256_srli_epi32(sc_lo, 16 * c4)
+		                    : _mm256_srli_epi32(sc_hi, 16 * (c4 - 2));
+		__m256i sa = and32(s0, 0xFF), sb = and32(_mm256_srli_epi32(s0, 8), 0xFF);
+		sa = _mm256_or_si256(sa, _mm256_slli_epi32(sa, 16));
+		sb = _mm256_or_si256(sb, _mm256_slli_epi32(sb, 16));
+#pragma GCC unroll 16
+		for (int c = 0; c < cols; c++) {
+			isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(lo[c], sa));
+			isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(hi[c], sb));
+		}
+	}
+	const __m256 d = f16_lanes(t[0]), dmin = f16_lanes(_mm256_srli_epi32(t[0], 16));
+#pragma GCC unroll 16
+	for (int c = 0; c < cols; c++) {
+		/* acc + d * isum - dmin * summs, the reference's step */
+		const __m256 yd = _mm256_set1_ps(y[c]->q.d);
+		__m256 v = _mm256_mul_ps(_mm256_mul_ps(yd, d), _mm256_cvtepi32_ps(isum[c]));
+		v = _mm256_sub_ps(
+		    v, _mm256_mul_ps(_mm256_mul_ps(yd, dmin), _mm256_cvtepi32_ps(summs[c])));
+		acc[c] = _mm256_add_ps(acc[c], v);
+	}
+}
+
+/* Q6_K block p (K6_PB bytes: 4 pieces of 12 vectors, then 8 runs of
+ * scales), its d's at pd, half h. */
+AI void k6_block(const uint8_t *p, const uint8_t *pd, int h, const struct actk *const y[2],
+                 __m256 acc[2], const int cols)
+{
+	__m256i isum[2];
+#pragma GCC unroll 16
+	for (int c = 0; c < cols; c++)
+		isum[c] = _mm256_setzero_si256();
+	/* run j: lane r holds row r's scales (g, g + 2), g = 4 (j / 2) + j % 2 */
+	__m256i sp[8];
+#pragma GCC unroll 16
+	for (int j = 0; j < 8; j++)
+		sp[j] = _mm256_cvtepi8_epi16(
+		    _mm_loadu_si128((const __m128i *)(p + 3072 + 32 * j + 16 * h)));
+	/* vpshufb (within 128-bit lanes): each dword's int16 0 or 1, twice */
+	const __m256i dup_lo = _mm256_setr_epi32(0x01000100, 0x05040504, 0x09080908, 0x0d0c0d0c,
+	                                         0x01000100, 0x05040504, 0x09080908, 0x0d0c0d0c);
+	const __m256i dup_hi = _mm256_add_epi8(dup_lo, _mm256_set1_epi8(2));
+#pragma GCC unroll 16
+	for (int pq = 0; pq < 4; pq++) {
+		const int h6 = pq / 2, q = pq % 2;
+		const uint8_t *v = p + 768 * pq + 32 * h;
+		/* the groups of codes a, b, c, d: |pairs| <= 2 * 63 * 127, two sums
+		 * fit in 16 bits */
+		__m256i part[2][4][2];
+#pragma GCC unroll 16
+		for (int k = 0; k < 4; k++) {
+			__m256i X = load(v + 64 * k), Y = load(v + 256 + 64 * k),
+			        Z = load(v + 512 + 64 * k);
+			__m256i code[4] = {
+			    and8(X, 0x3f), and8(Y, 0x3f), and8(Z, 0x3f),
+			    _mm256_or_si256(_mm256_or_si256(and8(_mm256_srli_epi16(X, 6), 0x03),
+			                                    and8(_mm256_srli_epi16(Y, 4), 0x0C)),
+			                    and8(_mm256_srli_epi16(Z, 2), 0x30))};
+#pragma GCC unroll 16
+			for (int c = 0; c < cols; c++)
+#pragma GCC unroll 16
+				for (int i = 0; i < 4; i++) {
+					const int g = 8 * h6 + 2 * i + q;
+					__m256i m = _mm256_maddubs_epi16(
+					    code[i], bc(y[c]->q.qs + 16 * g + 4 * k));
+					part[c][i][k / 2] =
+					    k % 2 ? _mm256_add_epi16(part[c][i][k / 2], m) : m;
+				}
+		}
+#pragma GCC unroll 16
+		for (int i = 0; i < 4; i++) {
+			const int g = 8 * h6 + 2 * i + q, j = 2 * (g / 4) + g % 2;
+			const __m256i s = _mm256_shuffle_epi8(sp[j], (g % 4) < 2 ? dup_lo : dup_hi);
+#pragma GCC unroll 16
+			for (int c = 0; c < cols; c++) {
+				isum[c] =
+				    _mm256_add_epi32(isum[c], _mm256_madd_epi16(part[c][i][0], s));
+				isum[c] =
+				    _mm256_add_epi32(isum[c], _mm256_madd_epi16(part[c][i][1], s));
+			}
+		}
+	}
+	const __m256 d = f16x8(pd + 16 * h);
+#pragma GCC unroll 16
+	for (int c = 0; c < cols; c++) {
+		/* acc + (y.d * d) * (isum - 32 * sum of scale * group sum) */
+		__m256i off = _mm256_setzero_si256();
+#pragma GCC unroll 16
+		for (int j = 0; j < 8; j++)
+			off = _mm256_add_epi32(off,
+			                       _mm256_madd_epi16(sp[j], bc(y[c]->pairs16 + 2 * j)));
+		__m256i is = _mm256_sub_epi32(isum[c], _mm256_slli_epi32(off, 5));
+		__m256 t = _mm256_mul_ps(_mm256_set1_ps(y[c]->q.d), d);
+		acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(t, _mm256_cvtepi32_ps(is)));
+	}
+}
+
+/* Blocks [b0, b1) of the packed stripe x (nb blocks) by `cols` columns, the
+ * 16 rows' running sums at s (loaded when add, else from 0), both halves
+ * block by block (the stripe streams once); rows before `first` are not
+ * stored. The prefetch as the avx512 set's: each line of the block twice
+ * (prefetch_2), Q4_0 / Q8_0 scales a line 16 blocks ahead into L2. */
+AI void stripe_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t b1,
+                    const uint8_t *a, size_t ba, float *s, size_t lds, int first, bool add,
+                    const int cols)
+{
+	const bool leg = type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q8_0;
+	const int nv = leg_nv(type);
+	const int64_t blk = leg ? 64 * nv : type == GGML_TYPE_Q4_K ? 16 * 144 : K6_PB;
+	__m256 acc[2][2];
+#pragma GCC unroll 16
+	for (int h = 0; h < 2; h++)
+#pragma GCC unroll 16
+		for (int c = 0; c < cols; c++)
+			acc[h][c] = add ? _mm256_loadu_ps(s + (size_t)c * lds + 8 * h)
+			                : _mm256_setzero_ps();
+	for (int64_t b = b0; b < b1; b++) {
+		const uint8_t *p = x + b * blk;
+#pragma GCC unroll 64
+		for (int l = 0; l < blk; l += 64)
+			prefetch_2(p + l);
+		if (leg && !(b & 1))
+			_mm_prefetch((const char *)x + leg_scales(nb, b, nv) + 512, _MM_HINT_T1);
+		const struct act8 *y8[2];
+		const struct actk *yk[2];
+#pragma GCC unroll 16
+		for (int c = 0; c < cols; c++) {
+			y8[c] = (const struct act8 *)(a + (size_t)c * ba) + b;
+			yk[c] = (const struct actk *)(a + (size_t)c * ba) + b;
+		}
+#pragma GCC unroll 16
+		for (int h = 0; h < 2; h++) {
+			if (leg)
+				leg_block(type, x, nb, b, h, y8, acc[h], cols);
+			else if (type == GGML_TYPE_Q4_K)
+				k4_block(p, h, yk, acc[h], cols);
+			else
+				k6_block(p, x + nb * K6_PB + 32 * b, h, yk, acc[h], cols);
+		}
+	}
+#pragma GCC unroll 16
+	for (int h = 0; h < 2; h++) {
+		const __m256i keep = _mm256_cmpgt_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+		                                        _mm256_set1_epi32(first - 8 * h - 1));
+#pragma GCC unroll 16
+		for (int c = 0; c < cols; c++)
+			_mm256_maskstore_ps(s + (size_t)c * lds + 8 * h, keep, acc[h][c]);
+	}
+}
+
+/* All nc columns, two at a time. */
+AI void stripe(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t b1, int64_t nc,
+               const uint8_t *a, size_t ba, float *s, size_t lds, int first, bool add)
+{
+	int64_t c = 0;
+	for (; c + 2 <= nc; c += 2)
+		stripe_cols(type, x, nb, b0, b1, a + (size_t)c * ba, ba, s + (size_t)c * lds, lds,
+		            first, add, 2);
+	if (c < nc)
+		stripe_cols(type, x, nb, b0, b1, a + (size_t)c * ba, ba, s + (size_t)c * lds, lds,
+		            first, add, 1);
+}
+
+/* Packed stripes of nb blocks: decode (up to 2 columns) streams each
+ * stripe once; more columns take it a chunk of blocks at a time, which
+ * stays in L1 while the column pairs pass. */
+#define KC_LEG 32
+#define KC_K   4
+
+AI int64_t chunk_blocks(int type)
+{
+	return type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q8_0 ? KC_LEG : KC_K;
+}
+
+AI void gemm_packed(int type, int64_t n, int64_t nr, int64_t nc, float *s, size_t lds,
+                    const void *vx, size_t bx, const void *va, size_t ba)
+{
+	const uint8_t *x = vx, *a = va;
+	const int64_t nb =
+	    n / (int64_t)(type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q8_0 ? QK8_0 : QK_K);
+	const int64_t kc = nc <= 2 ? nb : chunk_blocks(type);
+	for (int64_t r0 = 0; r0 < nr; r0 += 16)
+		for (int64_t b0 = 0; b0 < nb; b0 += kc)
+			stripe(type, x + (size_t)r0 * bx, nb, b0, b0 + kc < nb ? b0 + kc : nb, nc,
+			       a, ba, s + r0, lds, 0, b0 > 0);
+}
+
+/* Rows of fewer than 16: the reference's arithmetic, one row at a time. */
+static void gemm_small(int type, int64_t nb, int64_t nr, int64_t nc, float *s, size_t lds,
+                       const uint8_t *x, size_t bx, const uint8_t *a, size_t ba)
+{
+	for (int64_t c = 0; c < nc; c++)
+		for (int64_t r = 0; r < nr; r++) {
+			float sum = 0, t;
+			for (int64_t b = 0; b < nb; b++) {
+				const uint8_t *xb =
+				    x + (size_t)r * bx + (size_t)b * block_bytes(type);
+				if (type == GGML_TYPE_Q4_K || type == GGML_TYPE_Q6_K) {
+					const struct actk *y =
+					    (const struct actk *)(a + (size_t)c * ba) + b;
+					if (type == GGML_TYPE_Q4_K)
+						quant_q4_K_vec_dot_ref(QK_K, &t, xb, &y->q);
+					else
+						quant_q6_K_vec_dot_ref(QK_K, &t, xb, &y->q);
+					sum += t;
+					continue;
+				}
+				const struct act8 *y =
+				    (const struct act8 *)(a + (size_t)c * ba) + b;
+				int isum = y->off;
+				uint16_t dh;
+				memcpy(&dh, xb, 2);
+				for (int j = 0; j < 16 && type == GGML_TYPE_Q4_0; j++)
+					isum += (xb[2 + j] & 0xF) * y->qs[j] +
+					        (xb[2 + j] >> 4) * y->qs[j + 16];
+				for (int j = 0; j < 32 && type == GGML_TYPE_Q8_0; j++)
+					isum += (int8_t)xb[2 + j] * y->qs[j];
+				sum += (float)isum * (quant__fp16_table[dh] * y->d);
+			}
+			s[c * lds + r] = sum;
+		}
+}
+
+/* The GGUF row form: each stripe (the last one overlapping the one before
+ * it) packed a chunk of blocks at a time into a buffer on the stack. */
+AI void gemm_rows(int type, int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *vx,
+                  size_t bx, const void *va, size_t ba)
+{
+	const uint8_t *x = vx, *a = va;
+	const int64_t qk = type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q8_0 ? QK8_0 : QK_K;
+	const int64_t nb = n / qk, kc = chunk_blocks(type);
+	const size_t bs = block_bytes(type),
+	             as = qk == QK_K ? sizeof(struct actk) : sizeof(struct act8);
+	if (nr < 16) {
+		gemm_small(type, nb, nr, nc, s, lds, x, bx, a, ba);
+		return;
+	}
+	_Alignas(64) uint8_t buf[KC_LEG * 16 * sizeof(struct block_q8_0)]; /* the biggest chunk */
+	static_assert(KC_K * (K6_PB + 32) <= sizeof buf, "Q6_K chunk fits");
+	for (int64_t r0 = 0; r0 < nr; r0 += 16) {
+		const int64_t base = r0 + 16 <= nr ? r0 : nr - 16;
+		for (int64_t b0 = 0; b0 < nb; b0 += kc) {
+			const int64_t kb = nb - b0 < kc ? nb - b0 : kc;
+			pack_blocks(type, x + (size_t)base * bx + (size_t)b0 * bs, bx, kb, buf);
+			stripe(type, buf, kb, 0, kb, nc, a + (size_t)b0 * as, ba, s + base, lds,
+			       (int)(r0 - base), b0 > 0);
+		}
+	}
+}
+
+#define GEMM_FNS(t, T)                                                                             \
+	static void t##_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds,              \
+	                     const void *x, size_t bx, const void *a, size_t ba)                   \
+	{                                                                                          \
+		gemm_rows(T, n, nr, nc, s, lds, x, bx, a, ba);                                     \
+	}                                                                                          \
+	static void t##_gemm_packed(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds,       \
+	                            const void *x, size_t bx, const void *a, size_t ba)            \
+	{                                                                                          \
+		gemm_packed(T, n, nr, nc, s, lds, x, bx, a, ba);                                   \
+	}                                                                                          \
+	static void t##_pack16(const void *src, size_t bx, void *dst)                              \
+	{                                                                                          \
+		pack_blocks(T, src, bx, (int64_t)(bx / block_bytes(T)), dst);                      \
+	}
+
+GEMM_FNS(q4_0, GGML_TYPE_Q4_0)
+GEMM_FNS(q8_0, GGML_TYPE_Q8_0)
+GEMM_FNS(q4_K, GGML_TYPE_Q4_K)
+GEMM_FNS(q6_K, GGML_TYPE_Q6_K)
+
+void quant__fill_gemm_avx2(struct quant_traits *t)
+{
+	t[GGML_TYPE_Q4_0].act_prepare = q4_0_act_prepare;
+	t[GGML_TYPE_Q8_0].act_prepare = q8_0_act_prepare;
+	t[GGML_TYPE_Q4_0].act_bytes = t[GGML_TYPE_Q8_0].act_bytes = act8_bytes;
+	t[GGML_TYPE_Q4_K].act_prepare = t[GGML_TYPE_Q6_K].act_prepare = actk_prepare;
+	t[GGML_TYPE_Q4_K].act_bytes = t[GGML_TYPE_Q6_K].act_bytes = actk_bytes;
+#define SET(tn, T)                                                                                 \
+	t[T].gemm = tn##_gemm;                                                                     \
+	t[T].gemm_packed = tn##_gemm_packed;                                                       \
+	t[T].pack16 = tn##_pack16;
+	SET(q4_0, GGML_TYPE_Q4_0)
+	SET(q8_0, GGML_TYPE_Q8_0)
+	SET(q4_K, GGML_TYPE_Q4_K)
+	SET(q6_K, GGML_TYPE_Q6_K)
+#undef SET
+}

@@ -6,11 +6,11 @@
  * and V, so a step reads the cache once. The cache keeps K transposed
  * (position fastest) and V by position: both products then stream whole
  * cache lines. Causal and sliding-window masks are the range [k0, k1].
- * The AVX-512 variant (attention_avx512.c) computes the same steps in the
- * same order per score and per output; this file holds the store, the
- * dispatch and the portable version. Several query rows of one sequence
- * (attn__group_rows) share each load of K and V in the AVX-512 variant; the
- * portable one takes them one at a time. */
+ * The AVX-512 and AVX2 variants (attention_avx512.c, attention_avx2.c)
+ * compute the same steps in the same order per score and per output; this
+ * file holds the store, the dispatch and the portable version. Several
+ * query rows of one sequence (attn__group_rows) share each load of K and V
+ * in the AVX-512 variant; the others take them one at a time. */
 #include "engine/engine_internal.h"
 
 #include <math.h>
@@ -96,6 +96,8 @@ static void pick(void)
 	    cpu_features_avx512_wanted()) {
 		group_fn = attn__group_avx512;
 		rows_fn = attn__rows_avx512;
+	} else if (f->avx2 && f->fma && f->f16c && cpu_features_avx2_wanted()) {
+		group_fn = attn__group_avx2;
 	}
 }
 

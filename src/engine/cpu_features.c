@@ -113,3 +113,9 @@ bool cpu_features_avx512_wanted(void)
 	const char *cap = getenv("GPURUN_ISA");
 	return !cap || (strcmp(cap, "scalar") != 0 && strcmp(cap, "avx2") != 0);
 }
+
+bool cpu_features_avx2_wanted(void)
+{
+	const char *cap = getenv("GPURUN_ISA");
+	return !cap || strcmp(cap, "scalar") != 0;
+}

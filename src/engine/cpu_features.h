@@ -24,5 +24,7 @@ const struct cpu_features *cpu_features_get(void);
  * (quant.h): the other AVX-512 paths (ops, attention) then take their
  * portable form too, as on a CPU without AVX-512 (benchmarks, tests). */
 bool cpu_features_avx512_wanted(void);
+/* The same for AVX2: false when GPURUN_ISA=scalar. */
+bool cpu_features_avx2_wanted(void);
 
 #endif

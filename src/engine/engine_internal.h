@@ -260,6 +260,10 @@ void ops__rmsnorm_avx512(float *y, const float *x, const float *w, int64_t n, fl
 void ops__silu_mul_avx512(float *g, const float *u, int64_t n);
 void ops__add_avx512(float *x, const float *y, int64_t n);
 void ops__rope_avx512(float *x, const float *cs, int n_rot, enum rope_mode mode);
+void ops__rmsnorm_avx2(float *y, const float *x, const float *w, int64_t n, float eps);
+void ops__silu_mul_avx2(float *g, const float *u, int64_t n);
+void ops__add_avx2(float *x, const float *y, int64_t n);
+void ops__rope_avx2(float *x, const float *cs, int n_rot, enum rope_mode mode);
 /* RoPE of the pairs from element i0 of the rotated dimensions on (the
  * portable loop; the AVX-512 variant's tail). */
 void ops__rope_from(float *x, const float *cs, int n_rot, enum rope_mode mode, int i0);
@@ -303,6 +307,7 @@ struct attn_args {
 	float *kv; /* rows variant: (ATTN_KV_BLOCK, max(dk, dv) rounded up to 32) scratch */
 };
 void attn__group_avx512(const struct attn_args *a);
+void attn__group_avx2(const struct attn_args *a);
 
 /* Multi-row attention: the query rows of a tile share each load (and
  * conversion) of K and V; every row's result is bit-identical to what

@@ -1,8 +1,8 @@
 /* ops.c — the elementwise and per-head operations of the transformer block:
  * RMSNorm, RoPE (normal and NeoX modes, linear scaling, frequency factors),
  * SiLU/GELU gating and soft-capping.
- * RMSNorm, SiLU, RoPE and the residual add have AVX-512 variants
- * (ops_avx512.c) picked by cpuid. SiLU's e^x is exp.h's, as the softmax's.
+ * RMSNorm, SiLU, RoPE and the residual add have AVX-512 and AVX2 variants
+ * (ops_avx512.c, ops_avx2.c) picked by cpuid. SiLU's e^x is exp.h's, as the softmax's.
  * The arithmetic follows ggml's CPU code (llama.cpp c392e509) step for step
  * where the order changes results: RMSNorm and softmax sums in double, RoPE
  * angles by repeated multiplication, GELU through an F16 lookup table. */
@@ -87,11 +87,21 @@ static void add_portable(float *x, const float *y, int64_t n)
 static void pick(void)
 {
 	const struct cpu_features *f = cpu_features_get();
-	bool avx512 = f->avx512f && f->avx512dq && f->avx512vl && cpu_features_avx512_wanted();
-	rmsnorm_fn = avx512 ? ops__rmsnorm_avx512 : rmsnorm_portable;
-	silu_mul_fn = avx512 ? ops__silu_mul_avx512 : silu_mul_portable;
-	add_fn = avx512 ? ops__add_avx512 : add_portable;
-	rope_fn = avx512 ? ops__rope_avx512 : rope_portable;
+	rmsnorm_fn = rmsnorm_portable;
+	silu_mul_fn = silu_mul_portable;
+	add_fn = add_portable;
+	rope_fn = rope_portable;
+	if (f->avx512f && f->avx512dq && f->avx512vl && cpu_features_avx512_wanted()) {
+		rmsnorm_fn = ops__rmsnorm_avx512;
+		silu_mul_fn = ops__silu_mul_avx512;
+		add_fn = ops__add_avx512;
+		rope_fn = ops__rope_avx512;
+	} else if (f->avx2 && f->fma && cpu_features_avx2_wanted()) {
+		rmsnorm_fn = ops__rmsnorm_avx2;
+		silu_mul_fn = ops__silu_mul_avx2;
+		add_fn = ops__add_avx2;
+		rope_fn = ops__rope_avx2;
+	}
 }
 
 void ops_rope(float *x, const float *cs, int n_rot, enum rope_mode mode)

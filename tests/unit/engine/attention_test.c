@@ -4,9 +4,13 @@
  * causal ends, sliding windows, soft-capping, arbitrary row ranges, and head
  * counts and sizes that are not multiples of the vector width. Both are also
  * checked against a double-precision reference (tolerance 2e-3: q and the
- * probabilities are rounded to F16, relative error 2^-11 each). */
+ * probabilities are rounded to F16, relative error 2^-11 each). The AVX2
+ * variant (attn__group_avx2, what a CPU without AVX-512 runs) is called
+ * directly and held to the same reference, on the same shapes, with tails
+ * of positions and dimensions that are not whole vectors. */
 #include "support/support.h"
 
+#include "engine/cpu_features.h"
 #include "engine/engine_internal.h"
 #include "engine/quant.h"
 
@@ -228,12 +232,66 @@ static void test_attention_rows_single(void **state)
 	fix_release(&f);
 }
 
+/* attn__group_avx2 on each configuration and several ranges (with and
+ * without soft-capping) against the double-precision reference. */
+static void test_attention_avx2_matches_ref(void **state)
+{
+	(void)state;
+	const struct cpu_features *cf = cpu_features_get();
+	if (!(cf->avx2 && cf->fma && cf->f16c)) {
+		test_skip("this CPU has no AVX2");
+		return;
+	}
+	static const int64_t ranges[][2] = {{0, 0}, {0, 6}, {3, 77}, {10, 17}, {0, N_CTX - 1}};
+	for (size_t c = 0; c < sizeof cfgs / sizeof cfgs[0]; c++) {
+		struct fix f;
+		fix_init(&f, &cfgs[c]);
+		const struct hparams *hp = &f.m.hp;
+		const int nq = hp->n_head / hp->n_head_kv, dk = hp->head_dim_k, dv = hp->head_dim_v;
+		float *q = malloc((size_t)nq * dk * 4), *out = malloc((size_t)nq * dv * 4);
+		for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++) {
+			const int il = (int)r % N_LAYER, g = (int)(r + c) % hp->n_head_kv;
+			const int64_t k0 = ranges[r][0], k1 = ranges[r][1];
+			const float scale = 1.0f / sqrtf((float)dk), softcap = r % 2 ? 30.0f : 0.0f;
+			for (int i = 0; i < nq * dk; i++)
+				q[i] = 1.5f * frand();
+			struct attn_args a = {
+			    .out = out,
+			    .q = q,
+			    .nq = nq,
+			    .dk = dk,
+			    .dv = dv,
+			    .kt = seq_k(&f.s, il) + (size_t)g * dk * N_CTX * f.s.kv_es,
+			    .kt_ld = N_CTX,
+			    .v = seq_vt(&f.s, il) + (size_t)g * dv * f.s.kv_es,
+			    .v_ld = (size_t)hp_kv_dim_v(hp),
+			    .es = f.s.kv_es,
+			    .k0 = k0,
+			    .n = k1 - k0 + 1,
+			    .f16 = f.s.kv_type == GGML_TYPE_F16,
+			    .scale = scale,
+			    .softcap = softcap,
+			    .sc = f.ts.scores,
+			    .qf = (float *)f.ts.conv,
+			};
+			attn__group_avx2(&a);
+			for (int h = 0; h < nq; h++)
+				check_ref(&f.s, il, g, q + (size_t)h * dk, out + (size_t)h * dv, k0, k1,
+				          scale, softcap);
+		}
+		free(q);
+		free(out);
+		fix_release(&f);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_attention_rows_equal_single_causal),
 	    cmocka_unit_test(test_attention_rows_equal_single_ranges),
 	    cmocka_unit_test(test_attention_rows_single),
+	    cmocka_unit_test(test_attention_avx2_matches_ref),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

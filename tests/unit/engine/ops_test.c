@@ -1,9 +1,11 @@
-/* ops_test.c — the residual add (ops_add) and its AVX-512 variant: the
+/* ops_test.c — the residual add (ops_add) and its AVX-512 and AVX2
+ * variants: the
  * same floats as a plain loop, for every length across a vector and its
  * masked tail, nothing written past n. The engine's e^x (exp.h): within
  * one ulp of e^x across the float range, the edge values; SiLU gating
- * (ops_silu_mul, its AVX-512 variant with the 16-lane e^x) the same floats
- * as the plain formula with ops_expf. RoPE (ops_rope, its AVX-512 variant)
+ * (ops_silu_mul, its AVX-512 and AVX2 variants with the 16- and 8-lane
+ * e^x) the same floats as the plain formula with ops_expf. RoPE (ops_rope,
+ * its AVX-512 and AVX2 variants)
  * the same floats as the pairwise formula, both modes, rotated widths
  * that are and are not whole vectors, the dimensions past them untouched. */
 #include "support/support.h"
@@ -45,6 +47,16 @@ static bool avx512(void)
 	return false;
 }
 
+/* The same for the AVX2 variants. */
+static bool avx2(void)
+{
+	const struct cpu_features *f = cpu_features_get();
+	if (f->avx2 && f->fma && f->f16c)
+		return true;
+	test_skip("this CPU has no AVX2");
+	return false;
+}
+
 static void test_ops_add_matches_loop(void **state)
 {
 	(void)state;
@@ -57,6 +69,14 @@ static void test_ops_add_avx512(void **state)
 	if (!avx512())
 		return;
 	check(ops__add_avx512);
+}
+
+static void test_ops_add_avx2(void **state)
+{
+	(void)state;
+	if (!avx2())
+		return;
+	check(ops__add_avx2);
 }
 
 /* The distance from e^x in units of the last place of the float nearest
@@ -120,6 +140,14 @@ static void test_silu_avx512(void **state)
 	check_silu(ops__silu_mul_avx512);
 }
 
+static void test_silu_avx2(void **state)
+{
+	(void)state;
+	if (!avx2())
+		return;
+	check_silu(ops__silu_mul_avx2);
+}
+
 static void check_rope(void (*rope)(float *, const float *, int, enum rope_mode))
 {
 	static const int widths[] = {2, 6, 16, 30, 32, 34, 48, 64, 96, 128};
@@ -161,16 +189,27 @@ static void test_rope_avx512(void **state)
 	check_rope(ops__rope_avx512);
 }
 
+static void test_rope_avx2(void **state)
+{
+	(void)state;
+	if (!avx2())
+		return;
+	check_rope(ops__rope_avx2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ops_add_matches_loop),
 	    cmocka_unit_test(test_ops_add_avx512),
+	    cmocka_unit_test(test_ops_add_avx2),
 	    cmocka_unit_test(test_expf_within_one_ulp),
 	    cmocka_unit_test(test_silu_matches_formula),
 	    cmocka_unit_test(test_silu_avx512),
+	    cmocka_unit_test(test_silu_avx2),
 	    cmocka_unit_test(test_rope_matches_formula),
 	    cmocka_unit_test(test_rope_avx512),
+	    cmocka_unit_test(test_rope_avx2),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

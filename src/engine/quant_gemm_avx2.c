@@ -292,12 +292,12 @@ AI size_t block_bytes(int type)
  * columns a + c * ba (indexed by the stripe's block numbers), into acc */
 
 AI void leg_block(int type, const uint8_t *x, int64_t nb, int64_t b, int h,
-                  const struct act8 *const y[2], __m256 acc[2], const int cols)
+                  const struct act8 *const y[4], __m256 acc[4], const int cols)
 {
 	const int nv = leg_nv(type);
 	const uint8_t *p = x + leg_codes(b, nv) + 32 * h;
 	const __m256i ones = _mm256_set1_epi16(1);
-	__m256i is[2];
+	__m256i is[4];
 #pragma GCC unroll 16
 	for (int c = 0; c < cols; c++)
 		is[c] = _mm256_setzero_si256();
@@ -498,7 +498,7 @@ AI void k6_block(const uint8_t *p, const uint8_t *pd, int h, const struct actk *
  * stored. The prefetch as the avx512 set's: each line of the block twice
  * (prefetch_2), Q4_0 / Q8_0 scales a line 16 blocks ahead into L2. */
 AI void stripe_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t b1,
-                    const uint8_t *a, size_t ba, float *s, size_t lds, int first, bool add,
+                    const uint8_t *a, size_t ba, float *s, size_t lds, int first, bool add, bool pf,
                     const int cols)
 {
 	const bool leg = type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q8_0;
@@ -513,12 +513,15 @@ AI void stripe_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t 
 			                : _mm256_setzero_ps();
 	for (int64_t b = b0; b < b1; b++) {
 		const uint8_t *p = x + b * blk;
+		if (pf) {
 #pragma GCC unroll 64
-		for (int l = 0; l < blk; l += 64)
-			prefetch_2(p + l);
-		if (leg && !(b & 1))
-			_mm_prefetch((const char *)x + leg_scales(nb, b, nv) + 512, _MM_HINT_T1);
-		const struct act8 *y8[2];
+			for (int l = 0; l < blk; l += 64)
+				prefetch_2(p + l);
+			if (leg && !(b & 1))
+				_mm_prefetch((const char *)x + leg_scales(nb, b, nv) + 512,
+				             _MM_HINT_T1);
+		}
+		const struct act8 *y8[4];
 		const struct actk *yk[2];
 #pragma GCC unroll 16
 		for (int c = 0; c < cols; c++) {
@@ -545,17 +548,77 @@ AI void stripe_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t 
 	}
 }
 
-/* All nc columns, two at a time. */
+/* Q4_0 / Q8_0 against more columns: one half at a time, so that four
+ * columns' sums stay in registers (two halves of two columns and the
+ * codes would not: GCC kept the sums on the stack). */
+AI void leg_half_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t b1,
+                      const uint8_t *a, size_t ba, float *s, size_t lds, int first, bool add,
+                      const int cols)
+{
+#pragma GCC unroll 2
+	for (int h = 0; h < 2; h++) {
+		__m256 acc[4];
+#pragma GCC unroll 16
+		for (int c = 0; c < cols; c++)
+			acc[c] = add ? _mm256_loadu_ps(s + (size_t)c * lds + 8 * h)
+			             : _mm256_setzero_ps();
+		for (int64_t b = b0; b < b1; b++) {
+			const struct act8 *y[4];
+#pragma GCC unroll 16
+			for (int c = 0; c < cols; c++)
+				y[c] = (const struct act8 *)(a + (size_t)c * ba) + b;
+			leg_block(type, x, nb, b, h, y, acc, cols);
+		}
+		const __m256i keep = _mm256_cmpgt_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+		                                        _mm256_set1_epi32(first - 8 * h - 1));
+#pragma GCC unroll 16
+		for (int c = 0; c < cols; c++)
+			_mm256_maskstore_ps(s + (size_t)c * lds + 8 * h, keep, acc[c]);
+	}
+}
+
+/* All nc columns: up to 2 (decode) both halves a block at a time with the
+ * prefetch; more, Q4_0 / Q8_0 four at a time by halves, the K-quants two
+ * at a time (their sums and codes take more registers), the block chunk
+ * being in L1 by then. */
 AI void stripe(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t b1, int64_t nc,
                const uint8_t *a, size_t ba, float *s, size_t lds, int first, bool add)
 {
+	if (nc <= 2) {
+		if (nc == 2)
+			stripe_cols(type, x, nb, b0, b1, a, ba, s, lds, first, add, true, 2);
+		else
+			stripe_cols(type, x, nb, b0, b1, a, ba, s, lds, first, add, true, 1);
+		return;
+	}
 	int64_t c = 0;
+	if (type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q8_0) {
+		for (; c + 4 <= nc; c += 4)
+			leg_half_cols(type, x, nb, b0, b1, a + (size_t)c * ba, ba,
+			              s + (size_t)c * lds, lds, first, add, 4);
+		switch (nc - c) {
+		case 3:
+			leg_half_cols(type, x, nb, b0, b1, a + (size_t)c * ba, ba,
+			              s + (size_t)c * lds, lds, first, add, 3);
+			break;
+		case 2:
+			leg_half_cols(type, x, nb, b0, b1, a + (size_t)c * ba, ba,
+			              s + (size_t)c * lds, lds, first, add, 2);
+			break;
+		case 1:
+			leg_half_cols(type, x, nb, b0, b1, a + (size_t)c * ba, ba,
+			              s + (size_t)c * lds, lds, first, add, 1);
+			break;
+		default: break;
+		}
+		return;
+	}
 	for (; c + 2 <= nc; c += 2)
 		stripe_cols(type, x, nb, b0, b1, a + (size_t)c * ba, ba, s + (size_t)c * lds, lds,
-		            first, add, 2);
+		            first, add, false, 2);
 	if (c < nc)
 		stripe_cols(type, x, nb, b0, b1, a + (size_t)c * ba, ba, s + (size_t)c * lds, lds,
-		            first, add, 1);
+		            first, add, false, 1);
 }
 
 /* Packed stripes of nb blocks: decode (up to 2 columns) streams each

@@ -6,15 +6,20 @@
 # writes the "Engine" section of docs/benchmarks.md: the machine, the
 # commands, tokens/s, decode as a share of the bandwidth limit (bandwidth /
 # weight bytes read per token), the ratio to llama.cpp's figures, and the
-# AMX tile peak around each prefill run (`gpurun bench --amx`).
+# AMX tile peak around each prefill run (`gpurun bench --amx`); then the
+# AVX2 kernel set on the same machine (GPURUN_ISA=avx2, what a CPU without
+# AVX-512 runs): one prefill and one decode run per quantized type.
 # Env: GPURUN_BIN (default build/gpurun), BENCH_THREADS (2), BENCH_REPS (3),
-# BENCH_TYPES ("F16 Q8_0 Q4_0 Q4_K_M"), BENCH_P (512), BENCH_N (128).
+# BENCH_TYPES ("F16 Q8_0 Q4_0 Q4_K_M"), BENCH_P (512), BENCH_N (128),
+# BENCH_AVX2_TYPES ("Q8_0 Q4_0 Q4_K_M"; empty: no AVX2 table).
 set -eu
 cd "$(dirname "$0")/../.."
 bin=${GPURUN_BIN:-$PWD/build/gpurun}
 threads=${BENCH_THREADS:-2}
 reps=${BENCH_REPS:-3}
 types=${BENCH_TYPES:-F16 Q8_0 Q4_0 Q4_K_M}
+avx2_types=${BENCH_AVX2_TYPES-Q8_0 Q4_0 Q4_K_M}
+grep -qw avx2 /proc/cpuinfo || avx2_types=
 np=${BENCH_P:-512}
 ng=${BENCH_N:-128}
 models=build/bench-models
@@ -27,7 +32,7 @@ mkdir -p "$models"
 declare -A llama_pp=([F16]=164.6 [Q8_0]=136.0 [Q4_K_M]=91.9 [Q4_0]=200.4)
 declare -A llama_tg=([F16]=20.7 [Q8_0]=34.5 [Q4_K_M]=50.4 [Q4_0]=61.9)
 
-for t in $types; do
+for t in $types $avx2_types; do
   f=$models/synth-1.1b-$t.gguf
   if [ ! -s "$f" ]; then
     echo "bench/engine: writing $f"
@@ -68,6 +73,14 @@ for t in $types; do
     cp "$tmp/bw0.txt" "$tmp/bw-$t-$k.txt"
   done
   cat "$tmp/pp-$t.txt" "$tmp/tg-$t.txt" >"$tmp/bench-$t.txt"
+done
+# The AVX2 set: prefill, then decode between two bandwidth runs.
+for t in $avx2_types; do
+  f=$models/synth-1.1b-$t.gguf
+  GPURUN_ISA=avx2 "$bin" bench "$f" -p "$np" -n 0 -t "$threads" -r 1 | tee "$tmp/a2-$t.txt"
+  "$bin" bench --bandwidth -t "$threads" | tee "$tmp/a2bw0-$t.txt"
+  GPURUN_ISA=avx2 "$bin" bench "$f" -p 0 -n "$ng" -t "$threads" -r 1 | tee -a "$tmp/a2-$t.txt"
+  "$bin" bench --bandwidth -t "$threads" | tee "$tmp/a2bw1-$t.txt"
 done
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 bws=$(cat "$tmp"/bw-*.txt | bw_of - "$threads")
@@ -169,6 +182,31 @@ info() { sed -n "s/.*$2 \([0-9.]*\) MiB.*/\1/p" "$1"; }
   echo "136.0, Q4_K_M 91.9, Q4_0 200.4; tg128 F16 20.7, Q8_0 34.5, Q4_K_M 50.4, Q4_0 61.9 tok/s."
   echo "Targets: decode >= 85% of the limit (Q4_0, Q8_0, Q4_K_M), prefill >= 1.2x llama.cpp,"
   echo "peak RSS <= file + KV cache + 64 MiB (the budget column)."
+  if [ -n "$avx2_types" ]; then
+    echo
+    echo "The AVX2 kernel set on the same machine, in the same run (\`GPURUN_ISA=avx2\`: what a"
+    echo "CPU without AVX-512 runs, matmuls, attention and row operations alike): per model one"
+    echo "\`gpurun bench MODEL -p $np -n 0 -t $threads -r 1\`, then one \`-p 0 -n $ng -t $threads -r 1\`"
+    echo "between two bandwidth runs (its limit: their mean / weight bytes). The ratios are to"
+    echo "llama.cpp's figures above, measured on this kind of machine (AVX-512), not on an"
+    echo "AVX2-only CPU."
+    echo
+    echo "| type | kernels | pp$np tok/s | vs llama.cpp | tg$ng tok/s | vs llama.cpp | read GB/s | share of limit |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|"
+    for t in $avx2_types; do
+      r=$tmp/a2-$t.txt
+      wmib=$(info "$r" "weights read per token" | head -1)
+      kern=$(sed -n 's/.*kernels \([a-z0-9]*\).*/\1/p' "$r" | head -1)
+      bw=$(echo "$(bw_of "$tmp/a2bw0-$t.txt" "$threads") $(bw_of "$tmp/a2bw1-$t.txt" "$threads")" |
+        awk '{ print ($1 + $2) / 2 }')
+      awk -v t="$t" -v k="$kern" -v pp="$(mean "$(tps "$r" "pp$np")")" \
+          -v tg="$(mean "$(tps "$r" "tg$ng")")" -v w="$wmib" -v bw="$bw" \
+          -v lpp="${llama_pp[$t]:-0}" -v ltg="${llama_tg[$t]:-0}" 'BEGIN {
+        lim = bw * 1e9 / (w * 1048576);
+        printf "| %s | %s | %.2f | %.2fx | %.2f | %.2fx | %.1f | %.0f%% |\n", t, k, pp,
+          (lpp > 0 ? pp / lpp : 0), tg, (ltg > 0 ? tg / ltg : 0), bw, 100 * tg / lim }'
+    done
+  fi
 } >"$tmp/section.md"
 
 # Replace the section (from its heading to the next "## " heading) or append.

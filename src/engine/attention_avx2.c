@@ -88,12 +88,9 @@ static void softmax(const struct attn_args *a, float *sc, int64_t n)
 	double sum = 0.0;
 	int64_t p = 0;
 	for (; p + 8 <= n; p += 8) {
-		_Alignas(32) float e[8];
-		_mm256_store_ps(e, exp8_avx2(_mm256_sub_ps(_mm256_loadu_ps(sc + p), mx)));
-		for (int j = 0; j < 8; j++) {
-			sc[p + j] = e[j];
-			sum += (double)e[j];
-		}
+		_mm256_storeu_ps(sc + p, exp8_avx2(_mm256_sub_ps(_mm256_loadu_ps(sc + p), mx)));
+		for (int j = 0; j < 8; j++)
+			sum += (double)sc[p + j];
 	}
 	for (; p < n; p++) {
 		sc[p] = ops_expf(sc[p] - max);
@@ -150,17 +147,7 @@ AI void heads(const struct attn_args *a, int h0, const int nh)
 
 void attn__group_avx2(const struct attn_args *a)
 {
-	for (int h0 = 0; h0 < a->nq; h0 += 8) {
-		int nh = a->nq - h0 < 8 ? a->nq - h0 : 8;
-		switch (nh) {
-		case 1: heads(a, h0, 1); break;
-		case 2: heads(a, h0, 2); break;
-		case 3: heads(a, h0, 3); break;
-		case 4: heads(a, h0, 4); break;
-		case 5: heads(a, h0, 5); break;
-		case 6: heads(a, h0, 6); break;
-		case 7: heads(a, h0, 7); break;
-		default: heads(a, h0, 8); break;
-		}
-	}
+#define HEADS(h0, k) heads(a, h0, k)
+	ATTN_HEAD_GROUPS(a->nq, HEADS);
+#undef HEADS
 }

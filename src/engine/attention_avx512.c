@@ -148,19 +148,9 @@ AI void heads(const struct attn_args *a, int h0, const int nh)
 
 void attn__group_avx512(const struct attn_args *a)
 {
-	for (int h0 = 0; h0 < a->nq; h0 += 8) {
-		int nh = a->nq - h0 < 8 ? a->nq - h0 : 8;
-		switch (nh) {
-		case 1: heads(a, h0, 1); break;
-		case 2: heads(a, h0, 2); break;
-		case 3: heads(a, h0, 3); break;
-		case 4: heads(a, h0, 4); break;
-		case 5: heads(a, h0, 5); break;
-		case 6: heads(a, h0, 6); break;
-		case 7: heads(a, h0, 7); break;
-		default: heads(a, h0, 8); break;
-		}
-	}
+#define HEADS(h0, k) heads(a, h0, k)
+	ATTN_HEAD_GROUPS(a->nq, HEADS);
+#undef HEADS
 }
 
 /* ---- several rows of one sequence (attn__group_rows) ---- */
@@ -302,18 +292,9 @@ static void pv_row(const struct attn_args *a, const struct attn_row *r, const fl
 	vb += (size_t)(b - p0) * ldv;
 	const int n = (int)(e - b + 1);
 	const bool first = b == r->k0;
-	for (int h0 = 0; h0 < a->nq; h0 += 8) {
-		switch (a->nq - h0 < 8 ? a->nq - h0 : 8) {
-		case 1: pv_block(a, r->out, w, h0, 1, vb, ldv, 0, n, first, false); break;
-		case 2: pv_block(a, r->out, w, h0, 2, vb, ldv, 0, n, first, false); break;
-		case 3: pv_block(a, r->out, w, h0, 3, vb, ldv, 0, n, first, false); break;
-		case 4: pv_block(a, r->out, w, h0, 4, vb, ldv, 0, n, first, false); break;
-		case 5: pv_block(a, r->out, w, h0, 5, vb, ldv, 0, n, first, false); break;
-		case 6: pv_block(a, r->out, w, h0, 6, vb, ldv, 0, n, first, false); break;
-		case 7: pv_block(a, r->out, w, h0, 7, vb, ldv, 0, n, first, false); break;
-		default: pv_block(a, r->out, w, h0, 8, vb, ldv, 0, n, first, false); break;
-		}
-	}
+#define PV(h0, k) pv_block(a, r->out, w, h0, k, vb, ldv, 0, n, first, false)
+	ATTN_HEAD_GROUPS(a->nq, PV);
+#undef PV
 }
 
 void attn__rows_avx512(const struct attn_args *a, const struct attn_row *rows, int n_rows)

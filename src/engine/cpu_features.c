@@ -108,14 +108,21 @@ const struct cpu_features *cpu_features_get(void)
 	return &features;
 }
 
-bool cpu_features_avx512_wanted(void)
+/* GPURUN_ISA's cap: 0 scalar, 1 avx2, 2 none (avx512 or unset). */
+static int isa_cap(void)
 {
 	const char *cap = getenv("GPURUN_ISA");
-	return !cap || (strcmp(cap, "scalar") != 0 && strcmp(cap, "avx2") != 0);
+	if (cap && !strcmp(cap, "scalar"))
+		return 0;
+	return cap && !strcmp(cap, "avx2") ? 1 : 2;
+}
+
+bool cpu_features_avx512_wanted(void)
+{
+	return isa_cap() >= 2;
 }
 
 bool cpu_features_avx2_wanted(void)
 {
-	const char *cap = getenv("GPURUN_ISA");
-	return !cap || strcmp(cap, "scalar") != 0;
+	return isa_cap() >= 1;
 }

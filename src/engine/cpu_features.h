@@ -20,9 +20,9 @@ struct cpu_features {
 /* Detected on first call (thread-safe); never NULL. */
 const struct cpu_features *cpu_features_get(void);
 
-/* False when GPURUN_ISA=scalar|avx2 caps the kernel sets below AVX-512
- * (quant.h): the other AVX-512 paths (ops, attention) then take their
- * portable form too, as on a CPU without AVX-512 (benchmarks, tests). */
+/* False when GPURUN_ISA=scalar|avx2 caps every SIMD path below AVX-512:
+ * the kernel sets (quant.h), ops and attention then run what a CPU without
+ * AVX-512 runs (benchmarks, tests). The one place that reads it. */
 bool cpu_features_avx512_wanted(void);
 /* The same for AVX2: false when GPURUN_ISA=scalar. */
 bool cpu_features_avx2_wanted(void);

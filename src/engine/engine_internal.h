@@ -308,6 +308,21 @@ struct attn_args {
 };
 void attn__group_avx512(const struct attn_args *a);
 void attn__group_avx2(const struct attn_args *a);
+/* CALL(h0, k) for the nq query heads in groups of up to 8 (heads h0 ..
+ * h0 + k - 1), k a constant in each call: the SIMD variants keep a
+ * group's accumulators in registers. */
+#define ATTN_HEAD_GROUPS(nq, CALL)                                                                 \
+	for (int h0_ = 0; h0_ < (nq); h0_ += 8)                                                    \
+		switch ((nq) - h0_ < 8 ? (nq) - h0_ : 8) {                                         \
+		case 1: CALL(h0_, 1); break;                                                       \
+		case 2: CALL(h0_, 2); break;                                                       \
+		case 3: CALL(h0_, 3); break;                                                       \
+		case 4: CALL(h0_, 4); break;                                                       \
+		case 5: CALL(h0_, 5); break;                                                       \
+		case 6: CALL(h0_, 6); break;                                                       \
+		case 7: CALL(h0_, 7); break;                                                       \
+		default: CALL(h0_, 8); break;                                                      \
+		}
 
 /* Multi-row attention: the query rows of a tile share each load (and
  * conversion) of K and V; every row's result is bit-identical to what

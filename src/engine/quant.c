@@ -112,11 +112,12 @@ static void init_once(void)
 		quant__fill_gemmk_avx512(tables[QUANT_ISA_AVX512]);
 		quant__fill_gemmf_avx512(tables[QUANT_ISA_AVX512]);
 	}
+	/* GPURUN_ISA's cap, as every SIMD path reads it (cpu_features.c) */
 	isa_active = isa_supported;
-	const char *cap = getenv("GPURUN_ISA");
-	for (int i = 0; cap && i < N_ISA; i++)
-		if (!strcmp(cap, isa_names[i]) && (enum quant_isa)i < isa_active)
-			isa_active = (enum quant_isa)i;
+	if (!cpu_features_avx512_wanted() && isa_active > QUANT_ISA_AVX2)
+		isa_active = QUANT_ISA_AVX2;
+	if (!cpu_features_avx2_wanted())
+		isa_active = QUANT_ISA_SCALAR;
 }
 
 void quant_init(void)
@@ -215,6 +216,45 @@ void quant_act_prepare(const struct quant_traits *t, const float *src, void *dst
 		t->act_prepare(src, dst, n);
 	else
 		quant_get_isa(t->vec_dot_type, isa_of(t))->from_float(src, dst, n);
+}
+
+void quant__gemm_small(int type, int q8_bias, int64_t nb, int64_t nr, int64_t nc, float *s,
+                       size_t lds, const uint8_t *x, size_t bx, const uint8_t *a, size_t ba)
+{
+	const bool k = type == GGML_TYPE_Q4_K || type == GGML_TYPE_Q6_K;
+	const size_t blk = quant_row_size(type, k ? QK_K : QK8_0);
+	for (int64_t c = 0; c < nc; c++)
+		for (int64_t r = 0; r < nr; r++) {
+			const uint8_t *ac = a + (size_t)c * ba;
+			float sum = 0, t;
+			for (int64_t b = 0; b < nb; b++) {
+				const uint8_t *xb = x + (size_t)r * bx + (size_t)b * blk;
+				if (k) {
+					/* the reference itself, a super-block at a time (its
+					 * sum starts at 0, so adding the per-block results in
+					 * order is its sum) */
+					const struct block_q8_K *y =
+					    &((const struct actk *)ac)[b].q;
+					if (type == GGML_TYPE_Q4_K)
+						quant_q4_K_vec_dot_ref(QK_K, &t, xb, y);
+					else
+						quant_q6_K_vec_dot_ref(QK_K, &t, xb, y);
+					sum += t;
+					continue;
+				}
+				const struct act8 *y = (const struct act8 *)ac + b;
+				int isum = y->off;
+				for (int j = 0; j < 16 && type == GGML_TYPE_Q4_0; j++)
+					isum += (xb[2 + j] & 0xF) * y->qs[j] +
+					        (xb[2 + j] >> 4) * y->qs[j + 16];
+				for (int j = 0; j < 32 && type == GGML_TYPE_Q8_0; j++)
+					isum += ((int8_t)xb[2 + j] + q8_bias) * y->qs[j];
+				uint16_t dh;
+				memcpy(&dh, xb, 2);
+				sum += (float)isum * (quant__fp16_table[dh] * y->d);
+			}
+			s[c * lds + r] = sum;
+		}
 }
 
 void quant_gemm(const struct quant_traits *t, int64_t n, int64_t nr, int64_t nc, float *s,

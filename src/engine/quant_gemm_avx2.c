@@ -170,18 +170,7 @@ static void actk_block(const float *x, struct actk *y)
 		y->q.bsums[2 * g + 1] = (int16_t)hsum_i32(_mm256_add_epi32(q[2], q[3]));
 	}
 	y->q.d = 1 / iscale;
-	const int16_t *b = y->q.bsums;
-	for (int g = 0; g < 16; g += 4) {
-		int16_t p[4] = {b[g], b[g + 2], b[g + 1], b[g + 3]};
-		memcpy(y->pairs16 + g, p, sizeof p);
-	}
-	for (int g = 0; g < 8; g += 4) {
-		int16_t s[4];
-		for (int k = 0; k < 4; k++)
-			s[k] = (int16_t)(b[2 * (g + k)] + b[2 * (g + k) + 1]);
-		int16_t p[4] = {s[0], s[2], s[1], s[3]};
-		memcpy(y->pairs32 + g, p, sizeof p);
-	}
+	quant_actk_pairs(y);
 }
 
 static void actk_prepare(const float *x, void *vy, int64_t n)
@@ -196,6 +185,17 @@ static void actk_prepare(const float *x, void *vy, int64_t n)
  * blocks side by side; Q6_K: K6_PB bytes per block, then the d's) */
 
 #define K6_PB 3328
+
+/* Q4_0 / Q8_0 (32-element blocks, struct act8), else Q4_K / Q6_K. */
+AI bool legacy(int type)
+{
+	return type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q8_0;
+}
+
+AI int64_t block_elems(int type)
+{
+	return legacy(type) ? QK8_0 : QK_K;
+}
 
 AI int leg_nv(int type)
 {
@@ -224,7 +224,7 @@ AI void put_lanes(uint8_t *v, const uint8_t *x, size_t bx, size_t off)
  * layout of a stripe of nb blocks at o. */
 static void pack_blocks(int type, const uint8_t *x, size_t bx, int64_t nb, uint8_t *o)
 {
-	if (type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q8_0) {
+	if (legacy(type)) {
 		const int nv = leg_nv(type);
 		const size_t bs = nv == 4 ? sizeof(struct block_q4_0) : sizeof(struct block_q8_0);
 		for (int64_t b = 0; b < nb; b++) {
@@ -492,6 +492,13 @@ AI void k6_block(const uint8_t *p, const uint8_t *pd, int h, const struct actk *
 	}
 }
 
+/* The lanes of half h whose rows are `first` or later (those stored). */
+AI __m256i keep_lanes(int first, int h)
+{
+	return _mm256_cmpgt_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+	                          _mm256_set1_epi32(first - 8 * h - 1));
+}
+
 /* Blocks [b0, b1) of the packed stripe x (nb blocks) by `cols` columns, the
  * 16 rows' running sums at s (loaded when add, else from 0), both halves
  * block by block (the stripe streams once); rows before `first` are not
@@ -501,7 +508,7 @@ AI void stripe_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t 
                     const uint8_t *a, size_t ba, float *s, size_t lds, int first, bool add, bool pf,
                     const int cols)
 {
-	const bool leg = type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q8_0;
+	const bool leg = legacy(type);
 	const int nv = leg_nv(type);
 	const int64_t blk = leg ? 64 * nv : type == GGML_TYPE_Q4_K ? 16 * 144 : K6_PB;
 	__m256 acc[2][2];
@@ -539,13 +546,11 @@ AI void stripe_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t 
 		}
 	}
 #pragma GCC unroll 16
-	for (int h = 0; h < 2; h++) {
-		const __m256i keep = _mm256_cmpgt_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-		                                        _mm256_set1_epi32(first - 8 * h - 1));
+	for (int h = 0; h < 2; h++)
 #pragma GCC unroll 16
 		for (int c = 0; c < cols; c++)
-			_mm256_maskstore_ps(s + (size_t)c * lds + 8 * h, keep, acc[h][c]);
-	}
+			_mm256_maskstore_ps(s + (size_t)c * lds + 8 * h, keep_lanes(first, h),
+			                    acc[h][c]);
 }
 
 /* Q4_0 / Q8_0 against more columns: one half at a time, so that four
@@ -569,11 +574,10 @@ AI void leg_half_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_
 				y[c] = (const struct act8 *)(a + (size_t)c * ba) + b;
 			leg_block(type, x, nb, b, h, y, acc, cols);
 		}
-		const __m256i keep = _mm256_cmpgt_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-		                                        _mm256_set1_epi32(first - 8 * h - 1));
 #pragma GCC unroll 16
 		for (int c = 0; c < cols; c++)
-			_mm256_maskstore_ps(s + (size_t)c * lds + 8 * h, keep, acc[c]);
+			_mm256_maskstore_ps(s + (size_t)c * lds + 8 * h, keep_lanes(first, h),
+			                    acc[c]);
 	}
 }
 
@@ -584,41 +588,28 @@ AI void leg_half_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_
 AI void stripe(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t b1, int64_t nc,
                const uint8_t *a, size_t ba, float *s, size_t lds, int first, bool add)
 {
-	if (nc <= 2) {
-		if (nc == 2)
-			stripe_cols(type, x, nb, b0, b1, a, ba, s, lds, first, add, true, 2);
-		else
-			stripe_cols(type, x, nb, b0, b1, a, ba, s, lds, first, add, true, 1);
-		return;
-	}
-	int64_t c = 0;
-	if (type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q8_0) {
-		for (; c + 4 <= nc; c += 4)
-			leg_half_cols(type, x, nb, b0, b1, a + (size_t)c * ba, ba,
-			              s + (size_t)c * lds, lds, first, add, 4);
-		switch (nc - c) {
-		case 3:
-			leg_half_cols(type, x, nb, b0, b1, a + (size_t)c * ba, ba,
-			              s + (size_t)c * lds, lds, first, add, 3);
-			break;
-		case 2:
-			leg_half_cols(type, x, nb, b0, b1, a + (size_t)c * ba, ba,
-			              s + (size_t)c * lds, lds, first, add, 2);
-			break;
-		case 1:
-			leg_half_cols(type, x, nb, b0, b1, a + (size_t)c * ba, ba,
-			              s + (size_t)c * lds, lds, first, add, 1);
-			break;
-		default: break;
+	const bool pf = nc <= 2;
+	const int step = legacy(type) && !pf ? 4 : 2;
+	for (int64_t c = 0; c < nc; c += step) {
+		const uint8_t *ac = a + (size_t)c * ba;
+		float *sc = s + (size_t)c * lds;
+#define HALVES(k) leg_half_cols(type, x, nb, b0, b1, ac, ba, sc, lds, first, add, k)
+#define BLOCKS(k) stripe_cols(type, x, nb, b0, b1, ac, ba, sc, lds, first, add, pf, k)
+		if (step == 4) {
+			switch (nc - c) {
+			case 1: HALVES(1); break;
+			case 2: HALVES(2); break;
+			case 3: HALVES(3); break;
+			default: HALVES(4); break;
+			}
+		} else if (nc - c >= 2) {
+			BLOCKS(2);
+		} else {
+			BLOCKS(1);
 		}
-		return;
+#undef HALVES
+#undef BLOCKS
 	}
-	for (; c + 2 <= nc; c += 2)
-		stripe_cols(type, x, nb, b0, b1, a + (size_t)c * ba, ba, s + (size_t)c * lds, lds,
-		            first, add, false, 2);
-	if (c < nc)
-		stripe_cols(type, x, nb, b0, b1, a + (size_t)c * ba, ba, s + (size_t)c * lds, lds,
-		            first, add, false, 1);
 }
 
 /* Packed stripes of nb blocks: decode (up to 2 columns) streams each
@@ -629,56 +620,19 @@ AI void stripe(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t b1, i
 
 AI int64_t chunk_blocks(int type)
 {
-	return type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q8_0 ? KC_LEG : KC_K;
+	return legacy(type) ? KC_LEG : KC_K;
 }
 
 AI void gemm_packed(int type, int64_t n, int64_t nr, int64_t nc, float *s, size_t lds,
                     const void *vx, size_t bx, const void *va, size_t ba)
 {
 	const uint8_t *x = vx, *a = va;
-	const int64_t nb =
-	    n / (int64_t)(type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q8_0 ? QK8_0 : QK_K);
+	const int64_t nb = n / block_elems(type);
 	const int64_t kc = nc <= 2 ? nb : chunk_blocks(type);
 	for (int64_t r0 = 0; r0 < nr; r0 += 16)
 		for (int64_t b0 = 0; b0 < nb; b0 += kc)
 			stripe(type, x + (size_t)r0 * bx, nb, b0, b0 + kc < nb ? b0 + kc : nb, nc,
 			       a, ba, s + r0, lds, 0, b0 > 0);
-}
-
-/* Rows of fewer than 16: the reference's arithmetic, one row at a time. */
-static void gemm_small(int type, int64_t nb, int64_t nr, int64_t nc, float *s, size_t lds,
-                       const uint8_t *x, size_t bx, const uint8_t *a, size_t ba)
-{
-	for (int64_t c = 0; c < nc; c++)
-		for (int64_t r = 0; r < nr; r++) {
-			float sum = 0, t;
-			for (int64_t b = 0; b < nb; b++) {
-				const uint8_t *xb =
-				    x + (size_t)r * bx + (size_t)b * block_bytes(type);
-				if (type == GGML_TYPE_Q4_K || type == GGML_TYPE_Q6_K) {
-					const struct actk *y =
-					    (const struct actk *)(a + (size_t)c * ba) + b;
-					if (type == GGML_TYPE_Q4_K)
-						quant_q4_K_vec_dot_ref(QK_K, &t, xb, &y->q);
-					else
-						quant_q6_K_vec_dot_ref(QK_K, &t, xb, &y->q);
-					sum += t;
-					continue;
-				}
-				const struct act8 *y =
-				    (const struct act8 *)(a + (size_t)c * ba) + b;
-				int isum = y->off;
-				uint16_t dh;
-				memcpy(&dh, xb, 2);
-				for (int j = 0; j < 16 && type == GGML_TYPE_Q4_0; j++)
-					isum += (xb[2 + j] & 0xF) * y->qs[j] +
-					        (xb[2 + j] >> 4) * y->qs[j + 16];
-				for (int j = 0; j < 32 && type == GGML_TYPE_Q8_0; j++)
-					isum += (int8_t)xb[2 + j] * y->qs[j];
-				sum += (float)isum * (quant__fp16_table[dh] * y->d);
-			}
-			s[c * lds + r] = sum;
-		}
 }
 
 /* The GGUF row form: each stripe (the last one overlapping the one before
@@ -687,12 +641,11 @@ AI void gemm_rows(int type, int64_t n, int64_t nr, int64_t nc, float *s, size_t 
                   size_t bx, const void *va, size_t ba)
 {
 	const uint8_t *x = vx, *a = va;
-	const int64_t qk = type == GGML_TYPE_Q4_0 || type == GGML_TYPE_Q8_0 ? QK8_0 : QK_K;
-	const int64_t nb = n / qk, kc = chunk_blocks(type);
+	const int64_t nb = n / block_elems(type), kc = chunk_blocks(type);
 	const size_t bs = block_bytes(type),
-	             as = qk == QK_K ? sizeof(struct actk) : sizeof(struct act8);
+	             as = legacy(type) ? sizeof(struct act8) : sizeof(struct actk);
 	if (nr < 16) {
-		gemm_small(type, nb, nr, nc, s, lds, x, bx, a, ba);
+		quant__gemm_small(type, 0, nb, nr, nc, s, lds, x, bx, a, ba);
 		return;
 	}
 	_Alignas(64) uint8_t buf[KC_LEG * 16 * sizeof(struct block_q8_0)]; /* the biggest chunk */

@@ -29,8 +29,8 @@ static void act8_prepare(const float *x, void *vy, int64_t n, int off)
 		for (int j = 0; j < k; j++, x += QK8_0) {
 			struct act8 *yb = &y[i0 + j];
 			__m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16);
-			amax[j] = _mm512_reduce_max_ps(
-			    _mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
+			amax[j] =
+			    _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
 			float id = amax[j] != 0.0f ? 127.f / amax[j] : 0.0f;
 			__m512 m = _mm512_set1_ps(id);
 			/* cvtps rounds half to even in the default MXCSR mode, as
@@ -219,43 +219,13 @@ R16_AI void packed_direct(int type, const uint8_t *x, size_t bx, int64_t nb, con
 		_mm512_mask_storeu_ps(s + (size_t)c * lds, keep, acc[c]);
 }
 
-/* Rows of fewer than 16: the reference's arithmetic, one row at a time. */
-static void gemm_small(int type, int64_t nb, int64_t nr, int64_t nc, float *s, size_t lds,
-                       const uint8_t *x, size_t bx, const uint8_t *a, size_t ba)
-{
-	for (int64_t c = 0; c < nc; c++)
-		for (int64_t r = 0; r < nr; r++) {
-			const struct act8 *y = (const struct act8 *)(a + (size_t)c * ba);
-			float sum = 0;
-			for (int64_t b = 0; b < nb; b++) {
-				int isum = y[b].off;
-				uint16_t dh;
-				if (type == GGML_TYPE_Q4_0) {
-					const struct block_q4_0 *q =
-					    (const struct block_q4_0 *)(x + r * bx) + b;
-					for (int j = 0; j < 16; j++)
-						isum += (q->qs[j] & 0xF) * y[b].qs[j] +
-						        (q->qs[j] >> 4) * y[b].qs[j + 16];
-					dh = q->d;
-				} else {
-					const struct block_q8_0 *q =
-					    (const struct block_q8_0 *)(x + r * bx) + b;
-					for (int j = 0; j < 32; j++)
-						isum += (q->qs[j] + 128) * y[b].qs[j];
-					dh = q->d;
-				}
-				sum += (float)isum * (quant__fp16_table[dh] * y[b].d);
-			}
-			s[c * lds + r] = sum;
-		}
-}
-
 #define R16_AMX(type, u, b0, kb, a, ba, s, lds) quant__amx_legacy(u, b0, kb, a, ba, s, lds)
 #define R16_AMX2(type, u, u2, b0, kb, a, ba, s, lds)                                               \
 	quant__amx_legacy2(u, u2, b0, kb, a, ba, s, lds)
 #define R16_AMX_SIGN(type, u, kb, to_amx)       quant__amx_sign(R16_TYPE(type), u, kb, to_amx)
 #define R16_AMX_UNPACK(type, x, bx, b, offs, u) unpack_as(type, x, bx, b, offs, u, true)
 #define R16_PACKED_DIRECT                       packed_direct
+#define R16_Q8_BIAS                             128
 #define R16_BLK                                 struct r16blk
 #define R16_ACT                                 struct act8
 #define R16_QK                                  QK8_0

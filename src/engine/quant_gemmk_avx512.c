@@ -49,19 +49,7 @@ static void actk_block(const float *x, struct actk *y)
 		y->q.bsums[g] = (int16_t)_mm512_reduce_add_epi32(v);
 	}
 	y->q.d = 1 / iscale;
-	for (int g = 0; g < 16; g += 4) {
-		const int16_t *b = y->q.bsums;
-		int16_t p[4] = {b[g], b[g + 2], b[g + 1], b[g + 3]};
-		memcpy(y->pairs16 + g, p, sizeof p);
-	}
-	for (int g = 0; g < 8; g += 4) {
-		int16_t s[4];
-#pragma GCC unroll 16
-		for (int k = 0; k < 4; k++)
-			s[k] = (int16_t)(y->q.bsums[2 * (g + k)] + y->q.bsums[2 * (g + k) + 1]);
-		int16_t p[4] = {s[0], s[2], s[1], s[3]};
-		memcpy(y->pairs32 + g, p, sizeof p);
-	}
+	quant_actk_pairs(y);
 }
 
 static void actk_prepare(const float *x, void *vy, int64_t n)
@@ -506,30 +494,6 @@ R16_AI void run_direct(int type, const uint8_t *x, size_t bx, int64_t nb, const 
 #pragma GCC unroll 16
 	for (int c = 0; c < cols; c++)
 		_mm512_mask_storeu_ps(s + (size_t)c * lds, keep, acc[c]);
-}
-
-/* Rows of fewer than 16: the reference itself, one super-block at a time
- * (its sum starts at 0, so adding the per-block results in order is its
- * sum). GGUF rows only: packed matrices have whole stripes. */
-static void gemm_small(int type, int64_t nb, int64_t nr, int64_t nc, float *s, size_t lds,
-                       const uint8_t *x, size_t bx, const uint8_t *a, size_t ba)
-{
-	type = R16_TYPE(type);
-	const size_t blk = quant_row_size(type, QK_K);
-	for (int64_t c = 0; c < nc; c++)
-		for (int64_t r = 0; r < nr; r++) {
-			const struct actk *y = (const struct actk *)(a + (size_t)c * ba);
-			float sum = 0, t;
-			for (int64_t b = 0; b < nb; b++) {
-				const uint8_t *xb = x + (size_t)r * bx + (size_t)b * blk;
-				if (type == GGML_TYPE_Q4_K)
-					quant_q4_K_vec_dot_ref(QK_K, &t, xb, &y[b].q);
-				else
-					quant_q6_K_vec_dot_ref(QK_K, &t, xb, &y[b].q);
-				sum += t;
-			}
-			s[c * lds + r] = sum;
-		}
 }
 
 #define R16_HAVE_DIRECT

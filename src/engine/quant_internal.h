@@ -157,6 +157,31 @@ struct actk {
 };
 static_assert(sizeof(struct actk) == 340, "actk size");
 
+/* y's pairs16 and pairs32 from its bsums. */
+static inline void quant_actk_pairs(struct actk *y)
+{
+	const int16_t *b = y->q.bsums;
+	for (int g = 0; g < 16; g += 4) {
+		int16_t p[4] = {b[g], b[g + 2], b[g + 1], b[g + 3]};
+		memcpy(y->pairs16 + g, p, sizeof p);
+	}
+	for (int g = 0; g < 8; g += 4) {
+		int16_t s[4];
+		for (int k = 0; k < 4; k++)
+			s[k] = (int16_t)(b[2 * (g + k)] + b[2 * (g + k) + 1]);
+		int16_t p[4] = {s[0], s[2], s[1], s[3]};
+		memcpy(y->pairs32 + g, p, sizeof p);
+	}
+}
+
+/* Rows of fewer than 16 (what the gemm kernels' 16-row stripes leave):
+ * the reference's arithmetic one row at a time, from prepared activations:
+ * struct act8 for Q4_0 and Q8_0 (Q8_0's codes taken as q + q8_bias, the
+ * counterpart of the set's act8 offset: 128 in avx512, 0 in avx2), struct
+ * actk for Q4_K and Q6_K; rows in the GGUF form. */
+void quant__gemm_small(int type, int q8_bias, int64_t nb, int64_t nr, int64_t nc, float *s,
+                       size_t lds, const uint8_t *x, size_t bx, const uint8_t *a, size_t ba);
+
 /* Round to nearest, ties to even, for |f| < 2^22 (ggml's nearest_int): the
  * add of 1.5 * 2^23 leaves the rounded integer in the low mantissa bits. */
 static inline int quant_nearest_int(float f)

@@ -276,6 +276,7 @@ void quant_q8_1_from_float_ref(const float *src, void *dst, int64_t n);
 void quant__fill_legacy_avx2(struct quant_traits *table);
 void quant__fill_kquants_avx2(struct quant_traits *table);
 void quant__fill_gemm_avx2(struct quant_traits *table);
+void quant__fill_gemmf_avx2(struct quant_traits *table);
 void quant__fill_legacy_avx512(struct quant_traits *table);
 void quant__fill_kquants_avx512(struct quant_traits *table);
 void quant__fill_matdot_avx512(struct quant_traits *table);

@@ -1,6 +1,6 @@
 /* quant_legacy_avx2.c — AVX2+FMA+F16C kernels for the float types and the
- * 32-element block types: dot products F32/F16/BF16, Q4_0/Q5_0/Q8_0 x Q8_0,
- * Q4_1/Q5_1 x Q8_1, and the activation converters to Q8_0/Q8_1/F16. Each
+ * 32-element block types: dot products F32/BF16 (F16's is in
+ * quant_gemmf_avx2.c), Q4_0/Q5_0/Q8_0 x Q8_0, Q4_1/Q5_1 x Q8_1, and the activation converters to Q8_0/Q8_1/F16. Each
  * is tested against its scalar reference (quant_legacy_ref.c); block sums
  * are exact integers, only the float accumulation order differs. Built
  * with -mavx2 -mfma -mf16c; chosen at run time by quant.c. */
@@ -86,25 +86,6 @@ static void f32_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
 static inline __m256 load_f16(const uint16_t *p)
 {
 	return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
-}
-
-static void f16_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
-{
-	const uint16_t *x = vx, *y = vy;
-	__m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-	                 _mm256_setzero_ps()};
-	int64_t i = 0;
-	for (; i + 32 <= n; i += 32)
-		for (int k = 0; k < 4; k++)
-			acc[k] = _mm256_fmadd_ps(load_f16(x + i + 8 * k), load_f16(y + i + 8 * k),
-			                         acc[k]);
-	for (; i + 8 <= n; i += 8)
-		acc[0] = _mm256_fmadd_ps(load_f16(x + i), load_f16(y + i), acc[0]);
-	float sum =
-	    hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-	for (; i < n; i++)
-		sum += h2f(x[i]) * h2f(y[i]);
-	*s = sum;
 }
 
 static void f16_from_float(const float *x, void *vy, int64_t n)
@@ -281,7 +262,6 @@ static void q8_1_from_float(const float *x, void *vy, int64_t n)
 void quant__fill_legacy_avx2(struct quant_traits *t)
 {
 	t[GGML_TYPE_F32].vec_dot = f32_vec_dot;
-	t[GGML_TYPE_F16].vec_dot = f16_vec_dot;
 	t[GGML_TYPE_F16].from_float = f16_from_float;
 	t[GGML_TYPE_F16].to_float = f16_to_float;
 	t[GGML_TYPE_BF16].vec_dot = bf16_vec_dot;

@@ -1,9 +1,10 @@
 /* quant_legacy_avx2.c — AVX2+FMA+F16C kernels for the float types and the
  * 32-element block types: dot products F32/BF16 (F16's is in
- * quant_gemmf_avx2.c), Q4_0/Q5_0/Q8_0 x Q8_0, Q4_1/Q5_1 x Q8_1, and the activation converters to Q8_0/Q8_1/F16. Each
- * is tested against its scalar reference (quant_legacy_ref.c); block sums
- * are exact integers, only the float accumulation order differs. Built
- * with -mavx2 -mfma -mf16c; chosen at run time by quant.c. */
+ * quant_gemmf_avx2.c), Q4_0/Q5_0/Q8_0 x Q8_0, Q4_1/Q5_1 x Q8_1, and the
+ * activation converters to Q8_0/Q8_1/F16. Each is tested against its
+ * scalar reference (quant_legacy_ref.c); block sums are exact integers,
+ * only the float accumulation order differs. Built with -mavx2 -mfma
+ * -mf16c; chosen at run time by quant.c. */
 #include "engine/quant_internal.h"
 
 #include <immintrin.h>

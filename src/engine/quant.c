@@ -222,8 +222,9 @@ void quant_act_prepare(const struct quant_traits *t, const float *src, void *dst
 void quant__gemm_small(int type, int q8_bias, int64_t nb, int64_t nr, int64_t nc, float *s,
                        size_t lds, const uint8_t *x, size_t bx, const uint8_t *a, size_t ba)
 {
-	const bool k = type == GGML_TYPE_Q4_K || type == GGML_TYPE_Q6_K;
-	const size_t blk = quant_row_size(type, k ? QK_K : QK8_0);
+	const struct quant_traits *ref = &tables[QUANT_ISA_SCALAR][type];
+	const bool k = ref->block_size == QK_K;
+	const size_t blk = quant_row_size(type, ref->block_size);
 	for (int64_t c = 0; c < nc; c++)
 		for (int64_t r = 0; r < nr; r++) {
 			const uint8_t *ac = a + (size_t)c * ba;
@@ -236,10 +237,7 @@ void quant__gemm_small(int type, int q8_bias, int64_t nb, int64_t nr, int64_t nc
 					 * order is its sum) */
 					const struct block_q8_K *y =
 					    &((const struct actk *)ac)[b].q;
-					if (type == GGML_TYPE_Q4_K)
-						quant_q4_K_vec_dot_ref(QK_K, &t, xb, y);
-					else
-						quant_q6_K_vec_dot_ref(QK_K, &t, xb, y);
+					ref->vec_dot(QK_K, &t, xb, y);
 					sum += t;
 					continue;
 				}

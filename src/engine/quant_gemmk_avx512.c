@@ -1,14 +1,16 @@
-/* quant_gemmk_avx512.c — gemm kernels (quant.h quant_gemm_fn) for Q4_K and
- * Q6_K weights on AVX-512 VNNI, 16 rows per register as quant_r16_avx512.h
- * describes. Per super-block and row: vpdpbusd partial sums of 16 codes
- * times activations, scaled by the group scales exactly in integers (Q4_K:
- * vpdpwssd of the partials, which fit in 16 bits, by the 6-bit scales; Q6_K:
- * vpmulld by the signed 8-bit scales), the mins / code offset through the
- * activation's group sums, then the reference's float expression: the
- * numbers of quant_q4_K/q6_K_vec_dot_ref bit for bit. Activations: struct
- * actk, a block_q8_K plus its group sums paired for vpdpwssd; both types
- * read the same prepared form. Weights in the GGUF row form or packed
- * (pack16 / gemm_packed: r16 vectors stored side by side, same numbers). */
+/* quant_gemmk_avx512.c — gemm kernels (quant.h quant_gemm_fn) for Q4_K,
+ * Q5_K and Q6_K weights on AVX-512 VNNI, 16 rows per register as
+ * quant_r16_avx512.h describes. Per super-block and row: vpdpbusd partial
+ * sums of 16 codes times activations, scaled by the group scales exactly in
+ * integers (Q4_K: vpdpwssd of the partials, which fit in 16 bits, by the
+ * 6-bit scales; Q5_K and Q6_K: the partials split into int16 pairs (low
+ * byte, rest) against scale pairs (s, 256 s)), the mins / code offset
+ * through the activation's group sums, then the reference's float
+ * expression: the numbers of quant_q4_K/q5_K/q6_K_vec_dot_ref bit for bit.
+ * Activations: struct actk, a block_q8_K plus its group sums paired for
+ * vpdpwssd; all three types read the same prepared form. Weights in the
+ * GGUF row form or packed (pack16 / gemm_packed: r16 vectors stored side by
+ * side, same numbers). */
 #include "engine/quant_r16_avx512.h"
 
 #define KKC 4 /* super-blocks per buffered chunk (Q6_K: 23 KiB) */
@@ -79,20 +81,54 @@ R16_AI __m512i dot4(const __m512i *c, const struct actk *a, int k0)
 	return p;
 }
 
+/* vpshufb control: in each dword the bytes i, j, k, l (0x80: zero). */
+R16_AI __m512i dw_shuffle(uint32_t ijkl)
+{
+	return _mm512_add_epi32(_mm512_set1_epi32((int)ijkl),
+	                        _mm512_setr_epi32(0, 0x04040404, 0x08080808, 0x0c0c0c0c, 0,
+	                                          0x04040404, 0x08080808, 0x0c0c0c0c, 0, 0x04040404,
+	                                          0x08080808, 0x0c0c0c0c, 0, 0x04040404, 0x08080808,
+	                                          0x0c0c0c0c));
+}
+
+/* A partial P (|P| < 2^23) as the int16 pair (b, P >> 8), b its low byte:
+ * times a scale pair (s, 256 s) by vpdpwssd, s P exactly. */
+R16_AI __m512i pair_split(__m512i p)
+{
+	return _mm512_shuffle_epi8(p, dw_shuffle(0x02018000u));
+}
+
 /* ---- Q4_K: 8 groups of 32, 6-bit scales and mins. Packed: block b of a
  * stripe at x + 16 * 144 * b, the r16 vectors of the 16-byte chunk at
  * offset o of the GGUF block at offset 16 * o (quant_r16_avx512.h). */
 
 struct k4sc {
-	__m512i sc[8]; /* group scales, in the low 16 bits of each lane */
+	__m512i sc[8]; /* group scales: in the low 16 bits of each lane (Q4_K),
+	                  as the pair (s, 256 s) (Q5_K) */
 	__m512i mp[4]; /* min pairs (0, 2), (1, 3), (4, 6), (5, 7) as int16 */
 	__m512 d, dmin;
 };
 
-/* Block b of the 16 rows at x. */
+R16_AI bool is_q5(int type)
+{
+	return R16_TYPE(type) == GGML_TYPE_Q5_K;
+}
+
+R16_AI bool is_q6(int type)
+{
+	return R16_TYPE(type) == GGML_TYPE_Q6_K;
+}
+
+/* Bytes of a Q4_K / Q5_K block. */
+R16_AI int64_t k4_bytes(int type)
+{
+	return is_q5(type) ? (int64_t)sizeof(struct block_q5_K) : (int64_t)sizeof(struct block_q4_K);
+}
+
+/* Block b of the 16 rows at x (Q4_K or Q5_K). */
 R16_AI const uint8_t *k4_block(int type, const uint8_t *x, int64_t b)
 {
-	return x + b * (int64_t)sizeof(struct block_q4_K) * (type & R16_PACKED ? 16 : 1);
+	return x + b * k4_bytes(type) * (type & R16_PACKED ? 16 : 1);
 }
 
 /* t[k] lane r = dword k of the 16 bytes at offset o of row r's block p. */
@@ -120,6 +156,10 @@ R16_AI void k4_scales(int type, const uint8_t *p, size_t bx, struct k4sc *s)
 		s->sc[j] = and_(srl(sc_lo, 8 * j), 0xFF);
 		s->sc[4 + j] = and_(srl(sc_hi, 8 * j), 0xFF);
 	}
+	if (is_q5(type))
+#pragma GCC unroll 16
+		for (int j = 0; j < 8; j++)
+			s->sc[j] = _mm512_or_si512(s->sc[j], _mm512_slli_epi32(s->sc[j], 24));
 	s->mp[0] = and_(m_lo, 0x00FF00FF);
 	s->mp[1] = and_(srl(m_lo, 8), 0x00FF00FF);
 	s->mp[2] = and_(m_hi, 0x00FF00FF);
@@ -169,6 +209,64 @@ R16_AI void k4_half(__m512i is[2], const __m512i lo[4], const __m512i hi[4], con
 	is[1] = _mm512_dpwssd_epi32(is[1], ph, s->sc[2 * c + 1]);
 }
 
+/* ---- Q5_K: Q4_K's header, scales and step; the fifth bit of element l
+ * of each 32 in qh (chunks 1 and 2), bit 2c of byte l for the low nibbles
+ * of qs chunk c (64 elements), bit 2c + 1 for the high ones. The partials
+ * of 16 codes (|P| <= 16 * 31 * 128) do not fit in 16 bits: they go by
+ * pair_split against the scale pairs. */
+
+/* Bit `bit` of each byte of v at bit 4, the rest of the byte zero. */
+R16_AI __m512i bit_at_4(__m512i v, int bit)
+{
+	v = bit <= 4 ? _mm512_slli_epi32(v, (unsigned)(4 - bit))
+	             : _mm512_srli_epi32(v, (unsigned)(bit - 4));
+	return and_(v, 0x10101010);
+}
+
+/* k4_codes's lo[k], hi[k] for Q5_K, the fifth bits added. */
+R16_AI void k5_codes(int type, const uint8_t *p, size_t bx, int c, int h, __m512i lo[4],
+                     __m512i hi[4])
+{
+	__m512i q[4], qh[4];
+	k4_load(type, p, bx, 48 + 32 * c + 16 * h, q);
+	k4_load(type, p, bx, 16 + 16 * h, qh);
+	const __m512i m = _mm512_set1_epi32(0x0f0f0f0f);
+#pragma GCC unroll 16
+	for (int k = 0; k < 4; k++) {
+		/* (A & C) | B: 0xEC */
+		lo[k] = _mm512_ternarylogic_epi32(q[k], bit_at_4(qh[k], 2 * c), m, 0xEC);
+		hi[k] = _mm512_ternarylogic_epi32(srl(q[k], 4), bit_at_4(qh[k], 2 * c + 1), m, 0xEC);
+	}
+}
+
+/* k4_half for Q5_K: the partials split into pairs. */
+R16_AI void k5_half(__m512i is[2], const __m512i lo[4], const __m512i hi[4], const struct k4sc *s,
+                    const struct actk *a, int c, int h)
+{
+	is[0] = _mm512_dpwssd_epi32(is[0], pair_split(dot4(lo, a, 16 * c + 4 * h)), s->sc[2 * c]);
+	is[1] = _mm512_dpwssd_epi32(is[1], pair_split(dot4(hi, a, 16 * c + 8 + 4 * h)),
+	                            s->sc[2 * c + 1]);
+}
+
+/* The codes of chunk c, half h of either type. */
+R16_AI void k45_codes(int type, const uint8_t *p, size_t bx, int c, int h, __m512i lo[4],
+                      __m512i hi[4], const bool x16)
+{
+	if (is_q5(type))
+		k5_codes(type, p, bx, c, h, lo, hi);
+	else
+		k4_codes(type, p, bx, c, h, lo, hi, x16);
+}
+
+R16_AI void k45_half(int type, __m512i is[2], const __m512i lo[4], const __m512i hi[4],
+                     const struct k4sc *s, const struct actk *a, int c, int h, const bool x16)
+{
+	if (is_q5(type))
+		k5_half(is, lo, hi, s, a, c, h);
+	else
+		k4_half(is, lo, hi, s, a, c, h, x16);
+}
+
 /* acc + d * isum - dmin * summs, the reference's step. */
 R16_AI __m512 k4_finish(const struct k4sc *s, const struct actk *a, __m512i isum, __m512 acc)
 {
@@ -195,16 +293,6 @@ struct k6sc {
 	__m512i sp[8];  /* scale pairs (g, g + 2), (g + 1, g + 3) as int16 */
 	__m512 d;
 };
-
-/* vpshufb control: in each dword the bytes i, j, k, l (0x80: zero). */
-R16_AI __m512i dw_shuffle(uint32_t ijkl)
-{
-	return _mm512_add_epi32(_mm512_set1_epi32((int)ijkl),
-	                        _mm512_setr_epi32(0, 0x04040404, 0x08080808, 0x0c0c0c0c, 0,
-	                                          0x04040404, 0x08080808, 0x0c0c0c0c, 0, 0x04040404,
-	                                          0x08080808, 0x0c0c0c0c, 0, 0x04040404, 0x08080808,
-	                                          0x0c0c0c0c));
-}
 
 /* The int16 at bytes lo..lo+1 of each dword as the pair (s, 256 s). */
 R16_AI __m512i k6_scale_pair(__m512i v, int lo)
@@ -301,8 +389,7 @@ R16_AI void k6_codes(int type, const uint8_t *p, size_t bx, int h, int q, __m512
 R16_AI __m512i k6_group(__m512i isum, const __m512i *c, const struct k6sc *s, const struct actk *a,
                         int g)
 {
-	__m512i p = _mm512_shuffle_epi8(dot4(c, a, 4 * g), dw_shuffle(0x02018000u));
-	return _mm512_dpwssd_epi32(isum, p, s->sc[g]);
+	return _mm512_dpwssd_epi32(isum, pair_split(dot4(c, a, 4 * g)), s->sc[g]);
 }
 
 /* The codes of one (h, q) piece against one column, into two sums. */
@@ -348,7 +435,7 @@ struct r16k {
 
 R16_AI void unpack(int type, const uint8_t *x, size_t bx, int64_t b, __m512i offs, struct r16k *u)
 {
-	if (R16_TYPE(type) == GGML_TYPE_Q4_K) {
+	if (!is_q6(type)) {
 		const uint8_t *p = k4_block(type, x, b);
 		k4_scales(type, p, bx, &u->k4);
 #pragma GCC unroll 16
@@ -356,7 +443,7 @@ R16_AI void unpack(int type, const uint8_t *x, size_t bx, int64_t b, __m512i off
 #pragma GCC unroll 16
 			for (int h = 0; h < 2; h++) {
 				__m512i *o = u->c + 16 * c + 8 * h;
-				k4_codes(type, p, bx, c, h, o, o + 4, false);
+				k45_codes(type, p, bx, c, h, o, o + 4, false);
 			}
 	} else {
 		const uint8_t *pd = NULL, *p = k6_block(type, x, bx, b, &pd);
@@ -374,14 +461,14 @@ R16_AI void unpack(int type, const uint8_t *x, size_t bx, int64_t b, __m512i off
 R16_AI __m512 block_dot(int type, const struct r16k *u, const struct actk *a, __m512 acc)
 {
 	__m512i isum = _mm512_setzero_si512();
-	if (R16_TYPE(type) == GGML_TYPE_Q4_K) {
+	if (!is_q6(type)) {
 		__m512i is[2] = {isum, isum};
 #pragma GCC unroll 16
 		for (int c = 0; c < 4; c++)
 #pragma GCC unroll 16
 			for (int h = 0; h < 2; h++) {
 				const __m512i *o = u->c + 16 * c + 8 * h;
-				k4_half(is, o, o + 4, &u->k4, a, c, h, false);
+				k45_half(type, is, o, o + 4, &u->k4, a, c, h, false);
 			}
 		return k4_finish(&u->k4, a, _mm512_add_epi32(is[0], is[1]), acc);
 	}
@@ -413,10 +500,10 @@ R16_AI void k4_direct(int type, const uint8_t *p, size_t bx, const struct actk *
 #pragma GCC unroll 16
 		for (int h = 0; h < 2; h++) {
 			__m512i lo[4], hi[4];
-			k4_codes(type, p, bx, c4, h, lo, hi, cols <= 2);
+			k45_codes(type, p, bx, c4, h, lo, hi, cols <= 2);
 #pragma GCC unroll 16
 			for (int c = 0; c < cols; c++)
-				k4_half(isum[c], lo, hi, &sc, y[c], c4, h, cols <= 2);
+				k45_half(type, isum[c], lo, hi, &sc, y[c], c4, h, cols <= 2);
 		}
 #pragma GCC unroll 16
 	for (int c = 0; c < cols; c++)
@@ -460,8 +547,8 @@ R16_AI void k_prefetch(int type, const uint8_t *x, size_t bx, int64_t nb, int64_
 		r16_prefetch_next(x, bx, step, b);
 		return;
 	}
-	const bool q4 = R16_TYPE(type) == GGML_TYPE_Q4_K;
-	const int blk = q4 ? 16 * (int)sizeof(struct block_q4_K) : K6_PB;
+	const bool q4 = !is_q6(type);
+	const int blk = q4 ? 16 * (int)k4_bytes(type) : K6_PB;
 	const char *pf = (const char *)x + b * blk;
 #pragma GCC unroll 64
 	for (int l = 0; l < blk; l += 64)
@@ -486,7 +573,7 @@ R16_AI void run_direct(int type, const uint8_t *x, size_t bx, int64_t nb, const 
 #pragma GCC unroll 16
 		for (int c = 0; c < cols; c++)
 			y[c] = (const struct actk *)(a + (size_t)c * ba) + b;
-		if (R16_TYPE(type) == GGML_TYPE_Q4_K)
+		if (!is_q6(type))
 			k4_direct(type, k4_block(type, x, b), bx, y, acc, cols);
 		else
 			k6_direct(type, x, bx, b, offs, y, acc, cols);
@@ -511,14 +598,18 @@ R16_GEMM_FN(q4_K_gemm_packed, GGML_TYPE_Q4_K | R16_PACKED)
 
 R16_GEMM_FN(q6_K_gemm_packed, GGML_TYPE_Q6_K | R16_PACKED)
 
+R16_GEMM_FN(q5_K_gemm, GGML_TYPE_Q5_K)
+
+R16_GEMM_FN(q5_K_gemm_packed, GGML_TYPE_Q5_K | R16_PACKED)
+
 /* 16 rows into the packed form: each 16-byte chunk of each block as its
- * four r16 vectors, in place. */
-static void q4_K_pack16(const void *src, size_t bx, void *dst)
+ * four r16 vectors, in place (Q4_K, Q5_K: rows of whole blocks of 16 n
+ * bytes). */
+static void chunks_pack16(const void *src, size_t bx, void *dst)
 {
 	const uint8_t *x = src;
 	uint8_t *o = dst;
-	const int64_t nb = (int64_t)(bx / sizeof(struct block_q4_K));
-	for (int64_t i = 0; i < nb * (int64_t)sizeof(struct block_q4_K); i += 16) {
+	for (size_t i = 0; i < bx; i += 16) {
 		__m512i t[4];
 		r16_load4(x + i, bx, t);
 		for (int k = 0; k < 4; k++)
@@ -566,16 +657,19 @@ static void q6_K_pack16(const void *src, size_t bx, void *dst)
 
 void quant__fill_gemmk_avx512(struct quant_traits *t)
 {
-	static const int types[] = {GGML_TYPE_Q4_K, GGML_TYPE_Q6_K};
+	static const int types[] = {GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K};
 #pragma GCC unroll 16
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		t[types[i]].act_bytes = actk_bytes;
 		t[types[i]].act_prepare = actk_prepare;
 	}
 	t[GGML_TYPE_Q4_K].gemm = q4_K_gemm;
 	t[GGML_TYPE_Q6_K].gemm = q6_K_gemm;
-	t[GGML_TYPE_Q4_K].pack16 = q4_K_pack16;
+	t[GGML_TYPE_Q4_K].pack16 = chunks_pack16;
 	t[GGML_TYPE_Q4_K].gemm_packed = q4_K_gemm_packed;
 	t[GGML_TYPE_Q6_K].pack16 = q6_K_pack16;
 	t[GGML_TYPE_Q6_K].gemm_packed = q6_K_gemm_packed;
+	t[GGML_TYPE_Q5_K].gemm = q5_K_gemm;
+	t[GGML_TYPE_Q5_K].pack16 = chunks_pack16;
+	t[GGML_TYPE_Q5_K].gemm_packed = q5_K_gemm_packed;
 }

@@ -29,6 +29,7 @@
  *   Q8_0: [qs: 8 vectors per block, all blocks] [d: 16 f16 per block]
  *   Q4_K: per block, each 16-byte chunk of the GGUF block as 4 vectors, in
  *         place ([d|dmin|scales: 4] [qs: 32]; chunk at o -> byte 16 o)
+ *   Q5_K: the same ([d|dmin|scales: 4] [qh: 8] [qs: 32])
  *   Q6_K: per block [codes: 48 vectors, 6-bit codes 3 to 4 bytes] [scales:
  *         8 x 32 bytes], then d: 16 f16 per block (quant_gemmk_avx512.c)
  * The kernels take `type | R16_PACKED` for the packed form of a type. */

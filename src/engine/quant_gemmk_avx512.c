@@ -11,11 +11,11 @@
  * vpdpwssd; all three types read the same prepared form. Weights in the
  * GGUF row form or packed (pack16 / gemm_packed: r16 vectors stored side by
  * side, same numbers). */
-#include "engine/quant_r16_avx512.h"
+#include "engine/quant_k_avx512.h"
 
 #define KKC 4 /* super-blocks per buffered chunk (Q6_K: 23 KiB) */
 
-static size_t actk_bytes(int64_t n)
+size_t quant__actk_bytes(int64_t n)
 {
 	return (size_t)(n / QK_K) * sizeof(struct actk);
 }
@@ -54,48 +54,11 @@ static void actk_block(const float *x, struct actk *y)
 	quant_actk_pairs(y);
 }
 
-static void actk_prepare(const float *x, void *vy, int64_t n)
+void quant__actk_prepare_avx512(const float *x, void *vy, int64_t n)
 {
 	struct actk *y = vy;
 	for (int64_t i = 0; i < n / QK_K; i++)
 		actk_block(x + i * QK_K, &y[i]);
-}
-
-R16_AI __m512i srl(__m512i v, int n)
-{
-	return _mm512_srli_epi32(v, (unsigned)n);
-}
-
-R16_AI __m512i and_(__m512i v, int m)
-{
-	return _mm512_and_si512(v, _mm512_set1_epi32(m));
-}
-
-/* Sum of 4 code dwords times 4 activation dwords starting at dword k0. */
-R16_AI __m512i dot4(const __m512i *c, const struct actk *a, int k0)
-{
-	__m512i p = _mm512_setzero_si512();
-#pragma GCC unroll 4
-	for (int k = 0; k < 4; k++)
-		p = r16_dpbusd_bc(p, c[k], a->q.qs + 4 * (k0 + k));
-	return p;
-}
-
-/* vpshufb control: in each dword the bytes i, j, k, l (0x80: zero). */
-R16_AI __m512i dw_shuffle(uint32_t ijkl)
-{
-	return _mm512_add_epi32(_mm512_set1_epi32((int)ijkl),
-	                        _mm512_setr_epi32(0, 0x04040404, 0x08080808, 0x0c0c0c0c, 0,
-	                                          0x04040404, 0x08080808, 0x0c0c0c0c, 0, 0x04040404,
-	                                          0x08080808, 0x0c0c0c0c, 0, 0x04040404, 0x08080808,
-	                                          0x0c0c0c0c));
-}
-
-/* A partial P (|P| < 2^23) as the int16 pair (b, P >> 8), b its low byte:
- * times a scale pair (s, 256 s) by vpdpwssd, s P exactly. */
-R16_AI __m512i pair_split(__m512i p)
-{
-	return _mm512_shuffle_epi8(p, dw_shuffle(0x02018000u));
 }
 
 /* ---- Q4_K: 8 groups of 32, 6-bit scales and mins. Packed: block b of a
@@ -660,8 +623,8 @@ void quant__fill_gemmk_avx512(struct quant_traits *t)
 	static const int types[] = {GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K};
 #pragma GCC unroll 16
 	for (int i = 0; i < 3; i++) {
-		t[types[i]].act_bytes = actk_bytes;
-		t[types[i]].act_prepare = actk_prepare;
+		t[types[i]].act_bytes = quant__actk_bytes;
+		t[types[i]].act_prepare = quant__actk_prepare_avx512;
 	}
 	t[GGML_TYPE_Q4_K].gemm = q4_K_gemm;
 	t[GGML_TYPE_Q6_K].gemm = q6_K_gemm;

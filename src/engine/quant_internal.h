@@ -282,6 +282,7 @@ void quant__fill_kquants_avx512(struct quant_traits *table);
 void quant__fill_matdot_avx512(struct quant_traits *table);
 void quant__fill_gemm_avx512(struct quant_traits *table);
 void quant__fill_gemmk_avx512(struct quant_traits *table);
+void quant__fill_gemmk23_avx512(struct quant_traits *table);
 void quant__fill_gemmf_avx512(struct quant_traits *table);
 /* AMX for the avx512 set's prefill tiles (quant_amx_avx512.c):
  * quant__amx_init() asks the OS for the tile state once and sets

@@ -1,0 +1,336 @@
+/* quant_gemmk23_avx512.c — gemm kernels (quant.h quant_gemm_fn) for Q2_K
+ * and Q3_K weights on AVX-512 VNNI, 16 rows per register as
+ * quant_r16_avx512.h describes, in the GGUF row form and packed. Both keep
+ * 2-bit codes in qs: element 128 H + 32 j + l in bits 2j of qs[32 H + l];
+ * Q3_K adds a third bit (bit 4 H + j of hmask[l]) and is read as code + 4
+ * (0..7, unsigned for vpdpbusd), 4 times the scaled group sums taken off
+ * after. Per group of 16: a vpdpbusd partial (|P| <= 16 * 7 * 128: 16
+ * bits) times the group scale by vpdpwssd; the mins (Q2_K) or the offset
+ * (Q3_K) through the activation's group-sum pairs; then the reference's
+ * float step: the numbers of quant_q2_K/q3_K_vec_dot_ref bit for bit.
+ * Packed form: per block, dword v of each row's block as r16 vector v
+ * (Q2_K: 21 = scales 4, qs 16, d|dmin 1; Q3_K: 27 = hmask 8, qs 16,
+ * scales 3, then the 16 rows' f16 d in 32 bytes): 16 times the block. */
+#include "engine/quant_k_avx512.h"
+
+#define KKC 4 /* super-blocks per buffered chunk */
+
+struct k23sc {
+	__m512i sc[16]; /* group scales as the int16 pair (s, 0) */
+	__m512i sp[8];  /* Q2_K mins, Q3_K scales: pairs (g, g + 2), (g + 1, g + 3) */
+	__m512 d, dmin;
+};
+
+R16_AI bool is_q3(int type)
+{
+	return R16_TYPE(type) == GGML_TYPE_Q3_K;
+}
+
+/* Bytes of one row's block. */
+R16_AI int64_t blk_bytes(int type)
+{
+	return is_q3(type) ? (int64_t)sizeof(struct block_q3_K)
+	                   : (int64_t)sizeof(struct block_q2_K);
+}
+
+/* Block b of the 16 rows at x. */
+R16_AI const uint8_t *block_at(int type, const uint8_t *x, int64_t b)
+{
+	return x + b * blk_bytes(type) * (type & R16_PACKED ? 16 : 1);
+}
+
+/* t[k] lane r = dword 4m + k of row r's block p. */
+R16_AI void load4(int type, const uint8_t *p, size_t bx, int m, __m512i t[4])
+{
+	if (type & R16_PACKED) {
+#pragma GCC unroll 4
+		for (int k = 0; k < 4; k++)
+			t[k] = _mm512_loadu_si512(p + 64 * (4 * m + k));
+	} else {
+		r16_load4(p + 16 * m, bx, t);
+	}
+}
+
+/* Lane r = dword v of row r's block p. */
+R16_AI __m512i load1(int type, const uint8_t *p, __m512i offs, int v)
+{
+	if (type & R16_PACKED)
+		return _mm512_loadu_si512(p + 64 * v);
+	return _mm512_i32gather_epi32(offs, p + 4 * v, 1);
+}
+
+R16_AI __m512 f16_lo(__m512i v)
+{
+	return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v));
+}
+
+/* Q2_K: scales[16] (scale | min << 4), qs[64], d, dmin. */
+R16_AI void q2_scales(int type, const uint8_t *p, size_t bx, __m512i offs, struct k23sc *s)
+{
+	__m512i t[4];
+	load4(type, p, bx, 0, t);
+#pragma GCC unroll 4
+	for (int k = 0; k < 4; k++) {
+#pragma GCC unroll 4
+		for (int i = 0; i < 4; i++)
+			s->sc[4 * k + i] = and_(srl(t[k], 8 * i), 0x0F);
+		s->sp[2 * k] = and_(srl(t[k], 4), 0x000F000F);
+		s->sp[2 * k + 1] = and_(srl(t[k], 12), 0x000F000F);
+	}
+	const __m512i dd = load1(type, p, offs, 20);
+	s->d = f16_lo(dd);
+	s->dmin = f16_lo(srl(dd, 16));
+}
+
+/* Q3_K: hmask[32], qs[64], scales[12] (16 6-bit values, quant_q3_K_scales's
+ * order, minus 32), d. */
+R16_AI void q3_scales(int type, const uint8_t *p, __m512i offs, struct k23sc *s)
+{
+	const __m512i a0 = load1(type, p, offs, 24), a1 = load1(type, p, offs, 25),
+	              a2 = load1(type, p, offs, 26);
+	const __m512i lo4 = _mm512_set1_epi32(0x0f0f0f0f), m32 = _mm512_set1_epi8(32);
+	__m512i v[4];
+	v[0] =
+	    _mm512_or_si512(_mm512_and_si512(a0, lo4), _mm512_slli_epi32(and_(a2, 0x03030303), 4));
+	v[1] = _mm512_or_si512(_mm512_and_si512(a1, lo4),
+	                       _mm512_slli_epi32(and_(srl(a2, 2), 0x03030303), 4));
+	v[2] = _mm512_or_si512(_mm512_and_si512(srl(a0, 4), lo4),
+	                       _mm512_slli_epi32(and_(srl(a2, 4), 0x03030303), 4));
+	v[3] = _mm512_or_si512(_mm512_and_si512(srl(a1, 4), lo4),
+	                       _mm512_slli_epi32(and_(srl(a2, 6), 0x03030303), 4));
+#pragma GCC unroll 4
+	for (int k = 0; k < 4; k++) {
+		const __m512i b = _mm512_sub_epi8(v[k], m32);
+		s->sp[2 * k] = _mm512_srai_epi16(_mm512_slli_epi16(b, 8), 8);
+		s->sp[2 * k + 1] = _mm512_srai_epi16(b, 8);
+		s->sc[4 * k] = and_(s->sp[2 * k], 0xFFFF);
+		s->sc[4 * k + 2] = srl(s->sp[2 * k], 16);
+		s->sc[4 * k + 1] = and_(s->sp[2 * k + 1], 0xFFFF);
+		s->sc[4 * k + 3] = srl(s->sp[2 * k + 1], 16);
+	}
+	if (type & R16_PACKED)
+		s->d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + 64 * 27)));
+	else
+		s->d = f16_lo(srl(_mm512_i32gather_epi32(offs, p + 106, 1), 16));
+	s->dmin = _mm512_setzero_ps();
+}
+
+R16_AI void k23_scales(int type, const uint8_t *p, size_t bx, __m512i offs, struct k23sc *s)
+{
+	if (is_q3(type))
+		q3_scales(type, p, offs, s);
+	else
+		q2_scales(type, p, bx, offs, s);
+}
+
+/* Bit `bit` of each byte of v at bit 2, the rest of the byte zero. */
+R16_AI __m512i bit_at_2(__m512i v, int bit)
+{
+	v = bit <= 2 ? _mm512_slli_epi32(v, (unsigned)(2 - bit))
+	             : _mm512_srli_epi32(v, (unsigned)(bit - 2));
+	return and_(v, 0x04040404);
+}
+
+/* The qs chunk (H, half) in q, and for Q3_K the hmask chunk half in hm. */
+R16_AI void k23_load(int type, const uint8_t *p, size_t bx, int H, int half, __m512i q[4],
+                     __m512i hm[4])
+{
+	load4(type, p, bx, (is_q3(type) ? 2 : 1) + 2 * H + half, q);
+	if (is_q3(type))
+		load4(type, p, bx, half, hm);
+}
+
+/* Codes of group 8 H + 2 j + half (elements 128 H + 32 j + 16 half ..), as
+ * 4 vectors of 4 (Q3_K: plus 4). */
+R16_AI void k23_codes(int type, const __m512i q[4], const __m512i hm[4], int H, int j, __m512i c[4])
+{
+#pragma GCC unroll 4
+	for (int k = 0; k < 4; k++) {
+		const __m512i lo = srl(q[k], 2 * j);
+		if (is_q3(type))
+			/* (A & C) | B: 0xEC */
+			c[k] = _mm512_ternarylogic_epi32(lo, bit_at_2(hm[k], 4 * H + j),
+			                                 _mm512_set1_epi32(0x03030303), 0xEC);
+		else
+			c[k] = and_(lo, 0x03030303);
+	}
+}
+
+/* isum + the group's partial times its scale. */
+R16_AI __m512i k23_group(__m512i isum, const __m512i c[4], const struct k23sc *s,
+                         const struct actk *a, int H, int j, int half)
+{
+	const __m512i p = dot4(c, a, 32 * H + 8 * j + 4 * half);
+	return _mm512_dpwssd_epi32(isum, p, s->sc[8 * H + 2 * j + half]);
+}
+
+/* acc + the reference's step: Q2_K d * isum - dmin * summs, Q3_K
+ * (y.d * d) * (isum - 4 * offset). */
+R16_AI __m512 k23_finish(int type, const struct k23sc *s, const struct actk *a, __m512i isum,
+                         __m512 acc)
+{
+	__m512i ps = _mm512_setzero_si512();
+#pragma GCC unroll 8
+	for (int j = 0; j < 8; j++)
+		ps = r16_dpwssd_bc(ps, s->sp[j], a->pairs16 + 2 * j);
+	const __m512 yd = _mm512_set1_ps(a->q.d);
+	if (is_q3(type)) {
+		isum = _mm512_sub_epi32(isum, _mm512_slli_epi32(ps, 2));
+		return _mm512_add_ps(
+		    acc, _mm512_mul_ps(_mm512_mul_ps(yd, s->d), _mm512_cvtepi32_ps(isum)));
+	}
+	__m512 t = _mm512_mul_ps(_mm512_mul_ps(yd, s->d), _mm512_cvtepi32_ps(isum));
+	t = _mm512_sub_ps(t, _mm512_mul_ps(_mm512_mul_ps(yd, s->dmin), _mm512_cvtepi32_ps(ps)));
+	return _mm512_add_ps(acc, t);
+}
+
+/* ---- buffered form (prefill): a super-block of 16 rows unpacked, codes of
+ * (H, half, j) at c + 4 (4 (2 H + half) + j) */
+
+struct r16k23 {
+	__m512i c[64];
+	struct k23sc s;
+};
+
+R16_AI void unpack(int type, const uint8_t *x, size_t bx, int64_t b, __m512i offs, struct r16k23 *u)
+{
+	const uint8_t *p = block_at(type, x, b);
+	k23_scales(type, p, bx, offs, &u->s);
+#pragma GCC unroll 4
+	for (int qh = 0; qh < 4; qh++) {
+		__m512i q[4], hm[4];
+		k23_load(type, p, bx, qh / 2, qh % 2, q, hm);
+#pragma GCC unroll 4
+		for (int j = 0; j < 4; j++)
+			k23_codes(type, q, hm, qh / 2, j, u->c + 4 * (4 * qh + j));
+	}
+}
+
+R16_AI __m512 block_dot(int type, const struct r16k23 *u, const struct actk *a, __m512 acc)
+{
+	__m512i is[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+#pragma GCC unroll 4
+	for (int qh = 0; qh < 4; qh++)
+#pragma GCC unroll 4
+		for (int j = 0; j < 4; j++)
+			is[j % 2] = k23_group(is[j % 2], u->c + 4 * (4 * qh + j), &u->s, a, qh / 2,
+			                      j, qh % 2);
+	return k23_finish(type, &u->s, a, _mm512_add_epi32(is[0], is[1]), acc);
+}
+
+/* ---- register form (decode): each chunk of codes unpacked once for the
+ * `cols` columns */
+
+R16_AI void k23_direct(int type, const uint8_t *p, size_t bx, __m512i offs,
+                       const struct actk *const y[4], __m512 acc[4], const int cols)
+{
+	__m512i isum[4][2];
+#pragma GCC unroll 4
+	for (int c = 0; c < cols; c++)
+		isum[c][0] = isum[c][1] = _mm512_setzero_si512();
+	struct k23sc sc;
+	k23_scales(type, p, bx, offs, &sc);
+#pragma GCC unroll 4
+	for (int qh = 0; qh < 4; qh++) {
+		__m512i q[4], hm[4];
+		k23_load(type, p, bx, qh / 2, qh % 2, q, hm);
+#pragma GCC unroll 4
+		for (int j = 0; j < 4; j++) {
+			__m512i codes[4];
+			k23_codes(type, q, hm, qh / 2, j, codes);
+#pragma GCC unroll 4
+			for (int c = 0; c < cols; c++)
+				isum[c][j % 2] =
+				    k23_group(isum[c][j % 2], codes, &sc, y[c], qh / 2, j, qh % 2);
+		}
+	}
+#pragma GCC unroll 4
+	for (int c = 0; c < cols; c++)
+		acc[c] =
+		    k23_finish(type, &sc, y[c], _mm512_add_epi32(isum[c][0], isum[c][1]), acc[c]);
+}
+
+R16_AI void run_direct(int type, const uint8_t *x, size_t bx, int64_t nb, const uint8_t *a,
+                       size_t ba, float *s, size_t lds, __mmask16 keep, const int cols)
+{
+	const __m512i offs = r16_row_offsets(bx);
+	const int64_t pf_step = r16_pf_step(bx, nb), blk = 16 * blk_bytes(type);
+	__m512 acc[4];
+#pragma GCC unroll 4
+	for (int c = 0; c < cols; c++)
+		acc[c] = _mm512_setzero_ps();
+	for (int64_t b = 0; b < nb; b++) {
+		if (type & R16_PACKED) {
+			const char *pf = (const char *)x + b * blk;
+			for (int64_t l = 0; l < blk; l += 64)
+				r16_prefetch_2(pf + l);
+		} else {
+			r16_prefetch_next(x, bx, pf_step, b);
+		}
+		const struct actk *y[4];
+#pragma GCC unroll 4
+		for (int c = 0; c < cols; c++)
+			y[c] = (const struct actk *)(a + (size_t)c * ba) + b;
+		k23_direct(type, block_at(type, x, b), bx, offs, y, acc, cols);
+	}
+#pragma GCC unroll 4
+	for (int c = 0; c < cols; c++)
+		_mm512_mask_storeu_ps(s + (size_t)c * lds, keep, acc[c]);
+}
+
+#define R16_HAVE_DIRECT
+#define R16_BLK struct r16k23
+#define R16_ACT struct actk
+#define R16_QK  QK_K
+#define R16_KC  KKC
+#include "engine/quant_r16_driver_avx512.h"
+
+R16_GEMM_FN(q2_K_gemm, GGML_TYPE_Q2_K)
+
+R16_GEMM_FN(q2_K_gemm_packed, GGML_TYPE_Q2_K | R16_PACKED)
+
+R16_GEMM_FN(q3_K_gemm, GGML_TYPE_Q3_K)
+
+R16_GEMM_FN(q3_K_gemm_packed, GGML_TYPE_Q3_K | R16_PACKED)
+
+/* 16 rows of whole blocks (bs bytes, the last 2 of Q3_K's the f16 d) into
+ * the packed form: dword v of each row's block into lane r of vector v. */
+static void pack16(const uint8_t *x, size_t bx, uint8_t *o, size_t bs)
+{
+	const size_t nv = bs / 4;
+	for (size_t b = 0; b < bx / bs; b++) {
+		uint8_t *v = o + 16 * bs * b;
+		for (int r = 0; r < 16; r++) {
+			const uint8_t *row = x + (size_t)r * bx + bs * b;
+			for (size_t k = 0; k < nv; k++)
+				memcpy(v + 64 * k + 4 * r, row + 4 * k, 4);
+			if (bs % 4)
+				memcpy(v + 64 * nv + 2 * r, row + 4 * nv, 2);
+		}
+	}
+}
+
+static void q2_K_pack16(const void *src, size_t bx, void *dst)
+{
+	pack16(src, bx, dst, sizeof(struct block_q2_K));
+}
+
+static void q3_K_pack16(const void *src, size_t bx, void *dst)
+{
+	pack16(src, bx, dst, sizeof(struct block_q3_K));
+}
+
+void quant__fill_gemmk23_avx512(struct quant_traits *t)
+{
+	static const int types[] = {GGML_TYPE_Q2_K, GGML_TYPE_Q3_K};
+	for (int i = 0; i < 2; i++) {
+		t[types[i]].act_bytes = quant__actk_bytes;
+		t[types[i]].act_prepare = quant__actk_prepare_avx512;
+	}
+	t[GGML_TYPE_Q2_K].gemm = q2_K_gemm;
+	t[GGML_TYPE_Q2_K].gemm_packed = q2_K_gemm_packed;
+	t[GGML_TYPE_Q2_K].pack16 = q2_K_pack16;
+	t[GGML_TYPE_Q3_K].gemm = q3_K_gemm;
+	t[GGML_TYPE_Q3_K].gemm_packed = q3_K_gemm_packed;
+	t[GGML_TYPE_Q3_K].pack16 = q3_K_pack16;
+}

@@ -8,17 +8,21 @@
 # weight bytes read per token), the ratio to llama.cpp's figures, and the
 # AMX tile peak around each prefill run (`gpurun bench --amx`); then the
 # AVX2 kernel set on the same machine (GPURUN_ISA=avx2, what a CPU without
-# AVX-512 runs): one prefill and one decode run per quantized type.
+# AVX-512 runs): one prefill and one decode run per type; and the same for
+# the other tensor types a user can pull (Q6_K, Q5_K_M, ..., BF16).
 # Env: GPURUN_BIN (default build/gpurun), BENCH_THREADS (2), BENCH_REPS (3),
 # BENCH_TYPES ("F16 Q8_0 Q4_0 Q4_K_M"), BENCH_P (512), BENCH_N (128),
-# BENCH_AVX2_TYPES ("Q8_0 Q4_0 Q4_K_M"; empty: no AVX2 table).
+# BENCH_AVX2_TYPES ("F16 Q8_0 Q4_0 Q4_K_M"; empty: no AVX2 table),
+# BENCH_MORE_TYPES ("Q6_K Q5_K_M Q5_0 Q5_1 Q4_1 Q3_K_M Q2_K BF16"; empty:
+# no such table).
 set -eu
 cd "$(dirname "$0")/../.."
 bin=${GPURUN_BIN:-$PWD/build/gpurun}
 threads=${BENCH_THREADS:-2}
 reps=${BENCH_REPS:-3}
 types=${BENCH_TYPES:-F16 Q8_0 Q4_0 Q4_K_M}
-avx2_types=${BENCH_AVX2_TYPES-Q8_0 Q4_0 Q4_K_M}
+avx2_types=${BENCH_AVX2_TYPES-F16 Q8_0 Q4_0 Q4_K_M}
+more_types=${BENCH_MORE_TYPES-Q6_K Q5_K_M Q5_0 Q5_1 Q4_1 Q3_K_M Q2_K BF16}
 grep -qw avx2 /proc/cpuinfo || avx2_types=
 np=${BENCH_P:-512}
 ng=${BENCH_N:-128}
@@ -32,7 +36,7 @@ mkdir -p "$models"
 declare -A llama_pp=([F16]=164.6 [Q8_0]=136.0 [Q4_K_M]=91.9 [Q4_0]=200.4)
 declare -A llama_tg=([F16]=20.7 [Q8_0]=34.5 [Q4_K_M]=50.4 [Q4_0]=61.9)
 
-for t in $types $avx2_types; do
+for t in $types $avx2_types $more_types; do
   f=$models/synth-1.1b-$t.gguf
   if [ ! -s "$f" ]; then
     echo "bench/engine: writing $f"
@@ -74,14 +78,17 @@ for t in $types; do
   done
   cat "$tmp/pp-$t.txt" "$tmp/tg-$t.txt" >"$tmp/bench-$t.txt"
 done
-# The AVX2 set: prefill, then decode between two bandwidth runs.
-for t in $avx2_types; do
-  f=$models/synth-1.1b-$t.gguf
-  GPURUN_ISA=avx2 "$bin" bench "$f" -p "$np" -n 0 -t "$threads" -r 1 | tee "$tmp/a2-$t.txt"
-  "$bin" bench --bandwidth -t "$threads" | tee "$tmp/a2bw0-$t.txt"
-  GPURUN_ISA=avx2 "$bin" bench "$f" -p 0 -n "$ng" -t "$threads" -r 1 | tee -a "$tmp/a2-$t.txt"
-  "$bin" bench --bandwidth -t "$threads" | tee "$tmp/a2bw1-$t.txt"
-done
+# One prefill run of model $2, then one decode run between two bandwidth
+# runs, into $tmp/$1-$2*.txt; $3: the kernel set to cap to (GPURUN_ISA).
+once() {
+  local f=$models/synth-1.1b-$2.gguf
+  GPURUN_ISA=$3 "$bin" bench "$f" -p "$np" -n 0 -t "$threads" -r 1 | tee "$tmp/$1-$2.txt"
+  "$bin" bench --bandwidth -t "$threads" | tee "$tmp/$1bw0-$2.txt"
+  GPURUN_ISA=$3 "$bin" bench "$f" -p 0 -n "$ng" -t "$threads" -r 1 | tee -a "$tmp/$1-$2.txt"
+  "$bin" bench --bandwidth -t "$threads" | tee "$tmp/$1bw1-$2.txt"
+}
+for t in $avx2_types; do once a2 "$t" avx2; done
+for t in $more_types; do once mt "$t" "${GPURUN_ISA:-}"; done
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 bws=$(cat "$tmp"/bw-*.txt | bw_of - "$threads")
 bw1=$(cat "$tmp"/bw-*.txt | bw_of - 1)
@@ -95,6 +102,25 @@ tg_runs() {
     echo "$tg $(bw_of "$tmp/bw-$1-$((k - 1)).txt" "$threads")" \
       "$(bw_of "$tmp/bw-$1-$k.txt" "$threads")"
   done | awk '{ print $1, ($2 + $3) / 2 }'
+}
+# the table of once() runs $1 of types $2
+once_table() {
+  local t r wmib kern bw
+  echo "| type | kernels | pp$np tok/s | vs llama.cpp | tg$ng tok/s | vs llama.cpp | read GB/s | share of limit |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|"
+  for t in $2; do
+    r=$tmp/$1-$t.txt
+    wmib=$(info "$r" "weights read per token" | head -1)
+    kern=$(sed -n 's/.*kernels \([a-z0-9]*\).*/\1/p' "$r" | head -1)
+    bw=$(echo "$(bw_of "$tmp/$1bw0-$t.txt" "$threads") $(bw_of "$tmp/$1bw1-$t.txt" "$threads")" |
+      awk '{ print ($1 + $2) / 2 }')
+    awk -v t="$t" -v k="$kern" -v pp="$(mean "$(tps "$r" "pp$np")")" \
+        -v tg="$(mean "$(tps "$r" "tg$ng")")" -v w="$wmib" -v bw="$bw" \
+        -v lpp="${llama_pp[$t]:-0}" -v ltg="${llama_tg[$t]:-0}" 'BEGIN {
+      lim = bw * 1e9 / (w * 1048576);
+      lp = lpp > 0 ? sprintf("%.2fx", pp / lpp) : "-"; lt = ltg > 0 ? sprintf("%.2fx", tg / ltg) : "-";
+      printf "| %s | %s | %.2f | %s | %.2f | %s | %.1f | %.0f%% |\n", t, k, pp, lp, tg, lt, bw, 100 * tg / lim }'
+  done
 }
 range() { echo "$1" | awk 'NR == 1 || $1 < lo { lo = $1 } NR == 1 || $1 > hi { hi = $1 } END { printf "%.1f-%.1f", lo, hi }'; }
 
@@ -191,21 +217,15 @@ info() { sed -n "s/.*$2 \([0-9.]*\) MiB.*/\1/p" "$1"; }
     echo "llama.cpp's figures above, measured on this kind of machine (AVX-512), not on an"
     echo "AVX2-only CPU."
     echo
-    echo "| type | kernels | pp$np tok/s | vs llama.cpp | tg$ng tok/s | vs llama.cpp | read GB/s | share of limit |"
-    echo "|---|---|---:|---:|---:|---:|---:|---:|"
-    for t in $avx2_types; do
-      r=$tmp/a2-$t.txt
-      wmib=$(info "$r" "weights read per token" | head -1)
-      kern=$(sed -n 's/.*kernels \([a-z0-9]*\).*/\1/p' "$r" | head -1)
-      bw=$(echo "$(bw_of "$tmp/a2bw0-$t.txt" "$threads") $(bw_of "$tmp/a2bw1-$t.txt" "$threads")" |
-        awk '{ print ($1 + $2) / 2 }')
-      awk -v t="$t" -v k="$kern" -v pp="$(mean "$(tps "$r" "pp$np")")" \
-          -v tg="$(mean "$(tps "$r" "tg$ng")")" -v w="$wmib" -v bw="$bw" \
-          -v lpp="${llama_pp[$t]:-0}" -v ltg="${llama_tg[$t]:-0}" 'BEGIN {
-        lim = bw * 1e9 / (w * 1048576);
-        printf "| %s | %s | %.2f | %.2fx | %.2f | %.2fx | %.1f | %.0f%% |\n", t, k, pp,
-          (lpp > 0 ? pp / lpp : 0), tg, (ltg > 0 ? tg / ltg : 0), bw, 100 * tg / lim }'
-    done
+    once_table a2 "$avx2_types"
+  fi
+  if [ -n "$more_types" ]; then
+    echo
+    echo "The other tensor types, in the same run, with the default kernel set: the same"
+    echo "shape written by \`gpurun synth --type T\` (the mixes as \`gpurun quantize\` makes"
+    echo "them), and the same runs as the AVX2 table."
+    echo
+    once_table mt "$more_types"
   fi
 } >"$tmp/section.md"
 

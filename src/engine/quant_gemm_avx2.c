@@ -1,5 +1,5 @@
 /* quant_gemm_avx2.c — gemm kernels (quant.h quant_gemm_fn) for Q4_0, Q8_0,
- * Q4_K and Q6_K weights on AVX2, and their packed form (pack16 /
+ * Q4_K, Q5_K and Q6_K weights on AVX2, and their packed form (pack16 /
  * gemm_packed). The packed stripes are the avx512 set's, byte for byte
  * (quant_r16_avx512.h describes them): 16 rows side by side, one row per
  * 32-bit lane, which AVX2 reads as two halves of 8 rows (bytes 0..31 and
@@ -212,6 +212,18 @@ AI size_t leg_scales(int64_t nb, int64_t b, int nv)
 	return (size_t)nb * 64 * (size_t)nv + (size_t)b * 32;
 }
 
+/* Bytes of one row's block, and of a packed stripe's block. */
+AI size_t block_bytes(int type)
+{
+	switch (type) {
+	case GGML_TYPE_Q4_0: return sizeof(struct block_q4_0);
+	case GGML_TYPE_Q8_0: return sizeof(struct block_q8_0);
+	case GGML_TYPE_Q4_K: return sizeof(struct block_q4_K);
+	case GGML_TYPE_Q5_K: return sizeof(struct block_q5_K);
+	default: return sizeof(struct block_q6_K);
+	}
+}
+
 /* The dword at byte o of row r's block b (blocks of bs bytes, rows bx
  * apart) into lane r of the 64-byte vector at v. */
 AI void put_lanes(uint8_t *v, const uint8_t *x, size_t bx, size_t off)
@@ -234,8 +246,8 @@ static void pack_blocks(int type, const uint8_t *x, size_t bx, int64_t nb, uint8
 			for (int r = 0; r < 16; r++)
 				memcpy(o + leg_scales(nb, b, nv) + 2 * r, x + r * bx + b * bs, 2);
 		}
-	} else if (type == GGML_TYPE_Q4_K) {
-		for (size_t i = 0; i < (size_t)nb * sizeof(struct block_q4_K); i += 16)
+	} else if (type != GGML_TYPE_Q6_K) {
+		for (size_t i = 0; i < (size_t)nb * block_bytes(type); i += 16)
 			for (int k = 0; k < 4; k++)
 				put_lanes(o + 16 * i + 64 * k, x, bx, i + 4 * k);
 	} else {
@@ -273,17 +285,6 @@ static void pack_blocks(int type, const uint8_t *x, size_t bx, int64_t nb, uint8
 				memcpy(o + nb * K6_PB + 32 * b + 2 * r, &blk->d, 2);
 			}
 		}
-	}
-}
-
-/* Bytes of one row's block, and of a packed stripe's block. */
-AI size_t block_bytes(int type)
-{
-	switch (type) {
-	case GGML_TYPE_Q4_0: return sizeof(struct block_q4_0);
-	case GGML_TYPE_Q8_0: return sizeof(struct block_q8_0);
-	case GGML_TYPE_Q4_K: return sizeof(struct block_q4_K);
-	default: return sizeof(struct block_q6_K);
 	}
 }
 
@@ -341,9 +342,55 @@ AI void leg_block(int type, const uint8_t *x, int64_t nb, int64_t b, int h,
 	}
 }
 
+/* Groups 2 c4 (low nibbles) and 2 c4 + 1 (high), the 16-byte chunks h2 ..
+ * h2 + n2 - 1 of their 32 qs bytes, half h: partials summed in 16 bits,
+ * then times the scales sa, sb (in both halves of a lane) into isum. Q4_K:
+ * |pairs| <= 2 * 15 * 127, eight sums (both chunks) fit in 16 bits; Q5_K
+ * (the fifth bit from qh, chunks 1 and 2): 2 * 31 * 127, four (one). */
+AI void k45_groups(int type, const uint8_t *p, int h, int c4, int h2, const int n2,
+                   const struct actk *const y[2], __m256i sa, __m256i sb, __m256i isum[2],
+                   const int cols)
+{
+	const bool q5 = type == GGML_TYPE_Q5_K;
+	__m256i lo[2], hi[2];
+#pragma GCC unroll 16
+	for (int c = 0; c < cols; c++)
+		lo[c] = hi[c] = _mm256_setzero_si256();
+#pragma GCC unroll 16
+	for (int i = h2; i < h2 + n2; i++)
+#pragma GCC unroll 16
+		for (int k = 0; k < 4; k++) {
+			const int o = (q5 ? 48 : 16) + 32 * c4 + 16 * i;
+			__m256i v = load(p + 16 * o + 64 * k + 32 * h);
+			__m256i vl = and8(v, 0x0F), vh = and8(_mm256_srli_epi16(v, 4), 0x0F);
+			if (q5) {
+				/* bit 2 c4 (low) and 2 c4 + 1 (high) of qh byte l at bit 4 */
+				__m256i qh = load(p + 16 * (16 + 16 * i) + 64 * k + 32 * h);
+				__m256i bl = 2 * c4 <= 4 ? _mm256_slli_epi16(qh, 4 - 2 * c4)
+				                         : _mm256_srli_epi16(qh, 2 * c4 - 4);
+				__m256i bh = 2 * c4 + 1 <= 4 ? _mm256_slli_epi16(qh, 3 - 2 * c4)
+				                             : _mm256_srli_epi16(qh, 2 * c4 - 3);
+				vl = _mm256_or_si256(vl, and8(bl, 0x10));
+				vh = _mm256_or_si256(vh, and8(bh, 0x10));
+			}
+#pragma GCC unroll 16
+			for (int c = 0; c < cols; c++) {
+				const int8_t *q = y[c]->q.qs + 64 * c4 + 16 * i + 4 * k;
+				lo[c] = _mm256_add_epi16(lo[c], _mm256_maddubs_epi16(vl, bc(q)));
+				hi[c] =
+				    _mm256_add_epi16(hi[c], _mm256_maddubs_epi16(vh, bc(q + 32)));
+			}
+		}
+#pragma GCC unroll 16
+	for (int c = 0; c < cols; c++) {
+		isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(lo[c], sa));
+		isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(hi[c], sb));
+	}
+}
+
 /* Q4_K block p (16 rows side by side: the 16-byte chunk at offset o of the
  * GGUF block as 4 vectors at 16 o), half h, against the columns' block y. */
-AI void k4_block(const uint8_t *p, int h, const struct actk *const y[2], __m256 acc[2],
+AI void k4_block(int type, const uint8_t *p, int h, const struct actk *const y[2], __m256 acc[2],
                  const int cols)
 {
 	__m256i t[4];
@@ -372,38 +419,17 @@ AI void k4_block(const uint8_t *p, int h, const struct actk *const y[2], __m256 
 	}
 #pragma GCC unroll 16
 	for (int c4 = 0; c4 < 4; c4++) {
-		/* groups 2 c4 (low nibbles) and 2 c4 + 1 (high): |pairs| <= 3810, eight
-		 * sums fit in 16 bits; then times the scale in both halves of a lane */
-		__m256i lo[2], hi[2];
-#pragma GCC unroll 16
-		for (int c = 0; c < cols; c++)
-			lo[c] = hi[c] = _mm256_setzero_si256();
-#pragma GCC unroll 16
-		for (int h2 = 0; h2 < 2; h2++)
-#pragma GCC unroll 16
-			for (int k = 0; k < 4; k++) {
-				__m256i v =
-				    load(p + 16 * (16 + 32 * c4 + 16 * h2) + 64 * k + 32 * h);
-				__m256i vl = and8(v, 0x0F),
-				        vh = and8(_mm256_srli_epi16(v, 4), 0x0F);
-#pragma GCC unroll 16
-				for (int c = 0; c < cols; c++) {
-					const int8_t *q = y[c]->q.qs + 64 * c4 + 16 * h2 + 4 * k;
-					lo[c] = _mm256_add_epi16(lo[c],
-					                         _mm256_maddubs_epi16(vl, bc(q)));
-					hi[c] = _mm256_add_epi16(
-					    hi[c], _mm256_maddubs_epi16(vh, bc(q + 32)));
-				}
-			}
 		__m256i s0 = c4 < 2 ? _mm256_srli_epi32(sc_lo, 16 * c4)
 		                    : _mm256_srli_epi32(sc_hi, 16 * (c4 - 2));
 		__m256i sa = and32(s0, 0xFF), sb = and32(_mm256_srli_epi32(s0, 8), 0xFF);
 		sa = _mm256_or_si256(sa, _mm256_slli_epi32(sa, 16));
 		sb = _mm256_or_si256(sb, _mm256_slli_epi32(sb, 16));
-#pragma GCC unroll 16
-		for (int c = 0; c < cols; c++) {
-			isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(lo[c], sa));
-			isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(hi[c], sb));
+		if (type == GGML_TYPE_Q5_K) {
+#pragma GCC unroll 2
+			for (int h2 = 0; h2 < 2; h2++)
+				k45_groups(type, p, h, c4, h2, 1, y, sa, sb, isum, cols);
+		} else {
+			k45_groups(type, p, h, c4, 0, 2, y, sa, sb, isum, cols);
 		}
 	}
 	const __m256 d = f16_lanes(t[0]), dmin = f16_lanes(_mm256_srli_epi32(t[0], 16));
@@ -510,7 +536,9 @@ AI void stripe_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t 
 {
 	const bool leg = legacy(type);
 	const int nv = leg_nv(type);
-	const int64_t blk = leg ? 64 * nv : type == GGML_TYPE_Q4_K ? 16 * 144 : K6_PB;
+	const int64_t blk = leg                      ? 64 * nv
+	                    : type != GGML_TYPE_Q6_K ? 16 * (int64_t)block_bytes(type)
+	                                             : K6_PB;
 	__m256 acc[2][2];
 #pragma GCC unroll 16
 	for (int h = 0; h < 2; h++)
@@ -539,8 +567,8 @@ AI void stripe_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t 
 		for (int h = 0; h < 2; h++) {
 			if (leg)
 				leg_block(type, x, nb, b, h, y8, acc[h], cols);
-			else if (type == GGML_TYPE_Q4_K)
-				k4_block(p, h, yk, acc[h], cols);
+			else if (type != GGML_TYPE_Q6_K)
+				k4_block(type, p, h, yk, acc[h], cols);
 			else
 				k6_block(p, x + nb * K6_PB + 32 * b, h, yk, acc[h], cols);
 		}
@@ -680,6 +708,7 @@ AI void gemm_rows(int type, int64_t n, int64_t nr, int64_t nc, float *s, size_t 
 GEMM_FNS(q4_0, GGML_TYPE_Q4_0)
 GEMM_FNS(q8_0, GGML_TYPE_Q8_0)
 GEMM_FNS(q4_K, GGML_TYPE_Q4_K)
+GEMM_FNS(q5_K, GGML_TYPE_Q5_K)
 GEMM_FNS(q6_K, GGML_TYPE_Q6_K)
 
 void quant__fill_gemm_avx2(struct quant_traits *t)
@@ -689,6 +718,8 @@ void quant__fill_gemm_avx2(struct quant_traits *t)
 	t[GGML_TYPE_Q4_0].act_bytes = t[GGML_TYPE_Q8_0].act_bytes = act8_bytes;
 	t[GGML_TYPE_Q4_K].act_prepare = t[GGML_TYPE_Q6_K].act_prepare = actk_prepare;
 	t[GGML_TYPE_Q4_K].act_bytes = t[GGML_TYPE_Q6_K].act_bytes = actk_bytes;
+	t[GGML_TYPE_Q5_K].act_prepare = actk_prepare;
+	t[GGML_TYPE_Q5_K].act_bytes = actk_bytes;
 #define SET(tn, T)                                                                                 \
 	t[T].gemm = tn##_gemm;                                                                     \
 	t[T].gemm_packed = tn##_gemm_packed;                                                       \
@@ -696,6 +727,7 @@ void quant__fill_gemm_avx2(struct quant_traits *t)
 	SET(q4_0, GGML_TYPE_Q4_0)
 	SET(q8_0, GGML_TYPE_Q8_0)
 	SET(q4_K, GGML_TYPE_Q4_K)
+	SET(q5_K, GGML_TYPE_Q5_K)
 	SET(q6_K, GGML_TYPE_Q6_K)
 #undef SET
 }

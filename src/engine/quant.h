@@ -136,9 +136,9 @@ void quant_mat_dot(const struct quant_traits *t, int64_t n, int64_t nr, int64_t 
 /* Bytes of one activation row of n elements prepared for t's gemm (0 when
  * n is not a multiple of t's block), its preparation from f32 (the values
  * of vec_dot_type's from_float, plus what the kernel precomputes), and the
- * product (see quant_gemm_fn). The avx512 set's gemm kernels equal the
- * scalar reference vec_dot bit for bit for Q4_0, Q8_0, Q4_K and Q6_K, and
- * the set's own vec_dot for F16 — except F16 calls of QUANT_AMX_MIN_COLS
+ * product (see quant_gemm_fn). The gemm kernels of the quantized types
+ * equal the scalar reference vec_dot bit for bit, and those of F16 and
+ * BF16 the set's own vec_dot — except avx512 F16 calls of QUANT_AMX_MIN_COLS
  * or more columns and rows where quant_amx_bf16() holds: those run on
  * AMX-BF16 tiles, every product of the F16 dot but one of at most 2^-16
  * of it, in another order (quant_gemm_test states the bound); the

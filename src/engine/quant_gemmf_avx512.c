@@ -1,14 +1,16 @@
-/* quant_gemmf_avx512.c — gemm kernel (quant.h quant_gemm_fn) for F16
- * weights on AVX-512, and the avx512 set's F16 vec_dot, which computes the
- * same numbers: one 16-lane FMA chain over 16-element steps, reduced with
- * _mm512_reduce_add_ps, then the last n % 16 products added one by one.
- * Register tiles of up to 8 weight rows by 3 activation rows; for prefill
- * the rows are converted to f32 in 512-element chunks (16 KiB: L1) and
- * the chains of every column are parked between chunks, so each loaded
- * activation feeds 8 FMAs and each weight 3. Activations: the F16-rounded
- * values (what llama.cpp's F16 vec_dot_type holds), as f32 — or split
- * into bfloat16 pairs where AMX-BF16 runs the prefill (quant_amxf_avx512.c:
- * its tiles load them in place). */
+/* quant_gemmf_avx512.c — gemm kernel (quant.h quant_gemm_fn) for F16 and
+ * BF16 weights on AVX-512, and the avx512 set's F16 and BF16 vec_dot,
+ * which compute the same numbers: one 16-lane FMA chain over 16-element
+ * steps, reduced with _mm512_reduce_add_ps, then the last n % 16 products
+ * added one by one. Register tiles of up to 8 weight rows by 3 activation
+ * rows; for prefill the rows are converted to f32 in 512-element chunks
+ * (16 KiB: L1) and the chains of every column are parked between chunks,
+ * so each loaded activation feeds 8 FMAs and each weight 3. The weight
+ * format is the constant B of every helper (0: f16, 1: bf16).
+ * Activations: the F16- or BF16-rounded values (what llama.cpp's
+ * vec_dot_type holds), as f32 — or, for F16, split into bfloat16 pairs
+ * where AMX-BF16 runs the prefill (quant_amxf_avx512.c: its tiles load
+ * them in place). */
 #include <immintrin.h>
 
 #include "engine/quant_internal.h"
@@ -20,6 +22,7 @@
 #define COLS   64  /* columns per parked group */
 #define UNROLL _Pragma("GCC unroll 8")
 
+/* f16 or bf16 prepared rows: n f32 values */
 static size_t f16_act_bytes(int64_t n)
 {
 	return (size_t)n * sizeof(float);
@@ -49,6 +52,47 @@ AI __m512 b16(const uint8_t *p)
 	    _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p)), 16));
 }
 
+AI float b1(uint16_t h)
+{
+	uint32_t u = (uint32_t)h << 16;
+	float f;
+	memcpy(&f, &u, sizeof f);
+	return f;
+}
+
+/* Weights of format B (0: f16, 1: bf16) as f32. */
+AI __m512 w16(const uint16_t *p, const int B)
+{
+	return B ? b16((const uint8_t *)p) : h16(p);
+}
+
+AI float w1(uint16_t h, const int B)
+{
+	return B ? b1(h) : fp16_to_f32(h);
+}
+
+/* f32_to_bf16 (quant_legacy_ref.c) of 16 values, as f32: round to nearest
+ * even, a NaN quieted. */
+AI __m512 round_bf16(__m512 x)
+{
+	const __m512i u = _mm512_castps_si512(x);
+	__m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+	__m512i r = _mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
+	__mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+	r = _mm512_mask_or_epi32(r, nan, u, _mm512_set1_epi32(0x400000));
+	return _mm512_castsi512_ps(_mm512_and_si512(r, _mm512_set1_epi32((int)0xffff0000u)));
+}
+
+static void bf16_act_prepare(const float *x, void *vy, int64_t n)
+{
+	float *y = vy;
+	int64_t i = 0;
+	for (; i + 16 <= n; i += 16)
+		_mm512_storeu_ps(y + i, round_bf16(_mm512_loadu_ps(x + i)));
+	for (; i < n; i++)
+		y[i] = b1(f32_to_bf16(x[i]));
+}
+
 /* Activation elements k..k+15 (k a multiple of 16) of a prepared row: f32
  * (X = 0) or split (X = 1: the AMX machines' form, quant_amxf_avx512.c:
  * per 32-element block 32 bf16 high parts, then their rests), the same
@@ -70,11 +114,12 @@ AI float act1(const uint8_t *a, int64_t k, const int X)
 }
 
 /* The chains of R rows x C columns over elements [k0, k1) (multiples of 16):
- * weights as f16 rows (w16, ldw elements apart) or as the f32 chunk w32
- * (KCF apart, element k at k - k0); activation rows lda bytes apart. */
-AI void chains(__m512 acc[RB][CB], const uint16_t *w16, size_t ldw, const float *w32,
+ * weights as rows of format B (wb, ldw elements apart) or as the f32
+ * chunk w32 (KCF apart, element k at k - k0); activation rows lda bytes
+ * apart. */
+AI void chains(__m512 acc[RB][CB], const uint16_t *wb, size_t ldw, const float *w32,
                const uint8_t *a, size_t lda, int64_t k0, int64_t k1, const int R, const int C,
-               const int X)
+               const int X, const int B)
 {
 	for (int64_t k = k0; k < k1; k += 16) {
 		__m512 y[CB];
@@ -82,7 +127,7 @@ AI void chains(__m512 acc[RB][CB], const uint16_t *w16, size_t ldw, const float 
 		UNROLL for (int r = 0; r < R; r++)
 		{
 			__m512 w = w32 ? _mm512_load_ps(w32 + (size_t)r * KCF + (k - k0))
-			               : h16(w16 + (size_t)r * ldw + k);
+			               : w16(wb + (size_t)r * ldw + k, B);
 			UNROLL for (int c = 0; c < C; c++) acc[r][c] =
 			    _mm512_fmadd_ps(w, y[c], acc[r][c]);
 		}
@@ -90,22 +135,22 @@ AI void chains(__m512 acc[RB][CB], const uint16_t *w16, size_t ldw, const float 
 }
 
 /* Reduce the chains and add the tail elements [k, n). */
-AI void finish(__m512 acc[RB][CB], const uint16_t *w16, size_t ldw, const uint8_t *a, size_t lda,
-               int64_t k, int64_t n, float *s, size_t lds, const int R, const int C, const int X)
+AI void finish(__m512 acc[RB][CB], const uint16_t *wb, size_t ldw, const uint8_t *a, size_t lda,
+               int64_t k, int64_t n, float *s, size_t lds, const int R, const int C, const int X,
+               const int B)
 {
 	UNROLL for (int r = 0; r < R; r++) UNROLL for (int c = 0; c < C; c++)
 	{
 		float sum = _mm512_reduce_add_ps(acc[r][c]);
 		for (int64_t j = k; j < n; j++)
-			sum +=
-			    fp16_to_f32(w16[(size_t)r * ldw + j]) * act1(a + (size_t)c * lda, j, X);
+			sum += w1(wb[(size_t)r * ldw + j], B) * act1(a + (size_t)c * lda, j, X);
 		s[(size_t)c * lds + (size_t)r] = sum;
 	}
 }
 
 /* Decode: R rows by up to CB columns, weights converted as they stream. */
 AI void direct(int64_t n, const uint16_t *w, size_t ldw, const uint8_t *a, size_t lda, int64_t nc,
-               float *s, size_t lds, const int R, const int X)
+               float *s, size_t lds, const int R, const int X, const int B)
 {
 	for (int64_t c0 = 0; c0 < nc; c0 += CB) {
 		__m512 acc[RB][CB];
@@ -116,21 +161,21 @@ AI void direct(int64_t n, const uint16_t *w, size_t ldw, const uint8_t *a, size_
 		float *sc = s + (size_t)c0 * lds;
 		int64_t k1 = n & ~(int64_t)15;
 		if (C == 3) {
-			chains(acc, w, ldw, NULL, ac, lda, 0, k1, R, 3, X);
-			finish(acc, w, ldw, ac, lda, k1, n, sc, lds, R, 3, X);
+			chains(acc, w, ldw, NULL, ac, lda, 0, k1, R, 3, X, B);
+			finish(acc, w, ldw, ac, lda, k1, n, sc, lds, R, 3, X, B);
 		} else if (C == 2) {
-			chains(acc, w, ldw, NULL, ac, lda, 0, k1, R, 2, X);
-			finish(acc, w, ldw, ac, lda, k1, n, sc, lds, R, 2, X);
+			chains(acc, w, ldw, NULL, ac, lda, 0, k1, R, 2, X, B);
+			finish(acc, w, ldw, ac, lda, k1, n, sc, lds, R, 2, X, B);
 		} else {
-			chains(acc, w, ldw, NULL, ac, lda, 0, k1, R, 1, X);
-			finish(acc, w, ldw, ac, lda, k1, n, sc, lds, R, 1, X);
+			chains(acc, w, ldw, NULL, ac, lda, 0, k1, R, 1, X, B);
+			finish(acc, w, ldw, ac, lda, k1, n, sc, lds, R, 1, X, B);
 		}
 	}
 }
 
 /* Prefill: RB rows by nc (<= COLS) columns; chains parked in `park`. */
 AI void converted(int64_t n, const uint16_t *w, size_t ldw, const uint8_t *a, size_t lda,
-                  int64_t nc, float *s, size_t lds, const int X)
+                  int64_t nc, float *s, size_t lds, const int X, const int B)
 {
 	_Alignas(64) float buf[RB * KCF];
 	_Alignas(64) __m512 park[COLS / CB + 1][RB][CB];
@@ -140,7 +185,7 @@ AI void converted(int64_t n, const uint16_t *w, size_t ldw, const uint8_t *a, si
 		for (int r = 0; r < RB; r++)
 			for (int64_t k = k0; k < ke; k += 16)
 				_mm512_store_ps(buf + (size_t)r * KCF + (k - k0),
-				                h16(w + (size_t)r * ldw + k));
+				                w16(w + (size_t)r * ldw + k, B));
 		for (int64_t c0 = 0, t = 0; c0 < nc; c0 += CB, t++) {
 			__m512(*acc)[CB] = park[t];
 			if (k0 == 0)
@@ -149,11 +194,11 @@ AI void converted(int64_t n, const uint16_t *w, size_t ldw, const uint8_t *a, si
 						acc[r][c] = _mm512_setzero_ps();
 			const uint8_t *ac = a + (size_t)c0 * lda;
 			if (nc - c0 >= CB)
-				chains(acc, NULL, 0, buf, ac, lda, k0, ke, RB, CB, X);
+				chains(acc, NULL, 0, buf, ac, lda, k0, ke, RB, CB, X, B);
 			else if (nc - c0 == 2)
-				chains(acc, NULL, 0, buf, ac, lda, k0, ke, RB, 2, X);
+				chains(acc, NULL, 0, buf, ac, lda, k0, ke, RB, 2, X, B);
 			else
-				chains(acc, NULL, 0, buf, ac, lda, k0, ke, RB, 1, X);
+				chains(acc, NULL, 0, buf, ac, lda, k0, ke, RB, 1, X, B);
 		}
 	}
 	for (int64_t c0 = 0, t = 0; c0 < nc; c0 += CB, t++) {
@@ -161,41 +206,47 @@ AI void converted(int64_t n, const uint16_t *w, size_t ldw, const uint8_t *a, si
 		const uint8_t *ac = a + (size_t)c0 * lda;
 		float *sc = s + (size_t)c0 * lds;
 		if (C == 3)
-			finish(park[t], w, ldw, ac, lda, k1, n, sc, lds, RB, 3, X);
+			finish(park[t], w, ldw, ac, lda, k1, n, sc, lds, RB, 3, X, B);
 		else if (C == 2)
-			finish(park[t], w, ldw, ac, lda, k1, n, sc, lds, RB, 2, X);
+			finish(park[t], w, ldw, ac, lda, k1, n, sc, lds, RB, 2, X, B);
 		else
-			finish(park[t], w, ldw, ac, lda, k1, n, sc, lds, RB, 1, X);
+			finish(park[t], w, ldw, ac, lda, k1, n, sc, lds, RB, 1, X, B);
 	}
 }
 
 /* The FMA path: rows in tiles of RB, columns directly (decode) or against
  * converted chunks (prefill without AMX). lda: bytes between rows. */
 AI void fma_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const uint8_t *x,
-                 size_t bx, const uint8_t *a, size_t lda, const int X)
+                 size_t bx, const uint8_t *a, size_t lda, const int X, const int B)
 {
 	const size_t ldw = bx / 2;
 	int64_t r = 0;
 	for (; r + RB <= nr; r += RB) {
 		const uint16_t *w = (const uint16_t *)(x + (size_t)r * bx);
 		if (nc <= CB) {
-			direct(n, w, ldw, a, lda, nc, s + r, lds, RB, X);
+			direct(n, w, ldw, a, lda, nc, s + r, lds, RB, X, B);
 			continue;
 		}
 		for (int64_t c0 = 0; c0 < nc; c0 += COLS)
 			converted(n, w, ldw, a + (size_t)c0 * lda, lda,
-			          nc - c0 < COLS ? nc - c0 : COLS, s + (size_t)c0 * lds + r, lds,
-			          X);
+			          nc - c0 < COLS ? nc - c0 : COLS, s + (size_t)c0 * lds + r, lds, X,
+			          B);
 	}
 	for (; r < nr; r++)
-		direct(n, (const uint16_t *)(x + (size_t)r * bx), ldw, a, lda, nc, s + r, lds, 1,
-		       X);
+		direct(n, (const uint16_t *)(x + (size_t)r * bx), ldw, a, lda, nc, s + r, lds, 1, X,
+		       B);
 }
 
 static void f16_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *x,
                      size_t bx, const void *a, size_t ba)
 {
-	fma_gemm(n, nr, nc, s, lds, x, bx, a, ba, 0);
+	fma_gemm(n, nr, nc, s, lds, x, bx, a, ba, 0, 0);
+}
+
+static void bf16_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *x,
+                      size_t bx, const void *a, size_t ba)
+{
+	fma_gemm(n, nr, nc, s, lds, x, bx, a, ba, 0, 1);
 }
 
 /* Activations in the AMX form: tiles for batches, the FMA path below. */
@@ -204,25 +255,45 @@ static void f16x_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, c
 {
 	if (nc < QUANT_AMX_MIN_COLS || nr < 16 ||
 	    !quant__amx_f16(n, nr, nc, s, lds, x, bx / 2, a, ba))
-		fma_gemm(n, nr, nc, s, lds, x, bx, a, ba, 1);
+		fma_gemm(n, nr, nc, s, lds, x, bx, a, ba, 1, 0);
 }
 
-/* The same numbers for one row and an f16 activation row. */
-static void f16_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
+/* The same numbers for one row and an activation row of format B. */
+AI void dot(int64_t n, float *s, const uint16_t *x, const uint16_t *y, const int B)
 {
-	const uint16_t *x = vx, *y = vy;
 	__m512 acc = _mm512_setzero_ps();
 	int64_t i = 0;
 	for (; i + 16 <= n; i += 16)
-		acc = _mm512_fmadd_ps(h16(x + i), h16(y + i), acc);
+		acc = _mm512_fmadd_ps(w16(x + i, B), w16(y + i, B), acc);
 	float sum = _mm512_reduce_add_ps(acc);
 	for (; i < n; i++)
-		sum += fp16_to_f32(x[i]) * fp16_to_f32(y[i]);
+		sum += w1(x[i], B) * w1(y[i], B);
 	*s = sum;
+}
+
+static void f16_vec_dot(int64_t n, float *s, const void *x, const void *y)
+{
+	dot(n, s, x, y, 0);
+}
+
+static void bf16_vec_dot(int64_t n, float *s, const void *x, const void *y)
+{
+	dot(n, s, x, y, 1);
+}
+
+/* BF16: the FMA path, column chunks as F16's (below). */
+static void fill_bf16(struct quant_traits *t)
+{
+	t->vec_dot = bf16_vec_dot;
+	t->act_bytes = f16_act_bytes;
+	t->act_prepare = bf16_act_prepare;
+	t->gemm = bf16_gemm;
+	t->gemm_chunk = (size_t)3 << 20;
 }
 
 void quant__fill_gemmf_avx512(struct quant_traits *t)
 {
+	fill_bf16(&t[GGML_TYPE_BF16]);
 	t[GGML_TYPE_F16].vec_dot = f16_vec_dot;
 	if (quant__amx_bf16) {
 		t[GGML_TYPE_F16].act_bytes = quant__f16x_act_bytes;

@@ -1,5 +1,5 @@
 /* quant_legacy_avx2.c — AVX2+FMA+F16C kernels for the float types and the
- * 32-element block types: dot products F32/BF16 (F16's is in
+ * 32-element block types: dot products F32 (F16's and BF16's are in
  * quant_gemmf_avx2.c), Q4_0/Q5_0/Q8_0 x Q8_0, Q4_1/Q5_1 x Q8_1, and the
  * activation converters to Q8_0/Q8_1/F16. Each is tested against its
  * scalar reference (quant_legacy_ref.c); block sums are exact integers,
@@ -108,31 +108,6 @@ static void f16_to_float(const void *vx, float *y, int64_t n)
 		_mm256_storeu_ps(y + i, load_f16(x + i));
 	for (; i < n; i++)
 		y[i] = fp16_to_f32(x[i]);
-}
-
-static inline __m256 load_bf16(const uint16_t *p)
-{
-	__m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
-	return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
-}
-
-static void bf16_vec_dot(int64_t n, float *s, const void *vx, const void *vy)
-{
-	const uint16_t *x = vx, *y = vy;
-	__m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-	                 _mm256_setzero_ps()};
-	int64_t i = 0;
-	for (; i + 32 <= n; i += 32)
-		for (int k = 0; k < 4; k++)
-			acc[k] = _mm256_fmadd_ps(load_bf16(x + i + 8 * k), load_bf16(y + i + 8 * k),
-			                         acc[k]);
-	for (; i + 8 <= n; i += 8)
-		acc[0] = _mm256_fmadd_ps(load_bf16(x + i), load_bf16(y + i), acc[0]);
-	float sum =
-	    hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-	for (; i < n; i++)
-		sum += bf16_to_f32(x[i]) * bf16_to_f32(y[i]);
-	*s = sum;
 }
 
 /* ---- block types x Q8_0 / Q8_1: the exact int32 sums of one block as
@@ -265,7 +240,6 @@ void quant__fill_legacy_avx2(struct quant_traits *t)
 	t[GGML_TYPE_F32].vec_dot = f32_vec_dot;
 	t[GGML_TYPE_F16].from_float = f16_from_float;
 	t[GGML_TYPE_F16].to_float = f16_to_float;
-	t[GGML_TYPE_BF16].vec_dot = bf16_vec_dot;
 	t[GGML_TYPE_Q4_0].vec_dot = q4_0_vec_dot;
 	t[GGML_TYPE_Q4_1].vec_dot = q4_1_vec_dot;
 	t[GGML_TYPE_Q5_0].vec_dot = q5_0_vec_dot;

@@ -11,7 +11,8 @@ static inline float h2f(uint16_t h)
 	return _cvtsh_ss(h);
 }
 
-/* ---- float types: four 16-wide FMA chains, then 8-wide, then scalar */
+/* ---- float types: four 16-wide FMA chains, then 8-wide, then scalar
+ * (BF16's dot, one chain like its gemm, is in quant_gemmf_avx512.c) */
 
 #define FLOAT_DOT(name, T, load16, tofloat)                                                        \
 	static void name(int64_t n, float *s, const void *vx, const void *vy)                      \
@@ -48,15 +49,8 @@ static inline __m512 load_f16(const uint16_t *p)
 	return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
 }
 
-static inline __m512 load_bf16(const uint16_t *p)
-{
-	__m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p));
-	return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
-}
-
 FLOAT_DOT(f32_vec_dot, float, load_f32, id_f32)
 FLOAT_DOT(f16_vec_dot, uint16_t, load_f16, h2f)
-FLOAT_DOT(bf16_vec_dot, uint16_t, load_bf16, bf16_to_f32)
 
 /* ---- block types: pairs of blocks, then one 256-bit block */
 
@@ -148,7 +142,6 @@ void quant__fill_legacy_avx512(struct quant_traits *t)
 {
 	t[GGML_TYPE_F32].vec_dot = f32_vec_dot;
 	t[GGML_TYPE_F16].vec_dot = f16_vec_dot;
-	t[GGML_TYPE_BF16].vec_dot = bf16_vec_dot;
 	t[GGML_TYPE_Q4_0].vec_dot = q4_0_vec_dot;
 	t[GGML_TYPE_Q4_1].vec_dot = q4_1_vec_dot;
 	t[GGML_TYPE_Q5_0].vec_dot = q5_0_vec_dot;

@@ -7,12 +7,13 @@
  * (across the stripe chunks), padded strides.
  * Tolerance: the kernels with a gemm compute the reference's integers and
  * float steps in its order (Q4_0, Q8_0, Q4_K, Q6_K): bit-identical to the
- * reference; F16 repeats the set's own vec_dot step for step: bit-identical
- * to that — but where AMX-BF16 runs batches of 16+ rows and columns: every
- * product but w_lo * a_lo (each at most 2^-16 = 1.5e-5 of |w a|) summed in
- * f32 tiles, held to |got - ref| <= AMX_F16_TOL * sum |x_i y_i| against the
- * scalar reference (which sums in double): the dropped products' bound
- * plus f32 summation; measured worst: printed by the test.
+ * reference; F16 and BF16 repeat the set's own vec_dot step for step:
+ * bit-identical to that — but where AMX-BF16 runs F16 batches of 16+ rows
+ * and columns: every product but w_lo * a_lo (each at most 2^-16 = 1.5e-5
+ * of |w a|) summed in f32 tiles, held to |got - ref| <= AMX_F16_TOL *
+ * sum |x_i y_i| against the scalar reference (which sums in double): the
+ * dropped products' bound plus f32 summation; measured worst: printed by
+ * the test.
  * Packed weights (pack16 / gemm_packed) on 16-row multiples: bit-identical
  * to the same set's gemm, hence to the reference.
  * The generic path (vec_dot loops) gets quant_simd_test's bound,
@@ -111,8 +112,9 @@ static void check_shape(const struct quant_traits *v, int64_t nblk, int64_t nr, 
 		out[i] = NAN;
 	quant_gemm(v, n, nr, nc, out, lds, x, bx, a, ba);
 	bool exact = v->gemm != NULL;
-	/* F16 follows the set's vec_dot, the others the scalar reference */
-	const struct quant_traits *want_t = v->gemm && v->type == GGML_TYPE_F16 ? v : r;
+	/* F16 and BF16 follow the set's vec_dot, the others the scalar reference */
+	const bool own = v->type == GGML_TYPE_F16 || v->type == GGML_TYPE_BF16;
+	const struct quant_traits *want_t = v->gemm && own ? v : r;
 	double tol = 1e-5;
 	if (v->type == GGML_TYPE_F16 && !strcmp(v->isa, quant_isa_name(QUANT_ISA_AVX512)) &&
 	    quant_amx_bf16() && nr >= 16 && nc >= QUANT_AMX_MIN_COLS) {

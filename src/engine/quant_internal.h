@@ -277,6 +277,7 @@ void quant__fill_legacy_avx2(struct quant_traits *table);
 void quant__fill_kquants_avx2(struct quant_traits *table);
 void quant__fill_gemm_avx2(struct quant_traits *table);
 void quant__fill_gemmf_avx2(struct quant_traits *table);
+void quant__fill_gemmk23_avx2(struct quant_traits *table);
 void quant__fill_legacy_avx512(struct quant_traits *table);
 void quant__fill_kquants_avx512(struct quant_traits *table);
 void quant__fill_matdot_avx512(struct quant_traits *table);

@@ -1,0 +1,394 @@
+/* quant_gemmk23_avx2.c — gemm kernels (quant.h quant_gemm_fn) for Q2_K
+ * and Q3_K weights on AVX2, in the GGUF row form and packed. The packed
+ * stripes are the avx512 set's (quant_gemmk23_avx512.c), byte for byte:
+ * per block, dword v of each of the 16 rows' block as 64-byte vector v
+ * (Q2_K: 21 = scales 4, qs 16, d|dmin 1; Q3_K: 27 = hmask 8, qs 16,
+ * scales 3, then the 16 rows' f16 d in 32 bytes), which AVX2 reads as two
+ * halves of 8 rows (bytes 0..31 and 32..63). Q3_K codes are read as code
+ * + 4 (0..7, unsigned for vpmaddubsw) and 4 times the scaled group sums of
+ * the activation taken off after. Per group of 16: vpmaddubsw partials
+ * summed in 16 bits, times the group scale by vpmaddwd; the mins (Q2_K) or
+ * the offset (Q3_K) through the activation's group-sum pairs; then the
+ * reference's float step: quant_q2_K/q3_K_vec_dot_ref bit for bit. Weights
+ * in the GGUF row form are packed a chunk of blocks at a time into a stack
+ * buffer. Built with -mavx2 -mfma -mf16c; chosen at run time by quant.c. */
+#include "engine/quant_internal.h"
+
+#include <immintrin.h>
+
+#define AI static inline __attribute__((always_inline))
+
+/* Decode's prefetch in a packed stripe (as quant_gemm_avx2.c's): each line
+ * 8 KiB ahead into L2 and 2 KiB ahead into L1. */
+#define PF_FAR  8192
+#define PF_NEAR 2048
+
+/* Super-blocks per chunk: prefill's L1-resident piece, and the stack
+ * buffer of the GGUF row form. */
+#define KC 4
+
+AI void prefetch_2(const void *p)
+{
+	_mm_prefetch((const char *)p + PF_FAR, _MM_HINT_T1);
+	_mm_prefetch((const char *)p + PF_NEAR, _MM_HINT_T0);
+}
+
+/* The dword at p in every lane. */
+AI __m256i bc(const void *p)
+{
+	int32_t v;
+	memcpy(&v, p, 4);
+	return _mm256_set1_epi32(v);
+}
+
+AI __m256i and8(__m256i v, int m)
+{
+	return _mm256_and_si256(v, _mm256_set1_epi8((char)m));
+}
+
+AI __m256i and32(__m256i v, int m)
+{
+	return _mm256_and_si256(v, _mm256_set1_epi32(m));
+}
+
+AI __m256i srl32(__m256i v, int n)
+{
+	return _mm256_srli_epi32(v, n);
+}
+
+AI __m256i load(const uint8_t *p)
+{
+	return _mm256_loadu_si256((const __m256i *)p);
+}
+
+/* The low 16 bits of each lane (f16) as f32. */
+AI __m256 f16_lanes(__m256i v)
+{
+	v = and32(v, 0xFFFF);
+	return _mm256_cvtph_ps(
+	    _mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)));
+}
+
+AI bool is_q3(int type)
+{
+	return type == GGML_TYPE_Q3_K;
+}
+
+/* Bytes of one row's block; a packed stripe's block is 16 of them. */
+AI int64_t blk_bytes(int type)
+{
+	return is_q3(type) ? (int64_t)sizeof(struct block_q3_K)
+	                   : (int64_t)sizeof(struct block_q2_K);
+}
+
+/* ---- the kernel: block p of a packed stripe, half h (rows 8h..8h+7;
+ * p already offset by 32 h), against `cols` (1 or 2) columns' blocks y */
+
+/* The group-scale pairs of half p: sp[2k] lane r = row r's scales (4k,
+ * 4k + 2), sp[2k + 1] (4k + 1, 4k + 3), int16 (pairs16's order). Q2_K:
+ * the low nibbles of the scale bytes; Q3_K: quant_q3_K_scales's values. */
+AI void k23_pairs(int type, const uint8_t *p, __m256i sp[8])
+{
+	if (!is_q3(type)) {
+#pragma GCC unroll 4
+		for (int k = 0; k < 4; k++) {
+			const __m256i t = load(p + 64 * k);
+			sp[2 * k] = and32(t, 0x000F000F);
+			sp[2 * k + 1] = and32(srl32(t, 8), 0x000F000F);
+		}
+		return;
+	}
+	const __m256i a0 = load(p + 64 * 24), a1 = load(p + 64 * 25), a2 = load(p + 64 * 26);
+	__m256i v[4];
+	v[0] = _mm256_or_si256(and32(a0, 0x0f0f0f0f), _mm256_slli_epi32(and32(a2, 0x03030303), 4));
+	v[1] = _mm256_or_si256(and32(a1, 0x0f0f0f0f),
+	                       _mm256_slli_epi32(and32(srl32(a2, 2), 0x03030303), 4));
+	v[2] = _mm256_or_si256(and32(srl32(a0, 4), 0x0f0f0f0f),
+	                       _mm256_slli_epi32(and32(srl32(a2, 4), 0x03030303), 4));
+	v[3] = _mm256_or_si256(and32(srl32(a1, 4), 0x0f0f0f0f),
+	                       _mm256_slli_epi32(and32(srl32(a2, 6), 0x03030303), 4));
+#pragma GCC unroll 4
+	for (int k = 0; k < 4; k++) {
+		const __m256i b = _mm256_sub_epi8(v[k], _mm256_set1_epi8(32));
+		sp[2 * k] = _mm256_srai_epi16(_mm256_slli_epi16(b, 8), 8);
+		sp[2 * k + 1] = _mm256_srai_epi16(b, 8);
+	}
+}
+
+/* Codes of groups 8 H + 2 j + gh, j = 0..3 (elements 128 H + 32 j + 16 gh
+ * ..), dword k of 4, from the qs vector q and (Q3_K) the hmask vector hm:
+ * bits 2j of qs, Q3_K plus bit 4 H + j of hmask at bit 2. */
+AI __m256i k23_code(int type, __m256i q, __m256i hm, int H, int j)
+{
+	const __m256i lo = and8(_mm256_srli_epi16(q, 2 * j), 0x03);
+	if (!is_q3(type))
+		return lo;
+	const int bit = 4 * H + j;
+	const __m256i hb =
+	    bit <= 2 ? _mm256_slli_epi16(hm, 2 - bit) : _mm256_srli_epi16(hm, bit - 2);
+	return _mm256_or_si256(lo, and8(hb, 0x04));
+}
+
+/* Groups 8 H + 2 j + gh (j = 0..3) into isum: per group four vpmaddubsw
+ * summed in 16 bits (|lane| <= 4 * 2 * c * 127 with c = 3 for Q2_K, 7 for
+ * Q3_K: 3048, 7112), then times the group scale (in both halves of a lane)
+ * by vpmaddwd. */
+AI void k23_groups(int type, const uint8_t *p, int H, int gh, const __m256i sp[8],
+                   const struct actk *const y[2], __m256i isum[2], const int cols)
+{
+	const uint8_t *qs = p + 64 * ((is_q3(type) ? 8 : 4) + 8 * H + 4 * gh);
+	__m256i part[2][4];
+#pragma GCC unroll 4
+	for (int k = 0; k < 4; k++) {
+		const __m256i q = load(qs + 64 * k);
+		const __m256i hm = is_q3(type) ? load(p + 64 * (4 * gh + k)) : q;
+#pragma GCC unroll 4
+		for (int j = 0; j < 4; j++) {
+			const __m256i code = k23_code(type, q, hm, H, j);
+#pragma GCC unroll 2
+			for (int c = 0; c < cols; c++) {
+				const int8_t *a = y[c]->q.qs + 128 * H + 32 * j + 16 * gh + 4 * k;
+				const __m256i m = _mm256_maddubs_epi16(code, bc(a));
+				part[c][j] = k ? _mm256_add_epi16(part[c][j], m) : m;
+			}
+		}
+	}
+	/* vpshufb (within 128-bit lanes): each dword's int16 0 or 1, twice */
+	const __m256i dup_lo = _mm256_setr_epi32(0x01000100, 0x05040504, 0x09080908, 0x0d0c0d0c,
+	                                         0x01000100, 0x05040504, 0x09080908, 0x0d0c0d0c);
+	const __m256i dup_hi = _mm256_add_epi8(dup_lo, _mm256_set1_epi8(2));
+#pragma GCC unroll 4
+	for (int j = 0; j < 4; j++) {
+		const int g = 8 * H + 2 * j + gh;
+		const __m256i s =
+		    _mm256_shuffle_epi8(sp[2 * (g / 4) + g % 2], g % 4 < 2 ? dup_lo : dup_hi);
+#pragma GCC unroll 2
+		for (int c = 0; c < cols; c++)
+			isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(part[c][j], s));
+	}
+}
+
+/* Sum over groups of m_g * bsums_g (m: pairs in pairs16's order). */
+AI __m256i group_sums(const __m256i m[8], const struct actk *y)
+{
+	__m256i s = _mm256_setzero_si256();
+#pragma GCC unroll 8
+	for (int j = 0; j < 8; j++)
+		s = _mm256_add_epi32(s, _mm256_madd_epi16(m[j], bc(y->pairs16 + 2 * j)));
+	return s;
+}
+
+/* Q2_K: acc + d * isum - dmin * summs (d, dmin times y.d), the
+ * reference's step; the mins pairs as the scales', from the high nibbles. */
+AI void q2_finish(const uint8_t *p, const struct actk *const y[2], const __m256i isum[2],
+                  __m256 acc[2], const int cols)
+{
+	__m256i mp[8];
+#pragma GCC unroll 4
+	for (int k = 0; k < 4; k++) {
+		const __m256i t = load(p + 64 * k);
+		mp[2 * k] = and32(srl32(t, 4), 0x000F000F);
+		mp[2 * k + 1] = and32(srl32(t, 12), 0x000F000F);
+	}
+	const __m256i dd = load(p + 64 * 20);
+	const __m256 d = f16_lanes(dd), dmin = f16_lanes(srl32(dd, 16));
+#pragma GCC unroll 2
+	for (int c = 0; c < cols; c++) {
+		const __m256 yd = _mm256_set1_ps(y[c]->q.d);
+		const __m256i summs = group_sums(mp, y[c]);
+		__m256 v = _mm256_mul_ps(_mm256_mul_ps(yd, d), _mm256_cvtepi32_ps(isum[c]));
+		v = _mm256_sub_ps(
+		    v, _mm256_mul_ps(_mm256_mul_ps(yd, dmin), _mm256_cvtepi32_ps(summs)));
+		acc[c] = _mm256_add_ps(acc[c], v);
+	}
+}
+
+/* Q3_K: acc + (y.d * d) * (isum - 4 * sum of scale * group sum), the
+ * reference's step (its codes are ours minus 4); the d's at pd. */
+AI void q3_finish(const uint8_t *pd, const __m256i sp[8], const struct actk *const y[2],
+                  const __m256i isum[2], __m256 acc[2], const int cols)
+{
+	const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)pd));
+#pragma GCC unroll 2
+	for (int c = 0; c < cols; c++) {
+		const __m256i off = group_sums(sp, y[c]);
+		const __m256i is = _mm256_sub_epi32(isum[c], _mm256_slli_epi32(off, 2));
+		const __m256 t = _mm256_mul_ps(_mm256_set1_ps(y[c]->q.d), d);
+		acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(t, _mm256_cvtepi32_ps(is)));
+	}
+}
+
+/* Block pb of a packed stripe, half h, against the columns' blocks y. The
+ * integer sums are exact: |isum| <= 256 * 7 * 127 * 32 (Q3_K). */
+AI void k23_block(int type, const uint8_t *pb, int h, const struct actk *const y[2], __m256 acc[2],
+                  const int cols)
+{
+	const uint8_t *p = pb + 32 * h;
+	__m256i sp[8], isum[2];
+	k23_pairs(type, p, sp);
+#pragma GCC unroll 2
+	for (int c = 0; c < cols; c++)
+		isum[c] = _mm256_setzero_si256();
+#pragma GCC unroll 2
+	for (int H = 0; H < 2; H++)
+#pragma GCC unroll 2
+		for (int gh = 0; gh < 2; gh++)
+			k23_groups(type, p, H, gh, sp, y, isum, cols);
+	if (is_q3(type))
+		q3_finish(pb + 64 * 27 + 16 * h, sp, y, isum, acc, cols);
+	else
+		q2_finish(p, y, isum, acc, cols);
+}
+
+/* ---- driving: stripes, columns, chunks */
+
+/* The lanes of half h whose rows are `first` or later (those stored). */
+AI __m256i keep_lanes(int first, int h)
+{
+	return _mm256_cmpgt_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+	                          _mm256_set1_epi32(first - 8 * h - 1));
+}
+
+/* Blocks [b0, b1) of the packed stripe x by `cols` columns (a + c * ba,
+ * indexed by the stripe's block numbers), the 16 rows' running sums at s
+ * (loaded when add, else from 0), both halves block by block (the stripe
+ * streams once, prefetched when pf); rows before `first` not stored. */
+AI void stripe_cols(int type, const uint8_t *x, int64_t b0, int64_t b1, const uint8_t *a, size_t ba,
+                    float *s, size_t lds, int first, bool add, bool pf, const int cols)
+{
+	const int64_t blk = 16 * blk_bytes(type);
+	__m256 acc[2][2];
+#pragma GCC unroll 2
+	for (int h = 0; h < 2; h++)
+#pragma GCC unroll 2
+		for (int c = 0; c < cols; c++)
+			acc[h][c] = add ? _mm256_loadu_ps(s + (size_t)c * lds + 8 * h)
+			                : _mm256_setzero_ps();
+	for (int64_t b = b0; b < b1; b++) {
+		const uint8_t *p = x + b * blk;
+		if (pf) {
+#pragma GCC unroll 32
+			for (int l = 0; l < blk; l += 64)
+				prefetch_2(p + l);
+		}
+		const struct actk *y[2];
+#pragma GCC unroll 2
+		for (int c = 0; c < cols; c++)
+			y[c] = (const struct actk *)(a + (size_t)c * ba) + b;
+#pragma GCC unroll 2
+		for (int h = 0; h < 2; h++)
+			k23_block(type, p, h, y, acc[h], cols);
+	}
+#pragma GCC unroll 2
+	for (int h = 0; h < 2; h++)
+#pragma GCC unroll 2
+		for (int c = 0; c < cols; c++)
+			_mm256_maskstore_ps(s + (size_t)c * lds + 8 * h, keep_lanes(first, h),
+			                    acc[h][c]);
+}
+
+/* All nc columns, two at a time; the prefetch only for decode (up to 2
+ * columns: more take the stripe a chunk at a time, in L1 by then). */
+AI void stripe(int type, const uint8_t *x, int64_t b0, int64_t b1, int64_t nc, const uint8_t *a,
+               size_t ba, float *s, size_t lds, int first, bool add)
+{
+	const bool pf = nc <= 2;
+	for (int64_t c = 0; c < nc; c += 2) {
+		const uint8_t *ac = a + (size_t)c * ba;
+		float *sc = s + (size_t)c * lds;
+		if (nc - c >= 2)
+			stripe_cols(type, x, b0, b1, ac, ba, sc, lds, first, add, pf, 2);
+		else
+			stripe_cols(type, x, b0, b1, ac, ba, sc, lds, first, add, pf, 1);
+	}
+}
+
+AI void gemm_packed(int type, int64_t n, int64_t nr, int64_t nc, float *s, size_t lds,
+                    const void *vx, size_t bx, const void *va, size_t ba)
+{
+	const uint8_t *x = vx, *a = va;
+	const int64_t nb = n / QK_K;
+	const int64_t kc = nc <= 2 ? nb : KC;
+	for (int64_t r0 = 0; r0 < nr; r0 += 16)
+		for (int64_t b0 = 0; b0 < nb; b0 += kc)
+			stripe(type, x + (size_t)r0 * bx, b0, b0 + kc < nb ? b0 + kc : nb, nc, a,
+			       ba, s + r0, lds, 0, b0 > 0);
+}
+
+/* Blocks [0, nb) of the 16 rows at x (bx bytes apart) into the packed
+ * form at o: dword v of each row's block into lane r of vector v (Q3_K's
+ * last 2 bytes, the f16 d, into 2-byte lanes after them). */
+static void pack_blocks(int type, const uint8_t *x, size_t bx, int64_t nb, uint8_t *o)
+{
+	const size_t bs = (size_t)blk_bytes(type), nv = bs / 4;
+	for (int64_t b = 0; b < nb; b++) {
+		uint8_t *v = o + 16 * bs * (size_t)b;
+		for (int r = 0; r < 16; r++) {
+			const uint8_t *row = x + (size_t)r * bx + bs * (size_t)b;
+			for (size_t k = 0; k < nv; k++)
+				memcpy(v + 64 * k + 4 * r, row + 4 * k, 4);
+			if (bs % 4)
+				memcpy(v + 64 * nv + 2 * r, row + 4 * nv, 2);
+		}
+	}
+}
+
+/* The GGUF row form: each stripe (the last one overlapping the one before
+ * it) packed a chunk of blocks at a time into a buffer on the stack. */
+AI void gemm_rows(int type, int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *vx,
+                  size_t bx, const void *va, size_t ba)
+{
+	const uint8_t *x = vx, *a = va;
+	const int64_t nb = n / QK_K;
+	const size_t bs = (size_t)blk_bytes(type);
+	if (nr < 16) {
+		quant__gemm_small(type, 0, nb, nr, nc, s, lds, x, bx, a, ba);
+		return;
+	}
+	_Alignas(64) uint8_t buf[KC * 16 * sizeof(struct block_q3_K)]; /* the bigger chunk */
+	for (int64_t r0 = 0; r0 < nr; r0 += 16) {
+		const int64_t base = r0 + 16 <= nr ? r0 : nr - 16;
+		for (int64_t b0 = 0; b0 < nb; b0 += KC) {
+			const int64_t kb = nb - b0 < KC ? nb - b0 : KC;
+			pack_blocks(type, x + (size_t)base * bx + (size_t)b0 * bs, bx, kb, buf);
+			stripe(type, buf, 0, kb, nc, a + (size_t)b0 * sizeof(struct actk), ba,
+			       s + base, lds, (int)(r0 - base), b0 > 0);
+		}
+	}
+}
+
+#define GEMM_FNS(t, T)                                                                             \
+	static void t##_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds,              \
+	                     const void *x, size_t bx, const void *a, size_t ba)                   \
+	{                                                                                          \
+		gemm_rows(T, n, nr, nc, s, lds, x, bx, a, ba);                                     \
+	}                                                                                          \
+	static void t##_gemm_packed(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds,       \
+	                            const void *x, size_t bx, const void *a, size_t ba)            \
+	{                                                                                          \
+		gemm_packed(T, n, nr, nc, s, lds, x, bx, a, ba);                                   \
+	}                                                                                          \
+	static void t##_pack16(const void *src, size_t bx, void *dst)                              \
+	{                                                                                          \
+		pack_blocks(T, src, bx, (int64_t)(bx / (size_t)blk_bytes(T)), dst);                \
+	}
+
+GEMM_FNS(q2_K, GGML_TYPE_Q2_K)
+GEMM_FNS(q3_K, GGML_TYPE_Q3_K)
+
+/* Runs after quant__fill_gemm_avx2, whose Q4_K entry holds the set's
+ * struct actk preparer. */
+void quant__fill_gemmk23_avx2(struct quant_traits *t)
+{
+	static const int types[] = {GGML_TYPE_Q2_K, GGML_TYPE_Q3_K};
+	for (int i = 0; i < 2; i++) {
+		t[types[i]].act_prepare = t[GGML_TYPE_Q4_K].act_prepare;
+		t[types[i]].act_bytes = t[GGML_TYPE_Q4_K].act_bytes;
+	}
+	t[GGML_TYPE_Q2_K].gemm = q2_K_gemm;
+	t[GGML_TYPE_Q2_K].gemm_packed = q2_K_gemm_packed;
+	t[GGML_TYPE_Q2_K].pack16 = q2_K_pack16;
+	t[GGML_TYPE_Q3_K].gemm = q3_K_gemm;
+	t[GGML_TYPE_Q3_K].gemm_packed = q3_K_gemm_packed;
+	t[GGML_TYPE_Q3_K].pack16 = q3_K_pack16;
+}

@@ -14,58 +14,12 @@
  * Weights in the GGUF row form are packed a chunk of blocks at a time into
  * a stack buffer and run through the same kernel. Built with -mavx2 -mfma
  * -mf16c; chosen at run time by quant.c. */
-#include "engine/quant_internal.h"
-
-#include <immintrin.h>
-
-#define AI static inline __attribute__((always_inline))
-
-/* Decode's prefetch in a packed stripe (as the avx512 set's
- * r16_prefetch_2): each line 8 KiB ahead into L2 and 2 KiB ahead into L1. */
-#define PF_FAR  8192
-#define PF_NEAR 2048
-
-AI void prefetch_2(const void *p)
-{
-	_mm_prefetch((const char *)p + PF_FAR, _MM_HINT_T1);
-	_mm_prefetch((const char *)p + PF_NEAR, _MM_HINT_T0);
-}
-
-/* The activation dword at p in every lane. */
-AI __m256i bc(const void *p)
-{
-	int32_t v;
-	memcpy(&v, p, 4);
-	return _mm256_set1_epi32(v);
-}
-
-AI __m256i and8(__m256i v, int m)
-{
-	return _mm256_and_si256(v, _mm256_set1_epi8((char)m));
-}
-
-AI __m256i and32(__m256i v, int m)
-{
-	return _mm256_and_si256(v, _mm256_set1_epi32(m));
-}
-
-AI __m256i load(const uint8_t *p)
-{
-	return _mm256_loadu_si256((const __m256i *)p);
-}
+#include "engine/quant_avx2.h"
 
 /* Eight f16 at p as f32. */
 AI __m256 f16x8(const uint8_t *p)
 {
 	return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
-}
-
-/* The low 16 bits of each lane (f16) as f32. */
-AI __m256 f16_lanes(__m256i v)
-{
-	v = and32(v, 0xFFFF);
-	return _mm256_cvtph_ps(
-	    _mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)));
 }
 
 /* 32 int32 (four vectors, elements in order) -> 32 int8, saturated. */

@@ -12,61 +12,15 @@
  * reference's float step: quant_q2_K/q3_K_vec_dot_ref bit for bit. Weights
  * in the GGUF row form are packed a chunk of blocks at a time into a stack
  * buffer. Built with -mavx2 -mfma -mf16c; chosen at run time by quant.c. */
-#include "engine/quant_internal.h"
-
-#include <immintrin.h>
-
-#define AI static inline __attribute__((always_inline))
-
-/* Decode's prefetch in a packed stripe (as quant_gemm_avx2.c's): each line
- * 8 KiB ahead into L2 and 2 KiB ahead into L1. */
-#define PF_FAR  8192
-#define PF_NEAR 2048
+#include "engine/quant_avx2.h"
 
 /* Super-blocks per chunk: prefill's L1-resident piece, and the stack
  * buffer of the GGUF row form. */
 #define KC 4
 
-AI void prefetch_2(const void *p)
-{
-	_mm_prefetch((const char *)p + PF_FAR, _MM_HINT_T1);
-	_mm_prefetch((const char *)p + PF_NEAR, _MM_HINT_T0);
-}
-
-/* The dword at p in every lane. */
-AI __m256i bc(const void *p)
-{
-	int32_t v;
-	memcpy(&v, p, 4);
-	return _mm256_set1_epi32(v);
-}
-
-AI __m256i and8(__m256i v, int m)
-{
-	return _mm256_and_si256(v, _mm256_set1_epi8((char)m));
-}
-
-AI __m256i and32(__m256i v, int m)
-{
-	return _mm256_and_si256(v, _mm256_set1_epi32(m));
-}
-
 AI __m256i srl32(__m256i v, int n)
 {
 	return _mm256_srli_epi32(v, n);
-}
-
-AI __m256i load(const uint8_t *p)
-{
-	return _mm256_loadu_si256((const __m256i *)p);
-}
-
-/* The low 16 bits of each lane (f16) as f32. */
-AI __m256 f16_lanes(__m256i v)
-{
-	v = and32(v, 0xFFFF);
-	return _mm256_cvtph_ps(
-	    _mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)));
 }
 
 AI bool is_q3(int type)
@@ -315,24 +269,6 @@ AI void gemm_packed(int type, int64_t n, int64_t nr, int64_t nc, float *s, size_
 			       ba, s + r0, lds, 0, b0 > 0);
 }
 
-/* Blocks [0, nb) of the 16 rows at x (bx bytes apart) into the packed
- * form at o: dword v of each row's block into lane r of vector v (Q3_K's
- * last 2 bytes, the f16 d, into 2-byte lanes after them). */
-static void pack_blocks(int type, const uint8_t *x, size_t bx, int64_t nb, uint8_t *o)
-{
-	const size_t bs = (size_t)blk_bytes(type), nv = bs / 4;
-	for (int64_t b = 0; b < nb; b++) {
-		uint8_t *v = o + 16 * bs * (size_t)b;
-		for (int r = 0; r < 16; r++) {
-			const uint8_t *row = x + (size_t)r * bx + bs * (size_t)b;
-			for (size_t k = 0; k < nv; k++)
-				memcpy(v + 64 * k + 4 * r, row + 4 * k, 4);
-			if (bs % 4)
-				memcpy(v + 64 * nv + 2 * r, row + 4 * nv, 2);
-		}
-	}
-}
-
 /* The GGUF row form: each stripe (the last one overlapping the one before
  * it) packed a chunk of blocks at a time into a buffer on the stack. */
 AI void gemm_rows(int type, int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *vx,
@@ -350,7 +286,7 @@ AI void gemm_rows(int type, int64_t n, int64_t nr, int64_t nc, float *s, size_t 
 		const int64_t base = r0 + 16 <= nr ? r0 : nr - 16;
 		for (int64_t b0 = 0; b0 < nb; b0 += KC) {
 			const int64_t kb = nb - b0 < KC ? nb - b0 : KC;
-			pack_blocks(type, x + (size_t)base * bx + (size_t)b0 * bs, bx, kb, buf);
+			quant__pack16_dwords(x + (size_t)base * bx + (size_t)b0 * bs, bx, kb, bs, buf);
 			stripe(type, buf, 0, kb, nc, a + (size_t)b0 * sizeof(struct actk), ba,
 			       s + base, lds, (int)(r0 - base), b0 > 0);
 		}
@@ -367,10 +303,6 @@ AI void gemm_rows(int type, int64_t n, int64_t nr, int64_t nc, float *s, size_t 
 	                            const void *x, size_t bx, const void *a, size_t ba)            \
 	{                                                                                          \
 		gemm_packed(T, n, nr, nc, s, lds, x, bx, a, ba);                                   \
-	}                                                                                          \
-	static void t##_pack16(const void *src, size_t bx, void *dst)                              \
-	{                                                                                          \
-		pack_blocks(T, src, bx, (int64_t)(bx / (size_t)blk_bytes(T)), dst);                \
 	}
 
 GEMM_FNS(q2_K, GGML_TYPE_Q2_K)
@@ -387,8 +319,8 @@ void quant__fill_gemmk23_avx2(struct quant_traits *t)
 	}
 	t[GGML_TYPE_Q2_K].gemm = q2_K_gemm;
 	t[GGML_TYPE_Q2_K].gemm_packed = q2_K_gemm_packed;
-	t[GGML_TYPE_Q2_K].pack16 = q2_K_pack16;
+	t[GGML_TYPE_Q2_K].pack16 = quant__q2_K_pack16;
 	t[GGML_TYPE_Q3_K].gemm = q3_K_gemm;
 	t[GGML_TYPE_Q3_K].gemm_packed = q3_K_gemm_packed;
-	t[GGML_TYPE_Q3_K].pack16 = q3_K_pack16;
+	t[GGML_TYPE_Q3_K].pack16 = quant__q3_K_pack16;
 }

@@ -293,33 +293,6 @@ R16_GEMM_FN(q3_K_gemm, GGML_TYPE_Q3_K)
 
 R16_GEMM_FN(q3_K_gemm_packed, GGML_TYPE_Q3_K | R16_PACKED)
 
-/* 16 rows of whole blocks (bs bytes, the last 2 of Q3_K's the f16 d) into
- * the packed form: dword v of each row's block into lane r of vector v. */
-static void pack16(const uint8_t *x, size_t bx, uint8_t *o, size_t bs)
-{
-	const size_t nv = bs / 4;
-	for (size_t b = 0; b < bx / bs; b++) {
-		uint8_t *v = o + 16 * bs * b;
-		for (int r = 0; r < 16; r++) {
-			const uint8_t *row = x + (size_t)r * bx + bs * b;
-			for (size_t k = 0; k < nv; k++)
-				memcpy(v + 64 * k + 4 * r, row + 4 * k, 4);
-			if (bs % 4)
-				memcpy(v + 64 * nv + 2 * r, row + 4 * nv, 2);
-		}
-	}
-}
-
-static void q2_K_pack16(const void *src, size_t bx, void *dst)
-{
-	pack16(src, bx, dst, sizeof(struct block_q2_K));
-}
-
-static void q3_K_pack16(const void *src, size_t bx, void *dst)
-{
-	pack16(src, bx, dst, sizeof(struct block_q3_K));
-}
-
 void quant__fill_gemmk23_avx512(struct quant_traits *t)
 {
 	static const int types[] = {GGML_TYPE_Q2_K, GGML_TYPE_Q3_K};
@@ -329,8 +302,8 @@ void quant__fill_gemmk23_avx512(struct quant_traits *t)
 	}
 	t[GGML_TYPE_Q2_K].gemm = q2_K_gemm;
 	t[GGML_TYPE_Q2_K].gemm_packed = q2_K_gemm_packed;
-	t[GGML_TYPE_Q2_K].pack16 = q2_K_pack16;
+	t[GGML_TYPE_Q2_K].pack16 = quant__q2_K_pack16;
 	t[GGML_TYPE_Q3_K].gemm = q3_K_gemm;
 	t[GGML_TYPE_Q3_K].gemm_packed = q3_K_gemm_packed;
-	t[GGML_TYPE_Q3_K].pack16 = q3_K_pack16;
+	t[GGML_TYPE_Q3_K].pack16 = quant__q3_K_pack16;
 }

@@ -111,6 +111,7 @@ static void init_once(void)
 		quant__fill_kquants_avx512(tables[QUANT_ISA_AVX512]);
 		quant__fill_matdot_avx512(tables[QUANT_ISA_AVX512]);
 		quant__fill_gemm_avx512(tables[QUANT_ISA_AVX512]);
+		quant__fill_gemml_avx512(tables[QUANT_ISA_AVX512]);
 		quant__fill_gemmk_avx512(tables[QUANT_ISA_AVX512]);
 		quant__fill_gemmk23_avx512(tables[QUANT_ISA_AVX512]);
 		quant__fill_gemmf_avx512(tables[QUANT_ISA_AVX512]);

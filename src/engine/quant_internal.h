@@ -147,6 +147,15 @@ struct act8 {
 };
 static_assert(sizeof(struct act8) == 40, "act8 size");
 
+/* act8s: one Q8_1 activation block (the Q4_1 / Q5_1 kernels): the values
+ * of quant_q8_1_from_float_ref, its f16 d and s as f32. */
+struct act8s {
+	int8_t qs[QK8_1];
+	float d;
+	float s;
+};
+static_assert(sizeof(struct act8s) == 40, "act8s size");
+
 /* actk: a Q8_K activation block (quant_q8_K_quantize_ref's values) and its
  * group sums as int16 pairs: pairs16 (g, g + 2) and (g + 1, g + 3) for g =
  * 0, 4, 8, 12 (sums of 16); pairs32 the same for the 8 sums of 32. */
@@ -276,17 +285,18 @@ void quant_q8_1_from_float_ref(const float *src, void *dst, int64_t n);
 void quant__fill_legacy_avx2(struct quant_traits *table);
 void quant__fill_kquants_avx2(struct quant_traits *table);
 void quant__fill_gemm_avx2(struct quant_traits *table);
-void quant__fill_gemmf_avx2(struct quant_traits *table);
 void quant__fill_gemmk23_avx2(struct quant_traits *table);
 /* The packed form of Q2_K / Q3_K (both sets; quant_kquants_ref.c):
  * blocks [0, nb) of 16 rows, dword v of each block as a 64-byte vector. */
 void quant__pack16_dwords(const uint8_t *x, size_t bx, int64_t nb, size_t bs, uint8_t *o);
 void quant__q2_K_pack16(const void *src, size_t bx, void *dst);
 void quant__q3_K_pack16(const void *src, size_t bx, void *dst);
+void quant__fill_gemmf_avx2(struct quant_traits *table);
 void quant__fill_legacy_avx512(struct quant_traits *table);
 void quant__fill_kquants_avx512(struct quant_traits *table);
 void quant__fill_matdot_avx512(struct quant_traits *table);
 void quant__fill_gemm_avx512(struct quant_traits *table);
+void quant__fill_gemml_avx512(struct quant_traits *table);
 void quant__fill_gemmk_avx512(struct quant_traits *table);
 void quant__fill_gemmk23_avx512(struct quant_traits *table);
 void quant__fill_gemmf_avx512(struct quant_traits *table);

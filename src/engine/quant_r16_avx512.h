@@ -27,6 +27,12 @@
  * field (the r16 form); 16 f16 scales are 32 bytes, row r at 2r.
  *   Q4_0: [qs: 4 vectors per block, all blocks] [d: 16 f16 per block]
  *   Q8_0: [qs: 8 vectors per block, all blocks] [d: 16 f16 per block]
+ *   Q5_0: [qs, qh: 5 vectors per block, all blocks] [d: 16 f16 per block];
+ *         qs as Q4_0, then the fifth bits in r16_q5_hbits's order
+ *   Q4_1: [qs: 4 vectors per block, all blocks] [d, m: per block 16 f16 d,
+ *         then 16 f16 m] (quant_gemml_avx512.c)
+ *   Q5_1: [qs, qh: 5 vectors per block, all blocks] [d, m: 64 bytes per
+ *         block] (qs, qh as Q5_0; d, m as Q4_1)
  *   Q4_K: per block, each 16-byte chunk of the GGUF block as 4 vectors, in
  *         place ([d|dmin|scales: 4] [qs: 32]; chunk at o -> byte 16 o)
  *   Q5_K: the same ([d|dmin|scales: 4] [qh: 8] [qs: 32])
@@ -43,6 +49,13 @@ struct r16blk {
 	__m512 d;
 };
 
+/* The same for the types with a min per block (Q4_1, Q5_1): the rows'
+ * mins beside. */
+struct r16blkm {
+	struct r16blk b;
+	__m512 m;
+};
+
 /* AMX tiles (quant_amx_avx512.c): quant__amx_init() asks the OS for the tile
  * state once (false: no AMX, or GPURUN_AMX=0); then quant__amx_legacy runs
  * blocks [b0, b0 + kb) of a stripe unpacked in u against 16 activation
@@ -55,8 +68,14 @@ void quant__amx_legacy(const struct r16blk *u, int64_t b0, int64_t kb, const uin
  * tile load serving two products (quant_amx_avx512.c). */
 void quant__amx_legacy2(const struct r16blk *u, const struct r16blk *u2, int64_t b0, int64_t kb,
                         const uint8_t *a, size_t ba, float *s, size_t lds);
-/* Q4_0 / Q8_0 codes of u[0, kb) from the VNNI form (unsigned) to the AMX
- * form (signed), or back; quant__amx_legacy reads the signed form. */
+/* Both for Q4_1 / Q5_1: unsigned codes (TDPBSUD; the VNNI form itself)
+ * against struct act8s, and the reference's m * s term in the float step. */
+void quant__amx_legacy_m(const struct r16blkm *u, int64_t b0, int64_t kb, const uint8_t *a,
+                         size_t ba, float *s, size_t lds);
+void quant__amx_legacy2_m(const struct r16blkm *u, const struct r16blkm *u2, int64_t b0,
+                          int64_t kb, const uint8_t *a, size_t ba, float *s, size_t lds);
+/* Q4_0 / Q5_0 / Q8_0 codes of u[0, kb) from the VNNI form (unsigned) to
+ * the AMX form (signed), or back; quant__amx_legacy reads the signed form. */
 void quant__amx_sign(int type, struct r16blk *u, int64_t kb, bool to_signed);
 
 typedef int32_t __attribute__((may_alias)) r16_i32;
@@ -203,6 +222,81 @@ R16_AI __m512 r16_scales(int type, const uint8_t *p, __m512i offs)
 		return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
 	return r16_f16(p, offs);
 }
+
+/* Activation blocks as the reference converts them (quant_q8_0/q8_1
+ * _from_float_ref: scale 127 / amax, rounded half to even): the k <= 16
+ * blocks of 32 floats at x, block j's codes to qs + j * stride, the sum of
+ * its codes to sum[j] and its scale amax / 127 (an f32, not yet rounded to
+ * f16) to d[j]; d[j] = 0 for j >= k. */
+R16_AI void r16_act_blocks(const float *x, int k, int8_t *qs, size_t stride, int32_t sum[16],
+                           float d[16])
+{
+	_Alignas(64) float amax[16] = {0};
+	for (int j = 0; j < k; j++, x += 32, qs += stride) {
+		__m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16);
+		amax[j] = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
+		float id = amax[j] != 0.0f ? 127.f / amax[j] : 0.0f;
+		__m512 m = _mm512_set1_ps(id);
+		/* cvtps rounds half to even in the default MXCSR mode, as the
+		 * reference's activation conversion */
+		__m512i qa = _mm512_cvtps_epi32(_mm512_mul_ps(a, m));
+		__m512i qb = _mm512_cvtps_epi32(_mm512_mul_ps(b, m));
+		_mm_storeu_si128((__m128i *)qs, _mm512_cvtsepi32_epi8(qa));
+		_mm_storeu_si128((__m128i *)(qs + 16), _mm512_cvtsepi32_epi8(qb));
+		sum[j] = _mm512_reduce_add_epi32(_mm512_add_epi32(qa, qb));
+	}
+	_mm512_storeu_ps(d, _mm512_div_ps(_mm512_load_ps(amax), _mm512_set1_ps(127.f)));
+}
+
+/* v rounded to f16 (to nearest even, as f32_to_fp16) and back. */
+R16_AI __m512 r16_f16_round(__m512 v)
+{
+	return _mm512_cvtph_ps(_mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+/* x with the bits at positions p and p + delta exchanged for every p in
+ * mask. */
+R16_AI __m512i r16_delta_swap(__m512i x, unsigned delta, int mask)
+{
+	__m512i t = _mm512_and_si512(_mm512_xor_si512(_mm512_srli_epi32(x, delta), x),
+	                             _mm512_set1_epi32(mask));
+	return _mm512_xor_si512(_mm512_xor_si512(x, t), _mm512_slli_epi32(t, delta));
+}
+
+/* Q5_0 / Q5_1 fifth bits of 16 rows (lane r: row r's qh, bit j that of
+ * element j) in the order the kernels read them and the packed form
+ * stores them: bit 8i + o(k) holds that of element 4k + i, whose code is
+ * byte i of r16blk c[k], with o(k) = 4 (k & 1) + 2 (k >> 2) + (k >> 1 & 1)
+ * — bits 1 and 4 of the element index exchanged, and bits 0 and 3 — so
+ * that one shift by 4 - o(k) puts all four of c[k]'s at bit 4 of their
+ * bytes. */
+R16_AI __m512i r16_q5_hbits(__m512i qh)
+{
+	return r16_delta_swap(r16_delta_swap(qh, 14, 0x0000CCCC), 7, 0x00AA00AA);
+}
+
+/* The codes c[8] (0..31) of a Q5 block of 16 rows: its nibbles t[4] as
+ * r16_load4 gives them (byte i of t[k]: elements 4k + i low, 16 + 4k + i
+ * high) and its fifth bits h in r16_q5_hbits's order. */
+R16_AI void r16_q5_codes(const __m512i t[4], __m512i h, __m512i c[8])
+{
+	const __m512i m4 = _mm512_set1_epi8(0x0F), b4 = _mm512_set1_epi8(0x10);
+#pragma GCC unroll 8
+	for (int k = 0; k < 8; k++) {
+		const int o = 4 * (k & 1) + 2 * (k >> 2) + (k >> 1 & 1);
+		__m512i hb = o <= 4 ? _mm512_slli_epi32(h, (unsigned)(4 - o))
+		                    : _mm512_srli_epi32(h, (unsigned)(o - 4));
+		__m512i nib = k < 4 ? t[k & 3] : _mm512_srli_epi16(t[k & 3], 4);
+		/* (nib & 0x0F) | (hb & 0x10): 0xEC is (A & C) | B */
+		c[k] = _mm512_ternarylogic_epi32(nib, _mm512_and_si512(hb, b4), m4, 0xEC);
+	}
+}
+
+/* Fewer than 16 rows (what the stripes leave) of Q5_0 (struct act8
+ * activations), Q4_1 or Q5_1 (struct act8s) in the GGUF form: the scalar
+ * reference one block at a time (quant_gemml_avx512.c). */
+void quant__gemml_small(int type, int64_t nb, int64_t nr, int64_t nc, float *s, size_t lds,
+                        const uint8_t *x, size_t bx, const uint8_t *a, size_t ba);
 
 /* Four copies of a kernel body for 1..4 activation columns, so the column
  * loop unrolls and the accumulators stay in registers. */

@@ -6,7 +6,8 @@
  *   unpack(type, x, bx, b, offs, &u)   block b of the 16 rows at x
  *   block_dot(type, &u, act, acc)      acc + the reference's block step
  * Fewer than 16 rows go to quant__gemm_small (scalar), with R16_Q8_BIAS
- * the file's Q8_0 code bias (0 unless defined).
+ * the file's Q8_0 code bias (0 unless defined), or to the file's
+ * R16_SMALL(type, nb, nr, nc, s, lds, x, bx, a, ba) where it defines one.
  * Up to four columns unpack each block in registers (decode); more run
  * against R16_KC blocks of a stripe unpacked once on the stack (prefill).
  * A last stripe of fewer than 16 rows overlaps the one before it. A file
@@ -24,6 +25,11 @@
 
 #ifndef R16_Q8_BIAS
 #define R16_Q8_BIAS 0
+#endif
+
+#ifndef R16_SMALL
+#define R16_SMALL(type, nb, nr, nc, s, lds, x, bx, a, ba)                                          \
+	quant__gemm_small(R16_TYPE(type), R16_Q8_BIAS, nb, nr, nc, s, lds, x, bx, a, ba)
 #endif
 
 #ifndef R16_HAVE_DIRECT
@@ -174,7 +180,7 @@ R16_AI void gemm(int type, int64_t n, int64_t nr, int64_t nc, float *s, size_t l
 	const uint8_t *x = vx, *a = va;
 	const int64_t nb = n / R16_QK;
 	if (nr < 16) {
-		quant__gemm_small(R16_TYPE(type), R16_Q8_BIAS, nb, nr, nc, s, lds, x, bx, a, ba);
+		R16_SMALL(type, nb, nr, nc, s, lds, x, bx, a, ba);
 		return;
 	}
 	int64_t r0 = 0;

@@ -222,39 +222,44 @@ void quant_act_prepare(const struct quant_traits *t, const float *src, void *dst
 		quant_get_isa(t->vec_dot_type, isa_of(t))->from_float(src, dst, n);
 }
 
+/* One block's term of the reference's sum: its vec_dot over that block
+ * alone, against the vec_dot_type block the prepared one holds (d and s
+ * are f16 values, so they go back to f16 exactly). The reference's sum
+ * starts at 0, so adding the blocks' terms in order is its sum. */
+static float block_ref(const struct quant_traits *ref, const uint8_t *xb, const uint8_t *ab)
+{
+	float t;
+	if (ref->block_size == QK_K) {
+		ref->vec_dot(QK_K, &t, xb, &((const struct actk *)ab)->q);
+	} else if (ref->vec_dot_type == GGML_TYPE_Q8_0) {
+		const struct act8 *y = (const struct act8 *)ab;
+		struct block_q8_0 q = {.d = f32_to_fp16(y->d)};
+		memcpy(q.qs, y->qs, sizeof q.qs);
+		ref->vec_dot(QK8_0, &t, xb, &q);
+	} else {
+		const struct act8s *y = (const struct act8s *)ab;
+		struct block_q8_1 q = {.d = f32_to_fp16(y->d), .s = f32_to_fp16(y->s)};
+		memcpy(q.qs, y->qs, sizeof q.qs);
+		ref->vec_dot(QK8_1, &t, xb, &q);
+	}
+	return t;
+}
+
 void quant__gemm_small(int type, int q8_bias, int64_t nb, int64_t nr, int64_t nc, float *s,
                        size_t lds, const uint8_t *x, size_t bx, const uint8_t *a, size_t ba)
 {
 	const struct quant_traits *ref = &tables[QUANT_ISA_SCALAR][type];
-	const bool k = ref->block_size == QK_K;
 	const size_t blk = quant_row_size(type, ref->block_size);
+	const size_t as = ref->block_size == QK_K                 ? sizeof(struct actk)
+	                  : ref->vec_dot_type == GGML_TYPE_Q8_0 ? sizeof(struct act8)
+	                                                        : sizeof(struct act8s);
+	(void)q8_bias;
 	for (int64_t c = 0; c < nc; c++)
 		for (int64_t r = 0; r < nr; r++) {
-			const uint8_t *ac = a + (size_t)c * ba;
-			float sum = 0, t;
-			for (int64_t b = 0; b < nb; b++) {
-				const uint8_t *xb = x + (size_t)r * bx + (size_t)b * blk;
-				if (k) {
-					/* the reference itself, a super-block at a time (its
-					 * sum starts at 0, so adding the per-block results in
-					 * order is its sum) */
-					const struct block_q8_K *y =
-					    &((const struct actk *)ac)[b].q;
-					ref->vec_dot(QK_K, &t, xb, y);
-					sum += t;
-					continue;
-				}
-				const struct act8 *y = (const struct act8 *)ac + b;
-				int isum = y->off;
-				for (int j = 0; j < 16 && type == GGML_TYPE_Q4_0; j++)
-					isum += (xb[2 + j] & 0xF) * y->qs[j] +
-					        (xb[2 + j] >> 4) * y->qs[j + 16];
-				for (int j = 0; j < 32 && type == GGML_TYPE_Q8_0; j++)
-					isum += ((int8_t)xb[2 + j] + q8_bias) * y->qs[j];
-				uint16_t dh;
-				memcpy(&dh, xb, 2);
-				sum += (float)isum * (quant__fp16_table[dh] * y->d);
-			}
+			float sum = 0;
+			for (int64_t b = 0; b < nb; b++)
+				sum += block_ref(ref, x + (size_t)r * bx + (size_t)b * blk,
+				                 a + (size_t)c * ba + (size_t)b * as);
 			s[c * lds + r] = sum;
 		}
 }

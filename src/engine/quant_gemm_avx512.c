@@ -250,25 +250,12 @@ R16_AI void packed_direct(int type, const uint8_t *x, size_t bx, int64_t nb, con
 		_mm512_mask_storeu_ps(s + (size_t)c * lds, keep, acc[c]);
 }
 
-#define R16_Q8_BIAS 128
-
-/* Fewer than 16 rows: Q5_0 by the reference a block at a time. */
-static void small(int type, int64_t nb, int64_t nr, int64_t nc, float *s, size_t lds,
-                  const uint8_t *x, size_t bx, const uint8_t *a, size_t ba)
-{
-	if (R16_TYPE(type) == GGML_TYPE_Q5_0)
-		quant__gemml_small(R16_TYPE(type), nb, nr, nc, s, lds, x, bx, a, ba);
-	else
-		quant__gemm_small(R16_TYPE(type), R16_Q8_BIAS, nb, nr, nc, s, lds, x, bx, a, ba);
-}
-
 #define R16_AMX(type, u, b0, kb, a, ba, s, lds) quant__amx_legacy(u, b0, kb, a, ba, s, lds)
 #define R16_AMX2(type, u, u2, b0, kb, a, ba, s, lds)                                               \
 	quant__amx_legacy2(u, u2, b0, kb, a, ba, s, lds)
 #define R16_AMX_SIGN(type, u, kb, to_amx)       quant__amx_sign(R16_TYPE(type), u, kb, to_amx)
 #define R16_AMX_UNPACK(type, x, bx, b, offs, u) unpack_as(type, x, bx, b, offs, u, true)
 #define R16_PACKED_DIRECT                       packed_direct
-#define R16_SMALL                               small
 #define R16_BLK                                 struct r16blk
 #define R16_ACT                                 struct act8
 #define R16_QK                                  QK8_0

@@ -208,49 +208,6 @@ R16_AI void packed_direct(int type, const uint8_t *x, size_t bx, int64_t nb, con
 		_mm512_mask_storeu_ps(s + (size_t)c * lds, keep, acc[c]);
 }
 
-/* ---- fewer than 16 rows */
-
-/* One block's term of the reference's sum: its vec_dot over that block
- * alone, against the Q8_0 / Q8_1 block the prepared one holds (d and s
- * are f16 values, so they go back to f16 exactly). Its sum starts at 0,
- * so adding the blocks' terms in order is the reference's sum. */
-static float block_ref(int type, const uint8_t *xb, const uint8_t *ab)
-{
-	float t;
-	if (type == GGML_TYPE_Q5_0) {
-		const struct act8 *y = (const struct act8 *)ab;
-		struct block_q8_0 q = {.d = f32_to_fp16(y->d)};
-		memcpy(q.qs, y->qs, sizeof q.qs);
-		quant_q5_0_vec_dot_ref(QK5_0, &t, xb, &q);
-		return t;
-	}
-	const struct act8s *y = (const struct act8s *)ab;
-	struct block_q8_1 q = {.d = f32_to_fp16(y->d), .s = f32_to_fp16(y->s)};
-	memcpy(q.qs, y->qs, sizeof q.qs);
-	if (type == GGML_TYPE_Q4_1)
-		quant_q4_1_vec_dot_ref(QK4_1, &t, xb, &q);
-	else
-		quant_q5_1_vec_dot_ref(QK5_1, &t, xb, &q);
-	return t;
-}
-
-void quant__gemml_small(int type, int64_t nb, int64_t nr, int64_t nc, float *s, size_t lds,
-                        const uint8_t *x, size_t bx, const uint8_t *a, size_t ba)
-{
-	const size_t bs = quant_row_size(type, QK8_0);
-	const size_t as = type == GGML_TYPE_Q5_0 ? sizeof(struct act8) : sizeof(struct act8s);
-	for (int64_t c = 0; c < nc; c++)
-		for (int64_t r = 0; r < nr; r++) {
-			float sum = 0;
-			for (int64_t b = 0; b < nb; b++)
-				sum += block_ref(type, x + (size_t)r * bx + (size_t)b * bs,
-				                 a + (size_t)c * ba + (size_t)b * as);
-			s[(size_t)c * lds + (size_t)r] = sum;
-		}
-}
-
-#define R16_SMALL(type, nb, nr, nc, s, lds, x, bx, a, ba)                                          \
-	quant__gemml_small(R16_TYPE(type), nb, nr, nc, s, lds, x, bx, a, ba)
 #define R16_AMX(type, u, b0, kb, a, ba, s, lds) quant__amx_legacy_m(u, b0, kb, a, ba, s, lds)
 #define R16_AMX2(type, u, u2, b0, kb, a, ba, s, lds)                                               \
 	quant__amx_legacy2_m(u, u2, b0, kb, a, ba, s, lds)

@@ -184,10 +184,10 @@ static inline void quant_actk_pairs(struct actk *y)
 }
 
 /* Rows of fewer than 16 (what the gemm kernels' 16-row stripes leave):
- * the reference's arithmetic one row at a time, from prepared activations:
- * struct act8 for Q4_0 and Q8_0 (Q8_0's codes taken as q + q8_bias, the
- * counterpart of the set's act8 offset: 128 in avx512, 0 in avx2), struct
- * actk for Q4_K and Q6_K; rows in the GGUF form. */
+ * the reference vec_dot a block at a time, from prepared activations
+ * (struct act8 for the Q8_0-based types, act8s for the Q8_1-based ones,
+ * actk for the K-quants); rows in the GGUF form. Plain C, for every set.
+ * q8_bias is not read (it goes with the next change of the callers). */
 void quant__gemm_small(int type, int q8_bias, int64_t nb, int64_t nr, int64_t nc, float *s,
                        size_t lds, const uint8_t *x, size_t bx, const uint8_t *a, size_t ba);
 

@@ -292,12 +292,6 @@ R16_AI void r16_q5_codes(const __m512i t[4], __m512i h, __m512i c[8])
 	}
 }
 
-/* Fewer than 16 rows (what the stripes leave) of Q5_0 (struct act8
- * activations), Q4_1 or Q5_1 (struct act8s) in the GGUF form: the scalar
- * reference one block at a time (quant_gemml_avx512.c). */
-void quant__gemml_small(int type, int64_t nb, int64_t nr, int64_t nc, float *s, size_t lds,
-                        const uint8_t *x, size_t bx, const uint8_t *a, size_t ba);
-
 /* Four copies of a kernel body for 1..4 activation columns, so the column
  * loop unrolls and the accumulators stay in registers. */
 #define R16_COLS_SWITCH(cols, CALL)                                                                \

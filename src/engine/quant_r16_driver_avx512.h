@@ -5,9 +5,7 @@
  * includes this file, which defines gemm(type, ...):
  *   unpack(type, x, bx, b, offs, &u)   block b of the 16 rows at x
  *   block_dot(type, &u, act, acc)      acc + the reference's block step
- * Fewer than 16 rows go to quant__gemm_small (scalar), with R16_Q8_BIAS
- * the file's Q8_0 code bias (0 unless defined), or to the file's
- * R16_SMALL(type, nb, nr, nc, s, lds, x, bx, a, ba) where it defines one.
+ * Fewer than 16 rows go to quant__gemm_small (scalar).
  * Up to four columns unpack each block in registers (decode); more run
  * against R16_KC blocks of a stripe unpacked once on the stack (prefill).
  * A last stripe of fewer than 16 rows overlaps the one before it. A file
@@ -22,15 +20,6 @@
  * R16_AMX2(type, u, u2, b0, kb, a, ba, s, lds) for two stripes by 32
  * columns. The file then names its quant_gemm_fn entries with
  * R16_GEMM_FN(name, type). */
-
-#ifndef R16_Q8_BIAS
-#define R16_Q8_BIAS 0
-#endif
-
-#ifndef R16_SMALL
-#define R16_SMALL(type, nb, nr, nc, s, lds, x, bx, a, ba)                                          \
-	quant__gemm_small(R16_TYPE(type), R16_Q8_BIAS, nb, nr, nc, s, lds, x, bx, a, ba)
-#endif
 
 #ifndef R16_HAVE_DIRECT
 /* Every block unpacked in registers once for the `cols` columns. */
@@ -180,7 +169,7 @@ R16_AI void gemm(int type, int64_t n, int64_t nr, int64_t nc, float *s, size_t l
 	const uint8_t *x = vx, *a = va;
 	const int64_t nb = n / R16_QK;
 	if (nr < 16) {
-		R16_SMALL(type, nb, nr, nc, s, lds, x, bx, a, ba);
+		quant__gemm_small(R16_TYPE(type), 0, nb, nr, nc, s, lds, x, bx, a, ba);
 		return;
 	}
 	int64_t r0 = 0;

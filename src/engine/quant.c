@@ -102,6 +102,7 @@ static void init_once(void)
 		quant__fill_gemm_avx2(tables[QUANT_ISA_AVX2]);
 		quant__fill_gemmf_avx2(tables[QUANT_ISA_AVX2]);
 		quant__fill_gemmk23_avx2(tables[QUANT_ISA_AVX2]);
+		quant__fill_gemml_avx2(tables[QUANT_ISA_AVX2]);
 	}
 	if (isa_supported >= QUANT_ISA_AVX512) {
 		memcpy(tables[QUANT_ISA_AVX512], tables[QUANT_ISA_AVX2], sizeof ref_table);

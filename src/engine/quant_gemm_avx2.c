@@ -16,70 +16,7 @@
  * -mf16c; chosen at run time by quant.c. */
 #include "engine/quant_avx2.h"
 
-/* Eight f16 at p as f32. */
-AI __m256 f16x8(const uint8_t *p)
-{
-	return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
-}
-
-/* 32 int32 (four vectors, elements in order) -> 32 int8, saturated. */
-AI __m256i pack_i8(__m256i q0, __m256i q1, __m256i q2, __m256i q3)
-{
-	__m256i v = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3));
-	return _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-}
-
-AI int hsum_i32(__m256i v)
-{
-	__m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-	return _mm_cvtsi128_si32(s);
-}
-
-AI float hmax_ps(__m256 v)
-{
-	__m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-	m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-	m = _mm_max_ss(m, _mm_movehdup_ps(m));
-	return _mm_cvtss_f32(m);
-}
-
-AI __m256 abs_ps(__m256 v)
-{
-	return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v);
-}
-
 /* ---- activations: struct act8 (Q4_0, Q8_0) and struct actk (K-quants) */
-
-static size_t act8_bytes(int64_t n)
-{
-	return (size_t)(n / QK8_0) * sizeof(struct act8);
-}
-
-/* quant_q8_0_from_float_ref's values (scale 127 / amax, rounded half to
- * even by cvtps in the default MXCSR mode), d rounded to f16 and back. */
-static void act8_prepare(const float *x, void *vy, int64_t n, int off)
-{
-	struct act8 *y = vy;
-	for (int64_t b = 0; b < n / QK8_0; b++, x += QK8_0) {
-		__m256 v[4], mx = _mm256_setzero_ps();
-		for (int k = 0; k < 4; k++) {
-			v[k] = _mm256_loadu_ps(x + 8 * k);
-			mx = _mm256_max_ps(mx, abs_ps(v[k]));
-		}
-		const float amax = hmax_ps(mx);
-		const __m256 id = _mm256_set1_ps(amax != 0.0f ? 127.f / amax : 0.0f);
-		__m256i q[4];
-		for (int k = 0; k < 4; k++)
-			q[k] = _mm256_cvtps_epi32(_mm256_mul_ps(v[k], id));
-		_mm256_storeu_si256((__m256i *)y[b].qs, pack_i8(q[0], q[1], q[2], q[3]));
-		__m256i sum =
-		    _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
-		y[b].off = -off * hsum_i32(sum);
-		y[b].d = _cvtsh_ss(_cvtss_sh(amax / 127.f, _MM_FROUND_TO_NEAREST_INT));
-	}
-}
 
 static void q4_0_act_prepare(const float *x, void *y, int64_t n)
 {
@@ -176,14 +113,6 @@ AI size_t block_bytes(int type)
 	case GGML_TYPE_Q5_K: return sizeof(struct block_q5_K);
 	default: return sizeof(struct block_q6_K);
 	}
-}
-
-/* The dword at byte o of row r's block b (blocks of bs bytes, rows bx
- * apart) into lane r of the 64-byte vector at v. */
-AI void put_lanes(uint8_t *v, const uint8_t *x, size_t bx, size_t off)
-{
-	for (int r = 0; r < 16; r++)
-		memcpy(v + 4 * r, x + (size_t)r * bx + off, 4);
 }
 
 /* Blocks [0, nb) of the 16 rows at x (bx bytes apart) into the packed

@@ -286,6 +286,7 @@ void quant__fill_legacy_avx2(struct quant_traits *table);
 void quant__fill_kquants_avx2(struct quant_traits *table);
 void quant__fill_gemm_avx2(struct quant_traits *table);
 void quant__fill_gemmk23_avx2(struct quant_traits *table);
+void quant__fill_gemml_avx2(struct quant_traits *table);
 /* The packed form of Q2_K / Q3_K (both sets; quant_kquants_ref.c):
  * blocks [0, nb) of 16 rows, dword v of each block as a 64-byte vector. */
 void quant__pack16_dwords(const uint8_t *x, size_t bx, int64_t nb, size_t bs, uint8_t *o);

@@ -556,7 +556,7 @@ AI void gemm_rows(int type, int64_t n, int64_t nr, int64_t nc, float *s, size_t 
 	const size_t bs = block_bytes(type),
 	             as = legacy(type) ? sizeof(struct act8) : sizeof(struct actk);
 	if (nr < 16) {
-		quant__gemm_small(type, 0, nb, nr, nc, s, lds, x, bx, a, ba);
+		quant__gemm_small(type, nb, nr, nc, s, lds, x, bx, a, ba);
 		return;
 	}
 	_Alignas(64) uint8_t buf[KC_LEG * 16 * sizeof(struct block_q8_0)]; /* the biggest chunk */

@@ -335,7 +335,7 @@ AI void gemm_rows(int type, int64_t n, int64_t nr, int64_t nc, float *s, size_t 
 	const int64_t nb = n / QK8_0;
 	const size_t bs = blk_bytes(type), as = sizeof(struct act8);
 	if (nr < 16) {
-		quant__gemm_small(type, 0, nb, nr, nc, s, lds, x, bx, a, ba);
+		quant__gemm_small(type, nb, nr, nc, s, lds, x, bx, a, ba);
 		return;
 	}
 	_Alignas(64) uint8_t buf[KC * 16 * sizeof(struct block_q5_1)]; /* the biggest chunk */

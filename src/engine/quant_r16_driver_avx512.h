@@ -169,7 +169,7 @@ R16_AI void gemm(int type, int64_t n, int64_t nr, int64_t nc, float *s, size_t l
 	const uint8_t *x = vx, *a = va;
 	const int64_t nb = n / R16_QK;
 	if (nr < 16) {
-		quant__gemm_small(R16_TYPE(type), 0, nb, nr, nc, s, lds, x, bx, a, ba);
+		quant__gemm_small(R16_TYPE(type), nb, nr, nc, s, lds, x, bx, a, ba);
 		return;
 	}
 	int64_t r0 = 0;

@@ -523,76 +523,23 @@ AI void stripe(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t b1, i
 	}
 }
 
-/* Packed stripes of nb blocks: decode (up to 2 columns) streams each
- * stripe once; more columns take it a chunk of blocks at a time, which
- * stays in L1 while the column pairs pass. */
+/* Blocks per prefill chunk (and per chunk of the GGUF form's buffer). */
 #define KC_LEG 32
 #define KC_K   4
 
-AI int64_t chunk_blocks(int type)
-{
-	return legacy(type) ? KC_LEG : KC_K;
-}
+#define AVX2_QK(type)  block_elems(type)
+#define AVX2_KC(type)  (legacy(type) ? KC_LEG : KC_K)
+#define AVX2_ACT(type) (legacy(type) ? sizeof(struct act8) : sizeof(struct actk))
+#define AVX2_BLK(type) block_bytes(type)
+#define AVX2_BUF       (KC_LEG * 16 * sizeof(struct block_q8_0)) /* the biggest chunk */
+static_assert(KC_K * (K6_PB + 32) <= AVX2_BUF, "Q6_K chunk fits");
+#include "engine/quant_avx2_driver.h"
 
-AI void gemm_packed(int type, int64_t n, int64_t nr, int64_t nc, float *s, size_t lds,
-                    const void *vx, size_t bx, const void *va, size_t ba)
-{
-	const uint8_t *x = vx, *a = va;
-	const int64_t nb = n / block_elems(type);
-	const int64_t kc = nc <= 2 ? nb : chunk_blocks(type);
-	for (int64_t r0 = 0; r0 < nr; r0 += 16)
-		for (int64_t b0 = 0; b0 < nb; b0 += kc)
-			stripe(type, x + (size_t)r0 * bx, nb, b0, b0 + kc < nb ? b0 + kc : nb, nc,
-			       a, ba, s + r0, lds, 0, b0 > 0);
-}
-
-/* The GGUF row form: each stripe (the last one overlapping the one before
- * it) packed a chunk of blocks at a time into a buffer on the stack. */
-AI void gemm_rows(int type, int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *vx,
-                  size_t bx, const void *va, size_t ba)
-{
-	const uint8_t *x = vx, *a = va;
-	const int64_t nb = n / block_elems(type), kc = chunk_blocks(type);
-	const size_t bs = block_bytes(type),
-	             as = legacy(type) ? sizeof(struct act8) : sizeof(struct actk);
-	if (nr < 16) {
-		quant__gemm_small(type, nb, nr, nc, s, lds, x, bx, a, ba);
-		return;
-	}
-	_Alignas(64) uint8_t buf[KC_LEG * 16 * sizeof(struct block_q8_0)]; /* the biggest chunk */
-	static_assert(KC_K * (K6_PB + 32) <= sizeof buf, "Q6_K chunk fits");
-	for (int64_t r0 = 0; r0 < nr; r0 += 16) {
-		const int64_t base = r0 + 16 <= nr ? r0 : nr - 16;
-		for (int64_t b0 = 0; b0 < nb; b0 += kc) {
-			const int64_t kb = nb - b0 < kc ? nb - b0 : kc;
-			pack_blocks(type, x + (size_t)base * bx + (size_t)b0 * bs, bx, kb, buf);
-			stripe(type, buf, kb, 0, kb, nc, a + (size_t)b0 * as, ba, s + base, lds,
-			       (int)(r0 - base), b0 > 0);
-		}
-	}
-}
-
-#define GEMM_FNS(t, T)                                                                             \
-	static void t##_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds,              \
-	                     const void *x, size_t bx, const void *a, size_t ba)                   \
-	{                                                                                          \
-		gemm_rows(T, n, nr, nc, s, lds, x, bx, a, ba);                                     \
-	}                                                                                          \
-	static void t##_gemm_packed(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds,       \
-	                            const void *x, size_t bx, const void *a, size_t ba)            \
-	{                                                                                          \
-		gemm_packed(T, n, nr, nc, s, lds, x, bx, a, ba);                                   \
-	}                                                                                          \
-	static void t##_pack16(const void *src, size_t bx, void *dst)                              \
-	{                                                                                          \
-		pack_blocks(T, src, bx, (int64_t)(bx / block_bytes(T)), dst);                      \
-	}
-
-GEMM_FNS(q4_0, GGML_TYPE_Q4_0)
-GEMM_FNS(q8_0, GGML_TYPE_Q8_0)
-GEMM_FNS(q4_K, GGML_TYPE_Q4_K)
-GEMM_FNS(q5_K, GGML_TYPE_Q5_K)
-GEMM_FNS(q6_K, GGML_TYPE_Q6_K)
+AVX2_GEMM_FNS(q4_0, GGML_TYPE_Q4_0)
+AVX2_GEMM_FNS(q8_0, GGML_TYPE_Q8_0)
+AVX2_GEMM_FNS(q4_K, GGML_TYPE_Q4_K)
+AVX2_GEMM_FNS(q5_K, GGML_TYPE_Q5_K)
+AVX2_GEMM_FNS(q6_K, GGML_TYPE_Q6_K)
 
 void quant__fill_gemm_avx2(struct quant_traits *t)
 {

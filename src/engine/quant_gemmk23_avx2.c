@@ -243,8 +243,8 @@ AI void stripe_cols(int type, const uint8_t *x, int64_t b0, int64_t b1, const ui
 
 /* All nc columns, two at a time; the prefetch only for decode (up to 2
  * columns: more take the stripe a chunk at a time, in L1 by then). */
-AI void stripe(int type, const uint8_t *x, int64_t b0, int64_t b1, int64_t nc, const uint8_t *a,
-               size_t ba, float *s, size_t lds, int first, bool add)
+AI void stripe(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t b1, int64_t nc,
+               const uint8_t *a, size_t ba, float *s, size_t lds, int first, bool add)
 {
 	const bool pf = nc <= 2;
 	for (int64_t c = 0; c < nc; c += 2) {
@@ -257,56 +257,20 @@ AI void stripe(int type, const uint8_t *x, int64_t b0, int64_t b1, int64_t nc, c
 	}
 }
 
-AI void gemm_packed(int type, int64_t n, int64_t nr, int64_t nc, float *s, size_t lds,
-                    const void *vx, size_t bx, const void *va, size_t ba)
+AI void pack_blocks(int type, const uint8_t *x, size_t bx, int64_t nb, uint8_t *o)
 {
-	const uint8_t *x = vx, *a = va;
-	const int64_t nb = n / QK_K;
-	const int64_t kc = nc <= 2 ? nb : KC;
-	for (int64_t r0 = 0; r0 < nr; r0 += 16)
-		for (int64_t b0 = 0; b0 < nb; b0 += kc)
-			stripe(type, x + (size_t)r0 * bx, b0, b0 + kc < nb ? b0 + kc : nb, nc, a,
-			       ba, s + r0, lds, 0, b0 > 0);
+	quant__pack16_dwords(x, bx, nb, (size_t)blk_bytes(type), o);
 }
 
-/* The GGUF row form: each stripe (the last one overlapping the one before
- * it) packed a chunk of blocks at a time into a buffer on the stack. */
-AI void gemm_rows(int type, int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *vx,
-                  size_t bx, const void *va, size_t ba)
-{
-	const uint8_t *x = vx, *a = va;
-	const int64_t nb = n / QK_K;
-	const size_t bs = (size_t)blk_bytes(type);
-	if (nr < 16) {
-		quant__gemm_small(type, nb, nr, nc, s, lds, x, bx, a, ba);
-		return;
-	}
-	_Alignas(64) uint8_t buf[KC * 16 * sizeof(struct block_q3_K)]; /* the bigger chunk */
-	for (int64_t r0 = 0; r0 < nr; r0 += 16) {
-		const int64_t base = r0 + 16 <= nr ? r0 : nr - 16;
-		for (int64_t b0 = 0; b0 < nb; b0 += KC) {
-			const int64_t kb = nb - b0 < KC ? nb - b0 : KC;
-			quant__pack16_dwords(x + (size_t)base * bx + (size_t)b0 * bs, bx, kb, bs, buf);
-			stripe(type, buf, 0, kb, nc, a + (size_t)b0 * sizeof(struct actk), ba,
-			       s + base, lds, (int)(r0 - base), b0 > 0);
-		}
-	}
-}
+#define AVX2_QK(type)  QK_K
+#define AVX2_KC(type)  KC
+#define AVX2_ACT(type) sizeof(struct actk)
+#define AVX2_BLK(type) ((size_t)blk_bytes(type))
+#define AVX2_BUF       (KC * 16 * sizeof(struct block_q3_K)) /* the bigger chunk */
+#include "engine/quant_avx2_driver.h"
 
-#define GEMM_FNS(t, T)                                                                             \
-	static void t##_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds,              \
-	                     const void *x, size_t bx, const void *a, size_t ba)                   \
-	{                                                                                          \
-		gemm_rows(T, n, nr, nc, s, lds, x, bx, a, ba);                                     \
-	}                                                                                          \
-	static void t##_gemm_packed(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds,       \
-	                            const void *x, size_t bx, const void *a, size_t ba)            \
-	{                                                                                          \
-		gemm_packed(T, n, nr, nc, s, lds, x, bx, a, ba);                                   \
-	}
-
-GEMM_FNS(q2_K, GGML_TYPE_Q2_K)
-GEMM_FNS(q3_K, GGML_TYPE_Q3_K)
+AVX2_GEMM_FNS(q2_K, GGML_TYPE_Q2_K)
+AVX2_GEMM_FNS(q3_K, GGML_TYPE_Q3_K)
 
 /* Runs after quant__fill_gemm_avx2, whose Q4_K entry holds the set's
  * struct actk preparer. */
@@ -319,8 +283,8 @@ void quant__fill_gemmk23_avx2(struct quant_traits *t)
 	}
 	t[GGML_TYPE_Q2_K].gemm = q2_K_gemm;
 	t[GGML_TYPE_Q2_K].gemm_packed = q2_K_gemm_packed;
-	t[GGML_TYPE_Q2_K].pack16 = quant__q2_K_pack16;
+	t[GGML_TYPE_Q2_K].pack16 = q2_K_pack16;
 	t[GGML_TYPE_Q3_K].gemm = q3_K_gemm;
 	t[GGML_TYPE_Q3_K].gemm_packed = q3_K_gemm_packed;
-	t[GGML_TYPE_Q3_K].pack16 = quant__q3_K_pack16;
+	t[GGML_TYPE_Q3_K].pack16 = q3_K_pack16;
 }

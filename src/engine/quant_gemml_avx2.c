@@ -311,64 +311,17 @@ AI void stripe(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t b1, i
  * KiB, stays in L1), and of the GGUF row form's packing buffer. */
 #define KC 32
 
-/* Packed stripes of nb blocks: decode (up to 2 columns) streams each
- * stripe once; more columns take it a chunk of blocks at a time. */
-AI void gemm_packed(int type, int64_t n, int64_t nr, int64_t nc, float *s, size_t lds,
-                    const void *vx, size_t bx, const void *va, size_t ba)
-{
-	const uint8_t *x = vx, *a = va;
-	const int64_t nb = n / QK8_0;
-	const int64_t kc = nc <= 2 ? nb : KC;
-	for (int64_t r0 = 0; r0 < nr; r0 += 16)
-		for (int64_t b0 = 0; b0 < nb; b0 += kc)
-			stripe(type, x + (size_t)r0 * bx, nb, b0, b0 + kc < nb ? b0 + kc : nb, nc,
-			       a, ba, s + r0, lds, 0, b0 > 0);
-}
+/* act8 and act8s are both 40 bytes */
+#define AVX2_QK(type)  QK8_0
+#define AVX2_KC(type)  KC
+#define AVX2_ACT(type) sizeof(struct act8)
+#define AVX2_BLK(type) blk_bytes(type)
+#define AVX2_BUF       (KC * 16 * sizeof(struct block_q5_1)) /* the biggest chunk */
+#include "engine/quant_avx2_driver.h"
 
-/* The GGUF row form: each stripe (the last one overlapping the one before
- * it) packed a chunk of blocks at a time into a buffer on the stack; fewer
- * than 16 rows by the reference a block at a time. */
-AI void gemm_rows(int type, int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *vx,
-                  size_t bx, const void *va, size_t ba)
-{
-	const uint8_t *x = vx, *a = va;
-	const int64_t nb = n / QK8_0;
-	const size_t bs = blk_bytes(type), as = sizeof(struct act8);
-	if (nr < 16) {
-		quant__gemm_small(type, nb, nr, nc, s, lds, x, bx, a, ba);
-		return;
-	}
-	_Alignas(64) uint8_t buf[KC * 16 * sizeof(struct block_q5_1)]; /* the biggest chunk */
-	for (int64_t r0 = 0; r0 < nr; r0 += 16) {
-		const int64_t base = r0 + 16 <= nr ? r0 : nr - 16;
-		for (int64_t b0 = 0; b0 < nb; b0 += KC) {
-			const int64_t kb = nb - b0 < KC ? nb - b0 : KC;
-			pack_blocks(type, x + (size_t)base * bx + (size_t)b0 * bs, bx, kb, buf);
-			stripe(type, buf, kb, 0, kb, nc, a + (size_t)b0 * as, ba, s + base, lds,
-			       (int)(r0 - base), b0 > 0);
-		}
-	}
-}
-
-#define GEMM_FNS(t, T)                                                                             \
-	static void t##_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds,              \
-	                     const void *x, size_t bx, const void *a, size_t ba)                   \
-	{                                                                                          \
-		gemm_rows(T, n, nr, nc, s, lds, x, bx, a, ba);                                     \
-	}                                                                                          \
-	static void t##_gemm_packed(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds,       \
-	                            const void *x, size_t bx, const void *a, size_t ba)            \
-	{                                                                                          \
-		gemm_packed(T, n, nr, nc, s, lds, x, bx, a, ba);                                   \
-	}                                                                                          \
-	static void t##_pack16(const void *src, size_t bx, void *dst)                              \
-	{                                                                                          \
-		pack_blocks(T, src, bx, (int64_t)(bx / blk_bytes(T)), dst);                        \
-	}
-
-GEMM_FNS(q5_0, GGML_TYPE_Q5_0)
-GEMM_FNS(q4_1, GGML_TYPE_Q4_1)
-GEMM_FNS(q5_1, GGML_TYPE_Q5_1)
+AVX2_GEMM_FNS(q5_0, GGML_TYPE_Q5_0)
+AVX2_GEMM_FNS(q4_1, GGML_TYPE_Q4_1)
+AVX2_GEMM_FNS(q5_1, GGML_TYPE_Q5_1)
 
 void quant__fill_gemml_avx2(struct quant_traits *t)
 {

@@ -231,11 +231,11 @@ AI void leg_block(int type, const uint8_t *x, int64_t nb, int64_t b, int h,
  * |pairs| <= 2 * 15 * 127, eight sums (both chunks) fit in 16 bits; Q5_K
  * (the fifth bit from qh, chunks 1 and 2): 2 * 31 * 127, four (one). */
 AI void k45_groups(int type, const uint8_t *p, int h, int c4, int h2, const int n2,
-                   const struct actk *const y[2], __m256i sa, __m256i sb, __m256i isum[2],
+                   const struct actk *const y[4], __m256i sa, __m256i sb, __m256i isum[4],
                    const int cols)
 {
 	const bool q5 = type == GGML_TYPE_Q5_K;
-	__m256i lo[2], hi[2];
+	__m256i lo[4], hi[4];
 #pragma GCC unroll 16
 	for (int c = 0; c < cols; c++)
 		lo[c] = hi[c] = _mm256_setzero_si256();
@@ -273,7 +273,7 @@ AI void k45_groups(int type, const uint8_t *p, int h, int c4, int h2, const int 
 
 /* Q4_K block p (16 rows side by side: the 16-byte chunk at offset o of the
  * GGUF block as 4 vectors at 16 o), half h, against the columns' block y. */
-AI void k4_block(int type, const uint8_t *p, int h, const struct actk *const y[2], __m256 acc[2],
+AI void k4_block(int type, const uint8_t *p, int h, const struct actk *const y[4], __m256 acc[4],
                  const int cols)
 {
 	__m256i t[4];
@@ -285,7 +285,7 @@ AI void k4_block(int type, const uint8_t *p, int h, const struct actk *const y[2
 	    _mm256_or_si256(and32(t[3], 0x0f0f0f0f), and32(_mm256_srli_epi32(t[1], 2), 0x30303030));
 	const __m256i m_hi = _mm256_or_si256(and32(_mm256_srli_epi32(t[3], 4), 0x0f0f0f0f),
 	                                     and32(_mm256_srli_epi32(t[2], 2), 0x30303030));
-	__m256i isum[2], summs[2];
+	__m256i isum[4], summs[4];
 #pragma GCC unroll 16
 	for (int c = 0; c < cols; c++) {
 		isum[c] = _mm256_setzero_si256();
@@ -329,10 +329,10 @@ AI void k4_block(int type, const uint8_t *p, int h, const struct actk *const y[2
 
 /* Q6_K block p (K6_PB bytes: 4 pieces of 12 vectors, then 8 runs of
  * scales), its d's at pd, half h. */
-AI void k6_block(const uint8_t *p, const uint8_t *pd, int h, const struct actk *const y[2],
-                 __m256 acc[2], const int cols)
+AI void k6_block(const uint8_t *p, const uint8_t *pd, int h, const struct actk *const y[4],
+                 __m256 acc[4], const int cols)
 {
-	__m256i isum[2];
+	__m256i isum[4];
 #pragma GCC unroll 16
 	for (int c = 0; c < cols; c++)
 		isum[c] = _mm256_setzero_si256();
@@ -352,7 +352,7 @@ AI void k6_block(const uint8_t *p, const uint8_t *pd, int h, const struct actk *
 		const uint8_t *v = p + 768 * pq + 32 * h;
 		/* the groups of codes a, b, c, d: |pairs| <= 2 * 63 * 127, two sums
 		 * fit in 16 bits */
-		__m256i part[2][4][2];
+		__m256i part[4][4][2];
 #pragma GCC unroll 16
 		for (int k = 0; k < 4; k++) {
 			__m256i X = load(v + 64 * k), Y = load(v + 256 + 64 * k),
@@ -422,7 +422,7 @@ AI void stripe_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t 
 	const int64_t blk = leg                      ? 64 * nv
 	                    : type != GGML_TYPE_Q6_K ? 16 * (int64_t)block_bytes(type)
 	                                             : K6_PB;
-	__m256 acc[2][2];
+	__m256 acc[2][4];
 #pragma GCC unroll 16
 	for (int h = 0; h < 2; h++)
 #pragma GCC unroll 16
@@ -440,7 +440,7 @@ AI void stripe_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t 
 				             _MM_HINT_T1);
 		}
 		const struct act8 *y8[4];
-		const struct actk *yk[2];
+		const struct actk *yk[4];
 #pragma GCC unroll 16
 		for (int c = 0; c < cols; c++) {
 			y8[c] = (const struct act8 *)(a + (size_t)c * ba) + b;
@@ -464,10 +464,10 @@ AI void stripe_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t 
 			                    acc[h][c]);
 }
 
-/* Q4_0 / Q8_0 against more columns: one half at a time, so that four
- * columns' sums stay in registers (two halves of two columns and the
- * codes would not: GCC kept the sums on the stack). */
-AI void leg_half_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t b1,
+/* More columns: one half at a time, so that four columns' sums stay in
+ * registers (Q4_0 / Q8_0: two halves of two columns and the codes would
+ * not, GCC kept the sums on the stack). */
+AI void half_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t b1,
                       const uint8_t *a, size_t ba, float *s, size_t lds, int first, bool add,
                       const int cols)
 {
@@ -479,11 +479,22 @@ AI void leg_half_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_
 			acc[c] = add ? _mm256_loadu_ps(s + (size_t)c * lds + 8 * h)
 			             : _mm256_setzero_ps();
 		for (int64_t b = b0; b < b1; b++) {
-			const struct act8 *y[4];
+			if (legacy(type)) {
+				const struct act8 *y[4];
+#pragma GCC unroll 16
+				for (int c = 0; c < cols; c++)
+					y[c] = (const struct act8 *)(a + (size_t)c * ba) + b;
+				leg_block(type, x, nb, b, h, y, acc, cols);
+				continue;
+			}
+			const struct actk *yk[4];
 #pragma GCC unroll 16
 			for (int c = 0; c < cols; c++)
-				y[c] = (const struct act8 *)(a + (size_t)c * ba) + b;
-			leg_block(type, x, nb, b, h, y, acc, cols);
+				yk[c] = (const struct actk *)(a + (size_t)c * ba) + b;
+			if (type == GGML_TYPE_Q6_K)
+				k6_block(x + b * K6_PB, x + nb * K6_PB + 32 * b, h, yk, acc, cols);
+			else
+				k4_block(type, x + b * 16 * (int64_t)block_bytes(type), h, yk, acc, cols);
 		}
 #pragma GCC unroll 16
 		for (int c = 0; c < cols; c++)
@@ -493,18 +504,18 @@ AI void leg_half_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_
 }
 
 /* All nc columns: up to 2 (decode) both halves a block at a time with the
- * prefetch; more, Q4_0 / Q8_0 four at a time by halves, the K-quants two
- * at a time (their sums and codes take more registers), the block chunk
- * being in L1 by then. */
+ * prefetch; more four at a time by halves, the block chunk being in L1 by
+ * then (the K-quants too: GCC keeps some of their sums on the stack, and
+ * Q4_K_M pp256 still gains 1.22x over two columns with both halves). */
 AI void stripe(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t b1, int64_t nc,
                const uint8_t *a, size_t ba, float *s, size_t lds, int first, bool add)
 {
 	const bool pf = nc <= 2;
-	const int step = legacy(type) && !pf ? 4 : 2;
+	const int step = !pf ? 4 : 2;
 	for (int64_t c = 0; c < nc; c += step) {
 		const uint8_t *ac = a + (size_t)c * ba;
 		float *sc = s + (size_t)c * lds;
-#define HALVES(k) leg_half_cols(type, x, nb, b0, b1, ac, ba, sc, lds, first, add, k)
+#define HALVES(k) half_cols(type, x, nb, b0, b1, ac, ba, sc, lds, first, add, k)
 #define BLOCKS(k) stripe_cols(type, x, nb, b0, b1, ac, ba, sc, lds, first, add, pf, k)
 		if (step == 4) {
 			switch (nc - c) {

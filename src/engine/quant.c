@@ -247,11 +247,11 @@ static float block_ref(const struct quant_traits *ref, const uint8_t *xb, const 
 }
 
 void quant__gemm_small(int type, int64_t nb, int64_t nr, int64_t nc, float *s, size_t lds,
-                      const uint8_t *x, size_t bx, const uint8_t *a, size_t ba)
+                       const uint8_t *x, size_t bx, const uint8_t *a, size_t ba)
 {
 	const struct quant_traits *ref = &tables[QUANT_ISA_SCALAR][type];
 	const size_t blk = quant_row_size(type, ref->block_size);
-	const size_t as = ref->block_size == QK_K                 ? sizeof(struct actk)
+	const size_t as = ref->block_size == QK_K               ? sizeof(struct actk)
 	                  : ref->vec_dot_type == GGML_TYPE_Q8_0 ? sizeof(struct act8)
 	                                                        : sizeof(struct act8s);
 	for (int64_t c = 0; c < nc; c++)

@@ -467,9 +467,8 @@ AI void stripe_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t 
 /* More columns: one half at a time, so that four columns' sums stay in
  * registers (Q4_0 / Q8_0: two halves of two columns and the codes would
  * not, GCC kept the sums on the stack). */
-AI void half_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t b1,
-                      const uint8_t *a, size_t ba, float *s, size_t lds, int first, bool add,
-                      const int cols)
+AI void half_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t b1, const uint8_t *a,
+                  size_t ba, float *s, size_t lds, int first, bool add, const int cols)
 {
 #pragma GCC unroll 2
 	for (int h = 0; h < 2; h++) {
@@ -494,7 +493,8 @@ AI void half_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t b1
 			if (type == GGML_TYPE_Q6_K)
 				k6_block(x + b * K6_PB, x + nb * K6_PB + 32 * b, h, yk, acc, cols);
 			else
-				k4_block(type, x + b * 16 * (int64_t)block_bytes(type), h, yk, acc, cols);
+				k4_block(type, x + b * 16 * (int64_t)block_bytes(type), h, yk, acc,
+				         cols);
 		}
 #pragma GCC unroll 16
 		for (int c = 0; c < cols; c++)

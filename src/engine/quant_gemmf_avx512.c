@@ -300,7 +300,7 @@ void quant__fill_gemmf_avx512(struct quant_traits *t)
 		t[GGML_TYPE_F16].act_prepare = quant__f16x_act_prepare;
 		t[GGML_TYPE_F16].gemm = f16x_gemm;
 		t[GGML_TYPE_F16].gemm_cols = 4096;
-		t[GGML_TYPE_F16].gemm_chunk = 0; /* the avx2 set's, copied */
+		t[GGML_TYPE_F16].gemm_chunk = 0;  /* the avx2 set's, copied */
 		t[GGML_TYPE_F16].gemm_rows = 256; /* the kernel's row group */
 		/* 128 rows take as long per row as 256 (64: 1.15x) */
 		t[GGML_TYPE_F16].gemm_tail_rows = 128;

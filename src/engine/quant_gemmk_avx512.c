@@ -85,7 +85,8 @@ R16_AI bool is_q6(int type)
 /* Bytes of a Q4_K / Q5_K block. */
 R16_AI int64_t k4_bytes(int type)
 {
-	return is_q5(type) ? (int64_t)sizeof(struct block_q5_K) : (int64_t)sizeof(struct block_q4_K);
+	return is_q5(type) ? (int64_t)sizeof(struct block_q5_K)
+	                   : (int64_t)sizeof(struct block_q4_K);
 }
 
 /* Block b of the 16 rows at x (Q4_K or Q5_K). */
@@ -198,7 +199,8 @@ R16_AI void k5_codes(int type, const uint8_t *p, size_t bx, int c, int h, __m512
 	for (int k = 0; k < 4; k++) {
 		/* (A & C) | B: 0xEC */
 		lo[k] = _mm512_ternarylogic_epi32(q[k], bit_at_4(qh[k], 2 * c), m, 0xEC);
-		hi[k] = _mm512_ternarylogic_epi32(srl(q[k], 4), bit_at_4(qh[k], 2 * c + 1), m, 0xEC);
+		hi[k] =
+		    _mm512_ternarylogic_epi32(srl(q[k], 4), bit_at_4(qh[k], 2 * c + 1), m, 0xEC);
 	}
 }
 

@@ -188,7 +188,7 @@ static inline void quant_actk_pairs(struct actk *y)
  * (struct act8 for the Q8_0-based types, act8s for the Q8_1-based ones,
  * actk for the K-quants); rows in the GGUF form. Plain C, for every set. */
 void quant__gemm_small(int type, int64_t nb, int64_t nr, int64_t nc, float *s, size_t lds,
-                      const uint8_t *x, size_t bx, const uint8_t *a, size_t ba);
+                       const uint8_t *x, size_t bx, const uint8_t *a, size_t ba);
 
 /* Round to nearest, ties to even, for |f| < 2^22 (ggml's nearest_int): the
  * add of 1.5 * 2^23 leaves the rounded integer in the low mantissa bits. */

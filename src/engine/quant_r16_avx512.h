@@ -72,8 +72,8 @@ void quant__amx_legacy2(const struct r16blk *u, const struct r16blk *u2, int64_t
  * against struct act8s, and the reference's m * s term in the float step. */
 void quant__amx_legacy_m(const struct r16blkm *u, int64_t b0, int64_t kb, const uint8_t *a,
                          size_t ba, float *s, size_t lds);
-void quant__amx_legacy2_m(const struct r16blkm *u, const struct r16blkm *u2, int64_t b0,
-                          int64_t kb, const uint8_t *a, size_t ba, float *s, size_t lds);
+void quant__amx_legacy2_m(const struct r16blkm *u, const struct r16blkm *u2, int64_t b0, int64_t kb,
+                          const uint8_t *a, size_t ba, float *s, size_t lds);
 /* Q4_0 / Q5_0 / Q8_0 codes of u[0, kb) from the VNNI form (unsigned) to
  * the AMX form (signed), or back; quant__amx_legacy reads the signed form. */
 void quant__amx_sign(int type, struct r16blk *u, int64_t kb, bool to_signed);

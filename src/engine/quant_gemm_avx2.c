@@ -401,148 +401,55 @@ AI void k6_block(const uint8_t *p, const uint8_t *pd, int h, const struct actk *
 	}
 }
 
-/* The lanes of half h whose rows are `first` or later (those stored). */
-AI __m256i keep_lanes(int first, int h)
+/* Half h of block b against the columns' blocks y (the driver's hook). */
+AI void half_block(int type, const uint8_t *x, int64_t nb, int64_t b, int h,
+                   const uint8_t *const y[4], __m256 acc[4], const int cols)
 {
-	return _mm256_cmpgt_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-	                          _mm256_set1_epi32(first - 8 * h - 1));
+	if (legacy(type)) {
+		const struct act8 *y8[4];
+#pragma GCC unroll 16
+		for (int c = 0; c < cols; c++)
+			y8[c] = (const struct act8 *)y[c];
+		leg_block(type, x, nb, b, h, y8, acc, cols);
+		return;
+	}
+	const struct actk *yk[4];
+#pragma GCC unroll 16
+	for (int c = 0; c < cols; c++)
+		yk[c] = (const struct actk *)y[c];
+	if (type == GGML_TYPE_Q6_K)
+		k6_block(x + b * K6_PB, x + nb * K6_PB + 32 * b, h, yk, acc, cols);
+	else
+		k4_block(type, x + b * 16 * (int64_t)block_bytes(type), h, yk, acc, cols);
 }
 
-/* Blocks [b0, b1) of the packed stripe x (nb blocks) by `cols` columns, the
- * 16 rows' running sums at s (loaded when add, else from 0), both halves
- * block by block (the stripe streams once); rows before `first` are not
- * stored. The prefetch as the avx512 set's: each line of the block twice
+/* Decode's prefetch as the avx512 set's: each line of the block twice
  * (prefetch_2), Q4_0 / Q8_0 scales a line 16 blocks ahead into L2. */
-AI void stripe_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t b1,
-                    const uint8_t *a, size_t ba, float *s, size_t lds, int first, bool add, bool pf,
-                    const int cols)
+AI void block_prefetch(int type, const uint8_t *x, int64_t nb, int64_t b)
 {
 	const bool leg = legacy(type);
 	const int nv = leg_nv(type);
 	const int64_t blk = leg                      ? 64 * nv
 	                    : type != GGML_TYPE_Q6_K ? 16 * (int64_t)block_bytes(type)
 	                                             : K6_PB;
-	__m256 acc[2][4];
-#pragma GCC unroll 16
-	for (int h = 0; h < 2; h++)
-#pragma GCC unroll 16
-		for (int c = 0; c < cols; c++)
-			acc[h][c] = add ? _mm256_loadu_ps(s + (size_t)c * lds + 8 * h)
-			                : _mm256_setzero_ps();
-	for (int64_t b = b0; b < b1; b++) {
-		const uint8_t *p = x + b * blk;
-		if (pf) {
+	const uint8_t *p = x + b * blk;
 #pragma GCC unroll 64
-			for (int l = 0; l < blk; l += 64)
-				prefetch_2(p + l);
-			if (leg && !(b & 1))
-				_mm_prefetch((const char *)x + leg_scales(nb, b, nv) + 512,
-				             _MM_HINT_T1);
-		}
-		const struct act8 *y8[4];
-		const struct actk *yk[4];
-#pragma GCC unroll 16
-		for (int c = 0; c < cols; c++) {
-			y8[c] = (const struct act8 *)(a + (size_t)c * ba) + b;
-			yk[c] = (const struct actk *)(a + (size_t)c * ba) + b;
-		}
-#pragma GCC unroll 16
-		for (int h = 0; h < 2; h++) {
-			if (leg)
-				leg_block(type, x, nb, b, h, y8, acc[h], cols);
-			else if (type != GGML_TYPE_Q6_K)
-				k4_block(type, p, h, yk, acc[h], cols);
-			else
-				k6_block(p, x + nb * K6_PB + 32 * b, h, yk, acc[h], cols);
-		}
-	}
-#pragma GCC unroll 16
-	for (int h = 0; h < 2; h++)
-#pragma GCC unroll 16
-		for (int c = 0; c < cols; c++)
-			_mm256_maskstore_ps(s + (size_t)c * lds + 8 * h, keep_lanes(first, h),
-			                    acc[h][c]);
-}
-
-/* More columns: one half at a time, so that four columns' sums stay in
- * registers (Q4_0 / Q8_0: two halves of two columns and the codes would
- * not, GCC kept the sums on the stack). */
-AI void half_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t b1, const uint8_t *a,
-                  size_t ba, float *s, size_t lds, int first, bool add, const int cols)
-{
-#pragma GCC unroll 2
-	for (int h = 0; h < 2; h++) {
-		__m256 acc[4];
-#pragma GCC unroll 16
-		for (int c = 0; c < cols; c++)
-			acc[c] = add ? _mm256_loadu_ps(s + (size_t)c * lds + 8 * h)
-			             : _mm256_setzero_ps();
-		for (int64_t b = b0; b < b1; b++) {
-			if (legacy(type)) {
-				const struct act8 *y[4];
-#pragma GCC unroll 16
-				for (int c = 0; c < cols; c++)
-					y[c] = (const struct act8 *)(a + (size_t)c * ba) + b;
-				leg_block(type, x, nb, b, h, y, acc, cols);
-				continue;
-			}
-			const struct actk *yk[4];
-#pragma GCC unroll 16
-			for (int c = 0; c < cols; c++)
-				yk[c] = (const struct actk *)(a + (size_t)c * ba) + b;
-			if (type == GGML_TYPE_Q6_K)
-				k6_block(x + b * K6_PB, x + nb * K6_PB + 32 * b, h, yk, acc, cols);
-			else
-				k4_block(type, x + b * 16 * (int64_t)block_bytes(type), h, yk, acc,
-				         cols);
-		}
-#pragma GCC unroll 16
-		for (int c = 0; c < cols; c++)
-			_mm256_maskstore_ps(s + (size_t)c * lds + 8 * h, keep_lanes(first, h),
-			                    acc[c]);
-	}
-}
-
-/* All nc columns: up to 2 (decode) both halves a block at a time with the
- * prefetch; more four at a time by halves, the block chunk being in L1 by
- * then (the K-quants too: GCC keeps some of their sums on the stack, and
- * Q4_K_M pp256 still gains 1.22x over two columns with both halves). */
-AI void stripe(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t b1, int64_t nc,
-               const uint8_t *a, size_t ba, float *s, size_t lds, int first, bool add)
-{
-	const bool pf = nc <= 2;
-	const int step = !pf ? 4 : 2;
-	for (int64_t c = 0; c < nc; c += step) {
-		const uint8_t *ac = a + (size_t)c * ba;
-		float *sc = s + (size_t)c * lds;
-#define HALVES(k) half_cols(type, x, nb, b0, b1, ac, ba, sc, lds, first, add, k)
-#define BLOCKS(k) stripe_cols(type, x, nb, b0, b1, ac, ba, sc, lds, first, add, pf, k)
-		if (step == 4) {
-			switch (nc - c) {
-			case 1: HALVES(1); break;
-			case 2: HALVES(2); break;
-			case 3: HALVES(3); break;
-			default: HALVES(4); break;
-			}
-		} else if (nc - c >= 2) {
-			BLOCKS(2);
-		} else {
-			BLOCKS(1);
-		}
-#undef HALVES
-#undef BLOCKS
-	}
+	for (int l = 0; l < blk; l += 64)
+		prefetch_2(p + l);
+	if (leg && !(b & 1))
+		_mm_prefetch((const char *)x + leg_scales(nb, b, nv) + 512, _MM_HINT_T1);
 }
 
 /* Blocks per prefill chunk (and per chunk of the GGUF form's buffer). */
 #define KC_LEG 32
 #define KC_K   4
 
-#define AVX2_QK(type)  block_elems(type)
-#define AVX2_KC(type)  (legacy(type) ? KC_LEG : KC_K)
-#define AVX2_ACT(type) (legacy(type) ? sizeof(struct act8) : sizeof(struct actk))
-#define AVX2_BLK(type) block_bytes(type)
-#define AVX2_BUF       (KC_LEG * 16 * sizeof(struct block_q8_0)) /* the biggest chunk */
+#define AVX2_QK(type)     block_elems(type)
+#define AVX2_KC(type)     (legacy(type) ? KC_LEG : KC_K)
+#define AVX2_ACT(type)    (legacy(type) ? sizeof(struct act8) : sizeof(struct actk))
+#define AVX2_BLK(type)    block_bytes(type)
+#define AVX2_HALVES(type) true
+#define AVX2_BUF          (KC_LEG * 16 * sizeof(struct block_q8_0)) /* the biggest chunk */
 static_assert(KC_K * (K6_PB + 32) <= AVX2_BUF, "Q6_K chunk fits");
 #include "engine/quant_avx2_driver.h"
 

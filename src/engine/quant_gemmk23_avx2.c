@@ -196,77 +196,38 @@ AI void k23_block(int type, const uint8_t *pb, int h, const struct actk *const y
 
 /* ---- driving: stripes, columns, chunks */
 
-/* The lanes of half h whose rows are `first` or later (those stored). */
-AI __m256i keep_lanes(int first, int h)
-{
-	return _mm256_cmpgt_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-	                          _mm256_set1_epi32(first - 8 * h - 1));
-}
-
-/* Blocks [b0, b1) of the packed stripe x by `cols` columns (a + c * ba,
- * indexed by the stripe's block numbers), the 16 rows' running sums at s
- * (loaded when add, else from 0), both halves block by block (the stripe
- * streams once, prefetched when pf); rows before `first` not stored. */
-AI void stripe_cols(int type, const uint8_t *x, int64_t b0, int64_t b1, const uint8_t *a, size_t ba,
-                    float *s, size_t lds, int first, bool add, bool pf, const int cols)
-{
-	const int64_t blk = 16 * blk_bytes(type);
-	__m256 acc[2][2];
-#pragma GCC unroll 2
-	for (int h = 0; h < 2; h++)
-#pragma GCC unroll 2
-		for (int c = 0; c < cols; c++)
-			acc[h][c] = add ? _mm256_loadu_ps(s + (size_t)c * lds + 8 * h)
-			                : _mm256_setzero_ps();
-	for (int64_t b = b0; b < b1; b++) {
-		const uint8_t *p = x + b * blk;
-		if (pf) {
-#pragma GCC unroll 32
-			for (int l = 0; l < blk; l += 64)
-				prefetch_2(p + l);
-		}
-		const struct actk *y[2];
-#pragma GCC unroll 2
-		for (int c = 0; c < cols; c++)
-			y[c] = (const struct actk *)(a + (size_t)c * ba) + b;
-#pragma GCC unroll 2
-		for (int h = 0; h < 2; h++)
-			k23_block(type, p, h, y, acc[h], cols);
-	}
-#pragma GCC unroll 2
-	for (int h = 0; h < 2; h++)
-#pragma GCC unroll 2
-		for (int c = 0; c < cols; c++)
-			_mm256_maskstore_ps(s + (size_t)c * lds + 8 * h, keep_lanes(first, h),
-			                    acc[h][c]);
-}
-
-/* All nc columns, two at a time; the prefetch only for decode (up to 2
- * columns: more take the stripe a chunk at a time, in L1 by then). */
-AI void stripe(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t b1, int64_t nc,
-               const uint8_t *a, size_t ba, float *s, size_t lds, int first, bool add)
-{
-	const bool pf = nc <= 2;
-	for (int64_t c = 0; c < nc; c += 2) {
-		const uint8_t *ac = a + (size_t)c * ba;
-		float *sc = s + (size_t)c * lds;
-		if (nc - c >= 2)
-			stripe_cols(type, x, b0, b1, ac, ba, sc, lds, first, add, pf, 2);
-		else
-			stripe_cols(type, x, b0, b1, ac, ba, sc, lds, first, add, pf, 1);
-	}
-}
-
 AI void pack_blocks(int type, const uint8_t *x, size_t bx, int64_t nb, uint8_t *o)
 {
 	quant__pack16_dwords(x, bx, nb, (size_t)blk_bytes(type), o);
 }
 
-#define AVX2_QK(type)  QK_K
-#define AVX2_KC(type)  KC
-#define AVX2_ACT(type) sizeof(struct actk)
-#define AVX2_BLK(type) ((size_t)blk_bytes(type))
-#define AVX2_BUF       (KC * 16 * sizeof(struct block_q3_K)) /* the bigger chunk */
+/* Half h of block b against the columns' blocks y (the driver's hook). */
+AI void half_block(int type, const uint8_t *x, int64_t nb, int64_t b, int h,
+                   const uint8_t *const y[4], __m256 acc[4], const int cols)
+{
+	const struct actk *yk[2];
+#pragma GCC unroll 2
+	for (int c = 0; c < cols; c++)
+		yk[c] = (const struct actk *)y[c];
+	k23_block(type, x + b * 16 * blk_bytes(type), h, yk, acc, cols);
+}
+
+/* Decode's prefetch: each line of the block twice (prefetch_2). */
+AI void block_prefetch(int type, const uint8_t *x, int64_t nb, int64_t b)
+{
+	const int64_t blk = 16 * blk_bytes(type);
+#pragma GCC unroll 32
+	for (int l = 0; l < blk; l += 64)
+		prefetch_2(x + b * blk + l);
+}
+
+/* two columns at a time with both halves (four by halves spill) */
+#define AVX2_HALVES(type) false
+#define AVX2_QK(type)     QK_K
+#define AVX2_KC(type)     KC
+#define AVX2_ACT(type)    sizeof(struct actk)
+#define AVX2_BLK(type)    ((size_t)blk_bytes(type))
+#define AVX2_BUF          (KC * 16 * sizeof(struct block_q3_K)) /* the bigger chunk */
 #include "engine/quant_avx2_driver.h"
 
 AVX2_GEMM_FNS(q2_K, GGML_TYPE_Q2_K)

@@ -204,107 +204,16 @@ AI void half_block(int type, const uint8_t *x, int64_t nb, int64_t b, int h,
 
 /* ---- stripes */
 
-/* The lanes of half h whose rows are `first` or later (those stored). */
-AI __m256i keep_lanes(int first, int h)
-{
-	return _mm256_cmpgt_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-	                          _mm256_set1_epi32(first - 8 * h - 1));
-}
-
-/* The columns' block b: activations a + c * ba (blocks of 40 bytes). */
-AI void col_blocks(const uint8_t *a, size_t ba, int64_t b, const uint8_t *y[4], const int cols)
-{
-	static_assert(sizeof(struct act8) == sizeof(struct act8s), "one block stride");
-#pragma GCC unroll 16
-	for (int c = 0; c < cols; c++)
-		y[c] = a + (size_t)c * ba + (size_t)b * sizeof(struct act8);
-}
-
-/* Blocks [b0, b1) of the packed stripe x (nb blocks) by `cols` (1 or 2)
- * columns, both halves block by block (decode: the stripe streams once,
- * each code line prefetched twice by prefetch_2, the scale lines 16 blocks
- * ahead into L2); the running sums at s (loaded when add); rows before
- * `first` are not stored. */
-AI void stripe_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t b1,
-                    const uint8_t *a, size_t ba, float *s, size_t lds, int first, bool add,
-                    const int cols)
+/* Decode's prefetch: each code line twice (prefetch_2), the scale lines
+ * 16 blocks ahead into L2. */
+AI void block_prefetch(int type, const uint8_t *x, int64_t nb, int64_t b)
 {
 	const int nv = pk_nv(type);
-	__m256 acc[2][2];
-#pragma GCC unroll 2
-	for (int h = 0; h < 2; h++)
-#pragma GCC unroll 2
-		for (int c = 0; c < cols; c++)
-			acc[h][c] = add ? _mm256_loadu_ps(s + (size_t)c * lds + 8 * h)
-			                : _mm256_setzero_ps();
-	for (int64_t b = b0; b < b1; b++) {
 #pragma GCC unroll 8
-		for (int l = 0; l < nv; l++)
-			prefetch_2(x + pk_codes(b, nv) + 64 * l);
-		if (has_m(type) || !(b & 1))
-			_mm_prefetch((const char *)x + pk_scales(type, nb, b + 16), _MM_HINT_T1);
-		const uint8_t *y[4];
-		col_blocks(a, ba, b, y, cols);
-#pragma GCC unroll 2
-		for (int h = 0; h < 2; h++)
-			half_block(type, x, nb, b, h, y, acc[h], cols);
-	}
-#pragma GCC unroll 2
-	for (int h = 0; h < 2; h++)
-#pragma GCC unroll 2
-		for (int c = 0; c < cols; c++)
-			_mm256_maskstore_ps(s + (size_t)c * lds + 8 * h, keep_lanes(first, h),
-			                    acc[h][c]);
-}
-
-/* More columns: up to four at a time, one half at a time, so that their
- * sums stay in registers. */
-AI void half_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t b1, const uint8_t *a,
-                  size_t ba, float *s, size_t lds, int first, bool add, const int cols)
-{
-#pragma GCC unroll 2
-	for (int h = 0; h < 2; h++) {
-		__m256 acc[4];
-#pragma GCC unroll 16
-		for (int c = 0; c < cols; c++)
-			acc[c] = add ? _mm256_loadu_ps(s + (size_t)c * lds + 8 * h)
-			             : _mm256_setzero_ps();
-		for (int64_t b = b0; b < b1; b++) {
-			const uint8_t *y[4];
-			col_blocks(a, ba, b, y, cols);
-			half_block(type, x, nb, b, h, y, acc, cols);
-		}
-#pragma GCC unroll 16
-		for (int c = 0; c < cols; c++)
-			_mm256_maskstore_ps(s + (size_t)c * lds + 8 * h, keep_lanes(first, h),
-			                    acc[c]);
-	}
-}
-
-/* All nc columns of blocks [b0, b1): up to 2 (decode) block by block with
- * the prefetch, more four at a time by halves (the chunk is in L1). */
-AI void stripe(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t b1, int64_t nc,
-               const uint8_t *a, size_t ba, float *s, size_t lds, int first, bool add)
-{
-	if (nc <= 2) {
-		if (nc == 2)
-			stripe_cols(type, x, nb, b0, b1, a, ba, s, lds, first, add, 2);
-		else
-			stripe_cols(type, x, nb, b0, b1, a, ba, s, lds, first, add, 1);
-		return;
-	}
-	for (int64_t c = 0; c < nc; c += 4) {
-		const uint8_t *ac = a + (size_t)c * ba;
-		float *sc = s + (size_t)c * lds;
-#define HALVES(k) half_cols(type, x, nb, b0, b1, ac, ba, sc, lds, first, add, k)
-		switch (nc - c) {
-		case 1: HALVES(1); break;
-		case 2: HALVES(2); break;
-		case 3: HALVES(3); break;
-		default: HALVES(4); break;
-		}
-#undef HALVES
-	}
+	for (int l = 0; l < nv; l++)
+		prefetch_2(x + pk_codes(b, nv) + 64 * l);
+	if (has_m(type) || !(b & 1))
+		_mm_prefetch((const char *)x + pk_scales(type, nb, b + 16), _MM_HINT_T1);
 }
 
 /* Blocks per chunk when more than 2 columns pass over a stripe (Q5_1: 12
@@ -312,11 +221,12 @@ AI void stripe(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t b1, i
 #define KC 32
 
 /* act8 and act8s are both 40 bytes */
-#define AVX2_QK(type)  QK8_0
-#define AVX2_KC(type)  KC
-#define AVX2_ACT(type) sizeof(struct act8)
-#define AVX2_BLK(type) blk_bytes(type)
-#define AVX2_BUF       (KC * 16 * sizeof(struct block_q5_1)) /* the biggest chunk */
+#define AVX2_HALVES(type) true
+#define AVX2_QK(type)     QK8_0
+#define AVX2_KC(type)     KC
+#define AVX2_ACT(type)    sizeof(struct act8)
+#define AVX2_BLK(type)    blk_bytes(type)
+#define AVX2_BUF          (KC * 16 * sizeof(struct block_q5_1)) /* the biggest chunk */
 #include "engine/quant_avx2_driver.h"
 
 AVX2_GEMM_FNS(q5_0, GGML_TYPE_Q5_0)

@@ -287,15 +287,7 @@ R16_AI void pack(int type, const void *src, size_t bx, void *dst)
 	const __m512i offs = r16_row_offsets(bx);
 	for (int64_t b = 0; b < nb; b++) {
 		const uint8_t *p = x + (size_t)b * bs;
-		__m512i t[8];
-		if (nv == 8)
-			r16_load8(p + 2, bx, t);
-		else
-			r16_load4(p + bs - 16, bx, t);
-		if (nv == 5)
-			t[4] = r16_q5_hbits(_mm512_i32gather_epi32(offs, p + 2, 1));
-		for (int k = 0; k < nv; k++)
-			_mm512_storeu_si512(o + pk_codes(b, nv) + 64 * k, t[k]);
+		r16_pack_codes(p, bx, bs, nv, 2, offs, o + pk_codes(b, nv));
 		for (int r = 0; r < 16; r++)
 			memcpy(o + pk_scales(nb, b, nv) + 2 * r, p + (size_t)r * bx, 2);
 	}

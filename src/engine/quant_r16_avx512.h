@@ -292,6 +292,25 @@ R16_AI void r16_q5_codes(const __m512i t[4], __m512i h, __m512i c[8])
 	}
 }
 
+/* The code vectors of one 32-element block of 16 rows (p: row 0's block,
+ * rows bx apart, blocks of bs bytes) into the packed form at o: its qs as
+ * the transpose loads them (the last 16 bytes of the block, or Q8_0's 32
+ * after d: nv 8), then for nv 5 the fifth bits (qh at p + qh) in
+ * r16_q5_hbits's order. */
+R16_AI void r16_pack_codes(const uint8_t *p, size_t bx, size_t bs, int nv, size_t qh, __m512i offs,
+                           uint8_t *o)
+{
+	__m512i t[8];
+	if (nv == 8)
+		r16_load8(p + 2, bx, t);
+	else
+		r16_load4(p + bs - 16, bx, t);
+	if (nv == 5)
+		t[4] = r16_q5_hbits(_mm512_i32gather_epi32(offs, p + qh, 1));
+	for (int k = 0; k < nv; k++)
+		_mm512_storeu_si512(o + 64 * k, t[k]);
+}
+
 /* Four copies of a kernel body for 1..4 activation columns, so the column
  * loop unrolls and the accumulators stay in registers. */
 #define R16_COLS_SWITCH(cols, CALL)                                                                \

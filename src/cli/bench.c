@@ -1,7 +1,8 @@
 /* bench.c — `gpurun bench FILE.gguf -p 512 -n 128 -t 2 -r 3`: prompt
  * processing (pp: N random tokens as one prompt) and token generation (tg:
- * N tokens one at a time from an empty cache) in tokens per second, mean ±
- * sd over r runs after a warm-up, as llama-bench measures them; then the
+ * N tokens one at a time) in tokens per second, mean ± sd over r runs after
+ * a warm-up, as llama-bench measures them, from an empty cache or (-d) one
+ * already holding that many tokens (llama-bench's depth); then the
  * weight bytes one decode step reads, the peak RSS and the KV cache size.
  * `--bandwidth` measures read bandwidth (bench_read.c) instead. Not here:
  * sampling or tokenization (their cost is not the engine's speed). */
@@ -23,7 +24,7 @@
 #include "gguf/gguf.h"
 
 struct bench_opts {
-	int64_t n_prompt, n_gen, n_threads, reps, n_batch, bw_mib;
+	int64_t n_prompt, n_gen, n_depth, n_threads, reps, n_batch, bw_mib;
 	bool f32_kv;
 };
 
@@ -54,11 +55,14 @@ static size_t weight_bytes_per_token(const struct gguf_file *f)
 }
 
 /* Seconds of one pp run (n tokens as one prompt) or tg run (n tokens one
- * at a time), each from an empty cache; < 0 on an engine error. */
-static double run_once(struct engine_seq *s, const int32_t *toks, int64_t n, bool one_by_one)
+ * at a time), each after the cache's first `depth` tokens (the cache is
+ * cut back to them; fill_depth put them there); < 0 on an engine error. */
+static double run_once(struct engine_seq *s, const int32_t *toks, int64_t n, bool one_by_one,
+                       int64_t depth)
 {
-	if (engine_seq_truncate(s, 0))
+	if (engine_seq_truncate(s, depth))
 		return -1;
+	toks += depth;
 	int64_t t0 = time_mono_ns();
 	for (int64_t i = 0; i < (one_by_one ? n : 1); i++)
 		if (engine_seq_eval(s, toks + i, one_by_one ? 1 : n, NULL))
@@ -66,15 +70,24 @@ static double run_once(struct engine_seq *s, const int32_t *toks, int64_t n, boo
 	return (double)(time_mono_ns() - t0) * 1e-9;
 }
 
+/* The cache filled with toks[0, depth), untimed, in prompt batches. */
+static int fill_depth(struct engine_seq *s, const int32_t *toks, int64_t depth)
+{
+	return engine_seq_truncate(s, 0) || (depth > 0 && engine_seq_eval(s, toks, depth, NULL))
+	           ? -1
+	           : 0;
+}
+
 static int measure(struct engine_seq *s, const int32_t *toks, int64_t n, bool tg,
                    const struct bench_opts *o, struct stats *st)
 {
 	double ts[64];
 	int reps = (int)o->reps;
-	if (run_once(s, toks, tg ? 1 : n, tg) < 0) /* warm-up: maps the weights in */
+	int64_t d = o->n_depth;
+	if (fill_depth(s, toks, d) || run_once(s, toks, tg ? 1 : n, tg, d) < 0) /* warm-up */
 		return -1;
 	for (int r = 0; r < reps; r++) {
-		double sec = run_once(s, toks, n, tg);
+		double sec = run_once(s, toks, n, tg, d);
 		if (sec <= 0)
 			return -1;
 		ts[r] = (double)n / sec;
@@ -113,9 +126,10 @@ static int bench_file(const char *path, const struct bench_opts *o)
 	}
 	engine_model_wait_packed(m); /* measure the steady state */
 	const struct engine_model_info *mi = engine_model_info(m);
-	int64_t n_ctx = o->n_prompt + o->n_gen > 0 ? o->n_prompt + o->n_gen : 1;
+	int64_t n_ctx = o->n_depth + o->n_prompt + o->n_gen;
+	n_ctx = n_ctx > 0 ? n_ctx : 1;
 	struct engine_seq *s = engine_seq_new(m, n_ctx, err);
-	int64_t n_tok = o->n_prompt > o->n_gen ? o->n_prompt : o->n_gen;
+	int64_t n_tok = o->n_depth + (o->n_prompt > o->n_gen ? o->n_prompt : o->n_gen);
 	int32_t *toks = calloc((size_t)n_tok + 1, sizeof *toks);
 	int rc = 1;
 	if (!s || !toks) {
@@ -130,16 +144,18 @@ static int bench_file(const char *path, const struct bench_opts *o)
 	const char *name = mi->name && *mi->name ? mi->name : mi->arch;
 	struct stat sb;
 	double size_mib = stat(path, &sb) == 0 ? (double)sb.st_size / 1048576.0 : 0;
-	char test[32];
+	char test[48], at[24] = "";
 	struct stats st;
+	if (o->n_depth > 0)
+		snprintf(at, sizeof at, " @ d%lld", (long long)o->n_depth);
 	if (o->n_prompt > 0) {
-		snprintf(test, sizeof test, "pp%lld", (long long)o->n_prompt);
+		snprintf(test, sizeof test, "pp%lld%s", (long long)o->n_prompt, at);
 		if (measure(s, toks, o->n_prompt, false, o, &st))
 			goto out_eval;
 		print_row(name, mi->file_type, size_mib, mi->n_params, mi->n_threads, test, &st);
 	}
 	if (o->n_gen > 0) {
-		snprintf(test, sizeof test, "tg%lld", (long long)o->n_gen);
+		snprintf(test, sizeof test, "tg%lld%s", (long long)o->n_gen, at);
 		if (measure(s, toks, o->n_gen, true, o, &st))
 			goto out_eval;
 		print_row(name, mi->file_type, size_mib, mi->n_params, mi->n_threads, test, &st);
@@ -237,6 +253,7 @@ static void usage(FILE *out, const struct flag *flags)
 static bool opts_ok(const struct bench_opts *o)
 {
 	return o->n_prompt >= 0 && o->n_prompt <= 65536 && o->n_gen >= 0 && o->n_gen <= 65536 &&
+	       o->n_depth >= 0 && o->n_depth <= 1 << 20 &&
 	       o->n_threads >= 1 && o->n_threads <= BENCH_MAX_THREADS && o->reps >= 1 &&
 	       o->reps <= 64 && o->n_batch >= 1 && o->n_batch <= 65536 && o->bw_mib >= 1 &&
 	       o->bw_mib <= 1 << 20;
@@ -244,12 +261,13 @@ static bool opts_ok(const struct bench_opts *o)
 
 int cmd_bench(int argc, char **argv)
 {
-	struct bench_opts o = {512, 128, 0, 3, 512, 1024, false};
+	struct bench_opts o = {512, 128, 0, 0, 3, 512, 1024, false};
 	bool help = false, bw = false, fma = false, amx = false;
 	struct flag flags[] = {
 	    {"n-prompt", 'p', FLAG_INT, &o.n_prompt, "prompt tokens, 0 skips pp (512)", false},
 	    {"n-gen", 'n', FLAG_INT, &o.n_gen, "generated tokens, 0 skips tg (128)", false},
 	    {"threads", 't', FLAG_INT, &o.n_threads, "threads (physical cores)", false},
+	    {"n-depth", 'd', FLAG_INT, &o.n_depth, "tokens already in the cache (0)", false},
 	    {"repetitions", 'r', FLAG_INT, &o.reps, "runs of each test (3)", false},
 	    {"batch-size", 'b', FLAG_INT, &o.n_batch, "prompt rows per forward pass (512)", false},
 	    {"f32-kv", 0, FLAG_BOOL, &o.f32_kv, "F32 KV cache instead of F16", false},

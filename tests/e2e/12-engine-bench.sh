@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `gpurun bench` prints llama-bench-style rows for a model (pp and tg, mean
-# ± sd), `--bandwidth` a read-bandwidth table, `--fma` the f32 FMA peak
+# ± sd; with -d, after that many tokens in the cache, named as
+# llama-bench's "pp16 @ d32"), `--bandwidth` a read-bandwidth table, `--fma` the f32 FMA peak
 # (on AVX-512 CPUs; elsewhere a clear error) and `--amx` the AMX-BF16 tile
 # peak with its slowest thread (where the OS grants AMX; with GPURUN_AMX=0
 # a clear error); bad flags exit 2.
@@ -14,6 +15,10 @@ out=$("$bin" bench "$model" -p 16 -n 8 -t 2 -r 2) || fail "bench exit $?"
 grep -Eq '^\| .* \|  *pp16 \| *[0-9.]+ ± +[0-9.]+ \|$' <<<"$out" || fail "no pp16 row: $out"
 grep -Eq '^\| .* \|  *tg8 \| *[0-9.]+ ± +[0-9.]+ \|$' <<<"$out" || fail "no tg8 row: $out"
 grep -q 'weights read per token' <<<"$out" || fail "no model details: $out"
+
+out=$("$bin" bench "$model" -p 16 -n 8 -d 32 -t 2 -r 2) || fail "bench -d exit $?"
+grep -Eq '^\| .* \|  *pp16 @ d32 \| *[0-9.]+ ± +[0-9.]+ \|$' <<<"$out" || fail "no pp16 @ d32 row: $out"
+grep -Eq '^\| .* \|  *tg8 @ d32 \| *[0-9.]+ ± +[0-9.]+ \|$' <<<"$out" || fail "no tg8 @ d32 row: $out"
 
 out=$("$bin" bench --bandwidth --bw-size 16 -t 2) || fail "bandwidth exit $?"
 [ "$(grep -c '^| read (best of 5) ' <<<"$out")" -eq 2 ] || fail "bandwidth rows: $out"
@@ -39,6 +44,8 @@ rm -f "${TMPDIR:-/tmp}/amx.err.$$"
 
 "$bin" bench "$model" -r 0 >/dev/null 2>&1; rc=$?
 [ $rc -eq 2 ] || fail "-r 0: exit $rc, want 2"
+"$bin" bench "$model" -d -1 >/dev/null 2>&1; rc=$?
+[ $rc -eq 2 ] || fail "-d -1: exit $rc, want 2"
 "$bin" bench >/dev/null 2>&1; rc=$?
 [ $rc -eq 2 ] || fail "no model: exit $rc, want 2"
 echo ok

@@ -253,10 +253,9 @@ static void usage(FILE *out, const struct flag *flags)
 static bool opts_ok(const struct bench_opts *o)
 {
 	return o->n_prompt >= 0 && o->n_prompt <= 65536 && o->n_gen >= 0 && o->n_gen <= 65536 &&
-	       o->n_depth >= 0 && o->n_depth <= 1 << 20 &&
-	       o->n_threads >= 1 && o->n_threads <= BENCH_MAX_THREADS && o->reps >= 1 &&
-	       o->reps <= 64 && o->n_batch >= 1 && o->n_batch <= 65536 && o->bw_mib >= 1 &&
-	       o->bw_mib <= 1 << 20;
+	       o->n_depth >= 0 && o->n_depth <= 1 << 20 && o->n_threads >= 1 &&
+	       o->n_threads <= BENCH_MAX_THREADS && o->reps >= 1 && o->reps <= 64 &&
+	       o->n_batch >= 1 && o->n_batch <= 65536 && o->bw_mib >= 1 && o->bw_mib <= 1 << 20;
 }
 
 int cmd_bench(int argc, char **argv)

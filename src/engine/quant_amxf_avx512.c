@@ -1,33 +1,49 @@
-/* quant_amxf_avx512.c — F16 prefill on AMX-BF16 (TDPBF16PS). An F16 value
- * is exactly hi + lo, both bfloat16, as are llama.cpp's F16-rounded
- * activations. A 32-element step adds w_hi*a_hi + w_lo*a_hi + w_hi*a_lo in
- * f32 tiles: all products but w_lo*a_lo (<= 2^-16 |w*a|), in another order
- * than the FMA path (quant_gemmf_avx512.c); bound: quant_gemm_test. An
- * infinite operand gives NaN sums (inf * the other's zero low part).
- * Activations are split once, when they are prepared, into rows the tile
- * loads read in place; weights are split and transposed per row group. */
+/* quant_amxf_avx512.c — F16 and BF16 prefill on AMX-BF16 (TDPBF16PS).
+ * BF16: weights and bf16-rounded activations are bfloat16 already, and a
+ * 32-element step is one product, each term exact; only the f32 sum order
+ * differs from the FMA path (quant_gemmf_avx512.c). F16: a value is exactly
+ * hi + lo, both bfloat16, as are llama.cpp's F16-rounded activations; a
+ * step adds w_hi*a_hi + w_lo*a_hi + w_hi*a_lo, all products but w_lo*a_lo
+ * (<= 2^-16 |w*a|); an infinite operand gives NaN sums (inf * the other's
+ * zero low part). Bounds: quant_gemm_test. The tile unit reads bf16
+ * subnormals as zero. Activations are prepared once into rows the tile
+ * loads read in place; weights are transposed (and split) per row group.
+ * The element kind is the constant P of the helpers: parts per value, 2
+ * for F16 (hi, lo), 1 for BF16. */
 #include <immintrin.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/quant_internal.h"
+#include "engine/quant_avx512.h"
 
 #define AMXF     __attribute__((target("amx-tile,amx-bf16,avx512bf16")))
 #define AI       static inline __attribute__((always_inline))
 #define RG       256 /* weight rows per packed group */
 #define KCB      4   /* 32-element blocks per packed chunk (128 elements) */
 #define TILE     1024
-#define BLKB     QUANT_F16X_BLOCK
+#define BLKB(P)  (64 * (P)) /* prepared bytes per 32-element block */
 #define UNROLL16 _Pragma("GCC unroll 16")
 
-/* A prepared row: per 32-element block the 32 bf16 high parts (64 bytes)
- * then the 32 rests (64 bytes), zeros past n; then one spare line, so rows
- * are an odd number of lines apart and the 16 rows of a tile load fall in
- * different L1 sets. */
+static_assert(BLKB(2) == QUANT_F16X_BLOCK, "the F16 form the FMA path reads");
+
+/* A prepared row: per 32-element block the 32 bf16 values (BF16) or high
+ * parts then the 32 rests (F16), 64 bytes each, zeros past n; then one or
+ * two spare lines, so rows are an odd number of lines apart and the 16
+ * rows of a tile load fall in different L1 sets. */
+static size_t act_bytes(int64_t n, int P)
+{
+	return (size_t)((P * ((n + 31) / 32) + 1) | 1) * 64;
+}
+
 size_t quant__f16x_act_bytes(int64_t n)
 {
-	return (size_t)((n + 31) / 32) * BLKB + 64;
+	return act_bytes(n, 2);
+}
+
+size_t quant__bf16x_act_bytes(int64_t n)
+{
+	return act_bytes(n, 1);
 }
 
 /* bf16 (the low or high 16 lanes of v) -> f32, exact */
@@ -64,17 +80,21 @@ AMXF AI void split16(__m512i raw, __m512i *hi, __m512i *lo)
 	      _mm512_cvtph_ps(_mm512_extracti64x4_epi64(raw, 1)), hi, lo);
 }
 
+/* The load masks of a block's two halves, `left` elements before n. */
+AI void masks(int64_t left, __mmask16 *m0, __mmask16 *m1)
+{
+	*m0 = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+	*m1 = left >= 32 ? 0xFFFF : left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1);
+}
+
 /* x rounded to F16 (nearest even: llama.cpp's F16 vec_dot_type), split
  * into the prepared row's blocks. */
 AMXF void quant__f16x_act_prepare(const float *x, void *vy, int64_t n)
 {
 	uint8_t *y = vy;
-	for (int64_t k = 0; k < n; k += 32, y += BLKB) {
-		const int64_t left = n - k;
-		const __mmask16 m0 = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
-		const __mmask16 m1 = left >= 32   ? 0xFFFF
-		                     : left <= 16 ? 0
-		                                  : (__mmask16)((1u << (left - 16)) - 1);
+	for (int64_t k = 0; k < n; k += 32, y += BLKB(2)) {
+		__mmask16 m0, m1;
+		masks(n - k, &m0, &m1);
 		const __m256i h0 =
 		    _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m0, x + k), _MM_FROUND_TO_NEAREST_INT);
 		const __m256i h1 = _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m1, x + k + 16),
@@ -83,6 +103,25 @@ AMXF void quant__f16x_act_prepare(const float *x, void *vy, int64_t n)
 		split16(_mm512_inserti64x4(_mm512_castsi256_si512(h0), h1, 1), &hi, &lo);
 		_mm512_storeu_si512(y, hi);
 		_mm512_storeu_si512(y + 64, lo);
+	}
+}
+
+/* 16 values rounded as f32_to_bf16, packed to their 16 bf16 halves. */
+AI __m256i bf16x16(__m512 x)
+{
+	return _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(round_bf16(x)), 16));
+}
+
+/* x rounded to bf16 (f32_to_bf16: BF16's vec_dot_type), in blocks of 32. */
+void quant__bf16x_act_prepare(const float *x, void *vy, int64_t n)
+{
+	uint8_t *y = vy;
+	for (int64_t k = 0; k < n; k += 32, y += BLKB(1)) {
+		__mmask16 m0, m1;
+		masks(n - k, &m0, &m1);
+		_mm256_storeu_si256((__m256i *)y, bf16x16(_mm512_maskz_loadu_ps(m0, x + k)));
+		_mm256_storeu_si256((__m256i *)(y + 32),
+		                    bf16x16(_mm512_maskz_loadu_ps(m1, x + k + 16)));
 	}
 }
 
@@ -120,10 +159,10 @@ AI void transpose16(const __m512i r[16], __m512i o[16])
  * its exit), next to the f32 sums of the group x column block, all L2-sized
  * together; the activation tiles are loaded from the prepared rows, except
  * a last pair of column tiles the block does not fill, which is copied
- * (zeros past the block). Tile (i, s, h): row tile i, step s, h = 0 high
- * parts, 1 rests. */
+ * (zeros past the block). Tile (i, s, h): row tile i, step s, h = 0 the
+ * values or high parts, 1 the rests (F16). */
 #define TB    512
-#define PARTB (KCB * BLKB + 64) /* bytes between the copied columns */
+#define PARTB (KCB * BLKB(2) + 64) /* bytes between the copied columns */
 struct scratch {
 	uint8_t w[RG / 16][KCB][2][TILE]; /* B tiles: row j = dword j of the 16 rows */
 	float c[TB / 16][RG / 16][256];   /* C tiles: row t = column t's 16 sums */
@@ -156,8 +195,8 @@ static struct scratch *scratch(void)
  * elements into nt row tiles; zeros past n and past rn. The next chunk's
  * line of each row is prefetched meanwhile (16 interleaved row streams
  * are too short for the hardware prefetcher). */
-AMXF static void pack_w(const uint16_t *w, size_t ldw, int rn, int64_t n, int64_t kb0, int ns,
-                        int nt, struct scratch *sc)
+AMXF AI void pack_w(const uint16_t *w, size_t ldw, int rn, int64_t n, int64_t kb0, int ns, int nt,
+                    struct scratch *sc, const int P)
 {
 	for (int rt = 0; rt < nt; rt++)
 		for (int s = 0; s < ns; s++) {
@@ -176,11 +215,15 @@ AMXF static void pack_w(const uint16_t *w, size_t ldw, int rn, int64_t n, int64_
 					raw[r] = _mm512_setzero_si512();
 				}
 			}
-			/* transposed first (F16 pairs are the dwords), then split in
-			 * place: the split keeps every value's position */
+			/* transposed first (pairs of values are the dwords), then
+			 * split in place: the split keeps every value's position */
 			transpose16(raw, t);
 			UNROLL16 for (int j = 0; j < 16; j++)
 			{
+				if (P == 1) {
+					_mm512_store_si512(sc->w[rt][s][0] + 64 * j, t[j]);
+					continue;
+				}
 				__m512i hi, lo;
 				split16(t[j], &hi, &lo);
 				_mm512_store_si512(sc->w[rt][s][0] + 64 * j, hi);
@@ -191,14 +234,15 @@ AMXF static void pack_w(const uint16_t *w, size_t ldw, int rn, int64_t n, int64_
 
 /* Prepared columns [0, cn) (ba bytes apart) x blocks [kb0, kb0 + ns) into
  * the scratch's 32 copied columns; zeros past cn. */
-static void pack_part(const uint8_t *a, size_t ba, int cn, int64_t kb0, int ns, struct scratch *sc)
+static void pack_part(const uint8_t *a, size_t ba, int cn, int64_t kb0, int ns, struct scratch *sc,
+                      int P)
 {
 	for (int t = 0; t < 32; t++) {
 		if (t < cn)
-			memcpy(sc->part[t], a + (size_t)t * ba + (size_t)kb0 * BLKB,
-			       (size_t)ns * BLKB);
+			memcpy(sc->part[t], a + (size_t)t * ba + (size_t)kb0 * BLKB(P),
+			       (size_t)ns * BLKB(P));
 		else
-			memset(sc->part[t], 0, (size_t)ns * BLKB);
+			memset(sc->part[t], 0, (size_t)ns * BLKB(P));
 	}
 }
 
@@ -223,15 +267,16 @@ static inline void pf_some(struct pf *f, int count)
 }
 
 /* Tiles: C(i, j) = i * 2 + j; A 4, 5; B 6, 7 (tile numbers must be
- * literals). 2 x 2 tiles of C over ns steps; per step: rests x high parts,
- * high x high, high x rests: 8 tile loads for 12 products. The two column
+ * literals). 2 x 2 tiles of C over ns steps; per step, BF16: values x
+ * values, 4 tile loads for 4 products; F16: rests x high parts, high x
+ * high, high x rests, 8 tile loads for 12 products. The two column
  * tiles' step 0 is at a0 and a1, their rows sa bytes apart. The sums go to
  * out[i] (rows ld[i] bytes apart): the scratch, or after the last chunk the
  * result itself. Each step also prefetches `per` lines of pf (a burst of
  * them after each call stalled on the fill buffers: 1.02-1.04x spread). */
-AMXF static void micro(struct scratch *sc, int tt, int rt, const uint8_t *a0, const uint8_t *a1,
-                       size_t sa, int ns, bool first, float *const out[4], const size_t ld[4],
-                       struct pf *pf, int per)
+AMXF AI void micro(struct scratch *sc, int tt, int rt, const uint8_t *a0, const uint8_t *a1,
+                   size_t sa, int ns, bool first, float *const out[4], const size_t ld[4],
+                   struct pf *pf, int per, const int P)
 {
 	float *c0 = sc->c[tt][rt], *c1 = sc->c[tt][rt + 1];
 	float *c2 = sc->c[tt + 1][rt], *c3 = sc->c[tt + 1][rt + 1];
@@ -246,7 +291,19 @@ AMXF static void micro(struct scratch *sc, int tt, int rt, const uint8_t *a0, co
 		_tile_loadd(2, c2, 64);
 		_tile_loadd(3, c3, 64);
 	}
-	for (int s = 0; s < ns; s++, a0 += BLKB, a1 += BLKB) {
+	for (int s = 0; s < ns; s++, a0 += BLKB(P), a1 += BLKB(P)) {
+		if (P == 1) {
+			_tile_loadd(4, a0, sa);
+			_tile_loadd(5, a1, sa);
+			_tile_loadd(6, sc->w[rt][s][0], 64);
+			_tile_loadd(7, sc->w[rt + 1][s][0], 64);
+			_tile_dpbf16ps(0, 4, 6);
+			_tile_dpbf16ps(1, 4, 7);
+			_tile_dpbf16ps(2, 5, 6);
+			_tile_dpbf16ps(3, 5, 7);
+			pf_some(pf, per);
+			continue;
+		}
 		_tile_loadd(4, a0 + 64, sa);
 		_tile_loadd(5, a1 + 64, sa);
 		_tile_loadd(6, sc->w[rt][s][0], 64);
@@ -296,24 +353,24 @@ static void store_c(const struct scratch *sc, float *s, size_t lds, int cn, int 
 }
 
 /* One group of rn rows x one block of cn columns, all K chunks. */
-static void group(struct scratch *sc, int64_t n, int rn, int cn, float *s, size_t lds,
-                  const uint16_t *w, size_t ldw, const uint8_t *a, size_t ba)
+AMXF AI void group(struct scratch *sc, int64_t n, int rn, int cn, float *s, size_t lds,
+                   const uint16_t *w, size_t ldw, const uint8_t *a, size_t ba, const int P)
 {
 	const int64_t nkb = (n + 31) / 32;
 	const int ntt = ((cn + 31) / 32) * 2, nrt = ((rn + 31) / 32) * 2;
 	const int whole = (cn / 32) * 2; /* column tiles loaded in place */
 	for (int64_t kb0 = 0; kb0 < nkb; kb0 += KCB) {
 		const int ns = nkb - kb0 < KCB ? (int)(nkb - kb0) : KCB;
-		pack_w(w, ldw, rn, n, kb0, ns, nrt, sc);
+		pack_w(w, ldw, rn, n, kb0, ns, nrt, sc, P);
 		if (whole < ntt)
-			pack_part(a + (size_t)whole * 16 * ba, ba, cn - whole * 16, kb0, ns, sc);
+			pack_part(a + (size_t)whole * 16 * ba, ba, cn - whole * 16, kb0, ns, sc, P);
 		/* the next chunk's activations, a slice per tile pair */
 		int64_t nx = kb0 + ns < nkb ? kb0 + ns : 0;
 		int nsx = nkb - nx < KCB ? (int)(nkb - nx) : KCB;
-		struct pf p = {a + (size_t)nx * BLKB, ba, cn, nsx * (BLKB / 64), 0, 0};
+		struct pf p = {a + (size_t)nx * BLKB(P), ba, cn, nsx * P, 0, 0};
 		const int per = (p.rows * p.lines) / ((ntt / 2) * (nrt / 2)) + 1;
 		for (int tt = 0; tt < ntt; tt += 2) {
-			const uint8_t *a0 = a + (size_t)tt * 16 * ba + (size_t)kb0 * BLKB;
+			const uint8_t *a0 = a + (size_t)tt * 16 * ba + (size_t)kb0 * BLKB(P);
 			size_t sa = ba;
 			if (tt >= whole) {
 				a0 = sc->part[0];
@@ -332,7 +389,7 @@ static void group(struct scratch *sc, int64_t n, int rn, int cn, float *s, size_
 					ld[i] = direct ? lds * sizeof(float) : 64;
 				}
 				micro(sc, tt, rt, a0, a0 + 16 * sa, sa, ns, kb0 == 0, out, ld, &p,
-				      (per + ns - 1) / ns);
+				      (per + ns - 1) / ns, P);
 			}
 		}
 	}
@@ -340,11 +397,9 @@ static void group(struct scratch *sc, int64_t n, int rn, int cn, float *s, size_
 }
 
 /* s[c * lds + r] = dot(weight row r, activation row c) for r < nr, c < nc
- * (the AMX tile state granted): F16 rows w (ldw elements apart),
- * activations prepared by quant__f16x_act_prepare (ba bytes apart).
- * False when the thread's scratch cannot be allocated (nothing written). */
-bool quant__amx_f16(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const uint16_t *w,
-                    size_t ldw, const uint8_t *a, size_t ba)
+ * (the AMX tile state granted), for weights of P parts. */
+AMXF AI bool gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const uint16_t *w,
+                  size_t ldw, const uint8_t *a, size_t ba, const int P)
 {
 	struct scratch *sc = scratch();
 	if (!sc)
@@ -355,8 +410,20 @@ bool quant__amx_f16(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, con
 		for (int64_t r0 = 0; r0 < nr; r0 += RG) {
 			const int rn = nr - r0 < RG ? (int)(nr - r0) : RG;
 			group(sc, n, rn, cn, s + (size_t)c0 * lds + r0, lds, w + (size_t)r0 * ldw,
-			      ldw, a + (size_t)c0 * ba, ba);
+			      ldw, a + (size_t)c0 * ba, ba, P);
 		}
 	}
 	return true;
+}
+
+AMXF bool quant__amx_f16_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds,
+                              const uint16_t *w, size_t ldw, const uint8_t *a, size_t ba)
+{
+	return gemm(n, nr, nc, s, lds, w, ldw, a, ba, 2);
+}
+
+AMXF bool quant__amx_bf16_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds,
+                               const uint16_t *w, size_t ldw, const uint8_t *a, size_t ba)
+{
+	return gemm(n, nr, nc, s, lds, w, ldw, a, ba, 1);
 }

@@ -176,4 +176,16 @@ static inline int k4_summs(const struct block_q8_K *y, const uint8_t *mins8)
 	return bsum_dot(y->bsums, _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m, m)));
 }
 
+/* f32_to_bf16 (quant_legacy_ref.c) of 16 values, as f32: round to nearest
+ * even, a NaN quieted (also the AMX form's, quant_amxf_avx512.c). */
+static inline __m512 round_bf16(__m512 x)
+{
+	const __m512i u = _mm512_castps_si512(x);
+	__m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+	__m512i r = _mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
+	__mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+	r = _mm512_mask_or_epi32(r, nan, u, _mm512_set1_epi32(0x400000));
+	return _mm512_castsi512_ps(_mm512_and_si512(r, _mm512_set1_epi32((int)0xffff0000u)));
+}
+
 #endif

@@ -8,12 +8,12 @@
  * so each loaded activation feeds 8 FMAs and each weight 3. The weight
  * format is the constant B of every helper (0: f16, 1: bf16).
  * Activations: the F16- or BF16-rounded values (what llama.cpp's
- * vec_dot_type holds), as f32 — or, for F16, split into bfloat16 pairs
- * where AMX-BF16 runs the prefill (quant_amxf_avx512.c: its tiles load
- * them in place). */
+ * vec_dot_type holds), as f32 — or, where AMX-BF16 runs the prefill
+ * (quant_amxf_avx512.c: its tiles load them in place), BF16's as bf16 and
+ * F16's split into bfloat16 pairs. */
 #include <immintrin.h>
 
-#include "engine/quant_internal.h"
+#include "engine/quant_avx512.h"
 
 #define AI     static inline __attribute__((always_inline))
 #define RB     8   /* rows per tile */
@@ -71,18 +71,6 @@ AI float w1(uint16_t h, const int B)
 	return B ? b1(h) : fp16_to_f32(h);
 }
 
-/* f32_to_bf16 (quant_legacy_ref.c) of 16 values, as f32: round to nearest
- * even, a NaN quieted. */
-AI __m512 round_bf16(__m512 x)
-{
-	const __m512i u = _mm512_castps_si512(x);
-	__m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-	__m512i r = _mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
-	__mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
-	r = _mm512_mask_or_epi32(r, nan, u, _mm512_set1_epi32(0x400000));
-	return _mm512_castsi512_ps(_mm512_and_si512(r, _mm512_set1_epi32((int)0xffff0000u)));
-}
-
 static void bf16_act_prepare(const float *x, void *vy, int64_t n)
 {
 	float *y = vy;
@@ -94,13 +82,15 @@ static void bf16_act_prepare(const float *x, void *vy, int64_t n)
 }
 
 /* Activation elements k..k+15 (k a multiple of 16) of a prepared row: f32
- * (X = 0) or split (X = 1: the AMX machines' form, quant_amxf_avx512.c:
- * per 32-element block 32 bf16 high parts, then their rests), the same
- * values: hi + lo is the F16 value exactly. */
+ * (X = 0), or the AMX machines' forms (quant_amxf_avx512.c): split (X = 1:
+ * per 32-element block 32 bf16 high parts, then their rests; hi + lo is
+ * the F16 value exactly) or bf16 (X = 2). The same values in each. */
 AI __m512 act16(const uint8_t *a, int64_t k, const int X)
 {
 	if (!X)
 		return _mm512_loadu_ps((const float *)a + k);
+	if (X == 2)
+		return b16(a + 2 * k);
 	const uint8_t *p = a + (k >> 5) * QUANT_F16X_BLOCK + (k & 16) * 2;
 	return _mm512_add_ps(b16(p), b16(p + 64));
 }
@@ -109,6 +99,8 @@ AI float act1(const uint8_t *a, int64_t k, const int X)
 {
 	if (!X)
 		return ((const float *)a)[k];
+	if (X == 2)
+		return b1(((const uint16_t *)a)[k]);
 	const uint16_t *p = (const uint16_t *)(a + (k >> 5) * QUANT_F16X_BLOCK) + (k & 31);
 	return bf16_to_f32(p[0]) + bf16_to_f32(p[32]);
 }
@@ -249,13 +241,21 @@ static void bf16_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, c
 	fma_gemm(n, nr, nc, s, lds, x, bx, a, ba, 0, 1);
 }
 
-/* Activations in the AMX form: tiles for batches, the FMA path below. */
+/* Activations in the AMX forms: tiles for batches, the FMA path below. */
 static void f16x_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *x,
                       size_t bx, const void *a, size_t ba)
 {
 	if (nc < QUANT_AMX_MIN_COLS || nr < 16 ||
-	    !quant__amx_f16(n, nr, nc, s, lds, x, bx / 2, a, ba))
+	    !quant__amx_f16_gemm(n, nr, nc, s, lds, x, bx / 2, a, ba))
 		fma_gemm(n, nr, nc, s, lds, x, bx, a, ba, 1, 0);
+}
+
+static void bf16x_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void *x,
+                       size_t bx, const void *a, size_t ba)
+{
+	if (nc < QUANT_AMX_MIN_COLS || nr < 16 ||
+	    !quant__amx_bf16_gemm(n, nr, nc, s, lds, x, bx / 2, a, ba))
+		fma_gemm(n, nr, nc, s, lds, x, bx, a, ba, 2, 1);
 }
 
 /* The same numbers for one row and an activation row of format B. */
@@ -281,37 +281,41 @@ static void bf16_vec_dot(int64_t n, float *s, const void *x, const void *y)
 	dot(n, s, x, y, 1);
 }
 
-/* BF16: the FMA path, column chunks as F16's (below). */
-static void fill_bf16(struct quant_traits *t)
+/* Batches on AMX: the kernel blocks for the caches itself and takes them
+ * whole (F16 measured; BF16 the same kernel). */
+static void amx_batches(struct quant_traits *t)
 {
-	t->vec_dot = bf16_vec_dot;
-	t->act_bytes = f16_act_bytes;
-	t->act_prepare = bf16_act_prepare;
-	t->gemm = bf16_gemm;
-	t->gemm_chunk = (size_t)3 << 20;
+	t->gemm_cols = 4096;
+	t->gemm_chunk = 0;  /* the avx2 set's, copied */
+	t->gemm_rows = 256; /* the kernel's row group */
+	/* 128 rows take as long per row as 256 (64: 1.15x) */
+	t->gemm_tail_rows = 128;
 }
 
 void quant__fill_gemmf_avx512(struct quant_traits *t)
 {
-	fill_bf16(&t[GGML_TYPE_BF16]);
 	t[GGML_TYPE_F16].vec_dot = f16_vec_dot;
+	t[GGML_TYPE_BF16].vec_dot = bf16_vec_dot;
 	if (quant__amx_bf16) {
 		t[GGML_TYPE_F16].act_bytes = quant__f16x_act_bytes;
 		t[GGML_TYPE_F16].act_prepare = quant__f16x_act_prepare;
 		t[GGML_TYPE_F16].gemm = f16x_gemm;
-		t[GGML_TYPE_F16].gemm_cols = 4096;
-		t[GGML_TYPE_F16].gemm_chunk = 0;  /* the avx2 set's, copied */
-		t[GGML_TYPE_F16].gemm_rows = 256; /* the kernel's row group */
-		/* 128 rows take as long per row as 256 (64: 1.15x) */
-		t[GGML_TYPE_F16].gemm_tail_rows = 128;
+		amx_batches(&t[GGML_TYPE_F16]);
+		t[GGML_TYPE_BF16].act_bytes = quant__bf16x_act_bytes;
+		t[GGML_TYPE_BF16].act_prepare = quant__bf16x_act_prepare;
+		t[GGML_TYPE_BF16].gemm = bf16x_gemm;
+		amx_batches(&t[GGML_TYPE_BF16]);
 		return;
 	}
 	t[GGML_TYPE_F16].act_bytes = f16_act_bytes;
 	t[GGML_TYPE_F16].act_prepare = f16_act_prepare;
 	t[GGML_TYPE_F16].gemm = f16_gemm;
+	t[GGML_TYPE_BF16].act_bytes = f16_act_bytes;
+	t[GGML_TYPE_BF16].act_prepare = bf16_act_prepare;
+	t[GGML_TYPE_BF16].gemm = bf16_gemm;
 	/* column chunks of 3 MiB of f32 activations (384 rows of 2048, 128 of
 	 * 5632) instead of L2-sized ones: the weights stream from memory once
 	 * per chunk, and the kernel blocks 64 columns x 512 elements itself
 	 * (pp512 1.15x over 384 KiB, 8 alternating pairs; 8 MiB 0.92x of 3) */
-	t[GGML_TYPE_F16].gemm_chunk = (size_t)3 << 20;
+	t[GGML_TYPE_F16].gemm_chunk = t[GGML_TYPE_BF16].gemm_chunk = (size_t)3 << 20;
 }

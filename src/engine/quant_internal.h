@@ -309,18 +309,23 @@ enum quant_amx_cfg { QUANT_AMX_NONE, QUANT_AMX_INT8, QUANT_AMX_BF16 };
 extern bool quant__amx, quant__amx_bf16;
 void quant__amx_init(void);
 void quant__amx_use(int which);
-/* F16 prefill on AMX-BF16 (quant_amxf_avx512.c): activation rows prepared
- * as F16 (llama.cpp's vec_dot_type) split into bfloat16 pairs per 32-element
- * block, and the product of such rows (ba
- * bytes apart) with F16 weight rows (ldw elements apart) as quant_gemm_fn
- * lays it out; nr, nc >= 1. False (nothing written) when the thread's
- * scratch cannot be allocated. */
+/* F16 and BF16 prefill on AMX-BF16 (quant_amxf_avx512.c): activation
+ * rows prepared per 32-element block as the 32 bf16 values (BF16: its
+ * vec_dot_type, 64 bytes) or as F16 (llama.cpp's vec_dot_type) split into
+ * bfloat16 pairs (128 bytes), zeros past n; and the product of such rows
+ * (ba bytes apart) with F16 or BF16 weight rows (ldw elements apart) as
+ * quant_gemm_fn lays it out; nr, nc >= 1. False (nothing written) when the
+ * thread's scratch cannot be allocated. */
 #define QUANT_F16X_BLOCK                                                                           \
-	128 /* prepared bytes per 32-element block: the 32                                         \
+	128 /* prepared F16 bytes per 32-element block: the 32                                     \
 	       bf16 high parts, then the 32 rests */
 size_t quant__f16x_act_bytes(int64_t n);
 void quant__f16x_act_prepare(const float *x, void *y, int64_t n);
-bool quant__amx_f16(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const uint16_t *w,
-                    size_t ldw, const uint8_t *a, size_t ba);
+bool quant__amx_f16_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const uint16_t *w,
+                         size_t ldw, const uint8_t *a, size_t ba);
+size_t quant__bf16x_act_bytes(int64_t n);
+void quant__bf16x_act_prepare(const float *x, void *y, int64_t n);
+bool quant__amx_bf16_gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds,
+                          const uint16_t *w, size_t ldw, const uint8_t *a, size_t ba);
 
 #endif

@@ -8,12 +8,16 @@
  * Tolerance: the kernels with a gemm compute the reference's integers and
  * float steps in its order (Q4_0, Q8_0, Q4_K, Q6_K): bit-identical to the
  * reference; F16 and BF16 repeat the set's own vec_dot step for step:
- * bit-identical to that — but where AMX-BF16 runs F16 batches of 16+ rows
- * and columns: every product but w_lo * a_lo (each at most 2^-16 = 1.5e-5
- * of |w a|) summed in f32 tiles, held to |got - ref| <= AMX_F16_TOL *
- * sum |x_i y_i| against the scalar reference (which sums in double): the
- * dropped products' bound plus f32 summation; measured worst: printed by
- * the test.
+ * bit-identical to that — but where AMX-BF16 runs batches of 16+ rows and
+ * columns, held to |got - ref| <= tol * sum |x_i y_i| against the scalar
+ * reference (which sums in double). F16 (AMX_F16_TOL): every product but
+ * w_lo * a_lo (each at most 2^-16 = 1.5e-5 of |w a|) summed in f32 tiles:
+ * the dropped products' bound plus f32 summation. BF16 (AMX_BF16_TOL):
+ * every product, exact (bf16 x bf16 fits f32), summed in f32 in the
+ * tiles' order instead of the FMA chain's: F16's bound less its dropped
+ * products, the f32 summation's share (bf16 subnormals, which the tile
+ * unit reads as zero, have their own test). Measured worst: printed by the
+ * test.
  * Packed weights (pack16 / gemm_packed) on 16-row multiples: bit-identical
  * to the same set's gemm, hence to the reference.
  * The generic path (vec_dot loops) gets quant_simd_test's bound,
@@ -28,8 +32,10 @@
 #include "engine/quant.h"
 #include "gguf/gguf.h"
 
-#define AMX_F16_TOL 2e-5
-static double amx_worst; /* largest |got - ref| / sum |x_i y_i| seen on AMX */
+#define AMX_F16_TOL  2e-5
+#define AMX_BF16_TOL 5e-6
+/* largest |got - ref| / sum |x_i y_i| seen on AMX: F16, BF16 */
+static double amx_worst[2];
 
 static uint64_t rng_state;
 
@@ -87,6 +93,17 @@ static void check_packed(const struct quant_traits *v, int64_t n, int64_t nr, in
 	free(out);
 }
 
+/* The bound of the set's batches of nr x nc on AMX-BF16; 0: not on AMX. */
+static double amx_tol(const struct quant_traits *v, int64_t nr, int64_t nc)
+{
+	if (strcmp(v->isa, quant_isa_name(QUANT_ISA_AVX512)) != 0 || !quant_amx_bf16() || nr < 16 ||
+	    nc < QUANT_AMX_MIN_COLS)
+		return 0;
+	return v->type == GGML_TYPE_F16    ? AMX_F16_TOL
+	       : v->type == GGML_TYPE_BF16 ? AMX_BF16_TOL
+	                                   : 0;
+}
+
 /* One shape: nr x nc over nblk blocks, every element against the reference. */
 static void check_shape(const struct quant_traits *v, int64_t nblk, int64_t nr, int64_t nc)
 {
@@ -115,12 +132,12 @@ static void check_shape(const struct quant_traits *v, int64_t nblk, int64_t nr, 
 	/* F16 and BF16 follow the set's vec_dot, the others the scalar reference */
 	const bool own = v->type == GGML_TYPE_F16 || v->type == GGML_TYPE_BF16;
 	const struct quant_traits *want_t = v->gemm && own ? v : r;
-	double tol = 1e-5;
-	if (v->type == GGML_TYPE_F16 && !strcmp(v->isa, quant_isa_name(QUANT_ISA_AVX512)) &&
-	    quant_amx_bf16() && nr >= 16 && nc >= QUANT_AMX_MIN_COLS) {
+	double tol = 1e-5, *worst = NULL;
+	if (amx_tol(v, nr, nc) > 0) {
 		exact = false;
 		want_t = r;
-		tol = AMX_F16_TOL;
+		tol = amx_tol(v, nr, nc);
+		worst = &amx_worst[v->type == GGML_TYPE_BF16];
 	}
 	/* dequantized rows for the bound of the inexact paths */
 	float *dx = malloc((size_t)(n * nr) * 4), *dy = malloc((size_t)n * 4);
@@ -134,8 +151,8 @@ static void check_shape(const struct quant_traits *v, int64_t nblk, int64_t nr, 
 			double mag = 0;
 			for (int64_t k = 0; k < n && !exact; k++)
 				mag += fabs((double)dx[i * n + k] * dy[k]);
-			if (tol == AMX_F16_TOL && fabs((double)got - want) / mag > amx_worst)
-				amx_worst = fabs((double)got - want) / mag;
+			if (worst && fabs((double)got - want) / mag > *worst)
+				*worst = fabs((double)got - want) / mag;
 			if (exact ? memcmp(&got, &want, 4) != 0
 			          : !(fabs((double)got - want) <= tol * mag))
 				fail_msg(
@@ -181,81 +198,105 @@ static void test_quant_gemm_matches_ref(void **state)
 				                                  : blocks[k];
 				check_shape(v, nb, rows[i], cols[j]);
 			}
-	print_message("%s (%s): %s%s\n", v->name, v->isa, v->gemm ? "gemm kernel, exact" : "generic",
-	              v->pack16 ? ", packed form exact" : "");
+	print_message("%s (%s): %s%s%s\n", v->name, v->isa,
+	              v->gemm ? "gemm kernel, exact" : "generic",
+	              v->pack16 ? ", packed form exact" : "",
+	              amx_tol(v, 16, 16) > 0 ? "; batches on AMX-BF16 within the bound" : "");
 }
 
-/* F16 batches on AMX-BF16 across the kernel's blocks: more than one packed
- * group of 128 rows, K chunks of 256 with a partial last block, more than
- * one 32-column pair with a partial last tile, and a batch of 530. */
-static void test_quant_gemm_f16_amx_blocks(void **state)
+/* The type of an AMX-BF16 test (state), or -1 after SKIP. */
+static int amx_type(void **state)
 {
+	const int type = *(const int *)*state;
 	if (quant_isa_supported() < QUANT_ISA_AVX512 || !quant_amx_bf16()) {
-		test_skip("F16: this CPU (or GPURUN_AMX=0) runs no AMX-BF16 tiles");
-		return;
+		test_skip("%s: this CPU (or GPURUN_AMX=0) runs no AMX-BF16 tiles",
+		          quant_get_ref(type)->name);
+		return -1;
 	}
-	const struct quant_traits *v = quant_get_isa(GGML_TYPE_F16, QUANT_ISA_AVX512);
+	return type;
+}
+
+/* F16 or BF16 batches on AMX-BF16 across the kernel's blocks: more than
+ * one packed group of 128 rows, K chunks of 256 with a partial last block,
+ * more than one 32-column pair with a partial last tile, and a batch of
+ * 530. */
+static void test_quant_gemm_amx_blocks(void **state)
+{
+	const int type = amx_type(state);
+	if (type < 0)
+		return;
+	const struct quant_traits *v = quant_get_isa(type, QUANT_ISA_AVX512);
 	static const int64_t shapes[][3] = {
 	    {145, 70, 300}, {16, 16, 32}, {31, 530, 64}, {200, 33, 513}, {17, 47, 7},
 	};
-	amx_worst = 0;
 	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
 		check_shape(v, shapes[i][2], shapes[i][0], shapes[i][1]);
-	print_message("F16 on AMX-BF16: worst |got - ref| / sum |x y| = %.3g (bound %g)\n",
-	              amx_worst, AMX_F16_TOL);
+	print_message("%s on AMX-BF16: worst |got - ref| / sum |x y| = %.3g over every shape so "
+	              "far (bound %g)\n",
+	              v->name, amx_worst[type == GGML_TYPE_BF16], amx_tol(v, 16, 16));
 }
 
-/* The hi/lo split on AMX-BF16 at the edges of F16: a row of subnormals
- * (each exactly hi + lo, no bf16 denormal), a row of large values near the
- * F16 maximum, an infinity and a NaN: their rows are not finite (an
- * infinity meets the zero low part of some activation, inf * 0: NaN where
- * the FMA path gives inf), the other rows are untouched. */
-static void test_quant_gemm_f16_amx_special_values(void **state)
+/* At the edges of each type on AMX-BF16: a row of subnormals, a row of
+ * large values, an infinity and a NaN. F16: subnormals are exactly hi + lo
+ * (no bf16 subnormal) and within the bound; an infinity meets the zero low
+ * part of some activation, inf * 0: NaN where the FMA path gives inf. BF16:
+ * the tile unit reads a subnormal as zero, so each of that row's products
+ * (|w a| < 2^-126 |a|) may be dropped and each f32 partial sum below
+ * 2^-126 flushed: within 2^-126 * (sum |a| + n) more; an infinity gives
+ * +inf as on the FMA path (positive activations). Either way the infinite
+ * and NaN rows are not finite and the other rows are untouched. */
+static void test_quant_gemm_amx_special_values(void **state)
 {
-	if (quant_isa_supported() < QUANT_ISA_AVX512 || !quant_amx_bf16()) {
-		test_skip("F16: this CPU (or GPURUN_AMX=0) runs no AMX-BF16 tiles");
+	const int type = amx_type(state);
+	if (type < 0)
 		return;
-	}
-	const struct quant_traits *v = quant_get_isa(GGML_TYPE_F16, QUANT_ISA_AVX512);
-	const struct quant_traits *r = quant_get_ref(GGML_TYPE_F16);
+	const struct quant_traits *v = quant_get_isa(type, QUANT_ISA_AVX512);
+	const struct quant_traits *r = quant_get_ref(type);
+	const bool bf = type == GGML_TYPE_BF16;
 	enum { NR = 20, NC = 17, N = 70 };
 	static uint16_t w[NR][N], y[NC][N];
 	static float f[N], out[NC][NR];
-	uint8_t *a = calloc(NC, quant_act_bytes(v, N));
 	size_t ba = quant_act_bytes(v, N);
+	uint8_t *a = calloc(NC, ba);
 	for (int i = 0; i < NR; i++) {
-		fill(f, N, 300 + (uint64_t)i, i == 1 ? 6e-6f : i == 2 ? 3e4f : 1.0f);
-		for (int k = 0; k < N; k++) /* large but finite in F16 */
+		fill(f, N, 300 + (uint64_t)i,
+		     i == 1   ? (bf ? 1e-39f : 6e-6f)
+		     : i == 2 ? (bf ? 1e33f : 3e4f)
+		              : 1.0f);
+		for (int k = 0; k < N && !bf; k++) /* large but finite in F16 */
 			f[k] = fminf(fmaxf(f[k], -65000.0f), 65000.0f);
 		r->quantize(f, w[i], N);
 	}
-	w[3][5] = 0x7C00; /* +inf */
-	w[4][9] = 0x7E00; /* NaN */
+	w[3][5] = bf ? 0x7F80 : 0x7C00; /* +inf */
+	w[4][9] = bf ? 0x7FC0 : 0x7E00; /* NaN */
+	double asum[NC] = {0};
 	for (int c = 0; c < NC; c++) {
 		fill(f, N, 700 + (uint64_t)c, 1.0f);
 		for (int k = 0; k < N; k++)
 			f[k] = fabsf(f[k]) + 0.25f; /* positive: inf * a stays +inf */
 		quant_act_prepare(v, f, a + (size_t)c * ba, N);
 		r->quantize(f, y[c], N);
+		for (int k = 0; k < N && bf; k++)
+			asum[c] += bf16_to_f32(y[c][k]);
 	}
 	quant_gemm(v, N, NR, NC, &out[0][0], NR, w, sizeof w[0], a, ba);
 	for (int c = 0; c < NC; c++)
 		for (int i = 0; i < NR; i++) {
 			float want, got = out[c][i];
 			r->vec_dot(N, &want, w[i], y[c]);
-			if (i == 3) {
+			if (i == 3 || i == 4) {
 				assert_false(isfinite(got));
+				assert_true(i == 3 || isnan(got));
 				continue;
 			}
-			if (i == 4) {
-				assert_true(isnan(got));
-				continue;
-			}
-			double mag = 0;
+			double mag = 0, sub = i == 1 && bf ? 0x1p-126 * (asum[c] + N) : 0;
 			for (int k = 0; k < N; k++)
-				mag += fabs((double)fp16_to_f32(w[i][k]) * fp16_to_f32(y[c][k]));
-			if (!(fabs((double)got - want) <= AMX_F16_TOL * mag))
-				fail_msg("row %d col %d: %.9g, reference %.9g", i, c, got, want);
+				mag +=
+				    fabs(bf ? (double)bf16_to_f32(w[i][k]) * bf16_to_f32(y[c][k])
+				            : (double)fp16_to_f32(w[i][k]) * fp16_to_f32(y[c][k]));
+			if (!(fabs((double)got - want) <= amx_tol(v, NR, NC) * mag + sub))
+				fail_msg("%s row %d col %d: %.9g, reference %.9g", v->name, i, c,
+				         got, want);
 		}
 	free(a);
 }
@@ -270,7 +311,8 @@ static const int gemm_types[] = {
 int main(void)
 {
 	static struct gemm_case cases[3][N_TYPES];
-	static struct CMUnitTest tests[3 * N_TYPES + 2];
+	static struct CMUnitTest tests[3 * N_TYPES + 4];
+	static const int amx_types[] = {GGML_TYPE_F16, GGML_TYPE_BF16};
 	static char names[3 * N_TYPES][64];
 	int nt = 0;
 	for (int s = 0; s < 3; s++)
@@ -282,9 +324,14 @@ int main(void)
 			                                NULL, NULL, &cases[s][i]};
 			nt++;
 		}
+	void *f16 = (void *)&amx_types[0], *bf16 = (void *)&amx_types[1];
 	tests[nt++] = (struct CMUnitTest){"test_quant_gemm_f16_amx_blocks",
-	                                  test_quant_gemm_f16_amx_blocks, NULL, NULL, NULL};
+	                                  test_quant_gemm_amx_blocks, NULL, NULL, f16};
 	tests[nt++] = (struct CMUnitTest){"test_quant_gemm_f16_amx_special_values",
-	                                  test_quant_gemm_f16_amx_special_values, NULL, NULL, NULL};
+	                                  test_quant_gemm_amx_special_values, NULL, NULL, f16};
+	tests[nt++] = (struct CMUnitTest){"test_quant_gemm_bf16_amx_blocks",
+	                                  test_quant_gemm_amx_blocks, NULL, NULL, bf16};
+	tests[nt++] = (struct CMUnitTest){"test_quant_gemm_bf16_amx_special_values",
+	                                  test_quant_gemm_amx_special_values, NULL, NULL, bf16};
 	return _cmocka_run_group_tests("quant_gemm", tests, (size_t)nt, NULL, NULL);
 }

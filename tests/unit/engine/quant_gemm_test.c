@@ -217,9 +217,9 @@ static int amx_type(void **state)
 }
 
 /* F16 or BF16 batches on AMX-BF16 across the kernel's blocks: more than
- * one packed group of 128 rows, K chunks of 256 with a partial last block,
- * more than one 32-column pair with a partial last tile, and a batch of
- * 530. */
+ * one packed group of 128 rows, K chunks (F16 128 elements, BF16 256) with
+ * a partial last block, more than one 32-column pair with a partial last
+ * tile, and a batch of 530. */
 static void test_quant_gemm_amx_blocks(void **state)
 {
 	const int type = amx_type(state);

@@ -70,7 +70,7 @@ struct quant_traits {
 	/* Columns one gemm call should get at most: 0 lets the caller cut
 	 * L2-sized column chunks (the prepared rows stay in L2 while the
 	 * weights stream past); a kernel that blocks for the caches itself
-	 * (F16 on AMX) asks for whole batches. */
+	 * (F16 and BF16 on AMX) asks for whole batches. */
 	int64_t gemm_cols;
 	/* Prepared activation bytes per column chunk the kernel wants; 0: 384
 	 * KiB, L2-sized for the VNNI paths. The AMX-INT8 kernels ask for 1.5
@@ -116,7 +116,7 @@ enum quant_isa quant_isa_active(void);
 enum quant_isa quant_isa_supported(void);
 const char *quant_isa_name(enum quant_isa isa);
 /* Whether the avx512 set runs prefill tiles on AMX: INT8 (Q4_0, Q8_0) and
- * BF16 (F16) — the CPU has them, the OS granted the tile state and
+ * BF16 (F16, BF16) — the CPU has them, the OS granted the tile state and
  * GPURUN_AMX is not 0. */
 bool quant_amx_int8(void);
 bool quant_amx_bf16(void);
@@ -138,11 +138,12 @@ void quant_mat_dot(const struct quant_traits *t, int64_t n, int64_t nr, int64_t 
  * of vec_dot_type's from_float, plus what the kernel precomputes), and the
  * product (see quant_gemm_fn). The gemm kernels of the quantized types
  * equal the scalar reference vec_dot bit for bit, and those of F16 and
- * BF16 the set's own vec_dot — except avx512 F16 calls of QUANT_AMX_MIN_COLS
- * or more columns and rows where quant_amx_bf16() holds: those run on
- * AMX-BF16 tiles, every product of the F16 dot but one of at most 2^-16
- * of it, in another order (quant_gemm_test states the bound); the
- * generic path gives vec_dot's numbers. */
+ * BF16 the set's own vec_dot — except avx512 F16 and BF16 calls of
+ * QUANT_AMX_MIN_COLS or more columns and rows where quant_amx_bf16()
+ * holds: those run on AMX-BF16 tiles in another order, BF16 with every
+ * product, F16 with every product but one of at most 2^-16 of it
+ * (quant_gemm_test states the bounds); the generic path gives vec_dot's
+ * numbers. */
 #define QUANT_AMX_MIN_COLS 16
 size_t quant_act_bytes(const struct quant_traits *t, int64_t n);
 void quant_act_prepare(const struct quant_traits *t, const float *src, void *dst, int64_t n);

@@ -1,7 +1,7 @@
 /* quant_avx512.h — inline helpers shared by the AVX-512 kernel files
  * (quant_*_avx512.c, compiled with -mavx512f/bw/vl/dq/vnni): loading and
- * unpacking block codes, VNNI dot steps, group-scale vectors. Include only
- * from files built with those flags. */
+ * unpacking block codes, VNNI dot steps, group-scale vectors, bfloat16
+ * rounding. Include only from files built with those flags. */
 #ifndef GPURUN_ENGINE_QUANT_AVX512_H
 #define GPURUN_ENGINE_QUANT_AVX512_H
 

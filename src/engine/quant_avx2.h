@@ -30,6 +30,23 @@ AI __m256i bc(const void *p)
 	return _mm256_set1_epi32(v);
 }
 
+/* v as it is, in a register: GCC may not reassociate a chain of adds
+ * across it (a tree of them wants every product live at once). */
+AI __m256i pin(__m256i v)
+{
+	__asm__("" : "+x"(v));
+	return v;
+}
+
+/* p, as far as GCC knows another pointer: loads through it are not merged
+ * with the same loads before (which it would keep in registers, or on the
+ * stack, in between). */
+AI const uint8_t *fresh(const uint8_t *p)
+{
+	__asm__ volatile("" : "+r"(p));
+	return p;
+}
+
 AI __m256i and8(__m256i v, int m)
 {
 	return _mm256_and_si256(v, _mm256_set1_epi8((char)m));

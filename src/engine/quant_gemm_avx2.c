@@ -225,50 +225,56 @@ AI void leg_block(int type, const uint8_t *x, int64_t nb, int64_t b, int h,
 	}
 }
 
-/* Groups 2 c4 (low nibbles) and 2 c4 + 1 (high), the 16-byte chunks h2 ..
- * h2 + n2 - 1 of their 32 qs bytes, half h: partials summed in 16 bits,
- * then times the scales sa, sb (in both halves of a lane) into isum. Q4_K:
- * |pairs| <= 2 * 15 * 127, eight sums (both chunks) fit in 16 bits; Q5_K
- * (the fifth bit from qh, chunks 1 and 2): 2 * 31 * 127, four (one). */
-AI void k45_groups(int type, const uint8_t *p, int h, int c4, int h2, const int n2,
-                   const struct actk *const y[4], __m256i sa, __m256i sb, __m256i isum[4],
-                   const int cols)
+/* Group g of block p (its 32 codes: the low (g even) or high nibbles of
+ * the qs bytes 32 (g / 2) ..), half h, by the columns' activations:
+ * vpmaddubsw partials summed in 16 bits, then times the scales s (in both
+ * halves of a lane) into isum. Q4_K: |pairs| <= 2 * 15 * 127, all eight
+ * sums fit in 16 bits; Q5_K (the fifth bit from qh): 2 * 31 * 127, four.
+ * One group at a time keeps the sums of four columns in registers. */
+AI void k45_group(int type, const uint8_t *p, int h, int g, const struct actk *const y[4],
+                  __m256i s, __m256i isum[4], const int cols)
 {
 	const bool q5 = type == GGML_TYPE_Q5_K;
-	__m256i lo[4], hi[4];
-#pragma GCC unroll 16
-	for (int c = 0; c < cols; c++)
-		lo[c] = hi[c] = _mm256_setzero_si256();
-#pragma GCC unroll 16
-	for (int i = h2; i < h2 + n2; i++)
-#pragma GCC unroll 16
+	p = fresh(p);
+	__m256i part[4];
+#pragma GCC unroll 2
+	for (int i = 0; i < 2; i++) {
+#pragma GCC unroll 4
 		for (int k = 0; k < 4; k++) {
-			const int o = (q5 ? 48 : 16) + 32 * c4 + 16 * i;
+			const int o = (q5 ? 48 : 16) + 32 * (g / 2) + 16 * i;
 			__m256i v = load(p + 16 * o + 64 * k + 32 * h);
-			__m256i vl = and8(v, 0x0F), vh = and8(_mm256_srli_epi16(v, 4), 0x0F);
+			v = and8(g % 2 ? _mm256_srli_epi16(v, 4) : v, 0x0F);
 			if (q5) {
-				/* bit 2 c4 (low) and 2 c4 + 1 (high) of qh byte l at bit 4 */
+				/* bit g of qh byte l at bit 4 */
 				__m256i qh = load(p + 16 * (16 + 16 * i) + 64 * k + 32 * h);
-				__m256i bl = 2 * c4 <= 4 ? _mm256_slli_epi16(qh, 4 - 2 * c4)
-				                         : _mm256_srli_epi16(qh, 2 * c4 - 4);
-				__m256i bh = 2 * c4 + 1 <= 4 ? _mm256_slli_epi16(qh, 3 - 2 * c4)
-				                             : _mm256_srli_epi16(qh, 2 * c4 - 3);
-				vl = _mm256_or_si256(vl, and8(bl, 0x10));
-				vh = _mm256_or_si256(vh, and8(bh, 0x10));
+				qh = g <= 4 ? _mm256_slli_epi16(qh, 4 - g)
+				            : _mm256_srli_epi16(qh, g - 4);
+				v = _mm256_or_si256(v, and8(qh, 0x10));
 			}
 #pragma GCC unroll 16
 			for (int c = 0; c < cols; c++) {
-				const int8_t *q = y[c]->q.qs + 64 * c4 + 16 * i + 4 * k;
-				lo[c] = _mm256_add_epi16(lo[c], _mm256_maddubs_epi16(vl, bc(q)));
-				hi[c] =
-				    _mm256_add_epi16(hi[c], _mm256_maddubs_epi16(vh, bc(q + 32)));
+				const __m256i m = _mm256_maddubs_epi16(
+				    v, bc(y[c]->q.qs + 32 * g + 16 * i + 4 * k));
+				part[c] = k == 0 && (q5 || i == 0)
+				              ? m
+				              : _mm256_add_epi16(pin(part[c]), m);
 			}
 		}
+		if (q5 || i == 1)
 #pragma GCC unroll 16
-	for (int c = 0; c < cols; c++) {
-		isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(lo[c], sa));
-		isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(hi[c], sb));
+			for (int c = 0; c < cols; c++)
+				isum[c] =
+				    _mm256_add_epi32(pin(isum[c]), _mm256_madd_epi16(part[c], s));
 	}
+}
+
+/* A vpshufb control (within 128-bit lanes) that takes bytes sel (4 bytes,
+ * low first; 0x80: a 0) of each dword into that dword. */
+AI __m256i dword_shuffle(uint32_t sel)
+{
+	return _mm256_add_epi8(_mm256_set1_epi32((int)sel),
+	                       _mm256_setr_epi32(0, 0x04040404, 0x08080808, 0x0c0c0c0c, 0,
+	                                         0x04040404, 0x08080808, 0x0c0c0c0c));
 }
 
 /* Q4_K block p (16 rows side by side: the 16-byte chunk at offset o of the
@@ -280,50 +286,94 @@ AI void k4_block(int type, const uint8_t *p, int h, const struct actk *const y[4
 #pragma GCC unroll 16
 	for (int k = 0; k < 4; k++)
 		t[k] = load(p + 64 * k + 32 * h); /* d | dmin, scales 0..3, 4..7, 8..11 */
-	const __m256i sc_lo = and32(t[1], 0x3f3f3f3f), m_lo = and32(t[2], 0x3f3f3f3f);
-	const __m256i sc_hi =
-	    _mm256_or_si256(and32(t[3], 0x0f0f0f0f), and32(_mm256_srli_epi32(t[1], 2), 0x30303030));
+	/* lane r: row r's 6-bit scales 0..3, 4..7 and mins 0..3, 4..7 */
+	const __m256i sc[2] = {and32(t[1], 0x3f3f3f3f),
+	                       _mm256_or_si256(and32(t[3], 0x0f0f0f0f),
+	                                       and32(_mm256_srli_epi32(t[1], 2), 0x30303030))};
+	__m256i isum[4];
+#pragma GCC unroll 16
+	for (int c = 0; c < cols; c++)
+		isum[c] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+	for (int g = 0; g < 8; g++) {
+		/* byte g % 4 into both int16 halves of a lane */
+		const uint32_t b = (uint32_t)g % 4 | 0x80u << 8;
+		const __m256i s = _mm256_shuffle_epi8(sc[g / 4], dword_shuffle(b | b << 16));
+		k45_group(type, p, h, g, y, s, isum, cols);
+	}
+	const __m256i m_lo = and32(t[2], 0x3f3f3f3f);
 	const __m256i m_hi = _mm256_or_si256(and32(_mm256_srli_epi32(t[3], 4), 0x0f0f0f0f),
 	                                     and32(_mm256_srli_epi32(t[2], 2), 0x30303030));
-	__m256i isum[4], summs[4];
-#pragma GCC unroll 16
-	for (int c = 0; c < cols; c++) {
-		isum[c] = _mm256_setzero_si256();
-		/* the mins times the group sums, (0, 2), (1, 3), (4, 6), (5, 7) */
-		const int16_t *ps = y[c]->pairs32;
-		__m256i s = _mm256_madd_epi16(and32(m_lo, 0x00FF00FF), bc(ps));
-		s = _mm256_add_epi32(
-		    s,
-		    _mm256_madd_epi16(and32(_mm256_srli_epi32(m_lo, 8), 0x00FF00FF), bc(ps + 2)));
-		s = _mm256_add_epi32(s, _mm256_madd_epi16(and32(m_hi, 0x00FF00FF), bc(ps + 4)));
-		summs[c] = _mm256_add_epi32(
-		    s,
-		    _mm256_madd_epi16(and32(_mm256_srli_epi32(m_hi, 8), 0x00FF00FF), bc(ps + 6)));
-	}
-#pragma GCC unroll 16
-	for (int c4 = 0; c4 < 4; c4++) {
-		__m256i s0 = c4 < 2 ? _mm256_srli_epi32(sc_lo, 16 * c4)
-		                    : _mm256_srli_epi32(sc_hi, 16 * (c4 - 2));
-		__m256i sa = and32(s0, 0xFF), sb = and32(_mm256_srli_epi32(s0, 8), 0xFF);
-		sa = _mm256_or_si256(sa, _mm256_slli_epi32(sa, 16));
-		sb = _mm256_or_si256(sb, _mm256_slli_epi32(sb, 16));
-		if (type == GGML_TYPE_Q5_K) {
-#pragma GCC unroll 2
-			for (int h2 = 0; h2 < 2; h2++)
-				k45_groups(type, p, h, c4, h2, 1, y, sa, sb, isum, cols);
-		} else {
-			k45_groups(type, p, h, c4, 0, 2, y, sa, sb, isum, cols);
-		}
-	}
 	const __m256 d = f16_lanes(t[0]), dmin = f16_lanes(_mm256_srli_epi32(t[0], 16));
 #pragma GCC unroll 16
 	for (int c = 0; c < cols; c++) {
+		/* the mins times the group sums, (0, 2), (1, 3), (4, 6), (5, 7) */
+		const int16_t *ps = y[c]->pairs32;
+		__m256i summs = _mm256_madd_epi16(and32(m_lo, 0x00FF00FF), bc(ps));
+		summs = _mm256_add_epi32(
+		    summs,
+		    _mm256_madd_epi16(and32(_mm256_srli_epi32(m_lo, 8), 0x00FF00FF), bc(ps + 2)));
+		summs =
+		    _mm256_add_epi32(summs, _mm256_madd_epi16(and32(m_hi, 0x00FF00FF), bc(ps + 4)));
+		summs = _mm256_add_epi32(
+		    summs,
+		    _mm256_madd_epi16(and32(_mm256_srli_epi32(m_hi, 8), 0x00FF00FF), bc(ps + 6)));
 		/* acc + d * isum - dmin * summs, the reference's step */
 		const __m256 yd = _mm256_set1_ps(y[c]->q.d);
 		__m256 v = _mm256_mul_ps(_mm256_mul_ps(yd, d), _mm256_cvtepi32_ps(isum[c]));
 		v = _mm256_sub_ps(
-		    v, _mm256_mul_ps(_mm256_mul_ps(yd, dmin), _mm256_cvtepi32_ps(summs[c])));
+		    v, _mm256_mul_ps(_mm256_mul_ps(yd, dmin), _mm256_cvtepi32_ps(summs)));
 		acc[c] = _mm256_add_ps(acc[c], v);
+	}
+}
+
+/* The scales of Q6_K block p's run j (lane r: row r's scales (g, g + 2), g
+ * = 4 (j / 2) + j % 2), half h, as int16. */
+AI __m256i k6_run(const uint8_t *p, int h, int j)
+{
+	return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p + 3072 + 32 * j + 16 * h)));
+}
+
+/* Group g = 8 (pq / 2) + 2 i + pq % 2 of Q6_K block p, half h: code i of
+ * piece pq (a, b, c: the low 6 bits of its vector i; d: their top bits) by
+ * the columns' activations, vpmaddubsw partials summed in 16 bits two at a
+ * time (|pairs| <= 2 * 63 * 127), times the group's scales into isum. */
+AI void k6_group(const uint8_t *p, int h, int pq, int i, const struct actk *const y[4],
+                 __m256i isum[4], const int cols)
+{
+	const int g = 8 * (pq / 2) + 2 * i + pq % 2;
+	p = fresh(p);
+	/* each lane's int16 0 (g % 4 < 2) or 1, twice */
+	const __m256i s = _mm256_shuffle_epi8(k6_run(p, h, 2 * (g / 4) + g % 2),
+	                                      dword_shuffle(g % 4 < 2 ? 0x01000100 : 0x03020302));
+	const uint8_t *v = p + 768 * pq + 32 * h;
+	__m256i part[4];
+#pragma GCC unroll 4
+	for (int k = 0; k < 4; k++) {
+		__m256i code;
+		if (i < 3) {
+			code = and8(load(v + 256 * i + 64 * k), 0x3f);
+		} else {
+			/* the top bits of X, Y, Z shifted down in turn (no bit crosses
+			 * into the byte below) */
+			code = and8(load(v + 64 * k), 0xC0);
+			code = _mm256_or_si256(_mm256_srli_epi16(code, 2),
+			                       and8(load(v + 256 + 64 * k), 0xC0));
+			code = _mm256_or_si256(_mm256_srli_epi16(code, 2),
+			                       and8(load(v + 512 + 64 * k), 0xC0));
+			code = _mm256_srli_epi16(code, 2);
+		}
+#pragma GCC unroll 16
+		for (int c = 0; c < cols; c++) {
+			const __m256i m =
+			    _mm256_maddubs_epi16(code, bc(y[c]->q.qs + 16 * g + 4 * k));
+			part[c] = k % 2 ? _mm256_add_epi16(pin(part[c]), m) : m;
+		}
+		if (k % 2)
+#pragma GCC unroll 16
+			for (int c = 0; c < cols; c++)
+				isum[c] =
+				    _mm256_add_epi32(pin(isum[c]), _mm256_madd_epi16(part[c], s));
 	}
 }
 
@@ -336,68 +386,28 @@ AI void k6_block(const uint8_t *p, const uint8_t *pd, int h, const struct actk *
 #pragma GCC unroll 16
 	for (int c = 0; c < cols; c++)
 		isum[c] = _mm256_setzero_si256();
-	/* run j: lane r holds row r's scales (g, g + 2), g = 4 (j / 2) + j % 2 */
-	__m256i sp[8];
-#pragma GCC unroll 16
-	for (int j = 0; j < 8; j++)
-		sp[j] = _mm256_cvtepi8_epi16(
-		    _mm_loadu_si128((const __m128i *)(p + 3072 + 32 * j + 16 * h)));
-	/* vpshufb (within 128-bit lanes): each dword's int16 0 or 1, twice */
-	const __m256i dup_lo = _mm256_setr_epi32(0x01000100, 0x05040504, 0x09080908, 0x0d0c0d0c,
-	                                         0x01000100, 0x05040504, 0x09080908, 0x0d0c0d0c);
-	const __m256i dup_hi = _mm256_add_epi8(dup_lo, _mm256_set1_epi8(2));
-#pragma GCC unroll 16
+#pragma GCC unroll 4
 	for (int pq = 0; pq < 4; pq++) {
-		const int h6 = pq / 2, q = pq % 2;
-		const uint8_t *v = p + 768 * pq + 32 * h;
-		/* the groups of codes a, b, c, d: |pairs| <= 2 * 63 * 127, two sums
-		 * fit in 16 bits */
-		__m256i part[4][4][2];
+#pragma GCC unroll 4
+		for (int i = 0; i < 4; i++)
+			k6_group(p, h, pq, i, y, isum, cols);
+	}
+	/* less 32 * the scales times the group sums (32 * scale fits in 16
+	 * bits) */
+#pragma GCC unroll 8
+	for (int j = 0; j < 8; j++) {
+		const __m256i s32 = _mm256_slli_epi16(k6_run(p, h, j), 5);
 #pragma GCC unroll 16
-		for (int k = 0; k < 4; k++) {
-			__m256i X = load(v + 64 * k), Y = load(v + 256 + 64 * k),
-			        Z = load(v + 512 + 64 * k);
-			__m256i code[4] = {
-			    and8(X, 0x3f), and8(Y, 0x3f), and8(Z, 0x3f),
-			    _mm256_or_si256(_mm256_or_si256(and8(_mm256_srli_epi16(X, 6), 0x03),
-			                                    and8(_mm256_srli_epi16(Y, 4), 0x0C)),
-			                    and8(_mm256_srli_epi16(Z, 2), 0x30))};
-#pragma GCC unroll 16
-			for (int c = 0; c < cols; c++)
-#pragma GCC unroll 16
-				for (int i = 0; i < 4; i++) {
-					const int g = 8 * h6 + 2 * i + q;
-					__m256i m = _mm256_maddubs_epi16(
-					    code[i], bc(y[c]->q.qs + 16 * g + 4 * k));
-					part[c][i][k / 2] =
-					    k % 2 ? _mm256_add_epi16(part[c][i][k / 2], m) : m;
-				}
-		}
-#pragma GCC unroll 16
-		for (int i = 0; i < 4; i++) {
-			const int g = 8 * h6 + 2 * i + q, j = 2 * (g / 4) + g % 2;
-			const __m256i s = _mm256_shuffle_epi8(sp[j], (g % 4) < 2 ? dup_lo : dup_hi);
-#pragma GCC unroll 16
-			for (int c = 0; c < cols; c++) {
-				isum[c] =
-				    _mm256_add_epi32(isum[c], _mm256_madd_epi16(part[c][i][0], s));
-				isum[c] =
-				    _mm256_add_epi32(isum[c], _mm256_madd_epi16(part[c][i][1], s));
-			}
-		}
+		for (int c = 0; c < cols; c++)
+			isum[c] = _mm256_sub_epi32(
+			    isum[c], _mm256_madd_epi16(s32, bc(y[c]->pairs16 + 2 * j)));
 	}
 	const __m256 d = f16x8(pd + 16 * h);
 #pragma GCC unroll 16
 	for (int c = 0; c < cols; c++) {
-		/* acc + (y.d * d) * (isum - 32 * sum of scale * group sum) */
-		__m256i off = _mm256_setzero_si256();
-#pragma GCC unroll 16
-		for (int j = 0; j < 8; j++)
-			off = _mm256_add_epi32(off,
-			                       _mm256_madd_epi16(sp[j], bc(y[c]->pairs16 + 2 * j)));
-		__m256i is = _mm256_sub_epi32(isum[c], _mm256_slli_epi32(off, 5));
+		/* acc + (y.d * d) * isum */
 		__m256 t = _mm256_mul_ps(_mm256_set1_ps(y[c]->q.d), d);
-		acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(t, _mm256_cvtepi32_ps(is)));
+		acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(t, _mm256_cvtepi32_ps(isum[c])));
 	}
 }
 

@@ -70,6 +70,15 @@ AI __m256 f16_lanes(__m256i v)
 	    _mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)));
 }
 
+/* A vpshufb control (within 128-bit lanes) that takes bytes sel (4 bytes,
+ * low first; 0x80: a 0) of each dword into that dword. */
+AI __m256i dword_shuffle(uint32_t sel)
+{
+	return _mm256_add_epi8(_mm256_set1_epi32((int)sel),
+	                       _mm256_setr_epi32(0, 0x04040404, 0x08080808, 0x0c0c0c0c, 0,
+	                                         0x04040404, 0x08080808, 0x0c0c0c0c));
+}
+
 /* Eight f16 at p as f32. */
 AI __m256 f16x8(const uint8_t *p)
 {

@@ -268,15 +268,6 @@ AI void k45_group(int type, const uint8_t *p, int h, int g, const struct actk *c
 	}
 }
 
-/* A vpshufb control (within 128-bit lanes) that takes bytes sel (4 bytes,
- * low first; 0x80: a 0) of each dword into that dword. */
-AI __m256i dword_shuffle(uint32_t sel)
-{
-	return _mm256_add_epi8(_mm256_set1_epi32((int)sel),
-	                       _mm256_setr_epi32(0, 0x04040404, 0x08080808, 0x0c0c0c0c, 0,
-	                                         0x04040404, 0x08080808, 0x0c0c0c0c));
-}
-
 /* Q4_K block p (16 rows side by side: the 16-byte chunk at offset o of the
  * GGUF block as 4 vectors at 16 o), half h, against the columns' block y. */
 AI void k4_block(int type, const uint8_t *p, int h, const struct actk *const y[4], __m256 acc[4],

@@ -36,37 +36,27 @@ AI int64_t blk_bytes(int type)
 }
 
 /* ---- the kernel: block p of a packed stripe, half h (rows 8h..8h+7;
- * p already offset by 32 h), against `cols` (1 or 2) columns' blocks y */
+ * p already offset by 32 h), against `cols` (up to 4) columns' blocks y */
 
-/* The group-scale pairs of half p: sp[2k] lane r = row r's scales (4k,
- * 4k + 2), sp[2k + 1] (4k + 1, 4k + 3), int16 (pairs16's order). Q2_K:
- * the low nibbles of the scale bytes; Q3_K: quant_q3_K_scales's values. */
-AI void k23_pairs(int type, const uint8_t *p, __m256i sp[8])
+/* The scales of groups 4 q4 .. 4 q4 + 3 of each lane's row, as unsigned
+ * bytes: Q2_K the scale bytes (scale in the low nibble, min in the high
+ * one), Q3_K quant_q3_K_scales's values + 32. */
+AI __m256i k23_quad(int type, const uint8_t *p, int q4)
 {
-	if (!is_q3(type)) {
-#pragma GCC unroll 4
-		for (int k = 0; k < 4; k++) {
-			const __m256i t = load(p + 64 * k);
-			sp[2 * k] = and32(t, 0x000F000F);
-			sp[2 * k + 1] = and32(srl32(t, 8), 0x000F000F);
-		}
-		return;
-	}
-	const __m256i a0 = load(p + 64 * 24), a1 = load(p + 64 * 25), a2 = load(p + 64 * 26);
-	__m256i v[4];
-	v[0] = _mm256_or_si256(and32(a0, 0x0f0f0f0f), _mm256_slli_epi32(and32(a2, 0x03030303), 4));
-	v[1] = _mm256_or_si256(and32(a1, 0x0f0f0f0f),
-	                       _mm256_slli_epi32(and32(srl32(a2, 2), 0x03030303), 4));
-	v[2] = _mm256_or_si256(and32(srl32(a0, 4), 0x0f0f0f0f),
-	                       _mm256_slli_epi32(and32(srl32(a2, 4), 0x03030303), 4));
-	v[3] = _mm256_or_si256(and32(srl32(a1, 4), 0x0f0f0f0f),
-	                       _mm256_slli_epi32(and32(srl32(a2, 6), 0x03030303), 4));
-#pragma GCC unroll 4
-	for (int k = 0; k < 4; k++) {
-		const __m256i b = _mm256_sub_epi8(v[k], _mm256_set1_epi8(32));
-		sp[2 * k] = _mm256_srai_epi16(_mm256_slli_epi16(b, 8), 8);
-		sp[2 * k + 1] = _mm256_srai_epi16(b, 8);
-	}
+	if (!is_q3(type))
+		return load(p + 64 * q4);
+	const __m256i lo = and32(srl32(load(p + 64 * (24 + q4 % 2)), 4 * (q4 / 2)), 0x0f0f0f0f);
+	const __m256i hi = and32(srl32(load(p + 64 * 26), 2 * q4), 0x03030303);
+	return _mm256_or_si256(lo, _mm256_slli_epi32(hi, 4));
+}
+
+/* Byte b of each lane of quad (k23_quad) in both its int16 halves: the
+ * scale of group 4 q4 + b (signed, Q3_K). */
+AI __m256i k23_scale(int type, __m256i quad, int b)
+{
+	const uint32_t w = (uint32_t)b | 0x80u << 8;
+	const __m256i s = _mm256_shuffle_epi8(quad, dword_shuffle(w | w << 16));
+	return is_q3(type) ? _mm256_sub_epi16(s, _mm256_set1_epi16(32)) : and32(s, 0x000F000F);
 }
 
 /* Codes of groups 8 H + 2 j + gh, j = 0..3 (elements 128 H + 32 j + 16 gh
@@ -83,115 +73,99 @@ AI __m256i k23_code(int type, __m256i q, __m256i hm, int H, int j)
 	return _mm256_or_si256(lo, and8(hb, 0x04));
 }
 
-/* Groups 8 H + 2 j + gh (j = 0..3) into isum: per group four vpmaddubsw
- * summed in 16 bits (|lane| <= 4 * 2 * c * 127 with c = 3 for Q2_K, 7 for
- * Q3_K: 3048, 7112), then times the group scale (in both halves of a lane)
- * by vpmaddwd. */
-AI void k23_groups(int type, const uint8_t *p, int H, int gh, const __m256i sp[8],
-                   const struct actk *const y[2], __m256i isum[2], const int cols)
+/* Group g = 8 H + 2 j + gh (elements 128 H + 32 j + 16 gh ..) by the
+ * columns' activations: four vpmaddubsw summed in 16 bits (|lane| <= 4 * 2
+ * * c * 127 with c = 3 for Q2_K, 7 for Q3_K: 3048, 7112), then times the
+ * group scales s by vpmaddwd into isum. One group at a time keeps the sums
+ * of four columns in registers. */
+AI void k23_group(int type, const uint8_t *p, int H, int j, int gh, __m256i s,
+                  const struct actk *const y[4], __m256i isum[4], const int cols)
 {
+	p = fresh(p);
 	const uint8_t *qs = p + 64 * ((is_q3(type) ? 8 : 4) + 8 * H + 4 * gh);
-	__m256i part[2][4];
+	__m256i part[4];
 #pragma GCC unroll 4
 	for (int k = 0; k < 4; k++) {
 		const __m256i q = load(qs + 64 * k);
 		const __m256i hm = is_q3(type) ? load(p + 64 * (4 * gh + k)) : q;
+		const __m256i code = k23_code(type, q, hm, H, j);
 #pragma GCC unroll 4
-		for (int j = 0; j < 4; j++) {
-			const __m256i code = k23_code(type, q, hm, H, j);
-#pragma GCC unroll 2
-			for (int c = 0; c < cols; c++) {
-				const int8_t *a = y[c]->q.qs + 128 * H + 32 * j + 16 * gh + 4 * k;
-				const __m256i m = _mm256_maddubs_epi16(code, bc(a));
-				part[c][j] = k ? _mm256_add_epi16(part[c][j], m) : m;
-			}
+		for (int c = 0; c < cols; c++) {
+			const int8_t *a = y[c]->q.qs + 128 * H + 32 * j + 16 * gh + 4 * k;
+			const __m256i m = _mm256_maddubs_epi16(code, bc(a));
+			part[c] = k ? _mm256_add_epi16(pin(part[c]), m) : m;
 		}
 	}
-	/* vpshufb (within 128-bit lanes): each dword's int16 0 or 1, twice */
-	const __m256i dup_lo = _mm256_setr_epi32(0x01000100, 0x05040504, 0x09080908, 0x0d0c0d0c,
-	                                         0x01000100, 0x05040504, 0x09080908, 0x0d0c0d0c);
-	const __m256i dup_hi = _mm256_add_epi8(dup_lo, _mm256_set1_epi8(2));
 #pragma GCC unroll 4
-	for (int j = 0; j < 4; j++) {
-		const int g = 8 * H + 2 * j + gh;
-		const __m256i s =
-		    _mm256_shuffle_epi8(sp[2 * (g / 4) + g % 2], g % 4 < 2 ? dup_lo : dup_hi);
-#pragma GCC unroll 2
-		for (int c = 0; c < cols; c++)
-			isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(part[c][j], s));
-	}
+	for (int c = 0; c < cols; c++)
+		isum[c] = _mm256_add_epi32(pin(isum[c]), _mm256_madd_epi16(part[c], s));
 }
 
-/* Sum over groups of m_g * bsums_g (m: pairs in pairs16's order). */
-AI __m256i group_sums(const __m256i m[8], const struct actk *y)
+/* Sum over the groups of m_g * bsums_g, m_g the `bits` bits at bit `at` of
+ * k23_quad's bytes, less off. */
+AI __m256i group_sums(int type, const uint8_t *p, int at, int bits, int off, const struct actk *y)
 {
-	__m256i s = _mm256_setzero_si256();
-#pragma GCC unroll 8
-	for (int j = 0; j < 8; j++)
-		s = _mm256_add_epi32(s, _mm256_madd_epi16(m[j], bc(y->pairs16 + 2 * j)));
-	return s;
-}
-
-/* Q2_K: acc + d * isum - dmin * summs (d, dmin times y.d), the
- * reference's step; the mins pairs as the scales', from the high nibbles. */
-AI void q2_finish(const uint8_t *p, const struct actk *const y[2], const __m256i isum[2],
-                  __m256 acc[2], const int cols)
-{
-	__m256i mp[8];
+	const int mask = ((1 << bits) - 1) << at;
+	__m256i sum = _mm256_setzero_si256();
 #pragma GCC unroll 4
-	for (int k = 0; k < 4; k++) {
-		const __m256i t = load(p + 64 * k);
-		mp[2 * k] = and32(srl32(t, 4), 0x000F000F);
-		mp[2 * k + 1] = and32(srl32(t, 12), 0x000F000F);
-	}
-	const __m256i dd = load(p + 64 * 20);
-	const __m256 d = f16_lanes(dd), dmin = f16_lanes(srl32(dd, 16));
+	for (int q4 = 0; q4 < 4; q4++) {
+		const __m256i quad = k23_quad(type, p, q4);
+		/* pairs16's order: (g, g + 2), (g + 1, g + 3) */
+		const __m256i m[2] = {_mm256_srli_epi16(and32(quad, mask * 0x10001), at),
+		                      _mm256_srli_epi16(and32(quad, mask * 0x1000100), at + 8)};
 #pragma GCC unroll 2
-	for (int c = 0; c < cols; c++) {
-		const __m256 yd = _mm256_set1_ps(y[c]->q.d);
-		const __m256i summs = group_sums(mp, y[c]);
-		__m256 v = _mm256_mul_ps(_mm256_mul_ps(yd, d), _mm256_cvtepi32_ps(isum[c]));
-		v = _mm256_sub_ps(
-		    v, _mm256_mul_ps(_mm256_mul_ps(yd, dmin), _mm256_cvtepi32_ps(summs)));
-		acc[c] = _mm256_add_ps(acc[c], v);
+		for (int i = 0; i < 2; i++) {
+			const __m256i v = _mm256_sub_epi16(m[i], _mm256_set1_epi16((short)off));
+			sum = _mm256_add_epi32(
+			    sum, _mm256_madd_epi16(v, bc(y->pairs16 + 4 * q4 + 2 * i)));
+		}
 	}
-}
-
-/* Q3_K: acc + (y.d * d) * (isum - 4 * sum of scale * group sum), the
- * reference's step (its codes are ours minus 4); the d's at pd. */
-AI void q3_finish(const uint8_t *pd, const __m256i sp[8], const struct actk *const y[2],
-                  const __m256i isum[2], __m256 acc[2], const int cols)
-{
-	const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)pd));
-#pragma GCC unroll 2
-	for (int c = 0; c < cols; c++) {
-		const __m256i off = group_sums(sp, y[c]);
-		const __m256i is = _mm256_sub_epi32(isum[c], _mm256_slli_epi32(off, 2));
-		const __m256 t = _mm256_mul_ps(_mm256_set1_ps(y[c]->q.d), d);
-		acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(t, _mm256_cvtepi32_ps(is)));
-	}
+	return sum;
 }
 
 /* Block pb of a packed stripe, half h, against the columns' blocks y. The
- * integer sums are exact: |isum| <= 256 * 7 * 127 * 32 (Q3_K). */
-AI void k23_block(int type, const uint8_t *pb, int h, const struct actk *const y[2], __m256 acc[2],
+ * integer sums are exact: |isum| <= 256 * 7 * 127 * 32 (Q3_K). Then the
+ * reference's float step: Q2_K acc + d * isum - dmin * summs (d, dmin
+ * times y.d; the mins from the scale bytes' high nibbles), Q3_K acc +
+ * (y.d * d) * (isum - 4 * sum of scale * group sum) (its codes are ours
+ * minus 4; the d's after the 27 vectors). */
+AI void k23_block(int type, const uint8_t *pb, int h, const struct actk *const y[4], __m256 acc[4],
                   const int cols)
 {
 	const uint8_t *p = pb + 32 * h;
-	__m256i sp[8], isum[2];
-	k23_pairs(type, p, sp);
-#pragma GCC unroll 2
+	__m256i isum[4];
+#pragma GCC unroll 4
 	for (int c = 0; c < cols; c++)
 		isum[c] = _mm256_setzero_si256();
-#pragma GCC unroll 2
-	for (int H = 0; H < 2; H++)
-#pragma GCC unroll 2
-		for (int gh = 0; gh < 2; gh++)
-			k23_groups(type, p, H, gh, sp, y, isum, cols);
-	if (is_q3(type))
-		q3_finish(pb + 64 * 27 + 16 * h, sp, y, isum, acc, cols);
-	else
-		q2_finish(p, y, isum, acc, cols);
+#pragma GCC unroll 4
+	for (int q4 = 0; q4 < 4; q4++) {
+		/* groups 4 q4 + b: H = q4 / 2, j = 2 (q4 % 2) + b / 2, gh = b % 2 */
+		const __m256i quad = k23_quad(type, fresh(p), q4);
+#pragma GCC unroll 4
+		for (int b = 0; b < 4; b++)
+			k23_group(type, p, q4 / 2, 2 * (q4 % 2) + b / 2, b % 2,
+			          k23_scale(type, quad, b), y, isum, cols);
+	}
+	const bool q3 = is_q3(type);
+	const __m256i dd = q3 ? _mm256_setzero_si256() : load(p + 64 * 20);
+	const __m256 d = q3 ? f16x8(pb + 64 * 27 + 16 * h) : f16_lanes(dd);
+	const __m256 dmin = f16_lanes(srl32(dd, 16));
+#pragma GCC unroll 4
+	for (int c = 0; c < cols; c++) {
+		const __m256 yd = _mm256_set1_ps(y[c]->q.d);
+		if (q3) {
+			const __m256i off = group_sums(type, p, 0, 6, 32, y[c]);
+			const __m256i is = _mm256_sub_epi32(isum[c], _mm256_slli_epi32(off, 2));
+			acc[c] = _mm256_add_ps(
+			    acc[c], _mm256_mul_ps(_mm256_mul_ps(yd, d), _mm256_cvtepi32_ps(is)));
+		} else {
+			const __m256i summs = group_sums(type, p, 4, 4, 0, y[c]);
+			__m256 v = _mm256_mul_ps(_mm256_mul_ps(yd, d), _mm256_cvtepi32_ps(isum[c]));
+			v = _mm256_sub_ps(
+			    v, _mm256_mul_ps(_mm256_mul_ps(yd, dmin), _mm256_cvtepi32_ps(summs)));
+			acc[c] = _mm256_add_ps(acc[c], v);
+		}
+	}
 }
 
 /* ---- driving: stripes, columns, chunks */
@@ -205,8 +179,8 @@ AI void pack_blocks(int type, const uint8_t *x, size_t bx, int64_t nb, uint8_t *
 AI void half_block(int type, const uint8_t *x, int64_t nb, int64_t b, int h,
                    const uint8_t *const y[4], __m256 acc[4], const int cols)
 {
-	const struct actk *yk[2];
-#pragma GCC unroll 2
+	const struct actk *yk[4];
+#pragma GCC unroll 4
 	for (int c = 0; c < cols; c++)
 		yk[c] = (const struct actk *)y[c];
 	k23_block(type, x + b * 16 * blk_bytes(type), h, yk, acc, cols);
@@ -221,8 +195,7 @@ AI void block_prefetch(int type, const uint8_t *x, int64_t nb, int64_t b)
 		prefetch_2(x + b * blk + l);
 }
 
-/* two columns at a time with both halves (four by halves spill) */
-#define AVX2_HALVES(type) false
+#define AVX2_HALVES(type) true
 #define AVX2_QK(type)     QK_K
 #define AVX2_KC(type)     KC
 #define AVX2_ACT(type)    sizeof(struct actk)

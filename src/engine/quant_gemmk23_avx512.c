@@ -75,7 +75,7 @@ R16_AI void q2_scales(int type, const uint8_t *p, size_t bx, __m512i offs, struc
 		for (int i = 0; i < 4; i++)
 			s->sc[4 * k + i] = and_(srl(t[k], 8 * i), 0x0F);
 		s->sp[2 * k] = and_(srl(t[k], 4), 0x000F000F);
-		s->sp[2 * k + 1] = and_(srl(t[k], 12), 0x000F000F);
+		s->sp[2 * k + 1] = _mm512_srli_epi16(t[k], 12);
 	}
 	const __m512i dd = load1(type, p, offs, 20);
 	s->d = f16_lo(dd);
@@ -146,14 +146,26 @@ R16_AI void k23_codes(int type, const __m512i q[4], const __m512i hm[4], int H, 
 {
 #pragma GCC unroll 4
 	for (int k = 0; k < 4; k++) {
-		const __m512i lo = srl(q[k], 2 * j);
-		if (is_q3(type))
+		if (is_q3(type)) {
 			/* (A & C) | B: 0xEC */
-			c[k] = _mm512_ternarylogic_epi32(lo, bit_at_2(hm[k], 4 * H + j),
-			                                 _mm512_set1_epi32(0x03030303), 0xEC);
-		else
-			c[k] = and_(lo, 0x03030303);
+			c[k] =
+			    _mm512_ternarylogic_epi32(srl(q[k], 2 * j), bit_at_2(hm[k], 4 * H + j),
+			                              _mm512_set1_epi32(0x03030303), 0xEC);
+		} else {
+			/* j odd: the code times 4, left in bits 2..3 */
+			const __m512i v = j < 2 ? q[k] : srl(q[k], 4);
+			c[k] = and_(v, j % 2 ? 0x0C0C0C0C : 0x03030303);
+		}
 	}
+}
+
+/* The block's integer sum from the group sums of even j (is0) and odd j
+ * (is1; Q2_K's are 4 times theirs, all multiples of 4). */
+R16_AI __m512i k23_isum(int type, __m512i is0, __m512i is1)
+{
+	if (!is_q3(type))
+		is1 = _mm512_srai_epi32(is1, 2);
+	return _mm512_add_epi32(is0, is1);
 }
 
 /* isum + the group's partial times its scale. */
@@ -215,7 +227,7 @@ R16_AI __m512 block_dot(int type, const struct r16k23 *u, const struct actk *a, 
 		for (int j = 0; j < 4; j++)
 			is[j % 2] = k23_group(is[j % 2], u->c + 4 * (4 * qh + j), &u->s, a, qh / 2,
 			                      j, qh % 2);
-	return k23_finish(type, &u->s, a, _mm512_add_epi32(is[0], is[1]), acc);
+	return k23_finish(type, &u->s, a, k23_isum(type, is[0], is[1]), acc);
 }
 
 /* ---- register form (decode): each chunk of codes unpacked once for the
@@ -247,7 +259,7 @@ R16_AI void k23_direct(int type, const uint8_t *p, size_t bx, __m512i offs,
 #pragma GCC unroll 4
 	for (int c = 0; c < cols; c++)
 		acc[c] =
-		    k23_finish(type, &sc, y[c], _mm512_add_epi32(isum[c][0], isum[c][1]), acc[c]);
+		    k23_finish(type, &sc, y[c], k23_isum(type, isum[c][0], isum[c][1]), acc[c]);
 }
 
 R16_AI void run_direct(int type, const uint8_t *x, size_t bx, int64_t nb, const uint8_t *a,

@@ -286,11 +286,11 @@ void quant__fill_kquants_avx2(struct quant_traits *table);
 void quant__fill_gemm_avx2(struct quant_traits *table);
 void quant__fill_gemmk23_avx2(struct quant_traits *table);
 void quant__fill_gemml_avx2(struct quant_traits *table);
-/* The packed form of Q2_K / Q3_K (both sets; quant_kquants_ref.c):
- * blocks [0, nb) of 16 rows, dword v of each block as a 64-byte vector. */
+/* The packed form of Q2_K (both sets) and of Q3_K in the avx2 set
+ * (quant_kquants_ref.c): blocks [0, nb) of 16 rows, dword v of each block
+ * as a 64-byte vector. */
 void quant__pack16_dwords(const uint8_t *x, size_t bx, int64_t nb, size_t bs, uint8_t *o);
 void quant__q2_K_pack16(const void *src, size_t bx, void *dst);
-void quant__q3_K_pack16(const void *src, size_t bx, void *dst);
 void quant__fill_gemmf_avx2(struct quant_traits *table);
 void quant__fill_legacy_avx512(struct quant_traits *table);
 void quant__fill_kquants_avx512(struct quant_traits *table);

@@ -308,8 +308,9 @@ void quant_q6_K_vec_dot_ref(int64_t n, float *s, const void *vx, const void *vy)
 	*s = sum;
 }
 
-/* Q2_K / Q3_K rows into the packed form of both kernel sets
- * (quant_gemmk23_avx512.c): blocks [0, nb) of the 16 rows at x (bx bytes
+/* Q2_K rows into the packed form of both kernel sets, Q3_K rows into the
+ * avx2 set's (quant_gemmk23_avx2.c; the avx512 set packs Q3_K its own way,
+ * quant_gemmk23_avx512.c): blocks [0, nb) of the 16 rows at x (bx bytes
  * apart, blocks of bs bytes), dword v of each row's block into lane r of
  * the 64-byte vector v, a last 2 bytes (Q3_K's d) into 2-byte lanes after
  * them. Plain C, so that either set may call it. */
@@ -331,11 +332,5 @@ void quant__pack16_dwords(const uint8_t *x, size_t bx, int64_t nb, size_t bs, ui
 void quant__q2_K_pack16(const void *src, size_t bx, void *dst)
 {
 	const size_t bs = sizeof(struct block_q2_K);
-	quant__pack16_dwords(src, bx, (int64_t)(bx / bs), bs, dst);
-}
-
-void quant__q3_K_pack16(const void *src, size_t bx, void *dst)
-{
-	const size_t bs = sizeof(struct block_q3_K);
 	quant__pack16_dwords(src, bx, (int64_t)(bx / bs), bs, dst);
 }

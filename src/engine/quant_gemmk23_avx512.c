@@ -395,6 +395,7 @@ R16_AI void run_direct(int type, const uint8_t *x, size_t bx, int64_t nb, const 
 	for (int64_t b = 0; b < nb; b++) {
 		if (type & R16_PACKED) {
 			const char *pf = (const char *)x + b * blk;
+#pragma GCC unroll 32
 			for (int64_t l = 0; l < blk; l += 64)
 				r16_prefetch_2(pf + l);
 		} else {

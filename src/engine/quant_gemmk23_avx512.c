@@ -473,25 +473,30 @@ static void q3p_pack_codes(const uint8_t *p, size_t bx, uint8_t *o)
 	}
 }
 
-/* The scales and d of the 16 rows' block p into o. */
-static void q3p_pack_scales(const uint8_t *p, size_t bx, uint8_t *o)
+/* The scales and d of the 16 rows' block p (rows bx apart) into o: the
+ * words from the GGUF form's pairs. */
+R16_AI void q3p_pack_scales(const uint8_t *p, size_t bx, uint8_t *o)
 {
-	static const uint8_t top[6] = {0, 2, 1, 3, 4, 6}, mid[6] = {5, 7, 8, 10, 9, 11},
-	                     low[4] = {12, 14, 13, 15};
-	for (int r = 0; r < 16; r++) {
-		const struct block_q3_K *blk = (const void *)(p + (size_t)r * bx);
-		int8_t sc[16];
-		quant_q3_K_scales(blk->scales, sc);
-		uint16_t w[6];
-		for (int i = 0; i < 6; i++)
-			w[i] = (uint16_t)((sc[top[i]] & 63) << 10 | (sc[mid[i]] & 63) << 4 |
-			                  (i < 4 ? sc[low[i]] & 15 : 0));
-		for (int i = 0; i < 4; i++)
-			w[4 + i % 2] |= (uint16_t)((sc[low[i]] >> 4 & 3) << (i / 2 * 2));
-		for (int m = 0; m < 3; m++)
-			memcpy(o + 64 * (24 + m) + 4 * r, w + 2 * m, 4);
-		memcpy(o + 64 * 27 + 2 * r, &blk->d, 2);
-	}
+	const __m512i offs = r16_row_offsets(bx);
+	struct k23sc s;
+	q3_scales(GGML_TYPE_Q3_K, p, offs, &s);
+	const __m512i m4 = _mm512_set1_epi16(15), m6 = _mm512_set1_epi16(63);
+	__m512i v[3];
+#pragma GCC unroll 3
+	for (int m = 0; m < 3; m++)
+		v[m] = _mm512_or_si512(_mm512_slli_epi16(s.sp[m], 10),
+		                       _mm512_slli_epi16(_mm512_and_si512(s.sp[3 + m], m6), 4));
+	v[0] = _mm512_or_si512(v[0], _mm512_and_si512(s.sp[6], m4));
+	v[1] = _mm512_or_si512(v[1], _mm512_and_si512(s.sp[7], m4));
+	/* bits 4..5 of (12, 14) to bits 0..1, of (13, 15) to 2..3 */
+	const __m512i hi =
+	    _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(s.sp[6], 4), _mm512_set1_epi16(3)),
+	                    _mm512_and_si512(_mm512_srli_epi16(s.sp[7], 2), _mm512_set1_epi16(12)));
+	v[2] = _mm512_or_si512(v[2], hi);
+	for (int m = 0; m < 3; m++)
+		_mm512_storeu_si512(o + 64 * (24 + m), v[m]);
+	const __m512i d = srl(_mm512_i32gather_epi32(offs, p + 106, 1), 16);
+	_mm256_storeu_si256((__m256i *)(o + 64 * 27), _mm512_cvtepi32_epi16(d));
 }
 
 static void q3_K_pack16(const void *src, size_t bx, void *dst)

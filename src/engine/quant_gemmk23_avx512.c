@@ -245,7 +245,7 @@ R16_AI void k23_codes(int type, const __m512i q[4], const __m512i hm[4], int H, 
 	}
 }
 
-/* The accumulator of group g's sums: 1 where the codes are scaled
+/* Decode's accumulator of group g's sums: 1 where the codes are scaled
  * (Q2_K's odd j: 4 times; packed Q3_K's fields 6, 7: twice), else 0 (for
  * GGUF-form Q3_K the parity of j, two chains). */
 R16_AI int k23_class(int type, int g)
@@ -253,14 +253,18 @@ R16_AI int k23_class(int type, int g)
 	return is_q3p(type) ? g % 8 >= 6 : g / 2 % 2;
 }
 
+/* log2 of the scale of class 1's codes. */
+R16_AI int k23_shift(int type)
+{
+	return is_q3(type) ? is_q3p(type) : 2;
+}
+
 /* The block's integer sum from the two accumulators (is1 a multiple of
  * its scale). */
 R16_AI __m512i k23_isum(int type, __m512i is0, __m512i is1)
 {
-	if (!is_q3(type))
-		is1 = _mm512_srai_epi32(is1, 2);
-	else if (is_q3p(type))
-		is1 = _mm512_srai_epi32(is1, 1);
+	if (k23_shift(type))
+		is1 = _mm512_srai_epi32(is1, (unsigned)k23_shift(type));
 	return _mm512_add_epi32(is0, is1);
 }
 
@@ -293,7 +297,8 @@ R16_AI __m512 k23_finish(int type, const struct k23sc *s, const struct actk *a, 
 }
 
 /* ---- buffered form (prefill): a super-block of 16 rows unpacked, codes of
- * group g at c + 4 g */
+ * group g at c + 4 g, scaled ones shifted back (a shift per block instead
+ * of one per column) */
 
 struct r16k23 {
 	__m512i c[64];
@@ -308,28 +313,30 @@ R16_AI void unpack(int type, const uint8_t *x, size_t bx, int64_t b, __m512i off
 #pragma GCC unroll 16
 		for (int g = 0; g < 16; g++)
 			q3p_codes(p, g / 8, g % 8, u->c + 4 * g);
-		return;
-	}
+	} else {
 #pragma GCC unroll 4
-	for (int qh = 0; qh < 4; qh++) {
-		__m512i q[4], hm[4];
-		k23_load(type, p, bx, qh / 2, qh % 2, q, hm);
+		for (int qh = 0; qh < 4; qh++) {
+			__m512i q[4], hm[4];
+			k23_load(type, p, bx, qh / 2, qh % 2, q, hm);
 #pragma GCC unroll 4
-		for (int j = 0; j < 4; j++)
-			k23_codes(type, q, hm, qh / 2, j,
-			          u->c + 4 * (8 * (qh / 2) + 2 * j + qh % 2));
+			for (int j = 0; j < 4; j++)
+				k23_codes(type, q, hm, qh / 2, j,
+				          u->c + 4 * (8 * (qh / 2) + 2 * j + qh % 2));
+		}
 	}
+#pragma GCC unroll 64
+	for (int v = 0; v < 64; v++)
+		if (k23_shift(type) && k23_class(type, v / 4))
+			u->c[v] = srl(u->c[v], k23_shift(type));
 }
 
 R16_AI __m512 block_dot(int type, const struct r16k23 *u, const struct actk *a, __m512 acc)
 {
 	__m512i is[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
 #pragma GCC unroll 16
-	for (int g = 0; g < 16; g++) {
-		const int i = k23_class(type, g);
-		is[i] = k23_group(is[i], u->c + 4 * g, &u->s, a, g);
-	}
-	return k23_finish(type, &u->s, a, k23_isum(type, is[0], is[1]), acc);
+	for (int g = 0; g < 16; g++)
+		is[g % 2] = k23_group(is[g % 2], u->c + 4 * g, &u->s, a, g);
+	return k23_finish(type, &u->s, a, _mm512_add_epi32(is[0], is[1]), acc);
 }
 
 /* ---- register form (decode): each chunk of codes unpacked once for the

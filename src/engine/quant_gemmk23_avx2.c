@@ -1,15 +1,16 @@
 /* quant_gemmk23_avx2.c — gemm kernels (quant.h quant_gemm_fn) for Q2_K
  * and Q3_K weights on AVX2, in the GGUF row form and packed. The packed
- * stripes are the avx512 set's (quant_gemmk23_avx512.c), byte for byte:
- * per block, dword v of each of the 16 rows' block as 64-byte vector v
- * (Q2_K: 21 = scales 4, qs 16, d|dmin 1; Q3_K: 27 = hmask 8, qs 16,
- * scales 3, then the 16 rows' f16 d in 32 bytes), which AVX2 reads as two
- * halves of 8 rows (bytes 0..31 and 32..63). Q3_K codes are read as code
- * + 4 (0..7, unsigned for vpmaddubsw) and 4 times the scaled group sums of
- * the activation taken off after. Per group of 16: vpmaddubsw partials
- * summed in 16 bits, times the group scale by vpmaddwd; the mins (Q2_K) or
- * the offset (Q3_K) through the activation's group-sum pairs; then the
- * reference's float step: quant_q2_K/q3_K_vec_dot_ref bit for bit. Weights
+ * stripes (Q2_K's the avx512 set's byte for byte; that set packs Q3_K its
+ * own way, quant_gemmk23_avx512.c): per block, dword v of each of the 16
+ * rows' block as 64-byte vector v (Q2_K: 21 = scales 4, qs 16, d|dmin 1;
+ * Q3_K: 27 = hmask 8, qs 16, scales 3, then the 16 rows' f16 d in 32
+ * bytes), which AVX2 reads as two halves of 8 rows (bytes 0..31 and
+ * 32..63). Q3_K codes are read as code + 4 (0..7, unsigned for
+ * vpmaddubsw) and 4 times the scaled group sums of the activation taken
+ * off after. Per group of 16: vpmaddubsw partials summed in 16 bits,
+ * times the group scale by vpmaddwd; the mins (Q2_K) or the offset (Q3_K)
+ * through the activation's group-sum pairs; then the reference's float
+ * step: quant_q2_K/q3_K_vec_dot_ref bit for bit. Weights
  * in the GGUF row form are packed a chunk of blocks at a time into a stack
  * buffer. Built with -mavx2 -mfma -mf16c; chosen at run time by quant.c. */
 #include "engine/quant_avx2.h"

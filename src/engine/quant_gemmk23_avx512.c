@@ -18,7 +18,8 @@
 #define KKC 4 /* super-blocks per buffered chunk */
 
 struct k23sc {
-	__m512i sc[16]; /* group scales as the int16 pair (s, 0) */
+	__m512i sc[16]; /* group scales as the int16 pair (s, 0): prefill's */
+	__m512i raw[4]; /* Q2_K's scale | min << 4 bytes, groups 4k .. 4k + 3 */
 	__m512i sp[8];  /* Q2_K mins, Q3_K scales: pairs (g, g + 2), (g + 1, g + 3) */
 	__m512 d, dmin;
 };
@@ -75,30 +76,16 @@ R16_AI __m512 f16_lo(__m512i v)
 /* Q2_K: scales[16] (scale | min << 4), qs[64], d, dmin. */
 R16_AI void q2_scales(int type, const uint8_t *p, size_t bx, __m512i offs, struct k23sc *s)
 {
-	__m512i t[4];
+	__m512i *t = s->raw;
 	load4(type, p, bx, 0, t);
 #pragma GCC unroll 4
 	for (int k = 0; k < 4; k++) {
-#pragma GCC unroll 4
-		for (int i = 0; i < 4; i++)
-			s->sc[4 * k + i] = and_(srl(t[k], 8 * i), 0x0F);
 		s->sp[2 * k] = and_(srl(t[k], 4), 0x000F000F);
 		s->sp[2 * k + 1] = _mm512_srli_epi16(t[k], 12);
 	}
 	const __m512i dd = load1(type, p, offs, 20);
 	s->d = f16_lo(dd);
 	s->dmin = f16_lo(srl(dd, 16));
-}
-
-/* s->sc from the pairs s->sp (Q3_K). */
-R16_AI void sc_from_pairs(struct k23sc *s)
-{
-#pragma GCC unroll 8
-	for (int j = 0; j < 8; j++) {
-		const int g = 4 * (j / 2) + j % 2;
-		s->sc[g] = and_(s->sp[j], 0xFFFF);
-		s->sc[g + 2] = srl(s->sp[j], 16);
-	}
 }
 
 /* Q3_K in the GGUF form: hmask[32], qs[64], scales[12] (16 6-bit values,
@@ -123,7 +110,6 @@ R16_AI void q3_scales(int type, const uint8_t *p, __m512i offs, struct k23sc *s)
 		s->sp[2 * k] = _mm512_srai_epi16(_mm512_slli_epi16(b, 8), 8);
 		s->sp[2 * k + 1] = _mm512_srai_epi16(b, 8);
 	}
-	sc_from_pairs(s);
 	s->d = f16_lo(srl(_mm512_i32gather_epi32(offs, p + 106, 1), 16));
 	s->dmin = _mm512_setzero_ps();
 }
@@ -167,7 +153,6 @@ R16_AI void q3p_scales(const uint8_t *p, struct k23sc *s)
 		    v[h], _mm512_slli_epi16(v[2], (unsigned)(4 - 2 * h)), lo4, 0xE4);
 		s->sp[6 + h] = _mm512_srai_epi16(_mm512_slli_epi16(w, 10), 10);
 	}
-	sc_from_pairs(s);
 	s->d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + 64 * 27)));
 	s->dmin = _mm512_setzero_ps();
 }
@@ -268,12 +253,20 @@ R16_AI __m512i k23_isum(int type, __m512i is0, __m512i is1)
 	return _mm512_add_epi32(is0, is1);
 }
 
-/* isum + group g's partial times its scale. */
-R16_AI __m512i k23_group(__m512i isum, const __m512i c[4], const struct k23sc *s,
-                         const struct actk *a, int g)
+/* Group g's scale as the int16 pair (s, 0), taken where it is used
+ * (decode: fewer live registers) or once per block (prefill). */
+R16_AI __m512i group_scale(int type, const struct k23sc *s, int g)
 {
-	const __m512i p = dot4(c, a, 4 * g);
-	return _mm512_dpwssd_epi32(isum, p, s->sc[g]);
+	if (!is_q3(type))
+		return and_(srl(s->raw[g / 4], 8 * (g % 4)), 0x0F);
+	const __m512i pair = s->sp[2 * (g / 4) + g % 2];
+	return g / 2 % 2 ? srl(pair, 16) : and_(pair, 0xFFFF);
+}
+
+/* isum + group g's partial times its scale sc. */
+R16_AI __m512i k23_group(__m512i isum, const __m512i c[4], __m512i sc, const struct actk *a, int g)
+{
+	return _mm512_dpwssd_epi32(isum, dot4(c, a, 4 * g), sc);
 }
 
 /* acc + the reference's step: Q2_K d * isum - dmin * summs, Q3_K
@@ -309,6 +302,9 @@ R16_AI void unpack(int type, const uint8_t *x, size_t bx, int64_t b, __m512i off
 {
 	const uint8_t *p = block_at(type, x, b);
 	k23_scales(type, p, bx, offs, &u->s);
+#pragma GCC unroll 16
+	for (int g = 0; g < 16; g++)
+		u->s.sc[g] = group_scale(type, &u->s, g);
 	if (is_q3p(type)) {
 #pragma GCC unroll 16
 		for (int g = 0; g < 16; g++)
@@ -335,7 +331,7 @@ R16_AI __m512 block_dot(int type, const struct r16k23 *u, const struct actk *a, 
 	__m512i is[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
 #pragma GCC unroll 16
 	for (int g = 0; g < 16; g++)
-		is[g % 2] = k23_group(is[g % 2], u->c + 4 * g, &u->s, a, g);
+		is[g % 2] = k23_group(is[g % 2], u->c + 4 * g, u->s.sc[g], a, g);
 	return k23_finish(type, &u->s, a, _mm512_add_epi32(is[0], is[1]), acc);
 }
 
@@ -352,9 +348,10 @@ R16_AI void direct_groups(int type, const uint8_t *p, size_t bx, const struct k2
 			__m512i codes[4];
 			q3p_codes(p, g / 8, g % 8, codes);
 			const int i = k23_class(type, g);
+			const __m512i s = group_scale(type, sc, g);
 #pragma GCC unroll 4
 			for (int c = 0; c < cols; c++)
-				isum[c][i] = k23_group(isum[c][i], codes, sc, y[c], g);
+				isum[c][i] = k23_group(isum[c][i], codes, s, y[c], g);
 		}
 		return;
 	}
@@ -367,9 +364,10 @@ R16_AI void direct_groups(int type, const uint8_t *p, size_t bx, const struct k2
 			__m512i codes[4];
 			k23_codes(type, q, hm, qh / 2, j, codes);
 			const int g = 8 * (qh / 2) + 2 * j + qh % 2;
+			const __m512i s = group_scale(type, sc, g);
 #pragma GCC unroll 4
 			for (int c = 0; c < cols; c++)
-				isum[c][j % 2] = k23_group(isum[c][j % 2], codes, sc, y[c], g);
+				isum[c][j % 2] = k23_group(isum[c][j % 2], codes, s, y[c], g);
 		}
 	}
 }

@@ -111,6 +111,23 @@ static double peak_rss_mib(void)
 	return (double)ru.ru_maxrss / 1024.0; /* kilobytes on Linux */
 }
 
+/* The pp (tg: the tg) test of o, measured and printed as a row. */
+static int test_row(struct engine_seq *s, const int32_t *toks, bool tg, const struct bench_opts *o,
+                    const struct engine_model_info *mi, double size_mib)
+{
+	char test[48], at[24] = "";
+	struct stats st;
+	int64_t n = tg ? o->n_gen : o->n_prompt;
+	if (o->n_depth > 0)
+		snprintf(at, sizeof at, " @ d%lld", (long long)o->n_depth);
+	snprintf(test, sizeof test, "%s%lld%s", tg ? "tg" : "pp", (long long)n, at);
+	if (measure(s, toks, n, tg, o, &st))
+		return -1;
+	print_row(mi->name && *mi->name ? mi->name : mi->arch, mi->file_type, size_mib,
+	          mi->n_params, mi->n_threads, test, &st);
+	return 0;
+}
+
 static int bench_file(const char *path, const struct bench_opts *o)
 {
 	char err[ERR_MSG_LEN];
@@ -141,25 +158,11 @@ static int bench_file(const char *path, const struct bench_opts *o)
 		toks[i] = (int32_t)(rand() % mi->n_vocab);
 	if (engine_token_bos(m) >= 0)
 		toks[0] = engine_token_bos(m);
-	const char *name = mi->name && *mi->name ? mi->name : mi->arch;
 	struct stat sb;
 	double size_mib = stat(path, &sb) == 0 ? (double)sb.st_size / 1048576.0 : 0;
-	char test[48], at[24] = "";
-	struct stats st;
-	if (o->n_depth > 0)
-		snprintf(at, sizeof at, " @ d%lld", (long long)o->n_depth);
-	if (o->n_prompt > 0) {
-		snprintf(test, sizeof test, "pp%lld%s", (long long)o->n_prompt, at);
-		if (measure(s, toks, o->n_prompt, false, o, &st))
-			goto out_eval;
-		print_row(name, mi->file_type, size_mib, mi->n_params, mi->n_threads, test, &st);
-	}
-	if (o->n_gen > 0) {
-		snprintf(test, sizeof test, "tg%lld%s", (long long)o->n_gen, at);
-		if (measure(s, toks, o->n_gen, true, o, &st))
-			goto out_eval;
-		print_row(name, mi->file_type, size_mib, mi->n_params, mi->n_threads, test, &st);
-	}
+	if ((o->n_prompt > 0 && test_row(s, toks, false, o, mi, size_mib)) ||
+	    (o->n_gen > 0 && test_row(s, toks, true, o, mi, size_mib)))
+		goto out_eval;
 	double kv_mib = (double)mi->n_layer * (double)n_ctx * 2.0 * mi->n_head_kv * mi->head_dim *
 	                (o->f32_kv ? 4 : 2) / 1048576.0;
 	printf("# %s: weights read per token %.2f MiB, file %.2f MiB, KV cache %.2f MiB, "

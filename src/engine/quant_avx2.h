@@ -11,6 +11,9 @@
 
 #define AI static inline __attribute__((always_inline))
 
+/* Columns the kernels take at a time, at most (prefill, by halves). */
+#define AVX2_MAX_COLS 8
+
 /* Decode's prefetch in a packed stripe (as the avx512 set's
  * r16_prefetch_2): each line 8 KiB ahead into L2 and 2 KiB ahead into L1. */
 #define PF_FAR  8192

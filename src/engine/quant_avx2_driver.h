@@ -2,26 +2,27 @@
  * template. The including file defines
  *   half_block(type, x, nb, b, h, y, acc, cols): acc[c] + half h (rows
  *     8h..8h+7) of block b of the packed stripe x (laid out for nb blocks)
- *     against the activation blocks y[c] (c < cols <= 4);
+ *     against the activation blocks y[c] (c < cols <= AVX2_COLS(type));
  *   block_prefetch(type, x, nb, b): decode's prefetch at block b;
  *   pack_blocks(type, x, bx, nb, o): blocks [0, nb) of the 16 rows at x
  *     (bx bytes apart) into the packed form of a stripe of nb blocks;
  *   AVX2_QK(type), AVX2_KC(type), AVX2_ACT(type), AVX2_BLK(type): elements
  *     and prefill chunk (blocks) per block, bytes of a prepared activation
  *     block and of one row's block; AVX2_BUF: bytes of the biggest chunk;
- *     AVX2_HALVES(type): prefill takes four columns a half at a time (else
- *     two, both halves);
+ *     AVX2_COLS(type): the columns prefill takes at a time, a half at a
+ *     time: 4, or 8 (at most AVX2_MAX_COLS);
  * then includes this file, which defines stripe, gemm_packed and gemm_rows
  * (the GGUF row form: each stripe, the last one overlapping the one before
  * it, packed a chunk at a time into a stack buffer; fewer than 16 rows by
  * quant__gemm_small), and AVX2_GEMM_FNS(t, T): t_gemm, t_gemm_packed and
  * t_pack16 of type T. Decode (up to 2 columns) streams each stripe once,
  * both halves block by block; more columns take it a chunk of blocks at a
- * time, which stays in L1 while the columns pass. */
+ * time, which stays in L1 while the columns pass, AVX2_COLS(type) of them
+ * (then 4, then fewer) at a time by halves. */
 
 /* The activation blocks b of `cols` columns a + c * ba. */
-AI void col_blocks(int type, const uint8_t *a, size_t ba, int64_t b, const uint8_t *y[4],
-                   const int cols)
+AI void col_blocks(int type, const uint8_t *a, size_t ba, int64_t b,
+                   const uint8_t *y[AVX2_MAX_COLS], const int cols)
 {
 #pragma GCC unroll 16
 	for (int c = 0; c < cols; c++)
@@ -36,14 +37,14 @@ AI __m256i keep_lanes(int first, int h)
 }
 
 /* Blocks [b0, b1) of the packed stripe x (nb blocks) by `cols` (1 or 2)
- * columns, both halves block by block (the stripe streams once, prefetched
- * when pf); the 16 rows' running sums at s (loaded when add, else from 0);
- * rows before `first` are not stored. */
+ * columns, both halves block by block (the stripe streams once,
+ * prefetched); the 16 rows' running sums at s (loaded when add, else from
+ * 0); rows before `first` are not stored. */
 AI void stripe_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t b1,
-                    const uint8_t *a, size_t ba, float *s, size_t lds, int first, bool add, bool pf,
+                    const uint8_t *a, size_t ba, float *s, size_t lds, int first, bool add,
                     const int cols)
 {
-	__m256 acc[2][4];
+	__m256 acc[2][AVX2_MAX_COLS];
 #pragma GCC unroll 16
 	for (int h = 0; h < 2; h++)
 #pragma GCC unroll 16
@@ -51,9 +52,8 @@ AI void stripe_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t 
 			acc[h][c] = add ? _mm256_loadu_ps(s + (size_t)c * lds + 8 * h)
 			                : _mm256_setzero_ps();
 	for (int64_t b = b0; b < b1; b++) {
-		if (pf)
-			block_prefetch(type, x, nb, b);
-		const uint8_t *y[4];
+		block_prefetch(type, x, nb, b);
+		const uint8_t *y[AVX2_MAX_COLS];
 		col_blocks(type, a, ba, b, y, cols);
 #pragma GCC unroll 16
 		for (int h = 0; h < 2; h++)
@@ -67,21 +67,21 @@ AI void stripe_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t 
 			                    acc[h][c]);
 }
 
-/* The same for up to four columns, one half at a time, so that their sums
- * stay in registers (two halves of two columns and the codes would not:
- * GCC kept the sums on the stack). */
+/* The same for up to AVX2_COLS(type) columns, one half at a time, so that
+ * their sums stay in registers (two halves of two columns and the codes
+ * would not: GCC kept the sums on the stack). */
 AI void half_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t b1, const uint8_t *a,
                   size_t ba, float *s, size_t lds, int first, bool add, const int cols)
 {
 #pragma GCC unroll 2
 	for (int h = 0; h < 2; h++) {
-		__m256 acc[4];
+		__m256 acc[AVX2_MAX_COLS];
 #pragma GCC unroll 16
 		for (int c = 0; c < cols; c++)
 			acc[c] = add ? _mm256_loadu_ps(s + (size_t)c * lds + 8 * h)
 			             : _mm256_setzero_ps();
 		for (int64_t b = b0; b < b1; b++) {
-			const uint8_t *y[4];
+			const uint8_t *y[AVX2_MAX_COLS];
 			col_blocks(type, a, ba, b, y, cols);
 			half_block(type, x, nb, b, h, y, acc, cols);
 		}
@@ -93,32 +93,38 @@ AI void half_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t b1
 }
 
 /* All nc columns of blocks [b0, b1): up to 2 (decode) both halves a block
- * at a time with the prefetch; more by halves four at a time, or two at a
- * time with both halves (!AVX2_HALVES). */
+ * at a time with the prefetch; more by halves, AVX2_COLS(type) at a time,
+ * then 4, then the rest. */
 AI void stripe(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t b1, int64_t nc,
                const uint8_t *a, size_t ba, float *s, size_t lds, int first, bool add)
 {
-	const bool pf = nc <= 2;
-	const int step = !pf && AVX2_HALVES(type) ? 4 : 2;
-	for (int64_t c = 0; c < nc; c += step) {
+#define BLOCKS(k) stripe_cols(type, x, nb, b0, b1, a, ba, s, lds, first, add, k)
+	if (nc <= 2) {
+		if (nc == 2)
+			BLOCKS(2);
+		else
+			BLOCKS(1);
+		return;
+	}
+#undef BLOCKS
+	for (int64_t c = 0; c < nc;) {
+		const int64_t left = nc - c;
+		const int k = AVX2_COLS(type) == 8 && left >= 8 ? 8 : left >= 4 ? 4 : (int)left;
 		const uint8_t *ac = a + (size_t)c * ba;
 		float *sc = s + (size_t)c * lds;
 #define HALVES(k) half_cols(type, x, nb, b0, b1, ac, ba, sc, lds, first, add, k)
-#define BLOCKS(k) stripe_cols(type, x, nb, b0, b1, ac, ba, sc, lds, first, add, pf, k)
-		if (step == 4) {
-			switch (nc - c) {
+		if (AVX2_COLS(type) == 8 && k == 8) {
+			HALVES(8);
+		} else {
+			switch (k) {
 			case 1: HALVES(1); break;
 			case 2: HALVES(2); break;
 			case 3: HALVES(3); break;
 			default: HALVES(4); break;
 			}
-		} else if (nc - c >= 2) {
-			BLOCKS(2);
-		} else {
-			BLOCKS(1);
 		}
 #undef HALVES
-#undef BLOCKS
+		c += k;
 	}
 }
 

@@ -176,12 +176,13 @@ static void pack_blocks(int type, const uint8_t *x, size_t bx, int64_t nb, uint8
  * columns a + c * ba (indexed by the stripe's block numbers), into acc */
 
 AI void leg_block(int type, const uint8_t *x, int64_t nb, int64_t b, int h,
-                  const struct act8 *const y[4], __m256 acc[4], const int cols)
+                  const struct act8 *const y[AVX2_MAX_COLS], __m256 acc[AVX2_MAX_COLS],
+                  const int cols)
 {
 	const int nv = leg_nv(type);
 	const uint8_t *p = x + leg_codes(b, nv) + 32 * h;
 	const __m256i ones = _mm256_set1_epi16(1);
-	__m256i is[4];
+	__m256i is[AVX2_MAX_COLS];
 #pragma GCC unroll 16
 	for (int c = 0; c < cols; c++)
 		is[c] = _mm256_setzero_si256();
@@ -225,53 +226,75 @@ AI void leg_block(int type, const uint8_t *x, int64_t nb, int64_t b, int h,
 	}
 }
 
-/* Group g of block p (its 32 codes: the low (g even) or high nibbles of
- * the qs bytes 32 (g / 2) ..), half h, by the columns' activations:
- * vpmaddubsw partials summed in 16 bits, then times the scales s (in both
- * halves of a lane) into isum. Q4_K: |pairs| <= 2 * 15 * 127, all eight
- * sums fit in 16 bits; Q5_K (the fifth bit from qh): 2 * 31 * 127, four.
- * One group at a time keeps the sums of four columns in registers. */
-AI void k45_group(int type, const uint8_t *p, int h, int g, const struct actk *const y[4],
-                  __m256i s, __m256i isum[4], const int cols)
+/* Code vector k of the 16-byte chunk i of group g of block p, half h: the
+ * low (g even) or high nibbles of the qs bytes 32 (g / 2) + 16 i + 4 k ..
+ * of each row, Q5_K with bit g of qh byte 16 i + 4 k .. at bit 4. */
+AI __m256i k45_code(int type, const uint8_t *p, int h, int g, int i, int k)
 {
 	const bool q5 = type == GGML_TYPE_Q5_K;
+	const int o = (q5 ? 48 : 16) + 32 * (g / 2) + 16 * i;
+	__m256i v = load(p + 16 * o + 64 * k + 32 * h);
+	v = and8(g % 2 ? _mm256_srli_epi16(v, 4) : v, 0x0F);
+	if (q5) {
+		__m256i qh = load(p + 16 * (16 + 16 * i) + 64 * k + 32 * h);
+		qh = g <= 4 ? _mm256_slli_epi16(qh, 4 - g) : _mm256_srli_epi16(qh, g - 4);
+		v = _mm256_or_si256(v, and8(qh, 0x10));
+	}
+	return v;
+}
+
+/* Group g of block p, half h, by the columns' activations: vpmaddubsw
+ * partials summed in 16 bits, then times the scales s (in both halves of a
+ * lane) into isum. Q4_K: |pairs| <= 2 * 15 * 127, all eight sums fit in 16
+ * bits, kept per column while the code vectors stream past; Q5_K: 2 * 31 *
+ * 127, four: each chunk's four code vectors, then per column its four
+ * products to the end (measured the faster of the two for each type). */
+AI void k45_group(int type, const uint8_t *p, int h, int g,
+                  const struct actk *const y[AVX2_MAX_COLS], __m256i s, __m256i isum[AVX2_MAX_COLS],
+                  const int cols)
+{
 	p = fresh(p);
-	__m256i part[4];
+	__m256i part[AVX2_MAX_COLS];
 #pragma GCC unroll 2
 	for (int i = 0; i < 2; i++) {
+		if (type == GGML_TYPE_Q5_K) {
+			__m256i code[4];
+#pragma GCC unroll 4
+			for (int k = 0; k < 4; k++)
+				code[k] = k45_code(type, p, h, g, i, k);
+#pragma GCC unroll 16
+			for (int c = 0; c < cols; c++) {
+				const int8_t *a = y[c]->q.qs + 32 * g + 16 * i;
+				__m256i t = _mm256_maddubs_epi16(code[0], bc(a));
+#pragma GCC unroll 4
+				for (int k = 1; k < 4; k++)
+					t = _mm256_add_epi16(
+					    t, _mm256_maddubs_epi16(code[k], bc(a + 4 * k)));
+				isum[c] = _mm256_add_epi32(pin(isum[c]), _mm256_madd_epi16(t, s));
+			}
+			continue;
+		}
 #pragma GCC unroll 4
 		for (int k = 0; k < 4; k++) {
-			const int o = (q5 ? 48 : 16) + 32 * (g / 2) + 16 * i;
-			__m256i v = load(p + 16 * o + 64 * k + 32 * h);
-			v = and8(g % 2 ? _mm256_srli_epi16(v, 4) : v, 0x0F);
-			if (q5) {
-				/* bit g of qh byte l at bit 4 */
-				__m256i qh = load(p + 16 * (16 + 16 * i) + 64 * k + 32 * h);
-				qh = g <= 4 ? _mm256_slli_epi16(qh, 4 - g)
-				            : _mm256_srli_epi16(qh, g - 4);
-				v = _mm256_or_si256(v, and8(qh, 0x10));
-			}
+			const __m256i v = k45_code(type, p, h, g, i, k);
 #pragma GCC unroll 16
 			for (int c = 0; c < cols; c++) {
 				const __m256i m = _mm256_maddubs_epi16(
 				    v, bc(y[c]->q.qs + 32 * g + 16 * i + 4 * k));
-				part[c] = k == 0 && (q5 || i == 0)
-				              ? m
-				              : _mm256_add_epi16(pin(part[c]), m);
+				part[c] = i + k ? _mm256_add_epi16(pin(part[c]), m) : m;
 			}
 		}
-		if (q5 || i == 1)
-#pragma GCC unroll 16
-			for (int c = 0; c < cols; c++)
-				isum[c] =
-				    _mm256_add_epi32(pin(isum[c]), _mm256_madd_epi16(part[c], s));
 	}
+	if (type != GGML_TYPE_Q5_K)
+#pragma GCC unroll 16
+		for (int c = 0; c < cols; c++)
+			isum[c] = _mm256_add_epi32(pin(isum[c]), _mm256_madd_epi16(part[c], s));
 }
 
 /* Q4_K block p (16 rows side by side: the 16-byte chunk at offset o of the
  * GGUF block as 4 vectors at 16 o), half h, against the columns' block y. */
-AI void k4_block(int type, const uint8_t *p, int h, const struct actk *const y[4], __m256 acc[4],
-                 const int cols)
+AI void k4_block(int type, const uint8_t *p, int h, const struct actk *const y[AVX2_MAX_COLS],
+                 __m256 acc[AVX2_MAX_COLS], const int cols)
 {
 	__m256i t[4];
 #pragma GCC unroll 16
@@ -281,7 +304,7 @@ AI void k4_block(int type, const uint8_t *p, int h, const struct actk *const y[4
 	const __m256i sc[2] = {and32(t[1], 0x3f3f3f3f),
 	                       _mm256_or_si256(and32(t[3], 0x0f0f0f0f),
 	                                       and32(_mm256_srli_epi32(t[1], 2), 0x30303030))};
-	__m256i isum[4];
+	__m256i isum[AVX2_MAX_COLS];
 #pragma GCC unroll 16
 	for (int c = 0; c < cols; c++)
 		isum[c] = _mm256_setzero_si256();
@@ -329,8 +352,8 @@ AI __m256i k6_run(const uint8_t *p, int h, int j)
  * piece pq (a, b, c: the low 6 bits of its vector i; d: their top bits) by
  * the columns' activations, vpmaddubsw partials summed in 16 bits two at a
  * time (|pairs| <= 2 * 63 * 127), times the group's scales into isum. */
-AI void k6_group(const uint8_t *p, int h, int pq, int i, const struct actk *const y[4],
-                 __m256i isum[4], const int cols)
+AI void k6_group(const uint8_t *p, int h, int pq, int i, const struct actk *const y[AVX2_MAX_COLS],
+                 __m256i isum[AVX2_MAX_COLS], const int cols)
 {
 	const int g = 8 * (pq / 2) + 2 * i + pq % 2;
 	p = fresh(p);
@@ -338,42 +361,43 @@ AI void k6_group(const uint8_t *p, int h, int pq, int i, const struct actk *cons
 	const __m256i s = _mm256_shuffle_epi8(k6_run(p, h, 2 * (g / 4) + g % 2),
 	                                      dword_shuffle(g % 4 < 2 ? 0x01000100 : 0x03020302));
 	const uint8_t *v = p + 768 * pq + 32 * h;
-	__m256i part[4];
-#pragma GCC unroll 4
-	for (int k = 0; k < 4; k++) {
-		__m256i code;
-		if (i < 3) {
-			code = and8(load(v + 256 * i + 64 * k), 0x3f);
-		} else {
-			/* the top bits of X, Y, Z shifted down in turn (no bit crosses
-			 * into the byte below) */
-			code = and8(load(v + 64 * k), 0xC0);
-			code = _mm256_or_si256(_mm256_srli_epi16(code, 2),
-			                       and8(load(v + 256 + 64 * k), 0xC0));
-			code = _mm256_or_si256(_mm256_srli_epi16(code, 2),
-			                       and8(load(v + 512 + 64 * k), 0xC0));
-			code = _mm256_srli_epi16(code, 2);
+#pragma GCC unroll 2
+	for (int k2 = 0; k2 < 4; k2 += 2) {
+		__m256i code[2];
+#pragma GCC unroll 2
+		for (int k = 0; k < 2; k++) {
+			const uint8_t *w = v + 64 * (k2 + k);
+			if (i < 3) {
+				code[k] = and8(load(w + 256 * i), 0x3f);
+			} else {
+				/* the top bits of X, Y, Z shifted down in turn (no bit
+				 * crosses into the byte below) */
+				__m256i d = and8(load(w), 0xC0);
+				d = _mm256_or_si256(_mm256_srli_epi16(d, 2),
+				                    and8(load(w + 256), 0xC0));
+				d = _mm256_or_si256(_mm256_srli_epi16(d, 2),
+				                    and8(load(w + 512), 0xC0));
+				code[k] = _mm256_srli_epi16(d, 2);
+			}
 		}
 #pragma GCC unroll 16
 		for (int c = 0; c < cols; c++) {
-			const __m256i m =
-			    _mm256_maddubs_epi16(code, bc(y[c]->q.qs + 16 * g + 4 * k));
-			part[c] = k % 2 ? _mm256_add_epi16(pin(part[c]), m) : m;
+			const int8_t *a = y[c]->q.qs + 16 * g + 4 * k2;
+			const __m256i part =
+			    _mm256_add_epi16(_mm256_maddubs_epi16(code[0], bc(a)),
+			                     _mm256_maddubs_epi16(code[1], bc(a + 4)));
+			isum[c] = _mm256_add_epi32(pin(isum[c]), _mm256_madd_epi16(part, s));
 		}
-		if (k % 2)
-#pragma GCC unroll 16
-			for (int c = 0; c < cols; c++)
-				isum[c] =
-				    _mm256_add_epi32(pin(isum[c]), _mm256_madd_epi16(part[c], s));
 	}
 }
 
 /* Q6_K block p (K6_PB bytes: 4 pieces of 12 vectors, then 8 runs of
  * scales), its d's at pd, half h. */
-AI void k6_block(const uint8_t *p, const uint8_t *pd, int h, const struct actk *const y[4],
-                 __m256 acc[4], const int cols)
+AI void k6_block(const uint8_t *p, const uint8_t *pd, int h,
+                 const struct actk *const y[AVX2_MAX_COLS], __m256 acc[AVX2_MAX_COLS],
+                 const int cols)
 {
-	__m256i isum[4];
+	__m256i isum[AVX2_MAX_COLS];
 #pragma GCC unroll 16
 	for (int c = 0; c < cols; c++)
 		isum[c] = _mm256_setzero_si256();
@@ -404,17 +428,17 @@ AI void k6_block(const uint8_t *p, const uint8_t *pd, int h, const struct actk *
 
 /* Half h of block b against the columns' blocks y (the driver's hook). */
 AI void half_block(int type, const uint8_t *x, int64_t nb, int64_t b, int h,
-                   const uint8_t *const y[4], __m256 acc[4], const int cols)
+                   const uint8_t *const y[AVX2_MAX_COLS], __m256 acc[AVX2_MAX_COLS], const int cols)
 {
 	if (legacy(type)) {
-		const struct act8 *y8[4];
+		const struct act8 *y8[AVX2_MAX_COLS];
 #pragma GCC unroll 16
 		for (int c = 0; c < cols; c++)
 			y8[c] = (const struct act8 *)y[c];
 		leg_block(type, x, nb, b, h, y8, acc, cols);
 		return;
 	}
-	const struct actk *yk[4];
+	const struct actk *yk[AVX2_MAX_COLS];
 #pragma GCC unroll 16
 	for (int c = 0; c < cols; c++)
 		yk[c] = (const struct actk *)y[c];
@@ -445,12 +469,12 @@ AI void block_prefetch(int type, const uint8_t *x, int64_t nb, int64_t b)
 #define KC_LEG 32
 #define KC_K   4
 
-#define AVX2_QK(type)     block_elems(type)
-#define AVX2_KC(type)     (legacy(type) ? KC_LEG : KC_K)
-#define AVX2_ACT(type)    (legacy(type) ? sizeof(struct act8) : sizeof(struct actk))
-#define AVX2_BLK(type)    block_bytes(type)
-#define AVX2_HALVES(type) true
-#define AVX2_BUF          (KC_LEG * 16 * sizeof(struct block_q8_0)) /* the biggest chunk */
+#define AVX2_QK(type)   block_elems(type)
+#define AVX2_KC(type)   (legacy(type) ? KC_LEG : KC_K)
+#define AVX2_ACT(type)  (legacy(type) ? sizeof(struct act8) : sizeof(struct actk))
+#define AVX2_BLK(type)  block_bytes(type)
+#define AVX2_COLS(type) (legacy(type) ? 4 : 8)
+#define AVX2_BUF        (KC_LEG * 16 * sizeof(struct block_q8_0)) /* the biggest chunk */
 static_assert(KC_K * (K6_PB + 32) <= AVX2_BUF, "Q6_K chunk fits");
 #include "engine/quant_avx2_driver.h"
 

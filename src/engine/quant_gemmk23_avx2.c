@@ -80,26 +80,27 @@ AI __m256i k23_code(int type, __m256i q, __m256i hm, int H, int j)
  * group scales s by vpmaddwd into isum. One group at a time keeps the sums
  * of four columns in registers. */
 AI void k23_group(int type, const uint8_t *p, int H, int j, int gh, __m256i s,
-                  const struct actk *const y[4], __m256i isum[4], const int cols)
+                  const struct actk *const y[AVX2_MAX_COLS], __m256i isum[AVX2_MAX_COLS],
+                  const int cols)
 {
 	p = fresh(p);
 	const uint8_t *qs = p + 64 * ((is_q3(type) ? 8 : 4) + 8 * H + 4 * gh);
-	__m256i part[4];
+	__m256i code[4];
 #pragma GCC unroll 4
 	for (int k = 0; k < 4; k++) {
 		const __m256i q = load(qs + 64 * k);
 		const __m256i hm = is_q3(type) ? load(p + 64 * (4 * gh + k)) : q;
-		const __m256i code = k23_code(type, q, hm, H, j);
-#pragma GCC unroll 4
-		for (int c = 0; c < cols; c++) {
-			const int8_t *a = y[c]->q.qs + 128 * H + 32 * j + 16 * gh + 4 * k;
-			const __m256i m = _mm256_maddubs_epi16(code, bc(a));
-			part[c] = k ? _mm256_add_epi16(pin(part[c]), m) : m;
-		}
+		code[k] = k23_code(type, q, hm, H, j);
 	}
+#pragma GCC unroll 16
+	for (int c = 0; c < cols; c++) {
+		const int8_t *a = y[c]->q.qs + 128 * H + 32 * j + 16 * gh;
+		__m256i part = _mm256_maddubs_epi16(code[0], bc(a));
 #pragma GCC unroll 4
-	for (int c = 0; c < cols; c++)
-		isum[c] = _mm256_add_epi32(pin(isum[c]), _mm256_madd_epi16(part[c], s));
+		for (int k = 1; k < 4; k++)
+			part = _mm256_add_epi16(part, _mm256_maddubs_epi16(code[k], bc(a + 4 * k)));
+		isum[c] = _mm256_add_epi32(pin(isum[c]), _mm256_madd_epi16(part, s));
+	}
 }
 
 /* Sum over the groups of m_g * bsums_g, m_g the `bits` bits at bit `at` of
@@ -130,12 +131,12 @@ AI __m256i group_sums(int type, const uint8_t *p, int at, int bits, int off, con
  * times y.d; the mins from the scale bytes' high nibbles), Q3_K acc +
  * (y.d * d) * (isum - 4 * sum of scale * group sum) (its codes are ours
  * minus 4; the d's after the 27 vectors). */
-AI void k23_block(int type, const uint8_t *pb, int h, const struct actk *const y[4], __m256 acc[4],
-                  const int cols)
+AI void k23_block(int type, const uint8_t *pb, int h, const struct actk *const y[AVX2_MAX_COLS],
+                  __m256 acc[AVX2_MAX_COLS], const int cols)
 {
 	const uint8_t *p = pb + 32 * h;
-	__m256i isum[4];
-#pragma GCC unroll 4
+	__m256i isum[AVX2_MAX_COLS];
+#pragma GCC unroll 16
 	for (int c = 0; c < cols; c++)
 		isum[c] = _mm256_setzero_si256();
 #pragma GCC unroll 4
@@ -151,7 +152,7 @@ AI void k23_block(int type, const uint8_t *pb, int h, const struct actk *const y
 	const __m256i dd = q3 ? _mm256_setzero_si256() : load(p + 64 * 20);
 	const __m256 d = q3 ? f16x8(pb + 64 * 27 + 16 * h) : f16_lanes(dd);
 	const __m256 dmin = f16_lanes(srl32(dd, 16));
-#pragma GCC unroll 4
+#pragma GCC unroll 16
 	for (int c = 0; c < cols; c++) {
 		const __m256 yd = _mm256_set1_ps(y[c]->q.d);
 		if (q3) {
@@ -178,10 +179,10 @@ AI void pack_blocks(int type, const uint8_t *x, size_t bx, int64_t nb, uint8_t *
 
 /* Half h of block b against the columns' blocks y (the driver's hook). */
 AI void half_block(int type, const uint8_t *x, int64_t nb, int64_t b, int h,
-                   const uint8_t *const y[4], __m256 acc[4], const int cols)
+                   const uint8_t *const y[AVX2_MAX_COLS], __m256 acc[AVX2_MAX_COLS], const int cols)
 {
-	const struct actk *yk[4];
-#pragma GCC unroll 4
+	const struct actk *yk[AVX2_MAX_COLS];
+#pragma GCC unroll 16
 	for (int c = 0; c < cols; c++)
 		yk[c] = (const struct actk *)y[c];
 	k23_block(type, x + b * 16 * blk_bytes(type), h, yk, acc, cols);
@@ -196,12 +197,12 @@ AI void block_prefetch(int type, const uint8_t *x, int64_t nb, int64_t b)
 		prefetch_2(x + b * blk + l);
 }
 
-#define AVX2_HALVES(type) true
-#define AVX2_QK(type)     QK_K
-#define AVX2_KC(type)     KC
-#define AVX2_ACT(type)    sizeof(struct actk)
-#define AVX2_BLK(type)    ((size_t)blk_bytes(type))
-#define AVX2_BUF          (KC * 16 * sizeof(struct block_q3_K)) /* the bigger chunk */
+#define AVX2_COLS(type) 8
+#define AVX2_QK(type)   QK_K
+#define AVX2_KC(type)   KC
+#define AVX2_ACT(type)  sizeof(struct actk)
+#define AVX2_BLK(type)  ((size_t)blk_bytes(type))
+#define AVX2_BUF        (KC * 16 * sizeof(struct block_q3_K)) /* the bigger chunk */
 #include "engine/quant_avx2_driver.h"
 
 AVX2_GEMM_FNS(q2_K, GGML_TYPE_Q2_K)

@@ -135,8 +135,8 @@ AI __m256i q5_code(__m256i nib, __m256i hb, const int kk)
  * magnitude: the block's eight fit in int16 (30480), widened once; of Q5
  * codes (0..31) 2 * 31 * 127 = 7874: four fit (31496), so the sums (the
  * low and high codes of two k) are widened after k = 1 and k = 3. */
-AI void half_isum(int type, const uint8_t *p, const uint8_t *const y[4], __m256i is[4],
-                  const int cols)
+AI void half_isum(int type, const uint8_t *p, const uint8_t *const y[AVX2_MAX_COLS],
+                  __m256i is[AVX2_MAX_COLS], const int cols)
 {
 	const bool q5 = is_q5(type);
 	const __m256i ones = _mm256_set1_epi16(1);
@@ -174,9 +174,9 @@ AI void half_isum(int type, const uint8_t *p, const uint8_t *const y[4], __m256i
  * Q5_0 acc + (float)(isum + off) * (d * dy), Q4_1 / Q5_1 acc + ((float)isum
  * * (d * dy) + m * sy). */
 AI void half_block(int type, const uint8_t *x, int64_t nb, int64_t b, int h,
-                   const uint8_t *const y[4], __m256 acc[4], const int cols)
+                   const uint8_t *const y[AVX2_MAX_COLS], __m256 acc[AVX2_MAX_COLS], const int cols)
 {
-	__m256i is[4];
+	__m256i is[AVX2_MAX_COLS];
 	half_isum(type, x + pk_codes(b, pk_nv(type)) + 32 * h, y, is, cols);
 	const uint8_t *sc = x + pk_scales(type, nb, b) + 16 * h;
 	const __m256 d = f16x8(sc);
@@ -221,12 +221,12 @@ AI void block_prefetch(int type, const uint8_t *x, int64_t nb, int64_t b)
 #define KC 32
 
 /* act8 and act8s are both 40 bytes */
-#define AVX2_HALVES(type) true
-#define AVX2_QK(type)     QK8_0
-#define AVX2_KC(type)     KC
-#define AVX2_ACT(type)    sizeof(struct act8)
-#define AVX2_BLK(type)    blk_bytes(type)
-#define AVX2_BUF          (KC * 16 * sizeof(struct block_q5_1)) /* the biggest chunk */
+#define AVX2_COLS(type) 4
+#define AVX2_QK(type)   QK8_0
+#define AVX2_KC(type)   KC
+#define AVX2_ACT(type)  sizeof(struct act8)
+#define AVX2_BLK(type)  blk_bytes(type)
+#define AVX2_BUF        (KC * 16 * sizeof(struct block_q5_1)) /* the biggest chunk */
 #include "engine/quant_avx2_driver.h"
 
 AVX2_GEMM_FNS(q5_0, GGML_TYPE_Q5_0)

@@ -62,8 +62,10 @@ wait_until 8 instances hello 0 || fail "still running after the idle timeout"
 echo "scaled to zero"
 body=$(curl -sS --max-time 10 "$U/") || fail "second cold request"
 [ "$body" = "Hello World!" ] || fail "second cold answer"
-n=$(ledger "SELECT count(*) FROM ledger WHERE kind='instance_start' AND service='hello'")
-[ "$n" -eq 2 ] || fail "want 2 instance starts in the ledger, got $n"
+# the ledger is written in batches between loop iterations: wait for it
+starts() { [ "$(ledger "SELECT count(*) FROM ledger WHERE kind='instance_start' AND service='hello'")" -eq "$1" ]; }
+wait_until 5 starts 2 ||
+  fail "want 2 instance starts in the ledger, got $(ledger "SELECT count(*) FROM ledger WHERE kind='instance_start' AND service='hello'")"
 stop_daemon
 n=$(ledger "SELECT count(*) FROM ledger WHERE kind='instance_exit' AND service='hello'")
 [ "$n" -eq 2 ] || fail "want 2 instance exits after shutdown, got $n"

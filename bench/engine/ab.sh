@@ -32,7 +32,7 @@ run() {
   fi
   # shellcheck disable=SC2086
   env "${envs[@]}" "$bin" bench "$model" $args |
-    awk -F'|' '/\| *(pp|tg)[0-9]+ *\|/ { split($8, v, " "); print v[1]; exit }'
+    awk -F'|' '/\| *(pp|tg)[0-9]+( @ d[0-9]+)? *\|/ { split($8, v, " "); print v[1]; exit }'
 }
 
 pairs=()

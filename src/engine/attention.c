@@ -3,14 +3,16 @@
  * attention: scores = K q with q rounded to the KV type (F16 by default),
  * soft-cap, scale, softmax with a double sum, then the probabilities rounded
  * to the KV type times V. All query heads of a group share each load of K
- * and V, so a step reads the cache once. The cache keeps K transposed
- * (position fastest) and V by position: both products then stream whole
- * cache lines. Causal and sliding-window masks are the range [k0, k1].
- * The AVX-512 and AVX2 variants (attention_avx512.c, attention_avx2.c)
- * compute the same steps in the same order per score and per output; this
- * file holds the store, the dispatch and the portable version. Several
- * query rows of one sequence (attn__group_rows) share each load of K and V
- * in the AVX-512 variant; the others take them one at a time. */
+ * and V, so a step reads the cache once. The cache keeps a head's K in
+ * blocks of KV_BLK positions, transposed within a block (position
+ * fastest), and its V by position: both products stream one run of memory
+ * each, front to back, whole cache lines at a time. Causal and
+ * sliding-window masks are the range [k0, k1]. The AVX-512 and AVX2
+ * variants (attention_avx512.c, attention_avx2.c) compute the same steps in
+ * the same order per score and per output; this file holds the store, the
+ * dispatch and the portable version. Several query rows of one sequence
+ * (attn__group_rows) share each load of K and V in the AVX-512 variant;
+ * the others take them one at a time. */
 #include "engine/engine_internal.h"
 
 #include <math.h>
@@ -46,11 +48,9 @@ static float scores(const struct attn_args *a, const float *q, float *sc)
 {
 	for (int64_t p = 0; p < a->n; p++)
 		sc[p] = 0.0f;
-	for (int d = 0; d < a->dk; d++) {
-		const uint8_t *row = a->kt + (size_t)d * a->kt_ld * a->es;
+	for (int d = 0; d < a->dk; d++)
 		for (int64_t p = 0; p < a->n; p++)
-			sc[p] += q[d] * load_kv(a, row, a->k0 + p);
-	}
+			sc[p] += q[d] * load_kv(a, a->kt, (int64_t)kv_k_index(a->dk, d, a->k0 + p));
 	float max = -INFINITY;
 	for (int64_t p = 0; p < a->n; p++) {
 		float v = sc[p];
@@ -105,9 +105,9 @@ void attn__store(struct engine_seq *s, int il, int64_t pos, int g, const float *
 {
 	const struct hparams *hp = &s->m->hp;
 	const int dk = hp->head_dim_k, dv = hp->head_dim_v;
-	uint8_t *kt = seq_k(s, il) + ((size_t)g * dk * s->n_ctx + (size_t)pos) * s->kv_es;
-	uint8_t *vd = seq_vt(s, il) + ((size_t)pos * hp_kv_dim_v(hp) + (size_t)g * dv) * s->kv_es;
-	/* K is stored transposed (one element per cache row): converted to the
+	uint8_t *kt = seq_k_at(s, il, g, 0, pos);
+	uint8_t *vd = seq_v(s, il, g) + (size_t)pos * dv * s->kv_es;
+	/* K is stored one element per row of its block: converted to the
 	 * cache type (as V) a vector at a time, then spread */
 	_Alignas(64) uint8_t kc[256 * sizeof(float)];
 	const int step = (int)(sizeof kc / s->kv_es);
@@ -115,34 +115,14 @@ void attn__store(struct engine_seq *s, int il, int64_t pos, int g, const float *
 		const int nd = dk - d0 < step ? dk - d0 : step;
 		s->kv_qt->from_float(k + d0, kc, nd);
 		for (int d = 0; d < nd; d++)
-			memcpy(kt + (size_t)(d0 + d) * s->n_ctx * s->kv_es, kc + (size_t)d * s->kv_es,
+			memcpy(kt + (size_t)(d0 + d) * KV_BLK * s->kv_es, kc + (size_t)d * s->kv_es,
 			       s->kv_es);
 	}
 	s->kv_qt->from_float(v, vd, dv);
 }
 
-void attn__warm(const struct engine_seq *s, int il, int g, int64_t k0, int64_t k1)
-{
-	const struct hparams *hp = &s->m->hp;
-	const size_t es = s->kv_es, span = (size_t)(k1 - k0 + 1) * es;
-	if (k1 < k0)
-		return;
-	const uint8_t *kt = seq_k(s, il) + (size_t)g * hp->head_dim_k * s->n_ctx * es;
-	for (int d = 0; d < hp->head_dim_k; d++) {
-		const uint8_t *p = kt + ((size_t)d * s->n_ctx + (size_t)k0) * es;
-		for (size_t o = 0; o < span + 63; o += 64)
-			__builtin_prefetch(p + o, 0, 2); /* into L2 */
-	}
-	const size_t ld = (size_t)hp_kv_dim_v(hp) * es, row = (size_t)hp->head_dim_v * es;
-	const uint8_t *v = seq_vt(s, il) + (size_t)g * row;
-	for (int64_t pos = k0; pos <= k1; pos++)
-		for (size_t o = 0; o < row + 63; o += 64)
-			__builtin_prefetch(v + (size_t)pos * ld + o, 0, 2);
-}
-
-/* The arguments of group g of layer il over positions k0 .. k1. */
-static struct attn_args args(const struct engine_seq *s, int il, int g, int nq, int64_t k0,
-                             int64_t k1, float scale, float softcap, struct thread_scratch *ts)
+struct attn_args attn__args(const struct engine_seq *s, int il, int g, int nq, int64_t k0,
+                            int64_t k1, float scale, float softcap, struct thread_scratch *ts)
 {
 	const struct hparams *hp = &s->m->hp;
 	const int dk = hp->head_dim_k, dv = hp->head_dim_v;
@@ -150,17 +130,16 @@ static struct attn_args args(const struct engine_seq *s, int il, int g, int nq, 
 	    .nq = nq,
 	    .dk = dk,
 	    .dv = dv,
-	    .kt = seq_k(s, il) + (size_t)g * dk * s->n_ctx * s->kv_es,
-	    .kt_ld = s->n_ctx,
-	    .v = seq_vt(s, il) + (size_t)g * dv * s->kv_es,
-	    .v_ld = hp_kv_dim_v(hp),
+	    .kt = seq_k(s, il, g),
+	    .v = seq_v(s, il, g),
+	    .v_ld = dv,
 	    .es = s->kv_es,
 	    .k0 = k0,
 	    .n = k1 - k0 + 1,
 	    .f16 = s->kv_type == GGML_TYPE_F16,
 	    .scale = scale,
 	    .softcap = softcap,
-	    .sc = ts->scores,
+	    .sc = ts->scores + ATTN_SC_PAD,
 	    .qf = (float *)ts->conv,
 	};
 }
@@ -169,7 +148,7 @@ void attn__group(float *out, const float *q, int nq, const struct engine_seq *s,
                  int64_t k0, int64_t k1, float scale, float softcap, struct thread_scratch *ts)
 {
 	pthread_once(&once, pick);
-	struct attn_args a = args(s, il, g, nq, k0, k1, scale, softcap, ts);
+	struct attn_args a = attn__args(s, il, g, nq, k0, k1, scale, softcap, ts);
 	a.out = out;
 	a.q = q;
 	group_fn(&a);
@@ -190,7 +169,7 @@ void attn__group_rows(const struct attn_row *rows, int n_rows, int nq, const str
 		lo = rows[r].k0 < lo ? rows[r].k0 : lo;
 		hi = rows[r].k1 > hi ? rows[r].k1 : hi;
 	}
-	struct attn_args a = args(s, il, g, nq, lo, hi, scale, softcap, ts);
+	struct attn_args a = attn__args(s, il, g, nq, lo, hi, scale, softcap, ts);
 	/* after q of the tile's queries, transposed in groups of 16 */
 	a.kv = a.qf + (size_t)(n_rows * nq + 15) / 16 * 16 * a.dk;
 	rows_fn(&a, rows, n_rows);

@@ -177,8 +177,10 @@ struct gen_state {
 struct engine_seq {
 	struct engine_model *m;
 	int64_t n_ctx, n_past;
-	/* Per layer: K transposed as (n_head_kv, head_dim_k, n_ctx), then V as
-	 * (n_ctx, kv_dim_v), in kv_type (F16 as llama.cpp's default, or F32). */
+	/* Per layer: K then V of each KV head, in kv_type (F16 as llama.cpp's
+	 * default, or F32). A head's K is blocks of KV_BLK positions, each
+	 * (head_dim_k, KV_BLK) with the position fastest (seq_k_at); its V is
+	 * (n_ctx, head_dim_v). Attention streams both front to back. */
 	uint8_t *kv;
 	int kv_type;
 	size_t kv_es; /* bytes per element */
@@ -202,14 +204,43 @@ static inline int64_t hp_kv_dim_v(const struct hparams *hp)
 {
 	return (int64_t)hp->n_head_kv * hp->head_dim_v;
 }
-static inline uint8_t *seq_k(const struct engine_seq *s, int il)
+/* Positions per block of the K cache (one block: head_dim_k rows of
+ * KV_BLK positions, position fastest: a 64-byte line of F16 per row). */
+#define KV_BLK 32
+/* Positions a head's K blocks hold (n_ctx rounded up to KV_BLK). */
+static inline int64_t kv_ctx_k(int64_t n_ctx)
+{
+	return (n_ctx + KV_BLK - 1) / KV_BLK * KV_BLK;
+}
+/* Bytes of one layer's K and V for n_ctx positions of es-byte elements. */
+static inline size_t kv_layer_bytes(const struct hparams *hp, int64_t n_ctx, size_t es)
+{
+	return ((size_t)hp_kv_dim_k(hp) * (size_t)kv_ctx_k(n_ctx) +
+	        (size_t)hp_kv_dim_v(hp) * (size_t)n_ctx) *
+	       es;
+}
+/* Element (d, p) of a head's K blocks: its index from the head's start. */
+static inline size_t kv_k_index(int dk, int64_t d, int64_t p)
+{
+	return ((size_t)(p / KV_BLK) * (size_t)dk + (size_t)d) * KV_BLK + (size_t)(p % KV_BLK);
+}
+/* K of KV head g in layer il (its blocks), and V of that head. */
+static inline uint8_t *seq_k(const struct engine_seq *s, int il, int g)
 {
 	const struct hparams *hp = &s->m->hp;
-	return s->kv + (size_t)il * s->n_ctx * (hp_kv_dim_k(hp) + hp_kv_dim_v(hp)) * s->kv_es;
+	return s->kv + (size_t)il * kv_layer_bytes(hp, s->n_ctx, s->kv_es) +
+	       (size_t)g * (size_t)hp->head_dim_k * (size_t)kv_ctx_k(s->n_ctx) * s->kv_es;
 }
-static inline uint8_t *seq_vt(const struct engine_seq *s, int il)
+static inline uint8_t *seq_v(const struct engine_seq *s, int il, int g)
 {
-	return seq_k(s, il) + (size_t)s->n_ctx * hp_kv_dim_k(&s->m->hp) * s->kv_es;
+	const struct hparams *hp = &s->m->hp;
+	return seq_k(s, il, hp->n_head_kv) +
+	       (size_t)g * (size_t)hp->head_dim_v * (size_t)s->n_ctx * s->kv_es;
+}
+/* K element (d, p) of head g in layer il. */
+static inline uint8_t *seq_k_at(const struct engine_seq *s, int il, int g, int64_t d, int64_t p)
+{
+	return seq_k(s, il, g) + kv_k_index(s->m->hp.head_dim_k, d, p) * s->kv_es;
 }
 
 /* ---- packed weights (pack.c) ---- */
@@ -277,11 +308,6 @@ int64_t engine__seq_shift(struct engine_seq *s, int64_t n_keep);
 /* ---- attention over a sequence's KV cache (attention.c) ---- */
 /* Stores K and V of kv head g at position pos of layer il. */
 void attn__store(struct engine_seq *s, int il, int64_t pos, int g, const float *k, const float *v);
-/* Fetches into L2 the cache lines that positions k0 .. k1 of layer il's
- * KV group g occupy (K's rows, then V's), for a step about to read them:
- * decode warms them before the group's projections, so that the attention
- * after those does not wait on memory. */
-void attn__warm(const struct engine_seq *s, int il, int g, int64_t k0, int64_t k1);
 /* out (nq, head_dim_v) = softmax(scale * softcap(q . K[k0..k1])) . V[k0..k1]
  * for the nq query heads q (nq, head_dim_k) of kv head g, with q and the
  * probabilities rounded to the KV type first, as llama.cpp's matmuls
@@ -294,18 +320,24 @@ struct attn_args {
 	float *out;        /* (nq, dv) */
 	const float *q;    /* (nq, dk) */
 	int nq, dk, dv;
-	const uint8_t *kt; /* K of the group transposed: element (d, p) at d * kt_ld + p */
-	size_t kt_ld;
+	const uint8_t *kt; /* K of the group: element (d, p) at kv_k_index(dk, d, p) */
 	const uint8_t *v;  /* V of the group: element (p, d) at p * v_ld + d */
 	size_t v_ld;
 	size_t es;         /* bytes per cache element */
 	int64_t k0, n;     /* positions k0 .. k0 + n - 1 */
 	bool f16;          /* an F16 cache (else F32) */
 	float scale, softcap;
-	float *sc; /* (nq, n) scratch */
+	float *sc; /* (nq, n) scratch, and ATTN_SC_PAD floats before it */
 	float *qf; /* (nq, dk) scratch */
 	float *kv; /* rows variant: (ATTN_KV_BLOCK, max(dk, dv) rounded up to 32) scratch */
 };
+/* Floats of scratch before attn_args.sc: a store of the K block that
+ * holds position k0 starts up to KV_BLK - 1 of them before it. */
+#define ATTN_SC_PAD KV_BLK
+/* The arguments of KV head g of layer il over positions k0 .. k1 (out, q
+ * not set). */
+struct attn_args attn__args(const struct engine_seq *s, int il, int g, int nq, int64_t k0,
+                            int64_t k1, float scale, float softcap, struct thread_scratch *ts);
 void attn__group_avx512(const struct attn_args *a);
 void attn__group_avx2(const struct attn_args *a);
 /* CALL(h0, k) for the nq query heads in groups of up to 8 (heads h0 ..

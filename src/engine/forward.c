@@ -330,18 +330,6 @@ static void attend(const struct fwd *f, int il, int64_t i, int64_t e, int g,
 	                 hp->q_prescale ? 1.0f : hp->kq_scale, hp->attn_softcap, ts);
 }
 
-/* Decode: KV group g's cache lines of layer il that each row's attention
- * will read (the positions before its own), fetched while the group's
- * projections stream their weights. */
-static void warm_cache(const struct fwd *f, int il, int g)
-{
-	const struct layer *L = &f->m->layers[il];
-	for (int64_t i = 0; i < f->n; i++) {
-		const int64_t pos = f->rows[i].pos;
-		attn__warm(f->rows[i].seq, il, g, first_key(L, pos), pos - 1);
-	}
-}
-
 /* Projections of the KV groups [g0, g1) (their Q heads, K and V rows). */
 static void qkv_groups(struct fwd *f, const struct layer *L, int64_t g0, int64_t g1,
                        struct thread_scratch *ts)
@@ -386,7 +374,6 @@ static void attn_grouped(struct fwd *f, int il, struct thread_scratch *ts, struc
 	int g;
 	while ((g = c->ok ? (int)c->a : next_group(f, il)) < hp->n_head_kv) {
 		c->ok = false;
-		warm_cache(f, il, g); /* grouped: decode */
 		qkv_groups(f, &f->m->layers[il], g, g + 1, ts);
 		for (int64_t i = 0, e; i < f->n; i = e) {
 			e = tile_end(f, i);

@@ -47,22 +47,39 @@ static void rotate_rows(const struct engine_seq *s, uint8_t *a, uint8_t *b, int6
 	}
 }
 
-/* K of kv head g in layer il: rows of n_ctx positions per dimension; the
- * tail [from, from + n) moves to keep and turns by cs. */
+/* Positions from p on that stay inside p's K block, at most left. */
+static int64_t run_len(int64_t p, int64_t left)
+{
+	int64_t r = KV_BLK - p % KV_BLK;
+	return r < left ? r : left;
+}
+
+/* K of kv head g in layer il (blocks of KV_BLK positions, each a row per
+ * dimension): the tail [from, from + n) moves to keep (< from) and turns
+ * by cs. Runs that stay inside a block, in position order, so a source is
+ * read before anything lands on it. */
 static void shift_k(struct engine_seq *s, int il, int g, int64_t keep, int64_t from, int64_t n,
                     const float *cs)
 {
 	const struct hparams *hp = &s->m->hp;
 	const int dk = hp->head_dim_k, half = hp->n_rot / 2;
-	const size_t es = s->kv_es, row = (size_t)s->n_ctx * es;
-	uint8_t *base = seq_k(s, il) + (size_t)g * dk * row;
-	for (int d = 0; d < dk; d++)
-		memmove(base + d * row + keep * es, base + d * row + from * es, (size_t)n * es);
-	for (int i = 0; i < hp->n_rot; i += 2) {
-		int da = hp->rope_mode == ROPE_NEOX ? i / 2 : i;
-		int db = hp->rope_mode == ROPE_NEOX ? i / 2 + half : i + 1;
-		rotate_rows(s, base + da * row + keep * es, base + db * row + keep * es, n, cs[i],
-		            cs[i + 1]);
+	const size_t es = s->kv_es;
+	uint8_t *base = seq_k(s, il, g);
+	for (int64_t p = 0, k; p < n; p += k) {
+		k = run_len(from + p, n - p);
+		k = run_len(keep + p, k);
+		for (int d = 0; d < dk; d++)
+			memmove(base + kv_k_index(dk, d, keep + p) * es,
+			        base + kv_k_index(dk, d, from + p) * es, (size_t)k * es);
+	}
+	for (int64_t p = keep, k; p < keep + n; p += k) {
+		k = run_len(p, keep + n - p);
+		for (int i = 0; i < hp->n_rot; i += 2) {
+			int da = hp->rope_mode == ROPE_NEOX ? i / 2 : i;
+			int db = hp->rope_mode == ROPE_NEOX ? i / 2 + half : i + 1;
+			rotate_rows(s, base + kv_k_index(dk, da, p) * es,
+			            base + kv_k_index(dk, db, p) * es, k, cs[i], cs[i + 1]);
+		}
 	}
 }
 
@@ -83,13 +100,15 @@ int64_t engine__seq_shift(struct engine_seq *s, int64_t n_keep)
 	for (int c = 0; c < hp->n_rope_cfg; c++)
 		ops_rope_cache(cs + c * hp->n_rot, hp->n_rot, -n_disc, &hp->rope[c],
 		               hp->rope_freqs);
-	const size_t vrow = (size_t)hp_kv_dim_v(hp) * s->kv_es;
+	const size_t vrow = (size_t)hp->head_dim_v * s->kv_es;
 	for (int il = 0; il < hp->n_layer; il++) {
 		const float *c = cs + s->m->layers[il].rope_cfg * hp->n_rot;
-		for (int g = 0; g < hp->n_head_kv; g++)
+		for (int g = 0; g < hp->n_head_kv; g++) {
 			shift_k(s, il, g, n_keep, from, n, c);
-		uint8_t *vt = seq_vt(s, il);
-		memmove(vt + (size_t)n_keep * vrow, vt + (size_t)from * vrow, (size_t)n * vrow);
+			uint8_t *v = seq_v(s, il, g);
+			memmove(v + (size_t)n_keep * vrow, v + (size_t)from * vrow,
+			        (size_t)n * vrow);
+		}
 	}
 	free(cs);
 	memmove(s->tokens + n_keep, s->tokens + from, (size_t)n * sizeof *s->tokens);

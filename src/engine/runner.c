@@ -137,8 +137,9 @@ int runner__reserve(struct engine_model *m, int64_t n_rows, int64_t n_ctx)
 		n_sc = tile < limit ? tile : limit;
 		size_t conv = attn__conv_bytes(hp);
 		for (int i = 0; i < r->n_threads; i++) {
-			/* softmax reads up to 15 floats past a row */
-			float *s = try_malloc_array(n_sc + 16, sizeof(float));
+			/* softmax reads up to 15 floats past a row; a block's
+			 * scores start up to ATTN_SC_PAD before the first row */
+			float *s = try_malloc_array(ATTN_SC_PAD + n_sc + 16, sizeof(float));
 			uint8_t *c = try_malloc_array(conv, 1);
 			if (!s || !c) {
 				free(s);

@@ -58,8 +58,7 @@ static void fix_init(struct fix *f, const struct cfg *c)
 	s->kv_es = c->kv_type == GGML_TYPE_F16 ? 2 : 4;
 	s->kv_qt = quant_get(c->kv_type);
 	assert_non_null(s->kv_qt);
-	size_t per_layer = (size_t)N_CTX * (hp_kv_dim_k(hp) + hp_kv_dim_v(hp)) * s->kv_es;
-	s->kv = calloc(N_LAYER * per_layer, 1);
+	s->kv = calloc(N_LAYER * kv_layer_bytes(hp, N_CTX, s->kv_es), 1);
 	float *k = malloc((size_t)c->dk * 4), *v = malloc((size_t)c->dv * 4);
 	for (int il = 0; il < N_LAYER; il++)
 		for (int64_t p = 0; p < N_CTX; p++)
@@ -72,7 +71,8 @@ static void fix_init(struct fix *f, const struct cfg *c)
 			}
 	free(k);
 	free(v);
-	f->ts.scores = malloc(((size_t)ATTN_ROWS * c->nq * N_CTX + 16) * sizeof(float));
+	f->ts.scores =
+	    malloc((ATTN_SC_PAD + (size_t)ATTN_ROWS * c->nq * N_CTX + 16) * sizeof(float));
 	f->ts.conv = malloc(attn__conv_bytes(hp));
 	assert_non_null(s->kv);
 	assert_non_null(f->ts.scores);
@@ -105,11 +105,11 @@ static void check_ref(const struct engine_seq *s, int il, int g, const float *q,
 	const struct hparams *hp = &s->m->hp;
 	const int dk = hp->head_dim_k, dv = hp->head_dim_v;
 	double *w = malloc((size_t)(k1 - k0 + 1) * sizeof *w), max = -INFINITY, sum = 0;
-	const uint8_t *kt = seq_k(s, il), *vt = seq_vt(s, il);
+	const uint8_t *vt = seq_v(s, il, g);
 	for (int64_t p = k0; p <= k1; p++) {
 		double x = 0;
 		for (int d = 0; d < dk; d++)
-			x += q[d] * cache_at(s, kt, ((size_t)g * dk + d) * N_CTX + p);
+			x += q[d] * cache_at(s, seq_k_at(s, il, g, d, p), 0);
 		if (softcap > 0)
 			x = tanh(x / softcap) * softcap;
 		w[p - k0] = x * scale;
@@ -120,8 +120,7 @@ static void check_ref(const struct engine_seq *s, int il, int g, const float *q,
 	for (int d = 0; d < dv; d++) {
 		double o = 0;
 		for (int64_t p = k0; p <= k1; p++)
-			o += w[p - k0] / sum *
-			     cache_at(s, vt, (size_t)p * hp_kv_dim_v(hp) + g * dv + d);
+			o += w[p - k0] / sum * cache_at(s, vt, (size_t)p * dv + d);
 		assert_true(fabs(o - out[d]) < 2e-3);
 	}
 	free(w);
@@ -242,7 +241,9 @@ static void test_attention_avx2_matches_ref(void **state)
 		test_skip("this CPU has no AVX2");
 		return;
 	}
-	static const int64_t ranges[][2] = {{0, 0}, {0, 6}, {3, 77}, {10, 17}, {0, N_CTX - 1}};
+	static const int64_t ranges[][2] = {{0, 0},   {0, 6},    {3, 77},     {10, 17},
+	                                    {40, 100}, {33, 33}, {31, 32},   {64, 95},
+	                                    {0, N_CTX - 1}, {57, N_CTX - 1}};
 	for (size_t c = 0; c < sizeof cfgs / sizeof cfgs[0]; c++) {
 		struct fix f;
 		fix_init(&f, &cfgs[c]);
@@ -255,25 +256,10 @@ static void test_attention_avx2_matches_ref(void **state)
 			const float scale = 1.0f / sqrtf((float)dk), softcap = r % 2 ? 30.0f : 0.0f;
 			for (int i = 0; i < nq * dk; i++)
 				q[i] = 1.5f * frand();
-			struct attn_args a = {
-			    .out = out,
-			    .q = q,
-			    .nq = nq,
-			    .dk = dk,
-			    .dv = dv,
-			    .kt = seq_k(&f.s, il) + (size_t)g * dk * N_CTX * f.s.kv_es,
-			    .kt_ld = N_CTX,
-			    .v = seq_vt(&f.s, il) + (size_t)g * dv * f.s.kv_es,
-			    .v_ld = (size_t)hp_kv_dim_v(hp),
-			    .es = f.s.kv_es,
-			    .k0 = k0,
-			    .n = k1 - k0 + 1,
-			    .f16 = f.s.kv_type == GGML_TYPE_F16,
-			    .scale = scale,
-			    .softcap = softcap,
-			    .sc = f.ts.scores,
-			    .qf = (float *)f.ts.conv,
-			};
+			struct attn_args a =
+			    attn__args(&f.s, il, g, nq, k0, k1, scale, softcap, &f.ts);
+			a.out = out;
+			a.q = q;
 			attn__group_avx2(&a);
 			for (int h = 0; h < nq; h++)
 				check_ref(&f.s, il, g, q + (size_t)h * dk, out + (size_t)h * dv, k0, k1,

@@ -18,27 +18,28 @@ static double layer0_diff(const struct engine_seq *a, const struct engine_seq *b
 	for (int g = 0; g < hp->n_head_kv; g++)
 		for (int d = 0; d < hp->head_dim_k; d++)
 			for (int64_t p = 0; p < n; p++) {
-				size_t oa = ((size_t)g * hp->head_dim_k + d) * a->n_ctx + p;
-				size_t ob = ((size_t)g * hp->head_dim_k + d) * b->n_ctx + p;
 				uint16_t ha, hb;
-				memcpy(&ha, seq_k(a, 0) + oa * 2, 2);
-				memcpy(&hb, seq_k(b, 0) + ob * 2, 2);
+				memcpy(&ha, seq_k_at(a, 0, g, d, p), 2);
+				memcpy(&hb, seq_k_at(b, 0, g, d, p), 2);
 				double x = fp16_to_f32(ha), y = fp16_to_f32(hb);
 				worst = fmax(worst, fabs(x - y));
 				big = fmax(big, fabs(y));
 			}
 	*vmax = 0;
-	size_t nv = (size_t)n * hp_kv_dim_v(hp);
-	for (size_t i = 0; i < nv; i++) {
-		uint16_t ha, hb;
-		memcpy(&ha, seq_vt(a, 0) + i * 2, 2);
-		memcpy(&hb, seq_vt(b, 0) + i * 2, 2);
-		*vmax = fmax(*vmax, fabs(fp16_to_f32(ha) - fp16_to_f32(hb)));
-	}
+	size_t nv = (size_t)n * hp->head_dim_v;
+	for (int g = 0; g < hp->n_head_kv; g++)
+		for (size_t i = 0; i < nv; i++) {
+			uint16_t ha, hb;
+			memcpy(&ha, seq_v(a, 0, g) + i * 2, 2);
+			memcpy(&hb, seq_v(b, 0, g) + i * 2, 2);
+			*vmax = fmax(*vmax, fabs(fp16_to_f32(ha) - fp16_to_f32(hb)));
+		}
 	return worst / big;
 }
 
-static void check_model(const char *rel)
+/* n_tok tokens in a context of n_ctx, then a shift that keeps the first
+ * `keep`: the K blocks' runs cross block edges when n_tok passes KV_BLK. */
+static void check_model(const char *rel, int64_t n_ctx, int n_tok, int keep)
 {
 	char path[1024];
 	if (!model_path(rel, path)) {
@@ -47,28 +48,31 @@ static void check_model(const char *rel)
 	}
 	struct engine_model *m = load_or_fail(path);
 	char err[ERR_MSG_LEN];
-	struct engine_seq *a = engine_seq_new(m, 64, err), *b = engine_seq_new(m, 64, err);
+	struct engine_seq *a = engine_seq_new(m, n_ctx, err), *b = engine_seq_new(m, n_ctx, err);
 	assert_non_null(a);
 	assert_non_null(b);
 	assert_int_equal(a->kv_type, GGML_TYPE_F16);
-	int32_t ids[30], kept[17];
-	for (int i = 0; i < 30; i++)
+	int32_t ids[128], kept[128];
+	assert_true(n_tok <= 128);
+	for (int i = 0; i < n_tok; i++)
 		ids[i] = 1 + (i * 37 + 11) % (int32_t)(engine_model_info(m)->n_vocab - 1);
-	assert_int_equal(engine_seq_eval(a, ids, 30, NULL), 0);
-	assert_int_equal(engine__seq_shift(a, 4), 13); /* half of the 26 after the first 4 */
-	assert_int_equal(engine_seq_n_past(a), 17);
-	memcpy(kept, ids, 4 * sizeof *ids);
-	memcpy(kept + 4, ids + 17, 13 * sizeof *ids);
-	assert_memory_equal(engine_seq_tokens(a), kept, sizeof kept);
-	assert_int_equal(engine_seq_eval(b, kept, 17, NULL), 0);
-	double vdiff, kdiff = layer0_diff(a, b, 17, &vdiff);
-	print_message("%s: layer 0 K after the shift vs fresh: %.2e of max |K|, V %.2e\n", rel,
-	              kdiff, vdiff);
+	const int disc = (n_tok - keep) / 2, n_kept = n_tok - disc; /* half of the rest */
+	assert_int_equal(engine_seq_eval(a, ids, n_tok, NULL), 0);
+	assert_int_equal(engine__seq_shift(a, keep), disc);
+	assert_int_equal(engine_seq_n_past(a), n_kept);
+	memcpy(kept, ids, (size_t)keep * sizeof *ids);
+	memcpy(kept + keep, ids + keep + disc, (size_t)(n_kept - keep) * sizeof *ids);
+	assert_memory_equal(engine_seq_tokens(a), kept, (size_t)n_kept * sizeof *kept);
+	assert_int_equal(engine_seq_eval(b, kept, n_kept, NULL), 0);
+	double vdiff, kdiff = layer0_diff(a, b, n_kept, &vdiff);
+	print_message("%s, %d of %lld kept %d: layer 0 K after the shift vs fresh: %.2e of max "
+	              "|K|, V %.2e\n",
+	              rel, n_tok, (long long)n_ctx, keep, kdiff, vdiff);
 	assert_true(kdiff < 4e-3); /* an F16 rounding or two */
 	assert_true(vdiff == 0.0); /* V moves, bit for bit */
-	/* the shifted cache takes the next token at position 17 */
-	assert_int_equal(engine_seq_eval(a, ids + 29, 1, NULL), 0);
-	assert_int_equal(engine_seq_n_past(a), 18);
+	/* the shifted cache takes the next token at position n_kept */
+	assert_int_equal(engine_seq_eval(a, ids + n_tok - 1, 1, NULL), 0);
+	assert_int_equal(engine_seq_n_past(a), n_kept + 1);
 	engine_seq_free(a);
 	engine_seq_free(b);
 	engine_model_free(m);
@@ -77,9 +81,12 @@ static void check_model(const char *rel)
 static void test_kv_shift_layer0_like_fresh(void **state)
 {
 	(void)state;
-	check_model("stories260K-F32.gguf");
-	check_model("synth/synth-qwen2-F32.gguf");
-	check_model("synth/synth-gemma3-F32.gguf");
+	static const char *const models[] = {"stories260K-F32.gguf", "synth/synth-qwen2-F32.gguf",
+	                                     "synth/synth-gemma3-F32.gguf"};
+	for (int i = 0; i < 3; i++) {
+		check_model(models[i], 64, 30, 4);
+		check_model(models[i], 100, 97, 5);
+	}
 }
 
 static int count_tokens(void *user, int32_t tok, const char *text, size_t len)

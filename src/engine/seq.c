@@ -10,6 +10,24 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+/* A KV cache of `bytes`, in 2 MiB pages where the kernel hands them out
+ * (transparent huge pages, madvise mode): decode steps through the cache a
+ * 4 KiB K block at a time, a page each with small pages. In a harness of
+ * Q4_0 1.1B decode's attention at depth 4096 (22 layers, 2 threads) a call
+ * took 279-334 kcycles against 330-350 on small pages. */
+static uint8_t *kv_alloc(size_t bytes)
+{
+	const size_t huge = (size_t)2 << 20;
+	if (bytes < huge)
+		return try_malloc_array(bytes, 1);
+	const size_t n = bytes / huge + (bytes % huge != 0);
+	uint8_t *p = try_aligned_array(n, huge, huge);
+	if (p)
+		(void)madvise(p, n * huge, MADV_HUGEPAGE);
+	return p;
+}
 
 struct engine_seq *engine_seq_new(struct engine_model *m, int64_t n_ctx, char err[ERR_MSG_LEN])
 {
@@ -37,7 +55,7 @@ struct engine_seq *engine_seq_new(struct engine_model *m, int64_t n_ctx, char er
 	s->kv_type = m->kv_type;
 	s->kv_es = es;
 	s->kv_qt = kv_qt;
-	s->kv = backend__host_kv(m) ? try_malloc_array(kv_bytes, 1) : NULL;
+	s->kv = backend__host_kv(m) ? kv_alloc(kv_bytes) : NULL;
 	s->tokens = try_malloc_array((size_t)n_ctx, sizeof *s->tokens);
 	s->logits = try_malloc_array((size_t)hp->n_vocab, sizeof *s->logits);
 	s->smp = sampler_new(hp->n_vocab);

@@ -14,8 +14,7 @@
 # BENCH_TYPES ("F16 Q8_0 Q4_0 Q4_K_M"), BENCH_P (512), BENCH_N (128),
 # BENCH_AVX2_TYPES ("F16 Q8_0 Q4_0 Q4_K_M"; empty: no AVX2 table),
 # BENCH_MORE_TYPES ("Q6_K Q5_K_M Q5_0 Q5_1 Q4_1 Q3_K_M Q2_K BF16"; empty:
-# no such table), BENCH_DEPTH (4096: the long-context table's depth; empty:
-# no such table), BENCH_DEPTH_TYPES ("Q4_0 Q4_K_M").
+# no such table).
 set -eu
 cd "$(dirname "$0")/../.."
 bin=${GPURUN_BIN:-$PWD/build/gpurun}
@@ -24,9 +23,6 @@ reps=${BENCH_REPS:-3}
 types=${BENCH_TYPES:-F16 Q8_0 Q4_0 Q4_K_M}
 avx2_types=${BENCH_AVX2_TYPES-F16 Q8_0 Q4_0 Q4_K_M}
 more_types=${BENCH_MORE_TYPES-Q6_K Q5_K_M Q5_0 Q5_1 Q4_1 Q3_K_M Q2_K BF16}
-depth=${BENCH_DEPTH-4096}
-depth_types=${BENCH_DEPTH_TYPES-Q4_0 Q4_K_M}
-[ -n "$depth" ] || depth_types=
 grep -qw avx2 /proc/cpuinfo || avx2_types=
 np=${BENCH_P:-512}
 ng=${BENCH_N:-128}
@@ -40,7 +36,7 @@ mkdir -p "$models"
 declare -A llama_pp=([F16]=164.6 [Q8_0]=136.0 [Q4_K_M]=91.9 [Q4_0]=200.4)
 declare -A llama_tg=([F16]=20.7 [Q8_0]=34.5 [Q4_K_M]=50.4 [Q4_0]=61.9)
 
-for t in $types $avx2_types $more_types $depth_types; do
+for t in $types $avx2_types $more_types; do
   f=$models/synth-1.1b-$t.gguf
   if [ ! -s "$f" ]; then
     echo "bench/engine: writing $f"
@@ -93,12 +89,6 @@ once() {
 }
 for t in $avx2_types; do once a2 "$t" avx2; done
 for t in $more_types; do once mt "$t" "${GPURUN_ISA:-}"; done
-# Long context: prefill and decode with $depth tokens already in the cache.
-dg=32
-for t in $depth_types; do
-  "$bin" bench "$models/synth-1.1b-$t.gguf" -p "$np" -n "$dg" -d "$depth" -t "$threads" -r 1 |
-    tee "$tmp/dp-$t.txt"
-done
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 bws=$(cat "$tmp"/bw-*.txt | bw_of - "$threads")
 bw1=$(cat "$tmp"/bw-*.txt | bw_of - 1)
@@ -236,36 +226,6 @@ info() { sed -n "s/.*$2 \([0-9.]*\) MiB.*/\1/p" "$1"; }
     echo "them), and the same runs as the AVX2 table."
     echo
     once_table mt "$more_types"
-  fi
-  if [ -n "$depth_types" ]; then
-    echo
-    echo "Long context, in the same run: \`gpurun bench MODEL -p $np -n $dg -d $depth -t $threads -r 1\`"
-    echo "(each test after $depth tokens were put in the cache, untimed; llama-bench's \`-d\`),"
-    echo "against the main table's runs at depth 0. Decode at depth also reads the KV cache"
-    echo "(F16: $depth positions x layers x K and V heads); \"from bytes\" is the decode ratio"
-    echo "that those extra bytes alone would give: weights / (weights + cache read)."
-    echo
-    echo "| type | pp$np tok/s | pp$np @ d$depth | ratio | tg$ng tok/s | tg$dg @ d$depth | ratio | from bytes |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-    for t in $depth_types; do
-      r=$tmp/dp-$t.txt
-      wmib=$(info "$r" "weights read per token" | head -1)
-      kv=$(info "$r" "KV cache" | head -1)
-      pp0='' tg0='' # depth 0: the main table's runs, where the type has them
-      if [ -s "$tmp/bench-$t.txt" ]; then
-        pp0=$(mean "$(tps "$tmp/bench-$t.txt" "pp$np")")
-        tg0=$(tg_runs "$t" | awk '{ s += $1; n++ } END { if (n) print s / n }')
-      fi
-      awk -v t="$t" -v pp0="$pp0" -v tg0="$tg0" \
-          -v pp="$(mean "$(tps "$r" "pp$np@d$depth")")" -v tg="$(mean "$(tps "$r" "tg$dg@d$depth")")" \
-          -v w="$wmib" -v kv="$kv" -v d="$depth" -v ctx="$((depth + np + dg))" 'BEGIN {
-        rd = kv * (d + 0.5 * '"$dg"') / ctx;
-        if (pp0 == "" || tg0 == "") { pp0 = 0; tg0 = 0 }
-        f0 = "%.2f"; p0 = pp0 > 0 ? sprintf(f0, pp0) : "-"; g0 = tg0 > 0 ? sprintf(f0, tg0) : "-";
-        printf "| %s | %s | %.2f | %s | %s | %.2f | %s | %.2f |\n", t, p0, pp,
-          (pp0 > 0 ? sprintf("%.2f", pp / pp0) : "-"), g0, tg,
-          (tg0 > 0 ? sprintf("%.2f", tg / tg0) : "-"), w / (w + rd) }'
-    done
   fi
 } >"$tmp/section.md"
 

@@ -13,6 +13,7 @@
 # ("Q4_0 Q4_K_M").
 set -eu
 cd "$(dirname "$0")/../.."
+. bench/lib.sh
 bin=${GPURUN_BIN:-$PWD/build/gpurun}
 threads=${BENCH_THREADS:-2}
 np=${BENCH_P:-512}
@@ -85,12 +86,5 @@ base=${depths%% *}
   done
 } >"$tmp/section.md"
 
-# Replace the section (from its heading to the next "## " heading) or append.
-touch "$out"
-awk -v sec="$tmp/section.md" '
-  /^## Engine at long context/ { skip = 1; while ((getline l < sec) > 0) print l; print ""; done = 1; next }
-  skip && /^## / { skip = 0 }
-  !skip { print }
-  END { if (!done) { print ""; while ((getline l < sec) > 0) print l } }' "$out" >"$tmp/out.md"
-mv "$tmp/out.md" "$out"
+bench_section "Engine at long context" "$tmp/section.md"
 echo "bench/context: wrote the long-context section of $out"

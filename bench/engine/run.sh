@@ -17,6 +17,7 @@
 # no such table).
 set -eu
 cd "$(dirname "$0")/../.."
+. bench/lib.sh
 bin=${GPURUN_BIN:-$PWD/build/gpurun}
 threads=${BENCH_THREADS:-2}
 reps=${BENCH_REPS:-3}
@@ -229,12 +230,5 @@ info() { sed -n "s/.*$2 \([0-9.]*\) MiB.*/\1/p" "$1"; }
   fi
 } >"$tmp/section.md"
 
-# Replace the section (from its heading to the next "## " heading) or append.
-touch "$out"
-awk -v sec="$tmp/section.md" '
-  /^## Engine: prefill and decode speed/ { skip = 1; while ((getline l < sec) > 0) print l; print ""; done = 1; next }
-  skip && /^## / { skip = 0 }
-  !skip { print }
-  END { if (!done) { print ""; while ((getline l < sec) > 0) print l } }' "$out" >"$tmp/out.md"
-mv "$tmp/out.md" "$out"
+bench_section "Engine: prefill and decode speed" "$tmp/section.md"
 echo "bench/engine: wrote the engine section of $out"

@@ -17,6 +17,7 @@
 # build/bench-models/ by `gpurun synth` when absent, as bench/engine does).
 set -u
 cd "$(dirname "$0")/../.."
+. bench/lib.sh
 bin=${GPURUN_BIN:-$PWD/build/gpurun}
 secs=${BENCH_SECONDS:-4}
 rounds=${BENCH_ROUNDS:-3}
@@ -327,8 +328,6 @@ a moment ago); "evicted": dropped from the page cache before each start
 touches come from the disk.
 MD
 )
-doc=docs/benchmarks.md
-[ -f "$doc" ] || printf '# Benchmarks\n' >"$doc"
 {
   printf '%s\n\nEvery round and cold start:\n\n```\n' "$section"
   cat "$tmp/rounds"
@@ -338,10 +337,4 @@ doc=docs/benchmarks.md
   [ "$have_big" = 1 ] && sed 's/^/cold 1.1B, file evicted (spawn ready first-byte first-token ms): /' "$tmp/cold-big-disk"
   printf '```\n'
 } >"$tmp/section"
-awk -v secfile="$tmp/section" '
-  function emit(  l) { while ((getline l < secfile) > 0) print l; done = 1 }
-  /^## / && skip { skip = 0; print "" }
-  /^## Gateway \(bench\/gateway\)/ { skip = 1; emit(); next }
-  !skip { print }
-  END { if (!done) { print ""; emit() } }
-' "$doc" >"$tmp/doc" && cat "$tmp/doc" >"$doc"
+bench_section "Gateway (bench/gateway)" "$tmp/section"

@@ -8,6 +8,7 @@
 # BENCH_ROUNDS (default 5; medians over the rounds are reported).
 set -u
 cd "$(dirname "$0")/../.."
+. bench/lib.sh
 bin=${GPURUN_BIN:-$PWD/build/gpurun}
 secs=${BENCH_SECONDS:-4}
 rounds=${BENCH_ROUNDS:-5}
@@ -144,14 +145,5 @@ request). On this shared 2-core machine requests/s follows whatever else is
 running; the CPU ratio moves least.
 MD
 )
-doc=docs/benchmarks.md
-[ -f "$doc" ] || printf '# Benchmarks\n' >"$doc"
 printf '%s\n\nEvery round:\n\n```\n%s\n```\n' "$section" "$(cat "$tmp/rounds")" >"$tmp/section"
-# replace our section (up to the next "## ") or append it
-awk -v secfile="$tmp/section" '
-  function emit(  l) { while ((getline l < secfile) > 0) print l; done = 1 }
-  /^## / && skip { skip = 0; print "" }
-  /^## HTTP server \(bench\/http\)/ { skip = 1; emit(); next }
-  !skip { print }
-  END { if (!done) { print ""; emit() } }
-' "$doc" >"$tmp/doc" && cat "$tmp/doc" >"$doc"
+bench_section "HTTP server (bench/http)" "$tmp/section"

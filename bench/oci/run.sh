@@ -11,6 +11,8 @@
 # of docs/benchmarks.md. Root only (namespaces, mounts); says why and exits 0
 # elsewhere. BENCH_OCI_ROUNDS: cold starts per service (default 15).
 set -u
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/../lib.sh"
 bin=${GPURUN_BIN:-$PWD/build/gpurun}
 rounds=${BENCH_OCI_ROUNDS:-15}
 say() { echo "bench oci: $*"; }
@@ -207,13 +209,6 @@ $(sed 's/^/process: /' "$tmp/cold-proc")
 MD
 )
 doc=docs/benchmarks.md
-[ -f "$doc" ] || printf '# Benchmarks\n' >"$doc"
 printf '%s\n' "$section" >"$tmp/section"
-awk -v secfile="$tmp/section" '
-  function emit(  l) { while ((getline l < secfile) > 0) print l; done = 1 }
-  /^## / && skip { skip = 0; print "" }
-  /^## OCI vs process cold start \(bench\/oci\)/ { skip = 1; emit(); next }
-  !skip { print }
-  END { if (!done) { print ""; emit() } }
-' "$doc" >"$tmp/doc" && cat "$tmp/doc" >"$doc"
+bench_section "OCI vs process cold start (bench/oci)" "$tmp/section"
 say "wrote the section to $doc"

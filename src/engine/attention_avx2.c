@@ -36,18 +36,6 @@ AI __m256 load8(const struct attn_args *a, const uint8_t *base, int64_t i, int64
 	              : _mm256_load_ps((float *)t);
 }
 
-/* Stores the first k (1..8) lanes of v at p. */
-AI void store_n(float *p, __m256 v, int64_t k)
-{
-	if (k >= 8) {
-		_mm256_storeu_ps(p, v);
-		return;
-	}
-	_Alignas(32) float t[8];
-	_mm256_store_ps(t, v);
-	memcpy(p, t, sizeof(float) * (size_t)k);
-}
-
 /* Floats p[0 .. 7] as a vector; past `left` (< 8) zero. */
 AI __m256 load8f(const float *p, int64_t left)
 {
@@ -56,13 +44,6 @@ AI __m256 load8f(const float *p, int64_t left)
 	_Alignas(32) float t[8] = {0};
 	memcpy(t, p, sizeof(float) * (size_t)left);
 	return _mm256_load_ps(t);
-}
-
-AI __m256 round_kv(const struct attn_args *a, __m256 x)
-{
-	if (!a->f16)
-		return x;
-	return _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
 
 /* Lanes [lo, hi) of v to p + lo .. p + hi - 1. */
@@ -78,6 +59,19 @@ AI void store_lanes(float *p, __m256 v, int64_t lo, int64_t hi)
 	hi = hi > 8 ? 8 : hi;
 	if (hi > lo)
 		memcpy(p + lo, t + lo, sizeof(float) * (size_t)(hi - lo));
+}
+
+/* Stores the first k (1..8) lanes of v at p. */
+AI void store_n(float *p, __m256 v, int64_t k)
+{
+	store_lanes(p, v, 0, k);
+}
+
+AI __m256 round_kv(const struct attn_args *a, __m256 x)
+{
+	if (!a->f16)
+		return x;
+	return _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
 
 /* Raw scores of heads [h0, h0 + nh) (q in a->qf) into sc[h * n + p]: a K

@@ -45,7 +45,12 @@ struct engine_seq *engine_seq_new(struct engine_model *m, int64_t n_ctx, char er
 	}
 	const struct quant_traits *kv_qt = quant_get(m->kv_type);
 	size_t es = kv_qt->type_size, kv_bytes;
-	if (!size_mul(kv_layer_bytes(hp, n_ctx, es), (size_t)hp->n_layer, &kv_bytes)) {
+	/* a bound of kv_layer_bytes (V rounded up as K) checked for overflow
+	 * first, then the exact figure */
+	size_t per_pos = (size_t)(hp_kv_dim_k(hp) + hp_kv_dim_v(hp)) * es;
+	if (!size_mul(per_pos, (size_t)kv_ctx_k(n_ctx), &kv_bytes) ||
+	    !size_mul(kv_bytes, (size_t)hp->n_layer, &kv_bytes) ||
+	    !size_mul(kv_layer_bytes(hp, n_ctx, es), (size_t)hp->n_layer, &kv_bytes)) {
 		err_set(err, ERR_TOO_LARGE, "KV cache for %lld tokens overflows", (long long)n_ctx);
 		return NULL;
 	}

@@ -140,17 +140,6 @@ R16_AI void k4_codes(int type, const uint8_t *p, size_t bx, int c, int h, __m512
                      __m512i hi[4], const bool x16)
 {
 	__m512i t[4];
-	if ((type & R16_PACKED) && x16) {
-		const __m512i m_lo = _mm512_set1_epi32(0x0f0f0f0f),
-		              m_hi = _mm512_set1_epi32((int)0xf0f0f0f0);
-		const uint8_t *v = p + 16 * (16 + 32 * c + 16 * h);
-#pragma GCC unroll 4
-		for (int k = 0; k < 4; k++) {
-			lo[k] = r16_and_load(m_lo, v + 64 * k);
-			hi[k] = r16_and_load(m_hi, v + 64 * k);
-		}
-		return;
-	}
 	k4_load(type, p, bx, 16 + 32 * c + 16 * h, t);
 #pragma GCC unroll 16
 	for (int k = 0; k < 4; k++) {

@@ -98,16 +98,6 @@ R16_AI __m512i r16_dpwssd_bc(__m512i acc, __m512i c, const void *p)
 	return acc;
 }
 
-/* The 64 bytes at p and m, the load folded into the and: where two masks
- * split one vector of codes, two fused uops instead of a load and two
- * ands (the compiler would load once). */
-R16_AI __m512i r16_and_load(__m512i m, const void *p)
-{
-	__m512i r;
-	__asm__("vpandd %1, %2, %0" : "=v"(r) : "m"(*(const __m512i *)p), "v"(m));
-	return r;
-}
-
 /* Four rows of 4 dwords each (one row per 128-bit lane) -> 4 vectors, one
  * per dword index, row r in lane 4j + i of z[j] lane i. */
 R16_AI void r16_transpose4(const __m512i z[4], __m512i t[4])

@@ -2,7 +2,8 @@
 # bench/engine/run.sh — engine speed on this machine (issue 7): builds the
 # synthetic TinyLlama-1.1B-shape models (F16, Q8_0, Q4_0, Q4_K_M; cached in
 # build/bench-models/), measures read bandwidth with `gpurun bench
-# --bandwidth`, then prefill and decode tokens/s with `gpurun bench`, and
+# --bandwidth` (and decode's kernels alone with `--kernels`), then prefill
+# and decode tokens/s with `gpurun bench`, and
 # writes the "Engine" section of docs/benchmarks.md: the machine, the
 # commands, tokens/s, decode as a share of the bandwidth limit (bandwidth /
 # weight bytes read per token), the ratio to llama.cpp's figures, and the
@@ -63,6 +64,7 @@ amx() { "$bin" bench --amx -t "$threads" 2>/dev/null | tee "$1" || true; }
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 "$bin" bench --fma -t "$threads" | tee "$tmp/fma.txt" || true
 "$bin" bench --bandwidth -t "$threads" | tee "$tmp/bw0.txt"
+"$bin" bench --kernels -t "$threads" | tee "$tmp/kernels.txt"
 amx "$tmp/amx0.txt"
 for t in $types; do
   f=$models/synth-1.1b-$t.gguf
@@ -159,6 +161,9 @@ info() { sed -n "s/.*$2 \([0-9.]*\) MiB.*/\1/p" "$1"; }
   echo "  $threads-thread figures around it / weight bytes per token; a model's \"share of limit\" is"
   echo "  the median of its $reps runs' shares (their range in brackets), its \"read GB/s\" the"
   echo "  mean of its bandwidth figures and its \"decode limit\" that mean / weight bytes."
+  echo "  A pass is timed from its first reader's start to its last reader's end (until"
+  echo "  2026-11-29 from the main thread's wake-up, which on 2 cores can come after the"
+  echo "  readers have started: the $threads-thread figures of earlier runs are about 10% high)."
   fma_of() { cell "$tmp/fma.txt" 3 "$1" 4; }
   if [ -n "$(fma_of "$threads")" ]; then
     echo "- f32 FMA peak (\`gpurun bench --fma -t $threads\`, register-only AVX-512 FMA chains, best of"
@@ -209,6 +214,14 @@ info() { sed -n "s/.*$2 \([0-9.]*\) MiB.*/\1/p" "$1"; }
   echo "136.0, Q4_K_M 91.9, Q4_0 200.4; tg128 F16 20.7, Q8_0 34.5, Q4_K_M 50.4, Q4_0 61.9 tok/s."
   echo "Targets: decode >= 85% of the limit (Q4_0, Q8_0, Q4_K_M), prefill >= 1.2x llama.cpp,"
   echo "peak RSS <= file + KV cache + 64 MiB (the budget column)."
+  echo
+  echo "Decode's kernels alone (\`gpurun bench --kernels -t $threads\`, before the models): each"
+  echo "type's matrix-vector kernel (the packed form where the type has one, as the engine"
+  echo "decodes) streaming 1 GiB of rows of 2048 against one activation row, best of 5, right"
+  echo "after a read pass of the same size: how much of the read rate the kernel itself"
+  echo "reaches, apart from the rest of a decode step."
+  echo
+  sed -n '/^| kernel/,$p' "$tmp/kernels.txt"
   if [ -n "$avx2_types" ]; then
     echo
     echo "The AVX2 kernel set on the same machine, in the same run (\`GPURUN_ISA=avx2\`: what a"

@@ -238,15 +238,44 @@ static int bench_amx(const struct bench_opts *o)
 	return 0;
 }
 
+/* Decode's kernels streaming their weights, each right after a read pass
+ * of the same size: how close each comes to the read rate. */
+static int bench_kernels(const struct bench_opts *o)
+{
+	static const int types[] = {GGML_TYPE_F16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0, GGML_TYPE_Q4_K,
+	                            GGML_TYPE_Q6_K};
+	size_t bytes = (size_t)o->bw_mib << 20;
+	printf("| %-24s | %7s | %10s | %10s | %8s |\n", "kernel (best of 5)", "threads",
+	       "GB/s", "read GB/s", "vs read");
+	printf("| %-24s | %7s | %10s | %10s | %8s |\n", "---", "---", "---", "---", "---");
+	for (int nt = 1; nt <= o->n_threads; nt = next_threads(nt, o)) {
+		for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+			double rd, g;
+			if (bench_read_bandwidth(bytes, nt, 5, &rd) ||
+			    bench_kernel_stream(types[i], bytes, nt, 5, &g)) {
+				fprintf(stderr, "gpurun bench: cannot stream %lld MiB of %s\n",
+				        (long long)o->bw_mib, ggml_type_name(types[i]));
+				return 1;
+			}
+			printf("| %-24s | %7d | %10.2f | %10.2f | %7.0f%% |\n",
+			       ggml_type_name(types[i]), nt, g, rd, 100 * g / rd);
+			fflush(stdout);
+		}
+	}
+	return 0;
+}
+
 static void usage(FILE *out, const struct flag *flags)
 {
 	fprintf(out, "Usage: gpurun bench [flags] FILE.gguf...\n"
 	             "       gpurun bench --bandwidth [-t N] [--bw-size MIB]\n"
 	             "       gpurun bench --fma [-t N]\n"
-	             "       gpurun bench --amx [-t N]\n\n"
+	             "       gpurun bench --amx [-t N]\n"
+	             "       gpurun bench --kernels [-t N] [--bw-size MIB]\n\n"
 	             "Prompt (pp) and generation (tg) speed in tokens/s, mean ± sd, as "
 	             "llama-bench;\nor memory read bandwidth; or the f32 FMA peak; or the "
-	             "AMX-BF16 tile peak.\n");
+	             "AMX-BF16 tile peak;\nor decode's kernels streaming weights of each "
+	             "type, against the read rate.\n");
 	if (out == stdout) {
 		fprintf(out, "\nFlags:\n");
 		flags_print_help(flags);
@@ -264,7 +293,7 @@ static bool opts_ok(const struct bench_opts *o)
 int cmd_bench(int argc, char **argv)
 {
 	struct bench_opts o = {512, 128, 0, 0, 3, 512, 1024, false};
-	bool help = false, bw = false, fma = false, amx = false;
+	bool help = false, bw = false, fma = false, amx = false, kern = false;
 	struct flag flags[] = {
 	    {"n-prompt", 'p', FLAG_INT, &o.n_prompt, "prompt tokens, 0 skips pp (512)", false},
 	    {"n-gen", 'n', FLAG_INT, &o.n_gen, "generated tokens, 0 skips tg (128)", false},
@@ -277,6 +306,7 @@ int cmd_bench(int argc, char **argv)
 	    {"bw-size", 0, FLAG_INT, &o.bw_mib, "bandwidth buffer in MiB (1024)", false},
 	    {"fma", 0, FLAG_BOOL, &fma, "measure the f32 FMA peak (AVX-512)", false},
 	    {"amx", 0, FLAG_BOOL, &amx, "measure the AMX-BF16 tile peak, per thread too", false},
+	    {"kernels", 0, FLAG_BOOL, &kern, "measure decode's kernels streaming each type", false},
 	    {"help", 'h', FLAG_BOOL, &help, "show this help", false},
 	    {NULL, 0, FLAG_BOOL, NULL, NULL, false},
 	};
@@ -289,15 +319,17 @@ int cmd_bench(int argc, char **argv)
 	}
 	if (o.n_threads == 0)
 		o.n_threads = cpu_features_get()->n_physical;
-	if (help || (!bw && !fma && !amx && npos < 1) || !opts_ok(&o)) {
+	if (help || (!bw && !fma && !amx && !kern && npos < 1) || !opts_ok(&o)) {
 		if (!help && !opts_ok(&o))
 			fprintf(stderr, "gpurun bench: a flag is out of range\n");
 		usage(help ? stdout : stderr, flags);
 		rc = help ? 0 : 2;
 		goto out;
 	}
-	if (bw || fma || amx) {
+	if (bw || fma || amx || kern) {
 		rc = bw ? bench_bandwidth(&o) : 0;
+		if (!rc && kern)
+			rc = bench_kernels(&o);
 		if (!rc && fma)
 			rc = bench_fma(&o);
 		if (!rc && amx)

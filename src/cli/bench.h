@@ -24,6 +24,13 @@ int bench_fma_peak(int n_threads, int passes, double *gflops);
  * units. -1 on bad arguments or without AMX-BF16 granted (GPURUN_AMX=0
  * included). */
 int bench_amx_peak(int n_threads, int passes, double *gflops, double *slowest);
+/* Read rate of decode's kernel for weights of `type` (enum ggml_type):
+ * n_threads threads each running quant's gemm (gemm_packed over the packed
+ * form where the type has one, as the engine decodes) over its share of
+ * `bytes` of rows of 2048 elements against one prepared activation row,
+ * best of `passes`, in GB/s of weights. -1 for a type without gemm, bad
+ * arguments or no memory. */
+int bench_kernel_stream(int type, size_t bytes, int n_threads, int passes, double *gbps);
 /* Sum of n_lines 64-byte lines (64-byte aligned) with 64-byte loads
  * (bench_read_avx512.c; only on CPUs with AVX-512F). */
 float bench__sum_avx512(const void *p, size_t n_lines);

@@ -11,6 +11,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/timeutil.h"
 #include "engine/cpu_features.h"
@@ -19,12 +20,26 @@
 typedef float v16f __attribute__((vector_size(64), aligned(64)));
 typedef float v4f __attribute__((vector_size(16)));
 
-enum rd_kind { RD_READ, RD_FMA, RD_AMX };
+enum rd_kind { RD_READ, RD_FMA, RD_AMX, RD_GEMM };
+
+/* RD_GEMM: decode's matrix-vector product over rows of one type, as the
+ * engine runs it (the packed form where the type has one). */
+struct gemm_job {
+	const struct quant_traits *qt;
+	quant_gemm_fn fn; /* NULL: quant_gemm */
+	const uint8_t *w; /* n_rows rows of bx bytes */
+	size_t bx;
+	int64_t n; /* elements per row */
+	const void *act;
+	size_t ba;
+};
 
 struct reader {
 	enum rd_kind kind;
 	const v16f *p; /* RD_READ: the slice */
-	size_t n;      /* vectors in the slice, or rounds */
+	size_t n;      /* vectors in the slice, or rounds, or (RD_GEMM) rows */
+	size_t r0;     /* RD_GEMM: the slice's first row */
+	const struct gemm_job *g;
 	pthread_barrier_t *start;
 	int64_t start_ns, end_ns; /* this thread's own work */
 	float sink;               /* keeps the sums alive */
@@ -51,6 +66,23 @@ static float sum_slice(const v16f *p, size_t n)
 	return a0[0] + a0[1] + a0[2] + a0[3];
 }
 
+/* Rows [r0, r0 + n) of g against its one activation row, 256 rows a call
+ * (a multiple of 16: whole stripes of the packed form); a value to keep. */
+static float gemm_slice(const struct gemm_job *g, size_t r0, size_t n)
+{
+	float out[256], sum = 0;
+	for (size_t r = r0; r < r0 + n; r += 256) {
+		int64_t k = (int64_t)(r0 + n - r < 256 ? r0 + n - r : 256);
+		if (g->fn)
+			g->fn(g->n, k, 1, out, (size_t)k, g->w + r * g->bx, g->bx, g->act, g->ba);
+		else /* a kernel set without its own gemm: quant's loop */
+			quant_gemm(g->qt, g->n, k, 1, out, (size_t)k, g->w + r * g->bx, g->bx, g->act,
+			           g->ba);
+		sum += out[0];
+	}
+	return sum;
+}
+
 static void *reader_main(void *arg)
 {
 	struct reader *r = arg;
@@ -61,6 +93,8 @@ static void *reader_main(void *arg)
 		r->sink += bench__fma_avx512(r->n);
 	else if (r->kind == RD_AMX)
 		r->sink += bench__amx_bf16(r->n);
+	else if (r->kind == RD_GEMM)
+		r->sink += gemm_slice(r->g, r->r0, r->n);
 	else
 		r->sink += wide ? bench__sum_avx512(r->p, r->n) : sum_slice(r->p, r->n);
 	r->end_ns = time_mono_ns();
@@ -68,10 +102,10 @@ static void *reader_main(void *arg)
 }
 
 /* One pass of n_threads readers over buf (RD_READ), or of n_vec rounds
- * each; seconds from the common start to the last reader's end, and each
+ * each; seconds from the first reader's start to the last reader's end, and each
  * thread's own seconds in each (when not NULL). */
-static double pass(enum rd_kind kind, const v16f *buf, size_t n_vec, int n_threads, float *sink,
-                   double *each)
+static double pass_job(enum rd_kind kind, const v16f *buf, size_t n_vec, const struct gemm_job *g,
+                       int n_threads, float *sink, double *each)
 {
 	struct reader rd[BENCH_MAX_THREADS];
 	pthread_t th[BENCH_MAX_THREADS];
@@ -80,15 +114,22 @@ static double pass(enum rd_kind kind, const v16f *buf, size_t n_vec, int n_threa
 	for (int t = 0; t < n_threads; t++) {
 		size_t a = n_vec * (size_t)t / (size_t)n_threads;
 		size_t b = n_vec * (size_t)(t + 1) / (size_t)n_threads;
-		rd[t] = kind == RD_READ
-		            ? (struct reader){.kind = kind, .p = buf + a, .n = b - a, .start = &start}
-		            : (struct reader){.kind = kind, .n = n_vec, .start = &start};
+		if (kind == RD_GEMM) /* whole stripes of 16 rows */
+			a = a / 16 * 16, b = t == n_threads - 1 ? n_vec : b / 16 * 16;
+		rd[t] = kind == RD_READ   ? (struct reader){.kind = kind, .p = buf + a, .n = b - a,
+		                                            .start = &start}
+		        : kind == RD_GEMM ? (struct reader){.kind = kind, .n = b - a, .r0 = a, .g = g,
+		                                            .start = &start}
+		                          : (struct reader){.kind = kind, .n = n_vec, .start = &start};
 		pthread_create(&th[t], NULL, reader_main, &rd[t]);
 	}
 	pthread_barrier_wait(&start);
-	int64_t t0 = time_mono_ns(), t1 = t0;
+	int64_t t0 = 0, t1 = 0;
 	for (int t = 0; t < n_threads; t++) {
 		pthread_join(th[t], NULL);
+		/* from the first thread's start: this thread may run only after
+		 * the readers (as many readers as cores) */
+		t0 = t == 0 || rd[t].start_ns < t0 ? rd[t].start_ns : t0;
 		t1 = rd[t].end_ns > t1 ? rd[t].end_ns : t1;
 		*sink += rd[t].sink;
 		if (each)
@@ -96,6 +137,12 @@ static double pass(enum rd_kind kind, const v16f *buf, size_t n_vec, int n_threa
 	}
 	pthread_barrier_destroy(&start);
 	return (double)(t1 - t0) * 1e-9;
+}
+
+static double pass(enum rd_kind kind, const v16f *buf, size_t n_vec, int n_threads, float *sink,
+                   double *each)
+{
+	return pass_job(kind, buf, n_vec, NULL, n_threads, sink, each);
 }
 
 int bench_read_bandwidth(size_t bytes, int n_threads, int passes, double *gbps)
@@ -161,4 +208,58 @@ int bench_amx_peak(int n_threads, int passes, double *gflops, double *slowest)
 	*gflops = sink == -1.0f ? 0 : best; /* never true: the sums are used */
 	*slowest = best_slow;
 	return 0;
+}
+
+int bench_kernel_stream(int type, size_t bytes, int n_threads, int passes, double *gbps)
+{
+	const struct quant_traits *qt = quant_get(type);
+	const int64_t n = 2048; /* a row of the 1.1B shape's attention */
+	size_t bx = quant_row_size(type, n);
+	if (!qt || !bx || n_threads < 1 || n_threads > BENCH_MAX_THREADS ||
+	    passes < 1)
+		return -1;
+	struct gemm_job g = {.qt = qt, .bx = bx, .n = n, .fn = qt->gemm};
+	size_t n_rows = bytes / bx / 256 * 256;
+	if (n_rows < 256)
+		return -1;
+	float *x = malloc((size_t)n * 16 * sizeof *x);
+	uint8_t *rows = malloc(16 * bx), *w = aligned_alloc(4096, (n_rows * bx + 4095) / 4096 * 4096);
+	void *act = aligned_alloc(64, (quant_act_bytes(qt, n) + 63) / 64 * 64);
+	int rc = -1;
+	if (!x || !rows || !w || !act)
+		goto out;
+	/* 16 rows of small varied weights, one stripe copied over the buffer
+	 * (every page touched) */
+	for (int64_t i = 0; i < 16 * n; i++)
+		x[i] = (float)((i * 7919) % 29 - 14) * 0.01f;
+	for (int r = 0; r < 16; r++)
+		qt->quantize(x + r * n, rows + (size_t)r * bx, n);
+	if (qt->pack16 && qt->gemm_packed) {
+		uint8_t *packed = malloc(16 * bx);
+		if (!packed)
+			goto out;
+		qt->pack16(rows, bx, packed);
+		memcpy(rows, packed, 16 * bx);
+		free(packed);
+		g.fn = qt->gemm_packed;
+	}
+	for (size_t r = 0; r < n_rows; r += 16)
+		memcpy(w + r * bx, rows, 16 * bx);
+	quant_act_prepare(qt, x, act, n);
+	g.w = w, g.act = act, g.ba = quant_act_bytes(qt, n);
+	float sink = 0;
+	double best = 0;
+	for (int r = 0; r < passes; r++) {
+		double s = pass_job(RD_GEMM, NULL, n_rows, &g, n_threads, &sink, NULL);
+		double v = (double)(n_rows * bx) / s * 1e-9;
+		best = v > best ? v : best;
+	}
+	*gbps = sink == -1.0f ? 0 : best; /* never true: the sums are used */
+	rc = 0;
+out:
+	free(x);
+	free(rows);
+	free(w);
+	free(act);
+	return rc;
 }

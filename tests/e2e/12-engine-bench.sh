@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `gpurun bench` prints llama-bench-style rows for a model (pp and tg, mean
 # ± sd; with -d, after that many tokens in the cache, named as
-# llama-bench's "pp16 @ d32"), `--bandwidth` a read-bandwidth table, `--fma` the f32 FMA peak
+# llama-bench's "pp16 @ d32"), `--bandwidth` a read-bandwidth table, `--kernels` decode's
+# kernels streaming each weight type beside the read rate, `--fma` the f32 FMA peak
 # (on AVX-512 CPUs; elsewhere a clear error) and `--amx` the AMX-BF16 tile
 # peak with its slowest thread (where the OS grants AMX; with GPURUN_AMX=0
 # a clear error); bad flags exit 2.
@@ -22,6 +23,10 @@ grep -Eq '^\| .* \|  *tg8 @ d32 \| *[0-9.]+ ± +[0-9.]+ \|$' <<<"$out" || fail "
 
 out=$("$bin" bench --bandwidth --bw-size 16 -t 2) || fail "bandwidth exit $?"
 [ "$(grep -c '^| read (best of 5) ' <<<"$out")" -eq 2 ] || fail "bandwidth rows: $out"
+
+out=$("$bin" bench --kernels --bw-size 16 -t 2) || fail "kernels exit $?"
+awk -F'|' '$3 + 0 >= 1 && $4 + 0 > 0 && $5 + 0 > 0 && $6 ~ /%/ { n++ } END { exit n == 10 ? 0 : 1 }' \
+  <<<"$out" || fail "kernel rows: $out"
 
 if grep -qw avx512f /proc/cpuinfo; then
   out=$("$bin" bench --fma -t 2) || fail "fma exit $?"

@@ -346,6 +346,7 @@ R16_AI void direct_groups(int type, const uint8_t *p, size_t bx, const struct k2
 #pragma GCC unroll 16
 		for (int g = 0; g < 16; g++) {
 			__m512i codes[4];
+			r16_prefetch_step(p, 16 * (int)blk_bytes(type), g, 16);
 			q3p_codes(p, g / 8, g % 8, codes);
 			const int i = k23_class(type, g);
 			const __m512i s = group_scale(type, sc, g);
@@ -362,6 +363,8 @@ R16_AI void direct_groups(int type, const uint8_t *p, size_t bx, const struct k2
 #pragma GCC unroll 4
 		for (int j = 0; j < 4; j++) {
 			__m512i codes[4];
+			if (type & R16_PACKED)
+				r16_prefetch_step(p, 16 * (int)blk_bytes(type), 4 * qh + j, 16);
 			k23_codes(type, q, hm, qh / 2, j, codes);
 			const int g = 8 * (qh / 2) + 2 * j + qh % 2;
 			const __m512i s = group_scale(type, sc, g);
@@ -392,20 +395,14 @@ R16_AI void run_direct(int type, const uint8_t *x, size_t bx, int64_t nb, const 
                        size_t ba, float *s, size_t lds, __mmask16 keep, const int cols)
 {
 	const __m512i offs = r16_row_offsets(bx);
-	const int64_t pf_step = r16_pf_step(bx, nb), blk = 16 * blk_bytes(type);
+	const int64_t pf_step = r16_pf_step(bx, nb);
 	__m512 acc[4];
 #pragma GCC unroll 4
 	for (int c = 0; c < cols; c++)
 		acc[c] = _mm512_setzero_ps();
 	for (int64_t b = 0; b < nb; b++) {
-		if (type & R16_PACKED) {
-			const char *pf = (const char *)x + b * blk;
-#pragma GCC unroll 32
-			for (int64_t l = 0; l < blk; l += 64)
-				r16_prefetch_2(pf + l);
-		} else {
+		if (!(type & R16_PACKED)) /* packed: direct_groups, a step at a time */
 			r16_prefetch_next(x, bx, pf_step, b);
-		}
 		const struct actk *y[4];
 #pragma GCC unroll 4
 		for (int c = 0; c < cols; c++)

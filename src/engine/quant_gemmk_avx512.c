@@ -440,21 +440,6 @@ R16_AI __m512 block_dot(int type, const struct r16k *u, const struct actk *a, __
 /* ---- register form (decode): each piece of codes unpacked once for the
  * `cols` columns */
 
-/* Step s of `steps` of a packed block of `bytes` at p (Q4_K and Q5_K: 8
- * steps of codes, Q6_K 4): its share of the lines the same distances
- * ahead prefetched (r16_prefetch_2), so that the requests spread over the
- * block's work. Issued in one burst at the block's start, 36 lines (Q4_K)
- * to 52 (Q6_K) at a time, they held up the loads behind them: Q4_K
- * streamed from memory at 13.2-13.7 GB/s on one core against 15.2-15.9
- * spread (a read: about 15.4), 26.2 against 29.2-29.8 on two. */
-R16_AI void k_prefetch_step(const uint8_t *p, int bytes, int s, int steps)
-{
-	const int lines = bytes / 64;
-#pragma GCC unroll 16
-	for (int l = s * lines / steps; l < (s + 1) * lines / steps; l++)
-		r16_prefetch_2((const char *)p + 64 * l);
-}
-
 R16_AI void k4_direct(int type, const uint8_t *p, size_t bx, const struct actk *const y[4],
                       __m512 acc[4], const int cols)
 {
@@ -470,7 +455,7 @@ R16_AI void k4_direct(int type, const uint8_t *p, size_t bx, const struct actk *
 		for (int h = 0; h < 2; h++) {
 			__m512i lo[4], hi[4];
 			if (type & R16_PACKED)
-				k_prefetch_step(p, 16 * (int)k4_bytes(type), 2 * c4 + h, 8);
+				r16_prefetch_step(p, 16 * (int)k4_bytes(type), 2 * c4 + h, 8);
 			k45_codes(type, p, bx, c4, h, lo, hi, cols <= 2);
 #pragma GCC unroll 16
 			for (int c = 0; c < cols; c++)
@@ -497,7 +482,7 @@ R16_AI void k6_direct(int type, const uint8_t *x, size_t bx, int64_t b, __m512i 
 		for (int q = 0; q < 2; q++) {
 			__m512i c0[4], c1[4], c2[4], c3[4];
 			if (type & R16_PACKED)
-				k_prefetch_step(p, K6_PB, 2 * h + q, 4);
+				r16_prefetch_step(p, K6_PB, 2 * h + q, 4);
 			k6_codes(type, p, bx, h, q, c0, c1, c2, c3);
 #pragma GCC unroll 16
 			for (int c = 0; c < cols; c++)
@@ -509,7 +494,7 @@ R16_AI void k6_direct(int type, const uint8_t *x, size_t bx, int64_t b, __m512i 
 }
 
 /* The prefetch of block b: the GGUF form's next stripe a slice per block
- * (r16_prefetch_next); in the packed form, where k_prefetch_step takes
+ * (r16_prefetch_next); in the packed form, where r16_prefetch_step takes
  * the block's own lines (into L2 and L1: into L1 alone, 4 KiB ahead, was
  * 4-8% slower than into L2 alone, which the two levels beat by 3-7%), at
  * block 0 the next stripe's Q6_K d's, which lie after its blocks. */

@@ -1,9 +1,12 @@
 /* quant_avx2_driver.h — the loops the avx2 set's gemm files share, as a
  * template. The including file defines
- *   half_block(type, x, nb, b, h, y, acc, cols): acc[c] + half h (rows
- *     8h..8h+7) of block b of the packed stripe x (laid out for nb blocks)
- *     against the activation blocks y[c] (c < cols <= AVX2_COLS(type));
- *   block_prefetch(type, x, nb, b): decode's prefetch at block b;
+ *   half_block(type, x, nb, b, h, y, acc, cols, pf): acc[c] + half h
+ *     (rows 8h..8h+7) of block b of the packed stripe x (laid out for nb
+ *     blocks) against the activation blocks y[c] (c < cols <=
+ *     AVX2_COLS(type)); pf: decode, which streams the stripe, so the
+ *     kernel may prefetch ahead a step at a time (prefetch_step);
+ *   block_prefetch(type, x, nb, b): decode's prefetch at block b (what
+ *     half_block does not prefetch itself);
  *   pack_blocks(type, x, bx, nb, o): blocks [0, nb) of the 16 rows at x
  *     (bx bytes apart) into the packed form of a stripe of nb blocks;
  *   AVX2_QK(type), AVX2_KC(type), AVX2_ACT(type), AVX2_BLK(type): elements
@@ -57,7 +60,7 @@ AI void stripe_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t 
 		col_blocks(type, a, ba, b, y, cols);
 #pragma GCC unroll 16
 		for (int h = 0; h < 2; h++)
-			half_block(type, x, nb, b, h, y, acc[h], cols);
+			half_block(type, x, nb, b, h, y, acc[h], cols, true);
 	}
 #pragma GCC unroll 16
 	for (int h = 0; h < 2; h++)
@@ -83,7 +86,7 @@ AI void half_cols(int type, const uint8_t *x, int64_t nb, int64_t b0, int64_t b1
 		for (int64_t b = b0; b < b1; b++) {
 			const uint8_t *y[AVX2_MAX_COLS];
 			col_blocks(type, a, ba, b, y, cols);
-			half_block(type, x, nb, b, h, y, acc, cols);
+			half_block(type, x, nb, b, h, y, acc, cols, false);
 		}
 #pragma GCC unroll 16
 		for (int c = 0; c < cols; c++)

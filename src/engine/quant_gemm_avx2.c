@@ -294,7 +294,7 @@ AI void k45_group(int type, const uint8_t *p, int h, int g,
 /* Q4_K block p (16 rows side by side: the 16-byte chunk at offset o of the
  * GGUF block as 4 vectors at 16 o), half h, against the columns' block y. */
 AI void k4_block(int type, const uint8_t *p, int h, const struct actk *const y[AVX2_MAX_COLS],
-                 __m256 acc[AVX2_MAX_COLS], const int cols)
+                 __m256 acc[AVX2_MAX_COLS], const int cols, const bool pf)
 {
 	__m256i t[4];
 #pragma GCC unroll 16
@@ -310,6 +310,8 @@ AI void k4_block(int type, const uint8_t *p, int h, const struct actk *const y[A
 		isum[c] = _mm256_setzero_si256();
 #pragma GCC unroll 8
 	for (int g = 0; g < 8; g++) {
+		if (pf)
+			prefetch_step(p, 16 * (int)block_bytes(type), 8 * h + g, 16);
 		/* byte g % 4 into both int16 halves of a lane */
 		const uint32_t b = (uint32_t)g % 4 | 0x80u << 8;
 		const __m256i s = _mm256_shuffle_epi8(sc[g / 4], dword_shuffle(b | b << 16));
@@ -395,7 +397,7 @@ AI void k6_group(const uint8_t *p, int h, int pq, int i, const struct actk *cons
  * scales), its d's at pd, half h. */
 AI void k6_block(const uint8_t *p, const uint8_t *pd, int h,
                  const struct actk *const y[AVX2_MAX_COLS], __m256 acc[AVX2_MAX_COLS],
-                 const int cols)
+                 const int cols, const bool pf)
 {
 	__m256i isum[AVX2_MAX_COLS];
 #pragma GCC unroll 16
@@ -403,6 +405,8 @@ AI void k6_block(const uint8_t *p, const uint8_t *pd, int h,
 		isum[c] = _mm256_setzero_si256();
 #pragma GCC unroll 4
 	for (int pq = 0; pq < 4; pq++) {
+		if (pf)
+			prefetch_step(p, K6_PB, 4 * h + pq, 8);
 #pragma GCC unroll 4
 		for (int i = 0; i < 4; i++)
 			k6_group(p, h, pq, i, y, isum, cols);
@@ -428,7 +432,8 @@ AI void k6_block(const uint8_t *p, const uint8_t *pd, int h,
 
 /* Half h of block b against the columns' blocks y (the driver's hook). */
 AI void half_block(int type, const uint8_t *x, int64_t nb, int64_t b, int h,
-                   const uint8_t *const y[AVX2_MAX_COLS], __m256 acc[AVX2_MAX_COLS], const int cols)
+                   const uint8_t *const y[AVX2_MAX_COLS], __m256 acc[AVX2_MAX_COLS], const int cols,
+                   const bool pf)
 {
 	if (legacy(type)) {
 		const struct act8 *y8[AVX2_MAX_COLS];
@@ -443,20 +448,21 @@ AI void half_block(int type, const uint8_t *x, int64_t nb, int64_t b, int h,
 	for (int c = 0; c < cols; c++)
 		yk[c] = (const struct actk *)y[c];
 	if (type == GGML_TYPE_Q6_K)
-		k6_block(x + b * K6_PB, x + nb * K6_PB + 32 * b, h, yk, acc, cols);
+		k6_block(x + b * K6_PB, x + nb * K6_PB + 32 * b, h, yk, acc, cols, pf);
 	else
-		k4_block(type, x + b * 16 * (int64_t)block_bytes(type), h, yk, acc, cols);
+		k4_block(type, x + b * 16 * (int64_t)block_bytes(type), h, yk, acc, cols, pf);
 }
 
-/* Decode's prefetch as the avx512 set's: each line of the block twice
- * (prefetch_2), Q4_0 / Q8_0 scales a line 16 blocks ahead into L2. */
+/* Decode's prefetch as the avx512 set's: each line of a Q4_0 / Q8_0
+ * block twice (prefetch_2), their scales a line 16 blocks ahead into L2;
+ * the K-quants' blocks a step at a time in k4_block and k6_block. */
 AI void block_prefetch(int type, const uint8_t *x, int64_t nb, int64_t b)
 {
 	const bool leg = legacy(type);
+	if (!leg)
+		return;
 	const int nv = leg_nv(type);
-	const int64_t blk = leg                      ? 64 * nv
-	                    : type != GGML_TYPE_Q6_K ? 16 * (int64_t)block_bytes(type)
-	                                             : K6_PB;
+	const int64_t blk = 64 * nv;
 	const uint8_t *p = x + b * blk;
 #pragma GCC unroll 64
 	for (int l = 0; l < blk; l += 64)

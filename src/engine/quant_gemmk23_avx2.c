@@ -132,7 +132,7 @@ AI __m256i group_sums(int type, const uint8_t *p, int at, int bits, int off, con
  * (y.d * d) * (isum - 4 * sum of scale * group sum) (its codes are ours
  * minus 4; the d's after the 27 vectors). */
 AI void k23_block(int type, const uint8_t *pb, int h, const struct actk *const y[AVX2_MAX_COLS],
-                  __m256 acc[AVX2_MAX_COLS], const int cols)
+                  __m256 acc[AVX2_MAX_COLS], const int cols, const bool pf)
 {
 	const uint8_t *p = pb + 32 * h;
 	__m256i isum[AVX2_MAX_COLS];
@@ -141,6 +141,8 @@ AI void k23_block(int type, const uint8_t *pb, int h, const struct actk *const y
 		isum[c] = _mm256_setzero_si256();
 #pragma GCC unroll 4
 	for (int q4 = 0; q4 < 4; q4++) {
+		if (pf)
+			prefetch_step(pb, 16 * (int)blk_bytes(type), 4 * h + q4, 8);
 		/* groups 4 q4 + b: H = q4 / 2, j = 2 (q4 % 2) + b / 2, gh = b % 2 */
 		const __m256i quad = k23_quad(type, fresh(p), q4);
 #pragma GCC unroll 4
@@ -179,22 +181,20 @@ AI void pack_blocks(int type, const uint8_t *x, size_t bx, int64_t nb, uint8_t *
 
 /* Half h of block b against the columns' blocks y (the driver's hook). */
 AI void half_block(int type, const uint8_t *x, int64_t nb, int64_t b, int h,
-                   const uint8_t *const y[AVX2_MAX_COLS], __m256 acc[AVX2_MAX_COLS], const int cols)
+                   const uint8_t *const y[AVX2_MAX_COLS], __m256 acc[AVX2_MAX_COLS], const int cols,
+                   const bool pf)
 {
 	const struct actk *yk[AVX2_MAX_COLS];
 #pragma GCC unroll 16
 	for (int c = 0; c < cols; c++)
 		yk[c] = (const struct actk *)y[c];
-	k23_block(type, x + b * 16 * blk_bytes(type), h, yk, acc, cols);
+	k23_block(type, x + b * 16 * blk_bytes(type), h, yk, acc, cols, pf);
 }
 
-/* Decode's prefetch: each line of the block twice (prefetch_2). */
+/* Decode's prefetch: none at the block's start (k23_block spreads it). */
 AI void block_prefetch(int type, const uint8_t *x, int64_t nb, int64_t b)
 {
-	const int64_t blk = 16 * blk_bytes(type);
-#pragma GCC unroll 32
-	for (int l = 0; l < blk; l += 64)
-		prefetch_2(x + b * blk + l);
+	(void)type, (void)x, (void)nb, (void)b;
 }
 
 #define AVX2_COLS(type) 8

@@ -174,8 +174,10 @@ AI void half_isum(int type, const uint8_t *p, const uint8_t *const y[AVX2_MAX_CO
  * Q5_0 acc + (float)(isum + off) * (d * dy), Q4_1 / Q5_1 acc + ((float)isum
  * * (d * dy) + m * sy). */
 AI void half_block(int type, const uint8_t *x, int64_t nb, int64_t b, int h,
-                   const uint8_t *const y[AVX2_MAX_COLS], __m256 acc[AVX2_MAX_COLS], const int cols)
+                   const uint8_t *const y[AVX2_MAX_COLS], __m256 acc[AVX2_MAX_COLS], const int cols,
+                   const bool pf)
 {
+	(void)pf; /* block_prefetch: 4-5 lines a block */
 	__m256i is[AVX2_MAX_COLS];
 	half_isum(type, x + pk_codes(b, pk_nv(type)) + 32 * h, y, is, cols);
 	const uint8_t *sc = x + pk_scales(type, nb, b) + 16 * h;

@@ -121,10 +121,13 @@ static void bf16_act_prepare(const float *x, void *vy, int64_t n)
  * apart. */
 AI void chains(__m256 acc[RB][CB], const uint16_t *w16, size_t ldw, const float *w32,
                const float *a, size_t lda, int64_t k0, int64_t k1, const int R, const int C,
-               const int B)
+               const int B, const uint16_t *pf)
 {
 	for (int64_t k = k0; k < k1; k += 8) {
 		__m256 y[CB];
+		if (pf && !(k & 31))
+			UNROLL for (int r = 0; r < R; r++)
+				_mm_prefetch((const char *)(pf + (size_t)r * ldw + k), _MM_HINT_T1);
 		UNROLL for (int c = 0; c < C; c++) y[c] = _mm256_loadu_ps(a + (size_t)c * lda + k);
 		UNROLL for (int r = 0; r < R; r++)
 		{
@@ -147,13 +150,13 @@ AI void finish(__m256 acc[RB][CB], const uint16_t *w16, size_t ldw, const float 
 
 /* R rows by C columns, weights converted as they stream. */
 AI void tile(int64_t n, const uint16_t *w, size_t ldw, const float *a, size_t lda, float *s,
-             size_t lds, const int R, const int C, const int B)
+             size_t lds, const int R, const int C, const int B, const uint16_t *pf)
 {
 	__m256 acc[RB][CB];
 	UNROLL for (int r = 0; r < R; r++) UNROLL for (int c = 0; c < C; c++) acc[r][c] =
 	    _mm256_setzero_ps();
 	const int64_t k1 = n & ~(int64_t)7;
-	chains(acc, w, ldw, NULL, a, lda, 0, k1, R, C, B);
+	chains(acc, w, ldw, NULL, a, lda, 0, k1, R, C, B, pf);
 	finish(acc, w, ldw, a, lda, k1, n, s, lds, R, C, B);
 }
 
@@ -165,11 +168,11 @@ AI void direct(int64_t n, const uint16_t *w, size_t ldw, const float *a, size_t 
 		const float *ac = a + (size_t)c0 * lda;
 		float *sc = s + (size_t)c0 * lds;
 		if (nc - c0 >= 3)
-			tile(n, w, ldw, ac, lda, sc, lds, R, 3, B);
+			tile(n, w, ldw, ac, lda, sc, lds, R, 3, B, NULL);
 		else if (nc - c0 == 2)
-			tile(n, w, ldw, ac, lda, sc, lds, R, 2, B);
+			tile(n, w, ldw, ac, lda, sc, lds, R, 2, B, NULL);
 		else
-			tile(n, w, ldw, ac, lda, sc, lds, R, 1, B);
+			tile(n, w, ldw, ac, lda, sc, lds, R, 1, B, NULL);
 	}
 }
 
@@ -197,11 +200,11 @@ AI void converted(int64_t n, const uint16_t *w, size_t ldw, const float *a, size
 				__m256(*acc)[CB] = park[t] + h;
 				const float *bh = buf + (size_t)h * KCF;
 				if (nc - c0 >= CB)
-					chains(acc, NULL, 0, bh, ac, lda, k0, ke, RT, CB, B);
+					chains(acc, NULL, 0, bh, ac, lda, k0, ke, RT, CB, B, NULL);
 				else if (nc - c0 == 2)
-					chains(acc, NULL, 0, bh, ac, lda, k0, ke, RT, 2, B);
+					chains(acc, NULL, 0, bh, ac, lda, k0, ke, RT, 2, B, NULL);
 				else
-					chains(acc, NULL, 0, bh, ac, lda, k0, ke, RT, 1, B);
+					chains(acc, NULL, 0, bh, ac, lda, k0, ke, RT, 1, B, NULL);
 			}
 		}
 	}
@@ -226,8 +229,8 @@ AI void gemm(int64_t n, int64_t nr, int64_t nc, float *s, size_t lds, const void
 	int64_t r = 0;
 	for (; r + RB <= nr; r += RB) {
 		const uint16_t *w = (const uint16_t *)(x + (size_t)r * bx);
-		if (nc == 1) {
-			tile(n, w, ldw, a, lda, s + r, lds, RB, 1, B);
+		if (nc == 1) { /* decode: the next tile's rows prefetched (as avx512's) */
+			tile(n, w, ldw, a, lda, s + r, lds, RB, 1, B, w + RB * ldw);
 		} else if (nc <= CB) {
 			direct(n, w, ldw, a, lda, nc, s + r, lds, RT, B);
 			direct(n, w + RT * ldw, ldw, a, lda, nc, s + r + RT, lds, RT, B);

@@ -62,8 +62,10 @@ url() {
 }
 
 # SQL against the daemon's state (read-only use).
+# (waiting up to 2 s where the daemon's writes hold the database: an
+# answer lost to SQLITE_BUSY would read as no rows)
 ledger() {
-  sqlite3 -readonly "$GPURUN_HOME/state.db" "$1"
+  sqlite3 -readonly -cmd ".timeout 2000" "$GPURUN_HOME/state.db" "$1"
 }
 
 live_pids() {

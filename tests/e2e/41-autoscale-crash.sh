@@ -39,5 +39,7 @@ took=$(( ($(date +%s%N) - t0) / 1000000 ))
 echo "timeout: $code after $took ms"
 [ "$code" = 504 ] || fail "want 504, got $code"
 [ "$took" -lt 1800 ] || fail "504 came after $took ms"
-[ "$(live_pids crashy)" = "$new" ] || fail "the timeout killed the instance"
+now=$(live_pids crashy)
+[ "$now" = "$new" ] ||
+  fail "the timeout killed the instance (live before: $new; after: $(echo $now))"
 echo "ok"

@@ -239,7 +239,8 @@ int bench_kernel_stream(int type, size_t bytes, int n_threads, int passes, doubl
 		return -1;
 	float *x = malloc((size_t)n * 16 * sizeof *x);
 	uint8_t *rows = malloc(16 * bx), *w = huge_alloc(n_rows * bx);
-	void *act = aligned_alloc(64, (quant_act_bytes(qt, n) + 63) / 64 * 64);
+	const size_t ba = quant_act_bytes(qt, n);
+	void *act = aligned_alloc(64, (ba + 63) / 64 * 64);
 	int rc = -1;
 	if (!x || !rows || !w || !act)
 		goto out;
@@ -250,18 +251,15 @@ int bench_kernel_stream(int type, size_t bytes, int n_threads, int passes, doubl
 	for (int r = 0; r < 16; r++)
 		qt->quantize(x + r * n, rows + (size_t)r * bx, n);
 	if (qt->pack16 && qt->gemm_packed) {
-		uint8_t *packed = malloc(16 * bx);
-		if (!packed)
-			goto out;
-		qt->pack16(rows, bx, packed);
-		memcpy(rows, packed, 16 * bx);
-		free(packed);
+		qt->pack16(rows, bx, w);
 		g.fn = qt->gemm_packed;
+	} else {
+		memcpy(w, rows, 16 * bx);
 	}
-	for (size_t r = 0; r < n_rows; r += 16)
-		memcpy(w + r * bx, rows, 16 * bx);
+	for (size_t r = 16; r < n_rows; r += 16)
+		memcpy(w + r * bx, w, 16 * bx);
 	quant_act_prepare(qt, x, act, n);
-	g.w = w, g.act = act, g.ba = quant_act_bytes(qt, n);
+	g.w = w, g.act = act, g.ba = ba;
 	float sink = 0;
 	double best = 0;
 	for (int r = 0; r < passes; r++) {

@@ -14,29 +14,6 @@
 /* Columns the kernels take at a time, at most (prefill, by halves). */
 #define AVX2_MAX_COLS 8
 
-/* Decode's prefetch in a packed stripe (as the avx512 set's
- * r16_prefetch_2): each line 8 KiB ahead into L2 and 2 KiB ahead into L1. */
-#define PF_FAR  8192
-#define PF_NEAR 2048
-
-AI void prefetch_2(const void *p)
-{
-	_mm_prefetch((const char *)p + PF_FAR, _MM_HINT_T1);
-	_mm_prefetch((const char *)p + PF_NEAR, _MM_HINT_T0);
-}
-
-/* Step s of `steps` of a packed block of `bytes` at p: its share of the
- * block's lines prefetched (prefetch_2), as the avx512 set's
- * r16_prefetch_step: spread over the block's work, not in one burst at
- * its start (the K-quants: 21-52 lines a block). */
-AI void prefetch_step(const uint8_t *p, int bytes, int s, int steps)
-{
-	const int lines = (bytes + 63) / 64;
-#pragma GCC unroll 16
-	for (int l = s * lines / steps; l < (s + 1) * lines / steps; l++)
-		prefetch_2(p + 64 * l);
-}
-
 /* The activation dword at p in every lane. */
 AI __m256i bc(const void *p)
 {

@@ -4,7 +4,7 @@
  *     (rows 8h..8h+7) of block b of the packed stripe x (laid out for nb
  *     blocks) against the activation blocks y[c] (c < cols <=
  *     AVX2_COLS(type)); pf: decode, which streams the stripe, so the
- *     kernel may prefetch ahead a step at a time (prefetch_step);
+ *     kernel may prefetch ahead a step at a time (quant_prefetch_step);
  *   block_prefetch(type, x, nb, b): decode's prefetch at block b (what
  *     half_block does not prefetch itself);
  *   pack_blocks(type, x, bx, nb, o): blocks [0, nb) of the 16 rows at x

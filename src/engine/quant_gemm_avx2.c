@@ -311,7 +311,7 @@ AI void k4_block(int type, const uint8_t *p, int h, const struct actk *const y[A
 #pragma GCC unroll 8
 	for (int g = 0; g < 8; g++) {
 		if (pf)
-			prefetch_step(p, 16 * (int)block_bytes(type), 8 * h + g, 16);
+			quant_prefetch_step(p, 16 * (int)block_bytes(type), 8 * h + g, 16);
 		/* byte g % 4 into both int16 halves of a lane */
 		const uint32_t b = (uint32_t)g % 4 | 0x80u << 8;
 		const __m256i s = _mm256_shuffle_epi8(sc[g / 4], dword_shuffle(b | b << 16));
@@ -406,7 +406,7 @@ AI void k6_block(const uint8_t *p, const uint8_t *pd, int h,
 #pragma GCC unroll 4
 	for (int pq = 0; pq < 4; pq++) {
 		if (pf)
-			prefetch_step(p, K6_PB, 4 * h + pq, 8);
+			quant_prefetch_step(p, K6_PB, 4 * h + pq, 8);
 #pragma GCC unroll 4
 		for (int i = 0; i < 4; i++)
 			k6_group(p, h, pq, i, y, isum, cols);
@@ -454,7 +454,7 @@ AI void half_block(int type, const uint8_t *x, int64_t nb, int64_t b, int h,
 }
 
 /* Decode's prefetch as the avx512 set's: each line of a Q4_0 / Q8_0
- * block twice (prefetch_2), their scales a line 16 blocks ahead into L2;
+ * block twice (quant_prefetch_2), their scales a line 16 blocks ahead into L2;
  * the K-quants' blocks a step at a time in k4_block and k6_block. */
 AI void block_prefetch(int type, const uint8_t *x, int64_t nb, int64_t b)
 {
@@ -466,7 +466,7 @@ AI void block_prefetch(int type, const uint8_t *x, int64_t nb, int64_t b)
 	const uint8_t *p = x + b * blk;
 #pragma GCC unroll 64
 	for (int l = 0; l < blk; l += 64)
-		prefetch_2(p + l);
+		quant_prefetch_2(p + l);
 	if (leg && !(b & 1))
 		_mm_prefetch((const char *)x + leg_scales(nb, b, nv) + 512, _MM_HINT_T1);
 }

@@ -165,14 +165,14 @@ R16_AI __m512 block_dot(int type, const struct r16blk *u, const struct act8 *a, 
 }
 
 /* Decode's prefetches at block b of a packed stripe (nb blocks): its nv
- * code lines into L2 and L1 (r16_prefetch_2), the scale line 16 blocks
+ * code lines into L2 and L1 (quant_prefetch_2), the scale line 16 blocks
  * ahead into L2. */
 R16_AI void direct_prefetch(const uint8_t *p, int nv, const uint8_t *scales, size_t bx, int64_t nb,
                             int64_t b)
 {
 #pragma GCC unroll 8
 	for (int l = 0; l < nv; l++)
-		r16_prefetch_2((const char *)p + 64 * l);
+		quant_prefetch_2((const char *)p + 64 * l);
 	if (!(b & 1))
 		_mm_prefetch((const char *)scales + b * 32 + 512, _MM_HINT_T1);
 	if (b == 0 || b == nb / 2) {

@@ -142,7 +142,7 @@ AI void k23_block(int type, const uint8_t *pb, int h, const struct actk *const y
 #pragma GCC unroll 4
 	for (int q4 = 0; q4 < 4; q4++) {
 		if (pf)
-			prefetch_step(pb, 16 * (int)blk_bytes(type), 4 * h + q4, 8);
+			quant_prefetch_step(pb, 16 * (int)blk_bytes(type), 4 * h + q4, 8);
 		/* groups 4 q4 + b: H = q4 / 2, j = 2 (q4 % 2) + b / 2, gh = b % 2 */
 		const __m256i quad = k23_quad(type, fresh(p), q4);
 #pragma GCC unroll 4

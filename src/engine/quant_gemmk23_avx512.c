@@ -346,7 +346,7 @@ R16_AI void direct_groups(int type, const uint8_t *p, size_t bx, const struct k2
 #pragma GCC unroll 16
 		for (int g = 0; g < 16; g++) {
 			__m512i codes[4];
-			r16_prefetch_step(p, 16 * (int)blk_bytes(type), g, 16);
+			quant_prefetch_step(p, 16 * (int)blk_bytes(type), g, 16);
 			q3p_codes(p, g / 8, g % 8, codes);
 			const int i = k23_class(type, g);
 			const __m512i s = group_scale(type, sc, g);
@@ -364,7 +364,7 @@ R16_AI void direct_groups(int type, const uint8_t *p, size_t bx, const struct k2
 		for (int j = 0; j < 4; j++) {
 			__m512i codes[4];
 			if (type & R16_PACKED)
-				r16_prefetch_step(p, 16 * (int)blk_bytes(type), 4 * qh + j, 16);
+				quant_prefetch_step(p, 16 * (int)blk_bytes(type), 4 * qh + j, 16);
 			k23_codes(type, q, hm, qh / 2, j, codes);
 			const int g = 8 * (qh / 2) + 2 * j + qh % 2;
 			const __m512i s = group_scale(type, sc, g);

@@ -455,7 +455,7 @@ R16_AI void k4_direct(int type, const uint8_t *p, size_t bx, const struct actk *
 		for (int h = 0; h < 2; h++) {
 			__m512i lo[4], hi[4];
 			if (type & R16_PACKED)
-				r16_prefetch_step(p, 16 * (int)k4_bytes(type), 2 * c4 + h, 8);
+				quant_prefetch_step(p, 16 * (int)k4_bytes(type), 2 * c4 + h, 8);
 			k45_codes(type, p, bx, c4, h, lo, hi, cols <= 2);
 #pragma GCC unroll 16
 			for (int c = 0; c < cols; c++)
@@ -482,7 +482,7 @@ R16_AI void k6_direct(int type, const uint8_t *x, size_t bx, int64_t b, __m512i 
 		for (int q = 0; q < 2; q++) {
 			__m512i c0[4], c1[4], c2[4], c3[4];
 			if (type & R16_PACKED)
-				r16_prefetch_step(p, K6_PB, 2 * h + q, 4);
+				quant_prefetch_step(p, K6_PB, 2 * h + q, 4);
 			k6_codes(type, p, bx, h, q, c0, c1, c2, c3);
 #pragma GCC unroll 16
 			for (int c = 0; c < cols; c++)
@@ -494,7 +494,7 @@ R16_AI void k6_direct(int type, const uint8_t *x, size_t bx, int64_t b, __m512i 
 }
 
 /* The prefetch of block b: the GGUF form's next stripe a slice per block
- * (r16_prefetch_next); in the packed form, where r16_prefetch_step takes
+ * (r16_prefetch_next); in the packed form, where quant_prefetch_step takes
  * the block's own lines (into L2 and L1: into L1 alone, 4 KiB ahead, was
  * 4-8% slower than into L2 alone, which the two levels beat by 3-7%), at
  * block 0 the next stripe's Q6_K d's, which lie after its blocks. */

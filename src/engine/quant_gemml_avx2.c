@@ -206,14 +206,14 @@ AI void half_block(int type, const uint8_t *x, int64_t nb, int64_t b, int h,
 
 /* ---- stripes */
 
-/* Decode's prefetch: each code line twice (prefetch_2), the scale lines
+/* Decode's prefetch: each code line twice (quant_prefetch_2), the scale lines
  * 16 blocks ahead into L2. */
 AI void block_prefetch(int type, const uint8_t *x, int64_t nb, int64_t b)
 {
 	const int nv = pk_nv(type);
 #pragma GCC unroll 8
 	for (int l = 0; l < nv; l++)
-		prefetch_2(x + pk_codes(b, nv) + 64 * l);
+		quant_prefetch_2(x + pk_codes(b, nv) + 64 * l);
 	if (has_m(type) || !(b & 1))
 		_mm_prefetch((const char *)x + pk_scales(type, nb, b + 16), _MM_HINT_T1);
 }

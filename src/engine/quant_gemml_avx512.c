@@ -133,7 +133,7 @@ R16_AI __m512 block_dot(int type, const struct r16blkm *u, const struct act8s *a
 /* ---- decode over packed stripes */
 
 /* The prefetches at block b of a packed stripe (nb blocks): its nv code
- * lines into L2 and L1 (r16_prefetch_2), its d / m line 16 blocks ahead
+ * lines into L2 and L1 (quant_prefetch_2), its d / m line 16 blocks ahead
  * into L2 (the first 16 blocks' at the stripe's start, the next stripe's
  * half way). */
 R16_AI void direct_prefetch(const uint8_t *p, int nv, const uint8_t *scales, size_t bx, int64_t nb,
@@ -141,7 +141,7 @@ R16_AI void direct_prefetch(const uint8_t *p, int nv, const uint8_t *scales, siz
 {
 #pragma GCC unroll 8
 	for (int l = 0; l < nv; l++)
-		r16_prefetch_2((const char *)p + 64 * l);
+		quant_prefetch_2((const char *)p + 64 * l);
 	_mm_prefetch((const char *)scales + b * 64 + 16 * 64, _MM_HINT_T1);
 	if (b == 0 || b == nb / 2) {
 		const char *first = (const char *)scales + (b ? 16 * bx : 0);

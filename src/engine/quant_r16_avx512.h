@@ -182,37 +182,6 @@ R16_AI void r16_prefetch_next(const uint8_t *x, size_t bx, int64_t step, int64_t
 		_mm_prefetch(pf + 64 * l, _MM_HINT_T0);
 }
 
-/* Decode's prefetch in a packed stripe, each line twice: R16_PF_FAR bytes
- * ahead into L2, R16_PF_NEAR ahead into L1. One distance (4 KiB; 2-8 KiB
- * measured alike) into L1 (Q4_0/Q8_0) or L2 (K-quants) streamed at 90% of
- * a pure read; the two levels 94-97% (db3 harness, 2 threads: Q4_0 +4-7%,
- * Q8_0 +4.5%, Q4_K +2.7%, Q6_K +7%): the far one keeps enough lines in
- * flight, the near one has them in L1 when the loads come. */
-#define R16_PF_FAR  8192
-#define R16_PF_NEAR 2048
-
-R16_AI void r16_prefetch_2(const char *p)
-{
-	_mm_prefetch(p + R16_PF_FAR, _MM_HINT_T1);
-	_mm_prefetch(p + R16_PF_NEAR, _MM_HINT_T0);
-}
-
-/* Step s of `steps` of a packed block of `bytes` at p (Q4_K and Q5_K: 8
- * steps of codes, Q6_K 4, Q2_K and Q3_K 16): its share of the block's
- * lines prefetched the same distances ahead (r16_prefetch_2), so that the
- * requests spread over the block's work. Issued in one burst at the
- * block's start, 36 lines (Q4_K) to 52 (Q6_K) at a time, they held up the
- * loads behind them: Q4_K streamed from memory at 13.2-13.7 GB/s on one
- * core against 15.2-15.9 spread (a read: about 15.4), 26.2 against
- * 29.2-29.8 on two. */
-R16_AI void r16_prefetch_step(const uint8_t *p, int bytes, int s, int steps)
-{
-	const int lines = (bytes + 63) / 64;
-#pragma GCC unroll 16
-	for (int l = s * lines / steps; l < (s + 1) * lines / steps; l++)
-		r16_prefetch_2((const char *)p + 64 * l);
-}
-
 /* The f16 at p + r * bx of each row, as f32 (exact). */
 R16_AI __m512 r16_f16(const uint8_t *p, __m512i offs)
 {
